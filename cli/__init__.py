@@ -1,0 +1,1 @@
+"""Command-line interface of isingvar (installed as the package isingvar_cli)."""

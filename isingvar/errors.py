@@ -1,0 +1,47 @@
+"""Exception classes.  Each message states the cause and what to change.
+
+The CLI maps every :class:`IsingvarError` to a one-line message on stderr and
+the exit code in its ``exit_code`` attribute.
+"""
+
+
+class IsingvarError(Exception):
+    """Base class for every error isingvar raises on bad input."""
+
+    exit_code = 2
+
+
+class ModelError(IsingvarError, ValueError):
+    """Couplings or fields that do not define a valid Ising model."""
+
+
+class UnknownModelError(IsingvarError, ValueError):
+    """A model family name that isingvar does not know."""
+
+
+class ModelParameterError(IsingvarError, ValueError):
+    """A missing, extra or out-of-range parameter of a model family."""
+
+
+class CouplingsFileError(IsingvarError, ValueError):
+    """A couplings file that is missing, unreadable or malformed."""
+
+
+class RangeSpecError(IsingvarError, ValueError):
+    """A malformed grid specification such as ``0.1:3:60``."""
+
+
+class GridError(IsingvarError, ValueError):
+    """A grid whose values are not allowed (negative beta, duplicates)."""
+
+
+class TooLargeError(IsingvarError, ValueError):
+    """A computation that would take too long without ``force=True``."""
+
+
+class OutputExistsError(IsingvarError, FileExistsError):
+    """An output file that exists and was not allowed to be overwritten."""
+
+
+class ResultFileError(IsingvarError, ValueError):
+    """A file that is not an isingvar result file."""

@@ -1,0 +1,1 @@
+"""Readers of coupling files and the HDF5 result store."""

@@ -1,0 +1,267 @@
+"""The HDF5 result file: one sweep, every variable in the root group.
+
+Layout (schema version :data:`SCHEMA_VERSION`): coordinates ``sample``, ``J``,
+``h``, ``beta``, ``site`` and ``edge`` are 1-D datasets made HDF5 dimension
+scales and attached to every variable that uses them, so that
+``xarray.open_dataset(path, engine="h5netcdf")`` returns labelled coordinates.
+Each variable is described in :data:`VARIABLES`; NaN (or the ``_FillValue`` of
+integer variables) marks a value not computed.  Datasets are compressed with
+gzip + shuffle, which netCDF-C also reads.
+
+The file is written under a temporary name beside the target and renamed into
+place when complete (:func:`atomic_output`), so a reader never sees a
+half-written file and an existing file is never replaced unless asked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import OutputExistsError, ResultFileError
+
+SCHEMA_VERSION = "1"
+
+_GRID = ("sample", "J", "h", "beta")
+_INST = ("sample", "J", "h")
+
+
+@dataclass(frozen=True)
+class Variable:
+    """Schema entry of one variable."""
+
+    dims: tuple
+    dtype: str
+    units: str
+    long_name: str
+    method: str | None = None  # the method that fills it; None: always written
+    fill: int | None = None  # _FillValue for integer variables
+
+
+VARIABLES: dict[str, Variable] = {
+    "lnZ_exact": Variable(_GRID, "f8", "nat", "log partition function ln Z (total), exact enumeration", "exact"),
+    "f_exact": Variable(_GRID, "f8", "energy per spin", "free energy per spin -ln Z/(beta N), exact; -inf at beta = 0", "exact"),
+    "u_exact": Variable(_GRID, "f8", "energy per spin", "internal energy per spin <E>/N, exact", "exact"),
+    "s_exact": Variable(_GRID, "f8", "nat per spin", "entropy per spin (ln Z + beta U)/N, exact", "exact"),
+    "c_exact": Variable(_GRID, "f8", "k_B per spin", "heat capacity per spin beta^2 Var(E)/N, exact", "exact"),
+    "m_exact": Variable(_GRID, "f8", "1", "magnetisation per spin <sum_i s_i>/N, exact", "exact"),
+    "m2_exact": Variable(_GRID, "f8", "1", "second moment <m^2> of m = sum_i s_i/N, exact", "exact"),
+    "absm_exact": Variable(_GRID, "f8", "1", "mean absolute magnetisation <|m|>, exact", "exact"),
+    "chi_exact": Variable(_GRID, "f8", "1/energy", "susceptibility beta N (<m^2> - <m>^2), exact", "exact"),
+    "E0_exact": Variable(_INST, "f8", "energy", "ground-state energy (total), exact", "exact"),
+    "lnZ_mf_lower": Variable(_GRID, "f8", "nat", "naive mean-field lower bound on ln Z (<= lnZ_exact): S[Q] - beta <E>_Q", "mf"),
+    "f_mf_upper": Variable(_GRID, "f8", "energy per spin", "naive mean-field upper bound on the free energy per spin (>= f_exact)", "mf"),
+    "u_mf": Variable(_GRID, "f8", "energy per spin", "mean-field internal energy per spin <E>_Q/N (not a bound)", "mf"),
+    "s_mf": Variable(_GRID, "f8", "nat per spin", "entropy per spin of the mean-field distribution Q (not a bound)", "mf"),
+    "m_mf": Variable(_GRID, "f8", "1", "mean-field magnetisation per spin sum_i m_i/N", "mf"),
+    "kl_mf": Variable(_GRID, "f8", "nat", "D_KL(Q_mf || P) = lnZ_exact - lnZ_mf_lower >= 0 (total)", "mf"),
+    "mf_iterations": Variable(_GRID, "i4", "1", "sequential sweeps of the mean-field run that gave the bound", "mf", fill=-1),
+    "mf_converged": Variable(_GRID, "i1", "1", "mean-field iteration converged (max |dm_i| < tol)", "mf", fill=-1),
+    "m_mf_site": Variable(_GRID + ("site",), "f8", "1", "mean-field site magnetisations m_i", "mf_site"),
+    "done": Variable(_INST, "i1", "1", "instance complete: all its values are written"),
+    "edge_i": Variable(("sample", "edge"), "i8", "1", "first spin of each coupled pair (i < j)"),
+    "edge_j": Variable(("sample", "edge"), "i8", "1", "second spin of each coupled pair"),
+    "couplings": Variable(("sample", "edge"), "f8", "energy", "J_ij of each pair at unit J; the instance at coordinate J has J * couplings"),
+    "fields": Variable(("sample", "site"), "f8", "energy", "h_i at h = 0; the instance at coordinate h has fields + h"),
+}
+
+COORDS = {
+    "sample": ("i8", "1", "disorder sample index k (instance drawn from rng([seed, k]))"),
+    "J": ("f8", "energy", "coupling scale: every J_ij is multiplied by J"),
+    "h": ("f8", "energy", "uniform field added to every h_i"),
+    "beta": ("f8", "1/energy", "inverse temperature beta = 1/T (k_B = 1)"),
+    "site": ("i8", "1", "spin index i"),
+    "edge": ("i8", "1", "index of a coupled pair"),
+}
+
+
+@contextmanager
+def atomic_output(path, overwrite: bool = False):
+    """Yield a temporary path beside ``path``; rename it to ``path`` on success.
+
+    On any exception (including KeyboardInterrupt) the temporary file is
+    removed and ``path`` is left as it was.
+
+    Raises
+    ------
+    OutputExistsError
+        If ``path`` exists and ``overwrite`` is false (checked before and
+        again just before the rename).
+    """
+    path = Path(path)
+    check_output(path, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        check_output(path, overwrite)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def check_output(path, overwrite: bool) -> None:
+    """Raise :class:`OutputExistsError` if ``path`` exists and may not be replaced."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputExistsError(f"output {str(path)!r} is a directory; give a file name ending in .h5")
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"output file {str(path)!r} exists; pass --overwrite to replace it or choose another --out")
+
+
+def create(path, *, coords: dict, attrs: dict, methods, sites: bool):
+    """Create the result file with every coordinate and variable, values unset.
+
+    Parameters
+    ----------
+    path : path-like
+        File to create (truncated if it exists).
+    coords : dict
+        1-D arrays for each name in :data:`COORDS`.
+    attrs : dict
+        Root attributes; dicts and lists are stored as JSON text.
+    methods : iterable of str
+        The methods of the sweep ("exact", "mf"); variables of other methods
+        are still created (all NaN) so that every file has one schema.
+    sites : bool
+        Create ``m_mf_site``.
+
+    Returns
+    -------
+    h5py.File
+        Open for writing; the caller closes it.
+    """
+    import h5py
+
+    f = h5py.File(path, "w")
+    for key, value in attrs.items():
+        f.attrs[key] = json.dumps(value) if isinstance(value, (dict, list, tuple)) else value
+    f.attrs["schema_version"] = SCHEMA_VERSION
+    f.attrs["methods"] = ",".join(methods)
+    for name, (dtype, units, long_name) in COORDS.items():
+        ds = f.create_dataset(name, data=np.asarray(coords[name], dtype=dtype))
+        ds.attrs["units"] = units
+        ds.attrs["long_name"] = long_name
+        ds.make_scale(name)
+    sizes = {name: len(coords[name]) for name in COORDS}
+    for name, var in VARIABLES.items():
+        if var.method == "mf_site" and not sites:
+            continue
+        shape = tuple(sizes[d] for d in var.dims)
+        fill = var.fill if var.fill is not None else (np.nan if var.dtype == "f8" else 0)
+        chunks = _chunks(shape, var.dtype)
+        ds = f.create_dataset(
+            name, shape=shape, dtype=var.dtype, fillvalue=fill,
+            chunks=chunks, compression="gzip" if chunks else None, shuffle=bool(chunks),
+        )
+        ds.attrs["units"] = var.units
+        ds.attrs["long_name"] = var.long_name
+        if var.fill is not None or var.dtype == "f8":
+            ds.attrs["_FillValue"] = np.array(fill, dtype=var.dtype)
+        if name == "done":
+            ds.attrs["flag_values"] = np.array([0, 1], dtype="i1")
+            ds.attrs["flag_meanings"] = "pending complete"
+        elif name == "mf_converged":
+            ds.attrs["flag_values"] = np.array([0, 1], dtype="i1")
+            ds.attrs["flag_meanings"] = "not_converged converged"
+        for k, dim in enumerate(var.dims):
+            ds.dims[k].attach_scale(f[dim])
+    return f
+
+
+def _chunks(shape, dtype):
+    """Chunk shape of about 1 MiB along the trailing axes; None for tiny datasets."""
+    if int(np.prod(shape)) * np.dtype(dtype).itemsize < 64 * 1024:
+        return None
+    chunks = list(shape)
+    budget = (1 << 20) // np.dtype(dtype).itemsize
+    for k in range(len(chunks)):
+        rest = int(np.prod(chunks[k + 1:])) if k + 1 < len(chunks) else 1
+        if rest >= budget:
+            chunks[k] = 1
+        else:
+            chunks[k] = max(1, min(chunks[k], budget // rest))
+            break
+    return tuple(max(1, c) for c in chunks)
+
+
+def write_instance(f, sample: int, model) -> None:
+    """Store the couplings and fields of sample ``sample`` (unit J scale, h = 0)."""
+    n_edges = f["edge"].shape[0]
+    if model.n_edges != n_edges:
+        raise ValueError(f"sample {sample} has {model.n_edges} edges, the file {n_edges}")
+    f["edge_i"][sample] = model.edge_i
+    f["edge_j"][sample] = model.edge_j
+    f["couplings"][sample] = model.couplings
+    f["fields"][sample] = model.fields
+
+
+def write_point(f, index: tuple, values: dict) -> None:
+    """Write ``values`` (variable name -> array over beta, or scalar) at ``index``
+    = (sample, J index, h index)."""
+    for name, value in values.items():
+        f[name][index] = value
+
+
+def mark_done(f, index: tuple) -> None:
+    """Set the completion flag of instance ``index`` (written after its values)."""
+    f["done"][index] = 1
+    f.flush()
+
+
+def _attr(f, key, default=None):
+    value = f.attrs.get(key, default)
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def read_summary(path) -> dict:
+    """Read what ``isingvar show`` needs from a result file.
+
+    Returns
+    -------
+    dict
+        ``attrs`` (root attributes, JSON decoded where possible), ``coords``
+        (1-D arrays), ``done`` (sample, J, h) and, for each float variable on
+        the (sample, J, h, beta) grid, its array.
+
+    Raises
+    ------
+    ResultFileError
+        If the file is missing or not an isingvar result file.
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise ResultFileError(f"result file {str(path)!r} does not exist")
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        raise ResultFileError(f"{path} is not an HDF5 file") from None
+    with f:
+        if "schema_version" not in f.attrs or "done" not in f:
+            raise ResultFileError(f"{path} is an HDF5 file but not an isingvar result file")
+        attrs = {}
+        for key in f.attrs:
+            value = _attr(f, key)
+            if isinstance(value, str) and value[:1] in "{[":
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    pass
+            attrs[key] = value.item() if isinstance(value, np.generic) else value
+        out = {
+            "attrs": attrs,
+            "coords": {name: f[name][()] for name in COORDS if name in f},
+            "done": f["done"][()],
+        }
+        for name, var in VARIABLES.items():
+            if var.dims == _GRID and var.dtype == "f8" and name in f:
+                out[name] = f[name][()]
+        return out
