@@ -32,34 +32,39 @@ _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 def parse_range(spec: str, name: str = "value") -> np.ndarray:
     """Parse a grid specification into a float64 array.
 
-    ``a:b:n`` gives n points from a to b inclusive (``numpy.linspace``),
-    ``log:a:b:n`` n log-spaced points (a, b > 0), ``a,b,c`` a list and ``a``
-    one value.
+    A comma-separated list of items, each ``a:b:n`` (n points from a to b
+    inclusive, ``numpy.linspace``), ``log:a:b:n`` (n log-spaced points,
+    a, b > 0) or a single number; e.g. ``0,0.1:1:10``.
 
     Raises
     ------
     RangeSpecError
-        If ``spec`` has none of these forms (the message names ``name``).
+        If an item has none of these forms (the message names ``--name``).
     """
     text = str(spec).strip()
-    hint = f"--{name} {text!r} is not a valid range; use a:b:n (n points from a to b), log:a:b:n, a,b,c or a single number"
+    return np.concatenate([_parse_item(item.strip(), text, name) for item in text.split(",")])
+
+
+def _parse_item(item, text, name):
     num = rf"\s*({_NUMBER})\s*"
-    m = re.fullmatch(rf"(log:)?{num}:{num}:\s*(\d+)\s*", text)
-    if m:
-        a, b, n = float(m.group(2)), float(m.group(3)), int(m.group(4))
-        if n < 1:
-            raise RangeSpecError(f"--{name} {text!r}: the number of points must be at least 1")
-        if n == 1 and a != b:
-            raise RangeSpecError(f"--{name} {text!r}: one point cannot span {a} to {b}; use n >= 2 or a single number")
-        if m.group(1):
-            if a <= 0 or b <= 0:
-                raise RangeSpecError(f"--{name} {text!r}: log ranges need a, b > 0")
-            return np.geomspace(a, b, n)
-        return np.linspace(a, b, n)
-    parts = text.split(",")
-    if all(re.fullmatch(num, p) for p in parts):
-        return np.array([float(p) for p in parts])
-    raise RangeSpecError(hint)
+    if re.fullmatch(num, item):
+        return np.array([float(item)])
+    m = re.fullmatch(rf"(log:)?{num}:{num}:\s*(\d+)\s*", item)
+    if not m:
+        raise RangeSpecError(
+            f"--{name} {text!r} is not a valid range; use a:b:n (n points from a to b), "
+            "log:a:b:n, a,b,c or a single number"
+        )
+    a, b, n = float(m.group(2)), float(m.group(3)), int(m.group(4))
+    if n < 1:
+        raise RangeSpecError(f"--{name} {text!r}: the number of points must be at least 1")
+    if n == 1 and a != b:
+        raise RangeSpecError(f"--{name} {text!r}: one point cannot span {a:g} to {b:g}; use n >= 2 or a single number")
+    if m.group(1):
+        if a <= 0 or b <= 0:
+            raise RangeSpecError(f"--{name} {text!r}: log ranges need a, b > 0")
+        return np.geomspace(a, b, n)
+    return np.linspace(a, b, n)
 
 
 def _check_axis(values, name, nonnegative=False):

@@ -68,24 +68,26 @@ def _mf_solve(indptr, indices, data, h, beta, m, max_sweeps, tol):
 
 
 @pjit
-def _mf_solve_many(indptr, indices, data, h, beta, starts, max_sweeps, tol):
-    """Run :func:`_mf_solve` from every row of ``starts`` (K, N), in parallel, in place.
+def _mf_solve_many(indptr, indices, data, h, beta, starts, active, max_sweeps, tol, sweeps, converged, stats):
+    """Advance every active row of ``starts`` (K, N) by up to ``max_sweeps`` sweeps, in parallel.
 
-    Returns
-    -------
-    sweeps : int64 (K,)
-    converged : bool (K,)
-    u, s, total_m : float64 (K,)
-        U(m), S(m) and sum_i m_i at each final m.
+    Rows run :func:`_mf_solve` in place; rows with ``active[r]`` false are left
+    untouched, and so are their outputs.  For each active row r:
+
+    - ``sweeps[r]`` (int64) grows by the sweeps done;
+    - ``converged[r]`` (bool) tells whether max |dm_i| < tol was reached;
+    - ``stats[r]`` (float64, 4) becomes (beta F~, U, S, sum_i m_i) at the new m,
+      with beta F~ = beta U - S.
     """
-    k = starts.shape[0]
-    sweeps = np.empty(k, dtype=np.int64)
-    converged = np.empty(k, dtype=np.bool_)
-    u = np.empty(k)
-    s = np.empty(k)
-    total_m = np.empty(k)
-    for r in prange(k):
+    for r in prange(starts.shape[0]):
+        if not active[r]:
+            continue
         m = starts[r]
-        sweeps[r], converged[r] = _mf_solve(indptr, indices, data, h, beta, m, max_sweeps, tol)
-        u[r], s[r], total_m[r] = _mf_energy_entropy(indptr, indices, data, h, m)
-    return sweeps, converged, u, s, total_m
+        done, conv = _mf_solve(indptr, indices, data, h, beta, m, max_sweeps, tol)
+        sweeps[r] += done
+        converged[r] = conv
+        u, s, total = _mf_energy_entropy(indptr, indices, data, h, m)
+        stats[r, 0] = beta * u - s
+        stats[r, 1] = u
+        stats[r, 2] = s
+        stats[r, 3] = total

@@ -1,0 +1,150 @@
+import numpy as np
+import pytest
+import xarray as xr
+
+from isingvar.errors import CouplingsFileError, OutputExistsError
+from isingvar.exact import exact_enumeration
+from isingvar.families import make_instance
+from isingvar.io.couplings import read_couplings
+from isingvar.io.store import VARIABLES, atomic_output
+from isingvar.meanfield import mean_field
+from isingvar.model import IsingModel
+from isingvar.sweep import make_config, run_sweep
+
+
+def test_edge_list_reader(tmp_path):
+    p = tmp_path / "m.txt"
+    p.write_text("# a 3-spin model\n0 1 1.5\n2 1 -0.5   # reversed order is fine\n\n1 0.25\n")
+    m = read_couplings(p)
+    J = np.zeros((3, 3))
+    J[0, 1] = J[1, 0] = 1.5
+    J[1, 2] = J[2, 1] = -0.5
+    np.testing.assert_array_equal(m.dense(), J)
+    np.testing.assert_array_equal(m.fields, [0, 0.25, 0])
+
+
+def test_npz_reader(tmp_path, rng):
+    J = rng.normal(size=(5, 5))
+    J = np.triu(J, 1) + np.triu(J, 1).T
+    h = rng.normal(size=5)
+    np.savez(tmp_path / "m.npz", J=J, h=h)
+    m = read_couplings(tmp_path / "m.npz")
+    np.testing.assert_array_equal(m.dense(), J)
+    np.testing.assert_array_equal(m.fields, h)
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("0 1\n0 1 2 3\n", ":2: expected"),
+        ("0 x 1.0\n", ":1: indices must be integers"),
+        ("0 1 1.0\n1 0 2.0\n", ":2: pair 0 1 already given on line 1"),
+        ("0 0 1.0\n", ":1: self-coupling"),
+        ("0 1 nan\n", ":1: value nan is not finite"),
+        ("-1 1 1.0\n", ":1: spin indices start at 0"),
+        ("# nothing\n", "no couplings"),
+        ("0 1.0\n0 2.0\n", ":2: field of spin 0 given twice"),
+    ],
+)
+def test_edge_list_errors_name_file_and_line(tmp_path, text, match):
+    p = tmp_path / "bad.txt"
+    p.write_text(text)
+    with pytest.raises(CouplingsFileError, match=match) as info:
+        read_couplings(p)
+    assert "bad.txt" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "arrays, match",
+    [
+        ({"J": np.array([[0.0, 1.0], [2.0, 0.0]])}, "symmetric"),
+        ({"J": np.zeros((2, 3))}, "square"),
+        ({"J": np.array([[0.0, np.inf], [np.inf, 0.0]])}, "not finite"),
+        ({"K": np.zeros((2, 2))}, "no array 'J'"),
+        ({"J": np.zeros((2, 2)), "h": np.zeros(3)}, "shape"),
+    ],
+)
+def test_npz_errors(tmp_path, arrays, match):
+    p = tmp_path / "bad.npz"
+    np.savez(p, **arrays)
+    with pytest.raises(CouplingsFileError, match=match):
+        read_couplings(p)
+
+
+def test_missing_and_unreadable_files(tmp_path):
+    with pytest.raises(CouplingsFileError, match="does not exist"):
+        read_couplings(tmp_path / "nope.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(CouplingsFileError, match="not a readable"):
+        read_couplings(tmp_path / "junk.npz")
+    (tmp_path / "bin.txt").write_bytes(b"\xff\xfe\x00\x81")
+    with pytest.raises(CouplingsFileError):
+        read_couplings(tmp_path / "bin.txt")
+
+
+def test_atomic_output_leaves_nothing_on_error(tmp_path):
+    target = tmp_path / "r.h5"
+    with pytest.raises(RuntimeError):
+        with atomic_output(target) as tmp:
+            tmp.write_bytes(b"partial")
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+    target.write_bytes(b"precious")
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        with atomic_output(target):
+            pass
+    assert target.read_bytes() == b"precious"
+
+
+@pytest.fixture(scope="module")
+def sweep_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sweep") / "sk.h5"
+    config = make_config("sk", {"n": 8}, beta="0,0.5:2:4", J="0.5,1", h="0,0.3", samples=2, seed=9)
+    run_sweep(config, path, command_line="isingvar sweep sk --n 8")
+    return config, path
+
+
+def test_file_opens_in_xarray_with_labelled_coordinates(sweep_file):
+    config, path = sweep_file
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        assert dict(ds.sizes) == {"sample": 2, "J": 2, "h": 2, "beta": 5, "site": 8, "edge": 28}
+        np.testing.assert_array_equal(ds.beta.values, config.beta)
+        np.testing.assert_array_equal(ds.J.values, [0.5, 1.0])
+        for name, var in VARIABLES.items():
+            assert ds[name].dims == var.dims, name
+            assert ds[name].attrs["units"] and ds[name].attrs["long_name"], name
+        assert "upper bound" in ds.f_mf_upper.attrs["long_name"]
+        assert "lower bound" in ds.lnZ_mf_lower.attrs["long_name"]
+        assert ds.done.values.all()
+        assert (ds.f_mf_upper >= ds.f_exact - 1e-12).sel(beta=slice(0.1, None)).all()
+        assert (ds.kl_mf >= -1e-12).all()
+        for key in ("schema_version", "isingvar_version", "command_line", "model_family",
+                    "model_params", "seed", "energy_convention", "created"):
+            assert key in ds.attrs, key
+
+
+def test_file_values_equal_a_recomputation_from_the_stored_instance(sweep_file):
+    # rebuild the (sample 1, J 0.5, h 0.3) instance from the file alone and recompute
+    config, path = sweep_file
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        k, a, b = 1, 0, 1
+        base = IsingModel(8, ds.edge_i[k].values, ds.edge_j[k].values, ds.couplings[k].values, ds.fields[k].values)
+        model = base.scaled(float(ds.J[a]), float(ds.h[b]))
+        ex = exact_enumeration(model, ds.beta.values)
+        np.testing.assert_allclose(ds.lnZ_exact[k, a, b].values, ex.lnZ, rtol=1e-13)
+        np.testing.assert_allclose(ds.c_exact[k, a, b].values, ex.c, rtol=1e-12, atol=1e-14)
+        assert float(ds.E0_exact[k, a, b]) == pytest.approx(ex.e0)
+        mf = mean_field(model, ds.beta.values, rng=np.random.default_rng([config.seed, k, 0x6D66, a, b]))
+        np.testing.assert_array_equal(ds.lnZ_mf_lower[k, a, b].values, mf.lnZ_lower)
+        np.testing.assert_array_equal(ds.m_mf_site[k, a, b].values, mf.sites)
+        # and the stored instance is the family's sample 1
+        np.testing.assert_array_equal(base.couplings, make_instance("sk", config.params, config.seed, 1).couplings)
+
+
+def test_methods_not_run_are_nan(tmp_path):
+    path = tmp_path / "mf.h5"
+    run_sweep(make_config("chain", {"n": 6}, beta="0.5,1", methods=["mf"]), path)
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        assert np.isnan(ds.lnZ_exact).all() and np.isnan(ds.kl_mf).all()
+        assert np.isfinite(ds.lnZ_mf_lower).all()
+        assert ds.attrs["methods"] == "mf"

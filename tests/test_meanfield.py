@@ -1,0 +1,128 @@
+"""Mean field: the bound, its stationarity, and limits where it is exact."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from isingvar.exact import exact_enumeration
+from isingvar.families import make_instance, resolve_params
+from isingvar.kernels.meanfield import _binary_entropy, _mf_energy_entropy, _mf_solve
+from isingvar.meanfield import mean_field
+from isingvar.model import IsingModel
+import naive
+from conftest import random_model
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 9),
+    seed=st.integers(0, 2**32 - 1),
+    coupling_scale=st.floats(0.05, 3.0),
+    field_scale=st.floats(0.0, 2.0),
+    density=st.floats(0.2, 1.0),
+    betas=st.lists(st.one_of(st.just(0.0), st.floats(1e-3, 20.0)), min_size=1, max_size=5, unique=True),
+)
+def test_bound_holds_on_random_instances(n, seed, coupling_scale, field_scale, density, betas):
+    rng = np.random.default_rng(seed)
+    m = random_model(n, rng, coupling_scale=coupling_scale, field_scale=field_scale, density=density)
+    ref = naive.thermo(m.dense(), m.fields, betas)
+    mf = mean_field(m, betas, rng=rng)
+    slack = 1e-10 * (1 + np.abs(ref["lnZ"]))
+    assert np.all(mf.lnZ_lower <= ref["lnZ"] + slack)  # ln Z >= S - beta U: the ELBO
+    pos = np.array(betas) > 0
+    assert np.all(mf.f_upper[pos] >= ref["lnZ"][pos] / -(np.array(betas)[pos] * n) - slack[pos])
+    # the reported bound is S - beta U at the reported m (independent evaluation)
+    for k, b in enumerate(betas):
+        assert mf.lnZ_lower[k] == pytest.approx(naive.mf_lnZ_lower(m.dense(), m.fields, b, mf.sites[k]), rel=1e-12, abs=1e-12)
+
+
+def test_fixed_point_when_converged(rng):
+    m = random_model(12, rng, coupling_scale=0.5)
+    betas = np.linspace(0.1, 2.0, 7)
+    mf = mean_field(m, betas, rng=rng)
+    J, h = m.dense(), m.fields
+    for k, b in enumerate(betas):
+        assert mf.converged[k]
+        np.testing.assert_allclose(mf.sites[k], np.tanh(b * (h + J @ mf.sites[k])), atol=1e-9)
+
+
+def test_sequential_updates_never_increase_free_energy(rng):
+    m = random_model(30, rng, coupling_scale=1.5)
+    indptr, indices, data = m.csr
+    beta = 1.3
+    mags = rng.uniform(-1, 1, 30)
+    previous = np.inf
+    for _ in range(40):
+        _mf_solve(indptr, indices, data, m.fields, beta, mags, 1, 0.0)
+        u, s, _ = _mf_energy_entropy(indptr, indices, data, m.fields, mags)
+        assert beta * u - s <= previous + 1e-12
+        previous = beta * u - s
+
+
+def test_independent_spins_are_exact():
+    # no couplings: the product distribution is the Boltzmann distribution, KL = 0
+    h = np.array([0.3, -1.2, 2.0, 0.0])
+    m = IsingModel(4, [], [], [], h)
+    betas = np.array([0.0, 0.5, 3.0, 40.0])
+    mf = mean_field(m, betas, rng=np.random.default_rng(0))
+    ref = [np.sum(np.log(2 * np.cosh(b * h))) for b in betas]
+    np.testing.assert_allclose(mf.lnZ_lower, ref, rtol=1e-13)
+
+
+def test_beta_zero_gives_n_ln2(rng):
+    m = random_model(6, rng)
+    mf = mean_field(m, [0.0], rng=rng)
+    assert mf.lnZ_lower[0] == pytest.approx(6 * math.log(2), rel=1e-15)
+    np.testing.assert_array_equal(mf.sites[0], 0.0)
+
+
+def test_entropy_is_safe_at_saturation():
+    assert _binary_entropy(1.0) == 0.0
+    assert _binary_entropy(-1.0) == 0.0
+    assert _binary_entropy(0.0) == pytest.approx(math.log(2))
+    # very large beta saturates m_i = +-1 exactly; the bound stays finite and valid
+    m = make_instance("chain", resolve_params("chain", {"n": 8}), 0, 0)
+    mf = mean_field(m, [1e3], rng=np.random.default_rng(0))
+    assert np.isfinite(mf.lnZ_lower).all()
+    assert mf.lnZ_lower[0] <= exact_enumeration(m, [1e3]).lnZ[0]
+
+
+def test_curie_weiss_large_n_bound_and_limit():
+    # N = 100 is out of reach of enumeration; the binomial sum is exact.  Mean field is
+    # exact for Curie-Weiss as N -> infinity, so the bound is tight to O(ln N / N) per spin.
+    n = 100
+    base = make_instance("curie-weiss", resolve_params("curie-weiss", {"n": n}), 0, 0)
+    betas = np.array([0.3, 0.9, 1.2, 2.0])
+    for h in (0.0, 0.1):
+        mf = mean_field(base.scaled(1.0, h), betas, rng=np.random.default_rng(1))
+        ref = np.array([naive.curie_weiss_lnZ(n, 1.0, h, b) for b in betas])
+        assert np.all(mf.lnZ_lower <= ref + 1e-10)
+        assert np.all((ref - mf.lnZ_lower) / n < 2 * math.log(n) / n)
+
+
+def test_ferromagnet_below_critical_temperature_orders(rng):
+    # square lattice, mean-field critical point beta_c = 1/z = 1/4
+    m = make_instance("square", resolve_params("square", {"L": 8}), 0, 0)
+    mf = mean_field(m, [0.2, 0.5], rng=rng)
+    assert abs(mf.m[0]) < 1e-6
+    assert abs(mf.m[1]) > 0.9
+
+
+def test_no_sites_kept_gives_same_bound(rng):
+    m = random_model(10, rng)
+    betas = np.linspace(0, 2, 5)
+    a = mean_field(m, betas, rng=np.random.default_rng(4))
+    b = mean_field(m, betas, rng=np.random.default_rng(4), keep_sites=False)
+    assert b.sites is None
+    np.testing.assert_array_equal(a.lnZ_lower, b.lnZ_lower)
+
+
+def test_kl_is_nonnegative_on_sk():
+    base = make_instance("sk", resolve_params("sk", {"n": 12}), 3, 0)
+    betas = np.linspace(0.0, 3.0, 13)
+    for h in (0.0, 0.5):
+        model = base.scaled(1.0, h)
+        kl = exact_enumeration(model, betas).lnZ - mean_field(model, betas, rng=np.random.default_rng(0)).lnZ_lower
+        assert np.all(kl >= -1e-12)

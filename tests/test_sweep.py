@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+from isingvar.errors import GridError, RangeSpecError, TooLargeError
+from isingvar.sweep import make_config, parse_range
+
+
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("0.1:3:60", np.linspace(0.1, 3, 60)),
+        ("2", [2.0]),
+        ("1,2.5,1e-3", [1.0, 2.5, 1e-3]),
+        ("log:0.01:1:3", [0.01, 0.1, 1.0]),
+        ("0, 0.5:1:2", [0.0, 0.5, 1.0]),
+        ("-1:1:3", [-1.0, 0.0, 1.0]),
+        ("4:4:1", [4.0]),
+    ],
+)
+def test_parse_range(spec, expected):
+    np.testing.assert_allclose(parse_range(spec), expected, rtol=1e-15)
+
+
+@pytest.mark.parametrize("spec", ["", "0.1:3", "1:2:0", "a", "1:2:3:4", "1,,2", "log:0:1:3", "1:2:1", "1:2:2.5"])
+def test_parse_range_errors(spec):
+    with pytest.raises(RangeSpecError, match="--beta"):
+        parse_range(spec, "beta")
+
+
+def test_defaults():
+    c = make_config()
+    assert (c.model, c.n, c.samples, c.seed, c.methods, c.sites) == ("sk", 16, 4, 0, ("exact", "mf"), True)
+    np.testing.assert_allclose(c.beta, np.linspace(0.05, 3, 60))
+    assert make_config("square", {"L": 3}).samples == 1
+    assert make_config("square", {"L": 3, "disorder": "pm"}).samples == 4
+    assert make_config("square", {"L": 40}, methods=["mf"]).sites is False
+
+
+def test_grid_errors():
+    with pytest.raises(GridError, match=">= 0"):
+        make_config("sk", {"n": 4}, beta="-0.5,1")
+    with pytest.raises(GridError, match="twice"):
+        make_config("sk", {"n": 4}, beta="1,1")
+    with pytest.raises(TooLargeError, match="would take about"):
+        make_config("sk", {"n": 34})
+    assert make_config("sk", {"n": 34}, methods=["mf"]).n == 34
+    assert make_config("sk", {"n": 31}, force=True).force
