@@ -68,15 +68,18 @@ def main(
 
 
 def _fmt(x: float) -> str:
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.6g}"
+    return "—" if math.isnan(x) else f"{x:.6g}"
 
 
 def _bounds_table(rows, title: str) -> Table:
+    # columns of a method that did not run would only hold dashes
+    names = [k for k in ("beta", "f_exact", "f_mf_upper", "gap", "kl_mf")
+             if any(not math.isnan(r[k]) for r in rows)]
     table = Table(title=title, title_justify="left")
-    for name in ("beta", "f_exact", "f_mf_upper", "gap", "kl_mf"):
+    for name in names:
         table.add_column(name, justify="right")
     for r in rows:
-        table.add_row(*(_fmt(r[k]) for k in ("beta", "f_exact", "f_mf_upper", "gap", "kl_mf")))
+        table.add_row(*(_fmt(r[k]) for k in names))
     return table
 
 
@@ -91,10 +94,10 @@ class _Progress:
 
     def __enter__(self):
         if self.enabled and err.is_terminal:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
             self.bar = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
                 TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True,
             )
             self.bar.__enter__()
@@ -111,7 +114,7 @@ class _Progress:
         now = time.monotonic()
         if now - self.last >= self.interval or done == total:
             self.last = now
-            typer.echo(f"[{now - self.start:7.1f} s] {done}/{total} tasks  {label}", err=True)
+            typer.echo(f"[{now - self.start:7.1f} s] {100 * done / total:5.1f}%  {label}", err=True)
 
     def __exit__(self, *exc):
         if self.bar is not None:

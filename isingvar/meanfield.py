@@ -124,6 +124,7 @@ def mean_field(
     max_sweeps: int = 2000,
     tol: float = 1e-10,
     keep_sites: bool = True,
+    progress=None,
 ) -> MeanFieldResult:
     """Minimise the naive mean-field free energy at every beta of a grid.
 
@@ -145,6 +146,8 @@ def mean_field(
         Convergence threshold on max_i |delta m_i| over one sweep.
     keep_sites : bool
         Return the per-site m_i at every beta (memory nb * N * 8 bytes).
+    progress : callable(), optional
+        Called after each of the 2 nb - 1 continuation steps (for progress bars).
 
     Returns
     -------
@@ -189,8 +192,12 @@ def mean_field(
         if carry is not None:
             starts = np.vstack([starts, carry[None, :]])
         carry = solve(k, starts).copy()
+        if progress:
+            progress()
     for k in order[-2::-1]:  # downward in beta from the highest
         carry = solve(k, carry[None, :].copy())
+        if progress:
+            progress()
 
     lnZ_lower = -beta_f
     return MeanFieldResult(

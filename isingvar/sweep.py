@@ -225,7 +225,8 @@ def run_sweep(
     command_line : str
         Stored in the file's attributes.
     progress : callable(done, total, label), optional
-        Called after each (instance, method) task; the library never prints.
+        Called as work completes, in units of one beta of exact enumeration or
+        one mean-field continuation step; the library never prints.
 
     Raises
     ------
@@ -238,8 +239,17 @@ def run_sweep(
 
     t_start = time.perf_counter()
     created = datetime.now(timezone.utc)
-    n_tasks = config.samples * config.J.size * config.h.size * len(config.methods)
-    done_tasks = 0
+    nb = config.beta.size
+    # progress units: nb per exact run, one per mean-field continuation step
+    per_instance = nb * ("exact" in config.methods) + (2 * nb - 1) * ("mf" in config.methods)
+    n_units = config.samples * config.J.size * config.h.size * per_instance
+    units = 0
+
+    def report(step, label):
+        nonlocal units
+        units += step
+        if progress:
+            progress(units, n_units, label)
     first = make_instance(config.model, config.params, config.seed, 0)
     coords = {
         "sample": np.arange(config.samples),
@@ -276,19 +286,15 @@ def run_sweep(
                         if "exact" in config.methods:
                             exact = exact_enumeration(model, config.beta, force=config.force)
                             store.write_point(f, index, _exact_values(exact))
-                            done_tasks += 1
-                            if progress:
-                                progress(done_tasks, n_tasks, f"{label} exact")
+                            report(nb, f"{label} exact")
                         if "mf" in config.methods:
                             rng = np.random.default_rng([config.seed, k, 0x6D66, a, b])
                             mf = mean_field(
                                 model, config.beta, rng=rng, keep_sites=config.sites,
                                 max_sweeps=config.mf_max_sweeps, tol=config.mf_tol,
+                                progress=lambda: report(1, f"{label} mf"),
                             )
                             store.write_point(f, index, _mf_values(mf, exact))
-                            done_tasks += 1
-                            if progress:
-                                progress(done_tasks, n_tasks, f"{label} mf")
                         store.mark_done(f, index)
             f.attrs["completed"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
             f.attrs["elapsed_s"] = time.perf_counter() - t_start
