@@ -8,11 +8,32 @@ Computation*, sec. 2.2)::
     m = <sum_i s_i> / N,   chi = beta N (<m^2> - <m>^2)
 
 f, u, s, c are per spin; lnZ is the total, in nats.
+
+Four summation paths give the same numbers (to ~1e-12 relative); ``auto``
+picks the cheapest that applies, and the result says which ran:
+
+``histogram``
+    Couplings and fields all integer multiples of one quantum (+-J glasses,
+    ferromagnets): exact int64 counts of (energy, magnetisation); the cost
+    does not depend on the number of betas.
+``chain``
+    An arithmetic beta grid: exp(-beta_{b+1} E) = exp(-beta_b E) exp(-dbeta E),
+    two exps per state for all betas.
+``direct``
+    One vectorised exp per state and beta.
+``reference``
+    The simple Gray-code kernel of :mod:`isingvar.kernels.exact`, kept as the
+    reference the fast paths are tested against.
+
+With all fields zero, E(s) = E(-s): one spin is held at +1 and the sums
+doubled, which halves the work and makes <m> = 0 exactly.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -20,12 +41,20 @@ from .errors import TooLargeError
 from .model import IsingModel
 from .thermo import free_energy_per_spin
 
-#: Largest N enumerated without ``force=True``.
-MAX_EXACT_N = 30
-#: Nominal enumeration rate (state * beta / s, all cores) used for time estimates.
-NOMINAL_RATE = 1.5e8
-#: Largest N the kernel can represent at all (Gray indices are int64).
+#: Largest N the kernels can represent at all (Gray indices are int64).
 HARD_MAX_N = 62
+#: Refuse (without ``force``) exact work estimated to take longer than this.
+MAX_SECONDS = 600.0
+#: Below this N nothing is estimated: enumeration takes well under a second.
+ESTIMATE_FROM_N = 25
+#: Spins in the low (tabulated) block of the blocked kernel.
+LOW_BLOCK = 10
+#: High-block configurations per chunk (2^CHUNK_BITS); each chunk starts from scratch.
+CHUNK_BITS = 10
+#: States per kernel call: between calls progress is reported and Ctrl-C is honoured.
+STATES_PER_CALL = 1 << 26
+
+PATHS = ("reference", "direct", "chain", "histogram")
 
 
 @dataclass(frozen=True)
@@ -44,6 +73,7 @@ class ExactResult:
     chi : susceptibility beta N (<m^2> - <m>^2).
     e0 : ground-state energy (total).
     ground_state : float64 (N,) spins of one ground state.
+    path : the summation path that ran (one of :data:`PATHS`).
     """
 
     betas: np.ndarray
@@ -58,23 +88,134 @@ class ExactResult:
     chi: np.ndarray
     e0: float
     ground_state: np.ndarray
+    path: str = "direct"
 
 
-def estimate_seconds(n: int, n_beta: int) -> float:
-    """Rough wall time of :func:`exact_enumeration` for N spins and n_beta betas."""
-    return (2.0**n) * max(n_beta, 1) / NOMINAL_RATE
+# ---------------------------------------------------------------------------- planning
+def energy_quantum(model: IsingModel, max_denominator: int = 64) -> float | None:
+    """The largest q with every coupling and field an integer multiple of q, or None.
+
+    Tries q = min |value| / d for d = 1..max_denominator; a ratio counts as an
+    integer within 1e-12.
+    """
+    v = np.abs(np.concatenate([model.couplings, model.fields]))
+    v = v[v > 0]
+    if v.size == 0:
+        return 1.0
+    base = v.min()
+    for d in range(1, max_denominator + 1):
+        r = v / base * d
+        if np.all(np.abs(r - np.round(r)) <= 1e-12 * np.maximum(r, 1.0)):
+            return base / d
+    return None
 
 
-def check_size(n: int, n_beta: int, force: bool = False) -> None:
-    """Raise :class:`TooLargeError` if N exceeds :data:`MAX_EXACT_N` and not ``force``."""
+def _histogram_levels(model, quantum):
+    reach = int(np.ceil((np.abs(model.couplings).sum() + np.abs(model.fields).sum()) / quantum + 0.5))
+    return -reach, 2 * reach + 1
+
+
+def _arithmetic_step(sorted_betas) -> float | None:
+    if sorted_betas.size < 3:
+        return None
+    step = (sorted_betas[-1] - sorted_betas[0]) / (sorted_betas.size - 1)
+    grid = sorted_betas[0] + step * np.arange(sorted_betas.size)
+    return step if np.all(np.abs(grid - sorted_betas) <= 1e-13 * max(sorted_betas[-1], 1.0)) else None
+
+
+def choose_path(model: IsingModel, betas) -> str:
+    """The path ``auto`` runs for ``model`` on ``betas`` (see the module docstring)."""
+    quantum = energy_quantum(model)
+    if quantum is not None:
+        _, levels = _histogram_levels(model, quantum)
+        if levels * (model.n + 1) <= 1 << 22:
+            return "histogram"
+    if _arithmetic_step(np.sort(np.asarray(betas, dtype=np.float64))) is not None:
+        return "chain"
+    return "direct"
+
+
+@dataclass(frozen=True)
+class _Plan:
+    J: np.ndarray
+    h: np.ndarray
+    k: int
+    n_enum: int
+    symmetric: bool
+    chunk_bits: int
+    n_chunks: int
+    e_low: np.ndarray
+    C: np.ndarray
+    m_low: np.ndarray
+
+
+def _plan(model: IsingModel) -> _Plan:
+    n = model.n
+    J = np.ascontiguousarray(model.dense())
+    h = np.ascontiguousarray(model.fields)
+    symmetric = n >= 2 and not np.any(h)
+    k = min(n - 1 if symmetric else n, LOW_BLOCK)
+    n_enum = n - k - (1 if symmetric else 0)
+    chunk_bits = min(n_enum, CHUNK_BITS)
+    S = 1.0 - 2.0 * ((np.arange(1 << k)[:, None] >> np.arange(k)) & 1)
+    e_low = -0.5 * np.einsum("li,ij,lj->l", S, J[:k, :k], S) - S @ h[:k]
+    C = -(J[:k, k:].T @ S.T)
+    return _Plan(J, h, k, n_enum, symmetric, chunk_bits, 1 << (n_enum - chunk_bits),
+                 np.ascontiguousarray(e_low), np.ascontiguousarray(C), S.sum(1))
+
+
+def _ground_spins(plan: _Plan, t, l, n):
+    s = np.ones(n)
+    code = int(t) ^ (int(t) >> 1)
+    s[plan.k:plan.k + plan.n_enum] = 1.0 - 2.0 * ((code >> np.arange(plan.n_enum)) & 1)
+    s[:plan.k] = 1.0 - 2.0 * ((int(l) >> np.arange(plan.k)) & 1)
+    return s
+
+
+# ---------------------------------------------------------------------------- estimates
+def estimate_seconds(model: IsingModel, betas, path: str = "auto") -> float:
+    """Wall time :func:`exact_enumeration` would take, from a short timed run.
+
+    Runs the chosen kernel on a few chunks of this very model (after one
+    warm-up call, so compilation is not counted) and extrapolates to 2^N
+    states.  Returns 0 below N = :data:`ESTIMATE_FROM_N`.
+    """
+    if model.n < ESTIMATE_FROM_N:
+        return 0.0
+    b = np.ascontiguousarray(betas, dtype=np.float64)
+    path = choose_path(model, b) if path == "auto" else path
+    plan = _plan(model)
+    runner = _runner(plan, model, b, path)
+    workers = _workers()
+    runner(0, workers)  # compile / warm up
+    calls = max(1, min(plan.n_chunks // workers, 4))
+    t = time.perf_counter()
+    runner(0, calls * workers)
+    rate = calls * workers / (time.perf_counter() - t)  # chunks per second
+    return plan.n_chunks / rate
+
+
+def check_size(model: IsingModel, betas, force: bool = False, instances: int = 1) -> float:
+    """Estimated seconds for ``instances`` enumerations like ``model``'s.
+
+    Raises
+    ------
+    TooLargeError
+        If N > :data:`HARD_MAX_N`, or the estimate exceeds :data:`MAX_SECONDS`
+        and ``force`` is false; the message gives the estimate.
+    """
+    n = model.n
     if n > HARD_MAX_N:
         raise TooLargeError(f"exact enumeration is impossible for N = {n} (> {HARD_MAX_N}); use --method mf")
-    if n > MAX_EXACT_N and not force:
-        secs = estimate_seconds(n, n_beta)
+    if force:
+        return float("nan")
+    secs = estimate_seconds(model, betas) * instances
+    if secs > MAX_SECONDS:
         raise TooLargeError(
-            f"exact enumeration of N = {n} spins ({n_beta} beta values) would take about "
-            f"{_human(secs)} here; pass --force to run it anyway or use --method mf"
+            f"exact enumeration of N = {n} spins ({len(betas)} beta values, {instances} instance(s)) "
+            f"would take about {_human(secs)} here; pass --force to run it anyway or use --method mf"
         )
+    return secs
 
 
 def _human(secs: float) -> str:
@@ -84,22 +225,55 @@ def _human(secs: float) -> str:
     return f"{secs:.2g} s"
 
 
-def _chunk_bits(n: int) -> int:
-    # chunks of 2^14..2^20 states: enough of them to share between threads,
-    # each re-anchored from scratch so round-off cannot build up
-    return n if n <= 14 else max(14, min(20, n - 8))
+def _workers() -> int:
+    import numba
+
+    return numba.get_num_threads()
 
 
-def exact_enumeration(model: IsingModel, betas, *, force: bool = False) -> ExactResult:
+# ---------------------------------------------------------------------------- running
+def _runner(plan, model, betas_sorted, path):
+    """A function (c_lo, c_hi) -> raw kernel output for chunk range [c_lo, c_hi)."""
+    from .kernels.blocked import CHAIN, DIRECT, _blocked_chunks, _histogram_chunks
+
+    workers = _workers()
+    common = (plan.J, plan.h, plan.k, plan.n_enum, plan.chunk_bits)
+    if path == "histogram":
+        quantum = energy_quantum(model)
+        q_lo, levels = _histogram_levels(model, quantum)
+        return lambda lo, hi: _histogram_chunks(
+            *common, lo, hi, workers, plan.e_low, plan.C, plan.m_low, quantum, q_lo, levels)
+    mode, step = DIRECT, 0.0
+    if path == "chain":
+        step = _arithmetic_step(betas_sorted)
+        if step is None:
+            raise ValueError("the chain path needs an arithmetic beta grid of at least 3 values")
+        mode = CHAIN
+    return lambda lo, hi: _blocked_chunks(
+        *common, lo, hi, workers, plan.e_low, plan.C, plan.m_low, betas_sorted, mode, step)
+
+
+def exact_enumeration(
+    model: IsingModel,
+    betas,
+    *,
+    path: str = "auto",
+    progress: Callable[[int, int], None] | None = None,
+) -> ExactResult:
     """Enumerate all 2^N states of ``model`` once for every beta in ``betas``.
 
     Parameters
     ----------
     model : IsingModel
+        N <= :data:`HARD_MAX_N` (2^N states: N = 30 takes seconds, N = 36 minutes).
     betas : array_like of float, shape (nb,)
-        Inverse temperatures, finite and >= 0.  beta = 0 gives ln Z = N ln 2.
-    force : bool
-        Allow N > :data:`MAX_EXACT_N`.
+        Inverse temperatures, finite and >= 0, any order.  beta = 0 gives
+        ln Z = N ln 2.
+    path : {"auto", "histogram", "chain", "direct", "reference"}
+        Summation path (module docstring); "auto" picks the cheapest valid one.
+    progress : callable(done_states, total_states), optional
+        Called between kernel calls (every ~2^26 states).  Ctrl-C is honoured
+        there: KeyboardInterrupt propagates and nothing is returned.
 
     Returns
     -------
@@ -108,41 +282,143 @@ def exact_enumeration(model: IsingModel, betas, *, force: bool = False) -> Exact
     Raises
     ------
     TooLargeError
-        If N > MAX_EXACT_N without ``force`` (the message estimates the time).
+        If N > HARD_MAX_N.
     ValueError
-        If a beta is negative or not finite.
+        If a beta is negative or not finite, or ``path`` does not apply.
     """
-    from .kernels.exact import _enumerate_chunks, gray_spins, merge_chunks
-
     b = np.ascontiguousarray(betas, dtype=np.float64)
     if b.ndim != 1 or not np.all(np.isfinite(b)) or np.any(b < 0):
         raise ValueError("betas must be a 1-D array of finite values >= 0")
     n = model.n
-    check_size(n, b.size, force)
-    indptr, indices, data = model.csr
-    e_lo, t_lo, acc = _enumerate_chunks(indptr, indices, data, model.fields, b, _chunk_bits(n))
-    e0, tot = merge_chunks(e_lo, acc, b)
-    s0, s1, s2, sm, sm2, sam = (tot[:, k] for k in range(6))
+    if n > HARD_MAX_N:
+        raise TooLargeError(f"exact enumeration is impossible for N = {n} (> {HARD_MAX_N}); use --method mf")
+    if path == "auto":
+        path = choose_path(model, b)
+    if path not in PATHS:
+        raise ValueError(f"unknown path {path!r}; choose from auto, {', '.join(PATHS)}")
+    if path == "reference":
+        return _reference(model, b)
+    if path == "histogram" and energy_quantum(model) is None:
+        raise ValueError("the histogram path needs couplings and fields that are multiples of one quantum")
+
+    order = np.argsort(b, kind="stable")
+    bs = np.ascontiguousarray(b[order])
+    plan = _plan(model)
+    run = _runner(plan, model, bs, path)
+    per_call = max(_workers(), STATES_PER_CALL >> (plan.k + plan.chunk_bits))
+    total_states = 1 << n
+    scale = 2 if plan.symmetric else 1
+    states_per_chunk = scale << (plan.k + plan.chunk_bits)
+
+    if path == "histogram":
+        hist = None
+        best = (np.inf, 0, 0)
+        for lo in range(0, plan.n_chunks, per_call):
+            hi = min(lo + per_call, plan.n_chunks)
+            hw, e_min, ground = run(lo, hi)
+            hist = hw.sum(0) if hist is None else hist + hw.sum(0)
+            w = int(np.argmin(e_min))
+            if e_min[w] < best[0]:
+                best = (e_min[w], *ground[w])
+            if progress:
+                progress(hi * states_per_chunk, total_states)
+        quantum = energy_quantum(model)
+        q_lo, _ = _histogram_levels(model, quantum)
+        if plan.symmetric:
+            hist = hist + hist[:, ::-1]  # the states with the held spin at -1: M -> -M
+        res = _from_histogram(hist, quantum, q_lo, bs, n)
+        e0 = quantum * np.round(best[0] / quantum)
+    else:
+        from .kernels.exact import merge_chunks
+
+        e_ref, total = np.inf, np.zeros((bs.size, 6))
+        best = (np.inf, 0, 0)
+        for lo in range(0, plan.n_chunks, per_call):
+            hi = min(lo + per_call, plan.n_chunks)
+            e_w, ground, acc = run(lo, hi)
+            used = np.isfinite(e_w)
+            w = int(np.argmin(e_w))
+            if e_w[w] < best[0]:
+                best = (e_w[w], *ground[w])
+            parts_e = np.r_[e_ref, e_w[used]] if np.isfinite(e_ref) else e_w[used]
+            parts_a = np.concatenate([total[None], acc[used]]) if np.isfinite(e_ref) else acc[used]
+            e_ref, total = merge_chunks(parts_e, parts_a, bs)
+            if progress:
+                progress(hi * states_per_chunk, total_states)
+        res = _from_sums(e_ref, total, bs, n, plan.symmetric)
+        e0 = e_ref
+    unsort = np.empty_like(order)
+    unsort[order] = np.arange(order.size)
+    res = {key: val[unsort] for key, val in res.items()}
+    return _result(b, res, n, float(e0), _ground_spins(plan, best[1], best[2], n), path)
+
+
+def _from_sums(e_ref, tot, betas, n, symmetric):
+    """Thermodynamics from sums about e_ref (rows: w, w y, w y^2, w M, w M^2, w |M|)."""
+    s0, s1, s2, sm, sm2, sam = (tot[:, i] for i in range(6))
     x1 = s1 / s0
-    var_e = np.maximum(s2 / s0 - x1 * x1, 0.0)
-    lnZ = np.log(s0) - b * e0
-    u_tot = e0 + x1
-    m = sm / s0 / n
-    m2 = sm2 / s0 / n**2
+    lnZ = np.log(s0) - betas * e_ref + (np.log(2.0) if symmetric else 0.0)
+    return {
+        "lnZ": lnZ,
+        "U": e_ref + x1,
+        "var": np.maximum(s2 / s0 - x1 * x1, 0.0),
+        "m": np.zeros_like(s0) if symmetric else sm / s0 / n,
+        "m2": sm2 / s0 / n**2,
+        "absm": sam / s0 / n,
+    }
+
+
+def _from_histogram(hist, quantum, q_lo, betas, n):
+    """Thermodynamics from exact counts hist[level, (M + N)/2], E = quantum (level + q_lo)."""
+    per_level = hist.sum(1)
+    levels = np.flatnonzero(per_level)
+    counts = per_level[levels].astype(np.float64)
+    E = quantum * (levels + q_lo)
+    M = 2.0 * np.arange(n + 1) - n
+    cond = hist[levels].astype(np.float64) / counts[:, None]  # P(M | E)
+    logw = np.log(counts)[None, :] - betas[:, None] * E[None, :]
+    top = logw.max(1, keepdims=True)
+    lnZ = top[:, 0] + np.log(np.exp(logw - top).sum(1))
+    p = np.exp(logw - lnZ[:, None])
+    U = p @ E
+    var = (p * (E[None, :] - U[:, None]) ** 2).sum(1)  # centred: no cancellation
+    return {
+        "lnZ": lnZ, "U": U, "var": var,
+        "m": p @ (cond @ M) / n, "m2": p @ (cond @ M**2) / n**2, "absm": p @ (cond @ np.abs(M)) / n,
+    }
+
+
+def _result(b, r, n, e0, ground_state, path) -> ExactResult:
+    m, m2 = r["m"], r["m2"]
     return ExactResult(
         betas=b,
-        lnZ=lnZ,
-        f=free_energy_per_spin(lnZ, b, n),
-        u=u_tot / n,
-        s=(lnZ + b * u_tot) / n,
-        c=b * b * var_e / n,
+        lnZ=r["lnZ"],
+        f=free_energy_per_spin(r["lnZ"], b, n),
+        u=r["U"] / n,
+        s=(r["lnZ"] + b * r["U"]) / n,
+        c=b * b * r["var"] / n,
         m=m,
         m2=m2,
-        absm=sam / s0 / n,
+        absm=r["absm"],
         chi=b * n * np.maximum(m2 - m * m, 0.0),
-        e0=float(e0),
-        ground_state=gray_spins(t_lo[int(np.argmin(e_lo))], n),
+        e0=e0,
+        ground_state=ground_state,
+        path=path,
     )
 
 
-__all__ = ["ExactResult", "exact_enumeration", "estimate_seconds", "check_size", "MAX_EXACT_N"]
+def _reference_chunk_bits(n: int) -> int:
+    # chunks of 2^14..2^20 states, each re-anchored from scratch
+    return n if n <= 14 else max(14, min(20, n - 8))
+
+
+def _reference(model: IsingModel, b) -> ExactResult:
+    """The simple Gray-code kernel (all states, no blocking, no symmetry)."""
+    from .kernels.exact import _enumerate_chunks, gray_spins, merge_chunks
+
+    n = model.n
+    indptr, indices, data = model.csr
+    e_lo, t_lo, acc = _enumerate_chunks(indptr, indices, data, model.fields, b, _reference_chunk_bits(n))
+    e0, tot = merge_chunks(e_lo, acc, b)
+    res = _from_sums(e0, tot, b, n, symmetric=False)
+    return _result(b, res, n, float(e0), gray_spins(t_lo[int(np.argmin(e_lo))], n), "reference")
