@@ -357,10 +357,11 @@ def _from_sums(e_ref, tot, betas, n, symmetric):
     """Thermodynamics from sums about e_ref (rows: w, w y, w y^2, w M, w M^2, w |M|)."""
     s0, s1, s2, sm, sm2, sam = (tot[:, i] for i in range(6))
     x1 = s1 / s0
-    lnZ = np.log(s0) - betas * e_ref + (np.log(2.0) if symmetric else 0.0)
+    ln_s0 = np.log(s0) + (np.log(2.0) if symmetric else 0.0)
     return {
-        "lnZ": lnZ,
+        "lnZ": ln_s0 - betas * e_ref,
         "U": e_ref + x1,
+        "S": ln_s0 + betas * x1,  # = lnZ + beta U without the cancellation of beta e_ref
         "var": np.maximum(s2 / s0 - x1 * x1, 0.0),
         "m": np.zeros_like(s0) if symmetric else sm / s0 / n,
         "m2": sm2 / s0 / n**2,
@@ -373,17 +374,18 @@ def _from_histogram(hist, quantum, q_lo, betas, n):
     per_level = hist.sum(1)
     levels = np.flatnonzero(per_level)
     counts = per_level[levels].astype(np.float64)
-    E = quantum * (levels + q_lo)
+    E0 = quantum * (levels[0] + q_lo)
+    dE = quantum * (levels - levels[0])  # >= 0, exact multiples of the quantum
     M = 2.0 * np.arange(n + 1) - n
     cond = hist[levels].astype(np.float64) / counts[:, None]  # P(M | E)
-    logw = np.log(counts)[None, :] - betas[:, None] * E[None, :]
+    logw = np.log(counts)[None, :] - betas[:, None] * dE[None, :]
     top = logw.max(1, keepdims=True)
-    lnZ = top[:, 0] + np.log(np.exp(logw - top).sum(1))
-    p = np.exp(logw - lnZ[:, None])
-    U = p @ E
-    var = (p * (E[None, :] - U[:, None]) ** 2).sum(1)  # centred: no cancellation
+    ln_z = top[:, 0] + np.log(np.exp(logw - top).sum(1))  # ln of sum_E g(E) exp(-beta (E - E0))
+    p = np.exp(logw - ln_z[:, None])
+    dU = p @ dE
+    var = (p * (dE[None, :] - dU[:, None]) ** 2).sum(1)  # centred: no cancellation
     return {
-        "lnZ": lnZ, "U": U, "var": var,
+        "lnZ": ln_z - betas * E0, "U": E0 + dU, "S": ln_z + betas * dU, "var": var,
         "m": p @ (cond @ M) / n, "m2": p @ (cond @ M**2) / n**2, "absm": p @ (cond @ np.abs(M)) / n,
     }
 
@@ -395,7 +397,7 @@ def _result(b, r, n, e0, ground_state, path) -> ExactResult:
         lnZ=r["lnZ"],
         f=free_energy_per_spin(r["lnZ"], b, n),
         u=r["U"] / n,
-        s=(r["lnZ"] + b * r["U"]) / n,
+        s=r["S"] / n,
         c=b * b * r["var"] / n,
         m=m,
         m2=m2,

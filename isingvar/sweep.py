@@ -23,6 +23,8 @@ from .errors import GridError, ModelParameterError, RangeSpecError
 from .families import get_family, is_disordered, make_instance, n_spins, resolve_params
 
 METHODS = ("exact", "mf")
+#: Codes of the exact summation paths in the file's ``exact_path`` variable.
+PATH_CODES = {"reference": 0, "direct": 1, "chain": 2, "histogram": 3}
 #: Per-site mean-field magnetisations are stored by default up to this N.
 SITES_DEFAULT_MAX_N = 1024
 
@@ -141,7 +143,8 @@ def make_config(
     RangeSpecError, GridError
         For a malformed or invalid beta, J or h grid.
     TooLargeError
-        If exact enumeration is requested for N too large without ``force``.
+        If exact enumeration is requested and, timed on sample 0, would take
+        more than :data:`isingvar.exact.MAX_SECONDS` in all, without ``force``.
     """
     from .exact import check_size
 
@@ -163,7 +166,8 @@ def make_config(
         raise ModelParameterError(f"--seed must be >= 0, got {seed}")
     methods = check_methods(methods)
     if "exact" in methods:
-        check_size(n, betas.size, force)
+        probe = make_instance(model, params, seed, 0).scaled(Js[np.argmax(np.abs(Js))], hs[0])
+        check_size(probe, betas, force, instances=samples * Js.size * hs.size)
     if sites is None:
         sites = n <= SITES_DEFAULT_MAX_N
     return SweepConfig(model, params, n, betas, Js, hs, int(samples), int(seed), methods, bool(sites and "mf" in methods), force)
@@ -284,9 +288,15 @@ def run_sweep(
                         label = f"sample {k} J={J:g} h={h:g}"
                         exact = None
                         if "exact" in config.methods:
-                            exact = exact_enumeration(model, config.beta, force=config.force)
+                            seen = 0.0
+
+                            def exact_progress(done, total):
+                                nonlocal seen
+                                report(nb * done / total - seen, f"{label} exact")
+                                seen = nb * done / total
+
+                            exact = exact_enumeration(model, config.beta, progress=exact_progress)
                             store.write_point(f, index, _exact_values(exact))
-                            report(nb, f"{label} exact")
                         if "mf" in config.methods:
                             rng = np.random.default_rng([config.seed, k, 0x6D66, a, b])
                             mf = mean_field(
@@ -305,7 +315,7 @@ def _exact_values(r) -> dict:
     return {
         "lnZ_exact": r.lnZ, "f_exact": r.f, "u_exact": r.u, "s_exact": r.s, "c_exact": r.c,
         "m_exact": r.m, "m2_exact": r.m2, "absm_exact": r.absm, "chi_exact": r.chi,
-        "E0_exact": r.e0,
+        "E0_exact": r.e0, "exact_path": PATH_CODES[r.path],
     }
 
 

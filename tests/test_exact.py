@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from isingvar.errors import TooLargeError
-from isingvar.exact import exact_enumeration
+from isingvar.exact import check_size, exact_enumeration
 from isingvar.families import make_instance, resolve_params
 from isingvar.model import IsingModel
 import naive
@@ -132,10 +132,13 @@ def test_large_beta_reaches_ground_state():
     assert res.c[0] < 1e-100
 
 
-def test_refuses_large_n_without_force():
-    m = IsingModel(31, [], [], [])
-    with pytest.raises(TooLargeError, match="--force"):
-        exact_enumeration(m, [1.0])
+def test_refuses_by_time_estimate_without_force():
+    m = make_instance("sk", resolve_params("sk", {"n": 40}), 0, 0)
+    with pytest.raises(TooLargeError, match="would take about .* --force"):
+        check_size(m, np.linspace(0.1, 3, 64))
+    assert np.isnan(check_size(m, [1.0], force=True))
+    with pytest.raises(TooLargeError, match="impossible"):
+        exact_enumeration(IsingModel(63, [], [], []), [1.0])
 
 
 def test_rejects_negative_beta(rng):

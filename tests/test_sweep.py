@@ -42,6 +42,6 @@ def test_grid_errors():
     with pytest.raises(GridError, match="twice"):
         make_config("sk", {"n": 4}, beta="1,1")
     with pytest.raises(TooLargeError, match="would take about"):
-        make_config("sk", {"n": 34})
-    assert make_config("sk", {"n": 34}, methods=["mf"]).n == 34
-    assert make_config("sk", {"n": 31}, force=True).force
+        make_config("sk", {"n": 40})
+    assert make_config("sk", {"n": 40}, methods=["mf"]).n == 40
+    assert make_config("sk", {"n": 40}, force=True).force

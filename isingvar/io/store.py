@@ -54,6 +54,7 @@ VARIABLES: dict[str, Variable] = {
     "absm_exact": Variable(_GRID, "f8", "1", "mean absolute magnetisation <|m|>, exact", "exact"),
     "chi_exact": Variable(_GRID, "f8", "1/energy", "susceptibility beta N (<m^2> - <m>^2), exact", "exact"),
     "E0_exact": Variable(_INST, "f8", "energy", "ground-state energy (total), exact", "exact"),
+    "exact_path": Variable(_INST, "i1", "1", "summation path of the exact enumeration (see flag_meanings)", "exact", fill=-1),
     "lnZ_mf_lower": Variable(_GRID, "f8", "nat", "naive mean-field lower bound on ln Z (<= lnZ_exact): S[Q] - beta <E>_Q", "mf"),
     "f_mf_upper": Variable(_GRID, "f8", "energy per spin", "naive mean-field upper bound on the free energy per spin (>= f_exact)", "mf"),
     "u_mf": Variable(_GRID, "f8", "energy per spin", "mean-field internal energy per spin <E>_Q/N (not a bound)", "mf"),
@@ -167,6 +168,9 @@ def create(path, *, coords: dict, attrs: dict, methods, sites: bool):
         if name == "done":
             ds.attrs["flag_values"] = np.array([0, 1], dtype="i1")
             ds.attrs["flag_meanings"] = "pending complete"
+        elif name == "exact_path":
+            ds.attrs["flag_values"] = np.array([0, 1, 2, 3], dtype="i1")
+            ds.attrs["flag_meanings"] = "reference direct chain histogram"
         elif name == "mf_converged":
             ds.attrs["flag_values"] = np.array([0, 1], dtype="i1")
             ds.attrs["flag_meanings"] = "not_converged converged"
