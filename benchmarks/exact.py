@@ -1,10 +1,17 @@
-"""Time exact enumeration against a plain NumPy brute force; print states/s and ratios.
+"""Exact enumeration: plain NumPy vs the reference Gray kernel vs the fast (blocked) kernel.
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/exact.py [--n 16 18 20 22] [--betas 1 64]
+    OPENBLAS_NUM_THREADS=1 python benchmarks/exact.py [--n 20 24 28 32] [--threads 1 2]
 
-The NumPy baseline evaluates E for blocks of 2^16 states with one matrix product per block (the
-fastest straightforward NumPy), then one exp per state and beta. Both compute ln Z for the same SK
-instance; the script checks that they agree before it reports a time.
+For each N, coupling kind (SK: real Gaussian couplings; pmJ: the same graph with +-1 couplings,
+integer energies), number of betas (1, or 64 on an arithmetic grid 0.1..3) and thread count it
+prints wall time, states/s and state*beta/s, all observables on, with h = 0 (as a sweep's
+default). "states" counts all 2^N states even where the h = 0 symmetry enumerates half of them.
+Ratios: to the NumPy baseline (where it ran) and, per core, to 2.3 G state*beta/s, the rate of
+one scalar exp per state and beta on one core of this machine.
+
+The NumPy baseline and the reference kernel run only up to --max-slow-n (default 24); beyond,
+they would take minutes to hours. Every timed result is checked against the reference or NumPy
+(ln Z to 1e-11) where those ran.
 """
 
 import argparse
@@ -18,9 +25,13 @@ import numpy as np
 
 from isingvar.exact import exact_enumeration
 from isingvar.families import make_instance, resolve_params
+from isingvar.model import IsingModel
+
+EXP_LIMIT_PER_CORE = 2.3e9
 
 
 def numpy_lnZ(J, h, betas, block=1 << 16):
+    """Brute force over blocks of states: one matrix product per block, exp over all betas."""
     n = h.size
     shift = None
     acc = np.zeros(betas.size)
@@ -39,35 +50,57 @@ def numpy_lnZ(J, h, betas, block=1 << 16):
     return np.log(acc) + shift
 
 
-def best_of(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, nargs="+", default=[16, 18, 20, 22])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, nargs="+", default=[20, 24, 28, 32])
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--betas", type=int, nargs="+", default=[1, 64])
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--max-slow-n", type=int, default=24)
     args = ap.parse_args()
-    print(f"numba threads: {numba.get_num_threads()}, cores: {os.cpu_count()}")
-    print(f"{'N':>3} {'nbeta':>5} {'numpy s':>9} {'isingvar s':>10} {'isingvar Mstate/s':>17} {'Mstate*beta/s':>13} {'speed-up':>8}")
+    threads = [t for t in args.threads if t <= numba.config.NUMBA_NUM_THREADS]
+    print(f"cores {os.cpu_count()}, numba threads available {numba.config.NUMBA_NUM_THREADS}")
+    head = f"{'N':>3} {'J':>4} {'nb':>3} {'thr':>3} {'kernel':>9} {'path':>9} {'time s':>8} {'Mstates/s':>10} {'Gst*b/s':>8} {'/core':>6} {'vs numpy':>8} {'vs exp':>6}"
+    print(head)
+    print("-" * len(head))
     for n in args.n:
-        model = make_instance("sk", resolve_params("sk", {"n": n}), 0, 0).scaled(1.0, 0.1)
-        J, h = model.dense(), model.fields
-        for nb in args.betas:
-            betas = np.linspace(0.1, 3.0, nb)
-            exact_enumeration(model, betas[:1])  # compile
-            t_fast, res = best_of(lambda: exact_enumeration(model, betas), args.repeat)
-            t_np, ref = best_of(lambda: numpy_lnZ(J, h, betas), 1)
-            assert np.allclose(res.lnZ, ref, rtol=1e-11), "isingvar and numpy disagree"
-            states = 2.0**n
-            print(f"{n:>3} {nb:>5} {t_np:>9.3f} {t_fast:>10.3f} {states / t_fast / 1e6:>17.1f} "
-                  f"{states * nb / t_fast / 1e6:>13.1f} {t_np / t_fast:>7.1f}x")
+        sk = make_instance("sk", resolve_params("sk", {"n": n}), 0, 0)
+        kinds = {"SK": sk, "pmJ": IsingModel(n, sk.edge_i, sk.edge_j, np.sign(sk.couplings))}
+        for kind, model in kinds.items():
+            for nb in args.betas:
+                betas = np.array([1.0]) if nb == 1 else np.linspace(0.1, 3.0, nb)
+                rows = []
+                check = None
+                t_np = None
+                if n <= args.max_slow_n:
+                    numba.set_num_threads(1)
+                    t_np, ref_np = timed(lambda: numpy_lnZ(model.dense(), model.fields, betas))
+                    rows.append(("numpy", "-", 1, t_np))
+                    exact_enumeration(model, betas[:1], path="reference")
+                    for th in threads:
+                        numba.set_num_threads(th)
+                        t, r = timed(lambda: exact_enumeration(model, betas, path="reference"))
+                        rows.append(("reference", "reference", th, t))
+                    check = ref_np
+                for th in threads:
+                    numba.set_num_threads(th)
+                    exact_enumeration(model, betas[:1])  # compile outside the timing
+                    t, r = timed(lambda: exact_enumeration(model, betas))
+                    if check is not None:
+                        assert np.allclose(r.lnZ, check, rtol=1e-11, atol=0), "fast kernel disagrees"
+                    rows.append(("fast", r.path, th, t))
+                for name, path, th, t in rows:
+                    rate = 2.0**n / t
+                    rb = rate * nb
+                    vs_np = f"{t_np / t:7.1f}x" if t_np else "       -"
+                    print(f"{n:>3} {kind:>4} {nb:>3} {th:>3} {name:>9} {path:>9} {t:>8.3f} {rate / 1e6:>10.0f} "
+                          f"{rb / 1e9:>8.2f} {rb / th / 1e9:>6.2f} {vs_np} {rb / th / EXP_LIMIT_PER_CORE:>5.2f}x")
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 
 
 if __name__ == "__main__":

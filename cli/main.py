@@ -112,9 +112,11 @@ class _Progress:
             self.bar.update(self.task, completed=done, total=total, description=label)
             return
         now = time.monotonic()
-        if now - self.last >= self.interval or done == total:
+        if now - self.last >= self.interval or done >= total:
             self.last = now
-            typer.echo(f"[{now - self.start:7.1f} s] {100 * done / total:5.1f}%  {label}", err=True)
+            elapsed = now - self.start
+            eta = f"  ETA {elapsed * (total - done) / done:6.0f} s" if 0 < done < total else ""
+            typer.echo(f"[{elapsed:7.1f} s] {100 * done / total:5.1f}%{eta}  {label}", err=True)
 
     def __exit__(self, *exc):
         if self.bar is not None:

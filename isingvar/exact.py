@@ -38,6 +38,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import TooLargeError
+from .interrupt import deferred_interrupt
 from .model import IsingModel
 from .thermo import free_energy_per_spin
 
@@ -313,15 +314,17 @@ def exact_enumeration(
     if path == "histogram":
         hist = None
         best = (np.inf, 0, 0)
-        for lo in range(0, plan.n_chunks, per_call):
-            hi = min(lo + per_call, plan.n_chunks)
-            hw, e_min, ground = run(lo, hi)
-            hist = hw.sum(0) if hist is None else hist + hw.sum(0)
-            w = int(np.argmin(e_min))
-            if e_min[w] < best[0]:
-                best = (e_min[w], *ground[w])
-            if progress:
-                progress(hi * states_per_chunk, total_states)
+        with deferred_interrupt() as check:
+            for lo in range(0, plan.n_chunks, per_call):
+                hi = min(lo + per_call, plan.n_chunks)
+                hw, e_min, ground = run(lo, hi)
+                check()
+                hist = hw.sum(0) if hist is None else hist + hw.sum(0)
+                w = int(np.argmin(e_min))
+                if e_min[w] < best[0]:
+                    best = (e_min[w], *ground[w])
+                if progress:
+                    progress(hi * states_per_chunk, total_states)
         quantum = energy_quantum(model)
         q_lo, _ = _histogram_levels(model, quantum)
         if plan.symmetric:
@@ -333,18 +336,20 @@ def exact_enumeration(
 
         e_ref, total = np.inf, np.zeros((bs.size, 6))
         best = (np.inf, 0, 0)
-        for lo in range(0, plan.n_chunks, per_call):
-            hi = min(lo + per_call, plan.n_chunks)
-            e_w, ground, acc = run(lo, hi)
-            used = np.isfinite(e_w)
-            w = int(np.argmin(e_w))
-            if e_w[w] < best[0]:
-                best = (e_w[w], *ground[w])
-            parts_e = np.r_[e_ref, e_w[used]] if np.isfinite(e_ref) else e_w[used]
-            parts_a = np.concatenate([total[None], acc[used]]) if np.isfinite(e_ref) else acc[used]
-            e_ref, total = merge_chunks(parts_e, parts_a, bs)
-            if progress:
-                progress(hi * states_per_chunk, total_states)
+        with deferred_interrupt() as check:
+            for lo in range(0, plan.n_chunks, per_call):
+                hi = min(lo + per_call, plan.n_chunks)
+                e_w, ground, acc = run(lo, hi)
+                check()
+                used = np.isfinite(e_w)
+                w = int(np.argmin(e_w))
+                if e_w[w] < best[0]:
+                    best = (e_w[w], *ground[w])
+                parts_e = np.r_[e_ref, e_w[used]] if np.isfinite(e_ref) else e_w[used]
+                parts_a = np.concatenate([total[None], acc[used]]) if np.isfinite(e_ref) else acc[used]
+                e_ref, total = merge_chunks(parts_e, parts_a, bs)
+                if progress:
+                    progress(hi * states_per_chunk, total_states)
         res = _from_sums(e_ref, total, bs, n, plan.symmetric)
         e0 = e_ref
     unsort = np.empty_like(order)

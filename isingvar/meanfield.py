@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .interrupt import deferred_interrupt
 from .model import IsingModel
 from .thermo import free_energy_per_spin
 
@@ -86,34 +87,42 @@ def _descend(csr, h, beta, starts, max_sweeps, tol):
     sweeps : int64 (K,), converged : bool (K,), stats : float64 (K, 4)
         As filled by :func:`isingvar.kernels.meanfield._mf_solve_many`.
     """
-    from .kernels.meanfield import _mf_solve_many
-
     k = starts.shape[0]
     active = np.ones(k, dtype=bool)
     sweeps = np.zeros(k, dtype=np.int64)
     converged = np.zeros(k, dtype=bool)
     stats = np.full((k, 4), np.inf)
     last_drop = np.full(k, np.nan)
-    while active.any():
-        before = stats[:, 0].copy()
-        step = int(min(BLOCK, max_sweeps - sweeps[active].min()))
-        _mf_solve_many(*csr, h, beta, starts, active, step, tol, sweeps, converged, stats)
-        drop = before - stats[:, 0]  # >= 0 up to round-off: sequential updates never raise F~
-        best = stats[:, 0].min()
-        for r in np.flatnonzero(active):
-            if converged[r] or sweeps[r] >= max_sweeps:
-                active[r] = False
-                continue
-            gap = stats[r, 0] - best
-            if gap <= 0 or not np.isfinite(drop[r]):
-                continue
-            left = (max_sweeps - sweeps[r]) / BLOCK
-            ratio = drop[r] / last_drop[r] if last_drop[r] > 0 else np.inf
-            gain = drop[r] * left if ratio >= 1 else min(drop[r] * ratio / (1 - ratio), drop[r] * left)
-            if gap > PRUNE_MARGIN * gain:
-                active[r] = False
-        last_drop = drop
+    with deferred_interrupt() as check:
+        while active.any():
+            _block(csr, h, beta, starts, active, sweeps, converged, stats, last_drop, max_sweeps, tol)
+            check()
     return sweeps, converged, stats
+
+
+def _block(csr, h, beta, starts, active, sweeps, converged, stats, last_drop, max_sweeps, tol):
+    """Advance the active runs by one block and stop those that are done or hopeless."""
+    from .kernels.meanfield import _mf_solve_many
+
+    before = stats[:, 0].copy()
+    step = int(min(BLOCK, max_sweeps - sweeps[active].min()))
+    _mf_solve_many(*csr, h, beta, starts, active, step, tol, sweeps, converged, stats)
+    drop = before - stats[:, 0]  # >= 0 up to round-off: sequential updates never raise F~
+    best = stats[:, 0].min()
+    for r in np.flatnonzero(active):
+        if converged[r] or sweeps[r] >= max_sweeps:
+            active[r] = False
+            continue
+        gap = stats[r, 0] - best
+        if gap <= 0 or not np.isfinite(drop[r]):
+            continue
+        left = (max_sweeps - sweeps[r]) / BLOCK
+        # the first finite drop has no predecessor: extrapolate linearly (ratio = inf)
+        ratio = drop[r] / last_drop[r] if 0 < last_drop[r] < np.inf else np.inf
+        gain = drop[r] * left if ratio >= 1 else min(drop[r] * ratio / (1 - ratio), drop[r] * left)
+        if gap > PRUNE_MARGIN * gain:
+            active[r] = False
+    last_drop[:] = drop
 
 
 def mean_field(

@@ -160,3 +160,20 @@ def test_console_script_installed():
     script = Path(sys.executable).parent / "isingvar"
     r = subprocess.run([str(script), "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("isingvar ")
+
+
+def test_ctrl_c_leaves_no_file(tmp_path):
+    # a sweep long enough to interrupt (N = 30 exact, ~10 s); SIGINT after it has started
+    import signal
+    import time
+
+    out = tmp_path / "int.h5"
+    script = Path(sys.executable).parent / "isingvar"
+    proc = subprocess.Popen([str(script), "sweep", "sk", "--n", "30", "--samples", "1", "--beta", "0.1:3:64",
+                             "--method", "exact", "--out", str(out)], stderr=subprocess.PIPE, text=True)
+    time.sleep(4.0)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr.splitlines()[-1]
+    assert list(tmp_path.iterdir()) == []
