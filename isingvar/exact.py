@@ -311,51 +311,49 @@ def exact_enumeration(
     scale = 2 if plan.symmetric else 1
     states_per_chunk = scale << (plan.k + plan.chunk_bits)
 
+    fold = _fold_histogram if path == "histogram" else _fold_sums
+    folded = None
+    best = (np.inf, 0, 0)
+    with deferred_interrupt() as check:
+        for lo in range(0, plan.n_chunks, per_call):
+            hi = min(lo + per_call, plan.n_chunks)
+            e_w, ground, part = run(lo, hi)
+            check()
+            w = int(np.argmin(e_w))
+            if e_w[w] < best[0]:
+                best = (e_w[w], *ground[w])
+            folded = fold(folded, e_w, part, bs)
+            if progress:
+                progress(hi * states_per_chunk, total_states)
     if path == "histogram":
-        hist = None
-        best = (np.inf, 0, 0)
-        with deferred_interrupt() as check:
-            for lo in range(0, plan.n_chunks, per_call):
-                hi = min(lo + per_call, plan.n_chunks)
-                hw, e_min, ground = run(lo, hi)
-                check()
-                hist = hw.sum(0) if hist is None else hist + hw.sum(0)
-                w = int(np.argmin(e_min))
-                if e_min[w] < best[0]:
-                    best = (e_min[w], *ground[w])
-                if progress:
-                    progress(hi * states_per_chunk, total_states)
         quantum = energy_quantum(model)
         q_lo, _ = _histogram_levels(model, quantum)
-        if plan.symmetric:
-            hist = hist + hist[:, ::-1]  # the states with the held spin at -1: M -> -M
+        hist = folded + folded[:, ::-1] if plan.symmetric else folded  # held spin at -1: M -> -M
         res = _from_histogram(hist, quantum, q_lo, bs, n)
         e0 = quantum * np.round(best[0] / quantum)
     else:
-        from .kernels.exact import merge_chunks
-
-        e_ref, total = np.inf, np.zeros((bs.size, 6))
-        best = (np.inf, 0, 0)
-        with deferred_interrupt() as check:
-            for lo in range(0, plan.n_chunks, per_call):
-                hi = min(lo + per_call, plan.n_chunks)
-                e_w, ground, acc = run(lo, hi)
-                check()
-                used = np.isfinite(e_w)
-                w = int(np.argmin(e_w))
-                if e_w[w] < best[0]:
-                    best = (e_w[w], *ground[w])
-                parts_e = np.r_[e_ref, e_w[used]] if np.isfinite(e_ref) else e_w[used]
-                parts_a = np.concatenate([total[None], acc[used]]) if np.isfinite(e_ref) else acc[used]
-                e_ref, total = merge_chunks(parts_e, parts_a, bs)
-                if progress:
-                    progress(hi * states_per_chunk, total_states)
-        res = _from_sums(e_ref, total, bs, n, plan.symmetric)
-        e0 = e_ref
+        e0, total = folded
+        res = _from_sums(e0, total, bs, n, plan.symmetric)
     unsort = np.empty_like(order)
     unsort[order] = np.arange(order.size)
     res = {key: val[unsort] for key, val in res.items()}
     return _result(b, res, n, float(e0), _ground_spins(plan, best[1], best[2], n), path)
+
+
+def _fold_histogram(folded, e_w, hist, betas):
+    """Running total of the per-worker histograms of one kernel call."""
+    part = hist.sum(0)
+    return part if folded is None else folded + part
+
+
+def _fold_sums(folded, e_w, acc, betas):
+    """Running (e_ref, sums) merged with one kernel call's per-worker sums."""
+    from .kernels.exact import merge_chunks
+
+    used = np.isfinite(e_w)  # a worker without a chunk saw nothing
+    if folded is None:
+        return merge_chunks(e_w[used], acc[used], betas)
+    return merge_chunks(np.r_[folded[0], e_w[used]], np.concatenate([folded[1][None], acc[used]]), betas)
 
 
 def _from_sums(e_ref, tot, betas, n, symmetric):

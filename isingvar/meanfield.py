@@ -68,7 +68,9 @@ def _fresh_starts(rng, n):
 #: Sweeps between checks of the candidates' progress.
 BLOCK = 10
 #: Safety factor on the extrapolated remaining decrease of beta F~ before a run is dropped.
-PRUNE_MARGIN = 10.0
+PRUNE_MARGIN = 2.0
+#: Blocks over which a decrease that does not shrink is extrapolated linearly.
+PRUNE_HORIZON = 10
 
 
 def _descend(csr, h, beta, starts, max_sweeps, tol):
@@ -77,9 +79,9 @@ def _descend(csr, h, beta, starts, max_sweeps, tol):
     The runs advance together, BLOCK sweeps at a time, in parallel.  A run that
     cannot plausibly reach the best run's current F~ is stopped early: its
     remaining decrease of beta F~ is extrapolated from its last two blocks
-    (geometrically when the decrease shrinks, else linearly over the sweeps
-    left), and the run stops when its gap to the best exceeds PRUNE_MARGIN
-    times that.  Any m is a valid bound, so pruning only decides which local
+    (geometrically when the decrease shrinks, else linearly over at most
+    PRUNE_HORIZON blocks), and the run stops when its gap to the best exceeds
+    PRUNE_MARGIN times that.  Any m is a valid bound, so pruning only decides which local
     minimum is reported, never whether the bound holds.
 
     Returns
@@ -116,7 +118,7 @@ def _block(csr, h, beta, starts, active, sweeps, converged, stats, last_drop, ma
         gap = stats[r, 0] - best
         if gap <= 0 or not np.isfinite(drop[r]):
             continue
-        left = (max_sweeps - sweeps[r]) / BLOCK
+        left = min((max_sweeps - sweeps[r]) / BLOCK, PRUNE_HORIZON)
         # the first finite drop has no predecessor: extrapolate linearly (ratio = inf)
         ratio = drop[r] / last_drop[r] if 0 < last_drop[r] < np.inf else np.inf
         gain = drop[r] * left if ratio >= 1 else min(drop[r] * ratio / (1 - ratio), drop[r] * left)

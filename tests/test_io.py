@@ -148,3 +148,11 @@ def test_methods_not_run_are_nan(tmp_path):
         assert np.isnan(ds.lnZ_exact).all() and np.isnan(ds.kl_mf).all()
         assert np.isfinite(ds.lnZ_mf_lower).all()
         assert ds.attrs["methods"] == "mf"
+
+
+def test_schema_doc_lists_every_variable():
+    from pathlib import Path
+
+    doc = (Path(__file__).parent.parent / "docs" / "schema.md").read_text()
+    for name in VARIABLES:
+        assert f"`{name}`" in doc, name

@@ -178,6 +178,15 @@ def _flip_high(j, J, k, s, g, cross, C):
 
 
 @njit
+def _step(local, J, k, s, g, cross, C, e_high, m_high):
+    """Move the high block from Gray index local - 1 to local (local > 0): flip bit ctz(local)."""
+    if local == 0:
+        return e_high, m_high
+    de, dm = _flip_high(k + _ctz(local), J, k, s, g, cross, C)
+    return e_high + de, m_high + dm
+
+
+@njit
 def _ctz(t):
     c = 0
     while (t & 1) == 0:
@@ -266,10 +275,7 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
             t0 = c * size
             e_high, m_high = _start_chunk(t0, J, h, k, n_enum, s, g, cross, C, e_low)
             for local in range(size):
-                if local > 0:
-                    de, dm = _flip_high(k + _ctz(local), J, k, s, g, cross, C)
-                    e_high += de
-                    m_high += dm
+                e_high, m_high = _step(local, J, k, s, g, cross, C, e_high, m_high)
                 xmin = np.inf
                 lmin = 0
                 for l in range(nl):
@@ -319,9 +325,9 @@ def _histogram_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low,
 
     Returns
     -------
-    hist : int64 (n_workers, n_levels, N + 1)
     e_min : float64 (n_workers,), ground : int64 (n_workers, 2)
         Lowest energy each worker saw and where, as in :func:`_blocked_chunks`.
+    hist : int64 (n_workers, n_levels, N + 1)
     """
     n = h.size
     nl = e_low.size
@@ -342,10 +348,7 @@ def _histogram_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low,
             t0 = c * size
             e_high, m_high = _start_chunk(t0, J, h, k, n_enum, s, g, cross, C, e_low)
             for local in range(size):
-                if local > 0:
-                    de, dm = _flip_high(k + _ctz(local), J, k, s, g, cross, C)
-                    e_high += de
-                    m_high += dm
+                e_high, m_high = _step(local, J, k, s, g, cross, C, e_high, m_high)
                 lmin = _cells(e_low, cross, e_high, m_high, m_low, inv_q, q_lo, n, x, cell)
                 if x[lmin] < emin:
                     emin = x[lmin]
@@ -354,4 +357,4 @@ def _histogram_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low,
                 for l in range(nl):
                     hw[cell[l]] += 1
         e_min[wk] = emin
-    return hist, e_min, ground
+    return e_min, ground, hist
