@@ -274,20 +274,13 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
             e_high, m_high = _start_chunk(t0, J, h, k, n_enum, s, g, cross, C, e_low)
             for local in range(size):
                 e_high, m_high = _step(local, J, k, s, g, cross, C, e_high, m_high)
-                xmin = np.inf
-                lmin = 0
-                for l in range(nl):
-                    x[l] = e_low[l] + cross[l] + e_high
-                for l in range(nl):
-                    if x[l] < xmin:
-                        xmin = x[l]
-                        lmin = l
+                xmin = _energies(e_low, cross, e_high, x)
                 if xmin < eref:
                     if eref < np.inf:
                         _rescale(a, betas, eref - xmin)
                     eref = xmin
                     ground[wk, 0] = t0 + local
-                    ground[wk, 1] = lmin
+                    ground[wk, 1] = _where(x, xmin)
                 _prepare(x, eref, m_high, m_low, y, mag)
                 _accumulate(a, y, mag, w, r, bits, betas, mode, dbeta)
         e_ref[wk] = eref
@@ -295,18 +288,36 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
 
 
 @njit(fastmath=_FAST)
-def _cells(e_low, cross, e_high, m_high, m_low, inv_q, q_lo, n, x, cell):
-    """Histogram cell (level * (N+1) + (M+N)/2) of every state; returns the index of the lowest energy."""
+def _energies(e_low, cross, e_high, x):
+    """x[l] = E of every state of this high configuration; returns min x (a vectorised reduction)."""
+    xmin = np.inf
     for l in range(x.size):
         e = e_low[l] + cross[l] + e_high
         x[l] = e
+        xmin = min(xmin, e)
+    return xmin
+
+
+@njit
+def _where(x, value):
+    """First index l with x[l] == value (only called when a new lowest energy appears)."""
+    for l in range(x.size):
+        if x[l] == value:
+            return l
+    return 0
+
+
+@njit(fastmath=_FAST)
+def _cells(e_low, cross, e_high, m_high, m_low, inv_q, q_lo, n, x, cell):
+    """Histogram cell (level * (N+1) + (M+N)/2) of every state; returns their lowest energy."""
+    xmin = np.inf
+    for l in range(x.size):
+        e = e_low[l] + cross[l] + e_high
+        x[l] = e
+        xmin = min(xmin, e)
         level = np.int64(np.floor(e * inv_q + 0.5)) - q_lo
         cell[l] = level * (n + 1) + ((np.int64(m_high + m_low[l]) + n) >> 1)
-    lmin = 0
-    for l in range(1, x.size):
-        if x[l] < x[lmin]:
-            lmin = l
-    return lmin
+    return xmin
 
 
 @pjit
@@ -347,11 +358,11 @@ def _histogram_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low,
             e_high, m_high = _start_chunk(t0, J, h, k, n_enum, s, g, cross, C, e_low)
             for local in range(size):
                 e_high, m_high = _step(local, J, k, s, g, cross, C, e_high, m_high)
-                lmin = _cells(e_low, cross, e_high, m_high, m_low, inv_q, q_lo, n, x, cell)
-                if x[lmin] < emin:
-                    emin = x[lmin]
+                xmin = _cells(e_low, cross, e_high, m_high, m_low, inv_q, q_lo, n, x, cell)
+                if xmin < emin:
+                    emin = xmin
                     ground[wk, 0] = t0 + local
-                    ground[wk, 1] = lmin
+                    ground[wk, 1] = _where(x, xmin)
                 for l in range(nl):
                     hw[cell[l]] += 1
         e_min[wk] = emin
