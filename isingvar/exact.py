@@ -188,11 +188,13 @@ def estimate_seconds(model: IsingModel, betas, path: str = "auto") -> float:
     plan = _plan(model)
     runner = _runner(plan, model, b, path)
     workers = _workers()
-    runner(0, workers)  # compile / warm up
-    calls = max(1, min(plan.n_chunks // workers, 4))
-    t = time.perf_counter()
-    runner(0, calls * workers)
-    rate = calls * workers / (time.perf_counter() - t)  # chunks per second
+    with deferred_interrupt() as check:
+        runner(0, workers)  # compile / warm up
+        check()
+        calls = max(1, min(plan.n_chunks // workers, 4))
+        t = time.perf_counter()
+        runner(0, calls * workers)
+        rate = calls * workers / (time.perf_counter() - t)  # chunks per second
     return plan.n_chunks / rate
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -99,7 +99,6 @@ class SweepConfig:
     force: bool = False
     mf_max_sweeps: int = 2000
     mf_tol: float = 1e-10
-    extra: dict = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple:
@@ -112,7 +111,6 @@ class SweepConfig:
         for k in ("beta", "J", "h"):
             d[k] = d[k].tolist()
         d["methods"] = list(self.methods)
-        d.pop("extra")
         return d
 
 

@@ -163,17 +163,21 @@ def test_console_script_installed():
 
 
 def test_ctrl_c_leaves_no_file(tmp_path):
-    # a sweep long enough to interrupt (N = 30 exact, ~10 s); SIGINT after it has started
+    # a sweep long enough to interrupt (N = 30 exact, ~7 s); SIGINT once enumeration reports progress
     import signal
-    import time
 
     out = tmp_path / "int.h5"
     script = Path(sys.executable).parent / "isingvar"
     proc = subprocess.Popen([str(script), "sweep", "sk", "--n", "30", "--samples", "1", "--beta", "0.1:3:64",
                              "--method", "exact", "--out", str(out)], stderr=subprocess.PIPE, text=True)
-    time.sleep(4.0)
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if "%" in line:
+            break
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
+    rest, = proc.communicate(timeout=120)[1:]
+    stderr = "".join(lines) + rest
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr.splitlines()[-1]
     assert list(tmp_path.iterdir()) == []
