@@ -139,7 +139,7 @@ def sweep(
     seed: int = typer.Option(0, "--seed", help="Seed; sample k is drawn from rng([seed, k]).", rich_help_panel="Grid"),
     method: Optional[List[str]] = typer.Option(None, "--method", help="exact and/or mf (repeat the option); default both.", rich_help_panel="Methods"),
     force: bool = typer.Option(False, "--force", help="Run exact enumeration even when it is estimated to take more than 10 minutes.", rich_help_panel="Methods"),
-    sites: Optional[bool] = typer.Option(None, "--sites/--no-sites", help="Store per-site mean-field m_i (default: when N <= 1024).", rich_help_panel="Output"),
+    sites: Optional[bool] = typer.Option(None, "--sites/--no-sites", help="Store per-site magnetisations, exact <s_i> and mean-field m_i (default: when N <= 1024).", rich_help_panel="Output"),
     out_path: Optional[Path] = typer.Option(None, "--out", help="Result file (default runs/<model>-n<N>-<UTC time>.h5).", rich_help_panel="Output"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file.", rich_help_panel="Output"),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout instead of tables.", rich_help_panel="Output"),

@@ -75,6 +75,7 @@ class ExactResult:
     e0 : ground-state energy (total).
     ground_state : float64 (N,) spins of one ground state.
     path : the summation path that ran (one of :data:`PATHS`).
+    sites : float64 (nb, N) per-site magnetisations <s_i>, or None when not asked for.
     """
 
     betas: np.ndarray
@@ -90,6 +91,7 @@ class ExactResult:
     e0: float
     ground_state: np.ndarray
     path: str = "direct"
+    sites: np.ndarray | None = None
 
 
 # ---------------------------------------------------------------------------- planning
@@ -124,10 +126,14 @@ def _arithmetic_step(sorted_betas) -> float | None:
     return step if np.all(np.abs(grid - sorted_betas) <= 1e-13 * max(sorted_betas[-1], 1.0)) else None
 
 
-def choose_path(model: IsingModel, betas) -> str:
-    """The path ``auto`` runs for ``model`` on ``betas`` (see the module docstring)."""
+def choose_path(model: IsingModel, betas, sites: bool = False) -> str:
+    """The path ``auto`` runs for ``model`` on ``betas`` (see the module docstring).
+
+    The histogram has no per-site information: with ``sites`` and a non-zero
+    field it is not chosen (with zero fields <s_i> = 0 by symmetry).
+    """
     quantum = energy_quantum(model)
-    if quantum is not None:
+    if quantum is not None and not (sites and np.any(model.fields)):
         _, levels = _histogram_levels(model, quantum)
         if levels * (model.n + 1) <= 1 << 22:
             return "histogram"
@@ -148,6 +154,7 @@ class _Plan:
     e_low: np.ndarray
     C: np.ndarray
     m_low: np.ndarray
+    s_low: np.ndarray
 
 
 def _plan(model: IsingModel) -> _Plan:
@@ -162,7 +169,7 @@ def _plan(model: IsingModel) -> _Plan:
     e_low = -0.5 * np.einsum("li,ij,lj->l", S, J[:k, :k], S) - S @ h[:k]
     C = -(J[:k, k:].T @ S.T)
     return _Plan(J, h, k, n_enum, symmetric, chunk_bits, 1 << (n_enum - chunk_bits),
-                 np.ascontiguousarray(e_low), np.ascontiguousarray(C), S.sum(1))
+                 np.ascontiguousarray(e_low), np.ascontiguousarray(C), S.sum(1), S)
 
 
 def _ground_spins(plan: _Plan, t, l, n):
@@ -235,7 +242,7 @@ def _workers() -> int:
 
 
 # ---------------------------------------------------------------------------- running
-def _runner(plan, model, betas_sorted, path):
+def _runner(plan, model, betas_sorted, path, sites=False):
     """A function (c_lo, c_hi) -> raw kernel output for chunk range [c_lo, c_hi)."""
     from .kernels.blocked import CHAIN, DIRECT, _blocked_chunks, _histogram_chunks
 
@@ -253,7 +260,8 @@ def _runner(plan, model, betas_sorted, path):
             raise ValueError("the chain path needs an arithmetic beta grid of at least 3 values")
         mode = CHAIN
     return lambda lo, hi: _blocked_chunks(
-        *common, lo, hi, workers, plan.e_low, plan.C, plan.m_low, betas_sorted, mode, step)
+        *common, lo, hi, workers, plan.e_low, plan.C, plan.m_low, betas_sorted, mode, step,
+        sites and not plan.symmetric)
 
 
 def exact_enumeration(
@@ -261,6 +269,7 @@ def exact_enumeration(
     betas,
     *,
     path: str = "auto",
+    sites: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> ExactResult:
     """Enumerate all 2^N states of ``model`` once for every beta in ``betas``.
@@ -274,6 +283,9 @@ def exact_enumeration(
         ln Z = N ln 2.
     path : {"auto", "histogram", "chain", "direct", "reference"}
         Summation path (module docstring); "auto" picks the cheapest valid one.
+    sites : bool
+        Also compute the per-site magnetisations <s_i> (not on the reference
+        path, nor on the histogram path with non-zero fields).
     progress : callable(done_states, total_states), optional
         Called between kernel calls (every ~2^26 states).  Ctrl-C is honoured
         there: KeyboardInterrupt propagates and nothing is returned.
@@ -296,9 +308,11 @@ def exact_enumeration(
     if n > HARD_MAX_N:
         raise TooLargeError(f"exact enumeration is impossible for N = {n} (> {HARD_MAX_N}); use --method mf")
     if path == "auto":
-        path = choose_path(model, b)
+        path = choose_path(model, b, sites)
     if path not in PATHS:
         raise ValueError(f"unknown path {path!r}; choose from auto, {', '.join(PATHS)}")
+    if sites and (path == "reference" or (path == "histogram" and np.any(model.fields))):
+        raise ValueError(f"the {path} path cannot give per-site magnetisations; use path='auto'")
     if path == "reference":
         return _reference(model, b)
     if path == "histogram" and energy_quantum(model) is None:
@@ -307,7 +321,7 @@ def exact_enumeration(
     order = np.argsort(b, kind="stable")
     bs = np.ascontiguousarray(b[order])
     plan = _plan(model)
-    run = _runner(plan, model, bs, path)
+    run = _runner(plan, model, bs, path, sites)
     per_call = max(_workers(), STATES_PER_CALL >> (plan.k + plan.chunk_bits))
     total_states = 1 << n
     scale = 2 if plan.symmetric else 1
@@ -319,7 +333,7 @@ def exact_enumeration(
     with deferred_interrupt() as check:
         for lo in range(0, plan.n_chunks, per_call):
             hi = min(lo + per_call, plan.n_chunks)
-            e_w, ground, part = run(lo, hi)
+            e_w, ground, *part = run(lo, hi)
             check()
             w = int(np.argmin(e_w))
             if e_w[w] < best[0]:
@@ -333,29 +347,42 @@ def exact_enumeration(
         hist = folded + folded[:, ::-1] if plan.symmetric else folded  # held spin at -1: M -> -M
         res = _from_histogram(hist, quantum, q_lo, bs, n)
         e0 = quantum * np.round(best[0] / quantum)
+        if sites:  # only reached with zero fields
+            res["sites"] = np.zeros((bs.size, n))
     else:
-        e0, total = folded
+        e0, total, site, low = folded
         res = _from_sums(e0, total, bs, n, plan.symmetric)
+        if sites and plan.symmetric:
+            res["sites"] = np.zeros((bs.size, n))
+        elif sites:
+            site[:, :plan.k] = low @ plan.s_low  # contract the low-configuration weights with s_i(l)
+            res["sites"] = site / total[:, :1]
     unsort = np.empty_like(order)
     unsort[order] = np.arange(order.size)
     res = {key: val[unsort] for key, val in res.items()}
-    return _result(b, res, n, float(e0), _ground_spins(plan, best[1], best[2], n), path)
+    return _result(b, res, n, float(e0), _ground_spins(plan, best[1], best[2], n), path, res.get("sites"))
 
 
-def _fold_histogram(folded, e_w, hist, betas):
+def _fold_histogram(folded, e_w, part, betas):
     """Running total of the per-worker histograms of one kernel call."""
-    part = hist.sum(0)
-    return part if folded is None else folded + part
+    total = part[0].sum(0)
+    return total if folded is None else folded + total
 
 
-def _fold_sums(folded, e_w, acc, betas):
-    """Running (e_ref, sums) merged with one kernel call's per-worker sums."""
+def _fold_sums(folded, e_w, part, betas):
+    """Running (e_ref, sums, site sums, low sums) merged with one kernel call's per-worker sums."""
     from .kernels.exact import merge_chunks
 
     used = np.isfinite(e_w)  # a worker without a chunk saw nothing
-    if folded is None:
-        return merge_chunks(e_w[used], acc[used], betas)
-    return merge_chunks(np.r_[folded[0], e_w[used]], np.concatenate([folded[1][None], acc[used]]), betas)
+    e_p, acc, site, low = e_w[used], *(a[used] for a in part)
+    if folded is not None:
+        e_p = np.r_[folded[0], e_p]
+        acc, site, low = (np.concatenate([f[None], a]) for f, a in zip(folded[1:], (acc, site, low)))
+    e0, total = merge_chunks(e_p, acc, betas)
+    if site.shape[1] == 0:  # no per-site sums asked for
+        return e0, total, site[0], low[0]
+    f = np.exp(-betas[None, :] * (e_p - e0)[:, None])[..., None]  # (parts, nb, 1)
+    return e0, total, (f * site).sum(0), (f * low).sum(0)
 
 
 def _from_sums(e_ref, tot, betas, n, symmetric):
@@ -395,7 +422,7 @@ def _from_histogram(hist, quantum, q_lo, betas, n):
     }
 
 
-def _result(b, r, n, e0, ground_state, path) -> ExactResult:
+def _result(b, r, n, e0, ground_state, path, sites=None) -> ExactResult:
     m, m2 = r["m"], r["m2"]
     return ExactResult(
         betas=b,
@@ -411,6 +438,7 @@ def _result(b, r, n, e0, ground_state, path) -> ExactResult:
         e0=e0,
         ground_state=ground_state,
         path=path,
+        sites=sites,
     )
 
 

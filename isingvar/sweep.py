@@ -131,8 +131,9 @@ def make_config(
 
     With ``model=None`` the embedded default is used: a Sherrington-Kirkpatrick
     instance with N = 16 (``params`` may still override N).  ``samples``
-    defaults to 4 for disordered families and 1 otherwise; ``sites`` to
-    N <= :data:`SITES_DEFAULT_MAX_N`; ``methods`` to both.
+    defaults to 4 for disordered families and 1 otherwise; ``sites`` (store
+    per-site magnetisations of every method) to N <= :data:`SITES_DEFAULT_MAX_N`;
+    ``methods`` to both.
 
     Raises
     ------
@@ -168,7 +169,7 @@ def make_config(
         check_size(probe, betas, force, instances=samples * Js.size * hs.size)
     if sites is None:
         sites = n <= SITES_DEFAULT_MAX_N
-    return SweepConfig(model, params, n, betas, Js, hs, int(samples), int(seed), methods, bool(sites and "mf" in methods), force)
+    return SweepConfig(model, params, n, betas, Js, hs, int(samples), int(seed), methods, bool(sites), force)
 
 
 def check_methods(methods) -> tuple:
@@ -293,7 +294,7 @@ def run_sweep(
                                 report(nb * done / total - seen, f"{label} exact")
                                 seen = nb * done / total
 
-                            exact = exact_enumeration(model, config.beta, progress=exact_progress)
+                            exact = exact_enumeration(model, config.beta, sites=config.sites, progress=exact_progress)
                             store.write_point(f, index, _exact_values(exact))
                         if "mf" in config.methods:
                             rng = np.random.default_rng([config.seed, k, 0x6D66, a, b])
@@ -314,7 +315,7 @@ def _exact_values(r) -> dict:
         "lnZ_exact": r.lnZ, "f_exact": r.f, "u_exact": r.u, "s_exact": r.s, "c_exact": r.c,
         "m_exact": r.m, "m2_exact": r.m2, "absm_exact": r.absm, "chi_exact": r.chi,
         "E0_exact": r.e0, "exact_path": PATH_CODES[r.path],
-    }
+    } | ({"m_exact_site": r.sites} if r.sites is not None else {})
 
 
 def _mf_values(r, exact=None) -> dict:

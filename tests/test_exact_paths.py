@@ -123,3 +123,30 @@ def test_progress_and_symmetry():
     assert calls and calls[-1] == (2**24, 2**24)
     assert all(a[0] < b[0] for a, b in zip(calls, calls[1:]))
     np.testing.assert_array_equal(r.m, 0.0)  # h = 0: exact by symmetry
+
+
+@pytest.mark.parametrize("n", [5, 13, 17])
+@pytest.mark.parametrize("field_scale", [0.0, 0.4])
+@pytest.mark.parametrize("integer", [False, True])
+def test_site_magnetisations(n, field_scale, integer):
+    rng = np.random.default_rng(3000 + n)
+    m = random_model(n, rng, field_scale=field_scale, integer=integer)
+    S = naive.all_states(n)
+    E = naive.energies(m.dense(), m.fields, S)
+    for betas in (UNIFORM, IRREGULAR):
+        r = exact_enumeration(m, betas, sites=True)
+        expected = []
+        for b in betas:
+            a = -b * E
+            expected.append(np.exp(a - naive.logsumexp(a)) @ S)
+        np.testing.assert_allclose(r.sites, expected, atol=1e-10)
+        np.testing.assert_allclose(r.sites.mean(1), r.m, atol=1e-12)  # sum of <s_i> is <M>
+        if field_scale == 0.0:
+            np.testing.assert_array_equal(r.sites, 0.0)
+
+
+def test_sites_refused_where_a_path_cannot_give_them():
+    m = IsingModel(3, [0, 1], [1, 2], [1.0, -1.0], [1.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match="per-site"):
+        exact_enumeration(m, [1.0], path="histogram", sites=True)
+    assert exact_enumeration(m, [1.0], sites=True).path != "histogram"

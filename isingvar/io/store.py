@@ -54,6 +54,7 @@ VARIABLES: dict[str, Variable] = {
     "absm_exact": Variable(_GRID, "f8", "1", "mean absolute magnetisation <|m|>, exact", "exact"),
     "chi_exact": Variable(_GRID, "f8", "1/energy", "susceptibility beta N (<m^2> - <m>^2), exact", "exact"),
     "E0_exact": Variable(_INST, "f8", "energy", "ground-state energy (total), exact", "exact"),
+    "m_exact_site": Variable(_GRID + ("site",), "f8", "1", "site magnetisations <s_i>, exact", "exact_site"),
     "exact_path": Variable(_INST, "i1", "1", "summation path of the exact enumeration (see flag_meanings)", "exact", fill=-1),
     "lnZ_mf_lower": Variable(_GRID, "f8", "nat", "naive mean-field lower bound on ln Z (<= lnZ_exact): S[Q] - beta <E>_Q", "mf"),
     "f_mf_upper": Variable(_GRID, "f8", "energy per spin", "naive mean-field upper bound on the free energy per spin (>= f_exact)", "mf"),
@@ -131,7 +132,7 @@ def create(path, *, coords: dict, attrs: dict, methods, sites: bool):
         The methods of the sweep ("exact", "mf"); variables of other methods
         are still created (all NaN) so that every file has one schema.
     sites : bool
-        Create ``m_mf_site``.
+        Create the per-site variables ``m_exact_site`` and ``m_mf_site``.
 
     Returns
     -------
@@ -152,7 +153,7 @@ def create(path, *, coords: dict, attrs: dict, methods, sites: bool):
         ds.make_scale(name)
     sizes = {name: len(coords[name]) for name in COORDS}
     for name, var in VARIABLES.items():
-        if var.method == "mf_site" and not sites:
+        if var.method in ("mf_site", "exact_site") and not sites:
             continue
         shape = tuple(sizes[d] for d in var.dims)
         fill = var.fill if var.fill is not None else (np.nan if var.dtype == "f8" else 0)

@@ -120,24 +120,51 @@ def _add(acc, b, sums):
 
 
 @njit
-def _accumulate(acc, y, mag, w, r, bits, betas, mode, dbeta):
+def _accumulate(acc, y, mag, w, r, bits, betas, mode, dbeta, sites, s, k, site, low):
     """Add the weights of one high configuration's 2^k states to ``acc`` (nb, 6).
 
     One pass over the states per beta with six vector accumulators: grouping
     the states by magnetisation instead costs a horizontal reduction per group
-    and beta, which measured 4x slower.
+    and beta, which measured 4x slower.  With ``sites``, also the per-site sums
+    (see :func:`_add_sites`).
     """
     if mode == CHAIN:
         _exp_neg(y, betas[0], w, bits)
         _exp_neg(y, dbeta, r, bits)
-        _add(acc, 0, _sums(w, y, mag))
-        for b in range(1, betas.size):
-            _multiply(w, r)
-            _add(acc, b, _sums(w, y, mag))
-    else:
-        for b in range(betas.size):
+    for b in range(betas.size):
+        if mode == CHAIN:
+            if b > 0:
+                _multiply(w, r)
+        else:
             _exp_neg(y, betas[b], w, bits)
-            _add(acc, b, _sums(w, y, mag))
+        sums = _sums(w, y, mag)
+        _add(acc, b, sums)
+        if sites:
+            _add_sites(site[b], low[b], w, sums[0], s, k)
+
+
+@njit(fastmath=_FAST)
+def _add_sites(site, low, w, s0, s, k):
+    """Per-site sums without an O(N) cost per state.
+
+    A high spin j is fixed within the block: it adds s_j times the block's
+    total weight to ``site[j]``.  For the low spins the weight of each low
+    configuration is summed over blocks in ``low[l]``; the caller contracts it
+    with s_i(l) once at the end.
+    """
+    for j in range(k, s.size):
+        site[j] += s[j] * s0
+    for l in range(w.size):
+        low[l] += w[l]
+
+
+@njit
+def _rescale_sites(site, low, betas, d):
+    """Per-site sums (nb, N) and (nb, 2^k) from reference E_lo to E_lo - d."""
+    for b in range(betas.size):
+        f = np.exp(-betas[b] * d)
+        site[b] *= f
+        low[b] *= f
 
 
 @njit
@@ -211,7 +238,7 @@ def _prepare(x, eref, m_high, m_low, y, mag):
 
 @pjit
 def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C, m_low,
-                    betas, mode, dbeta):
+                    betas, mode, dbeta, sites):
     """Accumulate Boltzmann sums over chunks c_lo..c_hi-1 of the high Gray sequence.
 
     Parameters
@@ -240,6 +267,8 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
     mode : int
         DIRECT or CHAIN (then betas[b] = betas[0] + b * dbeta).
     dbeta : float
+    sites : bool
+        Also accumulate the per-site sums ``site`` and ``low``.
 
     Returns
     -------
@@ -249,6 +278,10 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
         (Gray index of the high block, low index) of a state at e_ref.
     acc : float64 (n_workers, nb, 6)
         Sums about e_ref: w, w y, w y^2, w M, w M^2, w |M| with y = E - e_ref.
+    site : float64 (n_workers, nb, N)
+        sum w s_j for the high spins j >= k (columns < k unused); empty without ``sites``.
+    low : float64 (n_workers, nb, 2^k)
+        sum of w over the blocks for each low configuration; empty without ``sites``.
     """
     n = h.size
     nl = e_low.size
@@ -257,6 +290,9 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
     e_ref = np.full(n_workers, np.inf)
     ground = np.zeros((n_workers, 2), dtype=np.int64)
     acc = np.zeros((n_workers, nb, 6))
+    nbs = nb if sites else 0
+    site = np.zeros((n_workers, nbs, n))
+    low = np.zeros((n_workers, nbs, nl))
     for wk in prange(n_workers):
         s = np.empty(n)
         g = np.empty(n)
@@ -278,13 +314,15 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
                 if xmin < eref:
                     if eref < np.inf:
                         _rescale(a, betas, eref - xmin)
+                        if sites:
+                            _rescale_sites(site[wk], low[wk], betas, eref - xmin)
                     eref = xmin
                     ground[wk, 0] = t0 + local
                     ground[wk, 1] = _where(x, xmin)
                 _prepare(x, eref, m_high, m_low, y, mag)
-                _accumulate(a, y, mag, w, r, bits, betas, mode, dbeta)
+                _accumulate(a, y, mag, w, r, bits, betas, mode, dbeta, sites, s, k, site[wk], low[wk])
         e_ref[wk] = eref
-    return e_ref, ground, acc
+    return e_ref, ground, acc, site, low
 
 
 @njit(fastmath=_FAST)
