@@ -13,7 +13,6 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.console import Console
@@ -125,22 +124,22 @@ class _Progress:
 
 @app.command()
 def sweep(
-    model: Optional[str] = typer.Argument(None, help="Model family (see `isingvar models`). Default: an SK instance with N = 16."),
-    n: Optional[int] = typer.Option(None, "--n", help="Number of spins N (sk, curie-weiss, chain).", rich_help_panel="Model"),
-    L: Optional[int] = typer.Option(None, "--L", help="Linear size L of the square lattice (N = L^2).", rich_help_panel="Model"),
-    J0: Optional[float] = typer.Option(None, "--J0", help="sk: mean coupling times N, in units of the J axis (default 0).", rich_help_panel="Model"),
-    boundary: Optional[str] = typer.Option(None, "--boundary", help="chain, square: periodic (default) or open.", rich_help_panel="Model"),
-    disorder: Optional[str] = typer.Option(None, "--disorder", help="square: none (default), gaussian or pm bonds.", rich_help_panel="Model"),
-    couplings: Optional[Path] = typer.Option(None, "--couplings", help="file: .npz with J (and h), or an edge list 'i j J_ij' / 'i h_i'.", rich_help_panel="Model"),
+    model: str | None = typer.Argument(None, help="Model family (see `isingvar models`). Default: an SK instance with N = 16."),
+    n: int | None = typer.Option(None, "--n", help="Number of spins N (sk, curie-weiss, chain).", rich_help_panel="Model"),
+    L: int | None = typer.Option(None, "--L", help="Linear size L of the square lattice (N = L^2).", rich_help_panel="Model"),
+    J0: float | None = typer.Option(None, "--J0", help="sk: mean coupling times N, in units of the J axis (default 0).", rich_help_panel="Model"),
+    boundary: str | None = typer.Option(None, "--boundary", help="chain, square: periodic (default) or open.", rich_help_panel="Model"),
+    disorder: str | None = typer.Option(None, "--disorder", help="square: none (default), gaussian or pm bonds.", rich_help_panel="Model"),
+    couplings: Path | None = typer.Option(None, "--couplings", help="file: .npz with J (and h), or an edge list 'i j J_ij' / 'i h_i'.", rich_help_panel="Model"),
     beta: str = typer.Option("0.05:3:60", "--beta", help="Inverse temperatures: a:b:n, log:a:b:n, a,b,c or a number (>= 0).", rich_help_panel="Grid"),
     J: str = typer.Option("1", "--J", help="Coupling scale(s): every J_ij is multiplied by J.", rich_help_panel="Grid"),
     h: str = typer.Option("0", "--h", help="Uniform field(s) added to every h_i.", rich_help_panel="Grid"),
-    samples: Optional[int] = typer.Option(None, "--samples", help="Disorder samples (default 4 for disordered families, else 1).", rich_help_panel="Grid"),
+    samples: int | None = typer.Option(None, "--samples", help="Disorder samples (default 4 for disordered families, else 1).", rich_help_panel="Grid"),
     seed: int = typer.Option(0, "--seed", help="Seed; sample k is drawn from rng([seed, k]).", rich_help_panel="Grid"),
-    method: Optional[List[str]] = typer.Option(None, "--method", help="exact and/or mf (repeat the option); default both.", rich_help_panel="Methods"),
+    method: list[str] | None = typer.Option(None, "--method", help="exact and/or mf (repeat the option); default both.", rich_help_panel="Methods"),
     force: bool = typer.Option(False, "--force", help="Run exact enumeration even when it is estimated to take more than 10 minutes.", rich_help_panel="Methods"),
-    sites: Optional[bool] = typer.Option(None, "--sites/--no-sites", help="Store per-site magnetisations, exact <s_i> and mean-field m_i (default: when N <= 1024).", rich_help_panel="Output"),
-    out_path: Optional[Path] = typer.Option(None, "--out", help="Result file (default runs/<model>-n<N>-<UTC time>.h5).", rich_help_panel="Output"),
+    sites: bool | None = typer.Option(None, "--sites/--no-sites", help="Store per-site magnetisations, exact <s_i> and mean-field m_i (default: when N <= 1024).", rich_help_panel="Output"),
+    out_path: Path | None = typer.Option(None, "--out", help="Result file (default runs/<model>-n<N>-<UTC time>.h5).", rich_help_panel="Output"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file.", rich_help_panel="Output"),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout instead of tables.", rich_help_panel="Output"),
 ):

@@ -32,8 +32,8 @@ doubled, which halves the work and makes <m> = 0 exactly.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -183,7 +183,7 @@ def check_methods(methods) -> tuple:
 
 def default_output_path(config: SweepConfig, now: datetime | None = None) -> Path:
     """``runs/<model>-n<N>-<UTC timestamp>.h5``."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return Path("runs") / f"{config.model}-n{config.n}-{now.strftime('%Y%m%dT%H%M%SZ')}.h5"
 
 
@@ -241,7 +241,7 @@ def run_sweep(
     from .meanfield import mean_field
 
     t_start = time.perf_counter()
-    created = datetime.now(timezone.utc)
+    created = datetime.now(UTC)
     nb = config.beta.size
     # progress units: nb per exact run, one per mean-field continuation step
     per_instance = nb * ("exact" in config.methods) + (2 * nb - 1) * ("mf" in config.methods)
@@ -275,38 +275,40 @@ def run_sweep(
         "created": created.isoformat(timespec="seconds"),
         "config": config.to_dict(),
     }
-    with store.atomic_output(out, overwrite) as tmp:
-        with store.create(tmp, coords=coords, attrs=attrs, methods=config.methods, sites=config.sites) as f:
-            for k in range(config.samples):
-                base = first if k == 0 else make_instance(config.model, config.params, config.seed, k)
-                store.write_instance(f, k, base)
-                for a, J in enumerate(config.J):
-                    for b, h in enumerate(config.h):
-                        model = base.scaled(J, h)
-                        index = (k, a, b)
-                        label = f"sample {k} J={J:g} h={h:g}"
-                        exact = None
-                        if "exact" in config.methods:
-                            seen = 0.0
+    with (
+        store.atomic_output(out, overwrite) as tmp,
+        store.create(tmp, coords=coords, attrs=attrs, methods=config.methods, sites=config.sites) as f,
+    ):
+        for k in range(config.samples):
+            base = first if k == 0 else make_instance(config.model, config.params, config.seed, k)
+            store.write_instance(f, k, base)
+            for a, J in enumerate(config.J):
+                for b, h in enumerate(config.h):
+                    model = base.scaled(J, h)
+                    index = (k, a, b)
+                    label = f"sample {k} J={J:g} h={h:g}"
+                    exact = None
+                    if "exact" in config.methods:
+                        seen = 0.0
 
-                            def exact_progress(done, total):
-                                nonlocal seen
-                                report(nb * done / total - seen, f"{label} exact")
-                                seen = nb * done / total
+                        def exact_progress(done, total, label=label):
+                            nonlocal seen
+                            report(nb * done / total - seen, f"{label} exact")
+                            seen = nb * done / total
 
-                            exact = exact_enumeration(model, config.beta, sites=config.sites, progress=exact_progress)
-                            store.write_point(f, index, _exact_values(exact))
-                        if "mf" in config.methods:
-                            rng = np.random.default_rng([config.seed, k, 0x6D66, a, b])
-                            mf = mean_field(
-                                model, config.beta, rng=rng, keep_sites=config.sites,
-                                max_sweeps=config.mf_max_sweeps, tol=config.mf_tol,
-                                progress=lambda: report(1, f"{label} mf"),
-                            )
-                            store.write_point(f, index, _mf_values(mf, exact))
-                        store.mark_done(f, index)
-            f.attrs["completed"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            f.attrs["elapsed_s"] = time.perf_counter() - t_start
+                        exact = exact_enumeration(model, config.beta, sites=config.sites, progress=exact_progress)
+                        store.write_point(f, index, _exact_values(exact))
+                    if "mf" in config.methods:
+                        rng = np.random.default_rng([config.seed, k, 0x6D66, a, b])
+                        mf = mean_field(
+                            model, config.beta, rng=rng, keep_sites=config.sites,
+                            max_sweeps=config.mf_max_sweeps, tol=config.mf_tol,
+                            progress=lambda label=label: report(1, f"{label} mf"),
+                        )
+                        store.write_point(f, index, _mf_values(mf, exact))
+                    store.mark_done(f, index)
+        f.attrs["completed"] = datetime.now(UTC).isoformat(timespec="seconds")
+        f.attrs["elapsed_s"] = time.perf_counter() - t_start
     return SweepSummary(Path(out), config.shape, config.n, config.methods, time.perf_counter() - t_start)
 
 
@@ -330,4 +332,4 @@ def _mf_values(r, exact=None) -> dict:
     return values
 
 
-__all__ = ["SweepConfig", "SweepSummary", "make_config", "parse_range", "run_sweep", "default_output_path"]
+__all__ = ["SweepConfig", "SweepSummary", "default_output_path", "make_config", "parse_range", "run_sweep"]

@@ -2,15 +2,15 @@
 
 import math
 
+import naive
 import numpy as np
 import pytest
+from conftest import random_model
 
 from isingvar.errors import TooLargeError
 from isingvar.exact import check_size, exact_enumeration
 from isingvar.families import make_instance, resolve_params
 from isingvar.model import IsingModel
-import naive
-from conftest import random_model
 
 BETAS = np.array([0.0, 0.05, 0.3, 1.0, 2.5, 10.0, 50.0, 200.0])
 

@@ -1,16 +1,17 @@
 """The fast summation paths against the reference Gray-code kernel and plain NumPy."""
 
 from fractions import Fraction
+from itertools import pairwise
 
 import mpmath
+import naive
 import numpy as np
 import pytest
+from conftest import random_model
 
 from isingvar.exact import choose_path, energy_quantum, exact_enumeration
 from isingvar.families import make_instance, resolve_params
 from isingvar.model import IsingModel
-import naive
-from conftest import random_model
 
 OBSERVABLES = ("lnZ", "u", "s", "c", "m", "m2", "absm", "chi")
 UNIFORM = np.linspace(0.0, 4.0, 9)
@@ -121,7 +122,7 @@ def test_progress_and_symmetry():
     calls = []
     r = exact_enumeration(m, UNIFORM, progress=lambda done, total: calls.append((done, total)))
     assert calls and calls[-1] == (2**24, 2**24)
-    assert all(a[0] < b[0] for a, b in zip(calls, calls[1:]))
+    assert all(a[0] < b[0] for a, b in pairwise(calls))
     np.testing.assert_array_equal(r.m, 0.0)  # h = 0: exact by symmetry
 
 

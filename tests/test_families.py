@@ -1,10 +1,10 @@
+import naive
 import numpy as np
 import pytest
 
 from isingvar.errors import ModelParameterError, UnknownModelError
 from isingvar.exact import exact_enumeration
 from isingvar.families import FAMILIES, is_disordered, make_instance, n_spins, resolve_params
-import naive
 
 
 def build(name, **params):

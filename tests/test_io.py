@@ -84,15 +84,13 @@ def test_missing_and_unreadable_files(tmp_path):
 
 def test_atomic_output_leaves_nothing_on_error(tmp_path):
     target = tmp_path / "r.h5"
-    with pytest.raises(RuntimeError):
-        with atomic_output(target) as tmp:
-            tmp.write_bytes(b"partial")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), atomic_output(target) as tmp:
+        tmp.write_bytes(b"partial")
+        raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
     target.write_bytes(b"precious")
-    with pytest.raises(OutputExistsError, match="--overwrite"):
-        with atomic_output(target):
-            pass
+    with pytest.raises(OutputExistsError, match="--overwrite"), atomic_output(target):
+        pass
     assert target.read_bytes() == b"precious"
 
 

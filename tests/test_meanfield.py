@@ -2,17 +2,18 @@
 
 import math
 
+import naive
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from conftest import random_model
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from isingvar.exact import exact_enumeration
 from isingvar.families import make_instance, resolve_params
 from isingvar.kernels.meanfield import _binary_entropy, _mf_energy_entropy, _mf_solve
 from isingvar.meanfield import mean_field
 from isingvar.model import IsingModel
-import naive
-from conftest import random_model
 
 
 @settings(max_examples=60, deadline=None)

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
+from conftest import random_model
+from naive import all_states, energies
 
 from isingvar.errors import ModelError
 from isingvar.model import IsingModel
-from naive import all_states, energies
-from conftest import random_model
 
 
 def test_energy_matches_dense_formula(rng):

@@ -59,8 +59,7 @@ def _mf_solve(indptr, indices, data, h, beta, m, max_sweeps, tol):
         for i in range(m.size):
             new = np.tanh(beta * _local_field(indptr, indices, data, h, m, i))
             d = abs(new - m[i])
-            if d > delta:
-                delta = d
+            delta = max(delta, d)
             m[i] = new
         if delta < tol:
             return sweep, True
