@@ -35,12 +35,3 @@ def _energy(indptr, indices, data, h, s):
         # g - h_i counts each pair from both ends, hence the 1/2
         e -= s[i] * (0.5 * (g - h[i]) + h[i])
     return e
-
-
-@njit
-def _local_fields(indptr, indices, data, h, s, out):
-    """out[i] = h_i + sum_j J_ij s_j for all i.  Shapes as in :func:`_energy`."""
-    for i in range(h.size):
-        out[i] = _local_field(indptr, indices, data, h, s, i)
-    return out
-
