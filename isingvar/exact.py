@@ -242,14 +242,17 @@ def _workers() -> int:
 
 
 # ---------------------------------------------------------------------------- running
-def _runner(plan, model, betas_sorted, path, sites=False):
-    """A function (c_lo, c_hi) -> raw kernel output for chunk range [c_lo, c_hi)."""
+def _runner(plan, model, betas_sorted, path, sites=False, quantum=None):
+    """A function (c_lo, c_hi) -> raw kernel output for chunk range [c_lo, c_hi).
+
+    ``quantum`` is :func:`energy_quantum` of the model, needed by the histogram path.
+    """
     from .kernels.blocked import CHAIN, DIRECT, _blocked_chunks, _histogram_chunks
 
     workers = _workers()
     common = (plan.J, plan.h, plan.k, plan.n_enum, plan.chunk_bits)
     if path == "histogram":
-        quantum = energy_quantum(model)
+        quantum = energy_quantum(model) if quantum is None else quantum
         q_lo, levels = _histogram_levels(model, quantum)
         return lambda lo, hi: _histogram_chunks(
             *common, lo, hi, workers, plan.e_low, plan.C, plan.m_low, quantum, q_lo, levels)
@@ -315,13 +318,14 @@ def exact_enumeration(
         raise ValueError(f"the {path} path cannot give per-site magnetisations; use path='auto'")
     if path == "reference":
         return _reference(model, b)
-    if path == "histogram" and energy_quantum(model) is None:
+    quantum = energy_quantum(model) if path == "histogram" else None
+    if path == "histogram" and quantum is None:
         raise ValueError("the histogram path needs couplings and fields that are multiples of one quantum")
 
     order = np.argsort(b, kind="stable")
     bs = np.ascontiguousarray(b[order])
     plan = _plan(model)
-    run = _runner(plan, model, bs, path, sites)
+    run = _runner(plan, model, bs, path, sites, quantum)
     per_call = max(_workers(), STATES_PER_CALL >> (plan.k + plan.chunk_bits))
     total_states = 1 << n
     scale = 2 if plan.symmetric else 1
@@ -342,7 +346,6 @@ def exact_enumeration(
             if progress:
                 progress(hi * states_per_chunk, total_states)
     if path == "histogram":
-        quantum = energy_quantum(model)
         q_lo, _ = _histogram_levels(model, quantum)
         hist = folded + folded[:, ::-1] if plan.symmetric else folded  # held spin at -1: M -> -M
         res = _from_histogram(hist, quantum, q_lo, bs, n)

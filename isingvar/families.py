@@ -106,9 +106,9 @@ def _build_square(p, rng):
 
 
 def _build_file(p, rng):
-    from .io.couplings import read_couplings
+    from .io.couplings import read_couplings_cached
 
-    return read_couplings(p["couplings"])
+    return read_couplings_cached(p["couplings"])
 
 
 def _file_n(p):

@@ -20,6 +20,7 @@ anything else: a text edge list
 from __future__ import annotations
 
 import zipfile
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,25 @@ def read_couplings(path) -> IsingModel:
         raise CouplingsFileError(f"{path}: {err}") from None
     except OSError as err:
         raise CouplingsFileError(f"{path}: cannot read: {err.strerror or err}") from None
+
+
+def read_couplings_cached(path) -> IsingModel:
+    """:func:`read_couplings`, read once per file version (path, size, mtime).
+
+    A sweep asks for the file's model several times (N, time estimate, each
+    sample); the model's arrays are read-only, so sharing one is safe.
+    """
+    path = Path(path)
+    try:
+        st = path.stat()
+    except OSError:
+        return read_couplings(path)  # raises the missing-file error
+    return _read_cached(path.resolve(), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _read_cached(path, size, mtime_ns):
+    return read_couplings(path)
 
 
 def _read_npz(path: Path) -> IsingModel:
