@@ -66,11 +66,14 @@ def main(
     """isingvar: exact where possible, rigorously bounded where not."""
 
 
-def _fmt(x: float) -> str:
-    return "—" if math.isnan(x) else f"{x:.6g}"
+def _fmt(x: float, se: float = math.nan) -> str:
+    if math.isnan(x):
+        return "—"
+    return f"{x:.6g}" if math.isnan(se) else f"{x:.6g} ± {se:.2g}"
 
 
 def _bounds_table(rows, title: str) -> Table:
+    """Sample means (± standard error with several samples) against beta."""
     # columns of a method that did not run would only hold dashes
     names = [k for k in ("beta", "f_exact", "f_mf_upper", "gap", "kl_mf")
              if any(not math.isnan(r[k]) for r in rows)]
@@ -78,7 +81,7 @@ def _bounds_table(rows, title: str) -> Table:
     for name in names:
         table.add_column(name, justify="right")
     for r in rows:
-        table.add_row(*(_fmt(r[k]) for k in names))
+        table.add_row(*(_fmt(r[k], r.get(f"{k}_se", math.nan)) for k in names))
     return table
 
 
@@ -122,8 +125,45 @@ class _Progress:
             self.bar.__exit__(*exc)
 
 
+EXIT_RESUMABLE = 75  # EX_TEMPFAIL: SIGINT/SIGTERM after a commit; rerun with --resume
+
+
+def _load_config(ctx: typer.Context, value: Path | None):
+    """--config: the file's options become the defaults (click's default_map), so the command line overrides them."""
+    if value is None:
+        return value
+    from isingvar.errors import IsingvarError
+    from isingvar.sweep import read_config_file
+
+    names = {}
+    for p in ctx.command.params:
+        key = p.name if p.param_type_name == "argument" else p.opts[0].lstrip("-")
+        if key not in ("config", "dry-run"):
+            names[key] = p.name
+    try:
+        values = read_config_file(value)
+    except IsingvarError as e:
+        _fail(str(e), e.exit_code)
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        _fail(f"{value}: unknown option {unknown[0]!r}; valid keys: {', '.join(names)}")
+    ctx.default_map = {**(ctx.default_map or {}), **{names[k]: v for k, v in values.items()}}
+    return value
+
+
+def _resume_command(out_path: Path) -> str:
+    """This command line with --resume and --out, without --overwrite."""
+    args = [a for a in sys.argv[1:] if a != "--overwrite"]
+    if "--resume" not in args:
+        args.append("--resume")
+    if not any(a == "--out" or a.startswith("--out=") for a in args):
+        args += ["--out", str(out_path)]
+    return "isingvar " + shlex.join(args)
+
+
 @app.command()
 def sweep(
+    ctx: typer.Context,
     model: str | None = typer.Argument(None, help="Model family (see `isingvar models`). Default: an SK instance with N = 16."),
     n: int | None = typer.Option(None, "--n", help="Number of spins N (sk, curie-weiss, chain).", rich_help_panel="Model"),
     L: int | None = typer.Option(None, "--L", help="Linear size L of the square lattice (N = L^2).", rich_help_panel="Model"),
@@ -141,33 +181,117 @@ def sweep(
     sites: bool | None = typer.Option(None, "--sites/--no-sites", help="Store per-site magnetisations, exact <s_i> and mean-field m_i (default: when N <= 1024).", rich_help_panel="Output"),
     out_path: Path | None = typer.Option(None, "--out", help="Result file (default runs/<model>-n<N>-<UTC time>.h5).", rich_help_panel="Output"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file.", rich_help_panel="Output"),
+    resume: bool = typer.Option(False, "--resume", help="Continue --out: compute only the instances not done (starts it if missing); refused if it was made by other options.", rich_help_panel="Output"),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout instead of tables.", rich_help_panel="Output"),
+    shard: str | None = typer.Option(None, "--shard", help="Run shard i/n (0 <= i < n) of the instances, or 'slurm' for the job-array task; join the files with `isingvar merge`.", rich_help_panel="Batch"),
+    workers: int | None = typer.Option(None, "--workers", help="Processes computing instances in parallel (default: the number of cores).", rich_help_panel="Batch"),
+    config_file: Path | None = typer.Option(None, "--config", is_eager=True, callback=_load_config, help="TOML file of sweep options (keys as the option names, e.g. beta = \"0.1:3:60\"); command-line options override it.", rich_help_panel="Batch"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved grid, instance count and a time estimate; compute and write nothing.", rich_help_panel="Batch"),
 ):
-    """Sweep beta x J x h x samples: exact ln Z and mean-field bounds, into one HDF5 file."""
-    with _user_errors():
-        from isingvar.io.store import check_output, read_summary
-        from isingvar.report import bounds_table
-        from isingvar.sweep import default_output_path, make_config, run_sweep
+    """Sweep beta x J x h x samples: exact ln Z and mean-field bounds, into one HDF5 file.
 
-        params = {"n": n, "L": L, "J0": J0, "boundary": boundary, "disorder": disorder, "couplings": couplings}
+    The file is committed after finished instances, so a killed run keeps its
+    work: rerun the same command with --resume.  SIGINT and SIGTERM commit and
+    exit with status 75.
+    """
+    with _user_errors():
+        from isingvar.errors import ModelParameterError, SweepInterrupted
+        from isingvar.interrupt import terminate_as_interrupt
+        from isingvar.io.store import check_output, read_summary
+        from isingvar.parallel import WorkerPool
+        from isingvar.report import bounds_table
+        from isingvar.sweep import default_output_path, make_config, parse_shard, run_sweep
+
+        o = {
+            "model": model, "n": n, "L": L, "J0": J0, "boundary": boundary, "disorder": disorder,
+            "couplings": couplings, "beta": beta, "J": J, "h": h, "samples": samples, "seed": seed,
+            "method": method, "force": force, "sites": sites, "out_path": out_path, "overwrite": overwrite,
+            "resume": resume, "as_json": as_json, "shard": shard, "workers": workers,
+        }
+        if o["resume"] and o["overwrite"]:
+            raise ModelParameterError("--resume and --overwrite exclude each other; choose one")
+        if o["workers"] is not None and o["workers"] < 1:
+            raise ModelParameterError(f"--workers must be at least 1, got {o['workers']}")
+        shard_spec = parse_shard(o["shard"])
+        params = {k: o[k] for k in ("n", "L", "J0", "boundary", "disorder", "couplings")}
         config = make_config(
-            model, params, beta=beta, J=J, h=h, samples=samples, seed=seed,
-            methods=method, sites=sites, force=force,
+            o["model"], params, beta=o["beta"], J=o["J"], h=o["h"], samples=o["samples"], seed=o["seed"],
+            methods=o["method"], sites=o["sites"], force=o["force"],
         )
-        path = out_path or default_output_path(config)
-        check_output(path, overwrite)
+        path = o["out_path"] or default_output_path(config)
+        if dry_run:
+            _dry_run(config, shard_spec, path, o["resume"], o["as_json"])
+            return
+        if not o["resume"]:
+            check_output(path, o["overwrite"])
         command_line = "isingvar " + shlex.join(sys.argv[1:]) if sys.argv else "isingvar sweep"
+        as_json = o["as_json"]
         if not as_json:
             err.print(f"sweep {config.model} N={config.n}: grid sample×J×h×beta = {'×'.join(map(str, config.shape))}, methods {', '.join(config.methods)}", highlight=False)
-        with _Progress(enabled=not as_json) as progress:
-            summary = run_sweep(config, path, overwrite=overwrite, command_line=command_line, progress=progress)
+        pool = WorkerPool(o["workers"])
+        try:
+            with terminate_as_interrupt(), pool, _Progress(enabled=not as_json) as progress:
+                summary = run_sweep(
+                    config, path, overwrite=o["overwrite"], resume=o["resume"], shard=shard_spec,
+                    pool=pool if pool.workers > 1 else None, command_line=command_line, progress=progress,
+                )
+        except SweepInterrupted as e:
+            _fail(f"{e}; resume with: {_resume_command(path)}", e.exit_code)
         if as_json:
             typer.echo(json.dumps(summary.to_dict()))
             return
         result = read_summary(path)
-        title = f"mean over {config.samples} sample(s) at J={config.J[0]:g}, h={config.h[0]:g}"
-        out.print(_bounds_table(bounds_table(result), title))
-        out.print(f"wrote {path} in {summary.elapsed:.2f} s", highlight=False)
+        rows = bounds_table(result)
+        title = f"mean over {rows[0]['n_done']} sample(s) at J={config.J[0]:g}, h={config.h[0]:g}"
+        out.print(_bounds_table(rows, title))
+        what = f"shard {shard_spec[0]}/{shard_spec[1]}: " if shard_spec else ""
+        out.print(f"wrote {path} in {summary.elapsed:.2f} s ({what}{summary.computed} instance(s) computed, "
+                  f"{summary.done} of {summary.total} done)", highlight=False)
+
+
+def _dry_run(config, shard_spec, path: Path, resume: bool, as_json: bool):
+    """What a sweep would do, from the resolved configuration; writes nothing."""
+    from isingvar.io.store import open_copy, read_attrs
+    from isingvar.sweep import check_resumable, estimate_seconds, shard_instances
+
+    mine = shard_instances(config, shard_spec)
+    todo = len(mine)
+    if resume and path.exists():
+        with open_copy(path) as f:
+            check_resumable(read_attrs(f), config, shard_spec, path)
+            done = f["done"][()].astype(bool)
+        todo = sum(not done[i] for i in mine)
+    secs = estimate_seconds(config) * todo
+    info = {
+        "model": config.model, "params": config.params, "n_spins": config.n,
+        "beta": [float(config.beta.min()), float(config.beta.max()), int(config.beta.size)],
+        "J": config.J.tolist(), "h": config.h.tolist(), "samples": config.samples, "seed": config.seed,
+        "methods": list(config.methods), "instances": len(config.instances()), "in_shard": len(mine),
+        "to_compute": todo, "estimated_s": round(secs, 1), "out": str(path), "config_hash": config.config_hash(),
+    }
+    if as_json:
+        typer.echo(json.dumps(info))
+        return
+    table = Table.grid(padding=(0, 2))
+    table.add_row("model", f"{config.model} {json.dumps(config.params)}  (N = {config.n})")
+    table.add_row("beta", f"{config.beta.size} value(s), {config.beta.min():g} … {config.beta.max():g}")
+    table.add_row("J", ", ".join(f"{x:g}" for x in config.J))
+    table.add_row("h", ", ".join(f"{x:g}" for x in config.h))
+    table.add_row("samples", f"{config.samples} (seed {config.seed})")
+    table.add_row("methods", ", ".join(config.methods))
+    shard_note = f" (shard {shard_spec[0]}/{shard_spec[1]}: {len(mine)})" if shard_spec else ""
+    table.add_row("instances", f"{len(config.instances())}{shard_note}, {todo} to compute")
+    table.add_row("estimate", f"about {_duration(secs)} (timed on sample 0)")
+    table.add_row("output", f"{path} (not written: dry run)")
+    out.print(table)
+
+
+def _duration(secs: float) -> str:
+    if secs < 60:
+        return f"{secs:.1f} s"
+    if secs < 3600:
+        return f"{secs / 60:.1f} min"
+    return f"{secs / 3600:.1f} h"
 
 
 @app.command()
@@ -188,16 +312,59 @@ def show(file: Path = typer.Argument(..., help="A result file written by `isingv
             info.add_row(name, f"{v.size} value(s), {v.min():g} … {v.max():g}")
         info.add_row("samples", f"{c['sample'].size} (seed {a.get('seed')})")
         info.add_row("methods", str(a.get("methods")))
-        info.add_row("complete", f"{int(done.sum())} of {done.size} instances")
+        shard = f" (shard {a['shard']} of the sweep)" if a.get("shard") else ""
+        info.add_row("complete", f"{int(done.sum())} of {done.size} instances{shard}")
         info.add_row("written", f"{a.get('created')} by isingvar {a.get('isingvar_version')}")
         info.add_row("command", str(a.get("command_line")))
         out.print(info)
         pairs = [(j, k) for j in range(c["J"].size) for k in range(c["h"].size)]
         for j, k in pairs[:4]:
-            title = f"mean over samples at J={c['J'][j]:g}, h={c['h'][k]:g}"
-            out.print(_bounds_table(bounds_table(result, j, k), title))
+            rows = bounds_table(result, j, k)
+            title = f"mean ± standard error over {rows[0]['n_done']} completed sample(s) at J={c['J'][j]:g}, h={c['h'][k]:g}"
+            out.print(_bounds_table(rows, title))
         if len(pairs) > 4:
             out.print(f"({len(pairs) - 4} more (J, h) pairs in the file)")
+
+
+@app.command()
+def merge(
+    out_file: Path = typer.Argument(..., help="Merged result file to write."),
+    shards: list[Path] = typer.Argument(..., help="Shard files of one sweep (`isingvar sweep --shard i/n`)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT_FILE."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
+):
+    """Join the shard files of one sweep into the file a single run would have written."""
+    with _user_errors():
+        from isingvar.merge import merge_shards
+
+        summary = merge_shards(out_file, shards, overwrite=overwrite)
+        if as_json:
+            typer.echo(json.dumps(summary.to_dict()))
+        else:
+            out.print(f"wrote {out_file}: {summary.done} of {summary.total} instances from {len(shards)} file(s)", highlight=False)
+        if summary.missing:
+            listed = ", ".join(f"(sample {k}, J[{a}], h[{b}])" for k, a, b in summary.missing[:5])
+            more = f" and {len(summary.missing) - 5} more" if len(summary.missing) > 5 else ""
+            err.print(f"warning: {len(summary.missing)} instance(s) missing: {listed}{more}; a shard did not finish. "
+                      f"Rerun it, or complete the merged file with `isingvar sweep ... --resume --out {out_file}` "
+                      "(the options of its config_toml attribute)", highlight=False, markup=False)
+
+
+@app.command()
+def plot(
+    file: Path = typer.Argument(..., help="A result file written by `isingvar sweep`."),
+    out_png: Path | None = typer.Option(None, "--out", help="PNG to write (default: FILE with .png)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing PNG."),
+):
+    """PNG of the free energy (exact and bounds) and the bound gap against beta, per J and h."""
+    with _user_errors():
+        from isingvar.io.store import check_output, read_summary
+        from isingvar.plot import plot_result
+
+        png = out_png or file.with_suffix(".png")
+        check_output(png, overwrite)
+        plot_result(read_summary(file), png)
+        out.print(f"wrote {png}", highlight=False)
 
 
 @app.command()

@@ -45,3 +45,29 @@ class OutputExistsError(IsingvarError, FileExistsError):
 
 class ResultFileError(IsingvarError, ValueError):
     """A file that is not an isingvar result file."""
+
+
+class ConfigFileError(IsingvarError, ValueError):
+    """A ``--config`` TOML file that is missing, malformed or names an unknown option."""
+
+
+class ConfigMismatchError(IsingvarError, ValueError):
+    """A resume or merge whose files and command do not describe one sweep."""
+
+
+class ShardError(IsingvarError, ValueError):
+    """A ``--shard`` specification that is malformed or cannot be resolved."""
+
+
+class SweepInterrupted(IsingvarError):
+    """A sweep stopped by SIGINT or SIGTERM after committing its finished instances.
+
+    ``exit_code`` is 75 (EX_TEMPFAIL: try again), the convention for a job
+    that can be resumed.
+    """
+
+    exit_code = 75
+
+    def __init__(self, path, done: int, total: int):
+        self.path, self.done, self.total = path, done, total
+        super().__init__(f"interrupted; {done} of {total} instances are saved in {path}")

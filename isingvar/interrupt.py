@@ -1,24 +1,32 @@
-"""Ctrl-C between kernel calls, never inside one.
+"""Ctrl-C and SIGTERM between kernel calls and file commits, never inside one.
 
 A SIGINT that lands while a numba kernel runs surfaces as a SystemError from
-numba's internals instead of KeyboardInterrupt.  Long computations therefore
-call their kernels inside :func:`deferred_interrupt` and call ``check()``
-between calls, which raises KeyboardInterrupt at a clean point.
+numba's internals instead of KeyboardInterrupt, and a signal in the middle of
+a file commit would leave the work of that commit undone.  Long computations
+and commits therefore run inside :func:`deferred_interrupt`, which holds
+SIGINT and SIGTERM (what a batch scheduler sends before it kills a job) and
+raises KeyboardInterrupt for either at the next ``check()`` or on exit.
 """
 
 import signal
 import threading
 from contextlib import contextmanager
 
+HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 @contextmanager
 def deferred_interrupt():
-    """Hold SIGINT until the yielded ``check()`` is called; restore the handler on exit."""
+    """Hold SIGINT and SIGTERM until the yielded ``check()`` is called; restore the handlers on exit.
+
+    ``check()`` (and leaving the block) raises KeyboardInterrupt if either
+    signal arrived meanwhile.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield lambda: None  # signals are only delivered to the main thread
         return
     pending = []
-    previous = signal.getsignal(signal.SIGINT)
+    previous = {s: signal.getsignal(s) for s in HELD_SIGNALS}
 
     def hold(signum, frame):
         pending.append(signum)
@@ -27,9 +35,32 @@ def deferred_interrupt():
         if pending:
             raise KeyboardInterrupt
 
-    signal.signal(signal.SIGINT, hold)
+    for s in HELD_SIGNALS:
+        signal.signal(s, hold)
     try:
         yield check
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     check()
+
+
+@contextmanager
+def terminate_as_interrupt():
+    """Within the block, SIGTERM raises KeyboardInterrupt like Ctrl-C does.
+
+    For a process that wants a scheduler's SIGTERM to stop it as cleanly as
+    Ctrl-C (commit, then exit); the previous handler is restored on exit.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

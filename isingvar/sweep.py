@@ -4,11 +4,16 @@ For each sample k the family's instance is drawn from ``rng([seed, k])``; for
 each (J, h) the instance is scaled (couplings times J, fields plus h) and every
 requested method runs over the whole beta grid at once.  Results go to the
 file of :mod:`isingvar.io.store`, one instance at a time, values first and the
-``done`` flag after them.
+``done`` flag after them, committed to disk atomically; a killed run is
+continued with ``resume``.  A sweep can be split into shards (deterministic,
+cost-balanced subsets of the instances) whose files :mod:`isingvar.merge` joins.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 import time
 from collections.abc import Callable
@@ -19,7 +24,15 @@ from pathlib import Path
 import numpy as np
 
 from . import ENERGY_CONVENTION, __version__
-from .errors import GridError, ModelParameterError, RangeSpecError
+from .errors import (
+    ConfigFileError,
+    ConfigMismatchError,
+    GridError,
+    ModelParameterError,
+    RangeSpecError,
+    ShardError,
+    SweepInterrupted,
+)
 from .families import get_family, is_disordered, make_instance, n_spins, resolve_params
 
 METHODS = ("exact", "mf")
@@ -105,13 +118,49 @@ class SweepConfig:
         """(samples, len(J), len(h), len(beta))."""
         return (self.samples, self.J.size, self.h.size, self.beta.size)
 
+    def instances(self) -> list[tuple[int, int, int]]:
+        """Every instance (sample k, J index a, h index b), in the order a single run computes them."""
+        return [(k, a, b) for k in range(self.samples) for a in range(self.J.size) for b in range(self.h.size)]
+
     def to_dict(self) -> dict:
-        """JSON-serialisable form (stored in the file)."""
+        """Everything that determines the results, JSON-serialisable (``force`` does not)."""
         d = asdict(self)
+        del d["force"]
         for k in ("beta", "J", "h"):
             d[k] = d[k].tolist()
         d["methods"] = list(self.methods)
         return d
+
+    def config_hash(self) -> str:
+        """SHA-256 of :meth:`to_dict` in canonical JSON: equal exactly when two sweeps compute the same numbers."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def to_toml(self) -> str:
+        """The resolved configuration as TOML, in the keys of ``--config`` (a valid config file itself)."""
+        import tomli_w
+
+        d = {"model": self.model, **self.params}
+        d |= {"beta": self.beta.tolist(), "J": self.J.tolist(), "h": self.h.tolist()}
+        d |= {"samples": self.samples, "seed": self.seed, "method": list(self.methods), "sites": self.sites}
+        return tomli_w.dumps(d)
+
+
+def config_differences(stored: dict, config: SweepConfig) -> list[str]:
+    """Human-readable differences between a stored :meth:`SweepConfig.to_dict` and ``config``."""
+    now = config.to_dict()
+    out = []
+    for key in sorted(set(stored) | set(now)):
+        a, b = stored.get(key), now.get(key)
+        if a != b:
+            out.append(f"{key} {_brief(a)} in the file, {_brief(b)} in this command")
+    return out
+
+
+def _brief(value) -> str:
+    if isinstance(value, list) and len(value) > 4:
+        return f"[{len(value)} values {value[0]:g} … {value[-1]:g}]"
+    return json.dumps(value)
 
 
 def make_config(
@@ -172,6 +221,46 @@ def make_config(
     return SweepConfig(model, params, n, betas, Js, hs, int(samples), int(seed), methods, bool(sites), force)
 
 
+#: Options whose value is a grid (a range string, a number or a list of numbers in a config file).
+GRID_OPTIONS = ("beta", "J", "h")
+
+
+def read_config_file(path) -> dict:
+    """Read a ``--config`` TOML file: option name (as on the command line, without ``--``) -> value.
+
+    Grid options (``beta``, ``J``, ``h``) may be a range string, a number or an
+    array of numbers; they are returned as the range string the command line
+    takes.  Which keys are valid is up to the caller (the CLI knows its options).
+
+    Raises
+    ------
+    ConfigFileError
+        If the file is missing, not valid TOML (the message gives the line), or a
+        grid value has another type.
+    """
+    import tomllib
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            values = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigFileError(f"config file {str(path)!r} does not exist") from None
+    except OSError as e:
+        raise ConfigFileError(f"cannot read config file {path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigFileError(f"{path} is not valid TOML: {e}") from None
+    for key in GRID_OPTIONS:
+        if key not in values:
+            continue
+        value = values[key]
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, (int, float, str)) and not isinstance(v, bool) for v in items):
+            raise ConfigFileError(f"{path}: {key} must be a range string such as \"0.1:3:60\", a number or an array of numbers")
+        values[key] = ",".join(repr(v) if isinstance(v, float) else str(v) for v in items)
+    return values
+
+
 def check_methods(methods) -> tuple:
     """Canonical tuple of method names; :class:`ModelParameterError` for an unknown one."""
     methods = list(methods or METHODS)
@@ -189,13 +278,16 @@ def default_output_path(config: SweepConfig, now: datetime | None = None) -> Pat
 
 @dataclass(frozen=True)
 class SweepSummary:
-    """What a finished sweep reports."""
+    """What a sweep run reports."""
 
     path: Path
     shape: tuple
     n: int
     methods: tuple
     elapsed: float
+    computed: int  # instances computed by this run
+    done: int  # instances of this run's shard now complete in the file
+    total: int  # instances of this run's shard
 
     def to_dict(self) -> dict:
         return {
@@ -204,63 +296,223 @@ class SweepSummary:
             "n_spins": self.n,
             "methods": list(self.methods),
             "elapsed_s": round(self.elapsed, 3),
+            "computed": self.computed,
+            "done": self.done,
+            "total": self.total,
         }
 
 
-def run_sweep(
-    config: SweepConfig,
-    out,
-    *,
-    overwrite: bool = False,
-    command_line: str = "",
-    progress: Callable[[int, int, str], None] | None = None,
-) -> SweepSummary:
-    """Run ``config`` and write the result file ``out``.
+# ------------------------------------------------------------------ shards
+def parse_shard(spec: str | None, environ=None) -> tuple[int, int] | None:
+    """``"i/n"`` or ``"slurm"`` -> (i, n) with 0 <= i < n; None -> None.
 
-    Parameters
-    ----------
-    config : SweepConfig
-    out : path-like
-        Result file.  Written under a temporary name and renamed when
-        complete; removed on any error or interrupt.
-    overwrite : bool
-        Replace an existing ``out``.
-    command_line : str
-        Stored in the file's attributes.
-    progress : callable(done, total, label), optional
-        Called as work completes, in units of one beta of exact enumeration or
-        one mean-field continuation step; the library never prints.
+    ``slurm`` reads the job-array variables: i = (SLURM_ARRAY_TASK_ID - MIN) / STEP
+    and n = SLURM_ARRAY_TASK_COUNT (or from SLURM_ARRAY_TASK_MIN/MAX), so
+    ``sbatch --array=0-7`` gives shards 0/8 ... 7/8.
 
     Raises
     ------
-    OutputExistsError
-        If ``out`` exists and ``overwrite`` is false (before any work).
+    ShardError
+        For a malformed spec, i outside 0..n-1, or ``slurm`` outside a job array.
+    """
+    if spec is None:
+        return None
+    environ = os.environ if environ is None else environ
+    spec = spec.strip()
+    if spec == "slurm":
+        try:
+            task = int(environ["SLURM_ARRAY_TASK_ID"])
+            lo = int(environ.get("SLURM_ARRAY_TASK_MIN", 0))
+            step = int(environ.get("SLURM_ARRAY_TASK_STEP", 1)) or 1
+            if "SLURM_ARRAY_TASK_COUNT" in environ:
+                n = int(environ["SLURM_ARRAY_TASK_COUNT"])
+            else:
+                n = (int(environ["SLURM_ARRAY_TASK_MAX"]) - lo) // step + 1
+        except KeyError as e:
+            raise ShardError(
+                f"--shard slurm: {e.args[0]} is not set; run it as a job-array task (sbatch --array=0-N) or give --shard i/n"
+            ) from None
+        except ValueError:
+            raise ShardError("--shard slurm: the SLURM_ARRAY_TASK_* variables are not integers") from None
+        i = (task - lo) // step
+    else:
+        m = re.fullmatch(r"(\d+)\s*/\s*(\d+)", spec)
+        if not m:
+            raise ShardError(f"--shard {spec!r} is not valid; use i/n (0 <= i < n) or slurm")
+        i, n = int(m.group(1)), int(m.group(2))
+    if not 0 <= i < n:
+        raise ShardError(f"--shard {i}/{n}: need 0 <= i < n")
+    return i, n
+
+
+def shard_text(shard: tuple[int, int] | None) -> str:
+    """"i/n", or "" for a whole sweep (as stored in the file's ``shard`` attribute)."""
+    return "" if shard is None else f"{shard[0]}/{shard[1]}"
+
+
+def shard_instances(config: SweepConfig, shard: tuple[int, int] | None) -> list[tuple[int, int, int]]:
+    """The instances (k, a, b) of shard (i, n), in single-run order; every instance if ``shard`` is None.
+
+    Instances are dealt greedily, most expensive first, to the least loaded
+    shard (ties to the lowest index); the cost model counts an exact
+    enumeration with fields as two (the h = 0 symmetry halves the work).  The
+    assignment depends only on the configuration, so every task of an array
+    computes the same partition.
+    """
+    everything = config.instances()
+    if shard is None:
+        return everything
+    i, n = shard
+    fields = bool(np.any(make_instance(config.model, config.params, config.seed, 0).fields))
+    exact = "exact" in config.methods
+
+    def cost(inst):
+        return 1.0 + (exact and (fields or config.h[inst[2]] != 0))
+
+    load = np.zeros(n)
+    mine = set()
+    for inst in sorted(everything, key=cost, reverse=True):  # stable: ties keep single-run order
+        s = int(np.argmin(load))
+        load[s] += cost(inst)
+        if s == i:
+            mine.add(inst)
+    return [inst for inst in everything if inst in mine]
+
+
+# ------------------------------------------------------------------ one instance
+def progress_units(config: SweepConfig) -> int:
+    """Progress units of one instance: one per beta of exact, one per mean-field continuation step."""
+    nb = config.beta.size
+    return nb * ("exact" in config.methods) + (2 * nb - 1) * ("mf" in config.methods)
+
+
+def compute_instance(config: SweepConfig, k: int, a: int, b: int, progress=None) -> dict:
+    """Every value of instance (sample k, J index a, h index b): variable name -> array over beta or scalar.
+
+    Deterministic: the instance is drawn from ``rng([seed, k])`` and the
+    mean-field starts from ``rng([seed, k, 0x6D66, a, b])``, so a single run,
+    a shard, a resume and a worker process compute the same numbers.
+    ``progress(step, label)`` is called in units of :func:`progress_units`.
     """
     from .exact import exact_enumeration
-    from .io import store
     from .meanfield import mean_field
 
-    t_start = time.perf_counter()
-    created = datetime.now(UTC)
+    model = make_instance(config.model, config.params, config.seed, k).scaled(config.J[a], config.h[b])
+    label = f"sample {k} J={config.J[a]:g} h={config.h[b]:g}"
     nb = config.beta.size
-    # progress units: nb per exact run, one per mean-field continuation step
-    per_instance = nb * ("exact" in config.methods) + (2 * nb - 1) * ("mf" in config.methods)
-    n_units = config.samples * config.J.size * config.h.size * per_instance
-    units = 0
+    values = {}
+    exact = None
+    if "exact" in config.methods:
+        seen = 0.0
 
-    def report(step, label):
-        nonlocal units
-        units += step
-        if progress:
-            progress(units, n_units, label)
+        def exact_progress(done, total):
+            nonlocal seen
+            if progress:
+                progress(nb * done / total - seen, f"{label} exact")
+            seen = nb * done / total
+
+        exact = exact_enumeration(model, config.beta, sites=config.sites, progress=exact_progress)
+        values |= _exact_values(exact)
+    if "mf" in config.methods:
+        rng = np.random.default_rng([config.seed, k, 0x6D66, a, b])
+        mf = mean_field(
+            model, config.beta, rng=rng, keep_sites=config.sites,
+            max_sweeps=config.mf_max_sweeps, tol=config.mf_tol,
+            progress=(lambda: progress(1, f"{label} mf")) if progress else None,
+        )
+        values |= _mf_values(mf, exact)
+    return values
+
+
+def _compute_task(task):
+    """Pool entry point: (config, instance) -> (instance, values)."""
+    config, inst = task
+    return inst, compute_instance(config, *inst)
+
+
+def estimate_seconds(config: SweepConfig) -> float:
+    """Rough wall time of one instance, from timed runs on sample 0 (for ``--dry-run``).
+
+    Exact enumeration: the timed kernel of :func:`isingvar.exact.estimate_seconds`
+    from N = 25, else a full run.  Mean field: a run over at most 3 of the betas,
+    scaled to the grid (its cost varies with beta, so this is a guide only).
+    """
+    from .exact import estimate_seconds as exact_seconds
+    from .exact import exact_enumeration
+    from .meanfield import mean_field
+
+    model = make_instance(config.model, config.params, config.seed, 0).scaled(config.J[-1], config.h[0])
+    secs = 0.0
+    if "exact" in config.methods:
+        secs = exact_seconds(model, config.beta)
+        if secs == 0.0:
+            t = time.perf_counter()
+            exact_enumeration(model, config.beta, sites=config.sites)
+            secs = time.perf_counter() - t
+    if "mf" in config.methods:
+        few = config.beta[np.unique(np.linspace(0, config.beta.size - 1, 3).round().astype(int))]
+        mean_field(model, few[:1], rng=np.random.default_rng(0), max_sweeps=2)  # compile outside the timing
+        t = time.perf_counter()
+        mean_field(model, few, rng=np.random.default_rng(0), keep_sites=False,
+                   max_sweeps=config.mf_max_sweeps, tol=config.mf_tol)
+        secs += (time.perf_counter() - t) * config.beta.size / few.size
+    return secs
+
+
+# ------------------------------------------------------------------ the run
+#: A commit (one write of the whole file) may cost at most this fraction of the compute time since the last.
+COMMIT_OVERHEAD = 0.05
+
+
+def provenance(environ=None) -> dict:
+    """Where and with what a file was written: versions, host, git commit when known, SLURM ids."""
+    import platform
+    import socket
+
+    import h5py
+    import numba
+
+    environ = os.environ if environ is None else environ
+    d = {
+        "hostname": socket.gethostname(),
+        "python_version": platform.python_version(),
+        "numpy_version": np.__version__,
+        "numba_version": numba.__version__,
+        "h5py_version": h5py.__version__,
+    }
+    commit = _git_commit()
+    if commit:
+        d["git_commit"] = commit
+    for var in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID"):
+        if var in environ:
+            d[var.lower()] = environ[var]
+    return d
+
+
+def _git_commit() -> str | None:
+    # known only when running from a git checkout (editable install); "-dirty" marks local changes
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None
+    try:
+        r = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=40"],
+                           capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if r.returncode != 0:
+        return None
+    return r.stdout.strip() or None
+
+
+def _new_file(config: SweepConfig, shard, command_line: str):
+    from .io import store
+
     first = make_instance(config.model, config.params, config.seed, 0)
     coords = {
-        "sample": np.arange(config.samples),
-        "J": config.J,
-        "h": config.h,
-        "beta": config.beta,
-        "site": np.arange(config.n),
-        "edge": np.arange(first.n_edges),
+        "sample": np.arange(config.samples), "J": config.J, "h": config.h, "beta": config.beta,
+        "site": np.arange(config.n), "edge": np.arange(first.n_edges),
     }
     attrs = {
         "title": f"isingvar sweep of {config.model} (N = {config.n})",
@@ -272,44 +524,145 @@ def run_sweep(
         "n_spins": config.n,
         "seed": config.seed,
         "energy_convention": ENERGY_CONVENTION,
-        "created": created.isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "config": config.to_dict(),
+        "config_toml": config.to_toml(),
+        "config_hash": config.config_hash(),
+        "shard": shard_text(shard),
+        "elapsed_s": 0.0,
     }
-    with (
-        store.atomic_output(out, overwrite) as tmp,
-        store.create(tmp, coords=coords, attrs=attrs, methods=config.methods, sites=config.sites) as f,
-    ):
-        for k in range(config.samples):
-            base = first if k == 0 else make_instance(config.model, config.params, config.seed, k)
-            store.write_instance(f, k, base)
-            for a, J in enumerate(config.J):
-                for b, h in enumerate(config.h):
-                    model = base.scaled(J, h)
-                    index = (k, a, b)
-                    label = f"sample {k} J={J:g} h={h:g}"
-                    exact = None
-                    if "exact" in config.methods:
-                        seen = 0.0
+    f = store.open_new(coords=coords, attrs=attrs, methods=config.methods, sites=config.sites)
+    for k in range(config.samples):  # every instance up front: shards and resumes store the same ones
+        store.write_instance(f, k, first if k == 0 else make_instance(config.model, config.params, config.seed, k))
+    return f
 
-                        def exact_progress(done, total, label=label):
-                            nonlocal seen
-                            report(nb * done / total - seen, f"{label} exact")
-                            seen = nb * done / total
 
-                        exact = exact_enumeration(model, config.beta, sites=config.sites, progress=exact_progress)
-                        store.write_point(f, index, _exact_values(exact))
-                    if "mf" in config.methods:
-                        rng = np.random.default_rng([config.seed, k, 0x6D66, a, b])
-                        mf = mean_field(
-                            model, config.beta, rng=rng, keep_sites=config.sites,
-                            max_sweeps=config.mf_max_sweeps, tol=config.mf_tol,
-                            progress=lambda label=label: report(1, f"{label} mf"),
-                        )
-                        store.write_point(f, index, _mf_values(mf, exact))
-                    store.mark_done(f, index)
-        f.attrs["completed"] = datetime.now(UTC).isoformat(timespec="seconds")
-        f.attrs["elapsed_s"] = time.perf_counter() - t_start
-    return SweepSummary(Path(out), config.shape, config.n, config.methods, time.perf_counter() - t_start)
+def check_resumable(attrs: dict, config: SweepConfig, shard, path) -> None:
+    """Raise :class:`ConfigMismatchError` unless the file with root ``attrs`` is this sweep (and shard)."""
+    if attrs.get("config_hash") != config.config_hash():
+        diffs = config_differences(attrs.get("config") or {}, config)
+        raise ConfigMismatchError(
+            f"--resume: {path} was made by a different sweep ({'; '.join(diffs[:3]) or 'configuration hash differs'}); "
+            "give the options it was made with (its config_toml attribute works as --config) or choose another --out"
+        )
+    if attrs.get("shard", "") != shard_text(shard):
+        raise ConfigMismatchError(
+            f"--resume: {path} is shard {attrs.get('shard') or 'none (the whole sweep)'}, this command runs "
+            f"{shard_text(shard) or 'the whole sweep'}; give the same --shard"
+        )
+
+
+def run_sweep(
+    config: SweepConfig,
+    out,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    shard: tuple[int, int] | None = None,
+    pool=None,
+    command_line: str = "",
+    progress: Callable[[int, int, str], None] | None = None,
+) -> SweepSummary:
+    """Run ``config`` (or shard ``shard`` of it) into the result file ``out``.
+
+    The file is committed (see :mod:`isingvar.io.store`) when created and then
+    after finished instances, at most :data:`COMMIT_OVERHEAD` of the run time
+    apart, and at the end; each instance's values are written before its
+    ``done`` flag, so a killed run leaves a readable file that ``resume``
+    continues.
+
+    Parameters
+    ----------
+    config : SweepConfig
+    out : path-like
+        Result file.
+    overwrite : bool
+        Replace an existing ``out`` (at the first commit).
+    resume : bool
+        Continue ``out``: compute only the instances not done.  A missing
+        ``out`` is started afresh, so one command serves a job and its requeue.
+    shard : (i, n), optional
+        Compute only :func:`shard_instances` of shard i of n.
+    pool : optional
+        Runs instances in other processes: an object with
+        ``imap_unordered(func, iterable)`` such as :class:`isingvar.parallel.WorkerPool`;
+        used when more than one instance is to be computed.  The file has one
+        writer, this process.
+    command_line : str
+        Stored in the file's attributes.
+    progress : callable(done, total, label), optional
+        Called as work completes (units of :func:`progress_units`); the library never prints.
+
+    Raises
+    ------
+    OutputExistsError
+        If ``out`` exists and neither ``overwrite`` nor ``resume`` is set (before any work).
+    ConfigMismatchError
+        If resuming a file made by another configuration or shard.
+    SweepInterrupted
+        On SIGINT (or SIGTERM, see :func:`isingvar.interrupt.terminate_as_interrupt`),
+        after committing every finished instance.
+    """
+    from .interrupt import deferred_interrupt
+    from .io import store
+
+    t_start = time.perf_counter()
+    out = Path(out)
+    resume = resume and out.exists()
+    if resume:
+        f = store.open_copy(out)
+        try:
+            check_resumable(store.read_attrs(f), config, shard, out)
+        except BaseException:
+            f.close()
+            raise
+    else:
+        store.check_output(out, overwrite)
+        f = _new_file(config, shard, command_line)
+    with f:
+        f.attrs.update(provenance())
+        mine = shard_instances(config, shard)
+        done = f["done"][()].astype(bool)
+        todo = [inst for inst in mine if not done[inst]]
+        commit_cost = store.commit(f, out)
+        last_commit = time.perf_counter()
+        per_instance = progress_units(config)
+        units = 0.0
+
+        def report(step, label):
+            nonlocal units
+            units += step
+            if progress:
+                progress(units, len(todo) * per_instance, label)
+
+        if pool is not None and len(todo) > 1:
+            results = pool.imap_unordered(_compute_task, [(config, inst) for inst in todo])
+        else:
+            results = ((inst, compute_instance(config, *inst, progress=report)) for inst in todo)
+        computed = 0
+        try:
+            for inst, values in results:
+                with deferred_interrupt():  # values and flag together
+                    store.write_point(f, inst, values)
+                    store.mark_done(f, inst)
+                computed += 1
+                if pool is not None and len(todo) > 1:
+                    report(per_instance, f"sample {inst[0]} done")
+                if time.perf_counter() - last_commit >= commit_cost / COMMIT_OVERHEAD:
+                    commit_cost = store.commit(f, out)
+                    last_commit = time.perf_counter()
+        except KeyboardInterrupt:
+            f.attrs["elapsed_s"] = float(f.attrs["elapsed_s"]) + time.perf_counter() - t_start
+            store.commit(f, out)
+            raise SweepInterrupted(out, len(mine) - len(todo) + computed, len(mine)) from None
+        done = f["done"][()].astype(bool)
+        if all(done[inst] for inst in mine):
+            f.attrs["completed"] = datetime.now(UTC).isoformat(timespec="seconds")
+        elapsed = time.perf_counter() - t_start
+        f.attrs["elapsed_s"] = float(f.attrs["elapsed_s"]) + elapsed
+        store.commit(f, out)
+    return SweepSummary(out, config.shape, config.n, config.methods, elapsed, computed,
+                        len(mine) - len(todo) + computed, len(mine))
 
 
 def _exact_values(r) -> dict:
@@ -332,4 +685,7 @@ def _mf_values(r, exact=None) -> dict:
     return values
 
 
-__all__ = ["SweepConfig", "SweepSummary", "default_output_path", "make_config", "parse_range", "run_sweep"]
+__all__ = [
+    "SweepConfig", "SweepSummary", "compute_instance", "default_output_path", "make_config", "parse_range",
+    "parse_shard", "run_sweep", "shard_instances",
+]

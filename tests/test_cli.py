@@ -161,7 +161,7 @@ def test_console_script_installed():
     assert r.returncode == 0 and r.stdout.startswith("isingvar ")
 
 
-def test_ctrl_c_leaves_no_file(tmp_path):
+def test_ctrl_c_commits_and_exits_75(tmp_path):
     # a sweep long enough to interrupt (N = 30 exact, ~7 s); SIGINT once enumeration reports progress
     import signal
 
@@ -177,6 +177,9 @@ def test_ctrl_c_leaves_no_file(tmp_path):
     proc.send_signal(signal.SIGINT)
     rest, = proc.communicate(timeout=120)[1:]
     stderr = "".join(lines) + rest
-    assert proc.returncode == 130, stderr
-    assert "interrupted" in stderr.splitlines()[-1]
-    assert list(tmp_path.iterdir()) == []
+    assert proc.returncode == 75, stderr
+    last = stderr.splitlines()[-1]
+    assert "interrupted; 0 of 1 instances are saved" in last and "--resume" in last
+    assert [p.name for p in tmp_path.iterdir()] == ["int.h5"]  # resumable, no temporary left
+    with xr.open_dataset(out, engine="h5netcdf") as ds:
+        assert int(ds.done.sum()) == 0 and bool(ds.lnZ_exact.isnull().all())

@@ -6,7 +6,7 @@ from isingvar.errors import CouplingsFileError, OutputExistsError
 from isingvar.exact import exact_enumeration
 from isingvar.families import make_instance
 from isingvar.io.couplings import read_couplings
-from isingvar.io.store import VARIABLES, atomic_output
+from isingvar.io.store import VARIABLES, check_output, commit, open_copy, open_new
 from isingvar.meanfield import mean_field
 from isingvar.model import IsingModel
 from isingvar.sweep import make_config, run_sweep
@@ -82,15 +82,33 @@ def test_missing_and_unreadable_files(tmp_path):
         read_couplings(tmp_path / "bin.txt")
 
 
-def test_atomic_output_leaves_nothing_on_error(tmp_path):
+def test_commit_replaces_the_file_whole(tmp_path):
+    # each commit leaves a complete file; the previous version stays intact until the rename
+    import h5py
+
     target = tmp_path / "r.h5"
-    with pytest.raises(RuntimeError), atomic_output(target) as tmp:
-        tmp.write_bytes(b"partial")
-        raise RuntimeError("boom")
-    assert list(tmp_path.iterdir()) == []
+    coords = {"sample": np.arange(2), "J": [1.0], "h": [0.0], "beta": [0.5, 1.0], "site": np.arange(3), "edge": np.arange(2)}
+    with open_new(coords=coords, attrs={"title": "t"}, methods=("exact",), sites=False) as f:
+        commit(f, target)
+        with h5py.File(target, "r") as g:
+            assert not g["done"][()].any() and np.isnan(g["lnZ_exact"][()]).all()
+        f["lnZ_exact"][1, 0, 0] = [1.0, 2.0]
+        f["done"][1, 0, 0] = 1
+        commit(f, target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.h5"]  # no temporary left
+    with open_copy(target) as g:
+        assert g["done"][1, 0, 0] == 1 and list(g["lnZ_exact"][1, 0, 0]) == [1.0, 2.0]
+        g["done"][0, 0, 0] = 1  # an in-memory copy: the file itself is not touched
+    with h5py.File(target, "r") as g:
+        assert g["done"][0, 0, 0] == 0
+
+
+def test_check_output_refuses_an_existing_file(tmp_path):
+    target = tmp_path / "r.h5"
     target.write_bytes(b"precious")
-    with pytest.raises(OutputExistsError, match="--overwrite"), atomic_output(target):
-        pass
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        check_output(target, overwrite=False)
+    check_output(target, overwrite=True)
     assert target.read_bytes() == b"precious"
 
 

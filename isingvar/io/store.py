@@ -8,16 +8,23 @@ Each variable is described in :data:`VARIABLES`; NaN (or the ``_FillValue`` of
 integer variables) marks a value not computed.  Datasets are compressed with
 gzip + shuffle, which netCDF-C also reads.
 
-The file is written under a temporary name beside the target and renamed into
-place when complete (:func:`atomic_output`), so a reader never sees a
-half-written file and an existing file is never replaced unless asked.
+Crash safety: a sweep keeps its file in memory (:func:`open_new`,
+:func:`open_copy`) and :func:`commit` writes the whole image to a temporary
+file, fsyncs it and renames it over the target.  The file on disk is thus
+always a complete HDF5 file, either the previous commit or the new one, and a
+``kill -9`` at any instant loses at most the work since the last commit.  (A
+file open for writing with h5py does not survive a kill: its metadata may be
+half-flushed.  SWMR would, but leaves a "file open for writing" flag that
+makes HDF5 refuse to open the file normally until ``h5clear`` is run.)  The
+cost is one write of the whole file per commit, which the sweep keeps to a
+small fraction of its run time.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from contextlib import contextmanager
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +32,7 @@ import numpy as np
 
 from ..errors import OutputExistsError, ResultFileError
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 _GRID = ("sample", "J", "h", "beta")
 _INST = ("sample", "J", "h")
@@ -82,48 +89,14 @@ COORDS = {
 }
 
 
-@contextmanager
-def atomic_output(path, overwrite: bool = False):
-    """Yield a temporary path beside ``path``; rename it to ``path`` on success.
+def open_new(*, coords: dict, attrs: dict, methods, sites: bool):
+    """An in-memory result file with every coordinate and variable, values unset.
 
-    On any exception (including KeyboardInterrupt) the temporary file is
-    removed and ``path`` is left as it was.
-
-    Raises
-    ------
-    OutputExistsError
-        If ``path`` exists and ``overwrite`` is false (checked before and
-        again just before the rename).
-    """
-    path = Path(path)
-    check_output(path, overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-        check_output(path, overwrite)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def check_output(path, overwrite: bool) -> None:
-    """Raise :class:`OutputExistsError` if ``path`` exists and may not be replaced."""
-    path = Path(path)
-    if path.is_dir():
-        raise OutputExistsError(f"output {str(path)!r} is a directory; give a file name ending in .h5")
-    if path.exists() and not overwrite:
-        raise OutputExistsError(f"output file {str(path)!r} exists; pass --overwrite to replace it or choose another --out")
-
-
-def create(path, *, coords: dict, attrs: dict, methods, sites: bool):
-    """Create the result file with every coordinate and variable, values unset.
+    The file lives in memory (HDF5 core driver) until :func:`commit` writes
+    it to disk; see the module docstring for why.
 
     Parameters
     ----------
-    path : path-like
-        File to create (truncated if it exists).
     coords : dict
         1-D arrays for each name in :data:`COORDS`.
     attrs : dict
@@ -141,7 +114,87 @@ def create(path, *, coords: dict, attrs: dict, methods, sites: bool):
     """
     import h5py
 
-    f = h5py.File(path, "w")
+    f = h5py.File(f"isingvar-{os.getpid()}-{id(coords)}.h5", "w", driver="core", backing_store=False)
+    _fill(f, coords, attrs, methods, sites)
+    return f
+
+
+def open_copy(path):
+    """An in-memory, writable copy of the result file ``path`` (the file itself is not touched).
+
+    Raises
+    ------
+    ResultFileError
+        If ``path`` is missing, not HDF5, not an isingvar result file, or of
+        another schema version.
+    """
+    import h5py
+
+    _check_result_file(path)
+    f = h5py.File(path, "r+", driver="core", backing_store=False)
+    version = _attr(f, "schema_version")
+    if version != SCHEMA_VERSION:
+        f.close()
+        raise ResultFileError(
+            f"{path} has schema version {version}; this isingvar ({SCHEMA_VERSION}) cannot continue it, "
+            "run the sweep again into a new file"
+        )
+    return f
+
+
+def commit(f, path) -> float:
+    """Write the in-memory file ``f`` to ``path`` atomically; return the seconds it took.
+
+    The image goes to a temporary file beside ``path``, is flushed to disk
+    (fsync) and renamed over ``path``, so ``path`` is at every instant either
+    the previous commit or this one, each a complete HDF5 file.  SIGINT and
+    SIGTERM are held until the commit is done.
+    """
+    from ..interrupt import deferred_interrupt
+
+    t = time.perf_counter()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with deferred_interrupt():
+        f.flush()
+        try:
+            with open(tmp, "wb") as out:
+                out.write(f.id.get_file_image())
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        _fsync_dir(path.parent)
+    return time.perf_counter() - t
+
+
+def _fsync_dir(folder):
+    # make the rename itself durable; not every platform allows opening a folder
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def check_output(path, overwrite: bool) -> None:
+    """Raise :class:`OutputExistsError` if ``path`` exists and may not be replaced."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputExistsError(f"output {str(path)!r} is a directory; give a file name ending in .h5")
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"output file {str(path)!r} exists; pass --overwrite to replace it or choose another --out")
+
+
+def _fill(f, coords, attrs, methods, sites):
     for key, value in attrs.items():
         f.attrs[key] = json.dumps(value) if isinstance(value, (dict, list, tuple)) else value
     f.attrs["schema_version"] = SCHEMA_VERSION
@@ -177,7 +230,6 @@ def create(path, *, coords: dict, attrs: dict, methods, sites: bool):
             ds.attrs["flag_meanings"] = "not_converged converged"
         for k, dim in enumerate(var.dims):
             ds.dims[k].attach_scale(f[dim])
-    return f
 
 
 def _chunks(shape, dtype):
@@ -217,7 +269,6 @@ def write_point(f, index: tuple, values: dict) -> None:
 def mark_done(f, index: tuple) -> None:
     """Set the completion flag of instance ``index`` (written after its values)."""
     f["done"][index] = 1
-    f.flush()
 
 
 def _attr(f, key, default=None):
@@ -231,7 +282,7 @@ def read_summary(path) -> dict:
     Returns
     -------
     dict
-        ``attrs`` (root attributes, JSON decoded where possible), ``coords``
+        ``path``, ``attrs`` (root attributes, JSON decoded where possible), ``coords``
         (1-D arrays), ``done`` (sample, J, h) and, for each float variable on
         the (sample, J, h, beta) grid, its array.
 
@@ -242,27 +293,11 @@ def read_summary(path) -> dict:
     """
     import h5py
 
-    path = Path(path)
-    if not path.is_file():
-        raise ResultFileError(f"result file {str(path)!r} does not exist")
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise ResultFileError(f"{path} is not an HDF5 file") from None
-    with f:
-        if "schema_version" not in f.attrs or "done" not in f:
-            raise ResultFileError(f"{path} is an HDF5 file but not an isingvar result file")
-        attrs = {}
-        for key in f.attrs:
-            value = _attr(f, key)
-            if isinstance(value, str) and value[:1] in "{[":
-                try:
-                    value = json.loads(value)
-                except ValueError:
-                    pass
-            attrs[key] = value.item() if isinstance(value, np.generic) else value
+    _check_result_file(path)
+    with h5py.File(path, "r") as f:
         out = {
-            "attrs": attrs,
+            "path": str(path),
+            "attrs": read_attrs(f),
             "coords": {name: f[name][()] for name in COORDS if name in f},
             "done": f["done"][()],
         }
@@ -270,3 +305,33 @@ def read_summary(path) -> dict:
             if var.dims == _GRID and var.dtype == "f8" and name in f:
                 out[name] = f[name][()]
         return out
+
+
+def read_attrs(f) -> dict:
+    """Root attributes of an open result file, JSON text decoded, numpy scalars as Python ones."""
+    attrs = {}
+    for key in f.attrs:
+        value = _attr(f, key)
+        if isinstance(value, str) and value[:1] in "{[":
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
+        attrs[key] = value.item() if isinstance(value, np.generic) else value
+    return attrs
+
+
+def _check_result_file(path) -> None:
+    """Raise :class:`ResultFileError` unless ``path`` is an isingvar result file."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise ResultFileError(f"result file {str(path)!r} does not exist")
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        raise ResultFileError(f"{path} is not an HDF5 file (or is damaged)") from None
+    with f:
+        if "schema_version" not in f.attrs or "done" not in f:
+            raise ResultFileError(f"{path} is an HDF5 file but not an isingvar result file")

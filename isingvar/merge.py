@@ -1,0 +1,101 @@
+"""Join the shard files of one sweep into the file a single run would have written."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigMismatchError, ResultFileError
+
+_INSTANCE_DIMS = ("sample", "J", "h")
+
+
+@dataclass(frozen=True)
+class MergeSummary:
+    """What :func:`merge_shards` did: ``missing`` lists the (k, a, b) instances no shard completed."""
+
+    path: Path
+    done: int
+    total: int
+    missing: list
+
+    def to_dict(self) -> dict:
+        return {"path": str(self.path), "done": self.done, "total": self.total,
+                "missing": [list(m) for m in self.missing]}
+
+
+def merge_shards(out, paths, *, overwrite: bool = False) -> MergeSummary:
+    """Write ``out`` from shard files ``paths`` of one sweep.
+
+    Every variable on the (sample, J, h, ...) grid is taken, per instance,
+    from the first shard that completed it; the coordinates, model instances
+    and attributes come from the first shard, with ``shard`` cleared,
+    ``elapsed_s`` summed, ``completed`` the latest shard's (only when every
+    instance is done) and ``merged_from`` listing the inputs.  Instances that
+    no shard completed stay not done and are returned in ``missing``; the
+    merged file can be completed with ``isingvar sweep --resume``.
+
+    Raises
+    ------
+    OutputExistsError
+        If ``out`` exists and ``overwrite`` is false.
+    ResultFileError
+        If no input is given, or an input is not an isingvar result file.
+    ConfigMismatchError
+        If the inputs were not made by one sweep configuration (their
+        ``config_hash`` attributes differ).
+    """
+    import h5py
+
+    from .io import store
+
+    out = Path(out)
+    store.check_output(out, overwrite)
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ResultFileError("merge needs at least one shard file")
+    if any(p.resolve() == out.resolve() for p in paths if p.exists()):
+        raise ResultFileError(f"{out} is one of the inputs; write the merged file to a new name")
+    with store.open_copy(paths[0]) as f:
+        first = store.read_attrs(f)
+        names = [name for name, var in store.VARIABLES.items()
+                 if var.dims[:3] == _INSTANCE_DIMS and name in f and name != "done"]
+        done = f["done"][()].astype(bool)
+        elapsed, completed = float(first.get("elapsed_s", 0.0)), [first.get("completed")]
+        for p in paths[1:]:
+            with h5py.File(p, "r") as g:
+                attrs = store.read_attrs(g)
+                if attrs.get("config_hash") != first.get("config_hash"):
+                    raise ConfigMismatchError(
+                        f"{p} belongs to another sweep than {paths[0]} (config_hash differs{_difference(first, attrs)}); "
+                        "merge only the shards of one sweep"
+                    )
+                take = g["done"][()].astype(bool) & ~done
+                for name in names:
+                    values = f[name][()]
+                    values[take] = g[name][()][take]
+                    f[name][...] = values
+                done |= take
+                elapsed += float(attrs.get("elapsed_s", 0.0))
+                completed.append(attrs.get("completed"))
+        f["done"][...] = done.astype(np.int8)
+        f.attrs["shard"] = ""
+        f.attrs["elapsed_s"] = elapsed
+        f.attrs["merged_from"] = json.dumps([str(p) for p in paths])
+        if done.all():
+            f.attrs["completed"] = max((c for c in completed if c), default=datetime.now(UTC).isoformat(timespec="seconds"))
+        elif "completed" in f.attrs:
+            del f.attrs["completed"]
+        store.commit(f, out)
+    missing = [tuple(int(x) for x in idx) for idx in np.argwhere(~done)]
+    return MergeSummary(out, int(done.sum()), done.size, missing)
+
+
+def _difference(a: dict, b: dict) -> str:
+    ca, cb = a.get("config") or {}, b.get("config") or {}
+    keys = [k for k in sorted(set(ca) | set(cb)) if ca.get(k) != cb.get(k)]
+    return f": {', '.join(keys)}" if keys else ""

@@ -1,0 +1,142 @@
+"""Figures of a result file: free energies and the mean-field bound gap against beta.
+
+Drawn with matplotlib's object API on the Agg canvas (no pyplot), so it needs
+no display and touches no global figure state.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ResultFileError
+from .report import bound_gap, grid_values, sample_stats
+
+#: Free-energy bounds drawn beside f_exact: f_<method>_upper / f_<method>_lower.
+_BOUND = re.compile(r"f_\w+_(upper|lower)")
+_STYLE = {"exact": "-", "upper": "--", "lower": ":"}
+
+
+def plot_result(summary: dict, path, *, pairs=None) -> Path:
+    """Write a PNG of free energy and bound gap against beta, one column per (J, h).
+
+    Each column has two panels.  Top: free energy per spin ``f_exact`` and every
+    bound ``f_*_upper`` / ``f_*_lower`` in the file (energy per spin, in units
+    of J).  Bottom: the gap ``f_mf_upper - f_exact`` (energy per spin); if the
+    file lacks one of them, ``kl_mf / N`` (nats per spin); else a note.  With
+    several completed samples the curves are the mean over them with a shaded
+    band of +-1 standard error (:func:`isingvar.report.sample_stats`); with one
+    sample, its curve.  Non-finite points (f = -inf at beta = 0) are skipped.
+
+    Parameters
+    ----------
+    summary : dict
+        As returned by :func:`isingvar.io.store.read_summary`: variables shaped
+        (sample, J, h, beta), ``done`` shaped (sample, J, h), ``coords`` and
+        ``attrs`` (``model_family`` and ``n_spins`` go in the title).  An
+        optional ``path`` entry names the file in error messages.
+    path : path-like
+        PNG file to write (replaced if it exists; its folder must exist).
+    pairs : sequence of (int, int), optional
+        (J index, h index) of the columns, in order; default every pair, J
+        major.  The figure is about 4.5 inches (450 px) wide per column.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ResultFileError
+        If no instance of the file is complete, if ``pairs`` is empty or an
+        index in it is out of range.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    coords, done = summary["coords"], summary["done"].astype(bool)
+    n_j, n_h = coords["J"].size, coords["h"].size
+    if not done.any():
+        where = summary.get("path", "the result file")
+        raise ResultFileError(f"no completed instances in {where}; nothing to plot (run the sweep to completion first)")
+    pairs = [(j, h) for j in range(n_j) for h in range(n_h)] if pairs is None else [tuple(p) for p in pairs]
+    if not pairs:
+        raise ResultFileError("pairs is empty; give at least one (J index, h index) or None for all")
+    for j, h in pairs:
+        if not (0 <= j < n_j and 0 <= h < n_h):
+            raise ResultFileError(
+                f"pair (J index {j}, h index {h}) is out of range; the file has J indices 0..{n_j - 1} "
+                f"and h indices 0..{n_h - 1}"
+            )
+
+    attrs = summary["attrs"]
+    fig = Figure(figsize=(4.5 * len(pairs), 7.0), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, len(pairs), sharex="col", squeeze=False)
+    title = f"{attrs.get('model_family', '?')}, N = {attrs.get('n_spins', '?')}"
+    if done.sum(axis=0).max() > 1:
+        title += "\nmean ± 1 standard error over completed samples"
+    fig.suptitle(title, fontsize="medium")
+    names = ["f_exact"] + sorted(k for k in summary if _BOUND.fullmatch(k))
+    for col, (j, h) in enumerate(pairs):
+        _draw_column(summary, j, h, names, axes[0, col], axes[1, col])
+    fig.savefig(path, format="png")
+    return Path(path)
+
+
+def _draw_column(summary, j, h, names, top, bottom):
+    coords = summary["coords"]
+    beta = coords["beta"]
+    done = summary["done"][:, j, h].astype(bool)
+    n_done = int(done.sum())
+    top.set_title(f"J = {coords['J'][j]:g}, h = {coords['h'][h]:g}  ({n_done} sample{'s' * (n_done != 1)})")
+    top.set_ylabel("free energy per spin f (J)")
+    bottom.set_xlabel("inverse temperature β (1/J)")
+    if n_done == 0:
+        for ax in (top, bottom):
+            _note(ax, "no completed samples at this (J, h)")
+        return
+    for name in names:
+        kind = "exact" if name == "f_exact" else _BOUND.fullmatch(name).group(1)
+        _curve(top, beta, grid_values(summary, name, j, h), done, name, _STYLE[kind])
+    if top.lines:
+        top.legend(fontsize="small")
+    else:
+        _note(top, "no free energies in this file")
+
+    gap = bound_gap(summary, j, h)
+    if np.isfinite(gap[done]).any():
+        _curve(bottom, beta, gap, done, "f_mf_upper − f_exact", "-")
+        bottom.set_ylabel("bound gap f_mf_upper − f_exact (J per spin)")
+    elif np.isfinite(grid_values(summary, "kl_mf", j, h)[done]).any():
+        # without both free energies the KL divergence is the gap in ln Z
+        kl = grid_values(summary, "kl_mf", j, h) / summary["attrs"]["n_spins"]
+        _curve(bottom, beta, kl, done, "KL(Q_mf ‖ P) / N", "-")
+        bottom.set_ylabel("KL(Q_mf ‖ P) / N (nats per spin)")
+    else:
+        _note(bottom, "no bound gap: needs f_exact and f_mf_upper\n(methods exact and mf)")
+        return
+    bottom.axhline(0.0, color="0.6", linewidth=0.8)  # the gap is >= 0: the bound holds
+
+
+def _curve(ax, beta, values, done, label, style):
+    """Mean over completed samples, with a ±SE band when there are several."""
+    mean, se, _ = sample_stats(values, done)
+    mean = np.where(np.isfinite(mean), mean, np.nan)  # NaN breaks the line: skipped points
+    if np.isnan(mean).all():
+        return
+    (line,) = ax.plot(beta, mean, style, label=label)
+    band = np.isfinite(mean) & np.isfinite(se)
+    if band.any():
+        ax.fill_between(beta, mean - se, mean + se, where=band, color=line.get_color(), alpha=0.25, linewidth=0)
+
+
+def _note(ax, text):
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="0.4")
+    ax.set_yticks([])
+
+
+__all__ = ["plot_result"]
