@@ -67,9 +67,13 @@ def main(
 
 
 def _fmt(x: float, se: float = math.nan) -> str:
+    """x to 6 digits, or x ± se both to the second significant digit of se."""
     if math.isnan(x):
         return "—"
-    return f"{x:.6g}" if math.isnan(se) else f"{x:.6g} ± {se:.2g}"
+    if not math.isfinite(se) or not math.isfinite(x) or se <= 1e-7 * abs(x):
+        return f"{x:.6g}"
+    d = max(0, 1 - math.floor(math.log10(se)))
+    return f"{x:.{d}f} ± {se:.{d}f}"
 
 
 def _bounds_table(rows, title: str) -> Table:

@@ -21,10 +21,10 @@ def available_cores() -> int:
 
 
 def _init_worker(threads: int) -> None:
-    # The parent handles SIGINT/SIGTERM (commit, then stop the pool); a worker
-    # must not die half-way on its own and take its result with it.
+    # Ctrl-C reaches the whole process group; the parent handles it (commit,
+    # then stop the pool).  SIGTERM keeps its default: it is how the pool
+    # stops its workers, and a scheduler's SIGTERM reaches the parent too.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     import numba
 
     numba.set_num_threads(threads)

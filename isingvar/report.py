@@ -85,7 +85,7 @@ def bounds_table(summary: dict, j: int = 0, h: int = 0, max_rows: int = 12) -> l
         ``f_exact``, ``f_mf_upper`` (energy per spin), ``gap`` (the per-sample
         ``f_mf_upper - f_exact`` >= 0, the looseness of the bound per spin) and
         ``kl_mf`` (nats, total); their standard errors ``f_exact_se``,
-        ``f_mf_upper_se``, ``gap_se`` (see :func:`sample_stats`; NaN with one
+        ``f_mf_upper_se``, ``gap_se``, ``kl_mf_se`` (see :func:`sample_stats`; NaN with one
         sample); and ``n_done``, the number of completed samples at (j, h).
         Values are NaN where a method did not run.
     """
@@ -99,7 +99,7 @@ def bounds_table(summary: dict, j: int = 0, h: int = 0, max_rows: int = 12) -> l
         row = {"beta": float(beta[k])}
         for name in ("f_exact", "f_mf_upper", "gap", "kl_mf"):
             row[name] = float(stats[name][0][k])
-        for name in ("f_exact", "f_mf_upper", "gap"):
+        for name in ("f_exact", "f_mf_upper", "gap", "kl_mf"):
             row[f"{name}_se"] = float(stats[name][1][k])
         row["n_done"] = int(done.sum())
         rows.append(row)
