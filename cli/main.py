@@ -214,6 +214,8 @@ def sweep(
         }
         if o["resume"] and o["overwrite"]:
             raise ModelParameterError("--resume and --overwrite exclude each other; choose one")
+        if o["resume"] and o["out_path"] is None:
+            raise ModelParameterError("--resume needs --out FILE: the file to continue")
         if o["workers"] is not None and o["workers"] < 1:
             raise ModelParameterError(f"--workers must be at least 1, got {o['workers']}")
         shard_spec = parse_shard(o["shard"])
@@ -286,7 +288,8 @@ def _dry_run(config, shard_spec, path: Path, resume: bool, as_json: bool):
     shard_note = f" (shard {shard_spec[0]}/{shard_spec[1]}: {len(mine)})" if shard_spec else ""
     table.add_row("instances", f"{len(config.instances())}{shard_note}, {todo} to compute")
     table.add_row("estimate", f"about {_duration(secs)} (timed on sample 0)")
-    table.add_row("output", f"{path} (not written: dry run)")
+    exists = " (exists: needs --resume or --overwrite)" if path.exists() and not resume else ""
+    table.add_row("output", f"{path}{exists} (not written: dry run)")
     out.print(table)
 
 

@@ -179,6 +179,10 @@ def test_mismatched_merge_and_resume_are_refused(tmp_path):
     assert r.exit_code == 2 and "beta" in r.output and "different sweep" in r.output
     r = run("sweep", "chain", "--n", 5, "--beta", "0.5,1", "--seed", 1, "--out", a, "--resume", "--shard", "0/2")
     assert r.exit_code == 2 and "--shard" in r.output
+    r = run("sweep", "chain", "--n", 5, "--beta", "0.5,1", "--seed", 1, "--out", a, "--resume", "--overwrite")
+    assert r.exit_code == 2 and "exclude each other" in r.output
+    r = run("sweep", "chain", "--n", 5, "--resume")
+    assert r.exit_code == 2 and "--resume needs --out" in r.output
     assert a.read_bytes() == before
 
 
