@@ -129,6 +129,24 @@ class _Progress:
             self.bar.__exit__(*exc)
 
 
+# Model options, shared by `sweep` and `model export` (defined once; None means the family's default).
+MODEL_ARGUMENT = typer.Argument(None, help="Model family (see `isingvar models`). Default: an SK instance with N = 16.")
+N_OPTION = typer.Option(None, "--n", help="Number of spins N (sk, curie-weiss, chain, rrg).", rich_help_panel="Model")
+L_OPTION = typer.Option(None, "--L", help="Linear size L (square: N = L^2, cubic: N = L^3).", rich_help_panel="Model")
+J0_OPTION = typer.Option(None, "--J0", help="sk: mean coupling times N, in units of the J axis (default 0).", rich_help_panel="Model")
+BOUNDARY_OPTION = typer.Option(None, "--boundary", help="chain, square, cubic: periodic (default) or open.", rich_help_panel="Model")
+DISORDER_OPTION = typer.Option(None, "--disorder", help="square, cubic, rrg: none (default), gaussian or pm bonds.", rich_help_panel="Model")
+DEGREE_OPTION = typer.Option(None, "--degree", help="rrg: degree d of every vertex (default 3).", rich_help_panel="Model")
+COUPLINGS_OPTION = typer.Option(None, "--couplings", help="file: a UAI (.uai), libDAI (.fg), .npz (J, h), .npy (J) or edge-list ('i j J_ij' / 'i h_i') file.", rich_help_panel="Model")
+FORMAT_OPTION = typer.Option(None, "--format", help="file: uai, fg, npz, npy or edges (default: from the extension).", rich_help_panel="Model")
+MODEL_PARAMS = ("n", "L", "J0", "boundary", "disorder", "degree", "couplings", "format")
+
+
+def _model_params(o: dict) -> dict:
+    """The family parameters among the command's options (the option --format is the parameter format)."""
+    return {k: o["file_format" if k == "format" else k] for k in MODEL_PARAMS}
+
+
 EXIT_RESUMABLE = 75  # EX_TEMPFAIL: SIGINT/SIGTERM after a commit; rerun with --resume
 
 
@@ -168,13 +186,15 @@ def _resume_command(out_path: Path) -> str:
 @app.command()
 def sweep(
     ctx: typer.Context,
-    model: str | None = typer.Argument(None, help="Model family (see `isingvar models`). Default: an SK instance with N = 16."),
-    n: int | None = typer.Option(None, "--n", help="Number of spins N (sk, curie-weiss, chain).", rich_help_panel="Model"),
-    L: int | None = typer.Option(None, "--L", help="Linear size L of the square lattice (N = L^2).", rich_help_panel="Model"),
-    J0: float | None = typer.Option(None, "--J0", help="sk: mean coupling times N, in units of the J axis (default 0).", rich_help_panel="Model"),
-    boundary: str | None = typer.Option(None, "--boundary", help="chain, square: periodic (default) or open.", rich_help_panel="Model"),
-    disorder: str | None = typer.Option(None, "--disorder", help="square: none (default), gaussian or pm bonds.", rich_help_panel="Model"),
-    couplings: Path | None = typer.Option(None, "--couplings", help="file: .npz with J (and h), or an edge list 'i j J_ij' / 'i h_i'.", rich_help_panel="Model"),
+    model: str | None = MODEL_ARGUMENT,
+    n: int | None = N_OPTION,
+    L: int | None = L_OPTION,
+    J0: float | None = J0_OPTION,
+    boundary: str | None = BOUNDARY_OPTION,
+    disorder: str | None = DISORDER_OPTION,
+    degree: int | None = DEGREE_OPTION,
+    couplings: Path | None = COUPLINGS_OPTION,
+    file_format: str | None = FORMAT_OPTION,
     beta: str = typer.Option("0.05:3:60", "--beta", help="Inverse temperatures: a:b:n, log:a:b:n, a,b,c or a number (>= 0).", rich_help_panel="Grid"),
     J: str = typer.Option("1", "--J", help="Coupling scale(s): every J_ij is multiplied by J.", rich_help_panel="Grid"),
     h: str = typer.Option("0", "--h", help="Uniform field(s) added to every h_i.", rich_help_panel="Grid"),
@@ -207,8 +227,8 @@ def sweep(
         from isingvar.sweep import default_output_path, make_config, parse_shard, run_sweep
 
         o = {
-            "model": model, "n": n, "L": L, "J0": J0, "boundary": boundary, "disorder": disorder,
-            "couplings": couplings, "beta": beta, "J": J, "h": h, "samples": samples, "seed": seed,
+            "model": model, "n": n, "L": L, "J0": J0, "boundary": boundary, "disorder": disorder, "degree": degree,
+            "couplings": couplings, "file_format": file_format, "beta": beta, "J": J, "h": h, "samples": samples, "seed": seed,
             "method": method, "force": force, "sites": sites, "out_path": out_path, "overwrite": overwrite,
             "resume": resume, "as_json": as_json, "shard": shard, "workers": workers,
         }
@@ -219,7 +239,7 @@ def sweep(
         if o["workers"] is not None and o["workers"] < 1:
             raise ModelParameterError(f"--workers must be at least 1, got {o['workers']}")
         shard_spec = parse_shard(o["shard"])
-        params = {k: o[k] for k in ("n", "L", "J0", "boundary", "disorder", "couplings")}
+        params = _model_params(o)
         config = make_config(
             o["model"], params, beta=o["beta"], J=o["J"], h=o["h"], samples=o["samples"], seed=o["seed"],
             methods=o["method"], sites=o["sites"], force=o["force"],
@@ -381,6 +401,7 @@ def models():
 
     table = Table(title="Model families (energy E = -sum_{i<j} J_ij s_i s_j - sum_i h_i s_i)", show_lines=True)
     table.add_column("model")
+    table.add_column("N")
     table.add_column("parameters")
     table.add_column("couplings")
     for fam in FAMILIES.values():
@@ -389,8 +410,43 @@ def models():
             + (" (required)" if p.default is None else f" (default {p.default})")
             for p in fam.params
         )
-        table.add_row(fam.name, params, f"{fam.summary}\n{fam.energy}")
+        table.add_row(fam.name, fam.size, params, f"{fam.summary}\n{fam.energy}")
     out.print(table)
+
+
+model_app = typer.Typer(help="Model instances: write the instance a sweep would use, for other tools.")
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("export")
+def model_export(
+    model: str = typer.Argument(..., help="Model family (see `isingvar models`)."),
+    n: int | None = N_OPTION,
+    L: int | None = L_OPTION,
+    J0: float | None = J0_OPTION,
+    boundary: str | None = BOUNDARY_OPTION,
+    disorder: str | None = DISORDER_OPTION,
+    degree: int | None = DEGREE_OPTION,
+    couplings: Path | None = COUPLINGS_OPTION,
+    file_format: str | None = FORMAT_OPTION,
+    sample: int = typer.Option(0, "--sample", help="Disorder sample k."),
+    seed: int = typer.Option(0, "--seed", help="Seed S; sample k is drawn from rng([S, k]) as in `isingvar sweep`."),
+    J: float = typer.Option(1.0, "--J", help="Coupling scale: every J_ij is multiplied by it."),
+    h: float = typer.Option(0.0, "--h", help="Uniform field added to every h_i."),
+    out_path: Path = typer.Option(..., "--out", help="File to write: .npz, .uai, .fg or an edge list (any other extension)."),
+    to: str | None = typer.Option(None, "--to", help="Output format: npz, edges, uai or fg (default: from the --out extension)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file."),
+):
+    """Write instance k of a family (at coupling scale J and field h) as .npz, an edge list, UAI or libDAI .fg."""
+    with _user_errors():
+        from isingvar.export import export_instance
+
+        o = {"n": n, "L": L, "J0": J0, "boundary": boundary, "disorder": disorder, "degree": degree,
+             "couplings": couplings, "file_format": file_format}
+        summary = export_instance(model, _model_params(o), seed=seed, sample=sample, J=J, h=h,
+                                  out=out_path, format=to, overwrite=overwrite)
+        out.print(f"wrote {summary.path} ({summary.format}: N = {summary.n}, {summary.n_edges} couplings, "
+                  f"{summary.n_fields} nonzero fields)", highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

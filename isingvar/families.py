@@ -40,6 +40,7 @@ class Family:
     summary: str
     energy: str
     params: tuple[Param, ...]
+    size: str  # N in terms of the parameters, for people ("N = L^2")
     n_spins: Callable[[dict], int]
     build: Callable[[dict, np.random.Generator], IsingModel]
     disordered: Callable[[dict], bool] = field(default=lambda p: False)
@@ -83,32 +84,125 @@ def _build_curie_weiss(p, rng):
     return IsingModel(n, i, j, np.full(i.size, 1.0 / n))
 
 
-def _build_chain(p, rng):
-    n = p["n"]
-    _check_periodic(p["boundary"], n, "chain")
-    i = np.arange(n if p["boundary"] == "periodic" else n - 1)
-    return _merge_bonds(n, i, (i + 1) % n, np.ones(i.size))
+def _hypercubic_bonds(L, dim, boundary):
+    """Nearest-neighbour bonds (i, j) of an L^dim lattice, row-major site numbering.
+
+    For each axis, last first (so a square lattice lists right-hand bonds, then
+    downward ones), the bond from every site to the next along it; periodic
+    boundaries wrap, open ones drop the bonds that would leave the lattice.
+    """
+    shape = (L,) * dim
+    sites = np.arange(L**dim)
+    coords = np.stack(np.unravel_index(sites, shape))
+    i, j = [], []
+    for axis in reversed(range(dim)):
+        nxt = coords.copy()
+        nxt[axis] += 1
+        keep = np.ones(sites.size, dtype=bool) if boundary == "periodic" else nxt[axis] < L
+        nxt[axis] %= L
+        i.append(sites[keep])
+        j.append(np.ravel_multi_index(tuple(nxt[:, keep]), shape))
+    return np.concatenate(i), np.concatenate(j)
 
 
-def _build_square(p, rng):
-    L = p["L"]
-    _check_periodic(p["boundary"], L, "square lattice")
-    r, c = np.divmod(np.arange(L * L), L)
-    if p["boundary"] == "periodic":
-        i = np.concatenate([r * L + c, r * L + c])
-        j = np.concatenate([r * L + (c + 1) % L, ((r + 1) % L) * L + c])
-    else:
-        right = c < L - 1
-        down = r < L - 1
-        i = np.concatenate([(r * L + c)[right], (r * L + c)[down]])
-        j = np.concatenate([(r * L + c + 1)[right], ((r + 1) * L + c)[down]])
-    return _merge_bonds(L * L, i, j, _bond_values(p["disorder"], i.size, rng))
+def _build_lattice(dim, what):
+    def build(p, rng):
+        L = p["n"] if dim == 1 else p["L"]
+        _check_periodic(p["boundary"], L, what)
+        i, j = _hypercubic_bonds(L, dim, p["boundary"])
+        return _merge_bonds(L**dim, i, j, _bond_values(p.get("disorder", "none"), i.size, rng))
+
+    return build
+
+
+def random_regular_graph(n: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Edges (i < j) of a random d-regular simple graph on n vertices.
+
+    The configuration model: n d stubs paired by a random permutation
+    (Bollobas, Eur. J. Combin. 1, 311 (1980)).  For d <= 4 pairings with a
+    self-loop or a repeated edge are rejected and drawn again, which gives
+    exactly the uniform law over simple d-regular graphs (about exp((d^2 -
+    1)/4) <= 45 draws).  For larger d, or if 500 draws fail, the self-loops and
+    repeats of one pairing are removed by double-edge switches with random
+    other edges, which keep every degree (as in Viger & Latapy, COCOON 2005):
+    simple and exactly d-regular, close to but not exactly uniform.  For
+    d > (n - 1)/2 the graph is the
+    complement of a random (n - 1 - d)-regular one (switches are easy in
+    sparse graphs, stuck in nearly complete ones).
+
+    Raises
+    ------
+    ModelParameterError
+        If n d is odd or d >= n.
+    """
+    if (n * d) % 2 or not 0 <= d < n:
+        raise ModelParameterError(
+            f"a {d}-regular graph on {n} vertices does not exist (need n*d even and d < n); change --n or --degree"
+        )
+    if 2 * d > n - 1:
+        i, j = random_regular_graph(n, n - 1 - d, rng) if d < n - 1 else (np.zeros(0, np.int64),) * 2
+        complete = np.ones((n, n), dtype=bool)
+        complete[i, j] = False
+        return np.nonzero(np.triu(complete, k=1))
+    for _ in range(500 if d <= 4 else 0):
+        _, _, key, good = _pairing(n, d, rng)
+        if good.all():
+            key.sort()
+            return key // n, key % n
+    for _ in range(100):  # a repair can get stuck in tiny graphs: pair afresh
+        key = _repaired_pairing(n, d, rng)
+        if key is not None:
+            key.sort()
+            return key // n, key % n
+    raise ModelParameterError(f"could not build a {d}-regular graph on {n} vertices; try another --seed")
+
+
+def _pairing(n, d, rng):
+    """A random pairing of n d stubs: (lo, hi, key = lo * n + hi, good), good false on
+    self-loops and on repeats of an earlier edge."""
+    pairs = rng.permutation(np.repeat(np.arange(n), d)).reshape(-1, 2)
+    lo, hi = pairs.min(axis=1), pairs.max(axis=1)
+    key = lo * n + hi
+    _, first = np.unique(key, return_index=True)
+    good = np.zeros(key.size, dtype=bool)
+    good[first] = True
+    good &= lo != hi
+    return lo, hi, key, good
+
+
+def _repaired_pairing(n, d, rng):
+    """Keys i * n + j (i < j) of a random pairing with self-loops and repeats
+    switched away; None if the switches get stuck."""
+    lo, hi, key, good = _pairing(n, d, rng)
+    seen = set(key[good].tolist())
+    bad = np.flatnonzero(~good).tolist()
+    for _ in range(100 * (len(bad) + 1)):
+        if not bad:
+            return key
+        k = bad[-1]
+        m = int(rng.integers(key.size))
+        a, b = int(lo[k]), int(hi[k])
+        c, e = (int(lo[m]), int(hi[m])) if rng.random() < 0.5 else (int(hi[m]), int(lo[m]))
+        k1, k2 = min(a, c) * n + max(a, c), min(b, e) * n + max(b, e)
+        if a == c or b == e or k1 == k2 or k1 in seen or k2 in seen or m in bad:
+            continue
+        seen.discard(int(key[m]))
+        seen.update((k1, k2))
+        key[k], key[m] = k1, k2
+        lo[k], hi[k], lo[m], hi[m] = k1 // n, k1 % n, k2 // n, k2 % n
+        bad.pop()
+    return None
+
+
+def _build_rrg(p, rng):
+    i, j = random_regular_graph(p["n"], p["degree"], rng)
+    return IsingModel(p["n"], i, j, _bond_values(p["disorder"], i.size, rng))
 
 
 def _build_file(p, rng):
-    from .io.couplings import read_couplings_cached
+    from .io.couplings import read_model_file_cached
 
-    return read_couplings_cached(p["couplings"])
+    return read_model_file_cached(p["couplings"], p["format"]).model
 
 
 def _file_n(p):
@@ -117,6 +211,10 @@ def _file_n(p):
 
 _BOUNDARY = Param("boundary", str, "boundary conditions", "periodic", ("periodic", "open"))
 _N = Param("n", int, "number of spins N", minimum=1)
+_DISORDER = Param("disorder", str, "bond disorder: 1, N(0,1) or +-1", "none", ("none", "gaussian", "pm"))
+_FORMATS = ("auto", "uai", "fg", "npz", "npy", "edges")
+
+_L = Param("L", int, "linear size L", minimum=1)
 
 FAMILIES: dict[str, Family] = {
     f.name: f
@@ -126,6 +224,7 @@ FAMILIES: dict[str, Family] = {
             "Sherrington-Kirkpatrick spin glass (all pairs, Gaussian couplings)",
             "J_ij = J0/N + g_ij/sqrt(N), g_ij ~ N(0,1), all i<j; h_i = 0",
             (_N, Param("J0", float, "mean coupling times N, in units of the J axis", 0.0)),
+            "N = n",
             lambda p: p["n"],
             _build_sk,
             lambda p: True,
@@ -135,6 +234,7 @@ FAMILIES: dict[str, Family] = {
             "Curie-Weiss ferromagnet (all pairs, equal couplings)",
             "J_ij = 1/N, all i<j; h_i = 0",
             (_N,),
+            "N = n",
             lambda p: p["n"],
             _build_curie_weiss,
         ),
@@ -143,28 +243,52 @@ FAMILIES: dict[str, Family] = {
             "one-dimensional nearest-neighbour chain",
             "J_{i,i+1} = 1 (periodic: also J_{N-1,0}; for N = 2 the two bonds add to 2); h_i = 0",
             (_N, _BOUNDARY),
+            "N = n",
             lambda p: p["n"],
-            _build_chain,
+            _build_lattice(1, "chain"),
         ),
         Family(
             "square",
-            "L x L square lattice, nearest neighbours (N = L^2)",
-            "bonds to the right and below each site, each bond once, value 1, N(0,1) or +-1 "
+            "L x L square lattice, nearest neighbours",
+            "J_ij on the bonds to the right and below each site, each bond once: 1, N(0,1) or +-1 "
             "(--disorder); periodic L = 2: the two bonds joining a pair add up; h_i = 0",
-            (
-                Param("L", int, "linear size L (N = L^2)", minimum=1),
-                _BOUNDARY,
-                Param("disorder", str, "bond disorder", "none", ("none", "gaussian", "pm")),
-            ),
+            (_L, _BOUNDARY, _DISORDER),
+            "N = L^2",
             lambda p: p["L"] ** 2,
-            _build_square,
+            _build_lattice(2, "square lattice"),
             lambda p: p["disorder"] != "none",
         ),
         Family(
+            "cubic",
+            "L x L x L simple cubic lattice, nearest neighbours (3-d Edwards-Anderson with disorder)",
+            "J_ij on the bonds along +x, +y, +z from each site, each bond once: 1, N(0,1) or +-1 "
+            "(--disorder); periodic L = 2: the two bonds joining a pair add up; h_i = 0",
+            (_L, _BOUNDARY, _DISORDER),
+            "N = L^3",
+            lambda p: p["L"] ** 3,
+            _build_lattice(3, "cubic lattice"),
+            lambda p: p["disorder"] != "none",
+        ),
+        Family(
+            "rrg",
+            "random regular graph of degree d (Viana-Bray-type spin glass with disorder)",
+            "J_ij on the N d/2 edges of a random d-regular simple graph: 1, N(0,1) or +-1 (--disorder); h_i = 0",
+            (_N, Param("degree", int, "degree d of every vertex", 3, minimum=1), _DISORDER),
+            "N = n",
+            lambda p: p["n"],
+            _build_rrg,
+            lambda p: True,
+        ),
+        Family(
             "file",
-            "couplings and fields read from a file (.npz with J and h, or an edge list)",
-            "as in the file; the J axis multiplies every J_ij, the h axis adds to every h_i",
-            (Param("couplings", Path, "path of the couplings file"),),
+            "couplings and fields read from a file: UAI, libDAI .fg, .npz, .npy or an edge list",
+            "as in the file (UAI/.fg potentials converted at beta = 1 with s = 2x - 1, ln Z of the file = "
+            "ln Z + lnZ_offset); the J axis multiplies every J_ij, the h axis adds to every h_i",
+            (
+                Param("couplings", Path, "path of the model file"),
+                Param("format", str, "file format (auto: from the extension)", "auto", _FORMATS),
+            ),
+            "N from the file",
             _file_n,
             _build_file,
         ),

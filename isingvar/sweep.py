@@ -112,6 +112,8 @@ class SweepConfig:
     force: bool = False
     mf_max_sweeps: int = 2000
     mf_tol: float = 1e-10
+    #: file family: the model file's name, SHA-256, format and lnZ_offset (part of the hash: a changed file is another sweep)
+    source: dict | None = None
 
     @property
     def shape(self) -> tuple:
@@ -129,6 +131,8 @@ class SweepConfig:
         for k in ("beta", "J", "h"):
             d[k] = d[k].tolist()
         d["methods"] = list(self.methods)
+        if self.source is None:
+            del d["source"]
         return d
 
     def config_hash(self) -> str:
@@ -218,7 +222,18 @@ def make_config(
         check_size(probe, betas, force, instances=samples * Js.size * hs.size)
     if sites is None:
         sites = n <= SITES_DEFAULT_MAX_N
-    return SweepConfig(model, params, n, betas, Js, hs, int(samples), int(seed), methods, bool(sites), force)
+    return SweepConfig(model, params, n, betas, Js, hs, int(samples), int(seed), methods, bool(sites), force,
+                       source=_source(model, params))
+
+
+def _source(model: str, params: dict) -> dict | None:
+    """What a sweep records of its model file (file family only)."""
+    if model != "file":
+        return None
+    from .io.couplings import read_model_file_cached
+
+    f = read_model_file_cached(params["couplings"], params["format"])
+    return {"file": Path(f.path).name, "sha256": f.sha256, "format": f.format, "lnZ_offset": f.lnZ_offset}
 
 
 #: Options whose value is a grid (a range string, a number or a list of numbers in a config file).
@@ -413,6 +428,9 @@ def compute_instance(config: SweepConfig, k: int, a: int, b: int, progress=None)
 
         exact = exact_enumeration(model, config.beta, sites=config.sites, progress=exact_progress)
         values |= _exact_values(exact)
+        if config.source is not None:  # the file's own model is the instance at beta = 1, J = 1, h = 0
+            here = (config.beta == 1.0) & (config.J[a] == 1.0) & (config.h[b] == 0.0)
+            values["lnZ_model_exact"] = np.where(here, exact.lnZ + config.source["lnZ_offset"], np.nan)
     if "mf" in config.methods:
         rng = np.random.default_rng([config.seed, k, 0x6D66, a, b])
         mf = mean_field(
@@ -531,6 +549,9 @@ def _new_file(config: SweepConfig, shard, command_line: str):
         "shard": shard_text(shard),
         "elapsed_s": 0.0,
     }
+    if config.source is not None:
+        attrs |= {f"source_{k}": v for k, v in config.source.items() if k != "lnZ_offset"}
+        attrs["lnZ_offset"] = config.source["lnZ_offset"]
     f = store.open_new(coords=coords, attrs=attrs, methods=config.methods, sites=config.sites)
     for k in range(config.samples):  # every instance up front: shards and resumes store the same ones
         store.write_instance(f, k, first if k == 0 else make_instance(config.model, config.params, config.seed, k))

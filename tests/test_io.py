@@ -2,84 +2,13 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from isingvar.errors import CouplingsFileError, OutputExistsError
+from isingvar.errors import OutputExistsError
 from isingvar.exact import exact_enumeration
 from isingvar.families import make_instance
-from isingvar.io.couplings import read_couplings
 from isingvar.io.store import VARIABLES, check_output, commit, open_copy, open_new
 from isingvar.meanfield import mean_field
 from isingvar.model import IsingModel
 from isingvar.sweep import make_config, run_sweep
-
-
-def test_edge_list_reader(tmp_path):
-    p = tmp_path / "m.txt"
-    p.write_text("# a 3-spin model\n0 1 1.5\n2 1 -0.5   # reversed order is fine\n\n1 0.25\n")
-    m = read_couplings(p)
-    J = np.zeros((3, 3))
-    J[0, 1] = J[1, 0] = 1.5
-    J[1, 2] = J[2, 1] = -0.5
-    np.testing.assert_array_equal(m.dense(), J)
-    np.testing.assert_array_equal(m.fields, [0, 0.25, 0])
-
-
-def test_npz_reader(tmp_path, rng):
-    J = rng.normal(size=(5, 5))
-    J = np.triu(J, 1) + np.triu(J, 1).T
-    h = rng.normal(size=5)
-    np.savez(tmp_path / "m.npz", J=J, h=h)
-    m = read_couplings(tmp_path / "m.npz")
-    np.testing.assert_array_equal(m.dense(), J)
-    np.testing.assert_array_equal(m.fields, h)
-
-
-@pytest.mark.parametrize(
-    "text, match",
-    [
-        ("0 1\n0 1 2 3\n", ":2: expected"),
-        ("0 x 1.0\n", ":1: indices must be integers"),
-        ("0 1 1.0\n1 0 2.0\n", ":2: pair 0 1 already given on line 1"),
-        ("0 0 1.0\n", ":1: self-coupling"),
-        ("0 1 nan\n", ":1: value nan is not finite"),
-        ("-1 1 1.0\n", ":1: spin indices start at 0"),
-        ("# nothing\n", "no couplings"),
-        ("0 1.0\n0 2.0\n", ":2: field of spin 0 given twice"),
-    ],
-)
-def test_edge_list_errors_name_file_and_line(tmp_path, text, match):
-    p = tmp_path / "bad.txt"
-    p.write_text(text)
-    with pytest.raises(CouplingsFileError, match=match) as info:
-        read_couplings(p)
-    assert "bad.txt" in str(info.value)
-
-
-@pytest.mark.parametrize(
-    "arrays, match",
-    [
-        ({"J": np.array([[0.0, 1.0], [2.0, 0.0]])}, "symmetric"),
-        ({"J": np.zeros((2, 3))}, "square"),
-        ({"J": np.array([[0.0, np.inf], [np.inf, 0.0]])}, "not finite"),
-        ({"K": np.zeros((2, 2))}, "no array 'J'"),
-        ({"J": np.zeros((2, 2)), "h": np.zeros(3)}, "shape"),
-    ],
-)
-def test_npz_errors(tmp_path, arrays, match):
-    p = tmp_path / "bad.npz"
-    np.savez(p, **arrays)
-    with pytest.raises(CouplingsFileError, match=match):
-        read_couplings(p)
-
-
-def test_missing_and_unreadable_files(tmp_path):
-    with pytest.raises(CouplingsFileError, match="does not exist"):
-        read_couplings(tmp_path / "nope.npz")
-    (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(CouplingsFileError, match="not a readable"):
-        read_couplings(tmp_path / "junk.npz")
-    (tmp_path / "bin.txt").write_bytes(b"\xff\xfe\x00\x81")
-    with pytest.raises(CouplingsFileError):
-        read_couplings(tmp_path / "bin.txt")
 
 
 def test_commit_replaces_the_file_whole(tmp_path):

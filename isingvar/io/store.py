@@ -60,6 +60,7 @@ VARIABLES: dict[str, Variable] = {
     "m2_exact": Variable(_GRID, "f8", "1", "second moment <m^2> of m = sum_i s_i/N, exact", "exact"),
     "absm_exact": Variable(_GRID, "f8", "1", "mean absolute magnetisation <|m|>, exact", "exact"),
     "chi_exact": Variable(_GRID, "f8", "1/energy", "susceptibility beta N (<m^2> - <m>^2), exact", "exact"),
+    "lnZ_model_exact": Variable(_GRID, "f8", "nat", "ln Z of the model as given in its source file, lnZ_exact + lnZ_offset; only at beta = 1, J = 1, h = 0 of the file family", "exact"),
     "E0_exact": Variable(_INST, "f8", "energy", "ground-state energy (total), exact", "exact"),
     "m_exact_site": Variable(_GRID + ("site",), "f8", "1", "site magnetisations <s_i>, exact", "exact_site"),
     "exact_path": Variable(_INST, "i1", "1", "summation path of the exact enumeration (see flag_meanings)", "exact", fill=-1),

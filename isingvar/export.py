@@ -1,0 +1,60 @@
+"""Write the instance a sweep would use to a file other tools read."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelParameterError
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    path: Path
+    format: str
+    n: int
+    n_edges: int
+    n_fields: int
+
+
+def export_instance(model: str, params: dict, *, seed: int = 0, sample: int = 0, J: float = 1.0, h: float = 0.0,
+                    out, format: str | None = None, overwrite: bool = False) -> ExportSummary:
+    """Write sample ``sample`` of family ``model`` (seed ``seed``), scaled to (J, h), to ``out``.
+
+    The instance is :func:`isingvar.families.make_instance` followed by
+    :meth:`isingvar.model.IsingModel.scaled`, exactly as ``isingvar sweep``
+    builds the instance at coordinates (sample, J, h).  UAI and .fg files hold
+    potentials at beta = 1: psi = exp(J_ij s_i s_j) per coupling and exp(h_i s_i)
+    per field (s = 2x - 1), so their ln Z is the Ising ln Z at beta = 1 (an
+    ``lnZ_offset`` of a model read from such a file is not carried over).
+    The file is written under a temporary name and renamed.
+
+    Raises
+    ------
+    UnknownModelError, ModelParameterError, CouplingsFileError
+        For bad model parameters, a negative sample or seed, or an unknown format.
+    OutputExistsError
+        If ``out`` exists and ``overwrite`` is false.
+    """
+    from .families import make_instance, resolve_params
+    from .io.couplings import format_of, write_model_file
+    from .io.store import check_output
+
+    if sample < 0 or seed < 0:
+        raise ModelParameterError(f"--sample and --seed must be >= 0, got {sample} and {seed}")
+    out = Path(out)
+    fmt = format_of(out, format)
+    check_output(out, overwrite)
+    instance = make_instance(model, resolve_params(model, params), seed, sample).scaled(J, h)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp{out.suffix}")  # keep the suffix: np.savez appends .npz
+    try:
+        write_model_file(instance, tmp, fmt)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return ExportSummary(out, fmt, instance.n, instance.n_edges, int(np.count_nonzero(instance.fields)))
