@@ -400,10 +400,10 @@ def models():
     from isingvar.families import FAMILIES
 
     table = Table(title="Model families (energy E = -sum_{i<j} J_ij s_i s_j - sum_i h_i s_i)", show_lines=True)
-    table.add_column("model")
-    table.add_column("N")
+    table.add_column("model", no_wrap=True)
+    table.add_column("N", no_wrap=True)
     table.add_column("parameters")
-    table.add_column("couplings")
+    table.add_column("couplings", overflow="fold", ratio=2)
     for fam in FAMILIES.values():
         params = "\n".join(
             f"--{p.name} {p.kind.__name__.upper()}" + (f" [{'|'.join(p.choices)}]" if p.choices else "")
