@@ -242,11 +242,11 @@ def sweep(
         params = _model_params(o)
         config = make_config(
             o["model"], params, beta=o["beta"], J=o["J"], h=o["h"], samples=o["samples"], seed=o["seed"],
-            methods=o["method"], sites=o["sites"], force=o["force"],
+            methods=o["method"], sites=o["sites"], force=o["force"] or dry_run,  # a dry run estimates, never refuses
         )
         path = o["out_path"] or default_output_path(config)
         if dry_run:
-            _dry_run(config, shard_spec, path, o["resume"], o["as_json"])
+            _dry_run(config, shard_spec, path, o["resume"], o["as_json"], o["force"])
             return
         if not o["resume"]:
             check_output(path, o["overwrite"])
@@ -275,8 +275,9 @@ def sweep(
                   f"{summary.done} of {summary.total} done)", highlight=False)
 
 
-def _dry_run(config, shard_spec, path: Path, resume: bool, as_json: bool):
+def _dry_run(config, shard_spec, path: Path, resume: bool, as_json: bool, force: bool):
     """What a sweep would do, from the resolved configuration; writes nothing."""
+    from isingvar.exact import MAX_SECONDS
     from isingvar.io.store import open_copy, read_attrs
     from isingvar.sweep import check_resumable, estimate_seconds, shard_instances
 
@@ -288,12 +289,14 @@ def _dry_run(config, shard_spec, path: Path, resume: bool, as_json: bool):
             done = f["done"][()].astype(bool)
         todo = sum(not done[i] for i in mine)
     secs = estimate_seconds(config) * todo
+    refused = "exact" in config.methods and not force and secs > MAX_SECONDS
     info = {
         "model": config.model, "params": config.params, "n_spins": config.n,
         "beta": [float(config.beta.min()), float(config.beta.max()), int(config.beta.size)],
         "J": config.J.tolist(), "h": config.h.tolist(), "samples": config.samples, "seed": config.seed,
         "methods": list(config.methods), "instances": len(config.instances()), "in_shard": len(mine),
-        "to_compute": todo, "estimated_s": round(secs, 1), "out": str(path), "config_hash": config.config_hash(),
+        "to_compute": todo, "estimated_s": round(secs, 1), "needs_force": refused, "out": str(path),
+        "config_hash": config.config_hash(),
     }
     if as_json:
         typer.echo(json.dumps(info))
@@ -307,7 +310,8 @@ def _dry_run(config, shard_spec, path: Path, resume: bool, as_json: bool):
     table.add_row("methods", ", ".join(config.methods))
     shard_note = f" (shard {shard_spec[0]}/{shard_spec[1]}: {len(mine)})" if shard_spec else ""
     table.add_row("instances", f"{len(config.instances())}{shard_note}, {todo} to compute")
-    table.add_row("estimate", f"about {_duration(secs)} (timed on sample 0)")
+    limit = f"; over the {MAX_SECONDS / 60:.0f}-minute limit: the sweep needs --force" if refused else ""
+    table.add_row("estimate", f"about {_duration(secs)} (timed on sample 0){limit}")
     exists = " (exists: needs --resume or --overwrite)" if path.exists() and not resume else ""
     table.add_row("output", f"{path}{exists} (not written: dry run)")
     out.print(table)

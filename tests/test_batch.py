@@ -1,6 +1,7 @@
 """Batch jobs: kill -9 and resume, SIGTERM, shards and merge, config files, dry run, workers, plot."""
 
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -291,3 +292,14 @@ def test_provenance_attributes(tmp_path, monkeypatch):
 
     assert a["numba_version"] == numba.__version__ and a["numpy_version"] == np.__version__
     assert a["completed"] >= a["created"] and len(a["config_hash"]) == 64
+
+
+def test_dry_run_estimates_beyond_the_limit_instead_of_refusing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = run("sweep", "sk", "--n", 40, "--samples", 1, "--beta", "1", "--method", "exact", "--dry-run", "--json")
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.stdout)
+    assert info["needs_force"] and info["estimated_s"] > 600 and info["to_compute"] == 1
+    assert list(tmp_path.iterdir()) == []
+    r = run("sweep", "sk", "--n", 40, "--samples", 1, "--beta", "1", "--method", "exact")
+    assert r.exit_code == 2 and "--force" in r.output
