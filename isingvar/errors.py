@@ -60,7 +60,7 @@ class ShardError(IsingvarError, ValueError):
 
 
 class SweepInterrupted(IsingvarError):
-    """A sweep stopped by SIGINT or SIGTERM after committing its finished instances.
+    """A sweep stopped (SIGINT, SIGTERM, a worker killed) after committing its finished instances.
 
     ``exit_code`` is 75 (EX_TEMPFAIL: try again), the convention for a job
     that can be resumed.
@@ -68,6 +68,15 @@ class SweepInterrupted(IsingvarError):
 
     exit_code = 75
 
-    def __init__(self, path, done: int, total: int):
+    def __init__(self, path, done: int, total: int, reason: str = "interrupted"):
         self.path, self.done, self.total = path, done, total
-        super().__init__(f"interrupted; {done} of {total} instances are saved in {path}")
+        super().__init__(f"{reason}; {done} of {total} instances are saved in {path}")
+
+
+class WorkerDied(IsingvarError):
+    """A worker process of ``--workers`` died, killed from outside (e.g. for lack of memory)."""
+
+    exit_code = 75
+
+    def __init__(self):
+        super().__init__("a worker process was killed (out of memory? fewer --workers need less)")

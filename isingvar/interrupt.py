@@ -20,13 +20,16 @@ def deferred_interrupt():
     """Hold SIGINT and SIGTERM until the yielded ``check()`` is called; restore the handlers on exit.
 
     ``check()`` (and leaving the block) raises KeyboardInterrupt if either
-    signal arrived meanwhile.
+    signal arrived meanwhile.  Only signals with a Python handler are held: one
+    left to the default action (SIGTERM, unless :func:`terminate_as_interrupt`)
+    still ends the process at once, which the atomic commits make safe, and an
+    ignored one stays ignored (worker processes).
     """
     if threading.current_thread() is not threading.main_thread():
         yield lambda: None  # signals are only delivered to the main thread
         return
     pending = []
-    previous = {s: signal.getsignal(s) for s in HELD_SIGNALS}
+    previous = {s: h for s in HELD_SIGNALS if callable(h := signal.getsignal(s))}
 
     def hold(signum, frame):
         pending.append(signum)
@@ -35,7 +38,7 @@ def deferred_interrupt():
         if pending:
             raise KeyboardInterrupt
 
-    for s in HELD_SIGNALS:
+    for s in previous:
         signal.signal(s, hold)
     try:
         yield check

@@ -10,6 +10,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+
+from .errors import WorkerDied
 
 
 def available_cores() -> int:
@@ -22,7 +26,7 @@ def available_cores() -> int:
 
 def _init_worker(threads: int) -> None:
     # Ctrl-C reaches the whole process group; the parent handles it (commit,
-    # then stop the pool).  SIGTERM keeps its default: it is how the pool
+    # then stop the workers).  SIGTERM keeps its default: it is how the pool
     # stops its workers, and a scheduler's SIGTERM reaches the parent too.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import numba
@@ -35,8 +39,10 @@ class WorkerPool:
 
     Processes are spawned (not forked: a fork after numba's threads have
     started is unsafe), so they start clean and load the compiled kernels from
-    numba's cache.  Use as a context manager; leaving it stops the workers,
-    also when the sweep was interrupted.
+    numba's cache.  A concurrent.futures pool, so that a worker killed from
+    outside (out of memory) raises :class:`isingvar.errors.WorkerDied` instead
+    of leaving its task waited for forever.  Use as a context manager; leaving
+    it stops the workers at once, also when the sweep was interrupted.
 
     Raises
     ------
@@ -50,19 +56,29 @@ class WorkerPool:
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
         self.threads = max(1, self.cores // self.workers)
-        self._pool = None
+        self._executor = None
 
     def imap_unordered(self, func, iterable):
-        if self._pool is None:
-            ctx = multiprocessing.get_context("spawn")
-            self._pool = ctx.Pool(self.workers, initializer=_init_worker, initargs=(self.threads,))
-        return self._pool.imap_unordered(func, iterable)
+        """Results of ``func`` over ``iterable`` as they complete (a generator)."""
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker, initargs=(self.threads,),
+            )
+        futures = [self._executor.submit(func, item) for item in iterable]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BrokenProcessPool:
+            raise WorkerDied() from None
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            self._pool = None
+        if self._executor is not None:
+            # concurrent.futures cannot cancel a running task; stop its process (CPython keeps them here)
+            for process in list((getattr(self._executor, "_processes", None) or {}).values()):
+                process.terminate()
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None

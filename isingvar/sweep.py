@@ -32,6 +32,7 @@ from .errors import (
     RangeSpecError,
     ShardError,
     SweepInterrupted,
+    WorkerDied,
 )
 from .families import get_family, is_disordered, make_instance, n_spins, resolve_params
 
@@ -672,10 +673,15 @@ def run_sweep(
                 if time.perf_counter() - last_commit >= commit_cost / COMMIT_OVERHEAD:
                     commit_cost = store.commit(f, out)
                     last_commit = time.perf_counter()
-        except KeyboardInterrupt:
+        except BaseException as e:  # keep every finished instance, whatever stopped the run
             f.attrs["elapsed_s"] = float(f.attrs["elapsed_s"]) + time.perf_counter() - t_start
             store.commit(f, out)
-            raise SweepInterrupted(out, len(mine) - len(todo) + computed, len(mine)) from None
+            saved = len(mine) - len(todo) + computed
+            if isinstance(e, KeyboardInterrupt):
+                raise SweepInterrupted(out, saved, len(mine)) from None
+            if isinstance(e, WorkerDied):
+                raise SweepInterrupted(out, saved, len(mine), str(e)) from None
+            raise
         done = f["done"][()].astype(bool)
         if all(done[inst] for inst in mine):
             f.attrs["completed"] = datetime.now(UTC).isoformat(timespec="seconds")

@@ -117,6 +117,37 @@ def test_workers_give_the_same_numbers(tmp_path, reference):
     assert_same_results(out, reference)
 
 
+def worker_pids(parent):
+    """PIDs of the sweep's worker processes (spawned children, not multiprocessing's resource tracker)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) != parent:
+                continue
+            cmd = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmd and b"resource_tracker" not in cmd:
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_a_killed_worker_stops_the_sweep_resumably(tmp_path, reference):
+    out = tmp_path / "k.h5"
+    args = [a if a != "1" or LONG[i - 1] != "--workers" else "2" for i, a in enumerate(LONG)]
+    proc = start_and_wait([*args, "--out", out], out, at_least=1)
+    pids = worker_pids(proc.pid)
+    assert pids, "no worker processes found"
+    os.kill(pids[0], signal.SIGKILL)  # what the out-of-memory killer does
+    stderr = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 75, stderr
+    assert "worker process was killed" in stderr and "--resume" in stderr.splitlines()[-1]
+    r = run("sweep", *LONG, "--out", out, "--resume", "--json")
+    assert r.exit_code == 0, r.output
+    assert_same_results(out, reference)
+
+
 # ------------------------------------------------------------------ shards and merge
 SMALL = {"beta": "0.2:2:5", "J": "0.5,1", "h": "0,0.2", "samples": 3, "seed": 4}
 
