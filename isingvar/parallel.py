@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import signal
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
 from .errors import WorkerDied
@@ -24,14 +26,48 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _init_worker(threads: int) -> None:
+#: Seconds between progress messages a worker sends (a kernel reports far more often).
+PROGRESS_INTERVAL = 0.5
+
+_progress_queue = None  # in a worker: where progress goes (inherited at spawn)
+
+
+def _init_worker(threads: int, progress_queue) -> None:
     # Ctrl-C reaches the whole process group; the parent handles it (commit,
     # then stop the workers).  SIGTERM keeps its default: it is how the pool
     # stops its workers, and a scheduler's SIGTERM reaches the parent too.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    global _progress_queue
+    _progress_queue = progress_queue
     import numba
 
     numba.set_num_threads(threads)
+
+
+class _Forward:
+    """progress(step, label) in a worker: summed and sent to the parent at most every PROGRESS_INTERVAL."""
+
+    def __init__(self):
+        self.step, self.label, self.last = 0.0, "", time.monotonic()
+
+    def __call__(self, step, label):
+        self.step += step
+        self.label = label
+        if time.monotonic() - self.last >= PROGRESS_INTERVAL:
+            self.flush()
+
+    def flush(self):
+        if self.step and _progress_queue is not None:
+            _progress_queue.put((self.step, self.label))
+        self.step, self.last = 0.0, time.monotonic()
+
+
+def _call_with_progress(func, item):
+    forward = _Forward()
+    try:
+        return func(item, forward)
+    finally:
+        forward.flush()
 
 
 class WorkerPool:
@@ -57,20 +93,38 @@ class WorkerPool:
             raise ValueError("workers must be at least 1")
         self.threads = max(1, self.cores // self.workers)
         self._executor = None
+        self._queue = None
 
-    def imap_unordered(self, func, iterable):
-        """Results of ``func`` over ``iterable`` as they complete (a generator)."""
+    def imap_unordered(self, func, iterable, progress=None):
+        """Results of ``func(item, report)`` over ``iterable`` as they complete (a generator).
+
+        ``report(step, label)``, called in the worker, reaches ``progress(step,
+        label)`` here, in this process, a few times a second.
+        """
         if self._executor is None:
+            ctx = multiprocessing.get_context("spawn")
+            self._queue = ctx.Queue()
             self._executor = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker, initargs=(self.threads,),
+                self.workers, mp_context=ctx, initializer=_init_worker, initargs=(self.threads, self._queue),
             )
-        futures = [self._executor.submit(func, item) for item in iterable]
+        pending = {self._executor.submit(_call_with_progress, func, item) for item in iterable}
         try:
-            for future in as_completed(futures):
-                yield future.result()
+            while pending:
+                finished, pending = wait(pending, timeout=PROGRESS_INTERVAL, return_when=FIRST_COMPLETED)
+                self._drain(progress)
+                for future in finished:
+                    yield future.result()
         except BrokenProcessPool:
             raise WorkerDied() from None
+
+    def _drain(self, progress):
+        while True:
+            try:
+                step, label = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if progress:
+                progress(step, label)
 
     def __enter__(self):
         return self
@@ -82,3 +136,4 @@ class WorkerPool:
                 process.terminate()
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+            self._queue.close()

@@ -443,10 +443,10 @@ def compute_instance(config: SweepConfig, k: int, a: int, b: int, progress=None)
     return values
 
 
-def _compute_task(task):
+def _compute_task(task, progress=None):
     """Pool entry point: (config, instance) -> (instance, values)."""
     config, inst = task
-    return inst, compute_instance(config, *inst)
+    return inst, compute_instance(config, *inst, progress=progress)
 
 
 def estimate_seconds(config: SweepConfig) -> float:
@@ -607,7 +607,7 @@ def run_sweep(
         Compute only :func:`shard_instances` of shard i of n.
     pool : optional
         Runs instances in other processes: an object with
-        ``imap_unordered(func, iterable)`` such as :class:`isingvar.parallel.WorkerPool`;
+        ``imap_unordered(func, iterable, progress)`` such as :class:`isingvar.parallel.WorkerPool`;
         used when more than one instance is to be computed.  The file has one
         writer, this process.
     command_line : str
@@ -658,7 +658,7 @@ def run_sweep(
                 progress(units, len(todo) * per_instance, label)
 
         if pool is not None and len(todo) > 1:
-            results = pool.imap_unordered(_compute_task, [(config, inst) for inst in todo])
+            results = pool.imap_unordered(_compute_task, [(config, inst) for inst in todo], progress=report)
         else:
             results = ((inst, compute_instance(config, *inst, progress=report)) for inst in todo)
         computed = 0
@@ -668,8 +668,6 @@ def run_sweep(
                     store.write_point(f, inst, values)
                     store.mark_done(f, inst)
                 computed += 1
-                if pool is not None and len(todo) > 1:
-                    report(per_instance, f"sample {inst[0]} done")
                 if time.perf_counter() - last_commit >= commit_cost / COMMIT_OVERHEAD:
                     commit_cost = store.commit(f, out)
                     last_commit = time.perf_counter()

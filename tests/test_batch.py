@@ -334,3 +334,17 @@ def test_dry_run_estimates_beyond_the_limit_instead_of_refusing(tmp_path, monkey
     assert list(tmp_path.iterdir()) == []
     r = run("sweep", "sk", "--n", 40, "--samples", 1, "--beta", "1", "--method", "exact")
     assert r.exit_code == 2 and "--force" in r.output
+
+
+def test_worker_progress_reaches_the_parent(tmp_path):
+    from isingvar.parallel import WorkerPool
+
+    config = make_config("sk", {"n": 12}, beta="0.1:2:8", samples=3)
+    seen = []
+    with WorkerPool(2) as pool:
+        summary = run_sweep(config, tmp_path / "p.h5", pool=pool, progress=lambda done, total, label: seen.append((done, total, label)))
+    assert summary.computed == 3
+    total = 3 * (8 + 15)  # per instance: 8 betas of exact, 2 * 8 - 1 mean-field steps
+    assert seen and all(t == total for _, t, _ in seen)
+    assert seen[-1][0] == pytest.approx(total)  # every unit arrived, forwarded from the workers
+    assert all(label.startswith("sample ") for *_, label in seen)
