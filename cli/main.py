@@ -338,6 +338,9 @@ def show(file: Path = typer.Argument(..., help="A result file written by `isingv
         info = Table.grid(padding=(0, 2))
         info.add_row("model", f"{a.get('model_family')} {json.dumps(a.get('model_params'))}")
         info.add_row("spins N", str(a.get("n_spins")))
+        if a.get("source_file"):
+            info.add_row("source", f"{a['source_file']} ({a.get('source_format')}, sha256 {str(a.get('source_sha256'))[:12]}…, "
+                                   f"lnZ_offset {a.get('lnZ_offset'):.12g})")
         for name in ("beta", "J", "h"):
             v = c[name]
             info.add_row(name, f"{v.size} value(s), {v.min():g} … {v.max():g}")

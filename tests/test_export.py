@@ -69,6 +69,8 @@ def test_sweep_of_a_20_variable_uai_file_gives_its_lnZ(tmp_path):
     assert np.isnan(lnZ_model[[0, 2]]).all()  # only at beta = 1: elsewhere it is not the file's model
     assert lnZ_model[1] == pytest.approx(product_lnZ(20, factors), rel=1e-10, abs=1e-10)
     assert lnZ_mf[1] + offset <= lnZ_model[1]  # the bound holds for the file's model too
+    r = run("show", out)
+    assert r.exit_code == 0 and "m20.uai (uai, sha256" in r.output
 
 
 def test_libdai_testfast_sweep_matches_the_factor_product(tmp_path):
