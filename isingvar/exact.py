@@ -264,7 +264,7 @@ def _runner(plan, model, betas_sorted, path, sites=False, quantum=None):
         mode = CHAIN
     return lambda lo, hi: _blocked_chunks(
         *common, lo, hi, workers, plan.e_low, plan.C, plan.m_low, betas_sorted, mode, step,
-        sites and not plan.symmetric)
+        not plan.symmetric, sites and not plan.symmetric)
 
 
 def exact_enumeration(

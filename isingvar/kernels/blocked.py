@@ -107,10 +107,43 @@ def _sums(w, y, mag):
 
 
 @njit(fastmath=_FAST)
-def _multiply(w, r):
-    """w *= r elementwise (the next beta of the chain)."""
-    for l in range(w.size):
-        w[l] *= r[l]
+def _chain_sums(w, r, y, mag, with_m):
+    """w *= r (the next beta of the chain), then the sums of :func:`_sums`.
+
+    Fused: one pass over w instead of two.  Without ``with_m`` the sum of w M
+    is skipped (returned as 0): at h = 0 it vanishes by symmetry, and the loop
+    is bound by its arithmetic, so one operation less per state is ~10 %.
+    """
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    s4 = 0.0
+    s5 = 0.0
+    if with_m:
+        for l in range(w.size):
+            v = w[l] * r[l]
+            w[l] = v
+            vy = v * y[l]
+            vm = v * mag[l]
+            s0 += v
+            s1 += vy
+            s2 += vy * y[l]
+            s3 += vm
+            s4 += vm * mag[l]
+            s5 += abs(vm)
+    else:
+        for l in range(w.size):
+            v = w[l] * r[l]
+            w[l] = v
+            vy = v * y[l]
+            vm = v * mag[l]
+            s0 += v
+            s1 += vy
+            s2 += vy * y[l]
+            s4 += vm * mag[l]
+            s5 += abs(vm)
+    return s0, s1, s2, s3, s4, s5
 
 
 @njit
@@ -120,7 +153,7 @@ def _add(acc, b, sums):
 
 
 @njit
-def _accumulate(acc, y, mag, w, r, bits, betas, mode, dbeta, sites, s, k, site, low):
+def _accumulate(acc, y, mag, w, r, bits, betas, mode, dbeta, with_m, sites, s, k, site, low):
     """Add the weights of one high configuration's 2^k states to ``acc`` (nb, 6).
 
     One pass over the states per beta with six vector accumulators: grouping
@@ -132,12 +165,12 @@ def _accumulate(acc, y, mag, w, r, bits, betas, mode, dbeta, sites, s, k, site, 
         _exp_neg(y, betas[0], w, bits)
         _exp_neg(y, dbeta, r, bits)
     for b in range(betas.size):
-        if mode == CHAIN:
-            if b > 0:
-                _multiply(w, r)
+        if mode == CHAIN and b > 0:
+            sums = _chain_sums(w, r, y, mag, with_m)
         else:
-            _exp_neg(y, betas[b], w, bits)
-        sums = _sums(w, y, mag)
+            if mode != CHAIN:
+                _exp_neg(y, betas[b], w, bits)
+            sums = _sums(w, y, mag)
         _add(acc, b, sums)
         if sites:
             _add_sites(site[b], low[b], w, sums[0], s, k)
@@ -238,7 +271,7 @@ def _prepare(x, eref, m_high, m_low, y, mag):
 
 @pjit
 def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C, m_low,
-                    betas, mode, dbeta, sites):
+                    betas, mode, dbeta, with_m, sites):
     """Accumulate Boltzmann sums over chunks c_lo..c_hi-1 of the high Gray sequence.
 
     Parameters
@@ -267,6 +300,9 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
     mode : int
         DIRECT or CHAIN (then betas[b] = betas[0] + b * dbeta).
     dbeta : float
+    with_m : bool
+        Accumulate sum w M; the chain path skips it (leaves 0) otherwise, for
+        h = 0 where it vanishes by symmetry.
     sites : bool
         Also accumulate the per-site sums ``site`` and ``low``.
 
@@ -320,7 +356,7 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
                     ground[wk, 0] = t0 + local
                     ground[wk, 1] = _where(x, xmin)
                 _prepare(x, eref, m_high, m_low, y, mag)
-                _accumulate(a, y, mag, w, r, bits, betas, mode, dbeta, sites, s, k, site[wk], low[wk])
+                _accumulate(a, y, mag, w, r, bits, betas, mode, dbeta, with_m, sites, s, k, site[wk], low[wk])
         e_ref[wk] = eref
     return e_ref, ground, acc, site, low
 
