@@ -389,8 +389,9 @@ def _cells(e_low, cross, e_high, m_high, m_low, inv_q, q_lo, n, x, cell):
         e = e_low[l] + cross[l] + e_high
         x[l] = e
         xmin = min(xmin, e)
-        level = np.int64(np.floor(e * inv_q + 0.5)) - q_lo
-        cell[l] = level * (n + 1) + ((np.int64(m_high + m_low[l]) + n) >> 1)
+        # in floating point (exact: small integers) and one conversion; a 64-bit integer multiply is slow
+        level = np.floor(e * inv_q + 0.5) - q_lo
+        cell[l] = np.int64(level * (n + 1) + (m_high + m_low[l] + n) * 0.5)
     return xmin
 
 
