@@ -254,8 +254,11 @@ def _runner(plan, model, betas_sorted, path, sites=False, quantum=None):
     if path == "histogram":
         quantum = energy_quantum(model) if quantum is None else quantum
         q_lo, levels = _histogram_levels(model, quantum)
+        # cell units (see _histogram_chunks): integers, exact in float64
+        Jc, hc, Cc = (np.round(a / quantum) * (model.n + 1) for a in (plan.J, plan.h, plan.C))
+        base = np.round(plan.e_low / quantum) * (model.n + 1) + 0.5 * plan.m_low
         return lambda lo, hi: _histogram_chunks(
-            *common, lo, hi, workers, plan.e_low, plan.C, plan.m_low, quantum, q_lo, levels)
+            Jc, hc, plan.k, plan.n_enum, plan.chunk_bits, lo, hi, workers, base, Cc, levels, q_lo)
     mode, step = DIRECT, 0.0
     if path == "chain":
         step = _arithmetic_step(betas_sorted)
@@ -349,7 +352,7 @@ def exact_enumeration(
         q_lo, _ = _histogram_levels(model, quantum)
         hist = folded + folded[:, ::-1] if plan.symmetric else folded  # held spin at -1: M -> -M
         res = _from_histogram(hist, quantum, q_lo, bs, n)
-        e0 = quantum * np.round(best[0] / quantum)
+        e0 = quantum * best[0]
         if sites:  # only reached with zero fields
             res["sites"] = np.zeros((bs.size, n))
     else:

@@ -382,63 +382,63 @@ def _where(x, value):
 
 
 @njit(fastmath=_FAST)
-def _cells(e_low, cross, e_high, m_high, m_low, inv_q, q_lo, n, x, cell):
-    """Histogram cell (level * (N+1) + (M+N)/2) of every state; returns their lowest energy."""
-    xmin = np.inf
-    for l in range(x.size):
-        e = e_low[l] + cross[l] + e_high
-        x[l] = e
-        xmin = min(xmin, e)
-        # in floating point (exact: small integers) and one conversion; a 64-bit integer multiply is slow
-        level = np.floor(e * inv_q + 0.5) - q_lo
-        cell[l] = np.int64(level * (n + 1) + (m_high + m_low[l] + n) * 0.5)
-    return xmin
+def _cells(base, cross, const, cell):
+    """Histogram cell of every state, ``base[l] + cross[l] + const`` (exact integers in float64); returns the lowest."""
+    cmin = np.inf
+    for l in range(cell.size):
+        c = base[l] + cross[l] + const
+        cmin = min(cmin, c)
+        cell[l] = np.int64(c)
+    return cmin
 
 
 @pjit
-def _histogram_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C, m_low,
-                      quantum, q_lo, n_levels):
+def _histogram_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, base, C, n_levels, q_lo):
     """Count states by (energy level, magnetisation) over chunks c_lo..c_hi-1.
 
-    For couplings and fields that are integer multiples of ``quantum`` every
-    energy is E = quantum * q with integer q; the level index is
-    round(E / quantum) - q_lo in 0..n_levels-1 and the magnetisation index
-    (M + N) / 2 in 0..N.  Counts are exact (int64).  Arguments as in
-    :func:`_blocked_chunks`; ``m_low`` (2^k,) is the magnetisation of each
-    low configuration.
+    For couplings and fields that are integer multiples of a quantum q, the
+    arguments are in cell units: ``J``, ``h`` and ``C`` are the couplings,
+    fields and low-high couplings times (N + 1)/q, integers held exactly in
+    float64, and ``base[l]`` = E_low(l) (N + 1)/q + M_low(l)/2.  A state's
+    cell (E/q - q_lo) (N + 1) + (M + N)/2 is then a sum of three exact
+    integers, with no rounding or multiplication per state; cells order like
+    energies.  Counts are exact (int64).  Other arguments as in
+    :func:`_blocked_chunks`.
 
     Returns
     -------
-    e_min : float64 (n_workers,), ground : int64 (n_workers, 2)
-        Lowest energy each worker saw and where, as in :func:`_blocked_chunks`.
+    e_min : float64 (n_workers,)
+        Lowest energy each worker saw, in units of q (inf if it had no chunk).
+    ground : int64 (n_workers, 2)
+        Where, as in :func:`_blocked_chunks`.
     hist : int64 (n_workers, n_levels, N + 1)
     """
     n = h.size
-    nl = e_low.size
+    nl = base.size
     size = np.int64(1) << chunk_bits
     hist = np.zeros((n_workers, n_levels, n + 1), dtype=np.int64)
     e_min = np.full(n_workers, np.inf)
     ground = np.zeros((n_workers, 2), dtype=np.int64)
-    inv_q = 1.0 / quantum
+    shift = 0.5 * n - q_lo * (n + 1.0)
     for wk in prange(n_workers):
         s = np.empty(n)
         g = np.empty(n)
         cross = np.empty(nl)
-        x = np.empty(nl)
         cell = np.empty(nl, dtype=np.int64)
         hw = hist[wk].ravel()
-        emin = np.inf
+        cmin = np.inf
         for c in range(c_lo + wk, c_hi, n_workers):
             t0 = c * size
-            e_high, m_high = _start_chunk(t0, J, h, k, n_enum, s, g, cross, C, e_low)
+            e_high, m_high = _start_chunk(t0, J, h, k, n_enum, s, g, cross, C, base)
             for local in range(size):
                 e_high, m_high = _step(local, J, k, s, g, cross, C, e_high, m_high)
-                xmin = _cells(e_low, cross, e_high, m_high, m_low, inv_q, q_lo, n, x, cell)
-                if xmin < emin:
-                    emin = xmin
+                low = _cells(base, cross, e_high + 0.5 * m_high + shift, cell)
+                if low < cmin:
+                    cmin = low
                     ground[wk, 0] = t0 + local
-                    ground[wk, 1] = _where(x, xmin)
+                    ground[wk, 1] = _where(cell, np.int64(low))
                 for l in range(nl):
                     hw[cell[l]] += 1
-        e_min[wk] = emin
+        if cmin < np.inf:
+            e_min[wk] = np.floor(cmin / (n + 1)) + q_lo
     return e_min, ground, hist
