@@ -229,18 +229,26 @@ def _start_chunk(t0, J, h, k, n_enum, s, g, cross, C, e_low):
 
 
 @njit
-def _flip_high(j, J, k, s, g, cross, C):
-    """Flip high spin j; return the change of E_high and of M_high."""
+def _flip_fields(j, J, k, s, g):
+    """Flip high spin j and update the fields of the high spins; return the change of E_high and of M_high."""
     n = s.size
     sj = s[j]
     de = 2.0 * sj * g[j]
     for jj in range(k, n):
         g[jj] -= 2.0 * J[jj, j] * sj
+    s[j] = -sj
+    return de, -2.0 * sj
+
+
+@njit
+def _flip_high(j, J, k, s, g, cross, C):
+    """Flip high spin j (fields and the cross term); return the change of E_high and of M_high."""
+    sj = s[j]
+    de, dm = _flip_fields(j, J, k, s, g)
     cj = C[j - k]
     for l in range(cross.size):
         cross[l] -= 2.0 * sj * cj[l]
-    s[j] = -sj
-    return de, -2.0 * sj
+    return de, dm
 
 
 @njit
@@ -382,13 +390,20 @@ def _where(x, value):
 
 
 @njit(fastmath=_FAST)
-def _cells(base, cross, const, cell):
-    """Histogram cell of every state, ``base[l] + cross[l] + const`` (exact integers in float64); returns the lowest."""
+def _flip_count(base, cross, row, f, const, hist):
+    """cross += f row (a high spin's flip; f = 0: none), then count every state's cell
+    ``base[l] + cross[l] + const`` (exact integers in float64) in ``hist``; returns the lowest cell.
+
+    One pass: the flip, the cell and the count per state, so cross and the cells
+    are not stored and read back (the loop is bound by memory operations).
+    """
     cmin = np.inf
-    for l in range(cell.size):
-        c = base[l] + cross[l] + const
+    for l in range(base.size):
+        x = cross[l] + f * row[l]
+        cross[l] = x
+        c = base[l] + x + const
         cmin = min(cmin, c)
-        cell[l] = np.int64(c)
+        hist[np.int64(c)] += 1
     return cmin
 
 
@@ -424,21 +439,28 @@ def _histogram_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, base, 
         s = np.empty(n)
         g = np.empty(n)
         cross = np.empty(nl)
-        cell = np.empty(nl, dtype=np.int64)
         hw = hist[wk].ravel()
         cmin = np.inf
         for c in range(c_lo + wk, c_hi, n_workers):
             t0 = c * size
             e_high, m_high = _start_chunk(t0, J, h, k, n_enum, s, g, cross, C, base)
             for local in range(size):
-                e_high, m_high = _step(local, J, k, s, g, cross, C, e_high, m_high)
-                low = _cells(base, cross, e_high + 0.5 * m_high + shift, cell)
+                f, row = 0.0, base  # the chunk's first configuration: no flip
+                if local > 0:
+                    j = k + _ctz(local)
+                    f, row = -2.0 * s[j], C[j - k]
+                    de, dm = _flip_fields(j, J, k, s, g)
+                    e_high += de
+                    m_high += dm
+                const = e_high + 0.5 * m_high + shift
+                low = _flip_count(base, cross, row, f, const, hw)
                 if low < cmin:
                     cmin = low
                     ground[wk, 0] = t0 + local
-                    ground[wk, 1] = _where(cell, np.int64(low))
-                for l in range(nl):
-                    hw[cell[l]] += 1
+                    for l in range(nl):
+                        if base[l] + cross[l] + const == low:
+                            ground[wk, 1] = l
+                            break
         if cmin < np.inf:
             e_min[wk] = np.floor(cmin / (n + 1)) + q_lo
     return e_min, ground, hist
