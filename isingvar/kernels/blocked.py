@@ -241,26 +241,6 @@ def _flip_fields(j, J, k, s, g):
 
 
 @njit
-def _flip_high(j, J, k, s, g, cross, C):
-    """Flip high spin j (fields and the cross term); return the change of E_high and of M_high."""
-    sj = s[j]
-    de, dm = _flip_fields(j, J, k, s, g)
-    cj = C[j - k]
-    for l in range(cross.size):
-        cross[l] -= 2.0 * sj * cj[l]
-    return de, dm
-
-
-@njit
-def _step(local, J, k, s, g, cross, C, e_high, m_high):
-    """Move the high block from Gray index local - 1 to local (local > 0): flip bit ctz(local)."""
-    if local == 0:
-        return e_high, m_high
-    de, dm = _flip_high(k + _ctz(local), J, k, s, g, cross, C)
-    return e_high + de, m_high + dm
-
-
-@njit
 def _ctz(t):
     c = 0
     while (t & 1) == 0:
@@ -270,11 +250,35 @@ def _ctz(t):
 
 
 @njit(fastmath=_FAST)
-def _prepare(x, eref, m_high, m_low, y, mag):
-    """Per-state energy offsets y = E - E_ref and magnetisations M."""
-    for l in range(x.size):
-        y[l] = x[l] - eref
+def _flip_offsets(e_low, cross, row, f, e_high, eref, y, m_low, m_high, mag):
+    """cross += f row (a high spin's flip; f = 0: none), y[l] = E_l - eref and M_l in one pass; returns min E_l.
+
+    One pass instead of three (flip, energies, offsets): these loops are bound
+    by memory operations.  If the minimum is below eref the caller rebases.
+    """
+    xmin = np.inf
+    for l in range(y.size):
+        c = cross[l] + f * row[l]
+        cross[l] = c
+        e = e_low[l] + c + e_high
+        xmin = min(xmin, e)
+        y[l] = e - eref
         mag[l] = m_high + m_low[l]
+    return xmin
+
+
+@njit
+def _rebase(e_low, cross, e_high, y):
+    """y[l] = E_l - min E; returns (min E, the first l where it is reached)."""
+    best, where = np.inf, 0
+    for l in range(y.size):
+        e = e_low[l] + cross[l] + e_high
+        y[l] = e
+        if e < best:
+            best, where = e, l
+    for l in range(y.size):
+        y[l] -= best
+    return best, where
 
 
 @pjit
@@ -341,7 +345,6 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
         s = np.empty(n)
         g = np.empty(n)
         cross = np.empty(nl)
-        x = np.empty(nl)
         y = np.empty(nl)
         w = np.empty(nl)
         r = np.empty(nl)
@@ -353,40 +356,25 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
             t0 = c * size
             e_high, m_high = _start_chunk(t0, J, h, k, n_enum, s, g, cross, C, e_low)
             for local in range(size):
-                e_high, m_high = _step(local, J, k, s, g, cross, C, e_high, m_high)
-                xmin = _energies(e_low, cross, e_high, x)
-                if xmin < eref:
+                f, row = 0.0, e_low  # the chunk's first configuration: no flip
+                if local > 0:
+                    j = k + _ctz(local)
+                    f, row = -2.0 * s[j], C[j - k]
+                    de, dm = _flip_fields(j, J, k, s, g)
+                    e_high += de
+                    m_high += dm
+                if _flip_offsets(e_low, cross, row, f, e_high, eref, y, m_low, m_high, mag) < eref:  # a new lowest energy
+                    xmin, where = _rebase(e_low, cross, e_high, y)
                     if eref < np.inf:
                         _rescale(a, betas, eref - xmin)
                         if sites:
                             _rescale_sites(site[wk], low[wk], betas, eref - xmin)
                     eref = xmin
                     ground[wk, 0] = t0 + local
-                    ground[wk, 1] = _where(x, xmin)
-                _prepare(x, eref, m_high, m_low, y, mag)
+                    ground[wk, 1] = where
                 _accumulate(a, y, mag, w, r, bits, betas, mode, dbeta, with_m, sites, s, k, site[wk], low[wk])
         e_ref[wk] = eref
     return e_ref, ground, acc, site, low
-
-
-@njit(fastmath=_FAST)
-def _energies(e_low, cross, e_high, x):
-    """x[l] = E of every state of this high configuration; returns min x (a vectorised reduction)."""
-    xmin = np.inf
-    for l in range(x.size):
-        e = e_low[l] + cross[l] + e_high
-        x[l] = e
-        xmin = min(xmin, e)
-    return xmin
-
-
-@njit
-def _where(x, value):
-    """First index l with x[l] == value (only called when a new lowest energy appears)."""
-    for l in range(x.size):
-        if x[l] == value:
-            return l
-    return 0
 
 
 @njit(fastmath=_FAST)
