@@ -241,6 +241,21 @@ def _flip_fields(j, J, k, s, g):
 
 
 @njit
+def _next_high(local, J, k, s, g, C, none, e_high, m_high):
+    """Move the high block to Gray index ``local`` of its chunk: flip bit ctz(local) (none at 0).
+
+    Returns (f, row, E_high, M_high): the cross term changes by f * row (f = 0
+    and row = ``none``, any array of the block's size, at local = 0).
+    """
+    if local == 0:
+        return 0.0, none, e_high, m_high
+    j = k + _ctz(local)
+    f, row = -2.0 * s[j], C[j - k]
+    de, dm = _flip_fields(j, J, k, s, g)
+    return f, row, e_high + de, m_high + dm
+
+
+@njit
 def _ctz(t):
     c = 0
     while (t & 1) == 0:
@@ -356,13 +371,7 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
             t0 = c * size
             e_high, m_high = _start_chunk(t0, J, h, k, n_enum, s, g, cross, C, e_low)
             for local in range(size):
-                f, row = 0.0, e_low  # the chunk's first configuration: no flip
-                if local > 0:
-                    j = k + _ctz(local)
-                    f, row = -2.0 * s[j], C[j - k]
-                    de, dm = _flip_fields(j, J, k, s, g)
-                    e_high += de
-                    m_high += dm
+                f, row, e_high, m_high = _next_high(local, J, k, s, g, C, e_low, e_high, m_high)
                 if _flip_offsets(e_low, cross, row, f, e_high, eref, y, m_low, m_high, mag) < eref:  # a new lowest energy
                     xmin, where = _rebase(e_low, cross, e_high, y)
                     if eref < np.inf:
@@ -433,13 +442,7 @@ def _histogram_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, base, 
             t0 = c * size
             e_high, m_high = _start_chunk(t0, J, h, k, n_enum, s, g, cross, C, base)
             for local in range(size):
-                f, row = 0.0, base  # the chunk's first configuration: no flip
-                if local > 0:
-                    j = k + _ctz(local)
-                    f, row = -2.0 * s[j], C[j - k]
-                    de, dm = _flip_fields(j, J, k, s, g)
-                    e_high += de
-                    m_high += dm
+                f, row, e_high, m_high = _next_high(local, J, k, s, g, C, base, e_high, m_high)
                 const = e_high + 0.5 * m_high + shift
                 low = _flip_count(base, cross, row, f, const, hw)
                 if low < cmin:
