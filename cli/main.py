@@ -22,6 +22,7 @@ from isingvar import ENERGY_CONVENTION, __version__
 from isingvar.errors import IsingvarError
 
 app = typer.Typer(
+    rich_markup_mode="markdown",  # not "rich": "rng([seed, k])" would be read as a markup tag
     add_completion=False,
     no_args_is_help=False,
     help=(
@@ -195,7 +196,7 @@ def sweep(
     degree: int | None = DEGREE_OPTION,
     couplings: Path | None = COUPLINGS_OPTION,
     file_format: str | None = FORMAT_OPTION,
-    beta: str = typer.Option("0.05:3:60", "--beta", help="Inverse temperatures: a:b:n, log:a:b:n, a,b,c or a number (>= 0).", rich_help_panel="Grid"),
+    beta: str = typer.Option("0.05:3:60", "--beta", help="Inverse temperatures: start:stop:n, log:start:stop:n, a,b,c or a number (>= 0).", rich_help_panel="Grid"),
     J: str = typer.Option("1", "--J", help="Coupling scale(s): every J_ij is multiplied by J.", rich_help_panel="Grid"),
     h: str = typer.Option("0", "--h", help="Uniform field(s) added to every h_i.", rich_help_panel="Grid"),
     samples: int | None = typer.Option(None, "--samples", help="Disorder samples (default 4 for disordered families, else 1).", rich_help_panel="Grid"),

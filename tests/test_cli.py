@@ -183,3 +183,11 @@ def test_ctrl_c_commits_and_exits_75(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["int.h5"]  # resumable, no temporary left
     with xr.open_dataset(out, engine="h5netcdf") as ds:
         assert int(ds.done.sum()) == 0 and bool(ds.lnZ_exact.isnull().all())
+
+
+def test_help_text_is_not_eaten_by_markup():
+    # rich markup would drop "[seed, k]" and turn ":b:" into an emoji
+    r = run("sweep", "--help")
+    assert r.exit_code == 0
+    text = " ".join(r.output.split())
+    assert "rng([seed, k])" in text and "start:stop:n" in text and "J_ij" in text
