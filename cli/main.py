@@ -140,12 +140,12 @@ DISORDER_OPTION = typer.Option(None, "--disorder", help="square, cubic, rrg: non
 DEGREE_OPTION = typer.Option(None, "--degree", help="rrg: degree d of every vertex (default 3).", rich_help_panel="Model")
 COUPLINGS_OPTION = typer.Option(None, "--couplings", help="file: a UAI (.uai), libDAI (.fg), .npz (J, h), .npy (J) or edge-list ('i j J_ij' / 'i h_i') file.", rich_help_panel="Model")
 FORMAT_OPTION = typer.Option(None, "--format", help="file: uai, fg, npz, npy or edges (default: from the extension).", rich_help_panel="Model")
-MODEL_PARAMS = ("n", "L", "J0", "boundary", "disorder", "degree", "couplings", "format")
 
 
-def _model_params(o: dict) -> dict:
-    """The family parameters among the command's options (the option --format is the parameter format)."""
-    return {k: o["file_format" if k == "format" else k] for k in MODEL_PARAMS}
+def _model_params(n, L, J0, boundary, disorder, degree, couplings, file_format) -> dict:
+    """The family parameters from the model options (None: the family's default)."""
+    return {"n": n, "L": L, "J0": J0, "boundary": boundary, "disorder": disorder, "degree": degree,
+            "couplings": couplings, "format": file_format}
 
 
 EXIT_RESUMABLE = 75  # EX_TEMPFAIL: SIGINT/SIGTERM after a commit; rerun with --resume
@@ -227,39 +227,32 @@ def sweep(
         from isingvar.report import bounds_table
         from isingvar.sweep import default_output_path, make_config, parse_shard, run_sweep
 
-        o = {
-            "model": model, "n": n, "L": L, "J0": J0, "boundary": boundary, "disorder": disorder, "degree": degree,
-            "couplings": couplings, "file_format": file_format, "beta": beta, "J": J, "h": h, "samples": samples, "seed": seed,
-            "method": method, "force": force, "sites": sites, "out_path": out_path, "overwrite": overwrite,
-            "resume": resume, "as_json": as_json, "shard": shard, "workers": workers,
-        }
-        if o["resume"] and o["overwrite"]:
+        if resume and overwrite:
             raise ModelParameterError("--resume and --overwrite exclude each other; choose one")
-        if o["resume"] and o["out_path"] is None:
+        if resume and out_path is None:
             raise ModelParameterError("--resume needs --out FILE: the file to continue")
-        if o["workers"] is not None and o["workers"] < 1:
-            raise ModelParameterError(f"--workers must be at least 1, got {o['workers']}")
-        shard_spec = parse_shard(o["shard"])
-        params = _model_params(o)
+        if workers is not None and workers < 1:
+            raise ModelParameterError(f"--workers must be at least 1, got {workers}")
+        shard_spec = parse_shard(shard)
+        params = _model_params(n, L, J0, boundary, disorder, degree, couplings, file_format)
         config = make_config(
-            o["model"], params, beta=o["beta"], J=o["J"], h=o["h"], samples=o["samples"], seed=o["seed"],
-            methods=o["method"], sites=o["sites"], force=o["force"] or dry_run,  # a dry run estimates, never refuses
+            model, params, beta=beta, J=J, h=h, samples=samples, seed=seed,
+            methods=method, sites=sites, force=force or dry_run,  # a dry run estimates, never refuses
         )
-        path = o["out_path"] or default_output_path(config)
+        path = out_path or default_output_path(config)
         if dry_run:
-            _dry_run(config, shard_spec, path, o["resume"], o["as_json"], o["force"])
+            _dry_run(config, shard_spec, path, resume, as_json, force)
             return
-        if not o["resume"]:
-            check_output(path, o["overwrite"])
+        if not resume:
+            check_output(path, overwrite)
         command_line = "isingvar " + shlex.join(sys.argv[1:]) if sys.argv else "isingvar sweep"
-        as_json = o["as_json"]
         if not as_json:
             err.print(f"sweep {config.model} N={config.n}: grid sample×J×h×beta = {'×'.join(map(str, config.shape))}, methods {', '.join(config.methods)}", highlight=False)
-        pool = WorkerPool(o["workers"])
+        pool = WorkerPool(workers)
         try:
             with terminate_as_interrupt(), pool, _Progress(enabled=not as_json) as progress:
                 summary = run_sweep(
-                    config, path, overwrite=o["overwrite"], resume=o["resume"], shard=shard_spec,
+                    config, path, overwrite=overwrite, resume=resume, shard=shard_spec,
                     pool=pool if pool.workers > 1 else None, command_line=command_line, progress=progress,
                 )
         except SweepInterrupted as e:
@@ -449,9 +442,8 @@ def model_export(
     with _user_errors():
         from isingvar.export import export_instance
 
-        o = {"n": n, "L": L, "J0": J0, "boundary": boundary, "disorder": disorder, "degree": degree,
-             "couplings": couplings, "file_format": file_format}
-        summary = export_instance(model, _model_params(o), seed=seed, sample=sample, J=J, h=h,
+        params = _model_params(n, L, J0, boundary, disorder, degree, couplings, file_format)
+        summary = export_instance(model, params, seed=seed, sample=sample, J=J, h=h,
                                   out=out_path, format=to, overwrite=overwrite)
         out.print(f"wrote {summary.path} ({summary.format}: N = {summary.n}, {summary.n_edges} couplings, "
                   f"{summary.n_fields} nonzero fields)", highlight=False)
