@@ -9,8 +9,10 @@ number of samples, the grid or the order of execution.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -376,6 +378,17 @@ def sample_rng(seed: int, sample: int) -> np.random.Generator:
 def make_instance(name: str, params: dict, seed: int, sample: int) -> IsingModel:
     """Instance ``sample`` of family ``name`` (unit couplings scale, fields as built).
 
-    The same (name, params, seed, sample) always gives the same instance.
+    The same (name, params, seed, sample) always gives the same instance.  The
+    last two built are kept (their arrays are read-only): a sweep asks for a
+    sample once per (J, h) point and for sample 0 several times, and a
+    random regular graph of 10^6 spins takes seconds to build.  (The file
+    family has its own cache, keyed by the file's size and mtime.)
     """
-    return get_family(name).build(params, sample_rng(seed, sample))
+    if name == "file":
+        return get_family(name).build(params, sample_rng(seed, sample))
+    return _instance(name, json.dumps(params, sort_keys=True, default=str), int(seed), int(sample))
+
+
+@lru_cache(maxsize=2)
+def _instance(name, params_json, seed, sample):
+    return get_family(name).build(json.loads(params_json), sample_rng(seed, sample))
