@@ -106,44 +106,61 @@ def _sums(w, y, mag):
     return s0, s1, s2, s3, s4, s5
 
 
+@njit(fastmath=_FAST, inline="always")
+def _chain_term(w, r, y, mag, l):
+    """w[l] *= r[l], then state l's terms (w, w y, w y^2, w M, w M^2, w |M|)."""
+    v = w[l] * r[l]
+    w[l] = v
+    vy = v * y[l]
+    vm = v * mag[l]
+    return v, vy, vy * y[l], vm, vm * mag[l], abs(vm)
+
+
 @njit(fastmath=_FAST)
-def _chain_sums(w, r, y, mag, with_m):
+def _chain_sums(w, r, y, mag):
     """w *= r (the next beta of the chain), then the sums of :func:`_sums`.
 
-    Fused: one pass over w instead of two.  Without ``with_m`` the sum of w M
-    is skipped (returned as 0): at h = 0 it vanishes by symmetry, and the loop
-    is bound by its arithmetic, so one operation less per state is ~10 %.
+    Fused: one pass over w instead of two.
     """
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    s4 = 0.0
-    s5 = 0.0
-    if with_m:
-        for l in range(w.size):
-            v = w[l] * r[l]
-            w[l] = v
-            vy = v * y[l]
-            vm = v * mag[l]
-            s0 += v
-            s1 += vy
-            s2 += vy * y[l]
-            s3 += vm
-            s4 += vm * mag[l]
-            s5 += abs(vm)
-    else:
-        for l in range(w.size):
-            v = w[l] * r[l]
-            w[l] = v
-            vy = v * y[l]
-            vm = v * mag[l]
-            s0 += v
-            s1 += vy
-            s2 += vy * y[l]
-            s4 += vm * mag[l]
-            s5 += abs(vm)
+    s0 = s1 = s2 = s3 = s4 = s5 = 0.0
+    for l in range(w.size):
+        a0, a1, a2, a3, a4, a5 = _chain_term(w, r, y, mag, l)
+        s0 += a0
+        s1 += a1
+        s2 += a2
+        s3 += a3
+        s4 += a4
+        s5 += a5
     return s0, s1, s2, s3, s4, s5
+
+
+@njit(fastmath=_FAST)
+def _chain_sums_h0(w, r, y, mag):
+    """:func:`_chain_sums` for h = 0: the sum of w M vanishes by symmetry (returned as 0).
+
+    The size of w must be even.  Two interleaved halves of the states have
+    their own accumulators: with one set each vector accumulator waits on its
+    previous add (the loop is bound by add/FMA latency); two sets measured
+    1.2x faster.  With all six sums two sets no longer fit the 16 vector
+    registers and ran 1.6x slower, hence the two functions.
+    """
+    s0 = s1 = s2 = s4 = s5 = 0.0
+    t0 = t1 = t2 = t4 = t5 = 0.0
+    half = w.size // 2
+    for l in range(half):
+        a0, a1, a2, _, a4, a5 = _chain_term(w, r, y, mag, l)
+        b0, b1, b2, _, b4, b5 = _chain_term(w, r, y, mag, l + half)
+        s0 += a0
+        s1 += a1
+        s2 += a2
+        s4 += a4
+        s5 += a5
+        t0 += b0
+        t1 += b1
+        t2 += b2
+        t4 += b4
+        t5 += b5
+    return s0 + t0, s1 + t1, s2 + t2, 0.0, s4 + t4, s5 + t5
 
 
 @njit
@@ -166,7 +183,7 @@ def _accumulate(acc, y, mag, w, r, bits, betas, mode, dbeta, with_m, sites, s, k
         _exp_neg(y, dbeta, r, bits)
     for b in range(betas.size):
         if mode == CHAIN and b > 0:
-            sums = _chain_sums(w, r, y, mag, with_m)
+            sums = _chain_sums(w, r, y, mag) if with_m else _chain_sums_h0(w, r, y, mag)
         else:
             if mode != CHAIN:
                 _exp_neg(y, betas[b], w, bits)
@@ -387,21 +404,32 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
 
 
 @njit(fastmath=_FAST)
-def _flip_count(base, cross, row, f, const, hist):
-    """cross += f row (a high spin's flip; f = 0: none), then count every state's cell
-    ``base[l] + cross[l] + const`` (exact integers in float64) in ``hist``; returns the lowest cell.
+def _flip_cells(base, cross, row, f, const, cells):
+    """cross += f row (a high spin's flip; f = 0: none), then each state's cell
+    cells[l] = base[l] + cross[l] + const (an exact integer in float64, stored as int32).
 
-    One pass: the flip, the cell and the count per state, so cross and the cells
-    are not stored and read back (the loop is bound by memory operations).
+    No minimum and no count in this loop, so that it vectorises (packed
+    float-to-int conversion): with either, it ran scalar.
     """
-    cmin = np.inf
     for l in range(base.size):
         x = cross[l] + f * row[l]
         cross[l] = x
-        c = base[l] + x + const
-        cmin = min(cmin, c)
-        hist[np.int64(c)] += 1
-    return cmin
+        cells[l] = np.int32(base[l] + x + const)
+
+
+@njit
+def _count(cells, hist):
+    """hist[c] += 1 for every cell c; returns the lowest cell (a vectorised integer minimum).
+
+    The indices are unsigned: no wrap-around code per state.  The separate
+    passes ran 1.4x faster than one fused scalar loop.
+    """
+    for l in range(cells.size):
+        hist[np.uint32(cells[l])] += 1
+    low = cells[0]
+    for l in range(cells.size):
+        low = min(low, cells[l])
+    return low
 
 
 @pjit
@@ -436,6 +464,7 @@ def _histogram_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, base, 
         s = np.empty(n)
         g = np.empty(n)
         cross = np.empty(nl)
+        cells = np.empty(nl, dtype=np.int32)
         hw = hist[wk].ravel()
         cmin = np.inf
         for c in range(c_lo + wk, c_hi, n_workers):
@@ -444,12 +473,13 @@ def _histogram_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, base, 
             for local in range(size):
                 f, row, e_high, m_high = _next_high(local, J, k, s, g, C, base, e_high, m_high)
                 const = e_high + 0.5 * m_high + shift
-                low = _flip_count(base, cross, row, f, const, hw)
+                _flip_cells(base, cross, row, f, const, cells)
+                low = _count(cells, hw)
                 if low < cmin:
                     cmin = low
                     ground[wk, 0] = t0 + local
                     for l in range(nl):
-                        if base[l] + cross[l] + const == low:
+                        if cells[l] == low:
                             ground[wk, 1] = l
                             break
         if cmin < np.inf:
