@@ -40,6 +40,9 @@ _LOG2E = 1.4426950408889634
 _LN2_HI = 0.6931471803691238  # Cody & Waite split of ln 2: k * _LN2_HI is exact
 _LN2_LO = 1.9082149292705877e-10
 # Taylor coefficients 1/n! of exp on |f| <= ln2 / 2: truncation error < 2e-16
+# 1.5 * 2^52 + 1023: for an integer k, |k| <= 1022, the low 12 bits of k + _EXP_MAGIC are k + 1023
+# (AVX2 has no packed float64-to-int64 conversion, which kept this loop scalar)
+_EXP_MAGIC = 6755399441055744.0 + 1023.0
 _C = tuple(1.0 / float(np.prod(np.arange(1, n + 1))) for n in range(13))
 _C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12 = _C
 
@@ -75,7 +78,9 @@ def _exp_neg(y, beta, out, bits):
         p = p * f + _C1
         p = p * f + _C0
         out[l] = p
-        bits[l] = (np.int64(k) + 1023) << 52
+        fbits[l] = k + _EXP_MAGIC  # k + 1023 in the low mantissa bits, no float-to-int conversion
+    for l in range(y.size):
+        bits[l] <<= 52  # ... moved into the exponent field: 2^k
     for l in range(y.size):
         out[l] *= fbits[l]
 
@@ -283,33 +288,36 @@ def _ctz(t):
 
 @njit(fastmath=_FAST)
 def _flip_offsets(e_low, cross, row, f, e_high, eref, y, m_low, m_high, mag):
-    """cross += f row (a high spin's flip; f = 0: none), y[l] = E_l - eref and M_l in one pass; returns min E_l.
+    """cross += f row (a high spin's flip; f = 0: none), y[l] = E_l - eref and M_l in one pass.
 
-    One pass instead of three (flip, energies, offsets): these loops are bound
-    by memory operations.  If the minimum is below eref the caller rebases.
+    Returns whether some y[l] < 0 (a state below eref: the caller rebases).
+    One pass instead of three (flip, energies, offsets).  A flag rather than
+    the minimum: a floating-point minimum kept this loop scalar, the flag
+    (an OR of comparisons) vectorises.
     """
-    xmin = np.inf
+    below = False
     for l in range(y.size):
         c = cross[l] + f * row[l]
         cross[l] = c
-        e = e_low[l] + c + e_high
-        xmin = min(xmin, e)
-        y[l] = e - eref
+        d = e_low[l] + c + e_high - eref
+        y[l] = d
         mag[l] = m_high + m_low[l]
-    return xmin
+        below |= d < 0.0
+    return below
 
 
 @njit
-def _rebase(e_low, cross, e_high, y):
-    """y[l] = E_l - min E; returns (min E, the first l where it is reached)."""
+def _rebase(e_low, cross, e_high, y, eref):
+    """y[l] = E_l - min(min E, eref); returns (min E, the first l where it is reached)."""
     best, where = np.inf, 0
     for l in range(y.size):
         e = e_low[l] + cross[l] + e_high
         y[l] = e
         if e < best:
             best, where = e, l
+    ref = min(best, eref)
     for l in range(y.size):
-        y[l] -= best
+        y[l] -= ref
     return best, where
 
 
@@ -389,15 +397,16 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
             e_high, m_high = _start_chunk(t0, J, h, k, n_enum, s, g, cross, C, e_low)
             for local in range(size):
                 f, row, e_high, m_high = _next_high(local, J, k, s, g, C, e_low, e_high, m_high)
-                if _flip_offsets(e_low, cross, row, f, e_high, eref, y, m_low, m_high, mag) < eref:  # a new lowest energy
-                    xmin, where = _rebase(e_low, cross, e_high, y)
-                    if eref < np.inf:
-                        _rescale(a, betas, eref - xmin)
-                        if sites:
-                            _rescale_sites(site[wk], low[wk], betas, eref - xmin)
-                    eref = xmin
-                    ground[wk, 0] = t0 + local
-                    ground[wk, 1] = where
+                if _flip_offsets(e_low, cross, row, f, e_high, eref, y, m_low, m_high, mag):
+                    xmin, where = _rebase(e_low, cross, e_high, y, eref)
+                    if xmin < eref:  # a new lowest energy
+                        if eref < np.inf:
+                            _rescale(a, betas, eref - xmin)
+                            if sites:
+                                _rescale_sites(site[wk], low[wk], betas, eref - xmin)
+                        eref = xmin
+                        ground[wk, 0] = t0 + local
+                        ground[wk, 1] = where
                 _accumulate(a, y, mag, w, r, bits, betas, mode, dbeta, with_m, sites, s, k, site[wk], low[wk])
         e_ref[wk] = eref
     return e_ref, ground, acc, site, low
