@@ -15,6 +15,8 @@ from isingvar.model import IsingModel
 
 OBSERVABLES = ("lnZ", "u", "s", "c", "m", "m2", "absm", "chi")
 UNIFORM = np.linspace(0.0, 4.0, 9)
+# an even count: at h = 0 the chain takes betas two per pass after the first, and one is left over
+UNIFORM_EVEN = np.linspace(0.05, 2.5, 10)
 IRREGULAR = np.array([200.0, 0.0, 0.37, 1.1, 3.3, 12.0, 50.0])
 
 
@@ -33,10 +35,10 @@ def assert_same(a, b, rtol=1e-12):
 def test_real_couplings_direct_and_chain(n, field_scale):
     rng = np.random.default_rng(1000 + n + int(field_scale * 10))
     m = random_model(n, rng, field_scale=field_scale, coupling_scale=1 / np.sqrt(n))
-    for betas in (UNIFORM, IRREGULAR):
+    for betas in (UNIFORM, UNIFORM_EVEN, IRREGULAR):
         ref = exact_enumeration(m, betas, path="reference")
         assert_same(exact_enumeration(m, betas, path="direct"), ref)
-        if betas is UNIFORM:
+        if betas is not IRREGULAR:
             assert choose_path(m, betas) == "chain"
             assert_same(exact_enumeration(m, betas, path="chain"), ref)
         else:

@@ -140,32 +140,41 @@ def _chain_sums(w, r, y, mag):
 
 
 @njit(fastmath=_FAST)
-def _chain_sums_h0(w, r, y, mag):
-    """:func:`_chain_sums` for h = 0: the sum of w M vanishes by symmetry (returned as 0).
+def _chain_pair_h0(w, r, y, mag):
+    """Two steps of the chain in one pass, for h = 0: the sums of :func:`_sums` at the
+    next two betas (w *= r, sums, w *= r, sums; w is left at the second), as a
+    12-tuple; the sums of w M vanish by symmetry and are returned as 0.
 
-    The size of w must be even.  Two interleaved halves of the states have
-    their own accumulators: with one set each vector accumulator waits on its
-    previous add (the loop is bound by add/FMA latency); two sets measured
-    1.2x faster.  With all six sums two sets no longer fit the 16 vector
-    registers and ran 1.6x slower, hence the two functions.
+    Two betas per pass share the loads of w, r, y and M and give two independent
+    sets of accumulators, so the vector adds and FMAs do not wait on their own
+    previous results: 1.3x one beta per pass (whose accumulators are bound by
+    FMA latency).  Six sums per beta would need more than the 16 vector
+    registers of AVX2, hence h = 0 only (w M skipped).
     """
     s0 = s1 = s2 = s4 = s5 = 0.0
     t0 = t1 = t2 = t4 = t5 = 0.0
-    half = w.size // 2
-    for l in range(half):
-        a0, a1, a2, _, a4, a5 = _chain_term(w, r, y, mag, l)
-        b0, b1, b2, _, b4, b5 = _chain_term(w, r, y, mag, l + half)
-        s0 += a0
-        s1 += a1
-        s2 += a2
-        s4 += a4
-        s5 += a5
-        t0 += b0
-        t1 += b1
-        t2 += b2
-        t4 += b4
-        t5 += b5
-    return s0 + t0, s1 + t1, s2 + t2, 0.0, s4 + t4, s5 + t5
+    for l in range(w.size):
+        q = r[l]
+        yl = y[l]
+        ml = mag[l]
+        v = w[l] * q
+        vy = v * yl
+        vm = v * ml
+        s0 += v
+        s1 += vy
+        s2 += vy * yl
+        s4 += vm * ml
+        s5 += abs(vm)
+        v = v * q
+        w[l] = v
+        vy = v * yl
+        vm = v * ml
+        t0 += v
+        t1 += vy
+        t2 += vy * yl
+        t4 += vm * ml
+        t5 += abs(vm)
+    return s0, s1, s2, 0.0, s4, s5, t0, t1, t2, 0.0, t4, t5
 
 
 @njit
@@ -186,9 +195,17 @@ def _accumulate(acc, y, mag, w, r, bits, betas, mode, dbeta, with_m, sites, s, k
     if mode == CHAIN:
         _exp_neg(y, betas[0], w, bits)
         _exp_neg(y, dbeta, r, bits)
-    for b in range(betas.size):
+    nb = betas.size
+    b = 0
+    while b < nb:
+        if mode == CHAIN and b > 0 and not with_m and b + 1 < nb:  # (no sites at h = 0)
+            sums = _chain_pair_h0(w, r, y, mag)
+            _add(acc, b, sums[:6])
+            _add(acc, b + 1, sums[6:])
+            b += 2
+            continue
         if mode == CHAIN and b > 0:
-            sums = _chain_sums(w, r, y, mag) if with_m else _chain_sums_h0(w, r, y, mag)
+            sums = _chain_sums(w, r, y, mag)
         else:
             if mode != CHAIN:
                 _exp_neg(y, betas[b], w, bits)
@@ -196,6 +213,7 @@ def _accumulate(acc, y, mag, w, r, bits, betas, mode, dbeta, with_m, sites, s, k
         _add(acc, b, sums)
         if sites:
             _add_sites(site[b], low[b], w, sums[0], s, k)
+        b += 1
 
 
 @njit(fastmath=_FAST)
