@@ -155,9 +155,13 @@ class _Plan:
     C: np.ndarray
     m_low: np.ndarray
     s_low: np.ndarray
+    gstart: np.ndarray
+    mu: np.ndarray
 
 
 def _plan(model: IsingModel) -> _Plan:
+    """The blocked kernel's tables: the 2^k low configurations (rows of ``s_low``) ordered by
+    magnetisation, in groups gstart[g]..gstart[g+1]-1 of magnetisation mu[g]."""
     n = model.n
     J = np.ascontiguousarray(model.dense())
     h = np.ascontiguousarray(model.fields)
@@ -166,17 +170,22 @@ def _plan(model: IsingModel) -> _Plan:
     n_enum = n - k - (1 if symmetric else 0)
     chunk_bits = min(n_enum, CHUNK_BITS)
     S = 1.0 - 2.0 * ((np.arange(1 << k)[:, None] >> np.arange(k)) & 1)
+    S = np.ascontiguousarray(S[np.argsort(S.sum(1), kind="stable")])
+    m_low = S.sum(1)
+    mu = np.unique(m_low)
+    gstart = np.searchsorted(m_low, np.r_[mu, np.inf]).astype(np.int64)
     e_low = -0.5 * np.einsum("li,ij,lj->l", S, J[:k, :k], S) - S @ h[:k]
     C = -(J[:k, k:].T @ S.T)
     return _Plan(J, h, k, n_enum, symmetric, chunk_bits, 1 << (n_enum - chunk_bits),
-                 np.ascontiguousarray(e_low), np.ascontiguousarray(C), S.sum(1), S)
+                 np.ascontiguousarray(e_low), np.ascontiguousarray(C), m_low, S, gstart, mu)
 
 
 def _ground_spins(plan: _Plan, t, l, n):
+    """Spins of the state at Gray index t of the high block and row l of the low table."""
     s = np.ones(n)
     code = int(t) ^ (int(t) >> 1)
     s[plan.k:plan.k + plan.n_enum] = 1.0 - 2.0 * ((code >> np.arange(plan.n_enum)) & 1)
-    s[:plan.k] = 1.0 - 2.0 * ((int(l) >> np.arange(plan.k)) & 1)
+    s[:plan.k] = plan.s_low[int(l)]
     return s
 
 
@@ -266,8 +275,8 @@ def _runner(plan, model, betas_sorted, path, sites=False, quantum=None):
             raise ValueError("the chain path needs an arithmetic beta grid of at least 3 values")
         mode = CHAIN
     return lambda lo, hi: _blocked_chunks(
-        *common, lo, hi, workers, plan.e_low, plan.C, plan.m_low, betas_sorted, mode, step,
-        not plan.symmetric, sites and not plan.symmetric)
+        *common, lo, hi, workers, plan.e_low, plan.C, plan.gstart, plan.mu, betas_sorted, mode, step,
+        sites and not plan.symmetric)
 
 
 def exact_enumeration(
