@@ -119,7 +119,8 @@ def _group_sums4(w, r, y, lo, hi):
     and leaves w r^4.  Four betas per pass share the loads of w, r and y and
     give four independent accumulator sets, so the vector adds and FMAs do not
     wait on their own previous results; twelve accumulators still fit the 16
-    vector registers of AVX2.
+    vector registers of AVX2.  (Adding the per-site sums to this loop behind a
+    flag kept it scalar: see :func:`_add_low4`.)
     """
     w = w[lo:hi]
     r = r[lo:hi]
@@ -171,8 +172,8 @@ def _accumulate(acc, zm, y, w, r, ones, bits, betas, mode, dbeta, gstart, mu, m_
     group's weight goes to zm[b, (M + N)/2], from which the caller forms the
     magnetisation moments (1.5x the speed of six sums per state).  The chain
     takes four betas per pass (the last pass may compute up to three betas
-    past the grid; they are dropped).  With ``sites``, one beta per pass and
-    the per-site sums (see :func:`_add_low`).
+    past the grid; they are dropped).  With ``sites``, also the per-site sums
+    (see :func:`_add_low`); ``low`` then has rows up to nb + 3.
     """
     nb = betas.size
     n = s.size
@@ -182,26 +183,34 @@ def _accumulate(acc, zm, y, w, r, ones, bits, betas, mode, dbeta, gstart, mu, m_
         rr = r
     else:
         rr = ones
-    step = 4 if mode == CHAIN and not sites else 1
+    step = 4 if mode == CHAIN else 1
     for b in range(0, nb, step):
         if mode != CHAIN:
             _exp_neg(y, betas[b], w, bits)
-        if sites:
+        if sites and step == 1:
             _add_low(low[b], w)
-        total = 0.0
+        elif sites:
+            _add_low4(low, b, w, rr)
+        t0 = t1 = t2 = t3 = 0.0  # total weight at betas b..b+3
         for g in range(gstart.size - 1):
             m_index = np.int64(mu[g] + m_high + n) // 2
             if step == 4:
                 x = _group_sums4(w, rr, y, gstart[g], gstart[g + 1])
                 for j in range(min(4, nb - b)):
                     _add_group(acc, zm, b + j, m_index, x[3 * j], x[3 * j + 1], x[3 * j + 2])
+                t0 += x[0]
+                t1 += x[3]
+                t2 += x[6]
+                t3 += x[9]
             else:
                 s0, s1, s2 = _group_sums(w, rr, y, gstart[g], gstart[g + 1])
                 _add_group(acc, zm, b, m_index, s0, s1, s2)
-                total += s0
+                t0 += s0
         if sites:
-            for j in range(k, n):  # a high spin is fixed within the block
-                site[b, j] += s[j] * total
+            totals = (t0, t1, t2, t3)
+            for j in range(min(step, nb - b)):
+                for i in range(k, n):  # a high spin is fixed within the block
+                    site[b + j, i] += s[i] * totals[j]
 
 
 @njit(fastmath=_FAST)
@@ -211,6 +220,21 @@ def _add_low(low, w):
     it with s_i(l) once at the end."""
     for l in range(w.size):
         low[l] += w[l]
+
+
+@njit(fastmath=_FAST)
+def _add_low4(low, b, w, r):
+    """:func:`_add_low` at four consecutive betas of the chain (w, w r, w r^2, w r^3); w is unchanged."""
+    l0, l1, l2, l3 = low[b], low[b + 1], low[b + 2], low[b + 3]
+    for l in range(w.size):
+        q = r[l]
+        v = w[l]
+        l0[l] += v
+        v = v * q
+        l1[l] += v
+        v = v * q
+        l2[l] += v
+        l3[l] += v * q
 
 
 @njit
@@ -387,7 +411,7 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
     acc = np.zeros((n_workers, nb, 6))
     nbs = nb if sites else 0
     site = np.zeros((n_workers, nbs, n))
-    low = np.zeros((n_workers, nbs, nl))
+    low = np.zeros((n_workers, (nb + 3) if sites else 0, nl))  # rows past nb: the chain's last pass
     for wk in prange(n_workers):
         s = np.empty(n)
         g = np.empty(n)
@@ -421,7 +445,7 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
                             site[wk], low[wk])
         _magnetisation_moments(a, zm)
         e_ref[wk] = eref
-    return e_ref, ground, acc, site, low
+    return e_ref, ground, acc, site, low[:, :nbs]
 
 
 @njit(fastmath=_FAST)
