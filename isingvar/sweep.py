@@ -218,13 +218,22 @@ def make_config(
     if seed < 0:
         raise ModelParameterError(f"--seed must be >= 0, got {seed}")
     methods = check_methods(methods)
-    if "exact" in methods:
-        probe = make_instance(model, params, seed, 0).scaled(Js[np.argmax(np.abs(Js))], hs[0])
-        check_size(probe, betas, force, instances=samples * Js.size * hs.size)
     if sites is None:
         sites = n <= SITES_DEFAULT_MAX_N
+    if "exact" in methods:
+        probes = _exact_probes(make_instance(model, params, seed, 0), Js, hs)
+        check_size([(m, samples * count) for m, count in probes], betas, force, sites=sites)
     return SweepConfig(model, params, n, betas, Js, hs, int(samples), int(seed), methods, bool(sites), force,
                        source=_source(model, params))
+
+
+def _exact_probes(model, Js, hs) -> list:
+    """Instances that time the exact enumerations of a (J, h) grid: (model, instances) for the
+    h values that leave every field zero (symmetric: half the work) and for the others."""
+    J = Js[np.argmax(np.abs(Js))]
+    zero = [h for h in hs if not np.any(model.fields + h)]
+    other = [h for h in hs if np.any(model.fields + h)]
+    return [(model.scaled(J, group[0]), Js.size * len(group)) for group in (zero, other) if group]
 
 
 def _source(model: str, params: dict) -> dict | None:
@@ -453,17 +462,21 @@ def estimate_seconds(config: SweepConfig) -> float:
     """Rough wall time of one instance, from timed runs on sample 0 (for ``--dry-run``).
 
     Exact enumeration: the timed kernel of :func:`isingvar.exact.estimate_seconds`
-    from N = 25, else a full run.  Mean field: a run over at most 3 of the betas,
+    from N = 25 (the mean over the grid's instances with zero and non-zero
+    fields, which the h = 0 symmetry makes twice as fast), else a full run.  Mean field: a run over at most 3 of the betas,
     scaled to the grid (its cost varies with beta, so this is a guide only).
     """
     from .exact import estimate_seconds as exact_seconds
     from .exact import exact_enumeration
     from .meanfield import mean_field
 
-    model = make_instance(config.model, config.params, config.seed, 0).scaled(config.J[-1], config.h[0])
+    base = make_instance(config.model, config.params, config.seed, 0)
+    model = base.scaled(config.J[-1], config.h[0])
     secs = 0.0
     if "exact" in config.methods:
-        secs = exact_seconds(model, config.beta)
+        probes = _exact_probes(base, config.J, config.h)
+        per = sum(count for _, count in probes)
+        secs = sum(exact_seconds(m, config.beta, sites=config.sites) * count for m, count in probes) / per
         if secs == 0.0:
             t = time.perf_counter()
             exact_enumeration(model, config.beta, sites=config.sites)
