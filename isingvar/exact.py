@@ -50,8 +50,8 @@ MAX_SECONDS = 600.0
 ESTIMATE_FROM_N = 25
 #: Spins in the low (tabulated) block of the blocked kernel, by path.  The float paths gain from a
 #: large block (fewer per-block costs: chain 3.7 -> 4.4 G state*beta/s from 10 to 12 spins), the
-#: histogram and the per-site sums (a (beta, 2^k) table per block) lose once their tables leave L2.
-LOW_BLOCK = {"histogram": 10, "sites": 10, "chain": 12, "direct": 12}
+#: histogram loses 5 % (its count table leaves L1/L2).
+LOW_BLOCK = {"histogram": 10, "chain": 12, "direct": 12}
 #: High-block configurations per chunk (2^CHUNK_BITS); each chunk starts from scratch.
 CHUNK_BITS = 10
 #: States per kernel call: between calls progress is reported and Ctrl-C is honoured.
@@ -161,15 +161,14 @@ class _Plan:
     mu: np.ndarray
 
 
-def _plan(model: IsingModel, path: str, sites: bool = False) -> _Plan:
+def _plan(model: IsingModel, path: str) -> _Plan:
     """The blocked kernel's tables for ``path``: the 2^k low configurations (rows of ``s_low``)
     ordered by magnetisation, in groups gstart[g]..gstart[g+1]-1 of magnetisation mu[g]."""
     n = model.n
     J = np.ascontiguousarray(model.dense())
     h = np.ascontiguousarray(model.fields)
     symmetric = n >= 2 and not np.any(h)
-    block = LOW_BLOCK["sites" if sites and not symmetric else path]
-    k = min(n - 1 if symmetric else n, block)
+    k = min(n - 1 if symmetric else n, LOW_BLOCK[path])
     n_enum = n - k - (1 if symmetric else 0)
     chunk_bits = min(n_enum, CHUNK_BITS)
     S = 1.0 - 2.0 * ((np.arange(1 << k)[:, None] >> np.arange(k)) & 1)
@@ -205,7 +204,7 @@ def estimate_seconds(model: IsingModel, betas, path: str = "auto", sites: bool =
         return 0.0
     b = np.ascontiguousarray(np.sort(betas), dtype=np.float64)
     path = choose_path(model, b, sites) if path == "auto" else path
-    plan = _plan(model, path, sites)
+    plan = _plan(model, path)
     runner = _runner(plan, model, b, path, sites)
     workers = _workers()
     with deferred_interrupt() as check:
@@ -354,7 +353,7 @@ def exact_enumeration(
 
     order = np.argsort(b, kind="stable")
     bs = np.ascontiguousarray(b[order])
-    plan = _plan(model, path, sites)
+    plan = _plan(model, path)
     run = _runner(plan, model, bs, path, sites, quantum)
     per_call = max(_workers(), STATES_PER_CALL >> (plan.k + plan.chunk_bits))
     total_states = 1 << n
