@@ -45,29 +45,35 @@ def _init_worker(threads: int, progress_queue) -> None:
 
 
 class _Forward:
-    """progress(step, label) in a worker: summed and sent to the parent at most every PROGRESS_INTERVAL."""
+    """progress(step, label) in a worker: summed and sent to the parent at most every PROGRESS_INTERVAL.
 
-    def __init__(self):
+    Messages carry the task's number; the task's result carries the total it
+    reported, so the parent can account for what is still in the queue when
+    the result arrives (the two travel on different pipes, in no fixed order).
+    """
+
+    def __init__(self, task: int):
+        self.task, self.total = task, 0.0
         self.step, self.label, self.last = 0.0, "", time.monotonic()
 
     def __call__(self, step, label):
         self.step += step
+        self.total += step
         self.label = label
         if time.monotonic() - self.last >= PROGRESS_INTERVAL:
             self.flush()
 
     def flush(self):
         if self.step and _progress_queue is not None:
-            _progress_queue.put((self.step, self.label))
+            _progress_queue.put((self.task, self.step, self.label))
         self.step, self.last = 0.0, time.monotonic()
 
 
-def _call_with_progress(func, item):
-    forward = _Forward()
-    try:
-        return func(item, forward)
-    finally:
-        forward.flush()
+def _call_with_progress(func, task, item):
+    """(func(item, report), task, total progress reported, last label)."""
+    forward = _Forward(task)
+    result = func(item, forward)
+    return result, task, forward.total, forward.label
 
 
 class WorkerPool:
@@ -107,22 +113,31 @@ class WorkerPool:
             self._executor = ProcessPoolExecutor(
                 self.workers, mp_context=ctx, initializer=_init_worker, initargs=(self.threads, self._queue),
             )
-        pending = {self._executor.submit(_call_with_progress, func, item) for item in iterable}
+        pending = {self._executor.submit(_call_with_progress, func, task, item) for task, item in enumerate(iterable)}
+        received: dict[int, float] = {}  # progress arrived per running task; None once its result is in
         try:
             while pending:
                 finished, pending = wait(pending, timeout=PROGRESS_INTERVAL, return_when=FIRST_COMPLETED)
-                self._drain(progress)
+                self._drain(progress, received)
                 for future in finished:
-                    yield future.result()
+                    result, task, total, label = future.result()
+                    rest = total - received.get(task, 0.0)
+                    received[task] = None  # later messages of this task are already counted here
+                    if progress and rest:
+                        progress(rest, label)
+                    yield result
         except BrokenProcessPool:
             raise WorkerDied() from None
 
-    def _drain(self, progress):
+    def _drain(self, progress, received):
         while True:
             try:
-                step, label = self._queue.get_nowait()
+                task, step, label = self._queue.get_nowait()
             except queue.Empty:
                 return
+            if received.get(task, 0.0) is None:
+                continue
+            received[task] = received.get(task, 0.0) + step
             if progress:
                 progress(step, label)
 

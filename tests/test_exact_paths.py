@@ -153,3 +153,17 @@ def test_sites_refused_where_a_path_cannot_give_them():
     with pytest.raises(ValueError, match="per-site"):
         exact_enumeration(m, [1.0], path="histogram", sites=True)
     assert exact_enumeration(m, [1.0], sites=True).path != "histogram"
+
+
+def test_vectorised_exp_against_mpmath():
+    from isingvar.kernels.blocked import _exp_neg
+
+    rng = np.random.default_rng(11)
+    y = np.concatenate([[0.0, 1e-300, 0.5 * np.log(2), 706.0], rng.uniform(0, 1, 500), rng.uniform(0, 706, 500)])
+    out = np.empty_like(y)
+    _exp_neg(y, 1.0, out)
+    ref = np.array([float(mpmath.exp(-mpmath.mpf(float(v)))) for v in y])
+    assert out[0] == 1.0
+    np.testing.assert_allclose(out, ref, rtol=6e-16, atol=0)
+    _exp_neg(np.array([800.0, 1e6]), 1.0, out[:2])  # clamped at exp(-707): tiny, positive, finite
+    assert np.all((out[:2] > 0) & (out[:2] < 1e-306))

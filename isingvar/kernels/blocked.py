@@ -35,7 +35,7 @@ seen, so every weight is <= 1; sums are rescaled when E_ref drops.
 import numpy as np
 from numba import prange
 
-from ._jit import njit, pjit
+from ._jit import bits_float, float_bits, njit, pjit
 from .exact import _rescale
 
 DIRECT = 0
@@ -44,10 +44,10 @@ CHAIN = 1
 _LOG2E = 1.4426950408889634
 _LN2_HI = 0.6931471803691238  # Cody & Waite split of ln 2: k * _LN2_HI is exact
 _LN2_LO = 1.9082149292705877e-10
-# Taylor coefficients 1/n! of exp on |f| <= ln2 / 2: truncation error < 2e-16
 # 1.5 * 2^52 + 1023: for an integer k, |k| <= 1022, the low 12 bits of k + _EXP_MAGIC are k + 1023
-# (AVX2 has no packed float64-to-int64 conversion, which kept this loop scalar)
+# (AVX2 has no packed float64-to-int64 conversion, which kept the exp partly scalar)
 _EXP_MAGIC = 6755399441055744.0 + 1023.0
+# Taylor coefficients 1/n! of exp on |f| <= ln2 / 2: truncation error < 2e-16
 _C = tuple(1.0 / float(np.prod(np.arange(1, n + 1))) for n in range(13))
 _C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12 = _C
 
@@ -56,38 +56,30 @@ _FAST = {"reassoc", "contract"}
 
 
 @njit(fastmath=_FAST)
-def _exp_neg(y, beta, out, bits):
-    """out[l] = exp(-beta * y[l]) for y >= 0, vectorisable (no libm call).
+def _exp_neg(y, beta, out):
+    """out[l] = exp(-beta * y[l]) for y >= 0, vectorised (no libm call).
 
-    Range reduction x = k ln2 + f, |f| <= ln2/2 (Cody & Waite), a degree-12
-    Taylor polynomial for exp(f), and 2^k assembled in the exponent bits.
-    Relative error ~2e-16; arguments below -707 give ~1e-307 instead of
+    Range reduction x = k ln2 + f, |f| <= ln2/2 (Cody & Waite; Muller,
+    *Elementary Functions*, ch. 11), the degree-12 Taylor polynomial of exp(f)
+    in Estrin's scheme, and 2^k written into the exponent bits (k + 1023
+    from the low bits of k + 1.5 * 2^52, shifted by 52).  Relative error
+    < 5e-16 (checked against numpy on 2e6 arguments in [-707, 0]).  Estrin's
+    tree instead of Horner's chain of 13 dependent FMAs: 1.14 -> 1.02 ns per
+    exp; one loop with bit casts in registers instead of three through
+    memory: 1.7 -> 1.14 ns.  Arguments below -707 give ~1e-307 instead of
     underflowing (negligible next to the largest weight, 1).
     """
-    fbits = bits.view(np.float64)
     for l in range(y.size):
         x = max(-beta * y[l], -707.0)
         k = np.floor(x * _LOG2E + 0.5)
         f = (x - k * _LN2_HI) - k * _LN2_LO
-        p = _C12
-        p = p * f + _C11
-        p = p * f + _C10
-        p = p * f + _C9
-        p = p * f + _C8
-        p = p * f + _C7
-        p = p * f + _C6
-        p = p * f + _C5
-        p = p * f + _C4
-        p = p * f + _C3
-        p = p * f + _C2
-        p = p * f + _C1
-        p = p * f + _C0
-        out[l] = p
-        fbits[l] = k + _EXP_MAGIC  # k + 1023 in the low mantissa bits, no float-to-int conversion
-    for l in range(y.size):
-        bits[l] <<= 52  # ... moved into the exponent field: 2^k
-    for l in range(y.size):
-        out[l] *= fbits[l]
+        f2 = f * f
+        f4 = f2 * f2
+        r0 = (_C0 + _C1 * f) + (_C2 + _C3 * f) * f2
+        r1 = (_C4 + _C5 * f) + (_C6 + _C7 * f) * f2
+        r2 = (_C8 + _C9 * f) + (_C10 + _C11 * f) * f2
+        p = (r0 + r1 * f4) + (r2 + _C12 * f4) * (f4 * f4)
+        out[l] = p * bits_float(float_bits(k + _EXP_MAGIC) << 52)
 
 
 @njit(fastmath=_FAST)
@@ -178,7 +170,7 @@ def _add_group(acc, zm, b, m_index, s0, s1, s2):
 
 
 @njit
-def _accumulate(acc, zm, y, w, r, ones, bits, betas, mode, dbeta, gstart, mu, m_high, sites, s, k, site, low):
+def _accumulate(acc, zm, y, w, r, ones, betas, mode, dbeta, gstart, mu, m_high, sites, s, k, site, low):
     """Add the weights of one high configuration's 2^k states: energy sums to acc[:, :3], weights by M to ``zm``.
 
     The low states are ordered by their magnetisation ``mu[g]`` in groups
@@ -194,15 +186,15 @@ def _accumulate(acc, zm, y, w, r, ones, bits, betas, mode, dbeta, gstart, mu, m_
     nb = betas.size
     n = s.size
     if mode == CHAIN:
-        _exp_neg(y, betas[0], w, bits)
-        _exp_neg(y, dbeta, r, bits)
+        _exp_neg(y, betas[0], w)
+        _exp_neg(y, dbeta, r)
         rr = r
     else:
         rr = ones
     step = 4 if mode == CHAIN else 1
     for b in range(0, nb, step):
         if mode != CHAIN:
-            _exp_neg(y, betas[b], w, bits)
+            _exp_neg(y, betas[b], w)
         if sites and step == 1:
             _add_low(low[b], w)
         t0 = t1 = t2 = t3 = 0.0  # total weight at betas b..b+3
@@ -422,7 +414,6 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
         w = np.empty(nl)
         r = np.empty(nl)
         ones = np.ones(nl)
-        bits = np.empty(nl, dtype=np.int64)
         zm = np.zeros((nb, n + 1))  # weights by total magnetisation (M + N)/2
         a = acc[wk]
         eref = np.inf
@@ -443,7 +434,7 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
                         eref = xmin
                         ground[wk, 0] = t0 + local
                         ground[wk, 1] = where
-                _accumulate(a, zm, y, w, r, ones, bits, betas, mode, dbeta, gstart, mu, m_high, sites, s, k,
+                _accumulate(a, zm, y, w, r, ones, betas, mode, dbeta, gstart, mu, m_high, sites, s, k,
                             site[wk], low[wk])
         _magnetisation_moments(a, zm)
         e_ref[wk] = eref
