@@ -168,7 +168,7 @@ def _plan(model: IsingModel, path: str) -> _Plan:
     J = np.ascontiguousarray(model.dense())
     h = np.ascontiguousarray(model.fields)
     symmetric = n >= 2 and not np.any(h)
-    k = min(n - 1 if symmetric else n, LOW_BLOCK[path])
+    k = min(n - 1 if symmetric else n, LOW_BLOCK.get(path, LOW_BLOCK["direct"]))
     n_enum = n - k - (1 if symmetric else 0)
     chunk_bits = min(n_enum, CHUNK_BITS)
     S = 1.0 - 2.0 * ((np.arange(1 << k)[:, None] >> np.arange(k)) & 1)
