@@ -33,7 +33,6 @@ from isingvar.kernels.blocked import _exp_neg
 from isingvar.model import IsingModel
 
 
-
 @numba.njit(cache=False)
 def _libm_exps(y, betas):
     total = 0.0
