@@ -17,25 +17,23 @@ njit = partial(numba.njit, cache=_CACHE, nogil=True)
 pjit = partial(numba.njit, cache=_CACHE, nogil=True, parallel=True)
 
 
-@intrinsic
-def float_bits(typingctx, x):
-    """The bits of a float64 as an int64 (an LLVM bitcast: free, and it vectorises)."""
-    if x != types.float64:
-        return None
+def _bitcast(name, src, dst, doc):
+    """An intrinsic that reinterprets the bits of a ``src`` value as ``dst`` (an LLVM bitcast:
+    free, and it vectorises)."""
 
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int64))
+    def typer(typingctx, x):
+        if x != src:
+            return None
 
-    return types.int64(types.float64), codegen
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], context.get_value_type(dst))
+
+        return dst(src), codegen
+
+    typer.__name__ = typer.__qualname__ = name  # numba names the intrinsic after its typing function
+    typer.__doc__ = doc
+    return intrinsic(typer)
 
 
-@intrinsic
-def bits_float(typingctx, x):
-    """The float64 whose bits are the int64 ``x`` (the inverse of :func:`float_bits`)."""
-    if x != types.int64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float64))
-
-    return types.float64(types.int64), codegen
+float_bits = _bitcast("float_bits", types.float64, types.int64, "The bits of a float64 as an int64.")
+bits_float = _bitcast("bits_float", types.int64, types.float64, "The float64 whose bits are the int64 x.")
