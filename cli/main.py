@@ -209,7 +209,7 @@ def sweep(
     resume: bool = typer.Option(False, "--resume", help="Continue --out: compute only the instances not done (starts it if missing); refused if it was made by other options.", rich_help_panel="Output"),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout instead of tables.", rich_help_panel="Output"),
     shard: str | None = typer.Option(None, "--shard", help="Run shard i/n (0 <= i < n) of the instances, or 'slurm' for the job-array task; join the files with `isingvar merge`.", rich_help_panel="Batch"),
-    workers: int | None = typer.Option(None, "--workers", help="Processes computing instances in parallel (default: the number of cores).", rich_help_panel="Batch"),
+    workers: int | None = typer.Option(None, "--workers", help="Processes computing instances in parallel (default: the number of cores; 1 below N = 25, where starting them costs more than they save).", rich_help_panel="Batch"),
     config_file: Path | None = typer.Option(None, "--config", is_eager=True, callback=_load_config, help="TOML file of sweep options (keys as the option names, e.g. beta = \"0.1:3:60\"); command-line options override it.", rich_help_panel="Batch"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved grid, instance count and a time estimate; compute and write nothing.", rich_help_panel="Batch"),
 ):
@@ -223,9 +223,9 @@ def sweep(
         from isingvar.errors import ModelParameterError, SweepInterrupted
         from isingvar.interrupt import terminate_as_interrupt
         from isingvar.io.store import check_output, read_summary
-        from isingvar.parallel import WorkerPool
+        from isingvar.parallel import WorkerPool, available_cores
         from isingvar.report import bounds_table
-        from isingvar.sweep import default_output_path, make_config, parse_shard, run_sweep
+        from isingvar.sweep import default_output_path, default_workers, make_config, parse_shard, run_sweep
 
         if resume and overwrite:
             raise ModelParameterError("--resume and --overwrite exclude each other; choose one")
@@ -248,7 +248,7 @@ def sweep(
         command_line = "isingvar " + shlex.join(sys.argv[1:]) if sys.argv else "isingvar sweep"
         if not as_json:
             err.print(f"sweep {config.model} N={config.n}: grid sample×J×h×beta = {'×'.join(map(str, config.shape))}, methods {', '.join(config.methods)}", highlight=False)
-        pool = WorkerPool(workers)
+        pool = WorkerPool(workers if workers is not None else default_workers(config, available_cores()))
         try:
             with terminate_as_interrupt(), pool, _Progress(enabled=not as_json) as progress:
                 summary = run_sweep(

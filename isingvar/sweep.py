@@ -458,6 +458,19 @@ def _compute_task(task, progress=None):
     return inst, compute_instance(config, *inst, progress=progress)
 
 
+def default_workers(config: SweepConfig, cores: int) -> int:
+    """Worker processes when ``--workers`` is not given: ``cores``, or 1 below N = 25.
+
+    There every method takes milliseconds per instance and the exact kernel
+    already uses every core within an instance, so starting worker processes
+    (spawn, imports, loading the compiled kernels: ~0.7 s) is never won back
+    (docs/batch.md: N = 24, 8 samples, 0.89 s with one worker, 1.29 s with two).
+    """
+    from .exact import ESTIMATE_FROM_N
+
+    return 1 if config.n < ESTIMATE_FROM_N else cores
+
+
 def estimate_seconds(config: SweepConfig) -> float:
     """Rough wall time of one instance, from timed runs on sample 0 (for ``--dry-run``).
 

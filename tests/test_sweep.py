@@ -59,3 +59,12 @@ def test_exact_time_probes_split_zero_and_nonzero_fields():
     np.testing.assert_allclose(zero.couplings, -2.0 * sk.couplings)  # probed at the largest |J|
     only = _exact_probes(sk.scaled(1.0, 0.2), Js, hs)  # fields of its own: no h leaves them all zero
     assert len(only) == 1 and only[0][1] == 6
+
+
+def test_small_sweeps_run_in_process_by_default():
+    from isingvar.sweep import default_workers
+
+    assert default_workers(make_config(None, {}), cores=8) == 1  # the embedded default: milliseconds
+    assert default_workers(make_config("sk", {"n": 24}, beta="0.1:3:64", samples=16), cores=8) == 1
+    assert default_workers(make_config("sk", {"n": 25}, methods=["mf"]), cores=8) == 8
+    assert default_workers(make_config("square", {"L": 40}, methods=["mf"]), cores=8) == 8  # N = 1600
