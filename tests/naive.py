@@ -46,11 +46,12 @@ def thermo(J, h, betas):
         out["lnZ"].append(lnZ)
         out["u"].append(U / n)
         out["c"].append(b * b * var / n)
-        out["s"].append((lnZ + b * U) / n)
+        # S = ln Z + beta U about the ground state: (ln Z + beta E0) + beta (U - E0), no cancellation at large beta
+        out["s"].append((logsumexp(a + b * E.min()) + b * (p @ (E - E.min()))) / n)
         out["m"].append(m)
         out["m2"].append(m2)
         out["absm"].append(p @ np.abs(M) / n)
-        out["chi"].append(b * n * (m2 - m * m))
+        out["chi"].append(b * n * (p @ (M / n - m) ** 2))  # centred: no cancellation
     out = {k: np.array(v) for k, v in out.items()}
     out["e0"] = E.min()
     return out

@@ -167,3 +167,37 @@ def test_vectorised_exp_against_mpmath():
     np.testing.assert_allclose(out, ref, rtol=6e-16, atol=0)
     _exp_neg(np.array([800.0, 1e6]), 1.0, out[:2])  # clamped at exp(-707): tiny, positive, finite
     assert np.all((out[:2] > 0) & (out[:2] < 1e-306))
+
+
+@pytest.mark.parametrize("field_scale", [0.0, 0.4])
+@pytest.mark.parametrize("path", ["direct", "chain", "histogram"])
+def test_many_chunks_and_calls_merge_every_observable(monkeypatch, path, field_scale):
+    # Tiny blocks and calls, so that N = 16 runs through 2^6 re-anchored chunks per worker and
+    # 2^5 kernel calls whose per-worker sums (and per-site sums) are folded one into the other:
+    # every observable, the ground state and <s_i> must come out as from one plain enumeration.
+    import isingvar.exact as exact
+
+    monkeypatch.setattr(exact, "LOW_BLOCK", {"histogram": 4, "chain": 4, "direct": 4})
+    monkeypatch.setattr(exact, "CHUNK_BITS", 2)
+    monkeypatch.setattr(exact, "STATES_PER_CALL", 1 << 9)
+    n = 16
+    rng = np.random.default_rng(4000 + int(10 * field_scale))
+    integer = path == "histogram"
+    m = random_model(n, rng, field_scale=field_scale, coupling_scale=1.0 if integer else 1 / np.sqrt(n),
+                     integer=integer)
+    betas = UNIFORM if path == "chain" else IRREGULAR
+    plan = exact._plan(m, path)
+    assert plan.n_chunks >= 16 and plan.n_chunks * (1 << (plan.k + plan.chunk_bits)) > exact.STATES_PER_CALL
+    sites = not (integer and field_scale)  # the histogram path gives <s_i> only at zero field
+    fast = exact_enumeration(m, betas, path=path, sites=sites)
+    ref = naive.thermo(m.dense(), m.fields, betas)  # plain numpy (the reference kernel drifts 5e-12 at beta = 50)
+    for name in OBSERVABLES:
+        scale = max(1.0, np.abs(ref[name]).max())
+        np.testing.assert_allclose(getattr(fast, name), ref[name], rtol=1e-11, atol=1e-13 * scale, err_msg=name)
+    assert fast.e0 == pytest.approx(ref["e0"], abs=1e-12)
+    assert m.energy(fast.ground_state) == pytest.approx(ref["e0"], abs=1e-12)
+    if sites:
+        S = naive.all_states(n)
+        E = naive.energies(m.dense(), m.fields, S)
+        for k, b in enumerate(betas):
+            np.testing.assert_allclose(fast.sites[k], np.exp(-b * E - naive.logsumexp(-b * E)) @ S, atol=1e-10)
