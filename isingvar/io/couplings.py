@@ -63,7 +63,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CouplingsFileError, ModelError
-from ..model import IsingModel
+from ..model import IsingModel, check_energy_range, check_size_limits
 
 #: The formats :func:`read_model_file` and :func:`write_model_file` know.
 FORMATS = ("uai", "fg", "npz", "npy", "edges")
@@ -72,6 +72,14 @@ _EXTENSIONS = {".uai": "uai", ".fg": "fg", ".npz": "npz", ".npy": "npy"}
 
 #: Largest |J| or |h| the uai and fg writers accept: exp(+-700) is a normal float64.
 _MAX_EXPONENT = 700.0
+
+#: A decimal number as files and grids write it: ASCII digits, optional sign, point and exponent.
+#: Python's float() and int() also take '1_0' (as 10), non-ASCII digits and blanks around it.
+NUMBER = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+#: A number token of a model file: :data:`NUMBER`, or inf/nan (read, then refused as not finite).
+_FLOAT = re.compile(rf"{NUMBER}|[-+]?(?:inf|infinity|nan)", re.IGNORECASE)
+#: An index or count token (a sign is read so that "-1" gets the "must be >= 0" message).
+_INT = re.compile(r"[-+]?[0-9]+")
 
 #: Convention line written at the top of edge lists and .fg files.
 _CONVENTION = "E(s) = -sum_{i<j} J_ij s_i s_j - sum_i h_i s_i, s_i in {-1,+1}, k_B = 1"
@@ -132,8 +140,11 @@ def read_model_file(path, format: str | None = None) -> ModelFile:
     ------
     CouplingsFileError
         If the format is unknown, the file is missing, unreadable or malformed,
-        or its couplings are not a valid model.  The message is one line naming
-        the file, and ``file:line:`` where a line applies.
+        declares more spins or couplings than :func:`isingvar.model.check_size_limits`
+        allows or than it holds (checked before the arrays are made), or its
+        couplings are not a valid model or too large
+        (:func:`isingvar.model.check_energy_range` at beta = 1).  The message is
+        one line naming the file, and ``file:line:`` where a line applies.
     """
     fmt = format_of(path, format)
     path = Path(path)
@@ -145,6 +156,7 @@ def read_model_file(path, format: str | None = None) -> ModelFile:
         raise CouplingsFileError(f"{path}: cannot read: {err.strerror or err}") from None
     try:
         model, offset = _READERS[fmt](path, data)
+        check_energy_range(model)
     except ModelError as err:
         raise CouplingsFileError(f"{path}: {err}") from None
     return ModelFile(model, float(offset), fmt, hashlib.sha256(data).hexdigest(), str(path.resolve()))
@@ -282,10 +294,9 @@ class _Tokens:
 
     def int(self, what, lo=0, hi=None) -> int:
         tok = self.next(what)
-        try:
-            value = int(tok)
-        except ValueError:
-            raise self.error(f"expected {what} (an integer), got {tok!r}") from None
+        if not _INT.fullmatch(tok):
+            raise self.error(f"expected {what} (an integer), got {tok!r}")
+        value = int(tok)
         if value < lo or (hi is not None and value > hi):
             bound = f">= {lo}" if hi is None else f"in {lo}..{hi}"
             raise self.error(f"{what} must be {bound}, got {value}")
@@ -293,10 +304,9 @@ class _Tokens:
 
     def potential(self, what) -> float:
         tok = self.next(what)
-        try:
-            value = float(tok)
-        except ValueError:
-            raise self.error(f"expected {what} (a number), got {tok!r}") from None
+        if not _FLOAT.fullmatch(tok):
+            raise self.error(f"expected {what} (a number), got {tok!r}")
+        value = float(tok)
         if not math.isfinite(value):
             raise self.error(f"{what} is {tok}: potentials must be finite")
         if value <= 0:
@@ -400,7 +410,9 @@ def _read_uai(path: Path, data: bytes):
     if kind.upper() != "MARKOV":
         raise tok.error(f"expected the network type MARKOV on the first line, got {kind!r}")
     n = tok.int("the number of variables", lo=1)
-    if tok.toks[tok.pos:tok.pos + n] == ["2"] * n:  # the usual case, without a check per token
+    # nothing of size n is made before the file has shown n cardinalities: a 37-byte header
+    # declaring 10^9 variables reaches "ends early" token by token
+    if n <= len(tok.toks) - tok.pos and tok.toks[tok.pos:tok.pos + n] == ["2"] * n:  # the usual case, without a check per token
         tok.pos += n
     else:
         for v in range(n):
@@ -410,6 +422,10 @@ def _read_uai(path: Path, data: bytes):
                     f"variable {v} has cardinality {card}; only binary (cardinality 2) variables can be "
                     "converted to Ising spins"
                 )
+    try:
+        check_size_limits(n, 0)
+    except ModelError as err:
+        raise tok.error(str(err)) from None
     m = tok.int("the number of factors")
 
     def check_var(v):
@@ -450,10 +466,9 @@ def _uai_tables_fast(tok: _Tokens, scopes):
         p += 1 + size
     if p != len(rest):
         return None
-    try:
-        tables = [list(map(float, t)) for t in tables]
-    except ValueError:
+    if not all(_FLOAT.fullmatch(x) for t in tables for x in t):
         return None
+    tables = [list(map(float, t)) for t in tables]
     if not _positive([x for t in tables for x in t]):
         return None
     return tables
@@ -516,6 +531,7 @@ def _read_fg(path: Path, data: bytes):
     labels = sorted({v for scope, _ in blocks for v in scope})
     if not labels:
         raise CouplingsFileError(f"{path}: the factor graph has no variables")
+    check_size_limits(len(labels), len(blocks))
     spin = {label: s for s, label in enumerate(labels)}
     factors = _Factors(len(labels))
     for scope, psi in blocks:
@@ -538,8 +554,13 @@ def _read_npz(path: Path, data: bytes):
         with z:
             if "J" not in z.files:
                 raise CouplingsFileError(f"{path}: no array 'J' in the .npz (found: {', '.join(z.files) or 'none'})")
+            n = _check_npy_header(path, z.zip, "J")
+            if "h" in z.files:
+                _check_npy_header(path, z.zip, "h", n)
             J = np.asarray(z["J"])
             h = np.asarray(z["h"]) if "h" in z.files else None
+    except CouplingsFileError:
+        raise
     except (zipfile.BadZipFile, ValueError, EOFError, OSError) as err:
         raise CouplingsFileError(f"{path}: not a readable .npz archive ({err})") from None
     if not (_numeric(J) and (h is None or _numeric(h))):
@@ -555,7 +576,11 @@ def _read_npy(path: Path, data: bytes):
     E = -sum_{i<j} J_ij s_i s_j; the values are used as they stand (offset 0).
     """
     try:
+        if data[:6] == np.lib.format.MAGIC_PREFIX:
+            _check_npy_header(path, None, "J", data=data)
         J = np.load(io.BytesIO(data), allow_pickle=False)
+    except CouplingsFileError:
+        raise
     except (ValueError, EOFError, OSError) as err:
         raise CouplingsFileError(f"{path}: not a readable .npy array ({err})") from None
     if isinstance(J, np.lib.npyio.NpzFile):
@@ -564,6 +589,51 @@ def _read_npy(path: Path, data: bytes):
     if not _numeric(J):
         raise CouplingsFileError(f"{path}: J must be a real numeric array, got dtype {J.dtype}")
     return IsingModel.from_dense(J), 0.0
+
+
+def _check_npy_header(path, archive, name, n=None, data=None) -> int:
+    """Check the shape an .npy header declares before the array is made; return N.
+
+    ``J`` must be N x N within :func:`isingvar.model.check_size_limits` (N(N-1)/2
+    possible pairs), ``h`` of shape (``n``,); and the data the header declares
+    must fit in the bytes that follow it (an 80-byte header can declare
+    10^10 values).  ``archive`` is the .npz's ZipFile (member ``name.npy``) or
+    None with ``data``, the bytes of an .npy file.
+
+    Raises
+    ------
+    CouplingsFileError
+        For a shape that is wrong, too large, or larger than the file.
+    ValueError
+        For a header numpy cannot read (the caller reports it).
+    """
+    fmt = np.lib.format
+    if archive is None:
+        fh, size = io.BytesIO(data), len(data)
+    else:
+        info = archive.getinfo(f"{name}.npy" if f"{name}.npy" in archive.namelist() else name)
+        fh, size = archive.open(info), info.file_size
+    with fh:
+        version = fmt.read_magic(fh)
+        read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, _, dtype = read(fh)
+        header = fh.tell()
+    values = math.prod(shape)
+    if name == "J":
+        if len(shape) != 2 or shape[0] != shape[1]:
+            raise CouplingsFileError(f"{path}: the coupling matrix must be square N x N, got shape {shape}")
+        try:
+            check_size_limits(shape[0], shape[0] * (shape[0] - 1) // 2)
+        except ModelError as err:
+            raise CouplingsFileError(f"{path}: a {shape[0]} x {shape[0]} coupling matrix: {err}") from None
+    elif shape != (n,):
+        raise CouplingsFileError(f"{path}: h must have shape ({n},) to match J, got {shape}")
+    if values * dtype.itemsize > size - header:
+        raise CouplingsFileError(
+            f"{path}: {name} declares shape {shape} ({values * dtype.itemsize} bytes of {dtype}) but the file holds "
+            f"only {size - header} bytes of data; it is truncated or damaged"
+        )
+    return shape[0]
 
 
 def _numeric(a):
@@ -595,11 +665,10 @@ def _read_edge_list(path: Path, data: bytes):
         where = f"{path}:{lineno}"
         if len(line) not in (2, 3):
             raise CouplingsFileError(f"{where}: expected 'i j J_ij' or 'i h_i', got {raw.strip()!r}")
-        try:
-            idx = [int(t) for t in line[:-1]]
-            value = float(line[-1])
-        except ValueError:
-            raise CouplingsFileError(f"{where}: indices must be integers and values numbers: {raw.strip()!r}") from None
+        if not (all(_INT.fullmatch(t) for t in line[:-1]) and _FLOAT.fullmatch(line[-1])):
+            raise CouplingsFileError(f"{where}: indices must be integers and values numbers: {raw.strip()!r}")
+        idx = [int(t) for t in line[:-1]]
+        value = float(line[-1])
         if min(idx) < 0:
             raise CouplingsFileError(f"{where}: spin indices start at 0, got {min(idx)}")
         if not np.isfinite(value):
@@ -617,6 +686,10 @@ def _read_edge_list(path: Path, data: bytes):
     if not edges and not fields:
         raise CouplingsFileError(f"{path}: no couplings or fields found")
     n = 1 + max([max(e[0], e[1]) for e in edges] + list(fields))
+    try:  # N is the largest index + 1: one line can name spin 10^12
+        check_size_limits(n, len(edges))
+    except ModelError as err:
+        raise CouplingsFileError(f"{path}: {err}; N is the largest spin index + 1") from None
     seen = {}
     for i, j, _, lineno in edges:
         key = (min(i, j), max(i, j))
