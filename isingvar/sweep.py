@@ -37,7 +37,6 @@ from .errors import (
     WorkerDied,
 )
 from .families import check_seed, get_family, is_disordered, make_instance, n_spins, resolve_params
-from .io.couplings import NUMBER
 
 METHODS = ("exact", "mf")
 #: Codes of the exact summation paths in the file's ``exact_path`` variable.
@@ -55,7 +54,7 @@ MAX_RESULT_BYTES = 8 * 2**30
 #: Most shards of a sweep (a SLURM job array has at most 4,000,001 tasks).
 MAX_SHARDS = 4_000_001
 
-_NUMBER = NUMBER
+_NUMBER = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"  # ASCII digits: no '1_0', no other scripts
 
 
 def parse_range(spec: str, name: str = "value") -> np.ndarray:

@@ -73,14 +73,6 @@ _EXTENSIONS = {".uai": "uai", ".fg": "fg", ".npz": "npz", ".npy": "npy"}
 #: Largest |J| or |h| the uai and fg writers accept: exp(+-700) is a normal float64.
 _MAX_EXPONENT = 700.0
 
-#: A decimal number as files and grids write it: ASCII digits, optional sign, point and exponent.
-#: Python's float() and int() also take '1_0' (as 10), non-ASCII digits and blanks around it.
-NUMBER = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
-#: A number token of a model file: :data:`NUMBER`, or inf/nan (read, then refused as not finite).
-_FLOAT = re.compile(rf"{NUMBER}|[-+]?(?:inf|infinity|nan)", re.IGNORECASE)
-#: An index or count token (a sign is read so that "-1" gets the "must be >= 0" message).
-_INT = re.compile(r"[-+]?[0-9]+")
-
 #: Convention line written at the top of edge lists and .fg files.
 _CONVENTION = "E(s) = -sum_{i<j} J_ij s_i s_j - sum_i h_i s_i, s_i in {-1,+1}, k_B = 1"
 
@@ -243,6 +235,17 @@ def write_model_file(model: IsingModel, path, format: str | None = None) -> str:
 
 
 # ---------------------------------------------------------------------------- tokens
+def plain_numbers(text: str) -> bool:
+    """Whether ``text`` is ASCII without '_', so that int() and float() read its numbers strictly.
+
+    Python's int() and float() take '1_0' as 10 and non-ASCII digits ('\u0663' as 3);
+    without those they accept only what files write: optional sign, ASCII digits,
+    a point and an exponent (float also inf and nan, which the readers refuse
+    as not finite).  One string scan instead of a pattern per token.
+    """
+    return text.isascii() and "_" not in text
+
+
 #: A UAI comment line (UAI 2016 and later): its first token is "c".
 _UAI_COMMENT = re.compile(r"^[^\S\n]*c(?=\s|$)[^\n]*", re.MULTILINE)
 #: libDAI: '#' starts a comment ('#' never occurs in data, so cut from it to the end of the line).
@@ -271,6 +274,9 @@ class _Tokens:
         self.text = comment.sub("", text)  # keeps every newline, so line numbers stay right
         self.toks = self.text.split()
         self.pos = 0
+        if not plain_numbers(self.text):  # every token is a number or a keyword: find the culprit
+            k = next(k for k, t in enumerate(self.toks) if not plain_numbers(t))
+            raise self.error(f"{self.toks[k]!r} is not a number: write ASCII digits, without '_'", k)
 
     def line_of(self, k) -> int:
         if not self.toks:
@@ -294,9 +300,10 @@ class _Tokens:
 
     def int(self, what, lo=0, hi=None) -> int:
         tok = self.next(what)
-        if not _INT.fullmatch(tok):
-            raise self.error(f"expected {what} (an integer), got {tok!r}")
-        value = int(tok)
+        try:
+            value = int(tok)
+        except ValueError:
+            raise self.error(f"expected {what} (an integer), got {tok!r}") from None
         if value < lo or (hi is not None and value > hi):
             bound = f">= {lo}" if hi is None else f"in {lo}..{hi}"
             raise self.error(f"{what} must be {bound}, got {value}")
@@ -304,9 +311,10 @@ class _Tokens:
 
     def potential(self, what) -> float:
         tok = self.next(what)
-        if not _FLOAT.fullmatch(tok):
-            raise self.error(f"expected {what} (a number), got {tok!r}")
-        value = float(tok)
+        try:
+            value = float(tok)
+        except ValueError:
+            raise self.error(f"expected {what} (a number), got {tok!r}") from None
         if not math.isfinite(value):
             raise self.error(f"{what} is {tok}: potentials must be finite")
         if value <= 0:
@@ -410,9 +418,9 @@ def _read_uai(path: Path, data: bytes):
     if kind.upper() != "MARKOV":
         raise tok.error(f"expected the network type MARKOV on the first line, got {kind!r}")
     n = tok.int("the number of variables", lo=1)
-    # nothing of size n is made before the file has shown n cardinalities: a 37-byte header
-    # declaring 10^9 variables reaches "ends early" token by token
-    if n <= len(tok.toks) - tok.pos and tok.toks[tok.pos:tok.pos + n] == ["2"] * n:  # the usual case, without a check per token
+    # the usual case without a check per token; but nothing of size n before the file has shown
+    # n cardinalities: a 37-byte header declaring 10^9 variables reaches "ends early" token by token
+    if n <= len(tok.toks) - tok.pos and tok.toks[tok.pos:tok.pos + n] == ["2"] * n:
         tok.pos += n
     else:
         for v in range(n):
@@ -466,9 +474,10 @@ def _uai_tables_fast(tok: _Tokens, scopes):
         p += 1 + size
     if p != len(rest):
         return None
-    if not all(_FLOAT.fullmatch(x) for t in tables for x in t):
+    try:
+        tables = [list(map(float, t)) for t in tables]
+    except ValueError:
         return None
-    tables = [list(map(float, t)) for t in tables]
     if not _positive([x for t in tables for x in t]):
         return None
     return tables
@@ -659,16 +668,22 @@ def _read_edge_list(path: Path, data: bytes):
         raise CouplingsFileError(f"{path}: not a text edge list (use .npz for NumPy archives)") from None
     edges, fields = [], {}
     for lineno, raw in enumerate(text.splitlines(), 1):
-        line = raw.split("#", 1)[0].split()
+        entry = raw.split("#", 1)[0]
+        line = entry.split()
         if not line:
             continue
         where = f"{path}:{lineno}"
         if len(line) not in (2, 3):
             raise CouplingsFileError(f"{where}: expected 'i j J_ij' or 'i h_i', got {raw.strip()!r}")
-        if not (all(_INT.fullmatch(t) for t in line[:-1]) and _FLOAT.fullmatch(line[-1])):
-            raise CouplingsFileError(f"{where}: indices must be integers and values numbers: {raw.strip()!r}")
-        idx = [int(t) for t in line[:-1]]
-        value = float(line[-1])
+        try:
+            if not plain_numbers(entry):
+                raise ValueError
+            idx = [int(t) for t in line[:-1]]
+            value = float(line[-1])
+        except ValueError:
+            raise CouplingsFileError(
+                f"{where}: indices must be integers and values numbers (ASCII digits, no '_'): {raw.strip()!r}"
+            ) from None
         if min(idx) < 0:
             raise CouplingsFileError(f"{where}: spin indices start at 0, got {min(idx)}")
         if not np.isfinite(value):
