@@ -31,9 +31,9 @@ MAX_SPINS = 10_000_000
 MAX_EDGES = 50_000_000
 #: Largest energy scale sum|J_ij| + sum|h_i| (a bound on |E(s)|), and largest beta times it,
 #: that isingvar computes with.  The kernels sum (E - E0)^2 over up to 2^62 states and form
-#: beta^2 Var(E); these overflow float64 (c = inf or NaN) from an energy scale or a beta times
-#: it of about 1e145 (measured: docs/formats.md), and the exp kernel's floor of exp(-707) adds
-#: about 2^N e^-707 (beta (E - E0))^2 to c.  At 1e100 both are harmless by many orders.
+#: beta^2 Var(E): c becomes NaN at beta = 0 from an energy scale of ~1e153 and inf from beta times
+#: it of ~1e155, and the exp kernel's floor of exp(-707) adds ~2^N e^-707 (beta (E - E0))^2 to c,
+#: visible from ~1e145 (measured, docs/formats.md).  At 1e100 both are harmless by many orders.
 ENERGY_LIMIT = 1e100
 
 
