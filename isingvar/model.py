@@ -304,4 +304,3 @@ def check_energy_range(model: IsingModel, betas=(0.0,), J=(1.0,), h=(0.0,)) -> N
             f"{beta_max * scale:.3g}, more than the {ENERGY_LIMIT:.0e} isingvar computes with (beta must be at most "
             f"{ENERGY_LIMIT / scale:.3g} here)"
         )
-
