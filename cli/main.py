@@ -6,6 +6,7 @@ the command that needs it so that ``isingvar --help`` stays fast.
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import shlex
@@ -33,6 +34,49 @@ app = typer.Typer(
 )
 out = Console()
 err = Console(stderr=True)
+
+#: ASCII stand-ins for the non-ASCII characters isingvar prints, for a stdout/stderr that cannot
+#: encode them (PYTHONIOENCODING=ascii, LANG=C on an old system); anything else becomes "?".
+ASCII_FALLBACK = {"±": "+/-", "…": "...", "—": "-", "–": "-", "×": "x", "−": "-", "≤": "<=", "≥": ">=", "β": "beta"}
+
+
+def _ascii_fallback(error):
+    """Codec error handler: :data:`ASCII_FALLBACK` for what the stream cannot encode."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    bad = error.object[error.start:error.end]
+    return "".join(ASCII_FALLBACK.get(c, "?") for c in bad), error.end
+
+
+codecs.register_error("isingvar-ascii", _ascii_fallback)
+
+
+def _encodable(text: str, console: Console | None = None) -> str:
+    """``text`` as the console's stream can write it: non-encodable characters replaced as in
+    :data:`ASCII_FALLBACK`.  Table cells go through this, so that rich measures the text it writes."""
+    encoding = (console or out).encoding
+    try:
+        text.encode(encoding)
+        return text
+    except (UnicodeEncodeError, LookupError):
+        return text.encode(encoding, errors="isingvar-ascii").decode(encoding, errors="replace")
+
+
+def _add_row(table: Table, *cells: str) -> None:
+    """``table.add_row`` with every cell :func:`_encodable`."""
+    table.add_row(*(_encodable(c) for c in cells))
+
+
+def _tolerant_streams():
+    """Let stdout and stderr write any text: what they cannot encode is replaced, never an error."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and stream.errors == "strict":
+            try:
+                "±…—×".encode(stream.encoding or "ascii")
+            except UnicodeEncodeError:
+                stream.reconfigure(errors="isingvar-ascii")
+            except LookupError:
+                pass
 
 EXIT_INTERRUPTED = 130
 
@@ -65,16 +109,17 @@ def main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ):
     """isingvar: exact where possible, rigorously bounded where not."""
+    _tolerant_streams()
 
 
 def _fmt(x: float, se: float = math.nan) -> str:
     """x to 6 digits, or x ± se both to the second significant digit of se."""
     if math.isnan(x):
-        return "—"
+        return _encodable("—")
     if not math.isfinite(se) or not math.isfinite(x) or se <= 1e-7 * abs(x):
         return f"{x:.6g}"
     d = max(0, 1 - math.floor(math.log10(se)))
-    return f"{x:.{d}f} ± {se:.{d}f}"
+    return _encodable(f"{x:.{d}f} ± {se:.{d}f}")
 
 
 def _bounds_table(rows, title: str) -> Table:
@@ -82,7 +127,7 @@ def _bounds_table(rows, title: str) -> Table:
     # columns of a method that did not run would only hold dashes
     names = [k for k in ("beta", "f_exact", "f_mf_upper", "gap", "kl_mf")
              if any(not math.isnan(r[k]) for r in rows)]
-    table = Table(title=title, title_justify="left")
+    table = Table(title=_encodable(title), title_justify="left")
     for name in names:
         table.add_column(name, justify="right")
     for r in rows:
@@ -204,7 +249,7 @@ def sweep(
     method: list[str] | None = typer.Option(None, "--method", help="exact and/or mf (repeat the option); default both.", rich_help_panel="Methods"),
     force: bool = typer.Option(False, "--force", help="Run exact enumeration even when it is estimated to take more than 10 minutes.", rich_help_panel="Methods"),
     sites: bool | None = typer.Option(None, "--sites/--no-sites", help="Store per-site magnetisations, exact <s_i> and mean-field m_i (default: when N <= 1024).", rich_help_panel="Output"),
-    out_path: Path | None = typer.Option(None, "--out", help="Result file (default runs/<model>-n<N>-<UTC time>.h5).", rich_help_panel="Output"),
+    out_path: Path | None = typer.Option(None, "--out", help="Result file (default `runs/<model>-n<N>-<UTC time>.h5`).", rich_help_panel="Output"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file.", rich_help_panel="Output"),
     resume: bool = typer.Option(False, "--resume", help="Continue --out: compute only the instances not done (starts it if missing); refused if it was made by other options.", rich_help_panel="Output"),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout instead of tables.", rich_help_panel="Output"),
@@ -247,7 +292,8 @@ def sweep(
             check_output(path, overwrite)
         command_line = "isingvar " + shlex.join(sys.argv[1:]) if sys.argv else "isingvar sweep"
         if not as_json:
-            err.print(f"sweep {config.model} N={config.n}: grid sample×J×h×beta = {'×'.join(map(str, config.shape))}, methods {', '.join(config.methods)}", highlight=False)
+            err.print(_encodable(f"sweep {config.model} N={config.n}: grid sample×J×h×beta = {'×'.join(map(str, config.shape))}, "
+                                 f"methods {', '.join(config.methods)}", err), highlight=False)
         pool = WorkerPool(workers if workers is not None else default_workers(config, available_cores()))
         try:
             with terminate_as_interrupt(), pool, _Progress(enabled=not as_json) as progress:
@@ -296,18 +342,18 @@ def _dry_run(config, shard_spec, path: Path, resume: bool, as_json: bool, force:
         typer.echo(json.dumps(info))
         return
     table = Table.grid(padding=(0, 2))
-    table.add_row("model", f"{config.model} {json.dumps(config.params)}  (N = {config.n})")
-    table.add_row("beta", f"{config.beta.size} value(s), {config.beta.min():g} … {config.beta.max():g}")
-    table.add_row("J", ", ".join(f"{x:g}" for x in config.J))
-    table.add_row("h", ", ".join(f"{x:g}" for x in config.h))
-    table.add_row("samples", f"{config.samples} (seed {config.seed})")
-    table.add_row("methods", ", ".join(config.methods))
+    _add_row(table, "model", f"{config.model} {json.dumps(config.params)}  (N = {config.n})")
+    _add_row(table, "beta", f"{config.beta.size} value(s), {config.beta.min():g} … {config.beta.max():g}")
+    _add_row(table, "J", ", ".join(f"{x:g}" for x in config.J))
+    _add_row(table, "h", ", ".join(f"{x:g}" for x in config.h))
+    _add_row(table, "samples", f"{config.samples} (seed {config.seed})")
+    _add_row(table, "methods", ", ".join(config.methods))
     shard_note = f" (shard {shard_spec[0]}/{shard_spec[1]}: {len(mine)})" if shard_spec else ""
-    table.add_row("instances", f"{len(config.instances())}{shard_note}, {todo} to compute")
+    _add_row(table, "instances", f"{len(config.instances())}{shard_note}, {todo} to compute")
     limit = f"; over the {MAX_SECONDS / 60:.0f}-minute limit: the sweep needs --force" if refused else ""
-    table.add_row("estimate", f"about {_duration(secs)} (timed on sample 0){limit}")
+    _add_row(table, "estimate", f"about {_duration(secs)} (timed on sample 0){limit}")
     exists = " (exists: needs --resume or --overwrite)" if path.exists() and not resume else ""
-    table.add_row("output", f"{path}{exists} (not written: dry run)")
+    _add_row(table, "output", f"{path}{exists} (not written: dry run)")
     out.print(table)
 
 
@@ -330,20 +376,20 @@ def show(file: Path = typer.Argument(..., help="A result file written by `isingv
         a, c = result["attrs"], result["coords"]
         done = result["done"]
         info = Table.grid(padding=(0, 2))
-        info.add_row("model", f"{a.get('model_family')} {json.dumps(a.get('model_params'))}")
-        info.add_row("spins N", str(a.get("n_spins")))
+        _add_row(info, "model", f"{a.get('model_family')} {json.dumps(a.get('model_params'))}")
+        _add_row(info, "spins N", str(a.get("n_spins")))
         if a.get("source_file"):
-            info.add_row("source", f"{a['source_file']} ({a.get('source_format')}, sha256 {str(a.get('source_sha256'))[:12]}…, "
+            _add_row(info, "source", f"{a['source_file']} ({a.get('source_format')}, sha256 {str(a.get('source_sha256'))[:12]}…, "
                                    f"lnZ_offset {a.get('lnZ_offset'):.12g})")
         for name in ("beta", "J", "h"):
             v = c[name]
-            info.add_row(name, f"{v.size} value(s), {v.min():g} … {v.max():g}")
-        info.add_row("samples", f"{c['sample'].size} (seed {a.get('seed')})")
-        info.add_row("methods", str(a.get("methods")))
+            _add_row(info, name, f"{v.size} value(s), {v.min():g} … {v.max():g}")
+        _add_row(info, "samples", f"{c['sample'].size} (seed {a.get('seed')})")
+        _add_row(info, "methods", str(a.get("methods")))
         shard = f" (shard {a['shard']} of the sweep)" if a.get("shard") else ""
-        info.add_row("complete", f"{int(done.sum())} of {done.size} instances{shard}")
-        info.add_row("written", f"{a.get('created')} by isingvar {a.get('isingvar_version')}")
-        info.add_row("command", str(a.get("command_line")))
+        _add_row(info, "complete", f"{int(done.sum())} of {done.size} instances{shard}")
+        _add_row(info, "written", f"{a.get('created')} by isingvar {a.get('isingvar_version')}")
+        _add_row(info, "command", str(a.get("command_line")))
         out.print(info)
         pairs = [(j, k) for j in range(c["J"].size) for k in range(c["h"].size)]
         for j, k in pairs[:4]:

@@ -18,8 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelParameterError, UnknownModelError
-from .model import IsingModel
+from .errors import ModelError, ModelParameterError, UnknownModelError
+from .model import IsingModel, check_size_limits
+
+#: Largest seed and sample index: they are stored as int64 (file attributes, the sample
+#: coordinate) and TOML integers are 64-bit, so a resumed or merged sweep reads back the same.
+MAX_SEED = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,8 @@ class Family:
     n_spins: Callable[[dict], int]
     build: Callable[[dict, np.random.Generator], IsingModel]
     disordered: Callable[[dict], bool] = field(default=lambda p: False)
+    #: upper bound on the coupled pairs of an instance, from the parameters alone (nothing built)
+    n_edges: Callable[[dict], int] = field(default=lambda p: 0)
 
 
 def _merge_bonds(n, i, j, J):
@@ -211,6 +217,10 @@ def _file_n(p):
     return _build_file(p, None).n
 
 
+def _all_pairs(p):
+    return p["n"] * (p["n"] - 1) // 2
+
+
 _BOUNDARY = Param("boundary", str, "boundary conditions", "periodic", ("periodic", "open"))
 _N = Param("n", int, "number of spins N", minimum=1)
 _DISORDER = Param("disorder", str, "bond disorder: 1, N(0,1) or +-1", "none", ("none", "gaussian", "pm"))
@@ -230,6 +240,7 @@ FAMILIES: dict[str, Family] = {
             lambda p: p["n"],
             _build_sk,
             lambda p: True,
+            _all_pairs,
         ),
         Family(
             "curie-weiss",
@@ -239,6 +250,7 @@ FAMILIES: dict[str, Family] = {
             "N = n",
             lambda p: p["n"],
             _build_curie_weiss,
+            n_edges=_all_pairs,
         ),
         Family(
             "chain",
@@ -248,6 +260,7 @@ FAMILIES: dict[str, Family] = {
             "N = n",
             lambda p: p["n"],
             _build_lattice(1, "chain"),
+            n_edges=lambda p: p["n"],
         ),
         Family(
             "square",
@@ -259,6 +272,7 @@ FAMILIES: dict[str, Family] = {
             lambda p: p["L"] ** 2,
             _build_lattice(2, "square lattice"),
             lambda p: p["disorder"] != "none",
+            lambda p: 2 * p["L"] ** 2,
         ),
         Family(
             "cubic",
@@ -270,6 +284,7 @@ FAMILIES: dict[str, Family] = {
             lambda p: p["L"] ** 3,
             _build_lattice(3, "cubic lattice"),
             lambda p: p["disorder"] != "none",
+            lambda p: 3 * p["L"] ** 3,
         ),
         Family(
             "rrg",
@@ -280,6 +295,7 @@ FAMILIES: dict[str, Family] = {
             lambda p: p["n"],
             _build_rrg,
             lambda p: True,
+            lambda p: p["n"] * p["degree"] // 2,
         ),
         Family(
             "file",
@@ -356,7 +372,13 @@ def resolve_params(name: str, given: dict) -> dict:
             raise ModelParameterError(f"--{p.name} must be at least {p.minimum}, got {value}")
         out[p.name] = str(value) if isinstance(value, Path) else value
     if name == "file":
-        n_spins(name, out)  # read the file now so that a bad one fails before any work
+        n_spins(name, out)  # read the file now so that a bad one fails before any work (the reader checks its size)
+    else:
+        try:  # from the parameters alone, before anything is built
+            check_size_limits(fam.n_spins(out), fam.n_edges(out))
+        except ModelError as e:
+            sizes = ", ".join(f"--{p.name}" for p in fam.params if p.kind is int)
+            raise ModelParameterError(f"model {name!r}: {e}; choose a smaller {sizes}") from None
     return out
 
 
@@ -370,8 +392,15 @@ def is_disordered(name: str, params: dict) -> bool:
     return get_family(name).disordered(params)
 
 
+def check_seed(seed: int, sample: int = 0) -> None:
+    """Refuse a seed or sample index outside 0..:data:`MAX_SEED` (:class:`ModelParameterError`)."""
+    for name, value in (("--seed", seed), ("--sample", sample)):
+        if not 0 <= value <= MAX_SEED:
+            raise ModelParameterError(f"{name} must be in 0..2^63-1 ({MAX_SEED}), got {value}")
+
+
 def sample_rng(seed: int, sample: int) -> np.random.Generator:
-    """The generator of sample ``sample`` of seed ``seed`` (both >= 0)."""
+    """The generator of sample ``sample`` of seed ``seed`` (both in 0..:data:`MAX_SEED`)."""
     return np.random.default_rng([int(seed), int(sample)])
 
 
@@ -383,7 +412,10 @@ def make_instance(name: str, params: dict, seed: int, sample: int) -> IsingModel
     sample once per (J, h) point and for sample 0 several times, and a
     random regular graph of 10^6 spins takes seconds to build.  (The file
     family has its own cache, keyed by the file's size and mtime.)
+
+    Raises :class:`ModelParameterError` for a seed or sample outside 0..:data:`MAX_SEED`.
     """
+    check_seed(seed, sample)
     if name == "file":
         return get_family(name).build(params, sample_rng(seed, sample))
     return _instance(name, json.dumps(params, sort_keys=True, default=str), int(seed), int(sample))

@@ -21,6 +21,21 @@ from .errors import ModelError
 #: Largest N for which :meth:`IsingModel.dense` builds an N x N matrix (~3.2 GB).
 DENSE_LIMIT = 20_000
 
+#: Most spins a model may have.  Mean field costs O(N) per sweep, so 10^7 spins
+#: (square L <= 3162, cubic L <= 215) is far beyond what a sweep finishes in hours.
+MAX_SPINS = 10_000_000
+#: Most coupled pairs a model may have: SK and Curie-Weiss N <= 10,000 (N(N-1)/2 pairs).
+#: An instance takes 100-160 bytes per pair at its peak while built and used (measured with
+#: tracemalloc on sk, square and rrg: edge list, symmetric CSR form, generator temporaries),
+#: so 5e7 pairs need 5-8 GB.
+MAX_EDGES = 50_000_000
+#: Largest energy scale sum|J_ij| + sum|h_i| (a bound on |E(s)|), and largest beta times it,
+#: that isingvar computes with.  The kernels sum (E - E0)^2 over up to 2^62 states and form
+#: beta^2 Var(E): c becomes NaN at beta = 0 from an energy scale of ~1e153 and inf from beta times
+#: it of ~1e155, and the exp kernel's floor of exp(-707) adds ~2^N e^-707 (beta (E - E0))^2 to c,
+#: visible from ~1e145 (measured, docs/formats.md).  At 1e100 both are harmless by many orders.
+ENERGY_LIMIT = 1e100
+
 
 class IsingModel:
     """An Ising model stored as an edge list (one entry per unordered pair).
@@ -225,3 +240,67 @@ class IsingModel:
 
     def __repr__(self):
         return f"IsingModel(n={self.n}, n_edges={self.n_edges})"
+
+
+def check_size_limits(n: int, n_edges: int) -> None:
+    """Refuse a model of more than :data:`MAX_SPINS` spins or :data:`MAX_EDGES` coupled pairs.
+
+    Called with counts known before anything is built (a family's parameters,
+    a file's header), so that a too large model fails at once, without
+    allocating.  ``n`` and ``n_edges`` are Python ints of any size.
+
+    Raises
+    ------
+    ModelError
+        Naming the count and the limit; callers add which option to change.
+    """
+    if n > MAX_SPINS:
+        raise ModelError(f"N = {n} spins is more than isingvar handles (at most {MAX_SPINS:.0e})")
+    if n_edges > MAX_EDGES:
+        raise ModelError(f"{n_edges} coupled pairs is more than isingvar handles (at most {MAX_EDGES:.0e})")
+
+
+def energy_scale(model: IsingModel, J=(1.0,), h=(0.0,)) -> float:
+    """Largest sum|J J_ij| + sum|h_i + h| over the coupling scales ``J`` and fields ``h``.
+
+    A bound on |E(s)| of every instance ``model.scaled(J, h)`` of a sweep (same
+    energy units as the couplings); inf if it overflows.  The sum over fields is
+    convex in h, so only the extreme values of ``h`` are tried.
+    """
+    J = np.asarray(J, dtype=np.float64).ravel()
+    h = np.asarray(h, dtype=np.float64).ravel()
+    with np.errstate(over="ignore", invalid="ignore"):
+        pairs = float(np.abs(J).max(initial=0.0)) * float(np.abs(model.couplings).sum())
+        fields = max((float(np.abs(model.fields + x).sum()) for x in (h.min(initial=0.0), h.max(initial=0.0))),
+                     default=0.0)
+        total = pairs + fields
+    return total if np.isfinite(total) else np.inf
+
+
+def check_energy_range(model: IsingModel, betas=(0.0,), J=(1.0,), h=(0.0,)) -> None:
+    """Refuse energies (or beta times them) that float64 arithmetic would overflow.
+
+    With S = :func:`energy_scale` (model, J, h) and beta_max the largest of
+    ``betas``, requires S <= :data:`ENERGY_LIMIT` and beta_max S <= ENERGY_LIMIT.
+    One rule for every caller: the sweep's grid, model files at read time (S of
+    the file alone) and exports.
+
+    Raises
+    ------
+    ModelError
+        Stating S or beta_max S and the limit; callers add which option to change.
+    """
+    scale = energy_scale(model, J, h)
+    if not scale <= ENERGY_LIMIT:
+        shown = "beyond float64" if scale == np.inf else f"{scale:.3g}"
+        raise ModelError(
+            f"the energy scale sum|J_ij| + sum|h_i| is {shown}, more than the {ENERGY_LIMIT:.0e} isingvar "
+            "computes with (beta^2 Var(E) would overflow)"
+        )
+    beta_max = float(np.max(betas, initial=0.0))
+    if beta_max * scale > ENERGY_LIMIT:
+        raise ModelError(
+            f"beta = {beta_max:g} times the energy scale sum|J_ij| + sum|h_i| = {scale:.3g} is "
+            f"{beta_max * scale:.3g}, more than the {ENERGY_LIMIT:.0e} isingvar computes with (beta must be at most "
+            f"{ENERGY_LIMIT / scale:.3g} here)"
+        )

@@ -28,21 +28,33 @@ from .errors import (
     ConfigFileError,
     ConfigMismatchError,
     GridError,
+    ModelError,
     ModelParameterError,
     RangeSpecError,
     ShardError,
     SweepInterrupted,
+    TooLargeError,
     WorkerDied,
 )
-from .families import get_family, is_disordered, make_instance, n_spins, resolve_params
+from .families import check_seed, get_family, is_disordered, make_instance, n_spins, resolve_params
 
 METHODS = ("exact", "mf")
 #: Codes of the exact summation paths in the file's ``exact_path`` variable.
 PATH_CODES = {"reference": 0, "direct": 1, "chain": 2, "histogram": 3}
 #: Per-site mean-field magnetisations are stored by default up to this N.
 SITES_DEFAULT_MAX_N = 1024
+#: Most values one grid axis (beta, J or h) may have: every value is stored as text in the
+#: file's configuration attributes (~20 bytes each) and mean field runs two passes per beta.
+MAX_AXIS_POINTS = 100_000
+#: Largest result file a sweep may hold in memory (bytes, from the schema before it is made).
+#: The sweep keeps the whole file in memory and a commit writes a second copy of it, so this
+#: needs twice as much memory; beyond it, split the sweep (fewer --samples, a coarser --beta,
+#: fewer J or h values, --no-sites).
+MAX_RESULT_BYTES = 8 * 2**30
+#: Most shards of a sweep (a SLURM job array has at most 4,000,001 tasks).
+MAX_SHARDS = 4_000_001
 
-_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_NUMBER = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"  # ASCII digits: no '1_0', no other scripts
 
 
 def parse_range(spec: str, name: str = "value") -> np.ndarray:
@@ -55,22 +67,42 @@ def parse_range(spec: str, name: str = "value") -> np.ndarray:
     Raises
     ------
     RangeSpecError
-        If an item has none of these forms (the message names ``--name``).
+        If an item has none of these forms (the message names ``--name``), or
+        the grid would have more than :data:`MAX_AXIS_POINTS` values (checked
+        before any array is made).
     """
     text = str(spec).strip()
-    return np.concatenate([_parse_item(item.strip(), text, name) for item in text.split(",")])
+    items = [_match_item(item.strip(), text, name) for item in text.split(",")]
+    total = sum(1 if m is None else int(m.group(4)) for _, m in items)
+    if total > MAX_AXIS_POINTS:
+        raise RangeSpecError(
+            f"--{name} {_short(text)!r} has {total} values, more than the {MAX_AXIS_POINTS} a grid axis may have; "
+            "use fewer points"
+        )
+    return np.concatenate([_parse_item(item, m, text, name) for item, m in items])
 
 
-def _parse_item(item, text, name):
+def _short(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[:width] + "..."
+
+
+def _match_item(item, text, name):
+    """(item, None) for a single number, (item, match of a:b:n) for a range."""
     num = rf"\s*({_NUMBER})\s*"
-    if re.fullmatch(num, item):
-        return np.array([float(item)])
-    m = re.fullmatch(rf"(log:)?{num}:{num}:\s*(\d+)\s*", item)
+    if re.fullmatch(num, item, re.ASCII):
+        return item, None
+    m = re.fullmatch(rf"(log:)?{num}:{num}:\s*([0-9]+)\s*", item, re.ASCII)
     if not m:
         raise RangeSpecError(
-            f"--{name} {text!r} is not a valid range; use a:b:n (n points from a to b), "
+            f"--{name} {_short(text)!r} is not a valid range; use a:b:n (n points from a to b), "
             "log:a:b:n, a,b,c or a single number"
         )
+    return item, m
+
+
+def _parse_item(item, m, text, name):
+    if m is None:
+        return np.array([float(item)])
     a, b, n = float(m.group(2)), float(m.group(3)), int(m.group(4))
     if n < 1:
         raise RangeSpecError(f"--{name} {text!r}: the number of points must be at least 1")
@@ -194,19 +226,23 @@ def make_config(
     UnknownModelError, ModelParameterError, CouplingsFileError
         From the model family.
     RangeSpecError, GridError
-        For a malformed or invalid beta, J or h grid.
+        For a malformed or invalid beta, J or h grid, or one whose energies
+        overflow (:func:`isingvar.model.check_energy_range` on sample 0).
     TooLargeError
-        If exact enumeration is requested and, timed on sample 0, would take
-        more than :data:`isingvar.exact.MAX_SECONDS` in all, without ``force``.
+        If the result file would exceed :data:`MAX_RESULT_BYTES` (checked before
+        anything is built), or exact enumeration is requested and, timed on
+        sample 0, would take more than :data:`isingvar.exact.MAX_SECONDS` in
+        all, without ``force``.
     """
     from .exact import check_size
+    from .model import check_energy_range
 
     params = dict(params or {})
     if model is None:
         model = "sk"
         if params.get("n") is None:
             params["n"] = 16
-    params = resolve_params(model, params)
+    params = resolve_params(model, params)  # refuses too many spins or couplings before building
     n = n_spins(model, params)
     betas = _check_axis(parse_range(beta, "beta"), "beta", nonnegative=True)
     Js = _check_axis(parse_range(J, "J"), "J")
@@ -215,16 +251,65 @@ def make_config(
         samples = 4 if is_disordered(model, params) else 1
     if samples < 1:
         raise ModelParameterError(f"--samples must be at least 1, got {samples}")
-    if seed < 0:
-        raise ModelParameterError(f"--seed must be >= 0, got {seed}")
+    check_seed(seed)
     methods = check_methods(methods)
     if sites is None:
         sites = n <= SITES_DEFAULT_MAX_N
+    check_result_size(model, params, n, samples, betas.size, Js.size, hs.size, methods, sites)
+    first = make_instance(model, params, seed, 0)
+    try:
+        check_energy_range(first, betas, Js, hs)
+    except ModelError as e:
+        raise GridError(f"{e}; use smaller --J, --h or --beta values (sample 0 of this sweep)") from None
     if "exact" in methods:
-        probes = _exact_probes(make_instance(model, params, seed, 0), Js, hs)
+        probes = _exact_probes(first, Js, hs)
         check_size([(m, samples * count) for m, count in probes], betas, force, sites=sites)
     return SweepConfig(model, params, n, betas, Js, hs, int(samples), int(seed), methods, bool(sites), force,
                        source=_source(model, params))
+
+
+def result_bytes(model: str, params: dict, n: int, samples: int, n_beta: int, n_J: int, n_h: int,
+                 methods, sites: bool) -> int:
+    """Bytes of the result file's data before compression, from the schema (nothing is built).
+
+    Every variable of :data:`isingvar.io.store.VARIABLES` that the sweep fills
+    (those of other methods stay unwritten, so they take no space), the
+    coordinates and the stored instances (their edge count from the family's
+    parameters, an upper bound).  Python ints: no overflow however large.
+    """
+    from .io.store import COORDS, VARIABLES
+
+    fam = get_family(model)
+    edges = fam.n_edges(params) if model != "file" else make_instance(model, params, 0, 0).n_edges
+    sizes = {"sample": samples, "J": n_J, "h": n_h, "beta": n_beta, "site": n, "edge": edges}
+    filled = set(methods) | ({f"{m}_site" for m in methods} if sites else set())
+    total = sum(sizes[name] * np.dtype(dtype).itemsize for name, (dtype, _, _) in COORDS.items())
+    for var in VARIABLES.values():
+        if var.method is None or var.method in filled:
+            count = 1
+            for dim in var.dims:
+                count *= sizes[dim]
+            total += count * np.dtype(var.dtype).itemsize
+    return total
+
+
+def check_result_size(model: str, params: dict, n: int, samples: int, n_beta: int, n_J: int, n_h: int,
+                      methods, sites: bool) -> None:
+    """Refuse a sweep whose result file (:func:`result_bytes`) exceeds :data:`MAX_RESULT_BYTES`.
+
+    Raises
+    ------
+    TooLargeError
+        Naming the size, the grid and the options that shrink it.
+    """
+    size = result_bytes(model, params, n, samples, n_beta, n_J, n_h, methods, sites)
+    if size > MAX_RESULT_BYTES:
+        grid = f"{samples} sample(s) x {n_J} J x {n_h} h x {n_beta} beta" + (f" x {n} sites" if sites else "")
+        hint = ", --no-sites" if sites else ""
+        raise TooLargeError(
+            f"the result file would hold {size / 2**30:.3g} GiB ({grid}), more than the {MAX_RESULT_BYTES / 2**30:g} GiB "
+            f"a sweep keeps in memory; use fewer --samples, --beta, --J or --h values{hint}, or split the sweep"
+        )
 
 
 def _exact_probes(model, Js, hs) -> list:
@@ -260,8 +345,8 @@ def read_config_file(path) -> dict:
     Raises
     ------
     ConfigFileError
-        If the file is missing, not valid TOML (the message gives the line), or a
-        grid value has another type.
+        If the file is missing, not UTF-8 text, not valid TOML (the message gives
+        the line), or a grid value has another type.
     """
     import tomllib
 
@@ -275,6 +360,9 @@ def read_config_file(path) -> dict:
         raise ConfigFileError(f"cannot read config file {path}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigFileError(f"{path} is not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:  # TOML is UTF-8; tomllib decodes before it parses
+        line = e.object[:e.start].count(b"\n") + 1
+        raise ConfigFileError(f"{path}:{line}: not UTF-8 text (byte 0x{e.object[e.start]:02x}); a config file is TOML, saved as UTF-8") from None
     for key in GRID_OPTIONS:
         if key not in values:
             continue
@@ -338,7 +426,8 @@ def parse_shard(spec: str | None, environ=None) -> tuple[int, int] | None:
     Raises
     ------
     ShardError
-        For a malformed spec, i outside 0..n-1, or ``slurm`` outside a job array.
+        For a malformed spec, i outside 0..n-1, n above :data:`MAX_SHARDS`, or
+        ``slurm`` outside a job array.
     """
     if spec is None:
         return None
@@ -361,10 +450,12 @@ def parse_shard(spec: str | None, environ=None) -> tuple[int, int] | None:
             raise ShardError("--shard slurm: the SLURM_ARRAY_TASK_* variables are not integers") from None
         i = (task - lo) // step
     else:
-        m = re.fullmatch(r"(\d+)\s*/\s*(\d+)", spec)
+        m = re.fullmatch(r"([0-9]+)\s*/\s*([0-9]+)", spec)
         if not m:
             raise ShardError(f"--shard {spec!r} is not valid; use i/n (0 <= i < n) or slurm")
         i, n = int(m.group(1)), int(m.group(2))
+    if n > MAX_SHARDS:
+        raise ShardError(f"--shard {_short(spec)}: {n} shards are more than a job array can have (at most {MAX_SHARDS})")
     if not 0 <= i < n:
         raise ShardError(f"--shard {i}/{n}: need 0 <= i < n")
     return i, n
@@ -394,7 +485,9 @@ def shard_instances(config: SweepConfig, shard: tuple[int, int] | None) -> list[
     def cost(inst):
         return 1.0 + (exact and (fields or config.h[inst[2]] != 0))
 
-    load = np.zeros(n)
+    # with n >= the instance count, instance r (by cost) goes to shard r and the rest stay empty,
+    # so the loads of min(n, count) shards decide the same partition
+    load = np.zeros(min(n, len(everything)))
     mine = set()
     for inst in sorted(everything, key=cost, reverse=True):  # stable: ties keep single-run order
         s = int(np.argmin(load))

@@ -63,7 +63,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CouplingsFileError, ModelError
-from ..model import IsingModel
+from ..model import IsingModel, check_energy_range, check_size_limits
 
 #: The formats :func:`read_model_file` and :func:`write_model_file` know.
 FORMATS = ("uai", "fg", "npz", "npy", "edges")
@@ -132,8 +132,11 @@ def read_model_file(path, format: str | None = None) -> ModelFile:
     ------
     CouplingsFileError
         If the format is unknown, the file is missing, unreadable or malformed,
-        or its couplings are not a valid model.  The message is one line naming
-        the file, and ``file:line:`` where a line applies.
+        declares more spins or couplings than :func:`isingvar.model.check_size_limits`
+        allows or than it holds (checked before the arrays are made), or its
+        couplings are not a valid model or too large
+        (:func:`isingvar.model.check_energy_range` at beta = 1).  The message is
+        one line naming the file, and ``file:line:`` where a line applies.
     """
     fmt = format_of(path, format)
     path = Path(path)
@@ -145,6 +148,7 @@ def read_model_file(path, format: str | None = None) -> ModelFile:
         raise CouplingsFileError(f"{path}: cannot read: {err.strerror or err}") from None
     try:
         model, offset = _READERS[fmt](path, data)
+        check_energy_range(model)
     except ModelError as err:
         raise CouplingsFileError(f"{path}: {err}") from None
     return ModelFile(model, float(offset), fmt, hashlib.sha256(data).hexdigest(), str(path.resolve()))
@@ -231,6 +235,17 @@ def write_model_file(model: IsingModel, path, format: str | None = None) -> str:
 
 
 # ---------------------------------------------------------------------------- tokens
+def plain_numbers(text: str) -> bool:
+    """Whether ``text`` is ASCII without '_', so that int() and float() read its numbers strictly.
+
+    Python's int() and float() take '1_0' as 10 and non-ASCII digits ('\u0663' as 3);
+    without those they accept only what files write: optional sign, ASCII digits,
+    a point and an exponent (float also inf and nan, which the readers refuse
+    as not finite).  One string scan instead of a pattern per token.
+    """
+    return text.isascii() and "_" not in text
+
+
 #: A UAI comment line (UAI 2016 and later): its first token is "c".
 _UAI_COMMENT = re.compile(r"^[^\S\n]*c(?=\s|$)[^\n]*", re.MULTILINE)
 #: libDAI: '#' starts a comment ('#' never occurs in data, so cut from it to the end of the line).
@@ -259,6 +274,9 @@ class _Tokens:
         self.text = comment.sub("", text)  # keeps every newline, so line numbers stay right
         self.toks = self.text.split()
         self.pos = 0
+        if not plain_numbers(self.text):  # every token is a number or a keyword: find the culprit
+            k = next(k for k, t in enumerate(self.toks) if not plain_numbers(t))
+            raise self.error(f"{self.toks[k]!r} is not a number: write ASCII digits, without '_'", k)
 
     def line_of(self, k) -> int:
         if not self.toks:
@@ -400,7 +418,9 @@ def _read_uai(path: Path, data: bytes):
     if kind.upper() != "MARKOV":
         raise tok.error(f"expected the network type MARKOV on the first line, got {kind!r}")
     n = tok.int("the number of variables", lo=1)
-    if tok.toks[tok.pos:tok.pos + n] == ["2"] * n:  # the usual case, without a check per token
+    # the usual case without a check per token; but nothing of size n before the file has shown
+    # n cardinalities: a 37-byte header declaring 10^9 variables reaches "ends early" token by token
+    if n <= len(tok.toks) - tok.pos and tok.toks[tok.pos:tok.pos + n] == ["2"] * n:
         tok.pos += n
     else:
         for v in range(n):
@@ -410,6 +430,10 @@ def _read_uai(path: Path, data: bytes):
                     f"variable {v} has cardinality {card}; only binary (cardinality 2) variables can be "
                     "converted to Ising spins"
                 )
+    try:
+        check_size_limits(n, 0)
+    except ModelError as err:
+        raise tok.error(str(err)) from None
     m = tok.int("the number of factors")
 
     def check_var(v):
@@ -516,6 +540,7 @@ def _read_fg(path: Path, data: bytes):
     labels = sorted({v for scope, _ in blocks for v in scope})
     if not labels:
         raise CouplingsFileError(f"{path}: the factor graph has no variables")
+    check_size_limits(len(labels), len(blocks))
     spin = {label: s for s, label in enumerate(labels)}
     factors = _Factors(len(labels))
     for scope, psi in blocks:
@@ -538,8 +563,13 @@ def _read_npz(path: Path, data: bytes):
         with z:
             if "J" not in z.files:
                 raise CouplingsFileError(f"{path}: no array 'J' in the .npz (found: {', '.join(z.files) or 'none'})")
+            n = _check_npy_header(path, z.zip, "J")
+            if "h" in z.files:
+                _check_npy_header(path, z.zip, "h", n)
             J = np.asarray(z["J"])
             h = np.asarray(z["h"]) if "h" in z.files else None
+    except CouplingsFileError:
+        raise
     except (zipfile.BadZipFile, ValueError, EOFError, OSError) as err:
         raise CouplingsFileError(f"{path}: not a readable .npz archive ({err})") from None
     if not (_numeric(J) and (h is None or _numeric(h))):
@@ -555,7 +585,11 @@ def _read_npy(path: Path, data: bytes):
     E = -sum_{i<j} J_ij s_i s_j; the values are used as they stand (offset 0).
     """
     try:
+        if data[:6] == np.lib.format.MAGIC_PREFIX:
+            _check_npy_header(path, None, "J", data=data)
         J = np.load(io.BytesIO(data), allow_pickle=False)
+    except CouplingsFileError:
+        raise
     except (ValueError, EOFError, OSError) as err:
         raise CouplingsFileError(f"{path}: not a readable .npy array ({err})") from None
     if isinstance(J, np.lib.npyio.NpzFile):
@@ -564,6 +598,51 @@ def _read_npy(path: Path, data: bytes):
     if not _numeric(J):
         raise CouplingsFileError(f"{path}: J must be a real numeric array, got dtype {J.dtype}")
     return IsingModel.from_dense(J), 0.0
+
+
+def _check_npy_header(path, archive, name, n=None, data=None) -> int:
+    """Check the shape an .npy header declares before the array is made; return N.
+
+    ``J`` must be N x N within :func:`isingvar.model.check_size_limits` (N(N-1)/2
+    possible pairs), ``h`` of shape (``n``,); and the data the header declares
+    must fit in the bytes that follow it (an 80-byte header can declare
+    10^10 values).  ``archive`` is the .npz's ZipFile (member ``name.npy``) or
+    None with ``data``, the bytes of an .npy file.
+
+    Raises
+    ------
+    CouplingsFileError
+        For a shape that is wrong, too large, or larger than the file.
+    ValueError
+        For a header numpy cannot read (the caller reports it).
+    """
+    fmt = np.lib.format
+    if archive is None:
+        fh, size = io.BytesIO(data), len(data)
+    else:
+        info = archive.getinfo(f"{name}.npy" if f"{name}.npy" in archive.namelist() else name)
+        fh, size = archive.open(info), info.file_size
+    with fh:
+        version = fmt.read_magic(fh)
+        read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, _, dtype = read(fh)
+        header = fh.tell()
+    values = math.prod(shape)
+    if name == "J":
+        if len(shape) != 2 or shape[0] != shape[1]:
+            raise CouplingsFileError(f"{path}: the coupling matrix must be square N x N, got shape {shape}")
+        try:
+            check_size_limits(shape[0], shape[0] * (shape[0] - 1) // 2)
+        except ModelError as err:
+            raise CouplingsFileError(f"{path}: a {shape[0]} x {shape[0]} coupling matrix: {err}") from None
+    elif shape != (n,):
+        raise CouplingsFileError(f"{path}: h must have shape ({n},) to match J, got {shape}")
+    if values * dtype.itemsize > size - header:
+        raise CouplingsFileError(
+            f"{path}: {name} declares shape {shape} ({values * dtype.itemsize} bytes of {dtype}) but the file holds "
+            f"only {size - header} bytes of data; it is truncated or damaged"
+        )
+    return shape[0]
 
 
 def _numeric(a):
@@ -589,17 +668,22 @@ def _read_edge_list(path: Path, data: bytes):
         raise CouplingsFileError(f"{path}: not a text edge list (use .npz for NumPy archives)") from None
     edges, fields = [], {}
     for lineno, raw in enumerate(text.splitlines(), 1):
-        line = raw.split("#", 1)[0].split()
+        entry = raw.split("#", 1)[0]
+        line = entry.split()
         if not line:
             continue
         where = f"{path}:{lineno}"
         if len(line) not in (2, 3):
             raise CouplingsFileError(f"{where}: expected 'i j J_ij' or 'i h_i', got {raw.strip()!r}")
         try:
+            if not plain_numbers(entry):
+                raise ValueError
             idx = [int(t) for t in line[:-1]]
             value = float(line[-1])
         except ValueError:
-            raise CouplingsFileError(f"{where}: indices must be integers and values numbers: {raw.strip()!r}") from None
+            raise CouplingsFileError(
+                f"{where}: indices must be integers and values numbers (ASCII digits, no '_'): {raw.strip()!r}"
+            ) from None
         if min(idx) < 0:
             raise CouplingsFileError(f"{where}: spin indices start at 0, got {min(idx)}")
         if not np.isfinite(value):
@@ -617,6 +701,10 @@ def _read_edge_list(path: Path, data: bytes):
     if not edges and not fields:
         raise CouplingsFileError(f"{path}: no couplings or fields found")
     n = 1 + max([max(e[0], e[1]) for e in edges] + list(fields))
+    try:  # N is the largest index + 1: one line can name spin 10^12
+        check_size_limits(n, len(edges))
+    except ModelError as err:
+        raise CouplingsFileError(f"{path}: {err}; N is the largest spin index + 1") from None
     seen = {}
     for i, j, _, lineno in edges:
         key = (min(i, j), max(i, j))
