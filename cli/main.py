@@ -272,7 +272,7 @@ def sweep(
 def _dry_run(config, shard_spec, path: Path, resume: bool, as_json: bool, force: bool):
     """What a sweep would do, from the resolved configuration; writes nothing."""
     from isingvar.exact import MAX_SECONDS
-    from isingvar.io.store import open_copy, read_attrs
+    from isingvar.io.store import open_copy, read_attrs, read_done
     from isingvar.sweep import check_resumable, estimate_seconds, shard_instances
 
     mine = shard_instances(config, shard_spec)
@@ -280,7 +280,7 @@ def _dry_run(config, shard_spec, path: Path, resume: bool, as_json: bool, force:
     if resume and path.exists():
         with open_copy(path) as f:
             check_resumable(read_attrs(f), config, shard_spec, path)
-            done = f["done"][()].astype(bool)
+            done = read_done(f)
         todo = sum(not done[i] for i in mine)
     secs = estimate_seconds(config) * todo
     refused = "exact" in config.methods and not force and secs > MAX_SECONDS
@@ -381,16 +381,17 @@ def merge(
 @app.command()
 def plot(
     file: Path = typer.Argument(..., help="A result file written by `isingvar sweep`."),
-    out_png: Path | None = typer.Option(None, "--out", help="PNG to write (default: FILE with .png)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing PNG."),
+    out_png: Path | None = typer.Option(None, "--out", help="Image to write, in the format its suffix names: .png, .pdf, .svg, ... (default: FILE with .png)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing image (never the result file itself)."),
 ):
-    """PNG of the free energy (exact and bounds) and the bound gap against beta, per J and h."""
+    """Figure of the free energy (exact and bounds) and the bound gap against beta, per J and h."""
     with _user_errors():
         from isingvar.io.store import check_output, read_summary
-        from isingvar.plot import plot_result
+        from isingvar.plot import figure_format, plot_result
 
         png = out_png or file.with_suffix(".png")
-        check_output(png, overwrite)
+        check_output(png, overwrite, inputs=[file])
+        figure_format(png)
         plot_result(read_summary(file), png)
         out.print(f"wrote {png}", highlight=False)
 
