@@ -220,7 +220,7 @@ def sweep(
     exit with status 75.
     """
     with _user_errors():
-        from isingvar.errors import ModelParameterError, SweepInterrupted
+        from isingvar.errors import ModelParameterError, OutputWriteError, SweepInterrupted
         from isingvar.interrupt import terminate_as_interrupt
         from isingvar.io.store import check_output, read_summary
         from isingvar.parallel import WorkerPool, available_cores
@@ -255,7 +255,7 @@ def sweep(
                     config, path, overwrite=overwrite, resume=resume, shard=shard_spec,
                     pool=pool if pool.workers > 1 else None, command_line=command_line, progress=progress,
                 )
-        except SweepInterrupted as e:
+        except (SweepInterrupted, OutputWriteError) as e:
             _fail(f"{e}; resume with: {_resume_command(path)}", e.exit_code)
         if as_json:
             typer.echo(json.dumps(summary.to_dict()))

@@ -417,7 +417,8 @@ def _lock(lock: Path, path, named: Path, where: str) -> int:
     """Open and flock ``lock``; return its descriptor (see :func:`hold_output`)."""
     while True:
         try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+            # read-only: a descriptor open for writing would make a `mount -o remount,ro` fail as busy
+            fd = os.open(lock, os.O_RDONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
         except OSError as e:
             raise OutputPathError(f"cannot write in the folder {str(named)!r}: {e.strerror}; {where}") from None
         try:
@@ -444,8 +445,7 @@ def _lock(lock: Path, path, named: Path, where: str) -> int:
             break
         os.close(fd)  # the previous holder removed the file we locked: lock the one now at that name
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        lock.write_text(f"{os.getpid()}\n")
     except OSError:
         pass  # the pid is only for the message of a refused run
     return fd
@@ -497,7 +497,7 @@ def replace_atomically(path, write) -> Path:
     except OSError as e:
         raise OutputWriteError(
             f"cannot write {path}: {e.strerror or e} (errno {errno.errorcode.get(e.errno, e.errno)}); "
-            "the previous file is kept: free space or fix the file system, then rerun"
+            "the previous file is kept (free space or fix the file system first)"
         ) from None
     except IsingvarError as e:
         if str(tmp) not in str(e):
@@ -632,8 +632,13 @@ def write_point(f, index: tuple, values: dict) -> None:
     NonFiniteResultError
         Naming the variable, the instance and the first bad beta.
     """
+    beta = None
     for name, value in values.items():
-        bad = _unexpected_nonfinite(VARIABLES[name], np.asarray(value), f["beta"][()])
+        value = np.asarray(value)
+        if value.dtype.kind != "f" or np.isfinite(value).all():  # the usual case, checked fast
+            continue
+        beta = f["beta"][()] if beta is None else beta
+        bad = _unexpected_nonfinite(VARIABLES[name], value, beta)
         if bad is not None:
             k, a, b = index
             at = f", beta = {f['beta'][bad[0]]:g}" if VARIABLES[name].dims[:4] == _GRID and bad else ""
