@@ -206,6 +206,29 @@ def test_stale_temporary_files_of_the_output_are_removed(tmp_path, result):
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other.h5.12.tmp", "r.h5"]
 
 
+KILLED_IN_COMMIT = """
+    import os
+    import sys
+    def stuck(src, dst):  # the temporary file is written and flushed; the rename never comes
+        print("in commit", flush=True)
+        sys.stdin.readline()
+    os.replace = stuck
+    from isingvar_cli.main import app
+    app(sys.argv[1:])
+"""
+
+
+def test_the_temporary_file_of_a_commit_killed_by_sigkill_is_removed_by_the_next_run(tmp_path):
+    out = tmp_path / "r.h5"
+    proc = spawn(KILLED_IN_COMMIT, "sweep", *SMALL, "--out", out)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f".r.h5.{proc.pid}.tmp.h5", ".r.h5.lock"]
+    r = run("sweep", *SMALL, "--out", out, "--resume")
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.h5"]
+
+
 def test_a_250_character_output_name_works(tmp_path):
     out = tmp_path / ("a" * 247 + ".h5")
     r = run("sweep", *SMALL, "--out", out)
