@@ -244,7 +244,7 @@ def sweep(
             _dry_run(config, shard_spec, path, resume, as_json, force)
             return
         if not resume:
-            check_output(path, overwrite)
+            check_output(path, overwrite, inputs=[couplings] if couplings else [])
         command_line = "isingvar " + shlex.join(sys.argv[1:]) if sys.argv else "isingvar sweep"
         if not as_json:
             err.print(f"sweep {config.model} N={config.n}: grid sample×J×h×beta = {'×'.join(map(str, config.shape))}, methods {', '.join(config.methods)}", highlight=False)

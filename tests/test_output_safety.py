@@ -163,6 +163,16 @@ def test_plot_never_replaces_its_input(result):
     assert result.read_bytes() == before
 
 
+def test_a_sweep_never_replaces_its_model_file(tmp_path):
+    model = tmp_path / "m.npz"
+    r = run("model", "export", "sk", "--n", "4", "--out", model)
+    assert r.exit_code == 0, r.output
+    before = model.read_bytes()
+    line = one_line_error(run("sweep", "file", "--couplings", model, "--out", model, "--overwrite"), 2)
+    assert "is the input" in line
+    assert model.read_bytes() == before
+
+
 def test_devices_fifos_and_directories_are_refused_as_outputs(tmp_path, result):
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
@@ -173,6 +183,9 @@ def test_devices_fifos_and_directories_are_refused_as_outputs(tmp_path, result):
                      ("model", "export", "sk", "--n", "4", "--out", target, "--to", "npz", "--overwrite")):
             assert "not a regular file" in one_line_error(run(*args), 2), args
     assert "is a directory" in one_line_error(run("merge", tmp_path, result, "--overwrite"), 2)
+    (tmp_path / "d").mkdir()
+    assert "is a directory" in one_line_error(run("sweep", *SMALL, "--out", tmp_path / "d", "--resume"), 2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "fifo", "r.h5"]  # no lock file made for it
 
 
 def test_a_symlinked_output_is_followed_and_stays_a_link(tmp_path, result):

@@ -30,7 +30,6 @@ files of killed runs removed by the next run.
 from __future__ import annotations
 
 import errno
-import fcntl
 import hashlib
 import itertools
 import json
@@ -43,6 +42,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: outputs are written unlocked
+    fcntl = None
 
 from ..errors import (
     IsingvarError,
@@ -377,9 +381,11 @@ def hold_output(path):
     ------
     OutputBusyError
         If another process (or this one) holds the output; exit code 75.
-    OutputPathError
-        If the folder cannot be created or written.
+    OutputExistsError, OutputPathError
+        If the output is a directory or not a regular file, or its folder
+        cannot be created or written.
     """
+    check_output(path, overwrite=True)  # never a directory, device or fifo, whatever the caller checked
     target = _target(path)
     key = str(target)
     if key in _HELD:
@@ -421,6 +427,8 @@ def _lock(lock: Path, path, named: Path, where: str) -> int:
             fd = os.open(lock, os.O_RDONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
         except OSError as e:
             raise OutputPathError(f"cannot write in the folder {str(named)!r}: {e.strerror}; {where}") from None
+        if fcntl is None:
+            return fd
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
