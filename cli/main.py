@@ -265,7 +265,7 @@ def sweep(
     exit with status 75.
     """
     with _user_errors():
-        from isingvar.errors import ModelParameterError, SweepInterrupted
+        from isingvar.errors import ModelParameterError, OutputWriteError, SweepInterrupted
         from isingvar.interrupt import terminate_as_interrupt
         from isingvar.io.store import check_output, read_summary
         from isingvar.parallel import WorkerPool, available_cores
@@ -289,7 +289,7 @@ def sweep(
             _dry_run(config, shard_spec, path, resume, as_json, force)
             return
         if not resume:
-            check_output(path, overwrite)
+            check_output(path, overwrite, inputs=[couplings] if couplings else [])
         command_line = "isingvar " + shlex.join(sys.argv[1:]) if sys.argv else "isingvar sweep"
         if not as_json:
             err.print(_encodable(f"sweep {config.model} N={config.n}: grid sample×J×h×beta = {'×'.join(map(str, config.shape))}, "
@@ -301,7 +301,7 @@ def sweep(
                     config, path, overwrite=overwrite, resume=resume, shard=shard_spec,
                     pool=pool if pool.workers > 1 else None, command_line=command_line, progress=progress,
                 )
-        except SweepInterrupted as e:
+        except (SweepInterrupted, OutputWriteError) as e:
             _fail(f"{e}; resume with: {_resume_command(path)}", e.exit_code)
         if as_json:
             typer.echo(json.dumps(summary.to_dict()))
@@ -318,7 +318,7 @@ def sweep(
 def _dry_run(config, shard_spec, path: Path, resume: bool, as_json: bool, force: bool):
     """What a sweep would do, from the resolved configuration; writes nothing."""
     from isingvar.exact import MAX_SECONDS
-    from isingvar.io.store import open_copy, read_attrs
+    from isingvar.io.store import open_copy, read_attrs, read_done
     from isingvar.sweep import check_resumable, estimate_seconds, shard_instances
 
     mine = shard_instances(config, shard_spec)
@@ -326,7 +326,7 @@ def _dry_run(config, shard_spec, path: Path, resume: bool, as_json: bool, force:
     if resume and path.exists():
         with open_copy(path) as f:
             check_resumable(read_attrs(f), config, shard_spec, path)
-            done = f["done"][()].astype(bool)
+            done = read_done(f)
         todo = sum(not done[i] for i in mine)
     secs = estimate_seconds(config) * todo
     refused = "exact" in config.methods and not force and secs > MAX_SECONDS
@@ -427,16 +427,17 @@ def merge(
 @app.command()
 def plot(
     file: Path = typer.Argument(..., help="A result file written by `isingvar sweep`."),
-    out_png: Path | None = typer.Option(None, "--out", help="PNG to write (default: FILE with .png)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing PNG."),
+    out_png: Path | None = typer.Option(None, "--out", help="Image to write, in the format its suffix names: .png, .pdf, .svg, ... (default: FILE with .png)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing image (never the result file itself)."),
 ):
-    """PNG of the free energy (exact and bounds) and the bound gap against beta, per J and h."""
+    """Figure of the free energy (exact and bounds) and the bound gap against beta, per J and h."""
     with _user_errors():
         from isingvar.io.store import check_output, read_summary
-        from isingvar.plot import plot_result
+        from isingvar.plot import figure_format, plot_result
 
         png = out_png or file.with_suffix(".png")
-        check_output(png, overwrite)
+        check_output(png, overwrite, inputs=[file])
+        figure_format(png)
         plot_result(read_summary(file), png)
         out.print(f"wrote {png}", highlight=False)
 

@@ -47,6 +47,31 @@ class ResultFileError(IsingvarError, ValueError):
     """A file that is not an isingvar result file."""
 
 
+class OutputPathError(IsingvarError, ValueError):
+    """An output that may not be written: not a regular file, one of the inputs, or in an unwritable folder."""
+
+
+class OutputBusyError(IsingvarError):
+    """An output that another process is writing (its lock is held); exit 75: try again when that run ends."""
+
+    exit_code = 75
+
+
+class OutputWriteError(IsingvarError):
+    """Writing an output failed (disk full, file system read-only or gone); the previous file is intact.
+
+    ``exit_code`` is 75 (try again): the cause is the environment, and the
+    output is at its last good commit, so the same command (with ``--resume``
+    for a sweep) continues once the cause is fixed.
+    """
+
+    exit_code = 75
+
+
+class NonFiniteResultError(IsingvarError, ArithmeticError):
+    """A computed value that is NaN or infinite where a number is expected (a numerical failure)."""
+
+
 class ConfigFileError(IsingvarError, ValueError):
     """A ``--config`` TOML file that is missing, malformed or names an unknown option."""
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelParameterError
+from .errors import ModelError, ModelParameterError
 
 
 @dataclass(frozen=True)
@@ -30,31 +30,41 @@ def export_instance(model: str, params: dict, *, seed: int = 0, sample: int = 0,
     potentials at beta = 1: psi = exp(J_ij s_i s_j) per coupling and exp(h_i s_i)
     per field (s = 2x - 1), so their ln Z is the Ising ln Z at beta = 1 (an
     ``lnZ_offset`` of a model read from such a file is not carried over).
-    The file is written under a temporary name and renamed.
+    The file is written under a temporary name and renamed
+    (:func:`isingvar.io.store.replace_atomically`: a symbolic link is followed,
+    only a regular file is replaced, its folder is created).
 
     Raises
     ------
     UnknownModelError, ModelParameterError, CouplingsFileError
         For bad model parameters, a negative sample or seed, or an unknown format.
+    ModelError
+        If J or h scale the instance out of the float64 range (a coupling or
+        field becomes infinite).
     OutputExistsError
         If ``out`` exists and ``overwrite`` is false.
+    OutputPathError, OutputBusyError, OutputWriteError
+        As :func:`isingvar.io.store.check_output` and :func:`isingvar.io.store.replace_atomically`.
     """
     from .families import make_instance, resolve_params
     from .io.couplings import format_of, write_model_file
-    from .io.store import check_output
+    from .io.store import check_output, hold_output, replace_atomically
+    from .model import IsingModel
 
     if sample < 0 or seed < 0:
         raise ModelParameterError(f"--sample and --seed must be >= 0, got {sample} and {seed}")
+    if not (math.isfinite(J) and math.isfinite(h)):
+        raise ModelParameterError(f"--J and --h must be finite numbers, got {J} and {h}")
     out = Path(out)
     fmt = format_of(out, format)
     check_output(out, overwrite)
     instance = make_instance(model, resolve_params(model, params), seed, sample).scaled(J, h)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp{out.suffix}")  # keep the suffix: np.savez appends .npz
+    # scaled() skips the model's checks; rebuilding runs them (J times a coupling may overflow to inf)
     try:
-        write_model_file(instance, tmp, fmt)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        IsingModel(instance.n, instance.edge_i, instance.edge_j, instance.couplings, instance.fields)
+    except ModelError as e:
+        raise ModelError(f"--J {J:g} and --h {h:g} take the instance out of the float64 range ({e}); use smaller values") from None
+    with hold_output(out):
+        check_output(out, overwrite)  # again under the lock: no other run wrote it meanwhile
+        replace_atomically(out, lambda tmp: write_model_file(instance, tmp, fmt))
     return ExportSummary(out, fmt, instance.n, instance.n_edges, int(np.count_nonzero(instance.fields)))

@@ -39,42 +39,60 @@ def merge_shards(out, paths, *, overwrite: bool = False) -> MergeSummary:
     no shard completed stay not done and are returned in ``missing``; the
     merged file can be completed with ``isingvar sweep --resume``.
 
+    An instance flagged done over NaN values (:func:`isingvar.io.store.read_done`)
+    is taken as not done.
+
     Raises
     ------
     OutputExistsError
         If ``out`` exists and ``overwrite`` is false.
+    OutputPathError
+        If ``out`` is one of the inputs (links followed) or not a regular file.
+    OutputBusyError
+        If another process is writing ``out`` (exit code 75).
     ResultFileError
-        If no input is given, or an input is not an isingvar result file.
+        If no input is given, an input is given twice, or an input is missing,
+        truncated or not an isingvar result file.
     ConfigMismatchError
         If the inputs were not made by one sweep configuration (their
         ``config_hash`` attributes differ).
     """
-    import h5py
-
     from .io import store
 
     out = Path(out)
-    store.check_output(out, overwrite)
     paths = [Path(p) for p in paths]
     if not paths:
         raise ResultFileError("merge needs at least one shard file")
-    if any(p.resolve() == out.resolve() for p in paths if p.exists()):
-        raise ResultFileError(f"{out} is one of the inputs; write the merged file to a new name")
+    for k, p in enumerate(paths):
+        for q in paths[:k]:
+            if store.same_file(p, q):
+                raise ResultFileError(f"{p} is given twice (also as {q}); give each shard file once")
+    with store.hold_output(out):  # checked under the lock: no other run can create or replace it meanwhile
+        store.check_output(out, overwrite, inputs=paths)
+        return _merge(out, paths)
+
+
+def _merge(out, paths) -> MergeSummary:
+    from .io import store
+
     with store.open_copy(paths[0]) as f:
         first = store.read_attrs(f)
         names = [name for name, var in store.VARIABLES.items()
                  if var.dims[:3] == _INSTANCE_DIMS and name in f and name != "done"]
-        done = f["done"][()].astype(bool)
+        done = store.read_done(f)
         elapsed, completed = float(first.get("elapsed_s", 0.0)), [first.get("completed")]
         for p in paths[1:]:
-            with h5py.File(p, "r") as g:
+            with store.open_result(p) as g:
                 attrs = store.read_attrs(g)
                 if attrs.get("config_hash") != first.get("config_hash"):
                     raise ConfigMismatchError(
                         f"{p} belongs to another sweep than {paths[0]} (config_hash differs{_difference(first, attrs)}); "
                         "merge only the shards of one sweep"
                     )
-                take = g["done"][()].astype(bool) & ~done
+                if g["done"].shape != done.shape:
+                    raise ConfigMismatchError(f"{p} has a grid of {g['done'].shape} instances, {paths[0]} {done.shape}; "
+                                              "merge only the shards of one sweep")
+                take = store.read_done(g) & ~done
                 for name in names:
                     values = f[name][()]
                     values[take] = g[name][()][take]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ResultFileError
+from .errors import OutputPathError, ResultFileError
 from .report import bound_gap, grid_values, sample_stats
 
 #: Free-energy bounds drawn beside f_exact: f_<method>_upper / f_<method>_lower.
@@ -19,8 +19,30 @@ _BOUND = re.compile(r"f_\w+_(upper|lower)")
 _STYLE = {"exact": "-", "upper": "--", "lower": ":"}
 
 
+def figure_format(path) -> str:
+    """The image format matplotlib writes for ``path``, from its suffix (``.png``, ``.pdf``, ``.svg``, ...).
+
+    Raises
+    ------
+    OutputPathError
+        If the suffix is missing or names no format matplotlib writes (the
+        message lists those it does).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    formats = FigureCanvasAgg(Figure()).get_supported_filetypes()
+    fmt = Path(path).suffix.lower().lstrip(".")
+    if fmt not in formats:
+        raise OutputPathError(
+            f"cannot tell the image format of {str(path)!r} from its suffix; end the name in one of "
+            f"{', '.join('.' + k for k in sorted(formats))}"
+        )
+    return fmt
+
+
 def plot_result(summary: dict, path, *, pairs=None) -> Path:
-    """Write a PNG of free energy and bound gap against beta, one column per (J, h).
+    """Write a figure of free energy and bound gap against beta, one column per (J, h).
 
     Each column has two panels.  Top: free energy per spin ``f_exact`` and every
     bound ``f_*_upper`` / ``f_*_lower`` in the file (energy per spin, in units
@@ -38,7 +60,9 @@ def plot_result(summary: dict, path, *, pairs=None) -> Path:
         ``attrs`` (``model_family`` and ``n_spins`` go in the title).  An
         optional ``path`` entry names the file in error messages.
     path : path-like
-        PNG file to write (replaced if it exists; its folder must exist).
+        Image to write, in the format its suffix names (:func:`figure_format`:
+        PNG, PDF, SVG, ...); replaced if it exists, atomically
+        (:func:`isingvar.io.store.replace_atomically`); its folder is created.
     pairs : sequence of (int, int), optional
         (J index, h index) of the columns, in order; default every pair, J
         major.  The figure is about 4.5 inches (450 px) wide per column.
@@ -53,9 +77,17 @@ def plot_result(summary: dict, path, *, pairs=None) -> Path:
     ResultFileError
         If no instance of the file is complete, if ``pairs`` is empty or an
         index in it is out of range.
+    OutputPathError
+        If the suffix of ``path`` names no image format.
+    OutputBusyError, OutputWriteError
+        If another process writes ``path``, or writing fails (disk full, ...).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    from .io.store import replace_atomically
+
+    fmt = figure_format(path)
 
     coords, done = summary["coords"], summary["done"].astype(bool)
     n_j, n_h = coords["J"].size, coords["h"].size
@@ -83,7 +115,7 @@ def plot_result(summary: dict, path, *, pairs=None) -> Path:
     names = ["f_exact"] + sorted(k for k in summary if _BOUND.fullmatch(k))
     for col, (j, h) in enumerate(pairs):
         _draw_column(summary, j, h, names, axes[0, col], axes[1, col])
-    fig.savefig(path, format="png")
+    replace_atomically(path, lambda tmp: fig.savefig(tmp, format=fmt))
     return Path(path)
 
 

@@ -693,6 +693,21 @@ def check_resumable(attrs: dict, config: SweepConfig, shard, path) -> None:
         )
 
 
+def _holding_output(run):
+    """Run ``run(config, out, ...)`` holding ``out`` (:func:`isingvar.io.store.hold_output`) from the first read to the last commit."""
+    import functools
+
+    @functools.wraps(run)
+    def holding(config, out, **kwargs):
+        from .io import store
+
+        with store.hold_output(out):
+            return run(config, out, **kwargs)
+
+    return holding
+
+
+@_holding_output
 def run_sweep(
     config: SweepConfig,
     out,
@@ -738,6 +753,14 @@ def run_sweep(
     ------
     OutputExistsError
         If ``out`` exists and neither ``overwrite`` nor ``resume`` is set (before any work).
+    OutputBusyError
+        If another process is writing ``out`` (exit code 75); ``out`` is held
+        from before it is read until the last commit.
+    OutputPathError, OutputWriteError
+        If ``out`` cannot be written (see :func:`isingvar.io.store.replace_atomically`).
+    NonFiniteResultError
+        If a method returns NaN where a number is expected (after committing
+        the instances finished before).
     ConfigMismatchError
         If resuming a file made by another configuration or shard.
     SweepInterrupted
@@ -763,7 +786,7 @@ def run_sweep(
     with f:
         f.attrs.update(provenance())
         mine = shard_instances(config, shard)
-        done = f["done"][()].astype(bool)
+        done = store.read_done(f)  # an instance flagged done over NaN values is computed again
         todo = [inst for inst in mine if not done[inst]]
         commit_cost = store.commit(f, out)
         last_commit = time.perf_counter()

@@ -18,24 +18,51 @@ half-flushed.  SWMR would, but leaves a "file open for writing" flag that
 makes HDF5 refuse to open the file normally until ``h5clear`` is run.)  The
 cost is one write of the whole file per commit, which the sweep keeps to a
 small fraction of its run time.
+
+Every output (result, merged file, plot, exported model) is written by
+:func:`replace_atomically` while :func:`hold_output` holds an exclusive lock
+on a hidden file beside it: one writer per output, readers never locked out
+(result files are read as in-memory images, without HDF5's file lock), only
+regular files replaced, links followed (:func:`check_output`), and temporary
+files of killed runs removed by the next run.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import itertools
 import json
 import os
+import re
+import stat
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import OutputExistsError, ResultFileError
+try:
+    import fcntl
+except ImportError:  # not POSIX: outputs are written unlocked
+    fcntl = None
+
+from ..errors import (
+    IsingvarError,
+    NonFiniteResultError,
+    OutputBusyError,
+    OutputExistsError,
+    OutputPathError,
+    OutputWriteError,
+    ResultFileError,
+)
 
 SCHEMA_VERSION = "2"
 
 _GRID = ("sample", "J", "h", "beta")
 _INST = ("sample", "J", "h")
+_INF0 = "-inf at beta = 0"
 
 
 @dataclass(frozen=True)
@@ -46,13 +73,17 @@ class Variable:
     dtype: str
     units: str
     long_name: str
-    method: str | None = None  # the method that fills it; None: always written
+    method: str | None = None  # the method that fills it ("exact,mf": needs both); None: always written
     fill: int | None = None  # _FillValue for integer variables
+    #: the non-finite values a computed float may legitimately take; any other NaN or inf is a
+    #: numerical failure (see :func:`write_point`): None, "nan" (not defined at every point) or
+    #: "-inf at beta = 0"
+    nonfinite: str | None = None
 
 
 VARIABLES: dict[str, Variable] = {
     "lnZ_exact": Variable(_GRID, "f8", "nat", "log partition function ln Z (total), exact enumeration", "exact"),
-    "f_exact": Variable(_GRID, "f8", "energy per spin", "free energy per spin -ln Z/(beta N), exact; -inf at beta = 0", "exact"),
+    "f_exact": Variable(_GRID, "f8", "energy per spin", "free energy per spin -ln Z/(beta N), exact; -inf at beta = 0", "exact", nonfinite=_INF0),
     "u_exact": Variable(_GRID, "f8", "energy per spin", "internal energy per spin <E>/N, exact", "exact"),
     "s_exact": Variable(_GRID, "f8", "nat per spin", "entropy per spin (ln Z + beta U)/N, exact", "exact"),
     "c_exact": Variable(_GRID, "f8", "k_B per spin", "heat capacity per spin beta^2 Var(E)/N, exact", "exact"),
@@ -60,16 +91,16 @@ VARIABLES: dict[str, Variable] = {
     "m2_exact": Variable(_GRID, "f8", "1", "second moment <m^2> of m = sum_i s_i/N, exact", "exact"),
     "absm_exact": Variable(_GRID, "f8", "1", "mean absolute magnetisation <|m|>, exact", "exact"),
     "chi_exact": Variable(_GRID, "f8", "1/energy", "susceptibility beta N (<m^2> - <m>^2), exact", "exact"),
-    "lnZ_model_exact": Variable(_GRID, "f8", "nat", "ln Z of the model as given in its source file, lnZ_exact + lnZ_offset; only at beta = 1, J = 1, h = 0 of the file family", "exact"),
+    "lnZ_model_exact": Variable(_GRID, "f8", "nat", "ln Z of the model as given in its source file, lnZ_exact + lnZ_offset; only at beta = 1, J = 1, h = 0 of the file family", "exact", nonfinite="nan"),
     "E0_exact": Variable(_INST, "f8", "energy", "ground-state energy (total), exact", "exact"),
     "m_exact_site": Variable(_GRID + ("site",), "f8", "1", "site magnetisations <s_i>, exact", "exact_site"),
     "exact_path": Variable(_INST, "i1", "1", "summation path of the exact enumeration (see flag_meanings)", "exact", fill=-1),
     "lnZ_mf_lower": Variable(_GRID, "f8", "nat", "naive mean-field lower bound on ln Z (<= lnZ_exact): S[Q] - beta <E>_Q", "mf"),
-    "f_mf_upper": Variable(_GRID, "f8", "energy per spin", "naive mean-field upper bound on the free energy per spin (>= f_exact)", "mf"),
+    "f_mf_upper": Variable(_GRID, "f8", "energy per spin", "naive mean-field upper bound on the free energy per spin (>= f_exact)", "mf", nonfinite=_INF0),
     "u_mf": Variable(_GRID, "f8", "energy per spin", "mean-field internal energy per spin <E>_Q/N (not a bound)", "mf"),
     "s_mf": Variable(_GRID, "f8", "nat per spin", "entropy per spin of the mean-field distribution Q (not a bound)", "mf"),
     "m_mf": Variable(_GRID, "f8", "1", "mean-field magnetisation per spin sum_i m_i/N", "mf"),
-    "kl_mf": Variable(_GRID, "f8", "nat", "D_KL(Q_mf || P) = lnZ_exact - lnZ_mf_lower >= 0 (total)", "mf"),
+    "kl_mf": Variable(_GRID, "f8", "nat", "D_KL(Q_mf || P) = lnZ_exact - lnZ_mf_lower >= 0 (total)", "exact,mf"),
     "mf_iterations": Variable(_GRID, "i4", "1", "sequential sweeps of the mean-field run that gave the bound", "mf", fill=-1),
     "mf_converged": Variable(_GRID, "i1", "1", "mean-field iteration converged (max |dm_i| < tol)", "mf", fill=-1),
     "m_mf_site": Variable(_GRID + ("site",), "f8", "1", "mean-field site magnetisations m_i", "mf_site"),
@@ -123,24 +154,122 @@ def open_new(*, coords: dict, attrs: dict, methods, sites: bool):
 def open_copy(path):
     """An in-memory, writable copy of the result file ``path`` (the file itself is not touched).
 
+    The file is read as bytes and opened as an HDF5 file image, so no HDF5
+    file lock is requested: a reader holding ``path`` open (h5py, xarray) in
+    this or another process never blocks a resume or a merge.
+
     Raises
     ------
     ResultFileError
-        If ``path`` is missing, not HDF5, not an isingvar result file, or of
-        another schema version.
+        If ``path`` is missing, not a regular file, not HDF5, not an isingvar
+        result file, of another schema version, or lacks a variable or has one
+        of the wrong shape or type (the message names it).
     """
+    f = _open_result(path, writable=True)
+    try:
+        version = _attr(f, "schema_version")
+        if version != SCHEMA_VERSION:
+            raise ResultFileError(
+                f"{path} has schema version {version}; this isingvar ({SCHEMA_VERSION}) cannot continue it, "
+                "run the sweep again into a new file"
+            )
+        _check_layout(f, path, complete=True)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def open_result(path):
+    """The result file ``path`` opened read-only from an in-memory image (no HDF5 file lock).
+
+    Raises
+    ------
+    ResultFileError
+        As :func:`open_copy` (any schema version is accepted).
+    """
+    f = _open_result(path, writable=False)
+    try:
+        _check_layout(f, path, complete=False)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+_IMAGES = itertools.count()
+
+
+def _open_result(path, writable: bool):
     import h5py
 
-    _check_result_file(path)
-    f = h5py.File(path, "r+", driver="core", backing_store=False)
-    version = _attr(f, "schema_version")
-    if version != SCHEMA_VERSION:
+    path = Path(path)
+    data = _read_bytes(path)
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_fapl_core(backing_store=False)
+    fapl.set_file_image(data)
+    # a name no real file has: HDF5 would take an open file of the same name for this one
+    name = f"isingvar-image-{os.getpid()}-{next(_IMAGES)}".encode()
+    try:
+        fid = h5py.h5f.open(name, h5py.h5f.ACC_RDWR if writable else h5py.h5f.ACC_RDONLY, fapl=fapl)
+    except (OSError, ValueError):
+        raise ResultFileError(f"{path} is not an HDF5 file (or is truncated or damaged)") from None
+    f = h5py.File(fid)
+    if "schema_version" not in f.attrs or "done" not in f:
         f.close()
-        raise ResultFileError(
-            f"{path} has schema version {version}; this isingvar ({SCHEMA_VERSION}) cannot continue it, "
-            "run the sweep again into a new file"
-        )
+        raise ResultFileError(f"{path} is an HDF5 file but not an isingvar result file")
     return f
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The bytes of the result file ``path``, or a one-line ResultFileError saying why not."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ResultFileError(f"result file {str(path)!r} does not exist") from None
+    except OSError as e:
+        raise ResultFileError(f"cannot read result file {str(path)!r}: {e.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ResultFileError(f"{str(path)!r} is a directory, not a result file; give the .h5 file in it")
+    if not stat.S_ISREG(st.st_mode):  # a fifo would block the read
+        raise ResultFileError(f"{str(path)!r} is not a regular file (a device, fifo or socket); give a result file")
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise ResultFileError(f"cannot read result file {str(path)!r}: {e.strerror}") from None
+
+
+def _check_layout(f, path, complete: bool) -> None:
+    """Raise ResultFileError naming the first coordinate or variable that is missing or malformed.
+
+    Every coordinate must be 1-D, ``done`` integer of shape (sample, J, h), and
+    each variable of :data:`VARIABLES` in the file of its schema shape and
+    kind; with ``complete`` every variable the sweep writes must be present.
+    """
+    sizes = {}
+    for name in COORDS:
+        if name not in f or not hasattr(f[name], "shape"):
+            raise ResultFileError(f"{path} lacks the coordinate {name!r}; it is damaged or was edited: run the sweep again")
+        if len(f[name].shape) != 1:
+            raise ResultFileError(f"{path}: coordinate {name!r} has shape {f[name].shape}, expected 1-D")
+        sizes[name] = f[name].shape[0]
+    for name, var in VARIABLES.items():
+        if name not in f or not hasattr(f[name], "shape"):
+            if name == "done" or (complete and var.method not in ("exact_site", "mf_site")):  # --no-sites
+                raise ResultFileError(f"{path} lacks the variable {name!r}; it is damaged or was edited: run the sweep again")
+            continue
+        ds = f[name]
+        shape = tuple(sizes[d] for d in var.dims)
+        if ds.shape != shape:
+            raise ResultFileError(
+                f"{path}: variable {name!r} has shape {ds.shape}, expected {shape} ({', '.join(var.dims)}); "
+                "the file is damaged or was edited"
+            )
+        if ds.dtype.kind not in ("f" if var.dtype == "f8" else "iub"):
+            raise ResultFileError(
+                f"{path}: variable {name!r} has type {ds.dtype}, expected {np.dtype(var.dtype)}; "
+                "the file is damaged or was edited"
+            )
 
 
 def commit(f, path) -> float:
@@ -149,26 +278,24 @@ def commit(f, path) -> float:
     The image goes to a temporary file beside ``path``, is flushed to disk
     (fsync) and renamed over ``path``, so ``path`` is at every instant either
     the previous commit or this one, each a complete HDF5 file.  SIGINT and
-    SIGTERM are held until the commit is done.
+    SIGTERM are held until the commit is done.  See :func:`replace_atomically`
+    (locking, symbolic links, errors).
+
+    Raises
+    ------
+    OutputWriteError
+        If the write fails (disk full, read-only or vanished file system); the
+        previous commit is kept.
+    OutputBusyError
+        If another process holds ``path`` (see :func:`hold_output`).
     """
     from ..interrupt import deferred_interrupt
 
     t = time.perf_counter()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with deferred_interrupt():
         f.flush()
-        try:
-            with open(tmp, "wb") as out:
-                out.write(f.id.get_file_image())
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        _fsync_dir(path.parent)
+        image = f.id.get_file_image()
+        replace_atomically(path, lambda tmp: tmp.write_bytes(image))
     return time.perf_counter() - t
 
 
@@ -186,13 +313,253 @@ def _fsync_dir(folder):
         os.close(fd)
 
 
-def check_output(path, overwrite: bool) -> None:
-    """Raise :class:`OutputExistsError` if ``path`` exists and may not be replaced."""
+# ------------------------------------------------------------------ writing outputs
+#: Outputs this process holds: resolved path -> _Held.
+_HELD: dict = {}
+#: Hidden names beside an output are kept this short (file names are limited to 255 bytes).
+_MAX_SIDE_NAME = 200
+
+
+@dataclass
+class _Held:
+    target: Path  # the file written: the output with symbolic links followed
+    folder_id: tuple  # (st_dev, st_ino) of its folder when the lock was taken
+    lock: Path
+    fd: int
+
+
+def _target(path) -> Path:
+    """``path`` with symbolic links followed: a linked output is written at its target, the link kept."""
+    return Path(os.path.realpath(path))
+
+
+def _side_prefix(target: Path) -> str:
+    """Start of the hidden names beside ``target``: ``.NAME``, or a shortened NAME plus a hash when long."""
+    name = target.name
+    if len(name.encode()) > _MAX_SIDE_NAME - 40:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+        name = name.encode()[:_MAX_SIDE_NAME - 60].decode(errors="ignore") + "~" + digest
+    return "." + name
+
+
+def temp_path(target: Path, pid: int | None = None) -> Path:
+    """The temporary file of ``target`` written by process ``pid``: ``.NAME.PID.tmp`` plus NAME's suffix.
+
+    The suffix is kept for writers that choose a format by it; a NAME too long
+    for that is shortened (see :func:`_side_prefix`), so any valid output name works.
+    """
+    target = Path(target)
+    suffix = target.suffix if len(target.suffix) <= 16 else ""
+    return target.with_name(f"{_side_prefix(target)}.{os.getpid() if pid is None else pid}.tmp{suffix}")
+
+
+def _stale_temps(target: Path) -> list:
+    """Temporary files of ``target`` in its folder (``.NAME.PID.tmp`` with or without a suffix)."""
+    pattern = re.compile(re.escape(_side_prefix(target)) + r"\.\d+\.tmp(\.[^.]*)?")
+    try:
+        names = os.listdir(target.parent)
+    except OSError:
+        return []
+    return [target.parent / n for n in names if pattern.fullmatch(n)]
+
+
+@contextmanager
+def hold_output(path):
+    """Hold the output ``path`` for writing by this process; yield the file to write (links followed).
+
+    Creates the folder if needed, then takes an exclusive ``flock`` on the
+    hidden file ``.NAME.lock`` beside the output, held until the block ends:
+    another process holding it makes this raise at once.  The kernel releases
+    the lock when its holder dies (even by ``kill -9``), so no stale lock can
+    block a later run; the lock file is removed on exit, and a leftover one is
+    reused.  Holding the lock, it removes temporary files of the output left
+    by killed runs (:func:`temp_path`), and records the folder's identity,
+    which every commit checks (:func:`replace_atomically`).  On a file system
+    without ``flock`` the output is written unlocked.
+
+    Raises
+    ------
+    OutputBusyError
+        If another process (or this one) holds the output; exit code 75.
+    OutputExistsError, OutputPathError
+        If the output is a directory or not a regular file, or its folder
+        cannot be created or written.
+    """
+    check_output(path, overwrite=True)  # never a directory, device or fifo, whatever the caller checked
+    target = _target(path)
+    key = str(target)
+    if key in _HELD:
+        raise OutputBusyError(f"{path} is already being written by this process; write to another file")
+    folder = target.parent
+    named = Path(path).parent if folder == _target(Path(path).parent) else folder  # as the user wrote it
+    where = f"give --out in a writable folder (it writes {path})"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputPathError(f"cannot create the folder {str(named)!r}: {e.strerror}; {where}") from None
+    lock = Path(f"{target.parent}/{_side_prefix(target)}.lock")
+    fd = _lock(lock, path, named, where)
+    try:
+        st = os.stat(folder)
+        for tmp in _stale_temps(target):  # we hold the lock: every one is a leftover of a killed run
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+        _HELD[key] = _Held(target, (st.st_dev, st.st_ino), lock, fd)
+        try:
+            yield target
+        finally:
+            del _HELD[key]
+            try:
+                lock.unlink()  # still locked: a run that opened it meanwhile sees it is gone and retries
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+
+
+def _lock(lock: Path, path, named: Path, where: str) -> int:
+    """Open and flock ``lock``; return its descriptor (see :func:`hold_output`)."""
+    while True:
+        try:
+            # read-only: a descriptor open for writing would make a `mount -o remount,ro` fail as busy
+            fd = os.open(lock, os.O_RDONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except OSError as e:
+            raise OutputPathError(f"cannot write in the folder {str(named)!r}: {e.strerror}; {where}") from None
+        if fcntl is None:
+            return fd
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            except OSError:
+                holder = ""
+            os.close(fd)
+            raise OutputBusyError(
+                f"{path} is being written by another isingvar process{f' (pid {holder})' if holder else ''}; "
+                "wait until it ends (then rerun) or choose another output"
+            ) from None
+        except OSError:
+            return fd  # no flock on this file system (some network mounts): write unlocked
+        try:
+            current = os.stat(lock)
+            mine = os.fstat(fd)
+            same = (current.st_dev, current.st_ino) == (mine.st_dev, mine.st_ino)
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the previous holder removed the file we locked: lock the one now at that name
+    try:
+        lock.write_text(f"{os.getpid()}\n")
+    except OSError:
+        pass  # the pid is only for the message of a refused run
+    return fd
+
+
+def replace_atomically(path, write) -> Path:
+    """Write the output ``path`` through ``write(tmp)`` and rename ``tmp`` over it; return the file written.
+
+    ``write`` writes the whole new content to the path ``tmp`` (:func:`temp_path`,
+    beside the output, same suffix); it is flushed to disk and renamed over the
+    output, so the output is at every instant the old or the new file.  A
+    symbolic link is followed: its target is replaced and the link kept.
+    Takes :func:`hold_output` for the call unless this process holds it; a held
+    output's folder must be the one it was when the lock was taken (a file
+    system unmounted or a folder replaced meanwhile stops the write rather
+    than putting the file elsewhere).  Errors that name ``tmp`` are re-raised
+    naming ``path``.
+
+    Raises
+    ------
+    OutputWriteError
+        If the folder changed or writing fails (disk full, read-only file
+        system, ...); exit code 75.  The previous output is intact and the
+        temporary file removed.
+    """
+    held = _HELD.get(str(_target(path)))
+    if held is None:
+        with hold_output(path):
+            return replace_atomically(path, write)
+    target = held.target
+    tmp = temp_path(target)
+    try:
+        st = os.stat(target.parent)
+        if (st.st_dev, st.st_ino) != held.folder_id:
+            raise FileNotFoundError
+    except FileNotFoundError:
+        raise OutputWriteError(
+            f"the folder of {path} is no longer the one the run started in (file system unmounted, or the folder "
+            "removed or replaced); nothing was written there: restore it and rerun"
+        ) from None
+    try:
+        write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except OSError as e:
+        raise OutputWriteError(
+            f"cannot write {path}: {e.strerror or e} (errno {errno.errorcode.get(e.errno, e.errno)}); "
+            "the previous file is kept (free space or fix the file system first)"
+        ) from None
+    except IsingvarError as e:
+        if str(tmp) not in str(e):
+            raise
+        raise type(e)(str(e).replace(str(tmp), str(path))) from None
+    finally:
+        try:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+        except OSError:
+            pass  # e.g. the file system turned read-only: the next run removes it
+    _fsync_dir(target.parent)
+    return target
+
+
+def check_output(path, overwrite: bool, inputs=()) -> None:
+    """Raise unless ``path`` may be written as an output (symbolic links followed).
+
+    Raises
+    ------
+    OutputExistsError
+        If ``path`` is a directory, or exists and ``overwrite`` is false.
+    OutputPathError
+        If ``path`` is one of ``inputs`` (same file, also through links), or
+        exists and is not a regular file (a device such as /dev/full, a fifo):
+        only regular files are replaced.
+    """
     path = Path(path)
-    if path.is_dir():
+    for p in inputs:
+        if same_file(path, p):
+            raise OutputPathError(f"output {str(path)!r} is the input {str(p)!r}; write to another file")
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise OutputPathError(f"cannot use output {str(path)!r}: {e.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
         raise OutputExistsError(f"output {str(path)!r} is a directory; give a file name ending in .h5")
-    if path.exists() and not overwrite:
+    if not stat.S_ISREG(st.st_mode):
+        raise OutputPathError(
+            f"output {str(path)!r} is not a regular file (a device, fifo or socket); only regular files are "
+            "replaced: choose another output file"
+        )
+    if not overwrite:
         raise OutputExistsError(f"output file {str(path)!r} exists; pass --overwrite to replace it or choose another --out")
+
+
+def same_file(a, b) -> bool:
+    """Whether paths ``a`` and ``b`` name one file (links and ``..`` resolved; hard links too when both exist)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return _target(a) == _target(b)
 
 
 def _fill(f, coords, attrs, methods, sites):
@@ -262,14 +629,89 @@ def write_instance(f, sample: int, model) -> None:
 
 def write_point(f, index: tuple, values: dict) -> None:
     """Write ``values`` (variable name -> array over beta, or scalar) at ``index``
-    = (sample, J index, h index)."""
+    = (sample, J index, h index).
+
+    Every float value is checked first, and nothing is written if one is NaN or
+    infinite where its :data:`VARIABLES` entry does not allow it (``nonfinite``),
+    so a numerical failure is never stored, let alone marked done.
+
+    Raises
+    ------
+    NonFiniteResultError
+        Naming the variable, the instance and the first bad beta.
+    """
+    beta = None
+    for name, value in values.items():
+        value = np.asarray(value)
+        if value.dtype.kind != "f" or np.isfinite(value).all():  # the usual case, checked fast
+            continue
+        beta = f["beta"][()] if beta is None else beta
+        bad = _unexpected_nonfinite(VARIABLES[name], value, beta)
+        if bad is not None:
+            k, a, b = index
+            at = f", beta = {f['beta'][bad[0]]:g}" if VARIABLES[name].dims[:4] == _GRID and bad else ""
+            raise NonFiniteResultError(
+                f"numerical failure: {name} is {np.asarray(value)[bad]} at sample {k}, J = {f['J'][a]:g}, "
+                f"h = {f['h'][b]:g}{at}; it was not stored (couplings or fields too large for float64?)"
+            )
     for name, value in values.items():
         f[name][index] = value
+
+
+def _unexpected_nonfinite(var: Variable, value: np.ndarray, beta: np.ndarray):
+    """Index (into ``value``) of its first non-finite entry that ``var`` does not allow, else None.
+
+    ``value`` is one instance's values: shape (beta[, site]) for grid
+    variables, () otherwise.  Integer variables are never flagged.
+    """
+    if value.dtype.kind != "f":
+        return None
+    bad = ~np.isfinite(value)
+    if var.nonfinite == "nan":
+        bad &= ~np.isnan(value)
+    elif var.nonfinite == _INF0:
+        at0 = (beta == 0).reshape((-1,) + (1,) * (value.ndim - 1)) if value.ndim else False
+        bad &= ~(np.isneginf(value) & at0)
+    if not bad.any():
+        return None
+    return tuple(int(i) for i in np.argwhere(bad)[0])
 
 
 def mark_done(f, index: tuple) -> None:
     """Set the completion flag of instance ``index`` (written after its values)."""
     f["done"][index] = 1
+
+
+def read_done(f) -> np.ndarray:
+    """The completion flags of an open result file as bool (sample, J, h), trusting only what is whole.
+
+    An instance counts as done only if its ``done`` flag is set and every value
+    the file's methods write there is stored: finite (or non-finite where
+    :data:`VARIABLES` allows it) and, for integer variables, not the fill value.
+    A file edited to mark NaN values done therefore has them recomputed by a
+    resume, not reported as results.
+    """
+    done = f["done"][()].astype(bool)
+    methods = set(str(_attr(f, "methods", "")).split(","))
+    beta = f["beta"][()]
+    for name, var in VARIABLES.items():
+        if not done.any():
+            break
+        if var.method is None or name not in f:
+            continue
+        if not set(var.method.replace("_site", "").split(",")) <= methods:
+            continue
+        values = f[name][()]
+        if var.dtype == "f8":
+            ok = np.isfinite(values)
+            if var.nonfinite == "nan":
+                ok |= np.isnan(values)
+            elif var.nonfinite == _INF0:
+                ok |= np.isneginf(values) & (beta == 0).reshape((-1,) + (1,) * (values.ndim - 4))
+        else:
+            ok = values != var.fill
+        done &= ok.reshape(done.shape + (-1,)).all(axis=-1)
+    return done
 
 
 def _attr(f, key, default=None):
@@ -287,20 +729,20 @@ def read_summary(path) -> dict:
         (1-D arrays), ``done`` (sample, J, h) and, for each float variable on
         the (sample, J, h, beta) grid, its array.
 
+    ``done`` is :func:`read_done`: an instance flagged done over missing or
+    NaN values counts as not done.
+
     Raises
     ------
     ResultFileError
-        If the file is missing or not an isingvar result file.
+        If the file is missing or not an isingvar result file (see :func:`open_result`).
     """
-    import h5py
-
-    _check_result_file(path)
-    with h5py.File(path, "r") as f:
+    with open_result(path) as f:
         out = {
             "path": str(path),
             "attrs": read_attrs(f),
             "coords": {name: f[name][()] for name in COORDS if name in f},
-            "done": f["done"][()],
+            "done": read_done(f).astype(np.int8),
         }
         for name, var in VARIABLES.items():
             if var.dims == _GRID and var.dtype == "f8" and name in f:
@@ -320,19 +762,3 @@ def read_attrs(f) -> dict:
                 pass
         attrs[key] = value.item() if isinstance(value, np.generic) else value
     return attrs
-
-
-def _check_result_file(path) -> None:
-    """Raise :class:`ResultFileError` unless ``path`` is an isingvar result file."""
-    import h5py
-
-    path = Path(path)
-    if not path.is_file():
-        raise ResultFileError(f"result file {str(path)!r} does not exist")
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise ResultFileError(f"{path} is not an HDF5 file (or is damaged)") from None
-    with f:
-        if "schema_version" not in f.attrs or "done" not in f:
-            raise ResultFileError(f"{path} is an HDF5 file but not an isingvar result file")
