@@ -37,33 +37,31 @@ def export_instance(model: str, params: dict, *, seed: int = 0, sample: int = 0,
     Raises
     ------
     UnknownModelError, ModelParameterError, CouplingsFileError
-        For bad model parameters, a negative sample or seed, or an unknown format.
+        For bad model parameters, a sample or seed outside 0..2^63-1, or an unknown format.
     ModelError
-        If J or h scale the instance out of the float64 range (a coupling or
-        field becomes infinite).
+        If J or h scale the instance beyond the energy range the sweep accepts
+        (:func:`isingvar.model.check_energy_range`).
     OutputExistsError
         If ``out`` exists and ``overwrite`` is false.
     OutputPathError, OutputBusyError, OutputWriteError
         As :func:`isingvar.io.store.check_output` and :func:`isingvar.io.store.replace_atomically`.
     """
-    from .families import make_instance, resolve_params
+    from .families import check_seed, make_instance, resolve_params
     from .io.couplings import format_of, write_model_file
     from .io.store import check_output, hold_output, replace_atomically
-    from .model import IsingModel
+    from .model import check_energy_range
 
-    if sample < 0 or seed < 0:
-        raise ModelParameterError(f"--sample and --seed must be >= 0, got {sample} and {seed}")
+    check_seed(seed, sample)
     if not (math.isfinite(J) and math.isfinite(h)):
         raise ModelParameterError(f"--J and --h must be finite numbers, got {J} and {h}")
     out = Path(out)
     fmt = format_of(out, format)
     check_output(out, overwrite)
     instance = make_instance(model, resolve_params(model, params), seed, sample).scaled(J, h)
-    # scaled() skips the model's checks; rebuilding runs them (J times a coupling may overflow to inf)
-    try:
-        IsingModel(instance.n, instance.edge_i, instance.edge_j, instance.couplings, instance.fields)
+    try:  # the sweep's rule: a file it would refuse (energies that overflow) is not written
+        check_energy_range(instance)
     except ModelError as e:
-        raise ModelError(f"--J {J:g} and --h {h:g} take the instance out of the float64 range ({e}); use smaller values") from None
+        raise ModelError(f"--J {J:g} and --h {h:g}: {e}; use smaller values") from None
     with hold_output(out):
         check_output(out, overwrite)  # again under the lock: no other run wrote it meanwhile
         replace_atomically(out, lambda tmp: write_model_file(instance, tmp, fmt))

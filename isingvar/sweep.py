@@ -285,7 +285,7 @@ def result_bytes(model: str, params: dict, n: int, samples: int, n_beta: int, n_
     filled = set(methods) | ({f"{m}_site" for m in methods} if sites else set())
     total = sum(sizes[name] * np.dtype(dtype).itemsize for name, (dtype, _, _) in COORDS.items())
     for var in VARIABLES.values():
-        if var.method is None or var.method in filled:
+        if var.method is None or set(var.method.split(",")) <= filled:  # "exact,mf": needs both
             count = 1
             for dim in var.dims:
                 count *= sizes[dim]
