@@ -14,6 +14,7 @@ import signal
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 
 from .errors import WorkerDied
 
@@ -24,6 +25,37 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - macOS, Windows
         return os.cpu_count() or 1
+
+
+def kernel_threads(work: float, parts: int, min_work: float, available: int) -> int:
+    """Threads for one call of a parallel (prange) kernel: 1 means run it serially.
+
+    As many as ``available``, but no more than the call's independent ``parts``
+    (chunks, mean-field runs) and none with less than ``min_work`` of the
+    call's ``work`` (in the kernel's own unit).  A parallel region costs a
+    wake-up and a barrier; on an idle machine that is microseconds, but with
+    another process on a core a thread may wait a scheduler time slice
+    (milliseconds) to run, so tiny calls made parallel stalled: the default
+    sweep took 13 s instead of 0.8 s with one core taken (docs/performance.md).
+    """
+    return int(max(1, min(available, parts, work // min_work)))
+
+
+@contextmanager
+def numba_threads(threads: int):
+    """Run the block's numba parallel kernels on ``threads`` threads (this thread's setting; restored on exit).
+
+    With one thread a parallel region runs on the calling thread alone: no
+    other thread is woken or waited for.
+    """
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 #: Seconds between progress messages a worker sends (a kernel reports far more often).

@@ -27,3 +27,82 @@ def test_real_estimate_is_compared_with_the_limit(monkeypatch):
     else:
         raise AssertionError("8 instances of the estimate, 32 times the limit, were not refused")
     assert np.isnan(exact.check_size(m, [1.0], instances=8, force=True))
+
+
+# ------------------------------------------------------------------ item 2: small work runs serially
+def test_kernel_threads_decision():
+    from isingvar.parallel import kernel_threads
+
+    assert kernel_threads(work=1e3, parts=8, min_work=1e6, available=16) == 1  # tiny: serial
+    assert kernel_threads(work=1e9, parts=1, min_work=1e6, available=16) == 1  # one chunk: nothing to share
+    assert kernel_threads(work=1e9, parts=8, min_work=1e6, available=16) == 8  # no more threads than parts
+    assert kernel_threads(work=3e6, parts=8, min_work=1e6, available=16) == 3  # each thread >= min_work
+    assert kernel_threads(work=1e9, parts=64, min_work=1e6, available=2) == 2  # no more than there are
+
+
+def test_small_instances_run_serially_large_ones_in_parallel(monkeypatch):
+    import isingvar.exact as exact
+    import isingvar.meanfield as mf
+
+    def model(n):
+        return make_instance("sk", resolve_params("sk", {"n": n}), 0, 0)
+
+    monkeypatch.setattr("numba.get_num_threads", lambda: 16)
+    assert exact._threads(exact._plan(model(16), "chain"), 60, "chain") == 1  # the default sweep's instances
+    assert exact._threads(exact._plan(model(8), "direct"), 1, "direct") == 1
+    plan = exact._plan(model(28), "chain")  # 2^(27 - 22) = 32 chunks of 2^22 states
+    assert exact._threads(plan, 60, "chain") == 16
+    assert exact._threads(exact._plan(model(24), "direct"), 1, "direct") == 2  # two chunks: two threads pay
+    assert mf._threads(model(20).csr, 5, 10) == 1  # sk N = 20: a block of sweeps is microseconds
+    assert mf._threads(model(400).csr, 5, 10) == 5
+
+
+def test_exact_enumeration_sets_the_chosen_threads(monkeypatch):
+    import isingvar.exact as exact
+    from isingvar.parallel import numba_threads
+
+    seen = []
+
+    def spy(threads):
+        seen.append(threads)
+        return numba_threads(threads)
+
+    monkeypatch.setattr(exact, "numba_threads", spy)
+    exact.exact_enumeration(make_instance("sk", resolve_params("sk", {"n": 16}), 0, 0), np.linspace(0.1, 3, 60))
+    assert seen == [1]
+
+
+# ------------------------------------------------------------------ item 3: constant cost per instance
+def _count_writes(monkeypatch, samples, tmp_path):
+    """(h5py dataset writes, commits) of a sweep of ``samples`` tiny instances, committed only at its ends."""
+    import h5py
+
+    import isingvar.io.store as store
+    import isingvar.sweep as sweep
+
+    counts = {"writes": 0, "commits": 0}
+    setitem, commit = h5py.Dataset.__setitem__, store.commit
+
+    def counting_setitem(self, key, value):
+        counts["writes"] += 1
+        return setitem(self, key, value)
+
+    def counting_commit(f, path):
+        counts["commits"] += 1
+        return commit(f, path)
+
+    monkeypatch.setattr(h5py.Dataset, "__setitem__", counting_setitem)
+    monkeypatch.setattr(store, "commit", counting_commit)
+    monkeypatch.setattr(sweep, "COMMIT_OVERHEAD", 1e-12)  # no commit by time: the count does not depend on speed
+    config = sweep.make_config("sk", {"n": 6}, beta="0.5,1", samples=samples, methods=["exact", "mf"])
+    sweep.run_sweep(config, tmp_path / f"w{samples}.h5")
+    return counts["writes"], counts["commits"]
+
+
+def test_writes_and_commits_do_not_grow_with_the_samples(monkeypatch, tmp_path):
+    # a write into a compressed dataset recompresses the chunks it touches: one write per instance and
+    # variable made the cost per instance grow with the sweep (2,000 samples of N = 8: 85 s)
+    small = _count_writes(monkeypatch, 10, tmp_path)
+    large = _count_writes(monkeypatch, 400, tmp_path)
+    assert large == small
+    assert small[1] == 2  # created, finished
