@@ -219,9 +219,11 @@ def sweep(
     work: rerun the same command with --resume.  SIGINT and SIGTERM commit and
     exit with status 75.
     """
-    with _user_errors():
+    from isingvar.interrupt import terminate_as_interrupt
+
+    # SIGTERM stops every phase like Ctrl-C (before the first commit: no file, exit 130)
+    with _user_errors(), terminate_as_interrupt():
         from isingvar.errors import ModelParameterError, SweepInterrupted
-        from isingvar.interrupt import terminate_as_interrupt
         from isingvar.io.store import check_output, read_summary
         from isingvar.parallel import WorkerPool, available_cores
         from isingvar.report import bounds_table
@@ -250,7 +252,7 @@ def sweep(
             err.print(f"sweep {config.model} N={config.n}: grid sample×J×h×beta = {'×'.join(map(str, config.shape))}, methods {', '.join(config.methods)}", highlight=False)
         pool = WorkerPool(workers if workers is not None else default_workers(config, available_cores()))
         try:
-            with terminate_as_interrupt(), pool, _Progress(enabled=not as_json) as progress:
+            with pool, _Progress(enabled=not as_json) as progress:
                 summary = run_sweep(
                     config, path, overwrite=overwrite, resume=resume, shard=shard_spec,
                     pool=pool if pool.workers > 1 else None, command_line=command_line, progress=progress,

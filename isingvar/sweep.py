@@ -707,14 +707,14 @@ def run_sweep(
                 f = _new_file(config, shard, command_line, check)
             check()
             f.attrs.update(provenance())
+            mine = shard_instances(config, shard)
+            done = f["done"][()].astype(bool)
+            todo = [inst for inst in mine if not done[inst]]
     except BaseException:
         if f is not None:
             f.close()
         raise
     with f:
-        mine = shard_instances(config, shard)
-        done = f["done"][()].astype(bool)
-        todo = [inst for inst in mine if not done[inst]]
         per_instance = progress_units(config)
         units = 0.0
         computed = 0
@@ -760,23 +760,30 @@ def run_sweep(
         except BaseException as e:  # keep every finished instance, whatever stopped the run
             if not committed:
                 raise  # nothing on disk yet, and nothing computed
-            f.attrs["elapsed_s"] = float(f.attrs["elapsed_s"]) + time.perf_counter() - t_start
-            save()
+            with deferred_interrupt():
+                f.attrs["elapsed_s"] = float(f.attrs["elapsed_s"]) + time.perf_counter() - t_start
+            try:
+                save()
+            except KeyboardInterrupt:
+                pass  # a second signal during this commit: the commit is done, stop as for the first
             saved = len(mine) - len(todo) + computed
             if isinstance(e, KeyboardInterrupt):
                 raise SweepInterrupted(out, saved, len(mine)) from None
             if isinstance(e, WorkerDied):
                 raise SweepInterrupted(out, saved, len(mine), str(e)) from None
             raise
-        with deferred_interrupt():
-            store.write_points(f, pending)
-            pending.clear()
-        done = f["done"][()].astype(bool)
-        if all(done[inst] for inst in mine):
-            f.attrs["completed"] = datetime.now(UTC).isoformat(timespec="seconds")
-        elapsed = time.perf_counter() - t_start
-        f.attrs["elapsed_s"] = float(f.attrs["elapsed_s"]) + elapsed
-        store.commit(f, out)
+        try:
+            with deferred_interrupt():
+                store.write_points(f, pending)
+                pending.clear()
+                done = f["done"][()].astype(bool)
+                if all(done[inst] for inst in mine):
+                    f.attrs["completed"] = datetime.now(UTC).isoformat(timespec="seconds")
+                elapsed = time.perf_counter() - t_start
+                f.attrs["elapsed_s"] = float(f.attrs["elapsed_s"]) + elapsed
+                store.commit(f, out)
+        except KeyboardInterrupt:
+            pass  # arrived while the finished sweep was being saved: it is saved
     return SweepSummary(out, config.shape, config.n, config.methods, elapsed, computed,
                         len(mine) - len(todo) + computed, len(mine))
 

@@ -106,3 +106,83 @@ def test_writes_and_commits_do_not_grow_with_the_samples(monkeypatch, tmp_path):
     large = _count_writes(monkeypatch, 400, tmp_path)
     assert large == small
     assert small[1] == 2  # created, finished
+
+
+# ------------------------------------------------------------------ item 6: signals during the setup
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+# Runs the real CLI in a real process, with one setup phase made slow and marked: `phase` "probe" stretches
+# make_config's time probe, "instances" the storing of every sample's instance.  There the time goes into
+# a finaliser, as it does in h5py (object ids are closed from __del__ and weakref callbacks): a
+# KeyboardInterrupt raised there by a signal handler is printed as "Exception ignored in ..." and lost,
+# which is how SIGTERM and SIGINT were swallowed while a many-sample file was created.
+SLOW_SETUP = r"""
+import pathlib, sys, time
+import isingvar.exact, isingvar.sweep
+from isingvar.families import make_instance
+
+marker, phase, *argv = sys.argv[1:]
+marker = pathlib.Path(marker)
+
+def slow_probe(*args, **kwargs):
+    marker.touch()
+    time.sleep(120)
+
+class Finaliser:
+    def __del__(self):
+        time.sleep(0.01)
+
+def slow_instance(name, params, seed, sample):
+    if sample >= 3:
+        marker.touch()
+        Finaliser()
+    return make_instance(name, params, seed, sample)
+
+if phase == "probe":
+    isingvar.exact.check_size = slow_probe
+else:
+    isingvar.sweep.make_instance = slow_instance
+from isingvar_cli.main import app
+sys.argv = ["isingvar", *argv]
+app()
+"""
+
+
+def _signal_during_setup(tmp_path, phase, signum):
+    marker, out = tmp_path / "marker", tmp_path / "r.h5"
+    marker.unlink(missing_ok=True)
+    args = ["sweep", "sk", "--n", "4", "--samples", "20000", "--workers", "1", "--out", str(out)]
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_SETUP, str(marker), phase, *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        t = time.monotonic()
+        while not marker.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() - t < 60
+            time.sleep(0.01)
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=20)  # the setup alone would take minutes
+    finally:
+        proc.kill()
+        proc.wait()
+    return proc.returncode, stderr, out
+
+
+def test_sigterm_during_the_time_probe_stops_cleanly(tmp_path):
+    code, stderr, out = _signal_during_setup(tmp_path, "probe", signal.SIGTERM)
+    assert code == 130, stderr  # not killed by the signal's default action
+    assert stderr.strip().splitlines() == ["error: interrupted; no result file was written"]
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".r.h5")]
+
+
+def test_signals_while_instances_are_stored_stop_the_run(tmp_path):
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        code, stderr, out = _signal_during_setup(tmp_path, "instances", signum)
+        assert code == 130, stderr
+        assert "Exception ignored" not in stderr and "Traceback" not in stderr, stderr
+        assert stderr.strip().splitlines()[-1] == "error: interrupted; no result file was written", stderr
+        assert not out.exists()
