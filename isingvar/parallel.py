@@ -11,6 +11,8 @@ import multiprocessing
 import os
 import queue
 import signal
+import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -64,11 +66,45 @@ PROGRESS_INTERVAL = 0.5
 _progress_queue = None  # in a worker: where progress goes (inherited at spawn)
 
 
-def _init_worker(threads: int, progress_queue) -> None:
+#: Seconds between a worker's checks that its parent is alive (where the OS cannot be asked to tell it).
+PARENT_POLL = 0.5
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker when process ``parent`` is gone (a kill -9 of the sweep left its workers computing).
+
+    On Linux the kernel sends SIGKILL when the parent exits (prctl
+    PR_SET_PDEATHSIG; it fires when the parent's *thread* that started this
+    process ends: the pool starts its workers from the thread that submits,
+    the sweep's main thread, which lives as long as the process).  Everywhere,
+    also a daemon thread that exits the process once it has been re-parented.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no libc: the thread below still watches
+            pass
+    if os.getppid() != parent:  # died before the prctl took effect
+        os._exit(1)
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="isingvar-parent-watch", daemon=True).start()
+
+
+def _init_worker(threads: int, progress_queue, parent: int | None = None) -> None:
     # Ctrl-C reaches the whole process group; the parent handles it (commit,
     # then stop the workers).  SIGTERM keeps its default: it is how the pool
     # stops its workers, and a scheduler's SIGTERM reaches the parent too.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent is not None:
+        _die_with_parent(parent)
     global _progress_queue
     _progress_queue = progress_queue
     import numba
@@ -143,7 +179,8 @@ class WorkerPool:
             ctx = multiprocessing.get_context("spawn")
             self._queue = ctx.Queue()
             self._executor = ProcessPoolExecutor(
-                self.workers, mp_context=ctx, initializer=_init_worker, initargs=(self.threads, self._queue),
+                self.workers, mp_context=ctx, initializer=_init_worker,
+                initargs=(self.threads, self._queue, os.getpid()),
             )
         pending = {self._executor.submit(_call_with_progress, func, task, item) for task, item in enumerate(iterable)}
         received: dict[int, float] = {}  # progress arrived per running task; None once its result is in

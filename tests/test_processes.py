@@ -6,6 +6,7 @@ No test here times anything: estimates are injected, costs are counted.
 import math
 
 import numpy as np
+import pytest
 
 from isingvar.families import make_instance, resolve_params
 
@@ -186,3 +187,57 @@ def test_signals_while_instances_are_stored_stop_the_run(tmp_path):
         assert "Exception ignored" not in stderr and "Traceback" not in stderr, stderr
         assert stderr.strip().splitlines()[-1] == "error: interrupted; no result file was written", stderr
         assert not out.exists()
+
+
+# ------------------------------------------------------------------ item 8: workers die with their parent
+def _children(pid):
+    """Pids of the live (not zombie) processes whose parent is ``pid``."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out.append(int(entry))
+    return out
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
+def test_workers_die_when_their_parent_is_killed(tmp_path):
+    from isingvar.parallel import PARENT_POLL
+
+    isingvar = os.path.join(os.path.dirname(sys.executable), "isingvar")
+    proc = subprocess.Popen([isingvar, "sweep", "sk", "--n", "22", "--samples", "200", "--workers", "2",
+                             "--out", str(tmp_path / "w.h5"), "--json"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        t = time.monotonic()
+        workers = []
+        while len(workers) < 2:  # the pool's workers (the resource tracker is a child too, without a worker's args)
+            assert proc.poll() is None and time.monotonic() - t < 60
+            workers = [c for c in _children(proc.pid)
+                       if b"spawn_main" in open(f"/proc/{c}/cmdline", "rb").read()
+                       and b"resource_tracker" not in open(f"/proc/{c}/cmdline", "rb").read()]
+            time.sleep(0.02)
+        proc.kill()
+        proc.wait()
+        t = time.monotonic()
+        while any(_alive(w) for w in workers) and time.monotonic() - t < 10 * PARENT_POLL + 10:
+            time.sleep(0.05)
+        assert not any(_alive(w) for w in workers)
+    finally:
+        for w in workers if "workers" in locals() else []:
+            if _alive(w):
+                os.kill(w, signal.SIGKILL)
+        proc.kill()
