@@ -227,7 +227,7 @@ def sweep(
         from isingvar.io.store import check_output, read_summary
         from isingvar.parallel import WorkerPool, available_cores
         from isingvar.report import bounds_table
-        from isingvar.sweep import default_output_path, default_workers, make_config, parse_shard, run_sweep
+        from isingvar.sweep import choose_workers, default_output_path, make_config, parse_shard, run_sweep
 
         if resume and overwrite:
             raise ModelParameterError("--resume and --overwrite exclude each other; choose one")
@@ -250,7 +250,10 @@ def sweep(
         command_line = "isingvar " + shlex.join(sys.argv[1:]) if sys.argv else "isingvar sweep"
         if not as_json:
             err.print(f"sweep {config.model} N={config.n}: grid sample×J×h×beta = {'×'.join(map(str, config.shape))}, methods {', '.join(config.methods)}", highlight=False)
-        pool = WorkerPool(workers if workers is not None else default_workers(config, available_cores()))
+        n_workers, note = choose_workers(workers, config, available_cores())
+        if note:
+            typer.echo(f"warning: {note}", err=True)
+        pool = WorkerPool(n_workers)
         try:
             with pool, _Progress(enabled=not as_json) as progress:
                 summary = run_sweep(

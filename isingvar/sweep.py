@@ -471,6 +471,21 @@ def default_workers(config: SweepConfig, cores: int) -> int:
     return 1 if config.n < ESTIMATE_FROM_N else cores
 
 
+def choose_workers(requested: int | None, config: SweepConfig, cores: int) -> tuple[int, str | None]:
+    """Worker processes for a sweep on ``cores`` cores, and a one-line note when a request was reduced.
+
+    ``requested`` None: :func:`default_workers`.  More workers than cores only
+    share the cores (each process also loads the kernels and holds its own
+    instance), so a larger request is capped at ``cores``; the note says so (the
+    CLI prints it as a warning).
+    """
+    if requested is None:
+        return default_workers(config, cores), None
+    if requested > cores:
+        return cores, f"--workers {requested} is more than the {cores} core(s) this process may use; running {cores}"
+    return requested, None
+
+
 def estimate_seconds(config: SweepConfig) -> float:
     """Rough wall time of one instance, from timed runs on sample 0 (for ``--dry-run``).
 

@@ -241,3 +241,26 @@ def test_workers_die_when_their_parent_is_killed(tmp_path):
             if _alive(w):
                 os.kill(w, signal.SIGKILL)
         proc.kill()
+
+
+# ------------------------------------------------------------------ item 12: more workers than cores
+def test_workers_are_capped_at_the_cores():
+    from isingvar.sweep import choose_workers, make_config
+
+    config = make_config("sk", {"n": 26}, methods=["mf"])
+    assert choose_workers(None, config, 8) == (8, None)
+    assert choose_workers(2, config, 8) == (2, None)
+    workers, note = choose_workers(16, config, 2)
+    assert workers == 2 and "--workers 16" in note and "2 core" in note
+
+
+def test_cli_warns_when_it_caps_the_workers(tmp_path, monkeypatch):
+    from isingvar_cli.main import app
+    from typer.testing import CliRunner
+
+    monkeypatch.setattr("isingvar.parallel.available_cores", lambda: 2)
+    r = CliRunner().invoke(app, ["sweep", "sk", "--n", "4", "--samples", "1", "--workers", "16",
+                                 "--out", str(tmp_path / "r.h5"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert r.stderr.strip().splitlines() == [
+        "warning: --workers 16 is more than the 2 core(s) this process may use; running 2"]
