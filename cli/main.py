@@ -60,11 +60,19 @@ def _version(value: bool):
         raise typer.Exit()
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    # the library's warnings (numba cannot cache, ...) as one line, without a source excerpt
+    typer.echo(f"warning: {message}", err=True)
+
+
 @app.callback()
 def main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ):
     """isingvar: exact where possible, rigorously bounded where not."""
+    import warnings
+
+    warnings.showwarning = _one_line_warning
 
 
 def _fmt(x: float, se: float = math.nan) -> str:

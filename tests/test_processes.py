@@ -264,3 +264,44 @@ def test_cli_warns_when_it_caps_the_workers(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     assert r.stderr.strip().splitlines() == [
         "warning: --workers 16 is more than the 2 core(s) this process may use; running 2"]
+
+
+# ------------------------------------------------------------------ item 9: numba can cache nowhere
+NO_CACHE_PLACE = r"""
+import warnings
+warnings.simplefilter("always")
+import numpy as np
+from isingvar.kernels.energy import _energy
+from isingvar.model import IsingModel
+
+m = IsingModel(3, [0, 1], [1, 2], [1.0, -2.0], [0.5, 0.0, 0.0])
+print(_energy(*m.csr, m.fields, np.ones(3)))
+"""
+
+
+def _import_kernels_without_a_cache_place(tmp_path):
+    # a read-only install with a read-only HOME, injected (chmod does not bind root): numba may only use
+    # NUMBA_CACHE_DIR, and that is under a regular file
+    (tmp_path / "file").touch()
+    env = dict(os.environ, NUMBA_CACHE_LOCATOR_CLASSES="UserProvidedCacheLocator",
+               NUMBA_CACHE_DIR=str(tmp_path / "file" / "cache"), TMPDIR=str(tmp_path))
+    env.pop("ISINGVAR_NUMBA_CACHE", None)
+    return subprocess.run([sys.executable, "-c", NO_CACHE_PLACE], env=env, capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+
+
+def test_kernels_are_cached_in_a_temporary_directory_when_nowhere_else(tmp_path):
+    r = _import_kernels_without_a_cache_place(tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert float(r.stdout) == -1.0 + 2.0 - 0.5  # E = -J01 s0 s1 - J12 s1 s2 - h0 s0 at all spins up
+    place = tmp_path / f"isingvar-numba-{os.getuid()}"
+    assert f"cached in {place}" in r.stderr and "NUMBA_CACHE_DIR" in r.stderr
+    assert list(place.rglob("*.nbi"))  # the kernel is cached there
+
+
+def test_kernels_compile_uncached_when_no_directory_is_writable(tmp_path):
+    (tmp_path / f"isingvar-numba-{os.getuid()}").touch()  # the temporary place is taken by a file
+    r = _import_kernels_without_a_cache_place(tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert float(r.stdout) == 0.5
+    assert "every process compiles the kernels" in r.stderr and "NUMBA_CACHE_DIR" in r.stderr
