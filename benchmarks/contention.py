@@ -27,6 +27,8 @@ CASES = {
     "sk N=20, 24 samples, mf, 1 process": ["sk", "--n", "20", "--samples", "24", "--method", "mf", "--workers", "1"],
     "sk N=20, 24 samples, mf, 2 workers": ["sk", "--n", "20", "--samples", "24", "--method", "mf", "--workers", "2"],
     "sk N=8, 1000 samples, 1 beta, exact": ["sk", "--n", "8", "--samples", "1000", "--beta", "0.5", "--method", "exact"],
+    # large enough for the kernel's threads: with a core taken, a thread's chunks wait for it
+    "sk N=27, 1 sample, 60 beta, exact (2 threads)": ["sk", "--n", "27", "--samples", "1", "--method", "exact"],
 }
 
 
