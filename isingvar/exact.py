@@ -34,7 +34,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -187,7 +187,7 @@ def _plan(model: IsingModel, path: str) -> _Plan:
                  np.ascontiguousarray(e_low), np.ascontiguousarray(C), m_low, S, gstart, mu)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _low_table(k: int):
     """The 2^k low configurations as rows of spins, ordered by magnetisation, their magnetisations,
     the distinct ones mu and the group starts; k <= 12, so at most 13 tables.  Shared: not to be

@@ -4,6 +4,11 @@ No test here times anything: estimates are injected, costs are counted.
 """
 
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -14,7 +19,7 @@ from isingvar.families import make_instance, resolve_params
 def test_real_estimate_is_compared_with_the_limit(monkeypatch):
     # the limit tests inject the estimate (conftest.slow_estimate); this one keeps the real timing in
     # the loop, speed-independently, by moving the limit below whatever this machine measures
-    import isingvar.exact as exact
+    from isingvar import exact
     from isingvar.errors import TooLargeError
 
     m = make_instance("sk", resolve_params("sk", {"n": 30}), 0, 0)
@@ -42,8 +47,8 @@ def test_kernel_threads_decision():
 
 
 def test_small_instances_run_serially_large_ones_in_parallel(monkeypatch):
-    import isingvar.exact as exact
     import isingvar.meanfield as mf
+    from isingvar import exact
 
     def model(n):
         return make_instance("sk", resolve_params("sk", {"n": n}), 0, 0)
@@ -59,7 +64,7 @@ def test_small_instances_run_serially_large_ones_in_parallel(monkeypatch):
 
 
 def test_exact_enumeration_sets_the_chosen_threads(monkeypatch):
-    import isingvar.exact as exact
+    from isingvar import exact
     from isingvar.parallel import numba_threads
 
     seen = []
@@ -78,8 +83,8 @@ def _count_writes(monkeypatch, samples, tmp_path):
     """(h5py dataset writes, commits) of a sweep of ``samples`` tiny instances, committed only at its ends."""
     import h5py
 
-    import isingvar.io.store as store
-    import isingvar.sweep as sweep
+    from isingvar import sweep
+    from isingvar.io import store
 
     counts = {"writes": 0, "commits": 0}
     setitem, commit = h5py.Dataset.__setitem__, store.commit
@@ -110,12 +115,6 @@ def test_writes_and_commits_do_not_grow_with_the_samples(monkeypatch, tmp_path):
 
 
 # ------------------------------------------------------------------ item 6: signals during the setup
-import os  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-
 # Runs the real CLI in a real process, with one setup phase made slow and marked: `phase` "probe" stretches
 # make_config's time probe, "instances" the storing of every sample's instance.  There the time goes into
 # a finaliser, as it does in h5py (object ids are closed from __del__ and weakref callbacks): a
@@ -205,6 +204,14 @@ def _children(pid):
     return out
 
 
+def _cmdline(pid) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read()
+    except OSError:
+        return b""
+
+
 def _alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as fh:
@@ -227,8 +234,7 @@ def test_workers_die_when_their_parent_is_killed(tmp_path):
         while len(workers) < 2:  # the pool's workers (the resource tracker is a child too, without a worker's args)
             assert proc.poll() is None and time.monotonic() - t < 60
             workers = [c for c in _children(proc.pid)
-                       if b"spawn_main" in open(f"/proc/{c}/cmdline", "rb").read()
-                       and b"resource_tracker" not in open(f"/proc/{c}/cmdline", "rb").read()]
+                       if b"spawn_main" in (cmd := _cmdline(c)) and b"resource_tracker" not in cmd]
             time.sleep(0.02)
         proc.kill()
         proc.wait()
@@ -287,7 +293,7 @@ def _import_kernels_without_a_cache_place(tmp_path):
                NUMBA_CACHE_DIR=str(tmp_path / "file" / "cache"), TMPDIR=str(tmp_path))
     env.pop("ISINGVAR_NUMBA_CACHE", None)
     return subprocess.run([sys.executable, "-c", NO_CACHE_PLACE], env=env, capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path)
+                          timeout=120, cwd=tmp_path, check=False)
 
 
 def test_kernels_are_cached_in_a_temporary_directory_when_nowhere_else(tmp_path):
