@@ -53,7 +53,11 @@ def numba_threads(threads: int):
     import numba
 
     before = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+    threads = max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
+    if threads == before:
+        yield
+        return
+    numba.set_num_threads(threads)
     try:
         yield
     finally:
@@ -152,7 +156,9 @@ class WorkerPool:
     numba's cache.  A concurrent.futures pool, so that a worker killed from
     outside (out of memory) raises :class:`isingvar.errors.WorkerDied` instead
     of leaving its task waited for forever.  Use as a context manager; leaving
-    it stops the workers at once, also when the sweep was interrupted.
+    it stops the workers at once, also when the sweep was interrupted.  Workers
+    also end when this process dies without leaving it (``kill -9``): see
+    :func:`_die_with_parent`.
 
     Raises
     ------
