@@ -116,9 +116,8 @@ def energy_quantum(model: IsingModel, max_denominator: int = 64) -> float | None
 
     # every denominator at once on a few values first: a Gaussian instance fails all 64 there
     # (one numpy call instead of 64 passes over every value: the sweep's per-instance cost)
-    d = np.arange(1, max_denominator + 1)
-    maybe = d[whole(v[:8][None, :] / base * d[:, None]).all(axis=1)]
-    for d in maybe:
+    dens = np.arange(1, max_denominator + 1)
+    for d in dens[whole(v[:8][None, :] / base * dens[:, None]).all(axis=1)]:
         if np.all(whole(v / base * d)):
             return base / d
     return None

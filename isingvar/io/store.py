@@ -265,8 +265,8 @@ def write_instances(f, start: int, models) -> None:
         if model.n_edges != n_edges:
             raise ValueError(f"sample {start + k} has {model.n_edges} edges, the file {n_edges}")
     rows = slice(start, start + len(models))
-    for name, attr in (("edge_i", "edge_i"), ("edge_j", "edge_j"), ("couplings", "couplings"), ("fields", "fields")):
-        f[name][rows] = np.stack([getattr(m, attr) for m in models])
+    for name in ("edge_i", "edge_j", "couplings", "fields"):  # the model's attributes of those names
+        f[name][rows] = np.stack([getattr(m, name) for m in models])
 
 
 def write_points(f, items) -> None:
