@@ -74,16 +74,18 @@ _progress_queue = None  # in a worker: where progress goes (inherited at spawn)
 PARENT_POLL = 0.5
 
 
-def _die_with_parent(parent: int) -> None:
+def _die_with_parent(parent: int, kernel_signal: bool = True) -> None:
     """End this worker when process ``parent`` is gone (a kill -9 of the sweep left its workers computing).
 
-    On Linux the kernel sends SIGKILL when the parent exits (prctl
-    PR_SET_PDEATHSIG; it fires when the parent's *thread* that started this
-    process ends: the pool starts its workers from the thread that submits,
-    the sweep's main thread, which lives as long as the process).  Everywhere,
-    also a daemon thread that exits the process once it has been re-parented.
+    With ``kernel_signal``, on Linux, the kernel sends SIGKILL when the parent
+    exits (prctl PR_SET_PDEATHSIG).  It fires when the parent's *thread* that
+    started this process ends, so the pool asks for it only when its workers
+    are started from the main thread (which lives as long as the process);
+    concurrent.futures starts spawned workers from the thread that submits.
+    Everywhere, also a daemon thread that exits the process, within
+    :data:`PARENT_POLL` seconds, once it has been re-parented.
     """
-    if sys.platform.startswith("linux"):
+    if kernel_signal and sys.platform.startswith("linux"):
         try:
             import ctypes
 
@@ -102,13 +104,13 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="isingvar-parent-watch", daemon=True).start()
 
 
-def _init_worker(threads: int, progress_queue, parent: int | None = None) -> None:
+def _init_worker(threads: int, progress_queue, parent: int | None = None, from_main_thread: bool = False) -> None:
     # Ctrl-C reaches the whole process group; the parent handles it (commit,
     # then stop the workers).  SIGTERM keeps its default: it is how the pool
     # stops its workers, and a scheduler's SIGTERM reaches the parent too.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if parent is not None:
-        _die_with_parent(parent)
+        _die_with_parent(parent, kernel_signal=from_main_thread)
     global _progress_queue
     _progress_queue = progress_queue
     import numba
@@ -186,7 +188,7 @@ class WorkerPool:
             self._queue = ctx.Queue()
             self._executor = ProcessPoolExecutor(
                 self.workers, mp_context=ctx, initializer=_init_worker,
-                initargs=(self.threads, self._queue, os.getpid()),
+                initargs=(self.threads, self._queue, os.getpid(), threading.current_thread() is threading.main_thread()),
             )
         pending = {self._executor.submit(_call_with_progress, func, task, item) for task, item in enumerate(iterable)}
         received: dict[int, float] = {}  # progress arrived per running task; None once its result is in

@@ -311,3 +311,39 @@ def test_kernels_compile_uncached_when_no_directory_is_writable(tmp_path):
     assert r.returncode == 0, r.stderr
     assert float(r.stdout) == 0.5
     assert "every process compiles the kernels" in r.stderr and "NUMBA_CACHE_DIR" in r.stderr
+
+
+# The portable fallback alone (no prctl): a "parent" process starts a child that watches it.
+WATCHED_CHILD = r"""
+import os, subprocess, sys, time
+if sys.argv[1] == "parent":
+    child = subprocess.Popen([sys.executable, "-c", sys.argv[2], "child", str(os.getpid())])
+    print(child.pid, flush=True)
+    time.sleep(600)
+else:
+    from isingvar.parallel import _die_with_parent
+    _die_with_parent(int(sys.argv[2]), kernel_signal=False)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
+def test_watchdog_ends_a_worker_whose_parent_died():
+    from isingvar.parallel import PARENT_POLL
+
+    parent = subprocess.Popen([sys.executable, "-c", WATCHED_CHILD, "parent", WATCHED_CHILD],
+                              stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    try:
+        time.sleep(0.2)  # let the child reach its watch (it must not exit while the parent lives)
+        assert _alive(child)
+        parent.kill()
+        parent.wait()
+        t = time.monotonic()
+        while _alive(child) and time.monotonic() - t < 10 * PARENT_POLL + 10:
+            time.sleep(0.05)
+        assert not _alive(child)
+    finally:
+        parent.kill()
+        if _alive(child):
+            os.kill(child, signal.SIGKILL)
