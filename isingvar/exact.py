@@ -227,6 +227,7 @@ def estimate_seconds(model: IsingModel, betas, path: str = "auto", sites: bool =
     plan = _plan(model, path)
     workers = _threads(plan, b.size, path)
     runner = _runner(plan, model, b, path, sites, workers=workers)
+    _compile(runner)
     with deferred_interrupt() as check, numba_threads(workers):
         runner(0, workers)  # compile / warm up
         check()
@@ -302,6 +303,7 @@ def _runner(plan, model, betas_sorted, path, sites=False, quantum=None, workers=
     """A function (c_lo, c_hi) -> raw kernel output for chunk range [c_lo, c_hi), dealt to ``workers`` threads.
 
     ``quantum`` is :func:`energy_quantum` of the model, needed by the histogram path.
+    Call :func:`_compile` on it before running it inside :func:`deferred_interrupt`.
     """
     from .kernels.blocked import CHAIN, DIRECT, _blocked_chunks, _histogram_chunks
 
@@ -312,17 +314,29 @@ def _runner(plan, model, betas_sorted, path, sites=False, quantum=None, workers=
         # cell units (see _histogram_chunks): integers, exact in float64
         Jc, hc, Cc = (np.round(a / quantum) * (model.n + 1) for a in (plan.J, plan.h, plan.C))
         base = np.round(plan.e_low / quantum) * (model.n + 1) + 0.5 * plan.m_low
-        return lambda lo, hi: _histogram_chunks(
+        run = lambda lo, hi: _histogram_chunks(
             Jc, hc, plan.k, plan.n_enum, plan.chunk_bits, lo, hi, workers, base, Cc, levels, q_lo)
+        run.kernel = _histogram_chunks
+        return run
     mode, step = DIRECT, 0.0
     if path == "chain":
         step = _arithmetic_step(betas_sorted)
         if step is None:
             raise ValueError("the chain path needs an arithmetic beta grid of at least 3 values")
         mode = CHAIN
-    return lambda lo, hi: _blocked_chunks(
+    run = lambda lo, hi: _blocked_chunks(
         *common, lo, hi, workers, plan.e_low, plan.C, plan.gstart, plan.mu, betas_sorted, mode, step,
         sites and not plan.symmetric)
+    run.kernel = _blocked_chunks
+    return run
+
+
+def _compile(run) -> None:
+    """Compile the kernel of ``run`` (a :func:`_runner`) if this process has not: numba's first call
+    compiles (up to a minute without its cache), and inside :func:`deferred_interrupt` Ctrl-C or
+    SIGTERM would wait for the compiler.  An empty chunk range: no work."""
+    if not run.kernel.signatures:
+        run(0, 0)
 
 
 def exact_enumeration(
@@ -393,6 +407,7 @@ def exact_enumeration(
     fold = _fold_histogram if path == "histogram" else _fold_sums
     folded = None
     best = (np.inf, 0, 0)
+    _compile(run)
     with deferred_interrupt() as check, numba_threads(workers):
         for lo in range(0, plan.n_chunks, per_call):
             hi = min(lo + per_call, plan.n_chunks)

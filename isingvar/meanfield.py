@@ -96,6 +96,10 @@ def _descend(csr, h, beta, starts, max_sweeps, tol):
     converged = np.zeros(k, dtype=bool)
     stats = np.full((k, 4), np.inf)
     last_drop = np.full(k, np.nan)
+    from .kernels.meanfield import _mf_solve_many
+
+    if not _mf_solve_many.signatures:  # compile with signals live (inside the block they wait for the compiler)
+        _mf_solve_many(*csr, h, beta, starts, np.zeros(k, dtype=bool), 0, tol, sweeps, converged, stats)
     with deferred_interrupt() as check:
         while active.any():
             _block(csr, h, beta, starts, active, sweeps, converged, stats, last_drop, max_sweeps, tol)

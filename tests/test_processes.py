@@ -347,3 +347,28 @@ def test_watchdog_ends_a_worker_whose_parent_died():
         parent.kill()
         if _alive(child):
             os.kill(child, signal.SIGKILL)
+
+
+def test_ctrl_c_while_the_kernels_compile(tmp_path):
+    # without numba's cache the first kernel call compiles for seconds (12 s here); that used to happen
+    # with signals held, so Ctrl-C waited for the compiler; now the compiler runs with them live
+    out = tmp_path / "c.h5"
+    env = dict(os.environ, ISINGVAR_NUMBA_CACHE="0")
+    isingvar = os.path.join(os.path.dirname(sys.executable), "isingvar")
+    proc = subprocess.Popen([isingvar, "sweep", "sk", "--n", "12", "--samples", "2", "--beta", "1",
+                             "--method", "exact", "--out", str(out)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        t = time.monotonic()
+        while not out.exists():  # committed when created, before the first instance (and its compile)
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() - t < 60
+            time.sleep(0.01)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=5)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 75, stderr
+    assert "0 of 2 instances are saved" in stderr
