@@ -104,12 +104,20 @@ def _version(value: bool):
         raise typer.Exit()
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    # the library's warnings (numba cannot cache, ...) as one line, without a source excerpt
+    typer.echo(f"warning: {message}", err=True)
+
+
 @app.callback()
 def main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ):
     """isingvar: exact where possible, rigorously bounded where not."""
+    import warnings
+
     _tolerant_streams()
+    warnings.showwarning = _one_line_warning
 
 
 def _fmt(x: float, se: float = math.nan) -> str:
@@ -264,13 +272,15 @@ def sweep(
     work: rerun the same command with --resume.  SIGINT and SIGTERM commit and
     exit with status 75.
     """
-    with _user_errors():
+    from isingvar.interrupt import terminate_as_interrupt
+
+    # SIGTERM stops every phase like Ctrl-C (before the first commit: no file, exit 130)
+    with _user_errors(), terminate_as_interrupt():
         from isingvar.errors import ModelParameterError, OutputWriteError, SweepInterrupted
-        from isingvar.interrupt import terminate_as_interrupt
         from isingvar.io.store import check_output, read_summary
         from isingvar.parallel import WorkerPool, available_cores
         from isingvar.report import bounds_table
-        from isingvar.sweep import default_output_path, default_workers, make_config, parse_shard, run_sweep
+        from isingvar.sweep import choose_workers, default_output_path, make_config, parse_shard, run_sweep
 
         if resume and overwrite:
             raise ModelParameterError("--resume and --overwrite exclude each other; choose one")
@@ -294,9 +304,12 @@ def sweep(
         if not as_json:
             err.print(_encodable(f"sweep {config.model} N={config.n}: grid sample×J×h×beta = {'×'.join(map(str, config.shape))}, "
                                  f"methods {', '.join(config.methods)}", err), highlight=False)
-        pool = WorkerPool(workers if workers is not None else default_workers(config, available_cores()))
+        n_workers, note = choose_workers(workers, config, available_cores())
+        if note:
+            typer.echo(f"warning: {note}", err=True)
+        pool = WorkerPool(n_workers)
         try:
-            with terminate_as_interrupt(), pool, _Progress(enabled=not as_json) as progress:
+            with pool, _Progress(enabled=not as_json) as progress:
                 summary = run_sweep(
                     config, path, overwrite=overwrite, resume=resume, shard=shard_spec,
                     pool=pool if pool.workers > 1 else None, command_line=command_line, progress=progress,

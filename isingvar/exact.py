@@ -34,12 +34,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
 from .errors import TooLargeError
 from .interrupt import deferred_interrupt
 from .model import IsingModel
+from .parallel import kernel_threads, numba_threads
 from .thermo import free_energy_per_spin
 
 #: Largest N the kernels can represent at all (Gray indices are int64).
@@ -108,9 +110,15 @@ def energy_quantum(model: IsingModel, max_denominator: int = 64) -> float | None
     if v.size == 0:
         return 1.0
     base = v.min()
-    for d in range(1, max_denominator + 1):
-        r = v / base * d
-        if np.all(np.abs(r - np.round(r)) <= 1e-12 * np.maximum(r, 1.0)):
+
+    def whole(r):
+        return np.abs(r - np.round(r)) <= 1e-12 * np.maximum(r, 1.0)
+
+    # every denominator at once on a few values first: a Gaussian instance fails all 64 there
+    # (one numpy call instead of 64 passes over every value: the sweep's per-instance cost)
+    dens = np.arange(1, max_denominator + 1)
+    for d in dens[whole(v[:8][None, :] / base * dens[:, None]).all(axis=1)]:
+        if np.all(whole(v / base * d)):
             return base / d
     return None
 
@@ -171,15 +179,27 @@ def _plan(model: IsingModel, path: str) -> _Plan:
     k = min(n - 1 if symmetric else n, LOW_BLOCK.get(path, LOW_BLOCK["direct"]))
     n_enum = n - k - (1 if symmetric else 0)
     chunk_bits = min(n_enum, CHUNK_BITS)
+    S, m_low, mu, gstart = _low_table(k)
+    e_low = -0.5 * np.einsum("li,ij,lj->l", S, J[:k, :k], S) - S @ h[:k]
+    C = -(J[:k, k:].T @ S.T)
+    return _Plan(J, h, k, n_enum, symmetric, chunk_bits, 1 << (n_enum - chunk_bits),
+                 np.ascontiguousarray(e_low), np.ascontiguousarray(C), m_low, S, gstart, mu)
+
+
+@cache
+def _low_table(k: int):
+    """The 2^k low configurations as rows of spins, ordered by magnetisation, their magnetisations,
+    the distinct ones mu and the group starts; k <= 12, so at most 13 tables.  Shared: not to be
+    written (S and m_low are read-only; mu and gstart go to the kernels, which only read them, and
+    a read-only array would be another numba signature)."""
     S = 1.0 - 2.0 * ((np.arange(1 << k)[:, None] >> np.arange(k)) & 1)
     S = np.ascontiguousarray(S[np.argsort(S.sum(1), kind="stable")])
     m_low = S.sum(1)
     mu = np.unique(m_low)
     gstart = np.searchsorted(m_low, np.r_[mu, np.inf]).astype(np.int64)
-    e_low = -0.5 * np.einsum("li,ij,lj->l", S, J[:k, :k], S) - S @ h[:k]
-    C = -(J[:k, k:].T @ S.T)
-    return _Plan(J, h, k, n_enum, symmetric, chunk_bits, 1 << (n_enum - chunk_bits),
-                 np.ascontiguousarray(e_low), np.ascontiguousarray(C), m_low, S, gstart, mu)
+    for a in (S, m_low):
+        a.flags.writeable = False
+    return S, m_low, mu, gstart
 
 
 def _ground_spins(plan: _Plan, t, l, n):
@@ -205,9 +225,10 @@ def estimate_seconds(model: IsingModel, betas, path: str = "auto", sites: bool =
     b = np.ascontiguousarray(np.sort(betas), dtype=np.float64)
     path = choose_path(model, b, sites) if path == "auto" else path
     plan = _plan(model, path)
-    runner = _runner(plan, model, b, path, sites)
-    workers = _workers()
-    with deferred_interrupt() as check:
+    workers = _threads(plan, b.size, path)
+    runner = _runner(plan, model, b, path, sites, workers=workers)
+    _compile(runner)
+    with deferred_interrupt() as check, numba_threads(workers):
         runner(0, workers)  # compile / warm up
         check()
         calls = max(1, min(plan.n_chunks // workers, 4))
@@ -261,21 +282,31 @@ def _human(secs: float) -> str:
     return f"{secs:.2g} s"
 
 
-def _workers() -> int:
+#: Least work worth a thread of its own in the blocked kernel, in states x betas (the histogram counts
+#: one beta): one chunk of the histogram path, about 1 ms.  Threads take whole chunks, so below N = 24
+#: (one chunk) the kernel runs serially; from two chunks on, two threads pay (N = 24, one beta:
+#: 14 ms against 21 ms serial; docs/performance.md).
+MIN_THREAD_WORK = 1 << 20
+
+
+def _threads(plan: _Plan, nb: int, path: str) -> int:
+    """Threads for the blocked kernel on ``plan``: :func:`isingvar.parallel.kernel_threads` over its chunks."""
     import numba
 
-    return numba.get_num_threads()
+    states = plan.n_chunks << (plan.k + plan.chunk_bits)
+    work = states * (1 if path == "histogram" else nb)
+    return kernel_threads(work, plan.n_chunks, MIN_THREAD_WORK, numba.get_num_threads())
 
 
 # ---------------------------------------------------------------------------- running
-def _runner(plan, model, betas_sorted, path, sites=False, quantum=None):
-    """A function (c_lo, c_hi) -> raw kernel output for chunk range [c_lo, c_hi).
+def _runner(plan, model, betas_sorted, path, sites=False, quantum=None, workers=1):
+    """A function (c_lo, c_hi) -> raw kernel output for chunk range [c_lo, c_hi), dealt to ``workers`` threads.
 
     ``quantum`` is :func:`energy_quantum` of the model, needed by the histogram path.
+    Call :func:`_compile` on it before running it inside :func:`deferred_interrupt`.
     """
     from .kernels.blocked import CHAIN, DIRECT, _blocked_chunks, _histogram_chunks
 
-    workers = _workers()
     common = (plan.J, plan.h, plan.k, plan.n_enum, plan.chunk_bits)
     if path == "histogram":
         quantum = energy_quantum(model) if quantum is None else quantum
@@ -283,17 +314,29 @@ def _runner(plan, model, betas_sorted, path, sites=False, quantum=None):
         # cell units (see _histogram_chunks): integers, exact in float64
         Jc, hc, Cc = (np.round(a / quantum) * (model.n + 1) for a in (plan.J, plan.h, plan.C))
         base = np.round(plan.e_low / quantum) * (model.n + 1) + 0.5 * plan.m_low
-        return lambda lo, hi: _histogram_chunks(
+        run = lambda lo, hi: _histogram_chunks(
             Jc, hc, plan.k, plan.n_enum, plan.chunk_bits, lo, hi, workers, base, Cc, levels, q_lo)
+        run.kernel = _histogram_chunks
+        return run
     mode, step = DIRECT, 0.0
     if path == "chain":
         step = _arithmetic_step(betas_sorted)
         if step is None:
             raise ValueError("the chain path needs an arithmetic beta grid of at least 3 values")
         mode = CHAIN
-    return lambda lo, hi: _blocked_chunks(
+    run = lambda lo, hi: _blocked_chunks(
         *common, lo, hi, workers, plan.e_low, plan.C, plan.gstart, plan.mu, betas_sorted, mode, step,
         sites and not plan.symmetric)
+    run.kernel = _blocked_chunks
+    return run
+
+
+def _compile(run) -> None:
+    """Compile the kernel of ``run`` (a :func:`_runner`) if this process has not: numba's first call
+    compiles (up to a minute without its cache), and inside :func:`deferred_interrupt` Ctrl-C or
+    SIGTERM would wait for the compiler.  An empty chunk range: no work."""
+    if not run.kernel.signatures:
+        run(0, 0)
 
 
 def exact_enumeration(
@@ -354,8 +397,9 @@ def exact_enumeration(
     order = np.argsort(b, kind="stable")
     bs = np.ascontiguousarray(b[order])
     plan = _plan(model, path)
-    run = _runner(plan, model, bs, path, sites, quantum)
-    per_call = max(_workers(), STATES_PER_CALL >> (plan.k + plan.chunk_bits))
+    workers = _threads(plan, bs.size, path)
+    run = _runner(plan, model, bs, path, sites, quantum, workers)
+    per_call = max(workers, STATES_PER_CALL >> (plan.k + plan.chunk_bits))
     total_states = 1 << n
     scale = 2 if plan.symmetric else 1
     states_per_chunk = scale << (plan.k + plan.chunk_bits)
@@ -363,7 +407,8 @@ def exact_enumeration(
     fold = _fold_histogram if path == "histogram" else _fold_sums
     folded = None
     best = (np.inf, 0, 0)
-    with deferred_interrupt() as check:
+    _compile(run)
+    with deferred_interrupt() as check, numba_threads(workers):
         for lo in range(0, plan.n_chunks, per_call):
             hi = min(lo + per_call, plan.n_chunks)
             e_w, ground, *part = run(lo, hi)

@@ -19,6 +19,7 @@ import numpy as np
 
 from .interrupt import deferred_interrupt
 from .model import IsingModel
+from .parallel import kernel_threads, numba_threads
 from .thermo import free_energy_per_spin
 
 #: Names of the fresh starting points tried at every beta, in order.
@@ -95,11 +96,29 @@ def _descend(csr, h, beta, starts, max_sweeps, tol):
     converged = np.zeros(k, dtype=bool)
     stats = np.full((k, 4), np.inf)
     last_drop = np.full(k, np.nan)
+    from .kernels.meanfield import _mf_solve_many
+
+    if not _mf_solve_many.signatures:  # compile with signals live (inside the block they wait for the compiler)
+        _mf_solve_many(*csr, h, beta, starts, np.zeros(k, dtype=bool), 0, tol, sweeps, converged, stats)
     with deferred_interrupt() as check:
         while active.any():
             _block(csr, h, beta, starts, active, sweeps, converged, stats, last_drop, max_sweeps, tol)
             check()
     return sweeps, converged, stats
+
+
+#: Least work worth a thread of its own in a block of mean-field sweeps, in coupling visits
+#: (sweeps x (2 edges + N)); measured in docs/performance.md.
+MIN_THREAD_WORK = 1 << 18
+
+
+def _threads(csr, runs: int, sweeps: int) -> int:
+    """Threads for a block of ``sweeps`` sweeps of ``runs`` runs: :func:`isingvar.parallel.kernel_threads`."""
+    import numba
+
+    indptr = csr[0]
+    work = runs * sweeps * (int(indptr[-1]) + indptr.size - 1)
+    return kernel_threads(work, runs, MIN_THREAD_WORK, numba.get_num_threads())
 
 
 def _block(csr, h, beta, starts, active, sweeps, converged, stats, last_drop, max_sweeps, tol):
@@ -108,7 +127,8 @@ def _block(csr, h, beta, starts, active, sweeps, converged, stats, last_drop, ma
 
     before = stats[:, 0].copy()
     step = int(min(BLOCK, max_sweeps - sweeps[active].min()))
-    _mf_solve_many(*csr, h, beta, starts, active, step, tol, sweeps, converged, stats)
+    with numba_threads(_threads(csr, int(active.sum()), step)):
+        _mf_solve_many(*csr, h, beta, starts, active, step, tol, sweeps, converged, stats)
     drop = before - stats[:, 0]  # >= 0 up to round-off: sequential updates never raise F~
     best = stats[:, 0].min()
     for r in np.flatnonzero(active):

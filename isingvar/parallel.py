@@ -11,9 +11,12 @@ import multiprocessing
 import os
 import queue
 import signal
+import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 
 from .errors import WorkerDied
 
@@ -26,17 +29,88 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def kernel_threads(work: float, parts: int, min_work: float, available: int) -> int:
+    """Threads for one call of a parallel (prange) kernel: 1 means run it serially.
+
+    As many as ``available``, but no more than the call's independent ``parts``
+    (chunks, mean-field runs) and none with less than ``min_work`` of the
+    call's ``work`` (in the kernel's own unit).  A parallel region costs a
+    wake-up and a barrier; on an idle machine that is microseconds, but with
+    another process on a core a thread may wait a scheduler time slice
+    (milliseconds) to run, so tiny calls made parallel stalled: the default
+    sweep took 13 s instead of 0.8 s with one core taken (docs/performance.md).
+    """
+    return int(max(1, min(available, parts, work // min_work)))
+
+
+@contextmanager
+def numba_threads(threads: int):
+    """Run the block's numba parallel kernels on ``threads`` threads (this thread's setting; restored on exit).
+
+    With one thread a parallel region runs on the calling thread alone: no
+    other thread is woken or waited for.
+    """
+    import numba
+
+    before = numba.get_num_threads()
+    threads = max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
+    if threads == before:
+        yield
+        return
+    numba.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
 #: Seconds between progress messages a worker sends (a kernel reports far more often).
 PROGRESS_INTERVAL = 0.5
 
 _progress_queue = None  # in a worker: where progress goes (inherited at spawn)
 
 
-def _init_worker(threads: int, progress_queue) -> None:
+#: Seconds between a worker's checks that its parent is alive (where the OS cannot be asked to tell it).
+PARENT_POLL = 0.5
+
+
+def _die_with_parent(parent: int, kernel_signal: bool = True) -> None:
+    """End this worker when process ``parent`` is gone (a kill -9 of the sweep left its workers computing).
+
+    With ``kernel_signal``, on Linux, the kernel sends SIGKILL when the parent
+    exits (prctl PR_SET_PDEATHSIG).  It fires when the parent's *thread* that
+    started this process ends, so the pool asks for it only when its workers
+    are started from the main thread (which lives as long as the process);
+    concurrent.futures starts spawned workers from the thread that submits.
+    Everywhere, also a daemon thread that exits the process, within
+    :data:`PARENT_POLL` seconds, once it has been re-parented.
+    """
+    if kernel_signal and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no libc: the thread below still watches
+            pass
+    if os.getppid() != parent:  # died before the prctl took effect
+        os._exit(1)
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="isingvar-parent-watch", daemon=True).start()
+
+
+def _init_worker(threads: int, progress_queue, parent: int | None = None, from_main_thread: bool = False) -> None:
     # Ctrl-C reaches the whole process group; the parent handles it (commit,
     # then stop the workers).  SIGTERM keeps its default: it is how the pool
     # stops its workers, and a scheduler's SIGTERM reaches the parent too.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent is not None:
+        _die_with_parent(parent, kernel_signal=from_main_thread)
     global _progress_queue
     _progress_queue = progress_queue
     import numba
@@ -84,7 +158,9 @@ class WorkerPool:
     numba's cache.  A concurrent.futures pool, so that a worker killed from
     outside (out of memory) raises :class:`isingvar.errors.WorkerDied` instead
     of leaving its task waited for forever.  Use as a context manager; leaving
-    it stops the workers at once, also when the sweep was interrupted.
+    it stops the workers at once, also when the sweep was interrupted.  Workers
+    also end when this process dies without leaving it (``kill -9``): see
+    :func:`_die_with_parent`.
 
     Raises
     ------
@@ -111,7 +187,8 @@ class WorkerPool:
             ctx = multiprocessing.get_context("spawn")
             self._queue = ctx.Queue()
             self._executor = ProcessPoolExecutor(
-                self.workers, mp_context=ctx, initializer=_init_worker, initargs=(self.threads, self._queue),
+                self.workers, mp_context=ctx, initializer=_init_worker,
+                initargs=(self.threads, self._queue, os.getpid(), threading.current_thread() is threading.main_thread()),
             )
         pending = {self._executor.submit(_call_with_progress, func, task, item) for task, item in enumerate(iterable)}
         received: dict[int, float] = {}  # progress arrived per running task; None once its result is in

@@ -564,6 +564,21 @@ def default_workers(config: SweepConfig, cores: int) -> int:
     return 1 if config.n < ESTIMATE_FROM_N else cores
 
 
+def choose_workers(requested: int | None, config: SweepConfig, cores: int) -> tuple[int, str | None]:
+    """Worker processes for a sweep on ``cores`` cores, and a one-line note when a request was reduced.
+
+    ``requested`` None: :func:`default_workers`.  More workers than cores only
+    share the cores (each process also loads the kernels and holds its own
+    instance), so a larger request is capped at ``cores``; the note says so (the
+    CLI prints it as a warning).
+    """
+    if requested is None:
+        return default_workers(config, cores), None
+    if requested > cores:
+        return cores, f"--workers {requested} is more than the {cores} core(s) this process may use; running {cores}"
+    return requested, None
+
+
 def estimate_seconds(config: SweepConfig) -> float:
     """Rough wall time of one instance, from timed runs on sample 0 (for ``--dry-run``).
 
@@ -600,6 +615,8 @@ def estimate_seconds(config: SweepConfig) -> float:
 # ------------------------------------------------------------------ the run
 #: A commit (one write of the whole file) may cost at most this fraction of the compute time since the last.
 COMMIT_OVERHEAD = 0.05
+#: Finished values held in memory before they are written and committed, whatever the time.
+PENDING_BYTES = 64 << 20
 
 
 def provenance(environ=None) -> dict:
@@ -644,7 +661,16 @@ def _git_commit() -> str | None:
     return r.stdout.strip() or None
 
 
-def _new_file(config: SweepConfig, shard, command_line: str):
+#: Bytes of instances (couplings, fields) built before they are written to a new file in one block.
+INSTANCE_BLOCK_BYTES = 32 << 20
+
+
+def _new_file(config: SweepConfig, shard, command_line: str, check: Callable[[], None] = lambda: None):
+    """The in-memory result file of a new sweep, every sample's instance stored.
+
+    ``check()`` is called after each instance is built (it raises
+    KeyboardInterrupt for a held signal); the file is closed if anything raises.
+    """
     from .io import store
 
     first = make_instance(config.model, config.params, config.seed, 0)
@@ -673,9 +699,27 @@ def _new_file(config: SweepConfig, shard, command_line: str):
         attrs |= {f"source_{k}": v for k, v in config.source.items() if k != "lnZ_offset"}
         attrs["lnZ_offset"] = config.source["lnZ_offset"]
     f = store.open_new(coords=coords, attrs=attrs, methods=config.methods, sites=config.sites)
-    for k in range(config.samples):  # every instance up front: shards and resumes store the same ones
-        store.write_instance(f, k, first if k == 0 else make_instance(config.model, config.params, config.seed, k))
+    try:
+        # every instance up front (shards and resumes store the same ones), written in blocks of samples
+        block = _samples_per_block(f["edge_i"].chunks, 24 * first.n_edges + 8 * config.n, config.samples)
+        models = []
+        for k in range(config.samples):
+            models.append(first if k == 0 else make_instance(config.model, config.params, config.seed, k))
+            check()
+            if len(models) == block or k == config.samples - 1:
+                store.write_instances(f, k + 1 - len(models), models)
+                models = []
+    except BaseException:
+        f.close()
+        raise
     return f
+
+
+def _samples_per_block(chunks, bytes_per_sample: int, samples: int) -> int:
+    """Samples built per block write: at most :data:`INSTANCE_BLOCK_BYTES`, a multiple of the chunk rows when one fits."""
+    block = max(1, min(samples, INSTANCE_BLOCK_BYTES // max(1, bytes_per_sample)))
+    rows = chunks[0] if chunks else 1
+    return block - block % rows if block >= rows else block
 
 
 def check_resumable(attrs: dict, config: SweepConfig, shard, path) -> None:
@@ -725,7 +769,10 @@ def run_sweep(
     after finished instances, at most :data:`COMMIT_OVERHEAD` of the run time
     apart, and at the end; each instance's values are written before its
     ``done`` flag, so a killed run leaves a readable file that ``resume``
-    continues.
+    continues.  Finished instances are held in memory (at most
+    :data:`PENDING_BYTES`) and written into the file in one block per
+    variable at each commit, so that the cost per instance does not grow with
+    the number of samples.
 
     Parameters
     ----------
@@ -766,6 +813,11 @@ def run_sweep(
     SweepInterrupted
         On SIGINT (or SIGTERM, see :func:`isingvar.interrupt.terminate_as_interrupt`),
         after committing every finished instance.
+    KeyboardInterrupt
+        On SIGINT (or SIGTERM as above) while a new file is being set up, before
+        its first commit: nothing is written.  Signals are held during every
+        h5py call and honoured between steps (between samples while the
+        instances are stored), so a signal stops the run within a step.
     """
     from .interrupt import deferred_interrupt
     from .io import store
@@ -773,25 +825,44 @@ def run_sweep(
     t_start = time.perf_counter()
     out = Path(out)
     resume = resume and out.exists()
-    if resume:
-        f = store.open_copy(out)
-        try:
-            check_resumable(store.read_attrs(f), config, shard, out)
-        except BaseException:
+    f = None
+    try:
+        # held during the setup too: a KeyboardInterrupt raised inside an h5py call is swallowed
+        # ("Exception ignored in ...") and the run went on; here it is raised between steps
+        with deferred_interrupt() as check:
+            if resume:
+                f = store.open_copy(out)
+                check_resumable(store.read_attrs(f), config, shard, out)
+            else:
+                store.check_output(out, overwrite)
+                f = _new_file(config, shard, command_line, check)
+            check()
+            f.attrs.update(provenance())
+            mine = shard_instances(config, shard)
+            done = store.read_done(f)  # an instance flagged done over NaN values is computed again
+            todo = [inst for inst in mine if not done[inst]]
+    except BaseException:
+        if f is not None:
             f.close()
-            raise
-    else:
-        store.check_output(out, overwrite)
-        f = _new_file(config, shard, command_line)
+        raise
     with f:
-        f.attrs.update(provenance())
-        mine = shard_instances(config, shard)
-        done = store.read_done(f)  # an instance flagged done over NaN values is computed again
-        todo = [inst for inst in mine if not done[inst]]
-        commit_cost = store.commit(f, out)
-        last_commit = time.perf_counter()
         per_instance = progress_units(config)
         units = 0.0
+        computed = 0
+        committed = resume  # whether `out` holds this sweep's file (an interrupt then commits: exit 75)
+        pending = []  # finished instances not yet in f: written in blocks, at commits
+        pending_bytes = 0
+
+        def save():
+            """Pending instances into f (values before flags), then f to disk; returns the seconds it took."""
+            nonlocal committed
+            t = time.perf_counter()
+            with deferred_interrupt():
+                store.write_points(f, pending)
+                pending.clear()
+                store.commit(f, out)
+                committed = True
+            return time.perf_counter() - t
 
         def report(step, label):
             nonlocal units
@@ -799,35 +870,52 @@ def run_sweep(
             if progress:
                 progress(units, len(todo) * per_instance, label)
 
-        if pool is not None and len(todo) > 1:
-            results = pool.imap_unordered(_compute_task, [(config, inst) for inst in todo], progress=report)
-        else:
-            results = ((inst, compute_instance(config, *inst, progress=report)) for inst in todo)
-        computed = 0
         try:
+            commit_cost = save()
+            last_commit = time.perf_counter()
+            if pool is not None and len(todo) > 1:
+                results = pool.imap_unordered(_compute_task, [(config, inst) for inst in todo], progress=report)
+            else:
+                results = ((inst, compute_instance(config, *inst, progress=report)) for inst in todo)
             for inst, values in results:
-                with deferred_interrupt():  # values and flag together
-                    store.write_point(f, inst, values)
-                    store.mark_done(f, inst)
+                store.check_values(f, inst, values)  # a numerical failure stops the run, never marked done
+                pending.append((inst, values))
+                pending_bytes += sum(np.asarray(v).nbytes for v in values.values())
                 computed += 1
-                if time.perf_counter() - last_commit >= commit_cost / COMMIT_OVERHEAD:
-                    commit_cost = store.commit(f, out)
+                # a commit may cost COMMIT_OVERHEAD of the time since the last (its cost grows with the
+                # file, so commits space out); pending values are bounded in memory too
+                if (time.perf_counter() - last_commit >= commit_cost / COMMIT_OVERHEAD
+                        or pending_bytes > PENDING_BYTES):
+                    commit_cost = save()
+                    pending_bytes = 0
                     last_commit = time.perf_counter()
         except BaseException as e:  # keep every finished instance, whatever stopped the run
-            f.attrs["elapsed_s"] = float(f.attrs["elapsed_s"]) + time.perf_counter() - t_start
-            store.commit(f, out)
+            if not committed:
+                raise  # nothing on disk yet, and nothing computed
+            with deferred_interrupt():
+                f.attrs["elapsed_s"] = float(f.attrs["elapsed_s"]) + time.perf_counter() - t_start
+            try:
+                save()
+            except KeyboardInterrupt:
+                pass  # a second signal during this commit: the commit is done, stop as for the first
             saved = len(mine) - len(todo) + computed
             if isinstance(e, KeyboardInterrupt):
                 raise SweepInterrupted(out, saved, len(mine)) from None
             if isinstance(e, WorkerDied):
                 raise SweepInterrupted(out, saved, len(mine), str(e)) from None
             raise
-        done = f["done"][()].astype(bool)
-        if all(done[inst] for inst in mine):
-            f.attrs["completed"] = datetime.now(UTC).isoformat(timespec="seconds")
-        elapsed = time.perf_counter() - t_start
-        f.attrs["elapsed_s"] = float(f.attrs["elapsed_s"]) + elapsed
-        store.commit(f, out)
+        try:
+            with deferred_interrupt():
+                store.write_points(f, pending)
+                pending.clear()
+                done = f["done"][()].astype(bool)
+                if all(done[inst] for inst in mine):
+                    f.attrs["completed"] = datetime.now(UTC).isoformat(timespec="seconds")
+                elapsed = time.perf_counter() - t_start
+                f.attrs["elapsed_s"] = float(f.attrs["elapsed_s"]) + elapsed
+                store.commit(f, out)
+        except KeyboardInterrupt:
+            pass  # arrived while the finished sweep was being saved: it is saved
     return SweepSummary(out, config.shape, config.n, config.methods, elapsed, computed,
                         len(mine) - len(todo) + computed, len(mine))
 

@@ -325,12 +325,12 @@ def test_provenance_attributes(tmp_path, monkeypatch):
     assert a["completed"] >= a["created"] and len(a["config_hash"]) == 64
 
 
-def test_dry_run_estimates_beyond_the_limit_instead_of_refusing(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_dry_run_estimates_beyond_the_limit_instead_of_refusing(tmp_path, monkeypatch, slow_estimate):
+    monkeypatch.chdir(tmp_path)  # the estimate is injected (slow_estimate): a fast machine must not turn this green
     r = run("sweep", "sk", "--n", 40, "--samples", 1, "--beta", "1", "--method", "exact", "--dry-run", "--json")
     assert r.exit_code == 0, r.output
     info = json.loads(r.stdout)
-    assert info["needs_force"] and info["estimated_s"] > 600 and info["to_compute"] == 1
+    assert info["needs_force"] and info["estimated_s"] == 3600 and info["to_compute"] == 1
     assert list(tmp_path.iterdir()) == []
     r = run("sweep", "sk", "--n", 40, "--samples", 1, "--beta", "1", "--method", "exact")
     assert r.exit_code == 2 and "--force" in r.output

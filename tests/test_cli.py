@@ -105,7 +105,7 @@ def _bad(tmp_path, *args):
         (("sweep", "sk", "--n", 4, "--samples", 0), "--samples"),
     ],
 )
-def test_bad_input_one_line_and_nothing_written(tmp_path, args, words):
+def test_bad_input_one_line_and_nothing_written(tmp_path, args, words, slow_estimate):
     assert words in _bad(tmp_path, *args)
 
 

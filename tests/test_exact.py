@@ -132,7 +132,7 @@ def test_large_beta_reaches_ground_state():
     assert res.c[0] < 1e-100
 
 
-def test_refuses_by_time_estimate_without_force():
+def test_refuses_by_time_estimate_without_force(slow_estimate):
     m = make_instance("sk", resolve_params("sk", {"n": 40}), 0, 0)
     with pytest.raises(TooLargeError, match="would take about .* --force"):
         check_size(m, np.linspace(0.1, 3, 64))

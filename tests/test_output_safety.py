@@ -350,21 +350,23 @@ def test_show_of_a_directory_says_so(tmp_path):
 
 
 # ------------------------------------------------------------------ item 11: done never marks NaN
-def test_write_point_refuses_nan_and_allows_the_declared_non_finite_values(tmp_path, result):
+def test_write_points_refuses_nan_and_allows_the_declared_non_finite_values(tmp_path, result):
     with store.open_copy(result) as f:
         nb = f["beta"].shape[0]
         ok = {"f_exact": np.r_[-np.inf, np.ones(nb - 1)], "lnZ_model_exact": np.full(nb, np.nan),
               "u_exact": np.zeros(nb)}
-        store.write_point(f, (0, 0, 0), ok)
+        store.write_points(f, [((0, 0, 0), ok)])
         bad = np.zeros(nb)
         bad[2] = np.nan
         for name, values in {"u_exact": bad, "f_exact": np.r_[1.0, -np.inf, np.ones(nb - 2)],
                              "E0_exact": np.nan}.items():
-            before = f[name][0, 0, 0]
+            before, other = f[name][0, 0, 0], f["u_exact"][1, 0, 0]
             with pytest.raises(NonFiniteResultError, match=f"{name} is .* at sample 0"):
-                store.write_point(f, (0, 0, 0), {"u_exact": np.full(nb, 7.0), name: values})
+                store.write_points(f, [((1, 0, 0), {"u_exact": np.zeros(nb)}),
+                                       ((0, 0, 0), {"u_exact": np.full(nb, 7.0), name: values})])
             np.testing.assert_array_equal(f[name][0, 0, 0], before)
-            assert (f["u_exact"][0, 0, 0] == 0).all()  # nothing of the refused point was written
+            assert (f["u_exact"][0, 0, 0] == 0).all()  # nothing of the refused block was written
+            np.testing.assert_array_equal(f["u_exact"][1, 0, 0], other)  # nor the good item beside it
 
 
 def test_a_nan_result_stops_the_sweep_without_marking_it_done(tmp_path, monkeypatch):

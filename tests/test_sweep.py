@@ -36,7 +36,7 @@ def test_defaults():
     assert make_config("square", {"L": 40}, methods=["mf"]).sites is False
 
 
-def test_grid_errors():
+def test_grid_errors(slow_estimate):
     with pytest.raises(GridError, match=">= 0"):
         make_config("sk", {"n": 4}, beta="-0.5,1")
     with pytest.raises(GridError, match="twice"):

@@ -76,7 +76,7 @@ class Variable:
     method: str | None = None  # the method that fills it ("exact,mf": needs both); None: always written
     fill: int | None = None  # _FillValue for integer variables
     #: the non-finite values a computed float may legitimately take; any other NaN or inf is a
-    #: numerical failure (see :func:`write_point`): None, "nan" (not defined at every point) or
+    #: numerical failure (see :func:`check_values`): None, "nan" (not defined at every point) or
     #: "-inf at beta = 0"
     nonfinite: str | None = None
 
@@ -618,22 +618,63 @@ def _chunks(shape, dtype):
 
 def write_instance(f, sample: int, model) -> None:
     """Store the couplings and fields of sample ``sample`` (unit J scale, h = 0)."""
+    write_instances(f, sample, [model])
+
+
+def write_instances(f, start: int, models) -> None:
+    """Store the couplings and fields of samples ``start``, ``start + 1``, ... (``models``, unit J, h = 0)
+    in one write per dataset: a write into a compressed dataset recompresses every chunk it touches,
+    so sample-by-sample writes cost O(samples) each (a sweep of 20,000 samples spent minutes here)."""
+    if not models:
+        return
     n_edges = f["edge"].shape[0]
-    if model.n_edges != n_edges:
-        raise ValueError(f"sample {sample} has {model.n_edges} edges, the file {n_edges}")
-    f["edge_i"][sample] = model.edge_i
-    f["edge_j"][sample] = model.edge_j
-    f["couplings"][sample] = model.couplings
-    f["fields"][sample] = model.fields
+    for k, model in enumerate(models):
+        if model.n_edges != n_edges:
+            raise ValueError(f"sample {start + k} has {model.n_edges} edges, the file {n_edges}")
+    rows = slice(start, start + len(models))
+    for name in ("edge_i", "edge_j", "couplings", "fields"):  # the model's attributes of those names
+        f[name][rows] = np.stack([getattr(m, name) for m in models])
 
 
-def write_point(f, index: tuple, values: dict) -> None:
-    """Write ``values`` (variable name -> array over beta, or scalar) at ``index``
-    = (sample, J index, h index).
+def write_points(f, items) -> None:
+    """Write finished instances, then set their ``done`` flags, after every value.
 
-    Every float value is checked first, and nothing is written if one is NaN or
-    infinite where its :data:`VARIABLES` entry does not allow it (``nonfinite``),
-    so a numerical failure is never stored, let alone marked done.
+    ``items`` is a list of (index, values): index = (sample, J index, h index),
+    values = variable name -> array over beta (or scalar).  Every item is
+    checked with :func:`check_values` before anything is written.  One read and
+    one write per variable of the samples the items span: a write into a
+    compressed dataset recompresses every chunk it touches, so instance-by-
+    instance writes cost O(samples) each.
+
+    Raises
+    ------
+    NonFiniteResultError
+        As :func:`check_values`; nothing is written.
+    """
+    if not items:
+        return
+    for index, values in items:
+        check_values(f, index, values)
+    ks = [index[0] for index, _ in items]
+    rows = slice(min(ks), max(ks) + 1)
+    for name in dict.fromkeys(name for _, values in items for name in values):
+        block = f[name][rows]
+        for (k, a, b), values in items:
+            if name in values:
+                block[k - rows.start, a, b] = values[name]
+        f[name][rows] = block
+    done = f["done"][rows]
+    for (k, a, b), _ in items:
+        done[k - rows.start, a, b] = 1
+    f["done"][rows] = done
+
+
+def check_values(f, index: tuple, values: dict) -> None:
+    """Refuse a NaN or infinity in ``values`` of instance ``index`` where :data:`VARIABLES` does not allow it.
+
+    ``values`` is variable name -> array over beta (or scalar) of instance
+    ``index`` = (sample, J index, h index) of the open result file ``f``.  So a
+    numerical failure is never stored, let alone marked done.
 
     Raises
     ------
@@ -654,8 +695,6 @@ def write_point(f, index: tuple, values: dict) -> None:
                 f"numerical failure: {name} is {np.asarray(value)[bad]} at sample {k}, J = {f['J'][a]:g}, "
                 f"h = {f['h'][b]:g}{at}; it was not stored (couplings or fields too large for float64?)"
             )
-    for name, value in values.items():
-        f[name][index] = value
 
 
 def _unexpected_nonfinite(var: Variable, value: np.ndarray, beta: np.ndarray):
@@ -675,11 +714,6 @@ def _unexpected_nonfinite(var: Variable, value: np.ndarray, beta: np.ndarray):
     if not bad.any():
         return None
     return tuple(int(i) for i in np.argwhere(bad)[0])
-
-
-def mark_done(f, index: tuple) -> None:
-    """Set the completion flag of instance ``index`` (written after its values)."""
-    f["done"][index] = 1
 
 
 def read_done(f) -> np.ndarray:

@@ -1,17 +1,62 @@
 """One decorator factory for every kernel, and the two bit casts the vectorised exp needs.
 
-``ISINGVAR_NUMBA_CACHE=0`` turns the on-disk cache off (e.g. read-only installs).
+``ISINGVAR_NUMBA_CACHE=0`` turns the on-disk cache off.  Where numba can
+write no cache (a read-only install with a read-only HOME and no
+``NUMBA_CACHE_DIR``: numba raises at import), the kernels are cached in a
+per-user directory under the temporary directory, or, failing that, compiled
+without a cache; a ``RuntimeWarning`` says which and names ``NUMBA_CACHE_DIR``.
 No ``fastmath``: log-sum-exp and entropy code need NaN/inf and strict rounding.
 """
 
 import os
+import tempfile
+import warnings
 from functools import partial
+from pathlib import Path
 
 import numba
 from numba.core import types
 from numba.extending import intrinsic
 
-_CACHE = os.environ.get("ISINGVAR_NUMBA_CACHE", "1") != "0"
+
+def _probe():  # pragma: no cover - never called: decorated to see whether numba can cache here
+    pass
+
+
+def _can_cache() -> bool:
+    # numba looks for a cache place when a function is decorated, not when it compiles: try it
+    try:
+        numba.njit(cache=True)(_probe)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return False
+    return True
+
+
+def _cache_setting() -> bool:
+    """Whether the kernels are cached on disk; moves the cache to a temporary directory if it must."""
+    if os.environ.get("ISINGVAR_NUMBA_CACHE", "1") == "0":
+        return False
+    if _can_cache():
+        return True
+    fallback = Path(tempfile.gettempdir()) / f"isingvar-numba-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    try:
+        fallback.mkdir(mode=0o700, exist_ok=True)
+        numba.config.CACHE_DIR = str(fallback)
+        if _can_cache():
+            os.environ["NUMBA_CACHE_DIR"] = str(fallback)  # worker processes: the same place, no second warning
+            warnings.warn(f"numba cannot write its cache beside isingvar or in the home directory; compiled kernels "
+                          f"are cached in {fallback} (set NUMBA_CACHE_DIR to a writable directory to choose)",
+                          RuntimeWarning, stacklevel=2)
+            return True
+    except OSError:
+        pass
+    numba.config.CACHE_DIR = ""
+    warnings.warn("numba can write its cache nowhere here, so every process compiles the kernels (about a minute); "
+                  "set NUMBA_CACHE_DIR to a writable directory", RuntimeWarning, stacklevel=2)
+    return False
+
+
+_CACHE = _cache_setting()
 
 njit = partial(numba.njit, cache=_CACHE, nogil=True)
 pjit = partial(numba.njit, cache=_CACHE, nogil=True, parallel=True)
