@@ -262,7 +262,7 @@ def sweep(
     resume: bool = typer.Option(False, "--resume", help="Continue --out: compute only the instances not done (starts it if missing); refused if it was made by other options.", rich_help_panel="Output"),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout instead of tables.", rich_help_panel="Output"),
     shard: str | None = typer.Option(None, "--shard", help="Run shard i/n (0 <= i < n) of the instances, or 'slurm' for the job-array task; join the files with `isingvar merge`.", rich_help_panel="Batch"),
-    workers: int | None = typer.Option(None, "--workers", help="Processes computing instances in parallel (default: the number of cores; 1 below N = 25, where starting them costs more than they save).", rich_help_panel="Batch"),
+    workers: int | None = typer.Option(None, "--workers", help="Processes computing instances in parallel (default: the number of cores; 1 below N = 25 with fewer than 2,000 instances, where starting them costs more than they save).", rich_help_panel="Batch"),
     config_file: Path | None = typer.Option(None, "--config", is_eager=True, callback=_load_config, help="TOML file of sweep options (keys as the option names, e.g. beta = \"0.1:3:60\"); command-line options override it.", rich_help_panel="Batch"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved grid, instance count and a time estimate; compute and write nothing.", rich_help_panel="Batch"),
 ):

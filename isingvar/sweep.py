@@ -573,17 +573,25 @@ def task_groups(todo: list, workers: int, n: int) -> list[list]:
     return [todo[i:i + size] for i in range(0, len(todo), size)]
 
 
-def default_workers(config: SweepConfig, cores: int) -> int:
-    """Worker processes when ``--workers`` is not given: ``cores``, or 1 below N = 25.
+#: From this many instances a sweep of small ones (N < 25) runs in worker processes by default.
+MANY_INSTANCES = 2000
 
-    There every method takes milliseconds per instance and the exact kernel
-    already uses every core within an instance, so starting worker processes
-    (spawn, imports, loading the compiled kernels: ~0.7 s) is never won back
-    (docs/batch.md: N = 24, 8 samples, 0.89 s with one worker, 1.29 s with two).
+
+def default_workers(config: SweepConfig, cores: int) -> int:
+    """Worker processes when ``--workers`` is not given: ``cores``, or 1 for a few small instances.
+
+    Below N = 25 every method takes milliseconds per instance and the exact
+    kernel already uses every core within an instance, so starting worker
+    processes (spawn, imports, loading the compiled kernels: ~0.7 s) is won
+    back only over many instances: N = 24, 8 samples, 0.89 s with one worker,
+    1.29 s with two (docs/batch.md); sk N = 8, exact and mean field, 1,000
+    samples 1.7 s and 1.6 s, 3,000 samples 4.1 s and 2.8 s (docs/performance.md).
+    So one process below N = 25 unless the sweep has :data:`MANY_INSTANCES`.
     """
     from .exact import ESTIMATE_FROM_N
 
-    return 1 if config.n < ESTIMATE_FROM_N else cores
+    small = config.n < ESTIMATE_FROM_N and len(config.instances()) < MANY_INSTANCES
+    return 1 if small else cores
 
 
 def choose_workers(requested: int | None, config: SweepConfig, cores: int) -> tuple[int, str | None]:

@@ -114,6 +114,18 @@ def test_writes_and_commits_do_not_grow_with_the_samples(monkeypatch, tmp_path):
     assert small[1] == 2  # created, finished
 
 
+def test_a_sweep_builds_each_instance_once(monkeypatch, tmp_path):
+    # built when the file is created and again when computed: 35 % of the time per small instance
+    from isingvar import families, sweep
+
+    built = []
+    real = families.sample_rng
+    monkeypatch.setattr(families, "sample_rng", lambda seed, k: built.append(k) or real(seed, k))
+    config = sweep.make_config("sk", {"n": 6}, beta="0.5", h="0,0.1", samples=300, seed=987654, methods=["exact"])
+    sweep.run_sweep(config, tmp_path / "r.h5")
+    assert sorted(built) == list(range(300))
+
+
 class _CountingPool:
     """A pool in this process that counts its tasks (the sweep sees only imap_unordered)."""
 

@@ -68,3 +68,6 @@ def test_small_sweeps_run_in_process_by_default():
     assert default_workers(make_config("sk", {"n": 24}, beta="0.1:3:64", samples=16), cores=8) == 1
     assert default_workers(make_config("sk", {"n": 25}, methods=["mf"]), cores=8) == 8
     assert default_workers(make_config("square", {"L": 40}, methods=["mf"]), cores=8) == 8  # N = 1600
+    # many small instances: starting the workers is won back
+    assert default_workers(make_config("sk", {"n": 8}, beta="0.5", h="0,0.1", samples=999), cores=8) == 1
+    assert default_workers(make_config("sk", {"n": 8}, beta="0.5", h="0,0.1", samples=1000), cores=8) == 8
