@@ -1,0 +1,177 @@
+"""The registry of methods: every module of this package that exposes ``METHOD``.
+
+Adding a method adds one module here (plus its kernels, tests and docs); the
+sweep, the result file's schema, shard balancing, the dry run, ``show``,
+``plot``, ``merge`` and the CLI's options loop over :func:`all_methods`.
+See :mod:`isingvar.methods.base` for the interface and docs/architecture.md
+("How to add a method").
+
+Derived variables are computed here from the declared kinds, never from
+names: for every method with a ``kind="lower"``, ``quantity="lnZ"`` variable,
+``kl_<method> = lnZ_exact - lnZ_<method>_lower`` (nats, total) wherever a
+method with a ``kind="exact"``, ``quantity="lnZ"`` variable ran too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import pkgutil
+import typing
+from functools import cache
+
+import numpy as np
+
+from ..errors import ModelParameterError
+from .base import Method, NoSettings, Var
+
+#: Modules of this package that are not methods.
+_NOT_METHODS = frozenset({"base"})
+
+
+@cache
+def _discover() -> dict[str, Method]:
+    found = {}
+    for info in pkgutil.iter_modules(__path__):
+        if info.name in _NOT_METHODS or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        method = getattr(module, "METHOD", None)
+        if isinstance(method, Method):
+            if method.name in found:
+                raise RuntimeError(f"two method modules declare the method {method.name!r}")
+            found[method.name] = method
+    return dict(sorted(found.items()))
+
+
+def all_methods() -> dict[str, Method]:
+    """Every registered method, name -> :class:`Method`, in canonical (alphabetical) order.
+
+    The order is the order of a sweep's methods, its variables in the file and its table columns.
+    """
+    return dict(_discover())
+
+
+def method_names() -> tuple[str, ...]:
+    """Names of every registered method, in canonical order."""
+    return tuple(all_methods())
+
+
+def default_methods() -> tuple[str, ...]:
+    """The methods a sweep runs when none is given (those declared ``default=True``)."""
+    return tuple(name for name, m in all_methods().items() if m.default)
+
+
+def get_method(name: str) -> Method:
+    """The method called ``name``.
+
+    Raises
+    ------
+    ModelParameterError
+        If no method has that name; the message lists the choices.
+    """
+    methods = all_methods()
+    if name not in methods:
+        raise ModelParameterError(f"unknown method {name!r}; choose from {', '.join(methods)}")
+    return methods[name]
+
+
+def canonical(names) -> tuple[str, ...]:
+    """``names`` (an iterable of method names) checked, deduplicated and in canonical order; the
+    default methods when empty.  Methods named in a method's ``needs`` are added.
+
+    Raises
+    ------
+    ModelParameterError
+        For an unknown name (the message lists the choices).
+    """
+    names = list(names or default_methods())
+    for name in names:
+        get_method(name)
+    wanted = set(names)
+    stack = list(wanted)
+    while stack:
+        for need in get_method(stack.pop()).needs:
+            if need not in wanted:
+                wanted.add(need)
+                stack.append(need)
+    return tuple(name for name in all_methods() if name in wanted)
+
+
+# ------------------------------------------------------------------ settings
+def setting_fields(method: Method) -> list[tuple[str, type, object]]:
+    """(field name, type, default) of each setting of ``method`` (its settings dataclass)."""
+    hints = typing.get_type_hints(method.settings)
+    return [(f.name, hints[f.name], f.default) for f in dataclasses.fields(method.settings)]
+
+
+def make_settings(method: Method, values: dict | None = None):
+    """The settings dataclass of ``method`` from ``values`` (field -> value; missing or None: default).
+
+    Raises
+    ------
+    ModelParameterError
+        For a field the method does not have, a value of the wrong type, or one
+        the settings class refuses (its ``__post_init__``).
+    """
+    values = {k: v for k, v in (values or {}).items() if v is not None}
+    fields = {name: kind for name, kind, _ in setting_fields(method)}
+    for key, value in values.items():
+        if key not in fields:
+            valid = ", ".join(f"--{method.name}-{k.replace('_', '-')}" for k in fields) or "none"
+            raise ModelParameterError(f"method {method.name} has no setting {key!r}; its settings: {valid}")
+        kind = fields[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            values[key] = float(value)
+        elif not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            raise ModelParameterError(
+                f"--{method.name}-{key.replace('_', '-')} must be {kind.__name__}, got {value!r}"
+            )
+    return method.settings(**values)
+
+
+# ------------------------------------------------------------------ derived variables
+def _exact_lnz(methods) -> tuple[str, str] | None:
+    """(method, variable) of the first method of ``methods`` with an exact per-beta ln Z."""
+    for name in methods:
+        for v in get_method(name).variables:
+            if v.kind == "exact" and v.quantity == "lnZ" and v.per == "beta":
+                return name, v.name
+    return None
+
+
+def derived_variables(methods) -> list[tuple[Var, tuple[str, ...]]]:
+    """Derived variables of a sweep of ``methods``: (Var, the methods it needs) for each
+    ``kl_<method>`` = exact ln Z - that method's lower bound on ln Z."""
+    ref = _exact_lnz(methods)
+    if ref is None:
+        return []
+    out = []
+    for name in methods:
+        for v in get_method(name).variables:
+            if v.kind == "lower" and v.quantity == "lnZ" and v.per == "beta":
+                kl = Var(
+                    f"kl_{name}", "diagnostic", "kl", "nat",
+                    f"{ref[1]} - {v.name} >= 0 (total): the looseness of the lower bound; for a variational "
+                    f"bound the divergence D_KL(Q_{name} || P)",
+                )
+                out.append((kl, (ref[0], name)))
+    return out
+
+
+def derived_values(methods, values: dict) -> dict:
+    """The derived variables (:func:`derived_variables`) of one instance from its ``values``."""
+    ref = _exact_lnz(methods)
+    out = {}
+    for var, (_, name) in derived_variables(methods):
+        lower = next(v.name for v in get_method(name).variables if v.kind == "lower" and v.quantity == "lnZ"
+                     and v.per == "beta")
+        if ref[1] in values and lower in values:
+            out[var.name] = np.asarray(values[ref[1]], dtype=float) - np.asarray(values[lower], dtype=float)
+    return out
+
+
+__all__ = [
+    "Method", "NoSettings", "Var", "all_methods", "canonical", "default_methods", "derived_values",
+    "derived_variables", "get_method", "make_settings", "method_names", "setting_fields",
+]

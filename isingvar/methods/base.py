@@ -1,0 +1,108 @@
+"""The method plug-in interface: what one method module declares.
+
+Each module of :mod:`isingvar.methods` exposes ``METHOD = Method(...)``; the
+registry (:mod:`isingvar.methods`) finds it, and the sweep, the result file's
+schema, shard balancing, the dry run, ``show``, ``plot`` and ``merge`` loop
+over the registry.  docs/architecture.md ("How to add a method") walks
+through writing one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+#: Kinds of a variable: lower/upper are bounds on the side their name says
+#: (lnZ_x_lower <= ln Z, f_x_upper >= f); "estimate" is an approximation, not a bound.
+KINDS = ("exact", "lower", "upper", "estimate", "diagnostic")
+#: How a variable is laid out: per="beta" (sample, J, h, beta); "instance" (sample, J, h);
+#: "site" (sample, J, h, beta, site).
+PER = ("beta", "instance", "site")
+#: Non-finite values a computed float may legitimately take (see :attr:`Var.nonfinite`).
+NONFINITE = (None, "nan", "-inf at beta = 0")
+
+
+@dataclass(frozen=True)
+class Var:
+    """One variable a method writes into the result file.
+
+    Naming rule: ``<quantity>_<method>[_lower|_upper]`` (``lnZ_mf_lower``,
+    ``f_mf_upper``, ``u_mf``), diagnostics ``<method>_<diagnostic>``
+    (``mf_iterations``); per-site variables end in ``_site``.
+    """
+
+    name: str  #: full variable name
+    kind: str  #: one of :data:`KINDS`
+    quantity: str | None  #: "lnZ", "f", "u", "s", "c", "m", "m2", "absm", "chi", "E0", ...; None for diagnostics
+    units: str
+    long_name: str  #: says "bound" only for rigorous bounds; approximations say "approximation, not a bound"
+    dtype: str = "f8"  #: "f8", "i4" or "i1"
+    per: str = "beta"  #: one of :data:`PER`
+    fill: int | None = None  #: _FillValue of integer variables
+    nonfinite: str | None = None  #: one of :data:`NONFINITE`
+    flags: tuple = ()  #: ((values...), "meaning1 meaning2 ...") for flag variables
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"Var {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
+        if self.per not in PER:
+            raise ValueError(f"Var {self.name!r}: per {self.per!r} is not one of {PER}")
+        if self.nonfinite not in NONFINITE:
+            raise ValueError(f"Var {self.name!r}: nonfinite {self.nonfinite!r} is not one of {NONFINITE}")
+        if self.dtype != "f8" and self.fill is None:
+            raise ValueError(f"Var {self.name!r}: an integer variable needs a fill value")
+
+
+@dataclass(frozen=True)
+class NoSettings:
+    """Settings of a method that has none."""
+
+
+@dataclass(frozen=True)
+class Method:
+    """A method: its name, settings, variables, how to run it and what it costs.
+
+    ``run(model, betas, settings, rng, *, sites, progress) -> {var name: array}``
+        ``model`` an :class:`isingvar.model.IsingModel` already scaled to
+        (J, h); ``betas`` float64 (nb,) as given (any order, may contain 0);
+        ``rng`` a numpy Generator seeded per instance and method by the sweep;
+        ``sites``: also return the per-site variables (per="site");
+        ``progress`` callable(step: float) or None, in progress units.
+        Returns arrays shaped (nb,) for per="beta", scalars for
+        per="instance", (nb, N) for per="site".  Kernel loops run under
+        :func:`isingvar.interrupt.deferred_interrupt`.
+    ``cost(model, betas, settings, *, sites) -> float``
+        Estimated seconds of ``run`` on this instance (cheap: a short timed
+        probe at most).  May raise :class:`isingvar.errors.TooLargeError` when
+        the method cannot run at all (exact enumeration beyond N = 62).
+    ``progress_units(model_n, betas, settings) -> float``
+        Total progress units ``run`` reports.
+    ``shard_weight(model, betas, settings) -> float`` (optional)
+        Relative cost of one instance for shard balancing: deterministic (no
+        timing), since every task of a job array must compute the same
+        partition.  Default 1.
+    ``file_hook(values, betas, J, h, source) -> {var name: array}`` (optional)
+        Extra values for a sweep of a model file (``source`` is the config's
+        file record: name, sha256, format, lnZ_offset); ``J`` and ``h`` are
+        this instance's coordinates.  The exact method puts ``lnZ_model_exact``
+        here.
+    """
+
+    name: str
+    summary: str
+    settings: type
+    variables: tuple
+    run: Callable
+    cost: Callable
+    progress_units: Callable
+    default: bool = False
+    needs: tuple = ()
+    shard_weight: Callable | None = None
+    file_hook: Callable | None = None
+
+    def var(self, name: str) -> Var:
+        """The declared variable ``name`` (KeyError if this method has none of that name)."""
+        for v in self.variables:
+            if v.name == name:
+                return v
+        raise KeyError(name)
