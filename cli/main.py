@@ -131,10 +131,11 @@ def _fmt(x: float, se: float = math.nan) -> str:
 
 
 def _bounds_table(rows, title: str) -> Table:
-    """Sample means (± standard error with several samples) against beta."""
+    """Sample means (± standard error with several samples) against beta: the columns of
+    :func:`isingvar.report.bounds_table` (exact f, every bound on f, gaps, width, kl per lower bound)."""
     # columns of a method that did not run would only hold dashes
-    names = [k for k in ("beta", "f_exact", "f_mf_upper", "gap", "kl_mf")
-             if any(not math.isnan(r[k]) for r in rows)]
+    names = [k for k in rows[0] if not k.endswith("_se") and k != "n_done"
+             and any(not math.isnan(r[k]) for r in rows)]
     table = Table(title=_encodable(title), title_justify="left")
     for name in names:
         table.add_column(name, justify="right")
@@ -203,6 +204,50 @@ def _model_params(n, L, J0, boundary, disorder, degree, couplings, file_format) 
 
 EXIT_RESUMABLE = 75  # EX_TEMPFAIL: SIGINT/SIGTERM after a commit; rerun with --resume
 
+#: Prefix of the Python parameter names of method settings (``setting__mf__max_sweeps`` is ``--mf-max-sweeps``).
+_SETTING = "setting__"
+
+
+def _setting_options():
+    """(parameter name, type, typer.Option) of every method's settings: ``--<method>-<field>``."""
+    import inspect
+
+    from isingvar.methods import all_methods, setting_fields
+
+    out = []
+    for name, method in all_methods().items():
+        for field, kind, default in setting_fields(method):
+            flag = f"--{name}-{field.replace('_', '-')}"
+            decl = f"{flag}/--no-{flag[2:]}" if kind is bool else flag
+            option = typer.Option(None, decl, help=f"{method.name}: {field.replace('_', ' ')} (default {default!r}).",
+                                  rich_help_panel="Method settings")
+            out.append(inspect.Parameter(f"{_SETTING}{name}__{field}", inspect.Parameter.KEYWORD_ONLY,
+                                         default=option, annotation=kind | None))
+    return out
+
+
+def _with_method_settings(func):
+    """Give ``func`` (whose last parameter is ``**settings``) one option per method setting, generated
+    from the registry: adding a method adds its options here without an edit."""
+    import inspect
+
+    sig = inspect.signature(func)
+    params = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    extra = _setting_options()
+    func.__signature__ = sig.replace(parameters=params + extra)
+    func.__annotations__ = {**func.__annotations__, **{p.name: p.annotation for p in extra}}
+    return func
+
+
+def _method_settings(values: dict) -> dict:
+    """{method: {field: value}} from the ``setting__<method>__<field>`` parameters that were given."""
+    out = {}
+    for key, value in values.items():
+        if key.startswith(_SETTING) and value is not None:
+            method, field = key[len(_SETTING):].split("__", 1)
+            out.setdefault(method, {})[field] = value
+    return out
+
 
 def _load_config(ctx: typer.Context, value: Path | None):
     """--config: the file's options become the defaults (click's default_map), so the command line overrides them."""
@@ -238,6 +283,7 @@ def _resume_command(out_path: Path) -> str:
 
 
 @app.command()
+@_with_method_settings
 def sweep(
     ctx: typer.Context,
     model: str | None = MODEL_ARGUMENT,
@@ -254,9 +300,9 @@ def sweep(
     h: str = typer.Option("0", "--h", help="Uniform field(s) added to every h_i.", rich_help_panel="Grid"),
     samples: int | None = typer.Option(None, "--samples", help="Disorder samples (default 4 for disordered families, else 1).", rich_help_panel="Grid"),
     seed: int = typer.Option(0, "--seed", help="Seed; sample k is drawn from rng([seed, k]).", rich_help_panel="Grid"),
-    method: list[str] | None = typer.Option(None, "--method", help="exact and/or mf (repeat the option); default both.", rich_help_panel="Methods"),
+    method: list[str] | None = typer.Option(None, "--method", help="A method to run (repeat the option); see `isingvar methods`. Default: the default methods.", rich_help_panel="Methods"),
     force: bool = typer.Option(False, "--force", help="Run exact enumeration even when it is estimated to take more than 10 minutes.", rich_help_panel="Methods"),
-    sites: bool | None = typer.Option(None, "--sites/--no-sites", help="Store per-site magnetisations, exact <s_i> and mean-field m_i (default: when N <= 1024).", rich_help_panel="Output"),
+    sites: bool | None = typer.Option(None, "--sites/--no-sites", help="Store the methods' per-site variables, e.g. exact <s_i> and mean-field m_i (default: when N <= 1024).", rich_help_panel="Output"),
     out_path: Path | None = typer.Option(None, "--out", help="Result file (default `runs/<model>-n<N>-<UTC time>.h5`).", rich_help_panel="Output"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file.", rich_help_panel="Output"),
     resume: bool = typer.Option(False, "--resume", help="Continue --out: compute only the instances not done (starts it if missing); refused if it was made by other options.", rich_help_panel="Output"),
@@ -265,8 +311,11 @@ def sweep(
     workers: int | None = typer.Option(None, "--workers", help="Processes computing instances in parallel (default: the number of cores; 1 below N = 25 with fewer than 2,000 instances, where starting them costs more than they save).", rich_help_panel="Batch"),
     config_file: Path | None = typer.Option(None, "--config", is_eager=True, callback=_load_config, help="TOML file of sweep options (keys as the option names, e.g. beta = \"0.1:3:60\"); command-line options override it.", rich_help_panel="Batch"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved grid, instance count and a time estimate; compute and write nothing.", rich_help_panel="Batch"),
+    **settings,
 ):
-    """Sweep beta x J x h x samples: exact ln Z and mean-field bounds, into one HDF5 file.
+    """Sweep beta x J x h x samples: exact ln Z and bounds on it, into one HDF5 file.
+
+    Each method's settings are options named after it, e.g. --mf-max-sweeps (a table [mf] in --config).
 
     The file is committed after finished instances, so a killed run keeps its
     work: rerun the same command with --resume.  SIGINT and SIGTERM commit and
@@ -293,6 +342,7 @@ def sweep(
         config = make_config(
             model, params, beta=beta, J=J, h=h, samples=samples, seed=seed,
             methods=method, sites=sites, force=force or dry_run,  # a dry run estimates, never refuses
+            settings=_method_settings(settings),
         )
         path = out_path or default_output_path(config)
         if dry_run:
@@ -330,9 +380,8 @@ def sweep(
 
 def _dry_run(config, shard_spec, path: Path, resume: bool, as_json: bool, force: bool):
     """What a sweep would do, from the resolved configuration; writes nothing."""
-    from isingvar.exact import MAX_SECONDS
     from isingvar.io.store import open_copy, read_attrs, read_done
-    from isingvar.sweep import check_resumable, estimate_seconds, shard_instances
+    from isingvar.sweep import check_resumable, estimate_time, shard_instances
 
     mine = shard_instances(config, shard_spec)
     todo = len(mine)
@@ -341,14 +390,17 @@ def _dry_run(config, shard_spec, path: Path, resume: bool, as_json: bool, force:
             check_resumable(read_attrs(f), config, shard_spec, path)
             done = read_done(f)
         todo = sum(not done[i] for i in mine)
-    secs = estimate_seconds(config) * todo
-    refused = "exact" in config.methods and not force and secs > MAX_SECONDS
+    estimate = estimate_time(config, todo)  # the estimate and refusal rule of the sweep itself
+    secs = estimate.seconds
+    refused = estimate.over_limit and not force
     info = {
         "model": config.model, "params": config.params, "n_spins": config.n,
         "beta": [float(config.beta.min()), float(config.beta.max()), int(config.beta.size)],
         "J": config.J.tolist(), "h": config.h.tolist(), "samples": config.samples, "seed": config.seed,
         "methods": list(config.methods), "instances": len(config.instances()), "in_shard": len(mine),
-        "to_compute": todo, "estimated_s": round(secs, 1), "needs_force": refused, "out": str(path),
+        "to_compute": todo, "estimated_s": round(secs, 1),
+        "estimated_s_by_method": {k: round(v, 1) for k, v in estimate.per_method.items()},
+        "settings": config.to_dict()["settings"], "needs_force": refused, "out": str(path),
         "config_hash": config.config_hash(),
     }
     if as_json:
@@ -361,10 +413,14 @@ def _dry_run(config, shard_spec, path: Path, resume: bool, as_json: bool, force:
     _add_row(table, "h", ", ".join(f"{x:g}" for x in config.h))
     _add_row(table, "samples", f"{config.samples} (seed {config.seed})")
     _add_row(table, "methods", ", ".join(config.methods))
+    for name, values in config.to_dict()["settings"].items():
+        if values:
+            _add_row(table, f"  {name}", ", ".join(f"{k} = {v!r}" for k, v in values.items()))
     shard_note = f" (shard {shard_spec[0]}/{shard_spec[1]}: {len(mine)})" if shard_spec else ""
     _add_row(table, "instances", f"{len(config.instances())}{shard_note}, {todo} to compute")
-    limit = f"; over the {MAX_SECONDS / 60:.0f}-minute limit: the sweep needs --force" if refused else ""
-    _add_row(table, "estimate", f"about {_duration(secs)} (timed on sample 0){limit}")
+    limit = f"; {estimate.refusal()}" if refused else ""
+    by_method = ", ".join(f"{k} {_duration(v)}" for k, v in estimate.per_method.items())
+    _add_row(table, "estimate", f"about {_duration(secs)} ({by_method}; timed on sample 0){limit}")
     exists = " (exists: needs --resume or --overwrite)" if path.exists() and not resume else ""
     _add_row(table, "output", f"{path}{exists} (not written: dry run)")
     out.print(table)
@@ -472,6 +528,22 @@ def models():
             for p in fam.params
         )
         table.add_row(fam.name, fam.size, params, f"{fam.summary}\n{fam.energy}")
+    out.print(table)
+
+
+@app.command()
+def methods():
+    """The methods a sweep can run: settings (options --<method>-<setting>) and variables."""
+    from isingvar.methods import all_methods, setting_fields
+
+    table = Table(title="Methods (isingvar sweep --method NAME; default ones marked *)", show_lines=True)
+    table.add_column("method", no_wrap=True)
+    table.add_column("settings")
+    table.add_column("variables", overflow="fold", ratio=2)
+    for name, m in all_methods().items():
+        settings = "\n".join(f"--{name}-{f.replace('_', '-')} (default {d!r})" for f, _, d in setting_fields(m)) or "—"
+        variables = ", ".join(f"{v.name} ({v.kind})" for v in m.variables)
+        _add_row(table, name + (" *" if m.default else ""), settings, f"{m.summary}\n{variables}")
     out.print(table)
 
 

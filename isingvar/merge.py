@@ -11,8 +11,6 @@ import numpy as np
 
 from .errors import ConfigMismatchError, ResultFileError
 
-_INSTANCE_DIMS = ("sample", "J", "h")
-
 
 @dataclass(frozen=True)
 class MergeSummary:
@@ -31,7 +29,8 @@ class MergeSummary:
 def merge_shards(out, paths, *, overwrite: bool = False) -> MergeSummary:
     """Write ``out`` from shard files ``paths`` of one sweep.
 
-    Every variable on the (sample, J, h, ...) grid is taken, per instance,
+    Every variable of the file on the (sample, J, h, ...) grid (whatever
+    method wrote it, known to this isingvar or not) is taken, per instance,
     from the first shard that completed it; the coordinates, model instances
     and attributes come from the first shard, with ``shard`` cleared,
     ``elapsed_s`` summed, ``completed`` the latest shard's (only when every
@@ -40,7 +39,8 @@ def merge_shards(out, paths, *, overwrite: bool = False) -> MergeSummary:
     merged file can be completed with ``isingvar sweep --resume``.
 
     An instance flagged done over NaN values (:func:`isingvar.io.store.read_done`)
-    is taken as not done.
+    is taken as not done.  Shards of schema version 2 merge into a file of
+    version 2 (the variables are the same).
 
     Raises
     ------
@@ -75,10 +75,11 @@ def merge_shards(out, paths, *, overwrite: bool = False) -> MergeSummary:
 def _merge(out, paths) -> MergeSummary:
     from .io import store
 
-    with store.open_copy(paths[0]) as f:
+    with store.open_copy(paths[0], any_version=True) as f:
         first = store.read_attrs(f)
-        names = [name for name, var in store.VARIABLES.items()
-                 if var.dims[:3] == _INSTANCE_DIMS and name in f and name != "done"]
+        shape = f["done"].shape
+        names = [name for name in f if name != "done" and name not in store.COORDS
+                 and len(getattr(f[name], "shape", ())) >= 3 and f[name].shape[:3] == shape]
         done = store.read_done(f)
         elapsed, completed = float(first.get("elapsed_s", 0.0)), [first.get("completed")]
         for p in paths[1:]:
@@ -89,11 +90,17 @@ def _merge(out, paths) -> MergeSummary:
                         f"{p} belongs to another sweep than {paths[0]} (config_hash differs{_difference(first, attrs)}); "
                         "merge only the shards of one sweep"
                     )
+                if str(attrs.get("schema_version")) != str(first.get("schema_version")):
+                    raise ConfigMismatchError(f"{p} has schema version {attrs.get('schema_version')}, {paths[0]} "
+                                              f"{first.get('schema_version')}; merge only the shards of one sweep")
                 if g["done"].shape != done.shape:
                     raise ConfigMismatchError(f"{p} has a grid of {g['done'].shape} instances, {paths[0]} {done.shape}; "
                                               "merge only the shards of one sweep")
                 take = store.read_done(g) & ~done
                 for name in names:
+                    if name not in g:
+                        raise ResultFileError(f"{p} lacks the variable {name!r} that {paths[0]} has; "
+                                              "merge only the shards of one sweep")
                     values = f[name][()]
                     values[take] = g[name][()][take]
                     f[name][...] = values

@@ -6,16 +6,13 @@ no display and touches no global figure state.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 
 from .errors import OutputPathError, ResultFileError
-from .report import bound_gap, grid_values, sample_stats
+from .report import bound_gap, free_energy_names, grid_values, kl_names, lower_gap, sample_stats
 
-#: Free-energy bounds drawn beside f_exact: f_<method>_upper / f_<method>_lower.
-_BOUND = re.compile(r"f_\w+_(upper|lower)")
 _STYLE = {"exact": "-", "upper": "--", "lower": ":"}
 
 
@@ -44,10 +41,13 @@ def figure_format(path) -> str:
 def plot_result(summary: dict, path, *, pairs=None) -> Path:
     """Write a figure of free energy and bound gap against beta, one column per (J, h).
 
-    Each column has two panels.  Top: free energy per spin ``f_exact`` and every
-    bound ``f_*_upper`` / ``f_*_lower`` in the file (energy per spin, in units
-    of J).  Bottom: the gap ``f_mf_upper - f_exact`` (energy per spin); if the
-    file lacks one of them, ``kl_mf / N`` (nats per spin); else a note.  With
+    Each column has two panels.  Top: the exact free energy per spin and every
+    bound on it in the file (the variables the methods declare with quantity
+    "f": ``f_exact``, ``f_<method>_upper``, ``f_<method>_lower``; energy per
+    spin, in units of J).  Bottom: the gaps of the tightest upper bound above
+    f_exact and of the tightest lower bound below it (energy per spin);
+    without an exact free energy, every ``kl_<method> / N`` (nats per spin);
+    else a note.  With
     several completed samples the curves are the mean over them with a shaded
     band of +-1 standard error (:func:`isingvar.report.sample_stats`); with one
     sample, its curve.  Non-finite points (f = -inf at beta = 0) are skipped.
@@ -112,7 +112,8 @@ def plot_result(summary: dict, path, *, pairs=None) -> Path:
     if done.sum(axis=0).max() > 1:
         title += "\nmean ± 1 standard error over completed samples"
     fig.suptitle(title, fontsize="medium")
-    names = ["f_exact"] + sorted(k for k in summary if _BOUND.fullmatch(k))
+    f = free_energy_names(summary)
+    names = [(name, kind) for kind in ("exact", "upper", "lower") for name in f[kind]]
     for col, (j, h) in enumerate(pairs):
         _draw_column(summary, j, h, names, axes[0, col], axes[1, col])
     replace_atomically(path, lambda tmp: fig.savefig(tmp, format=fmt))
@@ -131,25 +132,29 @@ def _draw_column(summary, j, h, names, top, bottom):
         for ax in (top, bottom):
             _note(ax, "no completed samples at this (J, h)")
         return
-    for name in names:
-        kind = "exact" if name == "f_exact" else _BOUND.fullmatch(name).group(1)
+    for name, kind in names:
         _curve(top, beta, grid_values(summary, name, j, h), done, name, _STYLE[kind])
     if top.lines:
         top.legend(fontsize="small")
     else:
         _note(top, "no free energies in this file")
 
-    gap = bound_gap(summary, j, h)
-    if np.isfinite(gap[done]).any():
-        _curve(bottom, beta, gap, done, "f_mf_upper − f_exact", "-")
-        bottom.set_ylabel("bound gap f_mf_upper − f_exact (J per spin)")
-    elif np.isfinite(grid_values(summary, "kl_mf", j, h)[done]).any():
-        # without both free energies the KL divergence is the gap in ln Z
-        kl = grid_values(summary, "kl_mf", j, h) / summary["attrs"]["n_spins"]
-        _curve(bottom, beta, kl, done, "KL(Q_mf ‖ P) / N", "-")
-        bottom.set_ylabel("KL(Q_mf ‖ P) / N (nats per spin)")
+    gaps = [(bound_gap(summary, j, h), "upper bound − f_exact"), (lower_gap(summary, j, h), "f_exact − lower bound")]
+    gaps = [(gap, label) for gap, label in gaps if np.isfinite(gap[done]).any()]
+    kls = [name for name in kl_names(summary) if np.isfinite(grid_values(summary, name, j, h)[done]).any()]
+    if gaps:
+        for gap, label in gaps:
+            _curve(bottom, beta, gap, done, label, "-")
+        bottom.set_ylabel("bound gap (J per spin)")
+        bottom.legend(fontsize="small")
+    elif kls:
+        # without both free energies the gap in ln Z (the KL divergence of a variational bound)
+        for name in kls:
+            _curve(bottom, beta, grid_values(summary, name, j, h) / summary["attrs"]["n_spins"], done, f"{name} / N", "-")
+        bottom.set_ylabel("lnZ_exact − lower bound, per spin (nats)")
+        bottom.legend(fontsize="small")
     else:
-        _note(bottom, "no bound gap: needs f_exact and f_mf_upper\n(methods exact and mf)")
+        _note(bottom, "no bound gap: needs an exact method\nand a bound")
         return
     bottom.axhline(0.0, color="0.6", linewidth=0.8)  # the gap is >= 0: the bound holds
 

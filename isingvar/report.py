@@ -55,15 +55,89 @@ def grid_values(summary: dict, name: str, j: int, h: int) -> np.ndarray:
     return np.asarray(summary[name][:, j, h, :], dtype=float)
 
 
+def variable_kinds(summary: dict) -> dict:
+    """name -> (kind, quantity) of the method variables in ``summary``.
+
+    From ``summary["schema"]`` (what :func:`isingvar.io.store.read_summary`
+    returns), else from the registry's declarations (:mod:`isingvar.methods`)
+    for a summary built by hand.
+    """
+    if "schema" in summary:
+        return {name: (v.kind, v.quantity) for name, v in summary["schema"].items() if v.kind is not None}
+    from .methods import all_methods, derived_variables
+
+    declared = [v for m in all_methods().values() for v in m.variables]
+    declared += [v for v, _ in derived_variables(tuple(all_methods()))]
+    return {v.name: (v.kind, v.quantity) for v in declared if v.name in summary}
+
+
+def free_energy_names(summary: dict) -> dict:
+    """The free energies per spin in ``summary`` by kind: ``{"exact": [...], "lower": [...], "upper": [...]}``.
+
+    ``lower`` are lower bounds on f (e.g. ``f_trw_lower``), ``upper`` upper bounds
+    (``f_mf_upper``), as the methods declare them (kind and quantity "f"); each
+    list in the file's order.
+    """
+    out = {"exact": [], "lower": [], "upper": []}
+    for name, (kind, quantity) in variable_kinds(summary).items():
+        if quantity == "f" and kind in out and name in summary:
+            out[kind].append(name)
+    return out
+
+
+def kl_names(summary: dict) -> list:
+    """The derived ``kl_<method>`` variables in ``summary`` (quantity "kl")."""
+    return [name for name, (_, quantity) in variable_kinds(summary).items() if quantity == "kl" and name in summary]
+
+
+def _nan_reduce(stack, reduce):
+    """``reduce`` (np.fmin / np.fmax) over the first axis of ``stack``, ignoring NaN; NaN where all are."""
+    out = np.full(stack.shape[1:], np.nan)
+    for a in stack:
+        out = reduce(out, a)
+    return out
+
+
+def tightest(summary: dict, side: str, j: int, h: int) -> np.ndarray:
+    """Per sample the tightest bound on f of ``side`` ("upper": the least upper bound, "lower": the
+    greatest lower bound) over the methods in ``summary``, shape (sample, beta); NaN where none."""
+    names = free_energy_names(summary)[side]
+    shape = (summary["done"].shape[0], summary["coords"]["beta"].size)
+    if not names:
+        return np.full(shape, np.nan)
+    stack = np.stack([grid_values(summary, name, j, h) for name in names])
+    return _nan_reduce(stack, np.fmin if side == "upper" else np.fmax)
+
+
+def _finite(a):
+    return np.where(np.isfinite(a), a, np.nan)
+
+
 def bound_gap(summary: dict, j: int, h: int) -> np.ndarray:
-    """Per-sample gap ``f_mf_upper - f_exact`` (energy per spin), shape (sample, beta).
+    """Per-sample gap ``f_upper - f_exact`` (energy per spin) of the tightest upper bound on f, shape (sample, beta).
 
     NaN where either is missing or the difference is not finite (beta = 0,
     where both free energies are -inf).
     """
+    exact = free_energy_names(summary)["exact"]
     with np.errstate(invalid="ignore"):
-        gap = grid_values(summary, "f_mf_upper", j, h) - grid_values(summary, "f_exact", j, h)
-    return np.where(np.isfinite(gap), gap, np.nan)
+        gap = tightest(summary, "upper", j, h) - grid_values(summary, exact[0] if exact else "", j, h)
+    return _finite(gap)
+
+
+def lower_gap(summary: dict, j: int, h: int) -> np.ndarray:
+    """Per-sample gap ``f_exact - f_lower`` (energy per spin) of the tightest lower bound on f, shape (sample, beta)."""
+    exact = free_energy_names(summary)["exact"]
+    with np.errstate(invalid="ignore"):
+        gap = grid_values(summary, exact[0] if exact else "", j, h) - tightest(summary, "lower", j, h)
+    return _finite(gap)
+
+
+def interval_width(summary: dict, j: int, h: int) -> np.ndarray:
+    """Per-sample width of the interval on f between the tightest lower and upper bounds, shape (sample, beta)."""
+    with np.errstate(invalid="ignore"):
+        width = tightest(summary, "upper", j, h) - tightest(summary, "lower", j, h)
+    return _finite(width)
 
 
 def bounds_table(summary: dict, j: int = 0, h: int = 0, max_rows: int = 12) -> list[dict]:
@@ -82,24 +156,36 @@ def bounds_table(summary: dict, j: int = 0, h: int = 0, max_rows: int = 12) -> l
     -------
     list of dict
         One row per beta with ``beta``; means over the completed samples of
-        ``f_exact``, ``f_mf_upper`` (energy per spin), ``gap`` (the per-sample
-        ``f_mf_upper - f_exact`` >= 0, the looseness of the bound per spin) and
-        ``kl_mf`` (nats, total); their standard errors ``f_exact_se``,
-        ``f_mf_upper_se``, ``gap_se``, ``kl_mf_se`` (see :func:`sample_stats`; NaN with one
-        sample); and ``n_done``, the number of completed samples at (j, h).
-        Values are NaN where a method did not run.
+        the exact free energy ``f_exact`` (when the file has one), every bound
+        on f in the file (``f_<method>_lower``, then ``f_<method>_upper``;
+        energy per spin), ``gap`` (the per-sample tightest upper bound minus
+        ``f_exact``, >= 0: the looseness of the upper side per spin), when the
+        file has lower bounds on f ``gap_lower`` (``f_exact`` minus the
+        tightest lower bound) and ``width`` (tightest upper minus tightest
+        lower: the interval that holds f, known without ``f_exact``), and every
+        ``kl_<method>`` (nats, total); the standard error of each as
+        ``<name>_se`` (see :func:`sample_stats`; NaN with one sample); and
+        ``n_done``, the number of completed samples at (j, h).  Values are NaN
+        where a method did not run.
     """
     done = summary["done"][:, j, h].astype(bool)
     beta = summary["coords"]["beta"]
-    stats = {name: sample_stats(grid_values(summary, name, j, h), done) for name in ("f_exact", "f_mf_upper", "kl_mf")}
-    stats["gap"] = sample_stats(bound_gap(summary, j, h), done)
+    f = free_energy_names(summary)
+    columns = {name: grid_values(summary, name, j, h) for name in f["exact"][:1]}
+    columns |= {name: grid_values(summary, name, j, h) for name in f["lower"] + f["upper"]}
+    columns["gap"] = bound_gap(summary, j, h)
+    if f["lower"]:
+        columns["gap_lower"] = lower_gap(summary, j, h)
+        columns["width"] = interval_width(summary, j, h)
+    columns |= {name: grid_values(summary, name, j, h) for name in kl_names(summary)}
+    stats = {name: sample_stats(values, done) for name, values in columns.items()}
     keep = np.unique(np.linspace(0, beta.size - 1, min(max_rows, beta.size)).round().astype(int))
     rows = []
     for k in keep:
         row = {"beta": float(beta[k])}
-        for name in ("f_exact", "f_mf_upper", "gap", "kl_mf"):
+        for name in stats:
             row[name] = float(stats[name][0][k])
-        for name in ("f_exact", "f_mf_upper", "gap", "kl_mf"):
+        for name in stats:
             row[f"{name}_se"] = float(stats[name][1][k])
         row["n_done"] = int(done.sum())
         rows.append(row)

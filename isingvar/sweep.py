@@ -18,7 +18,7 @@ import os
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,10 +38,8 @@ from .errors import (
     WorkerDied,
 )
 from .families import check_seed, get_family, is_disordered, make_instance, n_spins, resolve_params
+from .methods import all_methods, canonical, derived_values, get_method, make_settings
 
-METHODS = ("exact", "mf")
-#: Codes of the exact summation paths in the file's ``exact_path`` variable.
-PATH_CODES = {"reference": 0, "direct": 1, "chain": 2, "histogram": 3}
 #: Per-site mean-field magnetisations are stored by default up to this N.
 SITES_DEFAULT_MAX_N = 1024
 #: Most values one grid axis (beta, J or h) may have: every value is stored as text in the
@@ -144,8 +142,8 @@ class SweepConfig:
     methods: tuple
     sites: bool
     force: bool = False
-    mf_max_sweeps: int = 2000
-    mf_tol: float = 1e-10
+    #: method name -> its settings dataclass (:attr:`isingvar.methods.base.Method.settings`), for every method of the sweep
+    settings: dict = field(default_factory=dict)
     #: file family: the model file's name, SHA-256, format and lnZ_offset (part of the hash: a changed file is another sweep)
     source: dict | None = None
 
@@ -165,9 +163,16 @@ class SweepConfig:
         for k in ("beta", "J", "h"):
             d[k] = d[k].tolist()
         d["methods"] = list(self.methods)
+        d["settings"] = {name: asdict(self.method_settings(name)) for name in self.methods}
         if self.source is None:
             del d["source"]
         return d
+
+    def method_settings(self, name: str):
+        """The settings of method ``name`` (its defaults when the sweep was given none)."""
+        if name in self.settings:
+            return self.settings[name]
+        return make_settings(get_method(name))
 
     def config_hash(self) -> str:
         """SHA-256 of :meth:`to_dict` in canonical JSON: equal exactly when two sweeps compute the same numbers."""
@@ -181,6 +186,10 @@ class SweepConfig:
         d = {"model": self.model, **self.params}
         d |= {"beta": self.beta.tolist(), "J": self.J.tolist(), "h": self.h.tolist()}
         d |= {"samples": self.samples, "seed": self.seed, "method": list(self.methods), "sites": self.sites}
+        for name in self.methods:  # a table [<method>] of its settings
+            values = asdict(self.method_settings(name))
+            if values:
+                d[name] = values
         return tomli_w.dumps(d)
 
 
@@ -213,6 +222,7 @@ def make_config(
     methods=None,
     sites: bool | None = None,
     force: bool = False,
+    settings: dict | None = None,
 ) -> SweepConfig:
     """Validate the user's choices and resolve defaults.
 
@@ -220,7 +230,9 @@ def make_config(
     instance with N = 16 (``params`` may still override N).  ``samples``
     defaults to 4 for disordered families and 1 otherwise; ``sites`` (store
     per-site magnetisations of every method) to N <= :data:`SITES_DEFAULT_MAX_N`;
-    ``methods`` to both.
+    ``methods`` to the registry's default methods (:func:`isingvar.methods.default_methods`).
+    ``settings`` maps a method name to its settings (field -> value; missing
+    fields take the defaults); settings of methods not in the sweep are ignored.
 
     Raises
     ------
@@ -229,13 +241,15 @@ def make_config(
     RangeSpecError, GridError
         For a malformed or invalid beta, J or h grid, or one whose energies
         overflow (:func:`isingvar.model.check_energy_range` on sample 0).
+    ModelParameterError
+        For an unknown method or setting, or a setting the method refuses.
     TooLargeError
         If the result file would exceed :data:`MAX_RESULT_BYTES` (checked before
-        anything is built), or exact enumeration is requested and, timed on
-        sample 0, would take more than :data:`isingvar.exact.MAX_SECONDS` in
-        all, without ``force``.
+        anything is built), a method cannot run at this N at all (its
+        ``check``), or, without ``force``, a method with a time limit is
+        estimated (:func:`estimate_time`, timed on sample 0) to take longer
+        than it (exact enumeration: :data:`isingvar.exact.MAX_SECONDS`).
     """
-    from .exact import check_size
     from .model import check_energy_range
 
     params = dict(params or {})
@@ -254,6 +268,10 @@ def make_config(
         raise ModelParameterError(f"--samples must be at least 1, got {samples}")
     check_seed(seed)
     methods = check_methods(methods)
+    settings = settings or {}
+    for name in settings:
+        get_method(name)  # an unknown method name: ModelParameterError listing the choices
+    chosen = {name: make_settings(get_method(name), settings.get(name)) for name in methods}
     if sites is None:
         sites = n <= SITES_DEFAULT_MAX_N
     check_result_size(model, params, n, samples, betas.size, Js.size, hs.size, methods, sites)
@@ -262,35 +280,38 @@ def make_config(
         check_energy_range(first, betas, Js, hs)
     except ModelError as e:
         raise GridError(f"{e}; use smaller --J, --h or --beta values (sample 0 of this sweep)") from None
-    if "exact" in methods:
-        probes = _exact_probes(first, Js, hs)
-        check_size([(m, samples * count) for m, count in probes], betas, force, sites=sites)
-    return SweepConfig(model, params, n, betas, Js, hs, int(samples), int(seed), methods, bool(sites), force,
-                       source=_source(model, params))
+    for name in methods:
+        check = get_method(name).check
+        if check is not None:
+            check(n, betas, chosen[name])
+    config = SweepConfig(model, params, n, betas, Js, hs, int(samples), int(seed), methods, bool(sites), force,
+                         settings=chosen, source=_source(model, params))
+    if not force:
+        estimate = estimate_time(config, first=first, limited_only=True)
+        if estimate.over_limit:
+            raise TooLargeError(estimate.refusal())
+    return config
 
 
 def result_bytes(model: str, params: dict, n: int, samples: int, n_beta: int, n_J: int, n_h: int,
                  methods, sites: bool) -> int:
     """Bytes of the result file's data before compression, from the schema (nothing is built).
 
-    Every variable of :data:`isingvar.io.store.VARIABLES` that the sweep fills
-    (those of other methods stay unwritten, so they take no space), the
-    coordinates and the stored instances (their edge count from the family's
-    parameters, an upper bound).  Python ints: no overflow however large.
+    Every variable of :func:`isingvar.io.store.schema` of the sweep's methods,
+    the coordinates and the stored instances (their edge count from the
+    family's parameters, an upper bound).  Python ints: no overflow however large.
     """
-    from .io.store import COORDS, VARIABLES
+    from .io.store import COORDS, schema
 
     fam = get_family(model)
     edges = fam.n_edges(params) if model != "file" else make_instance(model, params, 0, 0).n_edges
     sizes = {"sample": samples, "J": n_J, "h": n_h, "beta": n_beta, "site": n, "edge": edges}
-    filled = set(methods) | ({f"{m}_site" for m in methods} if sites else set())
     total = sum(sizes[name] * np.dtype(dtype).itemsize for name, (dtype, _, _) in COORDS.items())
-    for var in VARIABLES.values():
-        if var.method is None or set(var.method.split(",")) <= filled:  # "exact,mf": needs both
-            count = 1
-            for dim in var.dims:
-                count *= sizes[dim]
-            total += count * np.dtype(var.dtype).itemsize
+    for var in schema(methods, sites).values():
+        count = 1
+        for dim in var.dims:
+            count *= sizes[dim]
+        total += count * np.dtype(var.dtype).itemsize
     return total
 
 
@@ -313,13 +334,86 @@ def check_result_size(model: str, params: dict, n: int, samples: int, n_beta: in
         )
 
 
-def _exact_probes(model, Js, hs) -> list:
-    """Instances that time the exact enumerations of a (J, h) grid: (model, instances) for the
-    h values that leave every field zero (symmetric: half the work) and for the others."""
+def _probes(model, Js, hs) -> list:
+    """Instances that time the methods over a (J, h) grid: (model, instances per sample) for the
+    h values that leave every field zero (exact enumeration is symmetric there: half the work)
+    and for the others, each at the largest |J|."""
     J = Js[np.argmax(np.abs(Js))]
     zero = [h for h in hs if not np.any(model.fields + h)]
     other = [h for h in hs if np.any(model.fields + h)]
     return [(model.scaled(J, group[0]), Js.size * len(group)) for group in (zero, other) if group]
+
+
+@dataclass(frozen=True)
+class TimeEstimate:
+    """Estimated wall time of a sweep's instances, per method (:func:`estimate_time`)."""
+
+    per_method: dict  #: method name -> seconds for ``instances`` instances
+    instances: int
+    n: int
+    n_beta: int
+    limits: dict = field(default_factory=dict)  #: method name -> its ``max_seconds`` (methods that have one)
+
+    @property
+    def seconds(self) -> float:
+        """Total seconds of every method over ``instances`` instances."""
+        return float(sum(self.per_method.values()))
+
+    @property
+    def over(self) -> list:
+        """The methods whose estimate exceeds their ``max_seconds`` (the sweep then needs ``--force``)."""
+        return [name for name, limit in self.limits.items() if self.per_method.get(name, 0.0) > limit]
+
+    @property
+    def over_limit(self) -> bool:
+        """Whether a method's estimate exceeds its ``max_seconds``: the sweep is refused without ``--force``."""
+        return bool(self.over)
+
+    def refusal(self) -> str:
+        """The one-line message of a refused sweep: the estimate, the limit, what to change."""
+        from .exact import _human
+
+        name = self.over[0]
+        return (
+            f"{name} on N = {self.n} spins ({self.n_beta} beta values, {self.instances} instance(s)) would take "
+            f"about {_human(self.per_method[name])} here, over its {_human(self.limits[name])} limit; pass --force "
+            f"to run it anyway, leave out --method {name} or shrink the grid"
+        )
+
+
+def estimate_time(config: SweepConfig, instances: int | None = None, *, first=None,
+                  limited_only: bool = False) -> TimeEstimate:
+    """Estimated wall time of ``instances`` instances of ``config`` (default: every instance).
+
+    The one place that decides estimates and refusals (used by :func:`make_config`
+    and ``--dry-run``): each method's ``cost`` (:mod:`isingvar.methods`) on
+    sample 0 at the largest |J|, averaged over the grid's instances with zero
+    and with non-zero fields, times ``instances``; a method with
+    ``max_seconds`` (exact enumeration: :data:`isingvar.exact.MAX_SECONDS`)
+    estimated above it refuses the sweep (:attr:`TimeEstimate.over_limit`)
+    unless forced.  ``limited_only`` estimates only the methods that have a
+    limit (what a refusal needs; :func:`make_config`).  ``first`` is sample 0
+    when the caller has it.
+
+    Raises
+    ------
+    TooLargeError
+        From a method that cannot run at this N at all (its ``check``).
+    """
+    first = make_instance(config.model, config.params, config.seed, 0) if first is None else first
+    count = len(config.instances()) if instances is None else instances
+    probes = _probes(first, config.J, config.h)
+    per = sum(c for _, c in probes)
+    per_method, limits = {}, {}
+    for name in config.methods:
+        method, settings = get_method(name), config.method_settings(name)
+        if method.max_seconds is not None:
+            limits[name] = float(method.max_seconds)
+        elif limited_only:
+            continue
+        secs = sum(method.cost(m, config.beta, settings, sites=config.sites) * c for m, c in probes) / per
+        per_method[name] = secs * count
+    return TimeEstimate(per_method, count, config.n, config.beta.size, limits)
 
 
 def _source(model: str, params: dict) -> dict | None:
@@ -341,13 +435,16 @@ def read_config_file(path) -> dict:
 
     Grid options (``beta``, ``J``, ``h``) may be a range string, a number or an
     array of numbers; they are returned as the range string the command line
-    takes.  Which keys are valid is up to the caller (the CLI knows its options).
+    takes.  A table ``[<method>]`` holds that method's settings; its keys are
+    returned as ``<method>-<setting>`` (``[mf] max_sweeps = 50`` ->
+    ``mf-max-sweeps``), the command line's ``--mf-max-sweeps``.  Which keys are
+    valid is up to the caller (the CLI knows its options).
 
     Raises
     ------
     ConfigFileError
         If the file is missing, not UTF-8 text, not valid TOML (the message gives
-        the line), or a grid value has another type.
+        the line), a grid value has another type, or a table is not a method's.
     """
     import tomllib
 
@@ -364,6 +461,12 @@ def read_config_file(path) -> dict:
     except UnicodeDecodeError as e:  # TOML is UTF-8; tomllib decodes before it parses
         line = e.object[:e.start].count(b"\n") + 1
         raise ConfigFileError(f"{path}:{line}: not UTF-8 text (byte 0x{e.object[e.start]:02x}); a config file is TOML, saved as UTF-8") from None
+    for key in [k for k, v in values.items() if isinstance(v, dict) and k not in GRID_OPTIONS]:
+        if key not in all_methods():
+            raise ConfigFileError(f"{path}: table [{key}] is not a method; tables are method settings: "
+                                  f"{', '.join(f'[{m}]' for m in all_methods())}")
+        for name, value in values.pop(key).items():
+            values[f"{key}-{name.replace('_', '-')}"] = value
     for key in GRID_OPTIONS:
         if key not in values:
             continue
@@ -376,12 +479,9 @@ def read_config_file(path) -> dict:
 
 
 def check_methods(methods) -> tuple:
-    """Canonical tuple of method names; :class:`ModelParameterError` for an unknown one."""
-    methods = list(methods or METHODS)
-    for m in methods:
-        if m not in METHODS:
-            raise ModelParameterError(f"unknown method {m!r}; choose from {', '.join(METHODS)}")
-    return tuple(m for m in METHODS if m in methods)
+    """Canonical tuple of method names (:func:`isingvar.methods.canonical`); the default methods when
+    empty; :class:`ModelParameterError` for an unknown one."""
+    return canonical(methods)
 
 
 def default_output_path(config: SweepConfig, now: datetime | None = None) -> Path:
@@ -471,20 +571,30 @@ def shard_instances(config: SweepConfig, shard: tuple[int, int] | None) -> list[
     """The instances (k, a, b) of shard (i, n), in single-run order; every instance if ``shard`` is None.
 
     Instances are dealt greedily, most expensive first, to the least loaded
-    shard (ties to the lowest index); the cost model counts an exact
-    enumeration with fields as two (the h = 0 symmetry halves the work).  The
-    assignment depends only on the configuration, so every task of an array
-    computes the same partition.
+    shard (ties to the lowest index); an instance costs the sum of its
+    methods' ``shard_weight`` on sample 0 at its (J, h) (default 1 each; exact
+    enumeration counts an instance with fields as two: the h = 0 symmetry
+    halves the work).  The weights are deterministic, so the assignment
+    depends only on the configuration and every task of an array computes the
+    same partition.
     """
     everything = config.instances()
     if shard is None:
         return everything
     i, n = shard
-    fields = bool(np.any(make_instance(config.model, config.params, config.seed, 0).fields))
-    exact = "exact" in config.methods
+    first = make_instance(config.model, config.params, config.seed, 0)
+    weights = {}
+    for a in range(config.J.size):
+        for b in range(config.h.size):
+            model = first.scaled(config.J[a], config.h[b])
+            weights[a, b] = sum(
+                1.0 if get_method(name).shard_weight is None
+                else float(get_method(name).shard_weight(model, config.beta, config.method_settings(name)))
+                for name in config.methods
+            )
 
     def cost(inst):
-        return 1.0 + (exact and (fields or config.h[inst[2]] != 0))
+        return weights[inst[1], inst[2]]
 
     # with n >= the instance count, instance r (by cost) goes to shard r and the rest stay empty,
     # so the loads of min(n, count) shards decide the same partition
@@ -499,51 +609,42 @@ def shard_instances(config: SweepConfig, shard: tuple[int, int] | None) -> list[
 
 
 # ------------------------------------------------------------------ one instance
-def progress_units(config: SweepConfig) -> int:
-    """Progress units of one instance: one per beta of exact, one per mean-field continuation step."""
-    nb = config.beta.size
-    return nb * ("exact" in config.methods) + (2 * nb - 1) * ("mf" in config.methods)
+def progress_units(config: SweepConfig) -> float:
+    """Progress units of one instance: the sum of its methods' ``progress_units``."""
+    return float(sum(get_method(name).progress_units(config.n, config.beta, config.method_settings(name))
+                     for name in config.methods))
+
+
+def method_seed(name: str) -> int:
+    """The integer that keys method ``name``'s random stream: its name's bytes (``mf`` -> 0x6D66)."""
+    return int.from_bytes(name.encode(), "big")
 
 
 def compute_instance(config: SweepConfig, k: int, a: int, b: int, progress=None) -> dict:
     """Every value of instance (sample k, J index a, h index b): variable name -> array over beta or scalar.
 
-    Deterministic: the instance is drawn from ``rng([seed, k])`` and the
-    mean-field starts from ``rng([seed, k, 0x6D66, a, b])``, so a single run,
-    a shard, a resume and a worker process compute the same numbers.
+    Every method of the sweep runs (its ``run``, :mod:`isingvar.methods`) in
+    canonical order, then the derived variables
+    (:func:`isingvar.methods.derived_values`) are added.  Deterministic: the
+    instance is drawn from ``rng([seed, k])`` and method m's random stream is
+    ``rng([seed, k, method_seed(m), a, b])`` (mean field: 0x6D66), so a single
+    run, a shard, a resume and a worker process compute the same numbers.
     ``progress(step, label)`` is called in units of :func:`progress_units`.
+    For a model file, a method's ``file_hook`` adds its values of the file's
+    own model (the instance at beta = 1, J = 1, h = 0).
     """
-    from .exact import exact_enumeration
-    from .meanfield import mean_field
-
     model = make_instance(config.model, config.params, config.seed, k).scaled(config.J[a], config.h[b])
     label = f"sample {k} J={config.J[a]:g} h={config.h[b]:g}"
-    nb = config.beta.size
     values = {}
-    exact = None
-    if "exact" in config.methods:
-        seen = 0.0
-
-        def exact_progress(done, total):
-            nonlocal seen
-            if progress:
-                progress(nb * done / total - seen, f"{label} exact")
-            seen = nb * done / total
-
-        exact = exact_enumeration(model, config.beta, sites=config.sites, progress=exact_progress)
-        values |= _exact_values(exact)
-        if config.source is not None:  # the file's own model is the instance at beta = 1, J = 1, h = 0
-            here = (config.beta == 1.0) & (config.J[a] == 1.0) & (config.h[b] == 0.0)
-            values["lnZ_model_exact"] = np.where(here, exact.lnZ + config.source["lnZ_offset"], np.nan)
-    if "mf" in config.methods:
-        rng = np.random.default_rng([config.seed, k, 0x6D66, a, b])
-        mf = mean_field(
-            model, config.beta, rng=rng, keep_sites=config.sites,
-            max_sweeps=config.mf_max_sweeps, tol=config.mf_tol,
-            progress=(lambda: progress(1, f"{label} mf")) if progress else None,
-        )
-        values |= _mf_values(mf, exact)
-    return values
+    for name in config.methods:
+        method = get_method(name)
+        rng = np.random.default_rng([config.seed, k, method_seed(name), a, b])
+        step = (lambda units, name=name: progress(units, f"{label} {name}")) if progress else None
+        found = method.run(model, config.beta, config.method_settings(name), rng, sites=config.sites, progress=step)
+        if config.source is not None and method.file_hook is not None:
+            found |= method.file_hook(found, config.beta, float(config.J[a]), float(config.h[b]), config.source)
+        values |= found
+    return values | derived_values(config.methods, values)
 
 
 def _compute_task(task, progress=None):
@@ -607,39 +708,6 @@ def choose_workers(requested: int | None, config: SweepConfig, cores: int) -> tu
     if requested > cores:
         return cores, f"--workers {requested} is more than the {cores} core(s) this process may use; running {cores}"
     return requested, None
-
-
-def estimate_seconds(config: SweepConfig) -> float:
-    """Rough wall time of one instance, from timed runs on sample 0 (for ``--dry-run``).
-
-    Exact enumeration: the timed kernel of :func:`isingvar.exact.estimate_seconds`
-    from N = 25 (the mean over the grid's instances with zero and non-zero
-    fields, which the h = 0 symmetry makes twice as fast), else a full run.  Mean field: a run over at most 3 of the betas,
-    scaled to the grid (its cost varies with beta, so this is a guide only).
-    """
-    from .exact import estimate_seconds as exact_seconds
-    from .exact import exact_enumeration
-    from .meanfield import mean_field
-
-    base = make_instance(config.model, config.params, config.seed, 0)
-    model = base.scaled(config.J[-1], config.h[0])
-    secs = 0.0
-    if "exact" in config.methods:
-        probes = _exact_probes(base, config.J, config.h)
-        per = sum(count for _, count in probes)
-        secs = sum(exact_seconds(m, config.beta, sites=config.sites) * count for m, count in probes) / per
-        if secs == 0.0:
-            t = time.perf_counter()
-            exact_enumeration(model, config.beta, sites=config.sites)
-            secs = time.perf_counter() - t
-    if "mf" in config.methods:
-        few = config.beta[np.unique(np.linspace(0, config.beta.size - 1, 3).round().astype(int))]
-        mean_field(model, few[:1], rng=np.random.default_rng(0), max_sweeps=2)  # compile outside the timing
-        t = time.perf_counter()
-        mean_field(model, few, rng=np.random.default_rng(0), keep_sites=False,
-                   max_sweeps=config.mf_max_sweeps, tol=config.mf_tol)
-        secs += (time.perf_counter() - t) * config.beta.size / few.size
-    return secs
 
 
 # ------------------------------------------------------------------ the run
@@ -951,27 +1019,7 @@ def run_sweep(
                         len(mine) - len(todo) + computed, len(mine))
 
 
-def _exact_values(r) -> dict:
-    return {
-        "lnZ_exact": r.lnZ, "f_exact": r.f, "u_exact": r.u, "s_exact": r.s, "c_exact": r.c,
-        "m_exact": r.m, "m2_exact": r.m2, "absm_exact": r.absm, "chi_exact": r.chi,
-        "E0_exact": r.e0, "exact_path": PATH_CODES[r.path],
-    } | ({"m_exact_site": r.sites} if r.sites is not None else {})
-
-
-def _mf_values(r, exact=None) -> dict:
-    values = {
-        "lnZ_mf_lower": r.lnZ_lower, "f_mf_upper": r.f_upper, "u_mf": r.u, "s_mf": r.s,
-        "m_mf": r.m, "mf_iterations": r.iterations, "mf_converged": r.converged.astype(np.int8),
-    }
-    if exact is not None:
-        values["kl_mf"] = exact.lnZ - r.lnZ_lower
-    if r.sites is not None:
-        values["m_mf_site"] = r.sites
-    return values
-
-
 __all__ = [
-    "SweepConfig", "SweepSummary", "compute_instance", "default_output_path", "make_config", "parse_range",
-    "parse_shard", "run_sweep", "shard_instances",
+    "SweepConfig", "SweepSummary", "TimeEstimate", "compute_instance", "default_output_path", "estimate_time",
+    "make_config", "parse_range", "parse_shard", "run_sweep", "shard_instances",
 ]

@@ -49,15 +49,15 @@ def test_grid_errors(slow_estimate):
 
 def test_exact_time_probes_split_zero_and_nonzero_fields():
     from isingvar.families import make_instance, resolve_params
-    from isingvar.sweep import _exact_probes
+    from isingvar.sweep import _probes
 
     sk = make_instance("sk", resolve_params("sk", {"n": 6}), 0, 0)
     Js, hs = np.array([0.5, -2.0]), np.array([0.0, 0.1, 0.3])
-    (zero, n_zero), (field, n_field) = _exact_probes(sk, Js, hs)
+    (zero, n_zero), (field, n_field) = _probes(sk, Js, hs)
     assert (n_zero, n_field) == (2, 4)  # instances per sample: |J| x |h| in each group
     assert not np.any(zero.fields) and np.all(field.fields == 0.1)
     np.testing.assert_allclose(zero.couplings, -2.0 * sk.couplings)  # probed at the largest |J|
-    only = _exact_probes(sk.scaled(1.0, 0.2), Js, hs)  # fields of its own: no h leaves them all zero
+    only = _probes(sk.scaled(1.0, 0.2), Js, hs)  # fields of its own: no h leaves them all zero
     assert len(only) == 1 and only[0][1] == 6
 
 

@@ -4,7 +4,8 @@ Layout (schema version :data:`SCHEMA_VERSION`): coordinates ``sample``, ``J``,
 ``h``, ``beta``, ``site`` and ``edge`` are 1-D datasets made HDF5 dimension
 scales and attached to every variable that uses them, so that
 ``xarray.open_dataset(path, engine="h5netcdf")`` returns labelled coordinates.
-Each variable is described in :data:`VARIABLES`; NaN (or the ``_FillValue`` of
+Each variable is described by :func:`schema`: :data:`VARIABLES` in every
+file, and those the sweep's methods declare (:mod:`isingvar.methods`); NaN (or the ``_FillValue`` of
 integer variables) marks a value not computed.  Datasets are compressed with
 gzip + shuffle, which netCDF-C also reads.
 
@@ -30,6 +31,7 @@ files of killed runs removed by the next run.
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import itertools
 import json
@@ -58,11 +60,16 @@ from ..errors import (
     ResultFileError,
 )
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
+#: Schema versions whose files ``show``, ``plot`` and ``merge`` still read (variable names unchanged;
+#: in version 2 every variable of exact and mf was created whatever the sweep's methods).
+READABLE_VERSIONS = ("2", "3")
 
 _GRID = ("sample", "J", "h", "beta")
 _INST = ("sample", "J", "h")
 _INF0 = "-inf at beta = 0"
+#: Dimensions of a method variable by its :attr:`isingvar.methods.base.Var.per`.
+DIMS = {"beta": _GRID, "instance": _INST, "site": _GRID + ("site",)}
 
 
 @dataclass(frozen=True)
@@ -73,43 +80,82 @@ class Variable:
     dtype: str
     units: str
     long_name: str
-    method: str | None = None  # the method that fills it ("exact,mf": needs both); None: always written
+    methods: tuple = ()  # the methods that fill it (a derived variable needs several); (): always written
     fill: int | None = None  # _FillValue for integer variables
     #: the non-finite values a computed float may legitimately take; any other NaN or inf is a
     #: numerical failure (see :func:`check_values`): None, "nan" (not defined at every point) or
     #: "-inf at beta = 0"
     nonfinite: str | None = None
+    flags: tuple = ()  # ((values...), "meaning1 meaning2 ...") for flag variables
+    kind: str | None = None  # of the method's Var: exact, lower, upper, estimate, diagnostic
+    quantity: str | None = None  # of the method's Var: lnZ, f, u, ...
+
+    @property
+    def per_site(self) -> bool:
+        return "site" in self.dims
 
 
+#: Variables of every result file, whatever its methods; the methods' own come from their
+#: declarations (:func:`schema`).
 VARIABLES: dict[str, Variable] = {
-    "lnZ_exact": Variable(_GRID, "f8", "nat", "log partition function ln Z (total), exact enumeration", "exact"),
-    "f_exact": Variable(_GRID, "f8", "energy per spin", "free energy per spin -ln Z/(beta N), exact; -inf at beta = 0", "exact", nonfinite=_INF0),
-    "u_exact": Variable(_GRID, "f8", "energy per spin", "internal energy per spin <E>/N, exact", "exact"),
-    "s_exact": Variable(_GRID, "f8", "nat per spin", "entropy per spin (ln Z + beta U)/N, exact", "exact"),
-    "c_exact": Variable(_GRID, "f8", "k_B per spin", "heat capacity per spin beta^2 Var(E)/N, exact", "exact"),
-    "m_exact": Variable(_GRID, "f8", "1", "magnetisation per spin <sum_i s_i>/N, exact", "exact"),
-    "m2_exact": Variable(_GRID, "f8", "1", "second moment <m^2> of m = sum_i s_i/N, exact", "exact"),
-    "absm_exact": Variable(_GRID, "f8", "1", "mean absolute magnetisation <|m|>, exact", "exact"),
-    "chi_exact": Variable(_GRID, "f8", "1/energy", "susceptibility beta N (<m^2> - <m>^2), exact", "exact"),
-    "lnZ_model_exact": Variable(_GRID, "f8", "nat", "ln Z of the model as given in its source file, lnZ_exact + lnZ_offset; only at beta = 1, J = 1, h = 0 of the file family", "exact", nonfinite="nan"),
-    "E0_exact": Variable(_INST, "f8", "energy", "ground-state energy (total), exact", "exact"),
-    "m_exact_site": Variable(_GRID + ("site",), "f8", "1", "site magnetisations <s_i>, exact", "exact_site"),
-    "exact_path": Variable(_INST, "i1", "1", "summation path of the exact enumeration (see flag_meanings)", "exact", fill=-1),
-    "lnZ_mf_lower": Variable(_GRID, "f8", "nat", "naive mean-field lower bound on ln Z (<= lnZ_exact): S[Q] - beta <E>_Q", "mf"),
-    "f_mf_upper": Variable(_GRID, "f8", "energy per spin", "naive mean-field upper bound on the free energy per spin (>= f_exact)", "mf", nonfinite=_INF0),
-    "u_mf": Variable(_GRID, "f8", "energy per spin", "mean-field internal energy per spin <E>_Q/N (not a bound)", "mf"),
-    "s_mf": Variable(_GRID, "f8", "nat per spin", "entropy per spin of the mean-field distribution Q (not a bound)", "mf"),
-    "m_mf": Variable(_GRID, "f8", "1", "mean-field magnetisation per spin sum_i m_i/N", "mf"),
-    "kl_mf": Variable(_GRID, "f8", "nat", "D_KL(Q_mf || P) = lnZ_exact - lnZ_mf_lower >= 0 (total)", "exact,mf"),
-    "mf_iterations": Variable(_GRID, "i4", "1", "sequential sweeps of the mean-field run that gave the bound", "mf", fill=-1),
-    "mf_converged": Variable(_GRID, "i1", "1", "mean-field iteration converged (max |dm_i| < tol)", "mf", fill=-1),
-    "m_mf_site": Variable(_GRID + ("site",), "f8", "1", "mean-field site magnetisations m_i", "mf_site"),
-    "done": Variable(_INST, "i1", "1", "instance complete: all its values are written"),
+    "done": Variable(_INST, "i1", "1", "instance complete: all its values are written",
+                     flags=((0, 1), "pending complete")),
     "edge_i": Variable(("sample", "edge"), "i8", "1", "first spin of each coupled pair (i < j)"),
     "edge_j": Variable(("sample", "edge"), "i8", "1", "second spin of each coupled pair"),
     "couplings": Variable(("sample", "edge"), "f8", "energy", "J_ij of each pair at unit J; the instance at coordinate J has J * couplings"),
     "fields": Variable(("sample", "site"), "f8", "energy", "h_i at h = 0; the instance at coordinate h has fields + h"),
 }
+
+
+def _variable(var, methods) -> Variable:
+    return Variable(DIMS[var.per], var.dtype, var.units, var.long_name, tuple(methods), var.fill, var.nonfinite,
+                    var.flags, var.kind, var.quantity)
+
+
+@functools.cache
+def _schema(methods: tuple, sites: bool) -> dict:
+    from ..methods import derived_variables, get_method
+
+    out = {}
+    for name in methods:
+        for var in get_method(name).variables:
+            if var.per != "site" or sites:
+                out[var.name] = _variable(var, (name,))
+    for var, needs in derived_variables(methods):
+        out[var.name] = _variable(var, needs)
+    out.update(VARIABLES)
+    return out
+
+
+def schema(methods, sites: bool = True) -> dict[str, Variable]:
+    """Every variable of a result file of a sweep of ``methods``: name -> :class:`Variable`.
+
+    The variables each method declares (:mod:`isingvar.methods`; per-site ones only with
+    ``sites``), the derived ones (:func:`isingvar.methods.derived_variables`: ``kl_<method>``
+    where an exact method ran) and :data:`VARIABLES`.
+
+    Raises
+    ------
+    ModelParameterError
+        For a method the registry does not know.
+    """
+    from ..methods import canonical
+
+    return dict(_schema(canonical(methods), bool(sites)))
+
+
+def file_methods(f) -> tuple:
+    """The methods of an open result file (its ``methods`` attribute) that this isingvar knows."""
+    from ..methods import method_names
+
+    known = method_names()
+    return tuple(m for m in str(_attr(f, "methods", "")).split(",") if m in known)
+
+
+def file_schema(f) -> dict[str, Variable]:
+    """:func:`schema` of an open result file's methods (per-site variables included; they may be absent)."""
+    return schema(file_methods(f), sites=True)
+
 
 COORDS = {
     "sample": ("i8", "1", "disorder sample index k (instance drawn from rng([seed, k]))"),
@@ -134,10 +180,10 @@ def open_new(*, coords: dict, attrs: dict, methods, sites: bool):
     attrs : dict
         Root attributes; dicts and lists are stored as JSON text.
     methods : iterable of str
-        The methods of the sweep ("exact", "mf"); variables of other methods
-        are still created (all NaN) so that every file has one schema.
+        The methods of the sweep (see :mod:`isingvar.methods`): the variables
+        of :func:`schema` are created, those of other methods are not.
     sites : bool
-        Create the per-site variables ``m_exact_site`` and ``m_mf_site``.
+        Create the methods' per-site variables.
 
     Returns
     -------
@@ -151,12 +197,15 @@ def open_new(*, coords: dict, attrs: dict, methods, sites: bool):
     return f
 
 
-def open_copy(path):
+def open_copy(path, *, any_version: bool = False):
     """An in-memory, writable copy of the result file ``path`` (the file itself is not touched).
 
     The file is read as bytes and opened as an HDF5 file image, so no HDF5
     file lock is requested: a reader holding ``path`` open (h5py, xarray) in
     this or another process never blocks a resume or a merge.
+
+    With ``any_version`` (merge) a file of any of :data:`READABLE_VERSIONS` is
+    opened; else (resume) only this version.
 
     Raises
     ------
@@ -168,7 +217,9 @@ def open_copy(path):
     f = _open_result(path, writable=True)
     try:
         version = _attr(f, "schema_version")
-        if version != SCHEMA_VERSION:
+        if any_version:
+            _check_version(f, path)
+        elif version != SCHEMA_VERSION:
             raise ResultFileError(
                 f"{path} has schema version {version}; this isingvar ({SCHEMA_VERSION}) cannot continue it, "
                 "run the sweep again into a new file"
@@ -186,10 +237,11 @@ def open_result(path):
     Raises
     ------
     ResultFileError
-        As :func:`open_copy` (any schema version is accepted).
+        As :func:`open_copy` (a file of any of :data:`READABLE_VERSIONS`).
     """
     f = _open_result(path, writable=False)
     try:
+        _check_version(f, path)
         _check_layout(f, path, complete=False)
     except BaseException:
         f.close()
@@ -239,11 +291,20 @@ def _read_bytes(path: Path) -> bytes:
         raise ResultFileError(f"cannot read result file {str(path)!r}: {e.strerror}") from None
 
 
+def _check_version(f, path) -> None:
+    version = str(_attr(f, "schema_version"))
+    if version not in READABLE_VERSIONS:
+        raise ResultFileError(
+            f"{path} has schema version {version}; this isingvar reads versions {', '.join(READABLE_VERSIONS)}: "
+            "open it with the isingvar that wrote it"
+        )
+
+
 def _check_layout(f, path, complete: bool) -> None:
     """Raise ResultFileError naming the first coordinate or variable that is missing or malformed.
 
     Every coordinate must be 1-D, ``done`` integer of shape (sample, J, h), and
-    each variable of :data:`VARIABLES` in the file of its schema shape and
+    each variable of :func:`file_schema` in the file of its schema shape and
     kind; with ``complete`` every variable the sweep writes must be present.
     """
     sizes = {}
@@ -253,9 +314,9 @@ def _check_layout(f, path, complete: bool) -> None:
         if len(f[name].shape) != 1:
             raise ResultFileError(f"{path}: coordinate {name!r} has shape {f[name].shape}, expected 1-D")
         sizes[name] = f[name].shape[0]
-    for name, var in VARIABLES.items():
+    for name, var in file_schema(f).items():
         if name not in f or not hasattr(f[name], "shape"):
-            if name == "done" or (complete and var.method not in ("exact_site", "mf_site")):  # --no-sites
+            if name == "done" or (complete and not var.per_site):  # --no-sites
                 raise ResultFileError(f"{path} lacks the variable {name!r}; it is damaged or was edited: run the sweep again")
             continue
         ds = f[name]
@@ -573,9 +634,7 @@ def _fill(f, coords, attrs, methods, sites):
         ds.attrs["long_name"] = long_name
         ds.make_scale(name)
     sizes = {name: len(coords[name]) for name in COORDS}
-    for name, var in VARIABLES.items():
-        if var.method in ("mf_site", "exact_site") and not sites:
-            continue
+    for name, var in schema(methods, sites).items():
         shape = tuple(sizes[d] for d in var.dims)
         fill = var.fill if var.fill is not None else (np.nan if var.dtype == "f8" else 0)
         chunks = _chunks(shape, var.dtype)
@@ -587,15 +646,9 @@ def _fill(f, coords, attrs, methods, sites):
         ds.attrs["long_name"] = var.long_name
         if var.fill is not None or var.dtype == "f8":
             ds.attrs["_FillValue"] = np.array(fill, dtype=var.dtype)
-        if name == "done":
-            ds.attrs["flag_values"] = np.array([0, 1], dtype="i1")
-            ds.attrs["flag_meanings"] = "pending complete"
-        elif name == "exact_path":
-            ds.attrs["flag_values"] = np.array([0, 1, 2, 3], dtype="i1")
-            ds.attrs["flag_meanings"] = "reference direct chain histogram"
-        elif name == "mf_converged":
-            ds.attrs["flag_values"] = np.array([0, 1], dtype="i1")
-            ds.attrs["flag_meanings"] = "not_converged converged"
+        if var.flags:
+            ds.attrs["flag_values"] = np.array(var.flags[0], dtype=var.dtype)
+            ds.attrs["flag_meanings"] = var.flags[1]
         for k, dim in enumerate(var.dims):
             ds.dims[k].attach_scale(f[dim])
 
@@ -670,7 +723,7 @@ def write_points(f, items) -> None:
 
 
 def check_values(f, index: tuple, values: dict) -> None:
-    """Refuse a NaN or infinity in ``values`` of instance ``index`` where :data:`VARIABLES` does not allow it.
+    """Refuse a NaN or infinity in ``values`` of instance ``index`` where the file's schema does not allow it.
 
     ``values`` is variable name -> array over beta (or scalar) of instance
     ``index`` = (sample, J index, h index) of the open result file ``f``.  So a
@@ -682,15 +735,17 @@ def check_values(f, index: tuple, values: dict) -> None:
         Naming the variable, the instance and the first bad beta.
     """
     beta = None
+    variables = None
     for name, value in values.items():
         value = np.asarray(value)
         if value.dtype.kind != "f" or np.isfinite(value).all():  # the usual case, checked fast
             continue
         beta = f["beta"][()] if beta is None else beta
-        bad = _unexpected_nonfinite(VARIABLES[name], value, beta)
+        variables = file_schema(f) if variables is None else variables
+        bad = _unexpected_nonfinite(variables[name], value, beta)
         if bad is not None:
             k, a, b = index
-            at = f", beta = {f['beta'][bad[0]]:g}" if VARIABLES[name].dims[:4] == _GRID and bad else ""
+            at = f", beta = {f['beta'][bad[0]]:g}" if variables[name].dims[:4] == _GRID and bad else ""
             raise NonFiniteResultError(
                 f"numerical failure: {name} is {np.asarray(value)[bad]} at sample {k}, J = {f['J'][a]:g}, "
                 f"h = {f['h'][b]:g}{at}; it was not stored (couplings or fields too large for float64?)"
@@ -721,19 +776,16 @@ def read_done(f) -> np.ndarray:
 
     An instance counts as done only if its ``done`` flag is set and every value
     the file's methods write there is stored: finite (or non-finite where
-    :data:`VARIABLES` allows it) and, for integer variables, not the fill value.
+    the schema allows it) and, for integer variables, not the fill value.
     A file edited to mark NaN values done therefore has them recomputed by a
     resume, not reported as results.
     """
     done = f["done"][()].astype(bool)
-    methods = set(str(_attr(f, "methods", "")).split(","))
     beta = f["beta"][()]
-    for name, var in VARIABLES.items():
+    for name, var in file_schema(f).items():
         if not done.any():
             break
-        if var.method is None or name not in f:
-            continue
-        if not set(var.method.replace("_site", "").split(",")) <= methods:
+        if not var.methods or name not in f:
             continue
         values = f[name][()]
         if var.dtype == "f8":
@@ -760,8 +812,10 @@ def read_summary(path) -> dict:
     -------
     dict
         ``path``, ``attrs`` (root attributes, JSON decoded where possible), ``coords``
-        (1-D arrays), ``done`` (sample, J, h) and, for each float variable on
-        the (sample, J, h, beta) grid, its array.
+        (1-D arrays), ``done`` (sample, J, h), for each float variable of the
+        file's methods on the (sample, J, h, beta) grid its array, and
+        ``schema``: those variables' :class:`Variable` entries (kind, quantity,
+        units, ...).  A file of schema version 2 reads the same way.
 
     ``done`` is :func:`read_done`: an instance flagged done over missing or
     NaN values counts as not done.
@@ -778,9 +832,11 @@ def read_summary(path) -> dict:
             "coords": {name: f[name][()] for name in COORDS if name in f},
             "done": read_done(f).astype(np.int8),
         }
-        for name, var in VARIABLES.items():
+        out["schema"] = {}
+        for name, var in file_schema(f).items():
             if var.dims == _GRID and var.dtype == "f8" and name in f:
                 out[name] = f[name][()]
+                out["schema"][name] = var
         return out
 
 

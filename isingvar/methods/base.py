@@ -86,6 +86,12 @@ class Method:
         file record: name, sha256, format, lnZ_offset); ``J`` and ``h`` are
         this instance's coordinates.  The exact method puts ``lnZ_model_exact``
         here.
+    ``max_seconds`` (optional)
+        The sweep refuses (without ``--force``) when this method's estimated
+        time over all its instances exceeds it; None: never refused for time.
+    ``check(n, betas, settings)`` (optional)
+        Raise :class:`isingvar.errors.TooLargeError` when the method cannot run
+        at all on N spins, ``--force`` or not (cheap: no timing).
     """
 
     name: str
@@ -99,6 +105,8 @@ class Method:
     needs: tuple = ()
     shard_weight: Callable | None = None
     file_hook: Callable | None = None
+    check: Callable | None = None
+    max_seconds: float | None = None
 
     def var(self, name: str) -> Var:
         """The declared variable ``name`` (KeyError if this method has none of that name)."""

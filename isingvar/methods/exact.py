@@ -1,0 +1,115 @@
+"""Exact enumeration of all 2^N states (:mod:`isingvar.exact`) as a method of the sweep.
+
+Variables: the exact thermodynamics ``<quantity>_exact`` on the beta grid,
+``E0_exact`` per instance, ``m_exact_site`` per site (``--sites``),
+``exact_path`` (the summation path that ran) and, for a sweep of a model file,
+``lnZ_model_exact`` (ln Z of the model as its file gives it, at beta = 1,
+J = 1, h = 0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import TooLargeError
+from .base import Method, NoSettings, Var
+
+#: Codes of the exact summation paths in the file's ``exact_path`` variable.
+PATH_CODES = {"reference": 0, "direct": 1, "chain": 2, "histogram": 3}
+_INF0 = "-inf at beta = 0"
+
+VARIABLES = (
+    Var("lnZ_exact", "exact", "lnZ", "nat", "log partition function ln Z (total), exact enumeration"),
+    Var("f_exact", "exact", "f", "energy per spin", "free energy per spin -ln Z/(beta N), exact; -inf at beta = 0", nonfinite=_INF0),
+    Var("u_exact", "exact", "u", "energy per spin", "internal energy per spin <E>/N, exact"),
+    Var("s_exact", "exact", "s", "nat per spin", "entropy per spin (ln Z + beta U)/N, exact"),
+    Var("c_exact", "exact", "c", "k_B per spin", "heat capacity per spin beta^2 Var(E)/N, exact"),
+    Var("m_exact", "exact", "m", "1", "magnetisation per spin <sum_i s_i>/N, exact"),
+    Var("m2_exact", "exact", "m2", "1", "second moment <m^2> of m = sum_i s_i/N, exact"),
+    Var("absm_exact", "exact", "absm", "1", "mean absolute magnetisation <|m|>, exact"),
+    Var("chi_exact", "exact", "chi", "1/energy", "susceptibility beta N (<m^2> - <m>^2), exact"),
+    Var("lnZ_model_exact", "exact", "lnZ_model", "nat",
+        "ln Z of the model as given in its source file, lnZ_exact + lnZ_offset; only at beta = 1, J = 1, h = 0 "
+        "of the file family", nonfinite="nan"),
+    Var("E0_exact", "exact", "E0", "energy", "ground-state energy (total), exact", per="instance"),
+    Var("m_exact_site", "exact", "m", "1", "site magnetisations <s_i>, exact", per="site"),
+    Var("exact_path", "diagnostic", None, "1", "summation path of the exact enumeration (see flag_meanings)",
+        dtype="i1", per="instance", fill=-1,
+        flags=((0, 1, 2, 3), " ".join(sorted(PATH_CODES, key=PATH_CODES.get)))),
+)
+
+
+def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
+    """Exact values of ``model`` over ``betas`` (see :func:`isingvar.exact.exact_enumeration`).
+
+    ``progress`` receives one unit per beta, spread over the enumeration.
+    """
+    nb = len(betas)
+    seen = 0.0
+
+    def step(done, total):
+        nonlocal seen
+        if progress is not None:
+            progress(nb * done / total - seen)
+        seen = nb * done / total
+
+    from ..exact import exact_enumeration
+
+    r = exact_enumeration(model, betas, sites=sites, progress=step)
+    values = {
+        "lnZ_exact": r.lnZ, "f_exact": r.f, "u_exact": r.u, "s_exact": r.s, "c_exact": r.c,
+        "m_exact": r.m, "m2_exact": r.m2, "absm_exact": r.absm, "chi_exact": r.chi,
+        "E0_exact": r.e0, "exact_path": PATH_CODES[r.path],
+    }
+    if r.sites is not None:
+        values["m_exact_site"] = r.sites
+    return values
+
+
+def file_hook(values, betas, J, h, source) -> dict:
+    """``lnZ_model_exact``: the file's own model is the instance at beta = 1, J = 1, h = 0; NaN elsewhere."""
+    here = (np.asarray(betas) == 1.0) & (J == 1.0) & (h == 0.0)
+    return {"lnZ_model_exact": np.where(here, values["lnZ_exact"] + source["lnZ_offset"], np.nan)}
+
+
+def check(n, betas, settings) -> None:
+    """Refuse N > :data:`isingvar.exact.HARD_MAX_N` (Gray indices are int64), even with ``--force``."""
+    from ..exact import HARD_MAX_N
+
+    if n > HARD_MAX_N:
+        raise TooLargeError(f"exact enumeration is impossible for N = {n} (> {HARD_MAX_N}); use --method mf")
+
+
+def cost(model, betas, settings, *, sites) -> float:
+    """Seconds of one enumeration: :func:`isingvar.exact.estimate_seconds` (a timed kernel probe from
+    N = :data:`isingvar.exact.ESTIMATE_FROM_N`, 0 below)."""
+    from .. import exact  # through the module: tests replace exact.estimate_seconds
+
+    check(model.n, betas, settings)
+    return exact.estimate_seconds(model, betas, sites=sites)
+
+
+def progress_units(n, betas, settings) -> float:
+    """One unit per beta."""
+    return float(len(betas))
+
+
+def shard_weight(model, betas, settings) -> float:
+    """1 with every field zero (the h = 0 symmetry halves the enumeration), else 2."""
+    return 1.0 if not np.any(model.fields) else 2.0
+
+
+METHOD = Method(
+    name="exact",
+    summary="exact enumeration of all 2^N states (N <= 62; minutes from N = 36)",
+    settings=NoSettings,
+    variables=VARIABLES,
+    run=run,
+    cost=cost,
+    progress_units=progress_units,
+    default=True,
+    shard_weight=shard_weight,
+    file_hook=file_hook,
+    check=check,
+    max_seconds=600.0,  # isingvar.exact.MAX_SECONDS (not imported here: `isingvar --help` stays fast)
+)

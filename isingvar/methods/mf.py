@@ -1,0 +1,96 @@
+"""Naive mean field (:mod:`isingvar.meanfield`) as a method of the sweep: a lower bound on ln Z.
+
+Variables: ``lnZ_mf_lower`` <= ln Z and ``f_mf_upper`` >= f (Gibbs-Bogoliubov-Feynman
+inequality), the mean-field ``u_mf``, ``s_mf``, ``m_mf`` (not bounds), the
+diagnostics ``mf_iterations`` and ``mf_converged``, and ``m_mf_site`` per site.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ModelParameterError
+from .base import Method, Var
+
+_INF0 = "-inf at beta = 0"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Mean-field settings (``--mf-max-sweeps``, ``--mf-tol``; TOML table ``[mf]``)."""
+
+    max_sweeps: int = 2000  #: sequential sweeps allowed per run
+    tol: float = 1e-10  #: convergence threshold on max_i |delta m_i| over one sweep
+
+    def __post_init__(self):
+        if self.max_sweeps < 1:
+            raise ModelParameterError(f"--mf-max-sweeps must be at least 1, got {self.max_sweeps}")
+        if not self.tol > 0:
+            raise ModelParameterError(f"--mf-tol must be > 0, got {self.tol}")
+
+
+VARIABLES = (
+    Var("lnZ_mf_lower", "lower", "lnZ", "nat", "naive mean-field lower bound on ln Z (<= lnZ_exact): S[Q] - beta <E>_Q"),
+    Var("f_mf_upper", "upper", "f", "energy per spin",
+        "naive mean-field upper bound on the free energy per spin (>= f_exact)", nonfinite=_INF0),
+    Var("u_mf", "estimate", "u", "energy per spin", "mean-field internal energy per spin <E>_Q/N (not a bound)"),
+    Var("s_mf", "estimate", "s", "nat per spin", "entropy per spin of the mean-field distribution Q (not a bound)"),
+    Var("m_mf", "estimate", "m", "1", "mean-field magnetisation per spin sum_i m_i/N (not a bound)"),
+    Var("mf_iterations", "diagnostic", None, "1", "sequential sweeps of the mean-field run that gave the bound",
+        dtype="i4", fill=-1),
+    Var("mf_converged", "diagnostic", None, "1", "mean-field iteration converged (max |dm_i| < tol)",
+        dtype="i1", fill=-1, flags=((0, 1), "not_converged converged")),
+    Var("m_mf_site", "estimate", "m", "1", "mean-field site magnetisations m_i (not a bound)", per="site"),
+)
+
+
+def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
+    """Mean-field values of ``model`` over ``betas`` (:func:`isingvar.meanfield.mean_field`, continuation
+    up and down the grid from ``rng``'s random starts).  ``progress``: one unit per continuation step."""
+    from ..meanfield import mean_field
+
+    r = mean_field(
+        model, betas, rng=rng, keep_sites=sites, max_sweeps=settings.max_sweeps, tol=settings.tol,
+        progress=(lambda: progress(1.0)) if progress is not None else None,
+    )
+    values = {
+        "lnZ_mf_lower": r.lnZ_lower, "f_mf_upper": r.f_upper, "u_mf": r.u, "s_mf": r.s, "m_mf": r.m,
+        "mf_iterations": r.iterations, "mf_converged": r.converged.astype(np.int8),
+    }
+    if r.sites is not None:
+        values["m_mf_site"] = r.sites
+    return values
+
+
+def cost(model, betas, settings, *, sites) -> float:
+    """Seconds of one run: a timed run over at most 3 of the betas (after a compiling call), scaled to
+    the grid.  Its cost varies with beta, so this is a guide only."""
+    from ..meanfield import mean_field
+
+    betas = np.asarray(betas, dtype=float)
+    few = betas[np.unique(np.linspace(0, betas.size - 1, 3).round().astype(int))]
+    mean_field(model, few[:1], rng=np.random.default_rng(0), max_sweeps=2)  # compile outside the timing
+    t = time.perf_counter()
+    mean_field(model, few, rng=np.random.default_rng(0), keep_sites=False,
+               max_sweeps=settings.max_sweeps, tol=settings.tol)
+    return (time.perf_counter() - t) * betas.size / few.size
+
+
+def progress_units(n, betas, settings) -> float:
+    """2 nb - 1 continuation steps (up the grid, then down)."""
+    return float(2 * len(betas) - 1)
+
+
+METHOD = Method(
+    name="mf",
+    summary="naive mean field: lower bound on ln Z, upper bound on f",
+    settings=Settings,
+    variables=VARIABLES,
+    run=run,
+    cost=cost,
+    progress_units=progress_units,
+    default=True,
+)
