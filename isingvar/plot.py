@@ -139,7 +139,8 @@ def _draw_column(summary, j, h, names, top, bottom):
     else:
         _note(top, "no free energies in this file")
 
-    gaps = [(bound_gap(summary, j, h), "upper bound − f_exact"), (lower_gap(summary, j, h), "f_exact − lower bound")]
+    gaps = [(bound_gap(summary, j, h), "tightest upper bound − exact f"),
+            (lower_gap(summary, j, h), "exact f − tightest lower bound")]
     gaps = [(gap, label) for gap, label in gaps if np.isfinite(gap[done]).any()]
     kls = [name for name in kl_names(summary) if np.isfinite(grid_values(summary, name, j, h)[done]).any()]
     if gaps:
@@ -151,7 +152,7 @@ def _draw_column(summary, j, h, names, top, bottom):
         # without both free energies the gap in ln Z (the KL divergence of a variational bound)
         for name in kls:
             _curve(bottom, beta, grid_values(summary, name, j, h) / summary["attrs"]["n_spins"], done, f"{name} / N", "-")
-        bottom.set_ylabel("lnZ_exact − lower bound, per spin (nats)")
+        bottom.set_ylabel("exact ln Z − lower bound, per spin (nats)")
         bottom.legend(fontsize="small")
     else:
         _note(bottom, "no bound gap: needs an exact method\nand a bound")
