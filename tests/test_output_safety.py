@@ -66,7 +66,7 @@ def spawn(code: str, *args):
 # A real sweep process that stops inside instance 1 (after committing instance 0) until its stdin gets a line.
 SLOW_SWEEP = """
     import sys
-    import isingvar.sweep as s
+    import isingvar.sweep.run as s
     real = s.compute_instance
     def slow(config, k, *args, **kw):
         if k == 1:
@@ -380,7 +380,7 @@ def test_a_nan_result_stops_the_sweep_without_marking_it_done(tmp_path, monkeypa
             values["c_exact"] = values["c_exact"] * np.nan
         return values
 
-    monkeypatch.setattr(sweep, "compute_instance", nan_in_sample_1)
+    monkeypatch.setattr(sweep.run, "compute_instance", nan_in_sample_1)
     out = tmp_path / "r.h5"
     r = run("sweep", *SMALL, "--out", out)
     assert "numerical failure: c_exact is nan at sample 1" in one_line_error(r, 2)

@@ -99,7 +99,7 @@ def _count_writes(monkeypatch, samples, tmp_path):
 
     monkeypatch.setattr(h5py.Dataset, "__setitem__", counting_setitem)
     monkeypatch.setattr(store, "commit", counting_commit)
-    monkeypatch.setattr(sweep, "COMMIT_OVERHEAD", 1e-12)  # no commit by time: the count does not depend on speed
+    monkeypatch.setattr(sweep.run, "COMMIT_OVERHEAD", 1e-12)  # no commit by time: the count does not depend on speed
     config = sweep.make_config("sk", {"n": 6}, beta="0.5,1", samples=samples, methods=["exact", "mf"])
     sweep.run_sweep(config, tmp_path / f"w{samples}.h5")
     return counts["writes"], counts["commits"]
@@ -201,7 +201,7 @@ def slow_instance(name, params, seed, sample):
 if phase == "probe":
     isingvar.exact.estimate_seconds = slow_probe  # the exact method's cost: the time probe
 else:
-    isingvar.sweep.make_instance = slow_instance
+    isingvar.sweep.run.make_instance = slow_instance  # where the run loop builds the instances
 from isingvar_cli.main import app
 sys.argv = ["isingvar", *argv]
 app()

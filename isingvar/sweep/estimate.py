@@ -1,0 +1,96 @@
+"""Time estimates of a sweep from its methods' costs: the one rule for refusals and ``--dry-run``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..families import make_instance
+from ..methods import get_method
+
+if TYPE_CHECKING:
+    from .config import SweepConfig
+
+
+def _probes(model, Js, hs) -> list:
+    """Instances that time the methods over a (J, h) grid: (model, instances per sample) for the
+    h values that leave every field zero (exact enumeration is symmetric there: half the work)
+    and for the others, each at the largest |J|."""
+    J = Js[np.argmax(np.abs(Js))]
+    zero = [h for h in hs if not np.any(model.fields + h)]
+    other = [h for h in hs if np.any(model.fields + h)]
+    return [(model.scaled(J, group[0]), Js.size * len(group)) for group in (zero, other) if group]
+
+
+@dataclass(frozen=True)
+class TimeEstimate:
+    """Estimated wall time of a sweep's instances, per method (:func:`estimate_time`)."""
+
+    per_method: dict  #: method name -> seconds for ``instances`` instances
+    instances: int
+    n: int
+    n_beta: int
+    limits: dict = field(default_factory=dict)  #: method name -> its ``max_seconds`` (methods that have one)
+
+    @property
+    def seconds(self) -> float:
+        """Total seconds of every method over ``instances`` instances."""
+        return float(sum(self.per_method.values()))
+
+    @property
+    def over(self) -> list:
+        """The methods whose estimate exceeds their ``max_seconds`` (the sweep then needs ``--force``)."""
+        return [name for name, limit in self.limits.items() if self.per_method.get(name, 0.0) > limit]
+
+    @property
+    def over_limit(self) -> bool:
+        """Whether a method's estimate exceeds its ``max_seconds``: the sweep is refused without ``--force``."""
+        return bool(self.over)
+
+    def refusal(self) -> str:
+        """The one-line message of a refused sweep: the estimate, the limit, what to change."""
+        from ..exact import _human
+
+        name = self.over[0]
+        return (
+            f"{name} on N = {self.n} spins ({self.n_beta} beta values, {self.instances} instance(s)) would take "
+            f"about {_human(self.per_method[name])} here, over its {_human(self.limits[name])} limit; pass --force "
+            f"to run it anyway, leave out --method {name} or shrink the grid"
+        )
+
+
+def estimate_time(config: SweepConfig, instances: int | None = None, *, first=None,
+                  limited_only: bool = False) -> TimeEstimate:
+    """Estimated wall time of ``instances`` instances of ``config`` (default: every instance).
+
+    The one place that decides estimates and refusals (used by :func:`make_config`
+    and ``--dry-run``): each method's ``cost`` (:mod:`isingvar.methods`) on
+    sample 0 at the largest |J|, averaged over the grid's instances with zero
+    and with non-zero fields, times ``instances``; a method with
+    ``max_seconds`` (exact enumeration: :data:`isingvar.exact.MAX_SECONDS`)
+    estimated above it refuses the sweep (:attr:`TimeEstimate.over_limit`)
+    unless forced.  ``limited_only`` estimates only the methods that have a
+    limit (what a refusal needs; :func:`make_config`).  ``first`` is sample 0
+    when the caller has it.
+
+    Raises
+    ------
+    TooLargeError
+        From a method that cannot run at this N at all (its ``check``).
+    """
+    first = make_instance(config.model, config.params, config.seed, 0) if first is None else first
+    count = len(config.instances()) if instances is None else instances
+    probes = _probes(first, config.J, config.h)
+    per = sum(c for _, c in probes)
+    per_method, limits = {}, {}
+    for name in config.methods:
+        method, settings = get_method(name), config.method_settings(name)
+        if method.max_seconds is not None:
+            limits[name] = float(method.max_seconds)
+        elif limited_only:
+            continue
+        secs = sum(method.cost(m, config.beta, settings, sites=config.sites) * c for m, c in probes) / per
+        per_method[name] = secs * count
+    return TimeEstimate(per_method, count, config.n, config.beta.size, limits)

@@ -1,0 +1,165 @@
+"""The grid's instances split into shards (cost-balanced, deterministic) and pool tasks; worker counts."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+
+from ..errors import ShardError
+from ..families import make_instance
+from ..methods import get_method
+from .config import SweepConfig, _short
+
+
+#: Most shards of a sweep (a SLURM job array has at most 4,000,001 tasks).
+MAX_SHARDS = 4_000_001
+
+
+def parse_shard(spec: str | None, environ=None) -> tuple[int, int] | None:
+    """``"i/n"`` or ``"slurm"`` -> (i, n) with 0 <= i < n; None -> None.
+
+    ``slurm`` reads the job-array variables: i = (SLURM_ARRAY_TASK_ID - MIN) / STEP
+    and n = SLURM_ARRAY_TASK_COUNT (or from SLURM_ARRAY_TASK_MIN/MAX), so
+    ``sbatch --array=0-7`` gives shards 0/8 ... 7/8.
+
+    Raises
+    ------
+    ShardError
+        For a malformed spec, i outside 0..n-1, n above :data:`MAX_SHARDS`, or
+        ``slurm`` outside a job array.
+    """
+    if spec is None:
+        return None
+    environ = os.environ if environ is None else environ
+    spec = spec.strip()
+    if spec == "slurm":
+        try:
+            task = int(environ["SLURM_ARRAY_TASK_ID"])
+            lo = int(environ.get("SLURM_ARRAY_TASK_MIN", 0))
+            step = int(environ.get("SLURM_ARRAY_TASK_STEP", 1)) or 1
+            if "SLURM_ARRAY_TASK_COUNT" in environ:
+                n = int(environ["SLURM_ARRAY_TASK_COUNT"])
+            else:
+                n = (int(environ["SLURM_ARRAY_TASK_MAX"]) - lo) // step + 1
+        except KeyError as e:
+            raise ShardError(
+                f"--shard slurm: {e.args[0]} is not set; run it as a job-array task (sbatch --array=0-N) or give --shard i/n"
+            ) from None
+        except ValueError:
+            raise ShardError("--shard slurm: the SLURM_ARRAY_TASK_* variables are not integers") from None
+        i = (task - lo) // step
+    else:
+        m = re.fullmatch(r"([0-9]+)\s*/\s*([0-9]+)", spec)
+        if not m:
+            raise ShardError(f"--shard {spec!r} is not valid; use i/n (0 <= i < n) or slurm")
+        i, n = int(m.group(1)), int(m.group(2))
+    if n > MAX_SHARDS:
+        raise ShardError(f"--shard {_short(spec)}: {n} shards are more than a job array can have (at most {MAX_SHARDS})")
+    if not 0 <= i < n:
+        raise ShardError(f"--shard {i}/{n}: need 0 <= i < n")
+    return i, n
+
+
+def shard_text(shard: tuple[int, int] | None) -> str:
+    """"i/n", or "" for a whole sweep (as stored in the file's ``shard`` attribute)."""
+    return "" if shard is None else f"{shard[0]}/{shard[1]}"
+
+
+def shard_instances(config: SweepConfig, shard: tuple[int, int] | None) -> list[tuple[int, int, int]]:
+    """The instances (k, a, b) of shard (i, n), in single-run order; every instance if ``shard`` is None.
+
+    Instances are dealt greedily, most expensive first, to the least loaded
+    shard (ties to the lowest index); an instance costs the sum of its
+    methods' ``shard_weight`` on sample 0 at its (J, h) (default 1 each; exact
+    enumeration counts an instance with fields as two: the h = 0 symmetry
+    halves the work).  The weights are deterministic, so the assignment
+    depends only on the configuration and every task of an array computes the
+    same partition.
+    """
+    everything = config.instances()
+    if shard is None:
+        return everything
+    i, n = shard
+    first = make_instance(config.model, config.params, config.seed, 0)
+    weights = {}
+    for a in range(config.J.size):
+        for b in range(config.h.size):
+            model = first.scaled(config.J[a], config.h[b])
+            weights[a, b] = sum(
+                1.0 if get_method(name).shard_weight is None
+                else float(get_method(name).shard_weight(model, config.beta, config.method_settings(name)))
+                for name in config.methods
+            )
+
+    def cost(inst):
+        return weights[inst[1], inst[2]]
+
+    # with n >= the instance count, instance r (by cost) goes to shard r and the rest stay empty,
+    # so the loads of min(n, count) shards decide the same partition
+    load = np.zeros(min(n, len(everything)))
+    mine = set()
+    for inst in sorted(everything, key=cost, reverse=True):  # stable: ties keep single-run order
+        s = int(np.argmin(load))
+        load[s] += cost(inst)
+        if s == i:
+            mine.add(inst)
+    return [inst for inst in everything if inst in mine]
+
+
+#: Pool tasks per worker when instances are grouped (see :func:`task_groups`).
+TASKS_PER_WORKER = 16
+
+
+def task_groups(todo: list, workers: int, n: int) -> list[list]:
+    """``todo`` split into consecutive groups, one pool task each.
+
+    One instance per task from N = :data:`isingvar.exact.ESTIMATE_FROM_N`,
+    where an instance takes long enough that a task's cost does not count and
+    the finest grain balances best.  Below, about :data:`TASKS_PER_WORKER`
+    tasks per worker: a task costs the pool about a millisecond (the config
+    pickled, two pipes, a future), more than a small instance takes, so one
+    task per instance made 20,000 samples of N = 8 slower on two workers
+    (44 s) than in one process (13 s).
+    """
+    from ..exact import ESTIMATE_FROM_N
+
+    size = 1 if n >= ESTIMATE_FROM_N else -(-len(todo) // (TASKS_PER_WORKER * max(1, workers)))
+    return [todo[i:i + size] for i in range(0, len(todo), size)]
+
+
+#: From this many instances a sweep of small ones (N < 25) runs in worker processes by default.
+MANY_INSTANCES = 2000
+
+
+def default_workers(config: SweepConfig, cores: int) -> int:
+    """Worker processes when ``--workers`` is not given: ``cores``, or 1 for a few small instances.
+
+    Below N = 25 every method takes milliseconds per instance and the exact
+    kernel already uses every core within an instance, so starting worker
+    processes (spawn, imports, loading the compiled kernels: ~0.7 s) is won
+    back only over many instances: N = 24, 8 samples, 0.89 s with one worker,
+    1.29 s with two (docs/batch.md); sk N = 8, exact and mean field, 1,000
+    samples 1.7 s and 1.6 s, 3,000 samples 4.1 s and 2.8 s (docs/performance.md).
+    So one process below N = 25 unless the sweep has :data:`MANY_INSTANCES`.
+    """
+    from ..exact import ESTIMATE_FROM_N
+
+    small = config.n < ESTIMATE_FROM_N and len(config.instances()) < MANY_INSTANCES
+    return 1 if small else cores
+
+
+def choose_workers(requested: int | None, config: SweepConfig, cores: int) -> tuple[int, str | None]:
+    """Worker processes for a sweep on ``cores`` cores, and a one-line note when a request was reduced.
+
+    ``requested`` None: :func:`default_workers`.  More workers than cores only
+    share the cores (each process also loads the kernels and holds its own
+    instance), so a larger request is capped at ``cores``; the note says so (the
+    CLI prints it as a warning).
+    """
+    if requested is None:
+        return default_workers(config, cores), None
+    if requested > cores:
+        return cores, f"--workers {requested} is more than the {cores} core(s) this process may use; running {cores}"
+    return requested, None
