@@ -293,3 +293,20 @@ def test_bound_table_takes_the_tightest_bounds_by_kind():
         tight = min(0.3, [0.1, 0.5, 0.2][k])
         assert r["gap"] == pytest.approx(tight) and r["gap_lower"] == pytest.approx(0.4)
         assert r["width"] == pytest.approx(tight + 0.4) and r["kl_c"] == pytest.approx(0.7)
+
+
+def test_methods_command_and_dry_run_table_list_the_registry():
+    r = runner.invoke(app, ["methods"], terminal_width=200)
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    for name, m in methods.all_methods().items():
+        assert name in text
+        for field, _, _ in methods.setting_fields(m):
+            assert f"--{name}-{field.replace('_', '-')}" in text
+        for v in m.variables:
+            assert v.name in r.output, v.name
+    assert "(lower)" in text and "(upper)" in text and "(diagnostic)" in text
+    r = runner.invoke(app, ["sweep", "chain", "--n", "6", "--beta", "0.5,1", "--mf-tol", "1e-8", "--dry-run"],
+                      terminal_width=200)
+    assert r.exit_code == 0, r.output
+    assert "tol = 1e-08" in r.output and "exact 0.0 s" in r.output and "mf " in r.output
