@@ -498,8 +498,9 @@ def plot(
     file: Path = typer.Argument(..., help="A result file written by `isingvar sweep`."),
     out_png: Path | None = typer.Option(None, "--out", help="Image to write, in the format its suffix names: .png, .pdf, .svg, ... (default: FILE with .png)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing image (never the result file itself)."),
+    var: str = typer.Option("", "--var", help="Also draw these declared quantities against beta, comma-separated (e.g. `u,c,m,chi`): every method that has one on the same axes."),
 ):
-    """Figure of the free energy (exact and bounds) and the bound gap against beta, per J and h."""
+    """Figure of the free energy (exact and bounds, their interval shaded), the bound gaps and any quantity against beta, per J and h."""
     with _user_errors():
         from isingvar.io.store import check_output, read_summary
         from isingvar.plot import figure_format, plot_result
@@ -507,7 +508,7 @@ def plot(
         png = out_png or file.with_suffix(".png")
         check_output(png, overwrite, inputs=[file])
         figure_format(png)
-        plot_result(read_summary(file), png)
+        plot_result(read_summary(file), png, variables=[q.strip() for q in var.split(",") if q.strip()])
         out.print(f"wrote {png}", highlight=False)
 
 

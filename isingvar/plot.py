@@ -1,4 +1,4 @@
-"""Figures of a result file: free energies and the mean-field bound gap against beta.
+"""Figures of a result file: free energies, their bounds and gaps, and any declared quantity against beta.
 
 Drawn with matplotlib's object API on the Agg canvas (no pyplot), so it needs
 no display and touches no global figure state.
@@ -11,7 +11,18 @@ from pathlib import Path
 import numpy as np
 
 from .errors import OutputPathError, ResultFileError
-from .report import bound_gap, free_energy_names, grid_values, kl_names, lower_gap, sample_stats
+from .report import (
+    bound_gap,
+    free_energy_names,
+    grid_values,
+    kl_names,
+    lower_gap,
+    quantities,
+    quantity_names,
+    sample_stats,
+    tightest,
+    variable_kinds,
+)
 
 _STYLE = {"exact": "-", "upper": "--", "lower": ":"}
 
@@ -38,13 +49,15 @@ def figure_format(path) -> str:
     return fmt
 
 
-def plot_result(summary: dict, path, *, pairs=None) -> Path:
+def plot_result(summary: dict, path, *, pairs=None, variables=()) -> Path:
     """Write a figure of free energy and bound gap against beta, one column per (J, h).
 
-    Each column has two panels.  Top: the exact free energy per spin and every
-    bound on it in the file (the variables the methods declare with quantity
-    "f": ``f_exact``, ``f_<method>_upper``, ``f_<method>_lower``; energy per
-    spin, in units of J).  Bottom: the gaps of the tightest upper bound above
+    Each column has two panels, and one more per entry of ``variables``.  Top:
+    the exact free energy per spin and every bound on it in the file (the
+    variables the methods declare with quantity "f": ``f_exact``,
+    ``f_<method>_upper``, ``f_<method>_lower``; energy per spin, in units of
+    J), with the interval between the tightest lower and the tightest upper
+    bound shaded (sample means).  Second: the gaps of the tightest upper bound above
     f_exact and of the tightest lower bound below it (energy per spin);
     without an exact free energy, every ``kl_<method> / N`` (nats per spin);
     else a note.  With
@@ -66,6 +79,10 @@ def plot_result(summary: dict, path, *, pairs=None) -> Path:
     pairs : sequence of (int, int), optional
         (J index, h index) of the columns, in order; default every pair, J
         major.  The figure is about 4.5 inches (450 px) wide per column.
+    variables : sequence of str
+        Declared quantities ("u", "c", "m", "chi", "s", ...) drawn below, one
+        panel each: every variable of that quantity in the file (exact values,
+        bounds, estimates of every method) on the same axes.
 
     Returns
     -------
@@ -76,7 +93,8 @@ def plot_result(summary: dict, path, *, pairs=None) -> Path:
     ------
     ResultFileError
         If no instance of the file is complete, if ``pairs`` is empty or an
-        index in it is out of range.
+        index in it is out of range, or a quantity of ``variables`` is in no
+        variable of the file (the message lists those that are).
     OutputPathError
         If the suffix of ``path`` names no image format.
     OutputBusyError, OutputWriteError
@@ -104,10 +122,16 @@ def plot_result(summary: dict, path, *, pairs=None) -> Path:
                 f"and h indices 0..{n_h - 1}"
             )
 
+    available = quantities(summary)
+    for q in variables:
+        if q not in available:
+            raise ResultFileError(f"no variable of quantity {q!r} in the file; choose from {', '.join(available)}")
+
     attrs = summary["attrs"]
-    fig = Figure(figsize=(4.5 * len(pairs), 7.0), dpi=100, layout="constrained")
+    rows = 2 + len(variables)
+    fig = Figure(figsize=(4.5 * len(pairs), 3.5 * rows), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(2, len(pairs), sharex="col", squeeze=False)
+    axes = fig.subplots(rows, len(pairs), sharex="col", squeeze=False)
     title = f"{attrs.get('model_family', '?')}, N = {attrs.get('n_spins', '?')}"
     if done.sum(axis=0).max() > 1:
         title += "\nmean ± 1 standard error over completed samples"
@@ -116,6 +140,8 @@ def plot_result(summary: dict, path, *, pairs=None) -> Path:
     names = [(name, kind) for kind in ("exact", "upper", "lower") for name in f[kind]]
     for col, (j, h) in enumerate(pairs):
         _draw_column(summary, j, h, names, axes[0, col], axes[1, col])
+        for row, q in enumerate(variables, start=2):
+            _draw_quantity(summary, j, h, q, axes[row, col])
     replace_atomically(path, lambda tmp: fig.savefig(tmp, format=fmt))
     return Path(path)
 
@@ -134,6 +160,7 @@ def _draw_column(summary, j, h, names, top, bottom):
         return
     for name, kind in names:
         _curve(top, beta, grid_values(summary, name, j, h), done, name, _STYLE[kind])
+    _interval(top, beta, summary, j, h, done)
     if top.lines:
         top.legend(fontsize="small")
     else:
@@ -158,6 +185,33 @@ def _draw_column(summary, j, h, names, top, bottom):
         _note(bottom, "no bound gap: needs an exact method\nand a bound")
         return
     bottom.axhline(0.0, color="0.6", linewidth=0.8)  # the gap is >= 0: the bound holds
+
+
+def _interval(ax, beta, summary, j, h, done):
+    """Shade the interval on f between the tightest lower and upper bounds (means over the samples)."""
+    lower = sample_stats(tightest(summary, "lower", j, h), done)[0]
+    upper = sample_stats(tightest(summary, "upper", j, h), done)[0]
+    band = np.isfinite(lower) & np.isfinite(upper)
+    if band.any():
+        ax.fill_between(beta, lower, upper, where=band, color="0.5", alpha=0.2, linewidth=0,
+                        label="bounds: f lies in here")
+
+
+def _draw_quantity(summary, j, h, quantity, ax):
+    """Every variable of ``quantity`` at (j, h) against beta, on one axes."""
+    done = summary["done"][:, j, h].astype(bool)
+    beta = summary["coords"]["beta"]
+    kinds = {name: kind for name, (kind, _) in variable_kinds(summary).items()}
+    names = quantity_names(summary, quantity)
+    for name in names:  # estimates and diagnostics dash-dotted
+        _curve(ax, beta, grid_values(summary, name, j, h), done, name, _STYLE.get(kinds.get(name), "-."))
+    units = getattr(summary.get("schema", {}).get(names[0]), "units", "")
+    ax.set_ylabel(f"{quantity} ({units})" if units else quantity)
+    ax.set_xlabel("inverse temperature β (1/J)")
+    if ax.lines:
+        ax.legend(fontsize="small")
+    else:
+        _note(ax, f"no completed values of {quantity} at this (J, h)")
 
 
 def _curve(ax, beta, values, done, label, style):

@@ -85,6 +85,17 @@ def free_energy_names(summary: dict) -> dict:
     return out
 
 
+def quantity_names(summary: dict, quantity: str) -> list:
+    """Every variable in ``summary`` of the declared ``quantity`` ("u", "c", "m", "chi", ...): exact values,
+    bounds and estimates of every method, in the file's order."""
+    return [name for name, (_, q) in variable_kinds(summary).items() if q == quantity and name in summary]
+
+
+def quantities(summary: dict) -> list:
+    """The declared quantities of the (sample, J, h, beta) variables in ``summary``, sorted."""
+    return sorted({q for name, (_, q) in variable_kinds(summary).items() if q and name in summary})
+
+
 def kl_names(summary: dict) -> list:
     """The derived ``kl_<method>`` variables in ``summary`` (quantity "kl")."""
     return [name for name, (_, quantity) in variable_kinds(summary).items() if quantity == "kl" and name in summary]

@@ -117,3 +117,22 @@ def test_plot_partly_done(results, tmp_path):
     summary["done"][:, 1, 0] = 0
     summary["done"][1:, 0, 0] = 0
     _image(plot_result(summary, tmp_path / "partial.png"))
+
+
+def test_plot_draws_declared_quantities_below(results, tmp_path):
+    from typer.testing import CliRunner
+
+    from isingvar.report import quantities, quantity_names
+    from isingvar_cli.main import app
+
+    summary = read_summary(results["sk"])
+    assert {"u", "c", "m", "chi"} <= set(quantities(summary))
+    assert set(quantity_names(summary, "u")) == {"u_exact", "u_mf"}  # every method with the quantity
+    two = _image(plot_result(summary, tmp_path / "two.png"))
+    four = _image(plot_result(summary, tmp_path / "four.png", variables=("u", "c")))
+    assert four.shape[0] == 2 * two.shape[0] and four.shape[1] == two.shape[1]  # one row per quantity
+    with pytest.raises(ResultFileError, match="no variable of quantity 'heat'.*choose from .*chi"):
+        plot_result(summary, tmp_path / "x.png", variables=("heat",))
+    r = CliRunner().invoke(app, ["plot", str(results["sk"]), "--out", str(tmp_path / "v.png"), "--var", "u,c,m,chi"])
+    assert r.exit_code == 0, r.output
+    assert _image(tmp_path / "v.png").shape[0] == 3 * two.shape[0]
