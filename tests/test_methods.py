@@ -12,9 +12,9 @@ import xarray as xr
 from isingvar_cli.main import app
 from typer.testing import CliRunner
 
-import isingvar.io.store as store
-import isingvar.methods as methods
+from isingvar import methods
 from isingvar.errors import ConfigMismatchError, ModelParameterError, ResultFileError, TooLargeError
+from isingvar.io import store
 from isingvar.merge import merge_shards
 from isingvar.methods.base import Var
 from isingvar.sweep import estimate_time, make_config, run_sweep

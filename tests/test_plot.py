@@ -120,10 +120,10 @@ def test_plot_partly_done(results, tmp_path):
 
 
 def test_plot_draws_declared_quantities_below(results, tmp_path):
+    from isingvar_cli.main import app
     from typer.testing import CliRunner
 
     from isingvar.report import quantities, quantity_names
-    from isingvar_cli.main import app
 
     summary = read_summary(results["sk"])
     assert {"u", "c", "m", "chi"} <= set(quantities(summary))

@@ -17,7 +17,6 @@ from ..families import check_seed, get_family, is_disordered, make_instance, n_s
 from ..methods import all_methods, canonical, get_method, make_settings
 from .estimate import estimate_time
 
-
 #: Per-site mean-field magnetisations are stored by default up to this N.
 SITES_DEFAULT_MAX_N = 1024
 

@@ -12,7 +12,6 @@ from ..families import make_instance
 from ..methods import get_method
 from .config import SweepConfig, _short
 
-
 #: Most shards of a sweep (a SLURM job array has at most 4,000,001 tasks).
 MAX_SHARDS = 4_000_001
 
