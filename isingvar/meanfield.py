@@ -78,9 +78,12 @@ PRUNE_HORIZON = 10
 #: Least mean number of sites per colour class for the colour-class sweeps; below it (dense
 #: couplings: SK and Curie-Weiss need N colours) the plain sequential sweep runs.
 MIN_CLASS = 16
-#: Fewest spins for which one run's colour classes are shared among the threads
-#: (:func:`isingvar.kernels.meanfield._colour_solve_wide`) instead of one run per thread.
-WIDE_MIN = 1 << 15
+#: Fewest spins for which a lone run's colour classes are shared among the threads
+#: (:func:`isingvar.kernels.meanfield._colour_solve_wide`: two parallel regions per sweep on a
+#: bipartite lattice); several runs always go one per thread.  With the second core busy, each
+#: region waited for a scheduler time slice: a sweep of square L = 1000 took 42 ms on 2 threads
+#: against 25 ms on one, L = 300 48 ms against 3 (docs/performance.md), so only beyond 4 * 10^6 spins.
+WIDE_MIN = 1 << 22
 
 # colourings by the CSR pattern they colour (IsingModel.scaled shares the pattern, so a sweep's
 # J and h axes colour once); an entry goes with its pattern
