@@ -9,7 +9,9 @@ Trial distribution Q(s) = prod_i (1 + m_i s_i)/2.  Its variational free energy
 
 is convex in each m_i alone, with minimiser m_i = tanh(beta g_i),
 g_i = h_i + sum_j J_ij m_j.  A sequential (Gauss-Seidel) sweep of these updates
-therefore never increases F~.
+therefore never increases F~.  Sites of one colour class (no coupling between them)
+are updated at once, which is the same sequential sweep in the colour order
+(:func:`_colour_solve`); the sites are then numbered class by class.
 """
 
 import math
