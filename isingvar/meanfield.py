@@ -141,7 +141,10 @@ class _Sweeps:
                 np.cumsum(deg, out=new_ptr[1:])
                 # CSR slots of the renumbered rows, row by row in the new order
                 src = np.repeat(indptr[perm] - new_ptr[:-1], deg) + np.arange(new_ptr[-1])
-                indptr, indices, data = new_ptr, np.ascontiguousarray(inv[indices[src]]), np.ascontiguousarray(data[src])
+                # uint32 columns (N <= MAX_SPINS < 2^32): numba emits no negative-index wrap-around for
+                # unsigned indices, and the gather ran 10.5 -> 8.8 ms per L = 1000 sweep (performance.md)
+                indices = inv.astype(np.uint32)[indices[src]]
+                indptr, data = new_ptr, np.ascontiguousarray(data[src])
                 h = np.ascontiguousarray(h[perm])
                 self.perm, self.cstart = perm, cstart
         self.csr = (indptr, indices, data)
