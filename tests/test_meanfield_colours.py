@@ -5,7 +5,6 @@ from pathlib import Path
 
 import mpmath
 import naive
-import numba
 import numpy as np
 import pytest
 from conftest import random_model
