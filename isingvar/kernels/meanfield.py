@@ -163,6 +163,9 @@ def _tanh_from_exp(x, e):
 def _tanh_array(x, e, out):
     """out[k] = tanh(x[k]) for float64 arrays, vectorised (no libm call): e is scratch of x's size.
 
+    The same two steps (:func:`isingvar.kernels.blocked._exp_neg`, then :func:`_tanh_from_exp`)
+    as :func:`_update_piece`, where they are fused with the local fields (one pass fewer).
+
     Relative error within a few 1e-16 of tanh (tested against mpmath); |x| > 354 gives +-1
     (exp(-2|x|) is then floored at ~1e-307 by :func:`isingvar.kernels.blocked._exp_neg`).
     """
