@@ -13,6 +13,7 @@ bound is evaluated at the final m whether or not the iteration converged.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,7 +75,140 @@ PRUNE_MARGIN = 2.0
 PRUNE_HORIZON = 10
 
 
-def _descend(csr, h, beta, starts, max_sweeps, tol):
+#: Least mean number of sites per colour class for the colour-class sweeps; below it (dense
+#: couplings: SK and Curie-Weiss need N colours) the plain sequential sweep runs.
+MIN_CLASS = 16
+#: Fewest spins for which a lone run's colour classes are shared among the threads
+#: (:func:`isingvar.kernels.meanfield._colour_solve_wide`: two parallel regions per sweep on a
+#: bipartite lattice); several runs always go one per thread.  With the second core busy, each
+#: region waited for a scheduler time slice: a sweep of square L = 1000 took 42 ms on 2 threads
+#: against 25 ms on one, L = 300 48 ms against 3 (docs/performance.md), so only beyond 4 * 10^6 spins.
+WIDE_MIN = 1 << 22
+
+# colourings by the CSR pattern they colour (IsingModel.scaled shares the pattern, so a sweep's
+# J and h axes colour once); an entry goes with its pattern
+_COLOURINGS: dict[int, tuple] = {}
+
+
+def colour_classes(model: IsingModel):
+    """A proper colouring of the coupling graph, grouped: (perm, cstart), cached per CSR pattern.
+
+    ``perm`` int64 (N,) lists the sites class by class (ascending within a class) and
+    class c is ``perm[cstart[c]:cstart[c + 1]]`` (``cstart`` int64 (C + 1,)).  No two
+    sites of one class are coupled.  First-fit in site order
+    (:func:`isingvar.kernels.meanfield._greedy_colouring`): 2 classes on square and
+    cubic lattices with even L or open boundaries, at most d + 1 on a d-regular graph,
+    N on a dense model.
+    """
+    indptr, indices, _ = model.csr  # indices: the pattern's array, shared by scaled copies
+    hit = _COLOURINGS.get(id(indices))
+    if hit is not None and hit[0]() is indices:
+        return hit[1]
+    from .kernels.meanfield import _greedy_colouring
+
+    colour = _greedy_colouring(indptr, indices)
+    perm = np.argsort(colour, kind="stable")
+    cstart = np.zeros(int(colour.max(initial=-1)) + 2, dtype=np.int64)
+    np.cumsum(np.bincount(colour, minlength=cstart.size - 1), out=cstart[1:])
+    key = id(indices)
+    _COLOURINGS[key] = (weakref.ref(indices), (perm, cstart))
+    weakref.finalize(indices, _COLOURINGS.pop, key, None)
+    return perm, cstart
+
+
+class _Sweeps:
+    """The couplings in the order the sweeps visit the sites, and the kernel that sweeps them.
+
+    With colour classes (mean class size >= MIN_CLASS, or ``coloured=True``) the
+    sites are renumbered class by class, so each class is a contiguous range that
+    :func:`isingvar.kernels.meanfield._colour_solve` updates at once (vectorised
+    tanh, threads within a class for N >= WIDE_MIN); otherwise the sequential sweep
+    in site order.  Both are exact coordinate descent on F~.  The choice depends on
+    the model alone, never on the thread count, so results do not either.
+    """
+
+    def __init__(self, model: IsingModel, coloured: bool | None = None):
+        self.perm = self.cstart = None
+        indptr, indices, data = model.csr
+        h = model.fields
+        if coloured is not False:
+            perm, cstart = colour_classes(model)
+            if coloured or model.n >= MIN_CLASS * (cstart.size - 1):
+                inv = np.empty_like(perm)
+                inv[perm] = np.arange(perm.size)
+                deg = np.diff(indptr)[perm]
+                new_ptr = np.zeros_like(indptr)
+                np.cumsum(deg, out=new_ptr[1:])
+                # CSR slots of the renumbered rows, row by row in the new order
+                src = np.repeat(indptr[perm] - new_ptr[:-1], deg) + np.arange(new_ptr[-1])
+                # uint32 columns (N <= MAX_SPINS < 2^32): numba emits no negative-index wrap-around for
+                # unsigned indices, and the gather ran 10.5 -> 8.8 ms per L = 1000 sweep (performance.md)
+                indices = inv.astype(np.uint32)[indices[src]]
+                indptr, data = new_ptr, np.ascontiguousarray(data[src])
+                h = np.ascontiguousarray(h[perm])
+                self.perm, self.cstart = perm, cstart
+        self.csr = (indptr, indices, data)
+        self.h = h
+        self.wide = self.perm is not None and model.n >= WIDE_MIN
+
+    def to_order(self, starts):
+        """Rows of ``starts`` (K, N) in sweep order (a copy when renumbered)."""
+        return starts if self.perm is None else np.ascontiguousarray(starts[:, self.perm])
+
+    def from_order(self, work, starts):
+        """Write ``work`` (sweep order) back into ``starts`` (site order)."""
+        if self.perm is not None:
+            starts[:, self.perm] = work
+
+    def compile(self, beta, starts, tol):
+        """Compile the kernels with signals live (inside the block they wait for the compiler)."""
+        k = starts.shape[0]
+        none = np.zeros(k, dtype=bool)
+        args = (np.zeros(k, dtype=np.int64), np.zeros(k, dtype=bool), np.full((k, 4), np.inf))
+        from .kernels import meanfield as kern
+
+        if self.perm is None:
+            if not kern._mf_solve_many.signatures:
+                kern._mf_solve_many(*self.csr, self.h, beta, starts, none, 0, tol, *args)
+            return
+        if not kern._mf_colour_many.signatures:
+            kern._mf_colour_many(*self.csr, self.h, beta, self.cstart, starts, none, 0, tol, *args)
+        if self.wide and not kern._colour_solve_wide.signatures:
+            kern._colour_solve_wide(*self.csr, self.h, beta, self.cstart, starts[0].copy(), 0, tol)
+            kern._mf_stats_wide(*self.csr, self.h, starts[0])
+
+    def advance(self, beta, starts, active, step, tol, sweeps, converged, stats):
+        """Up to ``step`` sweeps of every active run, with the contract of
+        :func:`isingvar.kernels.meanfield._mf_solve_many` (``starts`` in sweep order).
+
+        Several runs: one per thread.  One run of a large model (``wide``): its
+        classes shared among the threads.  Either gives the same numbers.
+        """
+        from .kernels import meanfield as kern
+
+        runs = int(active.sum())
+        if self.perm is None:
+            with numba_threads(_threads(self.csr, runs, step)):
+                kern._mf_solve_many(*self.csr, self.h, beta, starts, active, step, tol, sweeps, converged, stats)
+        elif runs > 1 or not self.wide:
+            with numba_threads(_threads(self.csr, runs, step)):
+                kern._mf_colour_many(*self.csr, self.h, beta, self.cstart, starts, active, step, tol, sweeps,
+                                     converged, stats)
+        else:
+            import numba
+
+            r = int(np.flatnonzero(active)[0])
+            pieces = int(np.diff(self.cstart).max()) // kern.PIECE + 1
+            work = step * (int(self.csr[0][-1]) + self.perm.size)
+            with numba_threads(kernel_threads(work, pieces, MIN_THREAD_WORK, numba.get_num_threads())):
+                done, conv = kern._colour_solve_wide(*self.csr, self.h, beta, self.cstart, starts[r], step, tol)
+                u, s, total = kern._mf_stats_wide(*self.csr, self.h, starts[r])
+            sweeps[r] += done
+            converged[r] = conv
+            stats[r] = beta * u - s, u, s, total
+
+
+def _descend(sweeper, beta, starts, max_sweeps, tol):
     """Minimise F~ from every row of ``starts`` (K, N), in place.
 
     The runs advance together, BLOCK sweeps at a time, in parallel.  A run that
@@ -96,14 +230,13 @@ def _descend(csr, h, beta, starts, max_sweeps, tol):
     converged = np.zeros(k, dtype=bool)
     stats = np.full((k, 4), np.inf)
     last_drop = np.full(k, np.nan)
-    from .kernels.meanfield import _mf_solve_many
-
-    if not _mf_solve_many.signatures:  # compile with signals live (inside the block they wait for the compiler)
-        _mf_solve_many(*csr, h, beta, starts, np.zeros(k, dtype=bool), 0, tol, sweeps, converged, stats)
+    work = sweeper.to_order(starts)
+    sweeper.compile(beta, work, tol)
     with deferred_interrupt() as check:
         while active.any():
-            _block(csr, h, beta, starts, active, sweeps, converged, stats, last_drop, max_sweeps, tol)
+            _block(sweeper, beta, work, active, sweeps, converged, stats, last_drop, max_sweeps, tol)
             check()
+    sweeper.from_order(work, starts)
     return sweeps, converged, stats
 
 
@@ -113,7 +246,8 @@ MIN_THREAD_WORK = 1 << 18
 
 
 def _threads(csr, runs: int, sweeps: int) -> int:
-    """Threads for a block of ``sweeps`` sweeps of ``runs`` runs: :func:`isingvar.parallel.kernel_threads`."""
+    """Threads for a block of ``sweeps`` sweeps of ``runs`` runs (or pieces of one run's classes):
+    :func:`isingvar.parallel.kernel_threads`."""
     import numba
 
     indptr = csr[0]
@@ -121,15 +255,12 @@ def _threads(csr, runs: int, sweeps: int) -> int:
     return kernel_threads(work, runs, MIN_THREAD_WORK, numba.get_num_threads())
 
 
-def _block(csr, h, beta, starts, active, sweeps, converged, stats, last_drop, max_sweeps, tol):
+def _block(sweeper, beta, starts, active, sweeps, converged, stats, last_drop, max_sweeps, tol):
     """Advance the active runs by one block and stop those that are done or hopeless."""
-    from .kernels.meanfield import _mf_solve_many
-
     before = stats[:, 0].copy()
     step = int(min(BLOCK, max_sweeps - sweeps[active].min()))
-    with numba_threads(_threads(csr, int(active.sum()), step)):
-        _mf_solve_many(*csr, h, beta, starts, active, step, tol, sweeps, converged, stats)
-    drop = before - stats[:, 0]  # >= 0 up to round-off: sequential updates never raise F~
+    sweeper.advance(beta, starts, active, step, tol, sweeps, converged, stats)
+    drop = before - stats[:, 0]  # >= 0 up to round-off: coordinate-descent sweeps never raise F~
     best = stats[:, 0].min()
     for r in np.flatnonzero(active):
         if converged[r] or sweeps[r] >= max_sweeps:
@@ -195,7 +326,7 @@ def mean_field(
     if max_sweeps < 1:
         raise ValueError("max_sweeps must be at least 1")
     n, nb = model.n, b.size
-    csr = model.csr
+    sweeper = _Sweeps(model)
 
     beta_f = np.full(nb, np.inf)  # beta F~ of the best m so far
     u = np.empty(nb)
@@ -207,7 +338,7 @@ def mean_field(
 
     def solve(k, starts):
         """Run from every row of ``starts``; keep the best if it beats the record at k."""
-        sw, conv, stats = _descend(csr, model.fields, b[k], starts, max_sweeps, tol)
+        sw, conv, stats = _descend(sweeper, b[k], starts, max_sweeps, tol)
         r = int(np.argmin(stats[:, 0]))
         if stats[r, 0] < beta_f[k]:
             beta_f[k], u[k], s[k], mag[k] = stats[r]
