@@ -1,0 +1,416 @@
+"""Tree-reweighted (TRW) upper bound on ln Z, certified by an explicit tree decomposition.
+
+For spanning trees (forests on disconnected graphs) T with weights rho_T >= 0, sum_T rho_T = 1, and
+tree-structured parameters theta_T with sum_T rho_T theta_T = theta, convexity of ln Z gives
+(Wainwright, Jaakkola & Willsky, IEEE Trans. Inf. Theory 51, 2313 (2005), eq. (13))
+
+    ln Z(theta) <= sum_T rho_T ln Z(theta_T).
+
+Here theta = (beta J_ij on the edges, beta h_i on the sites), E = -sum_{i<j} J_ij s_i s_j - sum_i h_i s_i.
+``lnZ_trw_upper`` is always that right-hand side for an explicit list of trees, every ln Z(theta_T)
+computed by exact log-domain sum-product on its tree, after checking that the list reproduces theta to
+rounding (:data:`RESIDUAL_LIMIT`, relative).  It is a valid bound at every iterate.
+
+Tree parameters for fixed rho: TRW message passing (:mod:`isingvar.kernels.bp`) gives messages u; each
+tree gets couplings K_e = theta_e / rho_e and fields g^T_i = theta_i + sum_j rho_ij u_{j->i}
+- sum_{j: ij in T} u_{j->i}, the canonical parameters of the TRW pseudo-marginals restricted to T
+(Wainwright et al. eq. (31)); sum_T rho_T theta_T = theta holds for any u, and at the TRW fixed
+point the primal value is the optimum for these rho.  Edge appearance probabilities rho_e are then
+improved by conditional gradient (Sec. VI): the maximum-weight spanning tree on the edge mutual
+informations of the pseudo-marginals joins the list with step gamma (halved up to twice when the bound
+does not drop), so the list grows one tree per step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigFileError
+from ..interrupt import deferred_interrupt
+from ..kernels import bp
+from ..thermo import free_energy_per_spin
+from .base import Method, Var
+
+#: Largest relative residual |sum_T rho_T theta_T - theta| / scale accepted (scale: the largest
+#: |theta| or |rho_T theta_T| entering the sum); above it the decomposition is refused.
+RESIDUAL_LIMIT = 1e-12
+
+#: Seconds per message update (one CSR slot in one sweep), for the cost estimate; measured on the
+#: development machine (docs/performance.md), about 20-40 ns per slot including the tree sums.
+SECONDS_PER_SLOT_SWEEP = 4e-8
+
+
+@dataclass(frozen=True)
+class Settings:
+    """TRW settings.
+
+    max_iterations : message sweeps allowed per TRW solve (one solve per tried tree list).
+    tol : convergence threshold on max |delta u| over a sweep (nats).
+    damping : message damping in [0, 1).
+    tree_steps : conditional-gradient steps on the edge appearance probabilities per beta (0: keep
+        the starting trees).
+    max_trees : trees kept beyond the starting set; above it the lightest trees whose edges are
+        covered by others are dropped.
+    start_trees : least number of random spanning trees a sparse graph starts from (more are added
+        until every coupled pair is covered).
+    """
+
+    max_iterations: int = 300
+    tol: float = 1e-8
+    damping: float = 0.5
+    tree_steps: int = 6
+    max_trees: int = 32
+    start_trees: int = 2
+
+    def __post_init__(self):
+        check_settings("trw", self)
+
+
+def check_settings(method: str, s) -> None:
+    """Raise ConfigFileError naming the option when a message-passing setting is out of range."""
+    def bad(field, what):
+        raise ConfigFileError(f"--{method}-{field.replace('_', '-')} ({method}.{field}) must be {what}, "
+                              f"got {getattr(s, field)!r}")
+
+    if s.max_iterations < 1:
+        bad("max_iterations", "at least 1")
+    if not s.tol > 0:
+        bad("tol", "> 0")
+    if not 0 <= s.damping < 1:
+        bad("damping", "in [0, 1)")
+    for field, least in (("tree_steps", 0), ("max_trees", 0), ("start_trees", 1)):
+        if hasattr(s, field) and getattr(s, field) < least:
+            bad(field, f">= {least}")
+
+
+class Graph:
+    """The CSR structure of a model and the slot/edge maps the message kernels need."""
+
+    def __init__(self, model):
+        indptr, indices, src = model._csr_pattern
+        self.n = model.n
+        self.indptr = indptr
+        self.indices = indices
+        self.slot_edge = np.ascontiguousarray(src, dtype=np.int64)
+        self.rev = bp._reverse_slots(indptr, indices)
+        self.edge_i = model.edge_i
+        self.edge_j = model.edge_j
+        self.J_slot = np.ascontiguousarray(model.couplings[src])
+        self.J = model.couplings
+        self.h = model.fields
+        E = model.n_edges
+        # a slot of each edge in row edge_i
+        rows = np.repeat(np.arange(self.n), np.diff(indptr))
+        self.edge_slot = np.empty(E, dtype=np.int64)
+        first = rows < indices
+        self.edge_slot[src[first]] = np.flatnonzero(first)
+        self.complete = self.n >= 3 and E == self.n * (self.n - 1) // 2
+        keys = np.random.default_rng(0x7257).integers(0, 2**63, E, dtype=np.int64).astype(np.uint64)
+        self.edge_keys = keys
+
+
+class TreeList:
+    """Explicit spanning trees/forests (rooted arrays, :func:`isingvar.kernels.bp.tree_lnz`) and weights."""
+
+    def __init__(self, graph: Graph):
+        self.g = graph
+        self.orders: list[np.ndarray] = []
+        self.parents: list[np.ndarray] = []
+        self.pslots: list[np.ndarray] = []
+        self.hashes: list[int] = []
+        self.weights = np.zeros(0)
+
+    def copy(self):
+        t = TreeList(self.g)
+        t.orders, t.parents, t.pslots = list(self.orders), list(self.parents), list(self.pslots)
+        t.hashes = list(self.hashes)
+        t.weights = self.weights.copy()
+        return t
+
+    def __len__(self):
+        return len(self.orders)
+
+    def edges_of(self, k):
+        p = self.pslots[k]
+        return self.g.slot_edge[p[p >= 0]]
+
+    def add(self, order, parent, pslot, gamma):
+        """Mix in a tree with weight gamma: rho <- (1 - gamma) rho + gamma 1_T (merged if already listed)."""
+        p = pslot[pslot >= 0]
+        h = int(np.sum(self.g.edge_keys[self.g.slot_edge[p]], dtype=np.uint64))
+        self.weights = self.weights * (1.0 - gamma)
+        if h in self.hashes:
+            self.weights[self.hashes.index(h)] += gamma
+            return
+        self.orders.append(order)
+        self.parents.append(parent)
+        self.pslots.append(pslot)
+        self.hashes.append(h)
+        self.weights = np.append(self.weights, gamma)
+
+    def edge_rho(self):
+        """rho_e = sum_{T contains e} rho_T, float64 (E,)."""
+        rho = np.zeros(self.g.J.size)
+        for k in range(len(self)):
+            np.add.at(rho, self.edges_of(k), self.weights[k])
+        return rho
+
+    def prune(self, keep: int, needed: np.ndarray):
+        """Drop the lightest trees while more than ``keep`` remain, keeping every edge in ``needed``
+        (bool (E,)) covered; the remaining weights are renormalised to sum 1."""
+        if len(self) <= keep:
+            return
+        counts = np.zeros(self.g.J.size, dtype=np.int64)
+        for k in range(len(self)):
+            np.add.at(counts, self.edges_of(k), 1)
+        drop = []
+        for k in np.argsort(self.weights):
+            if len(self) - len(drop) <= keep:
+                break
+            e = self.edges_of(k)
+            if np.all(counts[e][needed[e]] >= 2):
+                counts[e] -= 1
+                drop.append(k)
+        if not drop:
+            return
+        keep_idx = [k for k in range(len(self)) if k not in set(drop)]
+        for name in ("orders", "parents", "pslots", "hashes"):
+            lst = getattr(self, name)
+            setattr(self, name, [lst[k] for k in keep_idx])
+        w = self.weights[keep_idx]
+        self.weights = w / w.sum()
+
+
+def _empty_tree(n):
+    return np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+
+
+def _mst(graph: Graph, weight):
+    order, parent, pslot = _empty_tree(graph.n)
+    bp.max_spanning_tree(graph.n, graph.edge_i, graph.edge_j, np.ascontiguousarray(weight, dtype=np.float64),
+                         graph.indptr, graph.indices, order, parent, pslot)
+    return order, parent, pslot
+
+
+def starting_trees(graph: Graph, rng: np.random.Generator, start_trees: int) -> TreeList:
+    """Star trees around every site of a complete graph (rho_e = 2/N); otherwise random spanning trees
+    (forests), each preferring uncovered pairs, until every coupled pair is covered and at least
+    ``start_trees`` are listed.  Uniform weights."""
+    trees = TreeList(graph)
+    if graph.complete:
+        for c in range(graph.n):
+            order, parent, pslot = _empty_tree(graph.n)
+            bp.star_tree(graph.indptr, graph.indices, c, order, parent, pslot)
+            trees.add(order, parent, pslot, 1.0 / (len(trees) + 1))
+        return trees
+    needed = graph.J != 0
+    covered = np.zeros(graph.J.size, dtype=bool)
+    for attempt in range(graph.J.size + 4 * start_trees + 1):
+        w = rng.random(graph.J.size) + np.where(covered | ~needed, 0.0, 1.0)
+        order, parent, pslot = _mst(graph, w)
+        trees.add(order, parent, pslot, 1.0 / (len(trees) + 1))
+        p = pslot[pslot >= 0]
+        covered[graph.slot_edge[p]] = True
+        # a graph with few spanning trees (a tree, a cycle) may never give start_trees distinct ones
+        if np.all(covered[needed]) and (len(trees) >= start_trees or attempt >= 4 * start_trees):
+            return trees
+    raise RuntimeError("TRW: spanning trees fail to cover the coupled pairs")  # pragma: no cover
+
+
+@dataclass
+class Solution:
+    bound: float
+    trees: TreeList
+    u: np.ndarray
+    H: np.ndarray
+    kappa: np.ndarray
+    sweeps: int
+    converged: bool
+    residual: float
+
+
+def primal(graph: Graph, trees: TreeList, beta: float, u: np.ndarray):
+    """The certified bound sum_T rho_T ln Z(theta_T) for the tree list and messages u.
+
+    Returns (bound, kappa per slot, relative decomposition residual).  Raises RuntimeError when the
+    trees' weights do not sum to 1 or sum_T rho_T theta_T differs from theta by more than
+    :data:`RESIDUAL_LIMIT` relative.
+    """
+    theta_e = beta * graph.J
+    theta_h = np.ascontiguousarray(beta * graph.h)
+    rho_e = trees.edge_rho()
+    if np.any((rho_e <= 0) & (theta_e != 0)):
+        raise RuntimeError("TRW: a coupled pair lies in none of the trees")
+    kappa_e = np.divide(theta_e, rho_e, out=np.zeros_like(theta_e), where=rho_e > 0)
+    kappa = np.ascontiguousarray(kappa_e[graph.slot_edge])
+    rho = np.ascontiguousarray(rho_e[graph.slot_edge])
+    orders, parents, pslots = np.stack(trees.orders), np.stack(trees.parents), np.stack(trees.pslots)
+    K = len(trees)
+    lnz = np.empty(K)
+    fields = np.empty((K, graph.n))
+    bp.trw_primal(graph.indptr, graph.rev, rho, kappa, theta_h, u, orders, parents, pslots, trees.weights, lnz, fields)
+    # the certificate: the explicit list reproduces theta
+    coup = np.empty(graph.J.size)
+    fsum = np.empty(graph.n)
+    bp.decomposition_sums(graph.slot_edge, kappa, parents, pslots, trees.weights, fields, coup, fsum)
+    scale = max(np.max(np.abs(theta_e), initial=0.0), np.max(np.abs(theta_h), initial=0.0),
+                np.max(np.abs(fields) * trees.weights[:, None], initial=0.0), np.max(np.abs(theta_e), initial=0.0))
+    err = max(np.max(np.abs(coup - theta_e), initial=0.0), np.max(np.abs(fsum - theta_h), initial=0.0))
+    residual = err / scale if scale > 0 else err
+    wsum = math.fsum(trees.weights)
+    if not (residual <= RESIDUAL_LIMIT and abs(wsum - 1.0) <= RESIDUAL_LIMIT and np.all(trees.weights >= 0)):
+        raise RuntimeError(f"TRW: tree decomposition does not reproduce the model (relative residual {residual:.3g}, "
+                           f"weights sum to {wsum!r})")
+    bound = math.fsum(trees.weights * lnz)
+    return bound, kappa, rho, residual
+
+
+def solve(graph, trees, beta, u, settings):
+    """TRW messages for the trees' rho (warm start from u, in place) and the certified bound."""
+    theta_e = beta * graph.J
+    rho_e = trees.edge_rho()
+    kappa_e = np.divide(theta_e, rho_e, out=np.zeros_like(theta_e), where=rho_e > 0)
+    kappa = np.ascontiguousarray(kappa_e[graph.slot_edge])
+    rho = np.ascontiguousarray(rho_e[graph.slot_edge])
+    H = np.empty(graph.n)
+    theta_h = np.ascontiguousarray(beta * graph.h)
+    sweeps, conv = bp.message_sweeps(graph.indptr, graph.indices, graph.rev, kappa, rho, theta_h, u, H,
+                                     settings.damping, settings.max_iterations, settings.tol)
+    bound, kappa, rho, residual = primal(graph, trees, beta, u)
+    return Solution(bound, trees, u, H, kappa, int(sweeps), bool(conv), residual)
+
+
+def optimise_beta(graph, trees, u, beta, settings, base_count, check=lambda: None):
+    """TRW at one beta: messages for the current trees, then ``tree_steps`` conditional-gradient steps
+    on rho.  Returns (best Solution, total sweeps)."""
+    best = solve(graph, trees, beta, u.copy(), settings)
+    total = best.sweeps
+    needed = graph.J != 0
+    mi = np.empty(graph.J.size)
+    for step in range(settings.tree_steps):
+        check()
+        bp.edge_mutual_information(graph.indptr, graph.indices, graph.rev, best.kappa, best.u, best.H,
+                                   graph.edge_slot, mi)
+        order, parent, pslot = _mst(graph, mi)
+        p = pslot[pslot >= 0]
+        # Frank-Wolfe gap: -grad . (1_T - rho) with grad_e = -I_e (Wainwright et al., Sec. VI)
+        gap = float(mi[graph.slot_edge[p]].sum() - mi @ best.trees.edge_rho())
+        if gap <= 1e-9 * max(1.0, abs(best.bound)):
+            break
+        gamma = 2.0 / (step + 3.0)
+        improved = False
+        for _ in range(3):
+            cand = best.trees.copy()
+            cand.prune(base_count + settings.max_trees - 1, needed)
+            cand.add(order, parent, pslot, gamma)
+            sol = solve(graph, cand, beta, best.u.copy(), settings)
+            total += sol.sweeps
+            if sol.bound < best.bound:
+                best = sol
+                improved = True
+                break
+            gamma *= 0.5
+        if not improved:
+            break
+    return best, total
+
+
+def run(model, betas, settings, rng, *, sites=False, progress=None):
+    """TRW upper bound on ln Z at every beta of a grid (method plug-in entry point).
+
+    Parameters
+    ----------
+    model : IsingModel  (already scaled to the sweep's J and h).
+    betas : float64 (nb,), finite, >= 0, any order.
+    settings : :class:`Settings`.  rng : numpy Generator (random starting trees of sparse graphs).
+    sites : unused (TRW has no per-site variables).  progress : callable(step) or None; one unit per beta.
+
+    Returns
+    -------
+    dict: lnZ_trw_upper float64 (nb,) [nat, total], f_trw_lower float64 (nb,) [energy per spin; -inf at
+    beta = 0], trw_iterations int32 (nb,) message sweeps at that beta, trw_converged int8 (nb,) last
+    accepted TRW solve converged, trw_trees int32 (nb,) trees in the list of the reported bound.
+    Betas are processed in ascending order, each warm-started from the previous one (messages and
+    tree list).
+    """
+    b = np.ascontiguousarray(betas, dtype=np.float64)
+    if b.ndim != 1 or not np.all(np.isfinite(b)) or np.any(b < 0):
+        raise ValueError("betas must be a 1-D array of finite values >= 0")
+    nb = b.size
+    graph = Graph(model)
+    trees = starting_trees(graph, rng, settings.start_trees)
+    base_count = len(trees)
+    u = np.zeros(graph.indices.size)
+    out = {
+        "lnZ_trw_upper": np.full(nb, np.nan),
+        "trw_iterations": np.full(nb, -1, dtype=np.int32),
+        "trw_converged": np.full(nb, -1, dtype=np.int8),
+        "trw_trees": np.full(nb, -1, dtype=np.int32),
+    }
+    _compile(graph, trees, settings)
+    with deferred_interrupt() as check:
+        for q in np.argsort(b, kind="stable"):
+            best, total = optimise_beta(graph, trees, u, float(b[q]), settings, base_count, check)
+            trees, u = best.trees, best.u
+            out["lnZ_trw_upper"][q] = best.bound
+            out["trw_iterations"][q] = total
+            out["trw_converged"][q] = int(best.converged)
+            out["trw_trees"][q] = len(best.trees)
+            check()
+            if progress is not None:
+                progress(1.0)
+    out["f_trw_lower"] = free_energy_per_spin(out["lnZ_trw_upper"], b, model.n)
+    return out
+
+
+def _compile(graph, trees, settings):
+    """Compile the kernels before signals are held (a zero-sweep solve at beta = 0)."""
+    solve(graph, trees, 0.0, np.zeros(graph.indices.size), Settings(max_iterations=1))
+    mi = np.empty(graph.J.size)
+    bp.edge_mutual_information(graph.indptr, graph.indices, graph.rev, np.zeros(graph.indices.size),
+                               np.zeros(graph.indices.size), np.zeros(graph.n), graph.edge_slot, mi)
+    _mst(graph, mi)
+
+
+def cost(model, betas, settings, *, sites=False):
+    """Estimated seconds of :func:`run`: slots x sweeps x solves x betas x :data:`SECONDS_PER_SLOT_SWEEP`,
+    with about 50 sweeps per solve after the warm start, plus the tree sums (N per tree per solve)."""
+    nb = np.asarray(betas).size
+    solves = 1 + 2 * settings.tree_steps
+    sweeps = min(settings.max_iterations, 50)
+    n_trees = (model.n if model.n_edges == model.n * (model.n - 1) // 2 else 3) + settings.max_trees
+    work = solves * nb * (2 * model.n_edges * sweeps + 2 * n_trees * model.n)
+    return work * SECONDS_PER_SLOT_SWEEP
+
+
+def progress_units(model_n, betas, settings):
+    """One unit per beta."""
+    return float(np.asarray(betas).size)
+
+
+METHOD = Method(
+    name="trw",
+    summary="tree-reweighted upper bound on ln Z (lower bound on f), certified by an explicit tree decomposition",
+    settings=Settings,
+    variables=(
+        Var("lnZ_trw_upper", "upper", "lnZ", "nat",
+            "tree-reweighted upper bound on ln Z (>= lnZ_exact): sum_T rho_T ln Z(theta_T) over an explicit tree list"),
+        Var("f_trw_lower", "lower", "f", "energy per spin",
+            "tree-reweighted lower bound on the free energy per spin (<= f_exact), -lnZ_trw_upper/(beta N)",
+            nonfinite="-inf at beta = 0"),
+        Var("trw_iterations", "diagnostic", None, "1", "TRW message sweeps at this beta (all solves)",
+            dtype="i4", fill=-1),
+        Var("trw_converged", "diagnostic", None, "1",
+            "last accepted TRW message solve converged (max |delta u| < tol); the bound is valid either way",
+            dtype="i1", fill=-1, flags=((0, 1), "not_converged converged")),
+        Var("trw_trees", "diagnostic", None, "1", "spanning trees (forests) in the decomposition of the bound",
+            dtype="i4", fill=-1),
+    ),
+    run=run,
+    cost=cost,
+    progress_units=progress_units,
+    default=True,
+)

@@ -1,0 +1,177 @@
+"""TRW upper bound: against brute force, closed forms and an independent tree transfer matrix."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+
+import naive
+from conftest import random_model
+from isingvar.families import make_instance, resolve_params
+from isingvar.methods import trw
+from isingvar.model import IsingModel
+
+METHOD = trw.METHOD
+
+
+def run(model, betas, rng=None, **kw):
+    rng = rng if rng is not None else np.random.default_rng(0)
+    return METHOD.run(model, np.asarray(betas, float), METHOD.settings(**kw), rng, sites=False, progress=None)
+
+
+def inst(name, params, seed=1):
+    return make_instance(name, resolve_params(name, params), seed=seed, sample=0)
+
+
+def brute(model, betas):
+    return naive.thermo(model.dense(), model.fields, betas)["lnZ"]
+
+
+def open_chain_lnZ(J, h, beta):
+    """ln Z of an open chain by a plain 2x2 transfer-matrix product (rescaled each step)."""
+    s = np.array([1.0, -1.0])
+    v = np.exp(beta * h[0] * s)
+    lnz = 0.0
+    for k in range(len(J)):
+        T = np.exp(beta * (J[k] * np.outer(s, s) + h[k + 1] * s[None, :]))
+        v = v @ T
+        top = v.max()
+        lnz += math.log(top)
+        v = v / top
+    return lnz + math.log(v.sum())
+
+
+@hsettings(max_examples=25, deadline=None)
+@given(n=st.integers(2, 9), seed=st.integers(0, 2**31), density=st.sampled_from([1.0, 0.5]),
+       sign=st.sampled_from(["glass", "ferro", "antiferro"]), field=st.sampled_from([0.0, 0.3, 1.0]),
+       beta=st.sampled_from([0.05, 0.4, 1.0, 3.0]))
+def test_upper_bound_holds(n, seed, density, sign, field, beta):
+    rng = np.random.default_rng(seed)
+    m = random_model(n, rng, density=density, field_scale=field)
+    if sign != "glass":
+        J = np.abs(m.couplings) * (1 if sign == "ferro" else -1)
+        m = IsingModel(n, m.edge_i, m.edge_j, J, m.fields)
+    betas = [0.0, beta]
+    r = run(m, betas, rng)
+    exact = brute(m, betas)
+    assert np.all(r["lnZ_trw_upper"] >= exact - 1e-9 * np.maximum(1, np.abs(exact)))
+    assert r["lnZ_trw_upper"][0] == pytest.approx(n * math.log(2), rel=1e-14)
+
+
+def test_exact_on_open_chain_with_fields():
+    rng = np.random.default_rng(3)
+    n = 60
+    J = rng.normal(size=n - 1)
+    h = rng.normal(size=n)
+    m = IsingModel(n, np.arange(n - 1), np.arange(1, n), J, h)
+    betas = np.array([0.2, 1.0, 2.5])
+    r = run(m, betas)
+    ref = [open_chain_lnZ(J, h, b) for b in betas]
+    np.testing.assert_allclose(r["lnZ_trw_upper"], ref, rtol=1e-10)
+    assert np.all(r["trw_trees"] == 1)
+
+
+def test_exact_on_star_and_forest_vs_brute_force():
+    rng = np.random.default_rng(4)
+    # star with 8 leaves plus a separate 3-chain: a forest of two components
+    i = np.array([0] * 8 + [9, 10])
+    j = np.array(list(range(1, 9)) + [10, 11])
+    m = IsingModel(12, i, j, rng.normal(size=10), rng.normal(size=12))
+    betas = np.array([0.3, 1.0, 2.0])
+    np.testing.assert_allclose(run(m, betas)["lnZ_trw_upper"], brute(m, betas), rtol=1e-10)
+
+
+def test_families_bound_holds():
+    betas = np.array([0.05, 0.5, 1.0, 3.0])
+    cases = [("square", {"L": 3, "boundary": "periodic", "disorder": "pm"}),
+             ("square", {"L": 3, "boundary": "open", "disorder": "gaussian"}),
+             ("sk", {"n": 10}), ("rrg", {"n": 12, "degree": 3}), ("chain", {"n": 12, "boundary": "periodic"})]
+    for name, params in cases:
+        for h in (0.0, 0.3):
+            m = inst(name, params).scaled(1.0, h)
+            r = run(m, betas)
+            assert np.all(r["lnZ_trw_upper"] >= brute(m, betas) - 1e-9), (name, params, h)
+
+
+def test_periodic_chain_against_closed_form():
+    n = 14
+    for J, h in ((1.0, 0.0), (-1.0, 0.3), (0.7, -0.5)):
+        m = IsingModel(n, np.arange(n), (np.arange(n) + 1) % n, np.full(n, J), np.full(n, h))
+        betas = np.array([0.1, 0.6, 2.0])
+        r = run(m, betas)
+        exact = np.array([naive.chain_lnZ(n, J, h, b) for b in betas])
+        assert np.all(r["lnZ_trw_upper"] >= exact - 1e-10)
+        # a cycle: two trees suffice, and the bound is within the cycle's weight of exact
+        assert np.all(r["lnZ_trw_upper"] - exact < 2 * betas * abs(J) + 1e-9)
+
+
+def test_curie_weiss_against_binomial_sum():
+    n = 12
+    m = inst("curie-weiss", {"n": n}, 0).scaled(1.0, 0.3)
+    betas = np.array([0.5, 1.0, 2.0])
+    r = run(m, betas)
+    exact = np.array([naive.curie_weiss_lnZ(n, 1.0, 0.3, b) for b in betas])
+    assert np.all(r["lnZ_trw_upper"] >= exact)
+
+
+def test_decomposition_residual_and_refusal():
+    rng = np.random.default_rng(5)
+    m = random_model(9, rng, density=0.6, field_scale=0.7)
+    g = trw.Graph(m)
+    trees = trw.starting_trees(g, rng, 3)
+    u = rng.normal(size=g.indices.size)  # any messages give a valid decomposition
+    bound, _, _, residual = trw.primal(g, trees, 1.3, u)
+    assert residual < 1e-12
+    assert bound >= brute(m, [1.3])[0]
+    bad = trees.copy()
+    bad.weights = bad.weights * 0.9  # weights no longer sum to 1
+    with pytest.raises(RuntimeError, match="decomposition"):
+        trw.primal(g, bad, 1.3, u)
+
+
+def test_converged_messages_minimise_the_primal():
+    """At the TRW fixed point the primal is minimal over the tree parameters for fixed rho (convexity):
+    perturbing the messages (hence the tree fields) never lowers it."""
+    rng = np.random.default_rng(6)
+    m = inst("square", {"L": 4, "boundary": "periodic", "disorder": "gaussian"}, 2)
+    m = m.scaled(1.0, 0.4)
+    g = trw.Graph(m)
+    trees = trw.starting_trees(g, rng, 2)
+    sol = trw.solve(g, trees, 0.5, np.zeros(g.indices.size), trw.Settings(max_iterations=5000, tol=1e-13))
+    assert sol.converged
+    for _ in range(5):
+        bound, *_ = trw.primal(g, trees, 0.5, sol.u + 1e-3 * rng.normal(size=sol.u.size))
+        assert bound >= sol.bound - 1e-12
+
+
+def test_rho_steps_tighten_and_variables():
+    m = inst("square", {"L": 4, "boundary": "periodic", "disorder": "gaussian"}, 3)
+    betas = np.array([1.0, 0.0, 0.5])  # unsorted, with beta = 0
+    fixed = run(m, betas, tree_steps=0)
+    opt = run(m, betas)
+    assert np.all(opt["lnZ_trw_upper"] <= fixed["lnZ_trw_upper"] + 1e-12)
+    assert opt["lnZ_trw_upper"][0] < fixed["lnZ_trw_upper"][0]
+    assert np.all(opt["lnZ_trw_upper"] >= brute(m, betas) - 1e-10)
+    f = opt["f_trw_lower"]
+    assert f[1] == -np.inf
+    np.testing.assert_allclose(f[[0, 2]], -opt["lnZ_trw_upper"][[0, 2]] / (betas[[0, 2]] * m.n))
+    assert {v.name for v in METHOD.variables} == set(opt)
+    assert opt["trw_iterations"].dtype == np.int32 and opt["trw_converged"].dtype == np.int8
+
+
+def test_settings_refused():
+    from isingvar.errors import IsingvarError
+
+    with pytest.raises(IsingvarError, match="--trw-damping"):
+        trw.Settings(damping=1.0)
+
+
+def test_cost_and_progress():
+    m = inst("square", {"L": 8}, 0)
+    s = trw.Settings()
+    assert METHOD.cost(m, np.linspace(0.1, 1, 8), s, sites=False) > 0
+    assert METHOD.progress_units(m.n, np.linspace(0.1, 1, 8), s) == 8
+    steps = []
+    run_ = METHOD.run(m, np.linspace(0.1, 1, 3), s, np.random.default_rng(0), sites=False, progress=steps.append)
+    assert sum(steps) == 3 and run_["lnZ_trw_upper"].shape == (3,)
