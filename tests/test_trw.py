@@ -175,3 +175,26 @@ def test_cost_and_progress():
     steps = []
     run_ = METHOD.run(m, np.linspace(0.1, 1, 3), s, np.random.default_rng(0), sites=False, progress=steps.append)
     assert sum(steps) == 3 and run_["lnZ_trw_upper"].shape == (3,)
+
+
+def test_polish_lowers_the_primal_and_reaches_the_message_fixed_point():
+    """Direct L-BFGS on the primal over the messages from u = 0 reaches the converged TRW value (both
+    are the minimum for fixed rho) and never raises the bound."""
+    m = inst("square", {"L": 4, "boundary": "periodic", "disorder": "gaussian"}, 4).scaled(1.0, 0.3)
+    g = trw.Graph(m)
+    trees = trw.starting_trees(g, np.random.default_rng(1), 2)
+    sol = trw.solve(g, trees, 0.7, np.zeros(g.indices.size), trw.Settings(max_iterations=5000, tol=1e-13))
+    assert sol.converged
+    start, *_ = trw.primal(g, trees, 0.7, np.zeros(g.indices.size))
+    u, _ = trw.polish(g, trees, 0.7, np.zeros(g.indices.size), 500, 1e-10)
+    bound, *_ = trw.primal(g, trees, 0.7, u)
+    assert bound <= start
+    assert bound == pytest.approx(sol.bound, abs=1e-8)
+
+
+def test_polish_setting_keeps_the_bound_valid():
+    rng = np.random.default_rng(9)
+    m = random_model(9, rng, coupling_scale=2.0)
+    betas = np.array([1.0, 2.0])
+    r = run(m, betas, polish_iterations=50, max_iterations=3)
+    assert np.all(r["lnZ_trw_upper"] >= brute(m, betas))

@@ -374,3 +374,72 @@ def star_tree(indptr, indices, center, order, parent, pslot):
         pslot[i] = k
         q += 1
     return True
+
+
+@njit
+def tree_lnz_magnetisations(order, parent, pslot, kappa, g, F, up, mag):
+    """:func:`tree_lnz` plus the exact tree magnetisations <s_i>_T into mag (N,) (downward pass).
+
+    F, up : work (N,).  Downward message p -> c: 1/2[lc(x + K) - lc(x - K)] with x the full field of p
+    less the upward message of c (sum-product on a tree; Mezard & Montanari eq. 14.2-14.4).
+    """
+    n = order.size
+    for q in range(n):
+        F[q] = g[q]
+    lnz = 0.0
+    for q in range(n - 1, -1, -1):
+        c = order[q]
+        p = parent[c]
+        if p < 0:
+            lnz += lncosh2(F[c])
+            up[c] = 0.0
+        else:
+            K = kappa[pslot[c]]
+            plus = lncosh2(F[c] + K)
+            minus = lncosh2(F[c] - K)
+            lnz += 0.5 * (plus + minus)
+            up[c] = 0.5 * (plus - minus)
+            F[p] += up[c]
+    for q in range(n):  # parents before children: F becomes the full field
+        c = order[q]
+        p = parent[c]
+        if p >= 0:
+            K = kappa[pslot[c]]
+            x = F[p] - up[c]
+            F[c] += 0.5 * (lncosh2(x + K) - lncosh2(x - K))
+        mag[c] = np.tanh(F[c])
+    return lnz
+
+
+@pjit
+def trw_primal_gradient(indptr, rev, rho, kappa, theta_h, u, orders, parents, pslots, weights, lnz_trees, mags,
+                        grad):
+    """Tree ln Z values and the gradient of sum_T rho_T ln Z(theta_T(u)) with respect to the messages u.
+
+    theta_T(u) as in :func:`_tree_fields` is affine in u, so the primal is convex in u; with
+    d g^T_j / d u_{i->j} = rho_ij - [ij in T] the gradient on slot k = (i -> j) is
+    rho_ij sum_T rho_T m^T_j - sum_{T contains ij} rho_T m^T_j.  mags (K, N) output, grad (2E,) output.
+    """
+    K = orders.shape[0]
+    n = orders.shape[1]
+    for T in prange(K):
+        g = np.empty(n)
+        F = np.empty(n)
+        up = np.empty(n)
+        _tree_fields(indptr, rev, rho, theta_h, u, parents[T], pslots[T], g)
+        lnz_trees[T] = tree_lnz_magnetisations(orders[T], parents[T], pslots[T], kappa, g, F, up, mags[T])
+    mbar = np.zeros(n)
+    for T in range(K):
+        for i in range(n):
+            mbar[i] += weights[T] * mags[T, i]
+    for i in range(n):
+        for k in range(indptr[i], indptr[i + 1]):
+            grad[rev[k]] = rho[k] * mbar[i]  # slot rev[k] carries u_{j->i}, which enters g_i
+    for T in range(K):
+        w = weights[T]
+        for c in range(n):
+            p = parents[T, c]
+            if p >= 0:
+                k = pslots[T, c]  # u[k] = u_{c->p} enters g_p; u[rev[k]] = u_{p->c} enters g_c
+                grad[k] -= w * mags[T, p]
+                grad[rev[k]] -= w * mags[T, c]

@@ -38,9 +38,10 @@ from .base import Method, Var
 #: |theta| or |rho_T theta_T| entering the sum); above it the decomposition is refused.
 RESIDUAL_LIMIT = 1e-12
 
-#: Seconds per message update (one CSR slot in one sweep), for the cost estimate; measured on the
-#: development machine (docs/performance.md), about 20-40 ns per slot including the tree sums.
-SECONDS_PER_SLOT_SWEEP = 4e-8
+#: Seconds per unit of work of the cost model (one CSR slot in one message sweep, or one site of one
+#: tree sum), calibrated on the development machine (2-core Xeon) with benchmarks/bounds.py speed:
+#: square L = 256 and sk n = 200, 64 betas, fall within a factor 2 of the estimate.
+SECONDS_PER_SLOT_SWEEP = 3e-8
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ class Settings:
         the starting trees).
     max_trees : trees kept beyond the starting set; above it the lightest trees whose edges are
         covered by others are dropped.
+    polish_iterations : L-BFGS steps on the primal over the messages when message passing did not
+        converge (each step one or more passes over all trees); 0 (default) turns it off: on the
+        UAI Grids/DBN files it lowered the bound by < 0.01 % (benchmarks/bounds.py, docs/methods.md).
     start_trees : least number of random spanning trees a sparse graph starts from (more are added
         until every coupled pair is covered).
     """
@@ -64,6 +68,7 @@ class Settings:
     tree_steps: int = 6
     max_trees: int = 32
     start_trees: int = 2
+    polish_iterations: int = 0
 
     def __post_init__(self):
         check_settings("trw", self)
@@ -81,7 +86,7 @@ def check_settings(method: str, s) -> None:
         bad("tol", "> 0")
     if not 0 <= s.damping < 1:
         bad("damping", "in [0, 1)")
-    for field, least in (("tree_steps", 0), ("max_trees", 0), ("start_trees", 1)):
+    for field, least in (("tree_steps", 0), ("max_trees", 0), ("start_trees", 1), ("polish_iterations", 0)):
         if hasattr(s, field) and getattr(s, field) < least:
             bad(field, f">= {least}")
 
@@ -279,8 +284,87 @@ def solve(graph, trees, beta, u, settings):
     theta_h = np.ascontiguousarray(beta * graph.h)
     sweeps, conv = bp.message_sweeps(graph.indptr, graph.indices, graph.rev, kappa, rho, theta_h, u, H,
                                      settings.damping, settings.max_iterations, settings.tol)
+    if not conv and settings.polish_iterations > 0:
+        u, evals = polish(graph, trees, beta, u, settings.polish_iterations, settings.tol)
+        sweeps += evals
+        bp._node_fields(graph.indptr, graph.rev, rho, theta_h, u, H)
     bound, kappa, rho, residual = primal(graph, trees, beta, u)
     return Solution(bound, trees, u, H, kappa, int(sweeps), bool(conv), residual)
+
+
+def _slot_params(graph, trees, beta):
+    theta_e = beta * graph.J
+    rho_e = trees.edge_rho()
+    kappa_e = np.divide(theta_e, rho_e, out=np.zeros_like(theta_e), where=rho_e > 0)
+    return (np.ascontiguousarray(kappa_e[graph.slot_edge]), np.ascontiguousarray(rho_e[graph.slot_edge]),
+            np.ascontiguousarray(beta * graph.h))
+
+
+def polish(graph, trees, beta, u, iterations, tol, memory=8):
+    """Minimise the primal sum_T rho_T ln Z(theta_T(u)) over the messages u directly (convex in u) by
+    L-BFGS with Armijo backtracking (Nocedal & Wright, *Numerical Optimization*, Alg. 7.4-7.5).
+
+    Used where TRW message passing did not converge: any u gives a valid decomposition, and the
+    minimum over u is the optimal bound for the current rho.  Returns (u, evaluations).
+    """
+    kappa, rho, theta_h = _slot_params(graph, trees, beta)
+    orders, parents, pslots = np.stack(trees.orders), np.stack(trees.parents), np.stack(trees.pslots)
+    K = len(trees)
+    lnz = np.empty(K)
+    mags = np.empty((K, graph.n))
+
+    def fg(x):
+        g = np.empty(x.size)
+        bp.trw_primal_gradient(graph.indptr, graph.rev, rho, kappa, theta_h, x, orders, parents, pslots,
+                               trees.weights, lnz, mags, g)
+        return math.fsum(trees.weights * lnz), g
+
+    f, g = fg(u)
+    evals = 1
+    S, Y = [], []
+    for _ in range(iterations):
+        if np.max(np.abs(g)) < tol:
+            break
+        # two-loop recursion
+        q = g.copy()
+        alphas = []
+        for s_, y_ in zip(reversed(S), reversed(Y)):
+            a = (s_ @ q) / (y_ @ s_)
+            alphas.append(a)
+            q -= a * y_
+        if S:
+            q *= (S[-1] @ Y[-1]) / (Y[-1] @ Y[-1])
+        else:
+            q *= 1.0 / max(1.0, np.max(np.abs(g)))
+        for (s_, y_), a in zip(zip(S, Y), reversed(alphas)):
+            b = (y_ @ q) / (y_ @ s_)
+            q += (a - b) * s_
+        d = -q
+        slope = g @ d
+        if slope >= 0:
+            d, slope, S, Y = -g, -(g @ g), [], []
+        step = 1.0
+        for _ in range(30):
+            x = u + step * d
+            fx, gx = fg(x)
+            evals += 1
+            if fx <= f + 1e-4 * step * slope:
+                break
+            step *= 0.5
+        else:
+            break
+        sy = (x - u) @ (gx - g)
+        if sy > 1e-300:
+            S.append(x - u)
+            Y.append(gx - g)
+            if len(S) > memory:
+                S.pop(0)
+                Y.pop(0)
+        done = f - fx <= 1e-15 * abs(f)
+        u, f, g = x, fx, gx
+        if done:
+            break
+    return u, evals
 
 
 def optimise_beta(graph, trees, u, beta, settings, base_count, check=lambda: None):
@@ -376,12 +460,13 @@ def _compile(graph, trees, settings):
 
 
 def cost(model, betas, settings, *, sites=False):
-    """Estimated seconds of :func:`run`: slots x sweeps x solves x betas x :data:`SECONDS_PER_SLOT_SWEEP`,
-    with about 50 sweeps per solve after the warm start, plus the tree sums (N per tree per solve)."""
+    """Estimated seconds of :func:`run`: (slots x sweeps + 2 x trees x N) x solves x betas x
+    :data:`SECONDS_PER_SLOT_SWEEP`, with about 10 sweeps per solve after the warm start (measured:
+    4-5 on square and sk grids of 64 betas) and 1 + tree_steps solves per beta."""
     nb = np.asarray(betas).size
-    solves = 1 + 2 * settings.tree_steps
-    sweeps = min(settings.max_iterations, 50)
-    n_trees = (model.n if model.n_edges == model.n * (model.n - 1) // 2 else 3) + settings.max_trees
+    solves = 1 + settings.tree_steps
+    sweeps = min(settings.max_iterations, 10)
+    n_trees = (model.n if model.n_edges == model.n * (model.n - 1) // 2 else 3) + settings.tree_steps
     work = solves * nb * (2 * model.n_edges * sweeps + 2 * n_trees * model.n)
     return work * SECONDS_PER_SLOT_SWEEP
 
