@@ -198,3 +198,29 @@ def test_polish_setting_keeps_the_bound_valid():
     betas = np.array([1.0, 2.0])
     r = run(m, betas, polish_iterations=50, max_iterations=3)
     assert np.all(r["lnZ_trw_upper"] >= brute(m, betas))
+
+
+def test_disconnected_loopy_graph_isolated_spin_and_zero_coupling():
+    """Two triangles, an isolated spin and a listed pair with J = 0: spanning forests cover it."""
+    i = np.array([0, 1, 0, 3, 4, 3, 2])
+    j = np.array([1, 2, 2, 4, 5, 5, 6])
+    J = np.array([1.0, -1.5, 0.7, 2.0, 1.0, -0.5, 0.0])
+    m = IsingModel(8, i, j, J, np.linspace(-0.5, 0.5, 8))
+    betas = np.array([0.0, 0.5, 2.0])
+    r = run(m, betas)
+    exact = brute(m, betas)
+    assert np.all(r["lnZ_trw_upper"] >= exact - 1e-12)
+    assert r["lnZ_trw_upper"][0] == pytest.approx(8 * math.log(2), rel=1e-14)
+    single = run(IsingModel(1, [], [], [], [0.4]), [0.0, 1.0])
+    np.testing.assert_allclose(single["lnZ_trw_upper"], [math.log(2), math.log(2 * math.cosh(0.4))], rtol=1e-14)
+
+
+def test_tree_cap_prunes_and_stays_valid():
+    """With max_trees = 1 the lightest trees are dropped (keeping every pair covered) and the bound holds."""
+    rng = np.random.default_rng(11)
+    m = random_model(9, rng, density=0.5)
+    betas = np.linspace(0.2, 2.0, 5)
+    r = run(m, betas, max_trees=1, tree_steps=4)
+    assert np.all(r["lnZ_trw_upper"] >= brute(m, betas) - 1e-10)
+    start = len(trw.starting_trees(trw.Graph(m), np.random.default_rng(0), 2))  # run()'s own start
+    assert r["trw_trees"].max() <= start + 1

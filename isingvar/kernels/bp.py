@@ -135,9 +135,7 @@ def edge_mutual_information(indptr, indices, rev, kappa, u, H, edge_slot, mi):
     lw = np.empty(4)
     for e in range(edge_slot.size):
         k = edge_slot[e]
-        t = 0
-        # row of slot k: found from rev's row: indices[rev[k]] == t
-        t = indices[rev[k]]
+        t = indices[rev[k]]  # the row of slot k
         s = indices[k]
         a = H[t] - u[rev[k]]
         b = H[s] - u[k]
@@ -215,19 +213,23 @@ def tree_lnz(order, parent, pslot, kappa, g, F):
 
 
 @njit
-def _tree_fields(indptr, rev, rho, theta_h, u, parent, pslot, g):
-    """TRW tree fields g^T_i = theta_i + sum_j rho_ij u_{j->i} - sum_{j: (ij) in T} u_{j->i}, into g (N,).
+def _mean_fields(indptr, rev, rho, theta_h, u, hbar):
+    """hbar_i = theta_i + sum_j rho_ij u_{j->i}, into hbar (N,): the fields shared by every tree."""
+    _node_fields(indptr, rev, rho, theta_h, u, hbar)
+
+
+@njit
+def _tree_fields(hbar, rev, u, parent, pslot, g):
+    """TRW tree fields g^T_i = hbar_i - sum_{j: (ij) in T} u_{j->i}, into g (N,), with
+    hbar_i = theta_i + sum_j rho_ij u_{j->i} (:func:`_mean_fields`).
 
     With K^T_e = theta_e / rho_e these parameters are the canonical parameters of the pseudo-marginals
     restricted to T (Wainwright et al. 2005, eq. (31)), and sum_T rho_T g^T = theta_h exactly
     because sum_{T contains e} rho_T = rho_e.
     """
-    n = indptr.size - 1
+    n = hbar.size
     for i in range(n):
-        acc = theta_h[i]
-        for k in range(indptr[i], indptr[i + 1]):
-            acc += rho[k] * u[rev[k]]
-        g[i] = acc
+        g[i] = hbar[i]
     for c in range(n):
         p = parent[c]
         if p >= 0:
@@ -246,9 +248,11 @@ def trw_primal(indptr, rev, rho, kappa, theta_h, u, orders, parents, pslots, wei
     """
     K = orders.shape[0]
     n = orders.shape[1]
+    hbar = np.empty(n)
+    _mean_fields(indptr, rev, rho, theta_h, u, hbar)
     for T in prange(K):
         F = np.empty(n)
-        _tree_fields(indptr, rev, rho, theta_h, u, parents[T], pslots[T], fields_out[T])
+        _tree_fields(hbar, rev, u, parents[T], pslots[T], fields_out[T])
         lnz_trees[T] = tree_lnz(orders[T], parents[T], pslots[T], kappa, fields_out[T], F)
 
 
@@ -422,11 +426,13 @@ def trw_primal_gradient(indptr, rev, rho, kappa, theta_h, u, orders, parents, ps
     """
     K = orders.shape[0]
     n = orders.shape[1]
+    hbar = np.empty(n)
+    _mean_fields(indptr, rev, rho, theta_h, u, hbar)
     for T in prange(K):
         g = np.empty(n)
         F = np.empty(n)
         up = np.empty(n)
-        _tree_fields(indptr, rev, rho, theta_h, u, parents[T], pslots[T], g)
+        _tree_fields(hbar, rev, u, parents[T], pslots[T], g)
         lnz_trees[T] = tree_lnz_magnetisations(orders[T], parents[T], pslots[T], kappa, g, F, up, mags[T])
     mbar = np.zeros(n)
     for T in range(K):

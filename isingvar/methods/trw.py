@@ -125,31 +125,42 @@ class TreeList:
         self.orders: list[np.ndarray] = []
         self.parents: list[np.ndarray] = []
         self.pslots: list[np.ndarray] = []
+        self.edges: list[np.ndarray] = []
         self.hashes: list[int] = []
         self.weights = np.zeros(0)
+        self._stacked = None
 
     def copy(self):
         t = TreeList(self.g)
         t.orders, t.parents, t.pslots = list(self.orders), list(self.parents), list(self.pslots)
-        t.hashes = list(self.hashes)
+        t.edges, t.hashes = list(self.edges), list(self.hashes)
         t.weights = self.weights.copy()
+        t._stacked = self._stacked
         return t
+
+    def stacked(self):
+        """(orders, parents, pslots) as int64 (K, N) arrays (cached until the list changes)."""
+        if self._stacked is None:
+            self._stacked = (np.stack(self.orders), np.stack(self.parents), np.stack(self.pslots))
+        return self._stacked
 
     def __len__(self):
         return len(self.orders)
 
     def edges_of(self, k):
-        p = self.pslots[k]
-        return self.g.slot_edge[p[p >= 0]]
+        """Edge ids (E-indexing) of tree k."""
+        return self.edges[k]
 
     def add(self, order, parent, pslot, gamma):
         """Mix in a tree with weight gamma: rho <- (1 - gamma) rho + gamma 1_T (merged if already listed)."""
-        p = pslot[pslot >= 0]
-        h = int(np.sum(self.g.edge_keys[self.g.slot_edge[p]], dtype=np.uint64))
+        edges = self.g.slot_edge[pslot[pslot >= 0]]
+        h = int(np.sum(self.g.edge_keys[edges], dtype=np.uint64))
         self.weights = self.weights * (1.0 - gamma)
         if h in self.hashes:
             self.weights[self.hashes.index(h)] += gamma
             return
+        self._stacked = None
+        self.edges.append(edges)
         self.orders.append(order)
         self.parents.append(parent)
         self.pslots.append(pslot)
@@ -158,19 +169,18 @@ class TreeList:
 
     def edge_rho(self):
         """rho_e = sum_{T contains e} rho_T, float64 (E,)."""
-        rho = np.zeros(self.g.J.size)
-        for k in range(len(self)):
-            np.add.at(rho, self.edges_of(k), self.weights[k])
-        return rho
+        if not self.edges:
+            return np.zeros(self.g.J.size)
+        sizes = [e.size for e in self.edges]
+        return np.bincount(np.concatenate(self.edges), weights=np.repeat(self.weights, sizes),
+                           minlength=self.g.J.size)
 
     def prune(self, keep: int, needed: np.ndarray):
         """Drop the lightest trees while more than ``keep`` remain, keeping every edge in ``needed``
         (bool (E,)) covered; the remaining weights are renormalised to sum 1."""
         if len(self) <= keep:
             return
-        counts = np.zeros(self.g.J.size, dtype=np.int64)
-        for k in range(len(self)):
-            np.add.at(counts, self.edges_of(k), 1)
+        counts = np.bincount(np.concatenate(self.edges), minlength=self.g.J.size)
         drop = []
         for k in np.argsort(self.weights):
             if len(self) - len(drop) <= keep:
@@ -181,8 +191,10 @@ class TreeList:
                 drop.append(k)
         if not drop:
             return
-        keep_idx = [k for k in range(len(self)) if k not in set(drop)]
-        for name in ("orders", "parents", "pslots", "hashes"):
+        dropped = set(drop)
+        keep_idx = [k for k in range(len(self)) if k not in dropped]
+        self._stacked = None
+        for name in ("orders", "parents", "pslots", "edges", "hashes"):
             lst = getattr(self, name)
             setattr(self, name, [lst[k] for k in keep_idx])
         w = self.weights[keep_idx]
@@ -237,22 +249,28 @@ class Solution:
     residual: float
 
 
+def _slot_params(graph, trees, beta):
+    """Per-slot tree couplings K_e = theta_e / rho_e (0 where rho_e = 0) and rho_e, theta_h = beta h,
+    and rho_e (E,) from the explicit tree list."""
+    theta_e = beta * graph.J
+    rho_e = trees.edge_rho()
+    kappa_e = np.divide(theta_e, rho_e, out=np.zeros_like(theta_e), where=rho_e > 0)
+    return (np.ascontiguousarray(kappa_e[graph.slot_edge]), np.ascontiguousarray(rho_e[graph.slot_edge]),
+            np.ascontiguousarray(beta * graph.h), rho_e)
+
+
 def primal(graph: Graph, trees: TreeList, beta: float, u: np.ndarray):
     """The certified bound sum_T rho_T ln Z(theta_T) for the tree list and messages u.
 
-    Returns (bound, kappa per slot, relative decomposition residual).  Raises RuntimeError when the
-    trees' weights do not sum to 1 or sum_T rho_T theta_T differs from theta by more than
-    :data:`RESIDUAL_LIMIT` relative.
+    Returns (bound, K_e per CSR slot, rho_e per CSR slot, relative decomposition residual).  Raises
+    RuntimeError when the trees' weights do not sum to 1 or sum_T rho_T theta_T differs from theta by
+    more than :data:`RESIDUAL_LIMIT` relative.
     """
     theta_e = beta * graph.J
-    theta_h = np.ascontiguousarray(beta * graph.h)
-    rho_e = trees.edge_rho()
+    kappa, rho, theta_h, rho_e = _slot_params(graph, trees, beta)
     if np.any((rho_e <= 0) & (theta_e != 0)):
         raise RuntimeError("TRW: a coupled pair lies in none of the trees")
-    kappa_e = np.divide(theta_e, rho_e, out=np.zeros_like(theta_e), where=rho_e > 0)
-    kappa = np.ascontiguousarray(kappa_e[graph.slot_edge])
-    rho = np.ascontiguousarray(rho_e[graph.slot_edge])
-    orders, parents, pslots = np.stack(trees.orders), np.stack(trees.parents), np.stack(trees.pslots)
+    orders, parents, pslots = trees.stacked()
     K = len(trees)
     lnz = np.empty(K)
     fields = np.empty((K, graph.n))
@@ -261,8 +279,10 @@ def primal(graph: Graph, trees: TreeList, beta: float, u: np.ndarray):
     coup = np.empty(graph.J.size)
     fsum = np.empty(graph.n)
     bp.decomposition_sums(graph.slot_edge, kappa, parents, pslots, trees.weights, fields, coup, fsum)
+    # rounding is relative to the largest summand: |theta|, rho_T |g^T_i| or rho_T |K_e|
     scale = max(np.max(np.abs(theta_e), initial=0.0), np.max(np.abs(theta_h), initial=0.0),
-                np.max(np.abs(fields) * trees.weights[:, None], initial=0.0), np.max(np.abs(theta_e), initial=0.0))
+                np.max(np.abs(fields) * trees.weights[:, None], initial=0.0),
+                np.max(np.abs(kappa), initial=0.0) * np.max(trees.weights))
     err = max(np.max(np.abs(coup - theta_e), initial=0.0), np.max(np.abs(fsum - theta_h), initial=0.0))
     residual = err / scale if scale > 0 else err
     wsum = math.fsum(trees.weights)
@@ -275,13 +295,8 @@ def primal(graph: Graph, trees: TreeList, beta: float, u: np.ndarray):
 
 def solve(graph, trees, beta, u, settings):
     """TRW messages for the trees' rho (warm start from u, in place) and the certified bound."""
-    theta_e = beta * graph.J
-    rho_e = trees.edge_rho()
-    kappa_e = np.divide(theta_e, rho_e, out=np.zeros_like(theta_e), where=rho_e > 0)
-    kappa = np.ascontiguousarray(kappa_e[graph.slot_edge])
-    rho = np.ascontiguousarray(rho_e[graph.slot_edge])
+    kappa, rho, theta_h, _ = _slot_params(graph, trees, beta)
     H = np.empty(graph.n)
-    theta_h = np.ascontiguousarray(beta * graph.h)
     sweeps, conv = bp.message_sweeps(graph.indptr, graph.indices, graph.rev, kappa, rho, theta_h, u, H,
                                      settings.damping, settings.max_iterations, settings.tol)
     if not conv and settings.polish_iterations > 0:
@@ -292,12 +307,6 @@ def solve(graph, trees, beta, u, settings):
     return Solution(bound, trees, u, H, kappa, int(sweeps), bool(conv), residual)
 
 
-def _slot_params(graph, trees, beta):
-    theta_e = beta * graph.J
-    rho_e = trees.edge_rho()
-    kappa_e = np.divide(theta_e, rho_e, out=np.zeros_like(theta_e), where=rho_e > 0)
-    return (np.ascontiguousarray(kappa_e[graph.slot_edge]), np.ascontiguousarray(rho_e[graph.slot_edge]),
-            np.ascontiguousarray(beta * graph.h))
 
 
 def polish(graph, trees, beta, u, iterations, tol, memory=8):
@@ -307,8 +316,8 @@ def polish(graph, trees, beta, u, iterations, tol, memory=8):
     Used where TRW message passing did not converge: any u gives a valid decomposition, and the
     minimum over u is the optimal bound for the current rho.  Returns (u, evaluations).
     """
-    kappa, rho, theta_h = _slot_params(graph, trees, beta)
-    orders, parents, pslots = np.stack(trees.orders), np.stack(trees.parents), np.stack(trees.pslots)
+    kappa, rho, theta_h, _ = _slot_params(graph, trees, beta)
+    orders, parents, pslots = trees.stacked()
     K = len(trees)
     lnz = np.empty(K)
     mags = np.empty((K, graph.n))
@@ -486,7 +495,7 @@ METHOD = Method(
         Var("f_trw_lower", "lower", "f", "energy per spin",
             "tree-reweighted lower bound on the free energy per spin (<= f_exact), -lnZ_trw_upper/(beta N)",
             nonfinite="-inf at beta = 0"),
-        Var("trw_iterations", "diagnostic", None, "1", "TRW message sweeps at this beta (all solves)",
+        Var("trw_iterations", "diagnostic", None, "1", "TRW message sweeps at this beta, all solves (plus primal evaluations where polish_iterations > 0)",
             dtype="i4", fill=-1),
         Var("trw_converged", "diagnostic", None, "1",
             "last accepted TRW message solve converged (max |delta u| < tol); the bound is valid either way",
