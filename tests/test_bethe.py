@@ -71,3 +71,15 @@ def test_variables_and_sites_flag():
     assert run(m, [0.3], sites=True)["m_bethe_site"].shape == (1, 16)
     assert all("not a bound" in v.long_name for v in METHOD.variables if v.kind == "estimate")
     assert METHOD.cost(m, np.ones(4), METHOD.settings(), sites=False) > 0
+
+
+def test_symmetry_broken_below_the_bethe_transition():
+    """Zero-field ferromagnet: u = 0 is a BP fixed point at every beta; below the Bethe critical
+    temperature (tanh beta_c = 1/(z-1), z = 4: beta_c = 0.347) the ordered fixed point has the larger
+    lnZ_bethe and is the one kept."""
+    m = make_instance("square", resolve_params("square", {"L": 8}), seed=0, sample=0)
+    r = run(m, [0.2, 1.0], sites=False)
+    para = m.n * np.log(2) + m.n_edges * np.log(np.cosh(1.0))  # Bethe lnZ at u = 0
+    assert abs(r["m_bethe"][0]) < 1e-6
+    assert r["lnZ_bethe"][1] > para + 1.0
+    assert abs(r["m_bethe"][1]) > 0.99

@@ -43,15 +43,16 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
     Parameters
     ----------
     model : IsingModel (already scaled).  betas : float64 (nb,), finite, >= 0, any order.
-    settings : :class:`Settings`.  rng : unused (deterministic start u = 0, then continuation).
+    settings : :class:`Settings`.  rng : numpy Generator for the random start at every beta.
     sites : also return m_bethe_site (nb, N).  progress : callable(step) or None; one unit per beta.
 
     Returns
     -------
     dict: lnZ_bethe float64 (nb,) [nat], f_bethe float64 (nb,) [energy per spin, -inf at beta = 0],
     m_bethe float64 (nb,) mean of tanh(H_i), bethe_iterations int32 (nb,), bethe_converged int8 (nb,),
-    and m_bethe_site float64 (nb, N) when ``sites``.  Betas run in ascending order, each warm-started
-    from the previous beta's messages.
+    and m_bethe_site float64 (nb, N) when ``sites``.  Betas run in ascending order; at each, BP runs
+    from the previous beta's messages and from random messages, and the converged run with the
+    largest lnZ_bethe is kept (bethe_iterations: its sweeps).
     """
     b = np.ascontiguousarray(betas, dtype=np.float64)
     if b.ndim != 1 or not np.all(np.isfinite(b)) or np.any(b < 0):
@@ -77,10 +78,21 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
             beta = float(b[q])
             kappa = np.ascontiguousarray(beta * g.J_slot)
             theta_h = np.ascontiguousarray(beta * g.h)
-            sweeps, conv = bp.message_sweeps(g.indptr, g.indices, g.rev, kappa, rho, theta_h, u, H,
-                                             settings.damping, settings.max_iterations, settings.tol)
-            out["lnZ_bethe"][q] = bp.bethe_lnz(g.indptr, g.indices, g.rev, kappa, theta_h, u, H)
-            m = np.tanh(H)
+            best = None
+            # two starts: the previous beta's messages and fresh random ones (symmetry breaking: u = 0 is
+            # a fixed point of every zero-field model); keep the converged fixed point of least Bethe free
+            # energy, i.e. largest lnZ_bethe (Yedidia, Freeman & Weiss, IEEE Trans. Inf. Theory 51, 2282 (2005))
+            for start in (u, rng.uniform(-1.0, 1.0, u.size) * np.abs(kappa)):
+                v = start.copy()
+                sweeps, conv = bp.message_sweeps(g.indptr, g.indices, g.rev, kappa, rho, theta_h, v, H,
+                                                 settings.damping, settings.max_iterations, settings.tol)
+                lnz = bp.bethe_lnz(g.indptr, g.indices, g.rev, kappa, theta_h, v, H)
+                key = (bool(conv), lnz)
+                if best is None or key > best[0]:
+                    best = (key, v, H.copy(), int(sweeps))
+            (conv, lnz), u, Hb, sweeps = best
+            out["lnZ_bethe"][q] = lnz
+            m = np.tanh(Hb)
             out["m_bethe"][q] = m.mean()
             if sites:
                 out["m_bethe_site"][q] = m
@@ -94,10 +106,10 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
 
 
 def cost(model, betas, settings, *, sites=False):
-    """Estimated seconds: 2E slots x about 100 sweeps per beta (capped by max_iterations) x
+    """Estimated seconds: 2 starts x 2E slots x about 100 sweeps per beta (capped by max_iterations) x
     :data:`isingvar.methods.trw.SECONDS_PER_SLOT_SWEEP`."""
     sweeps = min(settings.max_iterations, 100)
-    return np.asarray(betas).size * (2 * model.n_edges + model.n) * sweeps * SECONDS_PER_SLOT_SWEEP
+    return 2 * np.asarray(betas).size * (2 * model.n_edges + model.n) * sweeps * SECONDS_PER_SLOT_SWEEP
 
 
 def progress_units(model_n, betas, settings):
