@@ -224,3 +224,27 @@ def test_tree_cap_prunes_and_stays_valid():
     assert np.all(r["lnZ_trw_upper"] >= brute(m, betas) - 1e-10)
     start = len(trw.starting_trees(trw.Graph(m), np.random.default_rng(0), 2))  # run()'s own start
     assert r["trw_trees"].max() <= start + 1
+
+
+CROSS = [("chain", {"n": 10, "boundary": b}) for b in ("open", "periodic")]
+CROSS += [("square", {"L": 3, "boundary": b, "disorder": d}) for b in ("open", "periodic") for d in ("none", "gaussian")]
+CROSS += [("cubic", {"L": 2, "boundary": "open", "disorder": "pm"}), ("curie-weiss", {"n": 10}),
+          ("sk", {"n": 10}), ("sk", {"n": 9, "J0": 2.0}), ("rrg", {"n": 10, "degree": 3, "disorder": "gaussian"})]
+
+
+@pytest.mark.parametrize("name,params", CROSS, ids=[f"{n}-{'-'.join(map(str, p.values()))}" for n, p in CROSS])
+def test_cross_method_mf_exact_trw(name, params):
+    """lnZ_mf_lower <= lnZ_exact <= lnZ_trw_upper for ferro-, antiferromagnetic and glassy couplings
+    (J = +-1 scales the instance), h in {0, 0.3}, beta 0.05..3."""
+    from isingvar.meanfield import mean_field
+
+    base = inst(name, params)
+    betas = np.array([0.05, 0.3, 1.0, 3.0])
+    for J in (1.0, -1.0):
+        for h in (0.0, 0.3):
+            m = base.scaled(J, h)
+            exact = brute(m, betas)
+            up = run(m, betas)["lnZ_trw_upper"]
+            lo = mean_field(m, betas, rng=np.random.default_rng(0), keep_sites=False).lnZ_lower
+            tol = 1e-9 * np.maximum(1.0, np.abs(exact))
+            assert np.all(lo <= exact + tol) and np.all(exact <= up + tol), (J, h, lo, exact, up)
