@@ -31,6 +31,7 @@ import numpy as np
 from ..errors import ConfigFileError
 from ..interrupt import deferred_interrupt
 from ..kernels import bp
+from ..parallel import kernel_threads, numba_threads
 from ..thermo import free_energy_per_spin
 from .base import Method, Var
 
@@ -42,6 +43,17 @@ RESIDUAL_LIMIT = 1e-12
 #: tree sum), calibrated on the development machine (2-core Xeon) with benchmarks/bounds.py speed:
 #: square L = 256 and sk n = 200, 64 betas, fall within a factor 2 of the estimate.
 SECONDS_PER_SLOT_SWEEP = 3e-8
+
+#: Least work (tree sites: trees x N) worth a thread of its own in the parallel tree sums; smaller
+#: calls run on one thread (a parallel region can wait a scheduler slice on a busy machine:
+#: isingvar.parallel.kernel_threads).  About 5-10 ms of work at 50-100 ns per tree site.
+MIN_THREAD_WORK = 1 << 17
+
+
+def _tree_threads(trees) -> int:
+    import numba
+
+    return kernel_threads(len(trees) * trees.g.n, len(trees), MIN_THREAD_WORK, numba.get_num_threads())
 
 
 @dataclass(frozen=True)
@@ -274,7 +286,9 @@ def primal(graph: Graph, trees: TreeList, beta: float, u: np.ndarray):
     K = len(trees)
     lnz = np.empty(K)
     fields = np.empty((K, graph.n))
-    bp.trw_primal(graph.indptr, graph.rev, rho, kappa, theta_h, u, orders, parents, pslots, trees.weights, lnz, fields)
+    with numba_threads(_tree_threads(trees)):
+        bp.trw_primal(graph.indptr, graph.rev, rho, kappa, theta_h, u, orders, parents, pslots, trees.weights, lnz,
+                      fields)
     # the certificate: the explicit list reproduces theta
     coup = np.empty(graph.J.size)
     fsum = np.empty(graph.n)
@@ -321,11 +335,13 @@ def polish(graph, trees, beta, u, iterations, tol, memory=8):
     K = len(trees)
     lnz = np.empty(K)
     mags = np.empty((K, graph.n))
+    threads = _tree_threads(trees)
 
     def fg(x):
         g = np.empty(x.size)
-        bp.trw_primal_gradient(graph.indptr, graph.rev, rho, kappa, theta_h, x, orders, parents, pslots,
-                               trees.weights, lnz, mags, g)
+        with numba_threads(threads):
+            bp.trw_primal_gradient(graph.indptr, graph.rev, rho, kappa, theta_h, x, orders, parents, pslots,
+                                   trees.weights, lnz, mags, g)
         return math.fsum(trees.weights * lnz), g
 
     f, g = fg(u)
