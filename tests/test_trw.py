@@ -128,6 +128,16 @@ def test_decomposition_residual_and_refusal():
     bad.weights = bad.weights * 0.9  # weights no longer sum to 1
     with pytest.raises(RuntimeError, match="decomposition"):
         trw.primal(g, bad, 1.3, u)
+    # a tree whose edge slot does not join the site to its parent is refused (the coupling checked
+    # would not be the one on the tree's edge)
+    broken = trees.copy()
+    pslot = broken.pslots[0].copy()
+    c = next(c for c in range(m.n) if broken.parents[0][c] >= 0 and g.indptr[c + 1] - g.indptr[c] >= 2)
+    pslot[c] = next(k for k in range(g.indptr[c], g.indptr[c + 1]) if g.indices[k] != broken.parents[0][c])
+    broken.pslots[0] = pslot
+    broken._stacked = None
+    with pytest.raises(RuntimeError, match="forest"):
+        trw.primal(g, broken, 1.3, u)
 
 
 def test_converged_messages_minimise_the_primal():

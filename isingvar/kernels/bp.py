@@ -449,3 +449,29 @@ def trw_primal_gradient(indptr, rev, rho, kappa, theta_h, u, orders, parents, ps
                 k = pslots[T, c]  # u[k] = u_{c->p} enters g_p; u[rev[k]] = u_{p->c} enters g_c
                 grad[k] -= w * mags[T, p]
                 grad[rev[k]] -= w * mags[T, c]
+
+
+@njit
+def forests_valid(indptr, indices, orders, parents, pslots):
+    """Whether every listed tree is a rooted spanning forest of the model graph as
+    :func:`tree_lnz` reads it: ``order`` a permutation with each parent before its children, and
+    ``pslot[c]`` the CSR slot of row c whose column is ``parent[c]`` (so the coupling summed in the
+    decomposition check is the one on the tree's edge).  orders, parents, pslots : int64 (K, N)."""
+    K = orders.shape[0]
+    n = orders.shape[1]
+    pos = np.empty(n, dtype=np.int64)
+    for T in range(K):
+        pos[:] = -1
+        for q in range(n):
+            c = orders[T, q]
+            if c < 0 or c >= n or pos[c] >= 0:
+                return False
+            pos[c] = q
+        for c in range(n):
+            p = parents[T, c]
+            if p < 0:
+                continue
+            k = pslots[T, c]
+            if p >= n or pos[p] >= pos[c] or k < indptr[c] or k >= indptr[c + 1] or indices[k] != p:
+                return False
+    return True

@@ -283,6 +283,8 @@ def primal(graph: Graph, trees: TreeList, beta: float, u: np.ndarray):
     if np.any((rho_e <= 0) & (theta_e != 0)):
         raise RuntimeError("TRW: a coupled pair lies in none of the trees")
     orders, parents, pslots = trees.stacked()
+    if not bp.forests_valid(graph.indptr, graph.indices, orders, parents, pslots):
+        raise RuntimeError("TRW: a listed tree is not a rooted spanning forest of the model graph")
     K = len(trees)
     lnz = np.empty(K)
     fields = np.empty((K, graph.n))
