@@ -21,7 +21,7 @@ from isingvar.exact import exact_enumeration
 from isingvar.families import make_instance, resolve_params
 from isingvar.io.couplings import read_model_file
 from isingvar.meanfield import mean_field
-from isingvar.methods import trw
+from isingvar.methods import bethe, trw
 
 UAI = "/work/shared/data/uai2014"
 
@@ -43,6 +43,11 @@ def speed(args):
               f"(target 60 s: ratio {dt / 60:.2f}); sweeps {int(r['trw_iterations'].sum())}, "
               f"trees at the last beta {int(r['trw_trees'][-1])}, converged {int(r['trw_converged'].sum())}/64, "
               f"estimate {trw.METHOD.cost(m, betas, s):.1f} s")
+        sb = bethe.Settings()
+        bethe.METHOD.run(m, betas[:2], sb, np.random.default_rng(0))
+        r, dt = timed(lambda: bethe.METHOD.run(m, betas, sb, np.random.default_rng(0)))
+        print(f"bethe {name} {params}: 64 betas in {dt:.1f} s, converged {int(r['bethe_converged'].sum())}/64, "
+              f"estimate {bethe.METHOD.cost(m, betas, sb):.1f} s")
 
 
 def wmb(path, ibound, passes=10):

@@ -43,7 +43,7 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
     Parameters
     ----------
     model : IsingModel (already scaled).  betas : float64 (nb,), finite, >= 0, any order.
-    settings : :class:`Settings`.  rng : numpy Generator for the random start at every beta.
+    settings : :class:`Settings`.  rng : unused (both starts are deterministic).
     sites : also return m_bethe_site (nb, N).  progress : callable(step) or None; one unit per beta.
 
     Returns
@@ -51,8 +51,9 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
     dict: lnZ_bethe float64 (nb,) [nat], f_bethe float64 (nb,) [energy per spin, -inf at beta = 0],
     m_bethe float64 (nb,) mean of tanh(H_i), bethe_iterations int32 (nb,), bethe_converged int8 (nb,),
     and m_bethe_site float64 (nb, N) when ``sites``.  Betas run in ascending order; at each, BP runs
-    from the previous beta's messages and from random messages, and the converged run with the
-    largest lnZ_bethe is kept (bethe_iterations: its sweeps).
+    from the last converged messages, from u = 0 and from polarised ones (u = K), and the
+    converged run with the largest lnZ_bethe is kept (bethe_iterations: its sweeps); when neither
+    converged, the one with the larger lnZ_bethe is reported with bethe_converged = 0.
     """
     b = np.ascontiguousarray(betas, dtype=np.float64)
     if b.ndim != 1 or not np.all(np.isfinite(b)) or np.any(b < 0):
@@ -79,10 +80,14 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
             kappa = np.ascontiguousarray(beta * g.J_slot)
             theta_h = np.ascontiguousarray(beta * g.h)
             best = None
-            # two starts: the previous beta's messages and fresh random ones (symmetry breaking: u = 0 is
-            # a fixed point of every zero-field model); keep the converged fixed point of least Bethe free
-            # energy, i.e. largest lnZ_bethe (Yedidia, Freeman & Weiss, IEEE Trans. Inf. Theory 51, 2282 (2005))
-            for start in (u, rng.uniform(-1.0, 1.0, u.size) * np.abs(kappa)):
+            # starts: the previous beta's messages, u = 0 (the paramagnetic fixed point of a zero-field
+            # model), and polarised ones, u_{t->s} = K_ts (the message of a
+            # fully magnetised sender; breaks the symmetry: u = 0 is a fixed point of every zero-field
+            # model, and random messages form domains that converge slowly on large lattices); keep the
+            # converged fixed point of least Bethe free energy, i.e. largest lnZ_bethe (Yedidia, Freeman &
+            # Weiss, IEEE Trans. Inf. Theory 51, 2282 (2005))
+            starts = (u, kappa) if not u.any() else (u, np.zeros_like(u), kappa)
+            for start in starts:
                 v = start.copy()
                 sweeps, conv = bp.message_sweeps(g.indptr, g.indices, g.rev, kappa, rho, theta_h, v, H,
                                                  settings.damping, settings.max_iterations, settings.tol)
@@ -90,7 +95,9 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
                 key = (bool(conv), lnz)
                 if best is None or key > best[0]:
                     best = (key, v, H.copy(), int(sweeps))
-            (conv, lnz), u, Hb, sweeps = best
+            (conv, lnz), v, Hb, sweeps = best
+            if conv:  # continue from converged messages only; else from the last converged ones (or u = 0)
+                u = v
             out["lnZ_bethe"][q] = lnz
             m = np.tanh(Hb)
             out["m_bethe"][q] = m.mean()
@@ -106,10 +113,10 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
 
 
 def cost(model, betas, settings, *, sites=False):
-    """Estimated seconds: 2 starts x 2E slots x about 100 sweeps per beta (capped by max_iterations) x
+    """Estimated seconds: 3 starts x 2E slots x about 100 sweeps per beta (capped by max_iterations) x
     :data:`isingvar.methods.trw.SECONDS_PER_SLOT_SWEEP`."""
     sweeps = min(settings.max_iterations, 100)
-    return 2 * np.asarray(betas).size * (2 * model.n_edges + model.n) * sweeps * SECONDS_PER_SLOT_SWEEP
+    return 3 * np.asarray(betas).size * (2 * model.n_edges + model.n) * sweeps * SECONDS_PER_SLOT_SWEEP
 
 
 def progress_units(model_n, betas, settings):
