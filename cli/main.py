@@ -130,12 +130,16 @@ def _fmt(x: float, se: float = math.nan) -> str:
     return _encodable(f"{x:.{d}f} ± {se:.{d}f}")
 
 
-def _bounds_table(rows, title: str) -> Table:
-    """Sample means (± standard error with several samples) against beta: the columns of
-    :func:`isingvar.report.bounds_table` (exact f, every bound on f, gaps, width, kl per lower bound)."""
+def _bounds_table(rows, title: str, free_energies: dict) -> Table:
+    """Sample means (± standard error with several samples) against beta, from
+    :func:`isingvar.report.bounds_table`: each lower bound on f, the exact f, each upper bound, then the
+    width of the interval they give; without a lower bound, the gap of the upper bound above the exact
+    f and each kl_<method> instead.  ``free_energies`` is :func:`isingvar.report.free_energy_names`."""
+    f = free_energies
+    names = ["beta", *f["lower"], *f["exact"][:1], *f["upper"]]
+    names += ["width"] if f["lower"] else ["gap", *(k for k in rows[0] if k.startswith("kl_") and not k.endswith("_se"))]
     # columns of a method that did not run would only hold dashes
-    names = [k for k in rows[0] if not k.endswith("_se") and k != "n_done"
-             and any(not math.isnan(r[k]) for r in rows)]
+    names = [k for k in names if k in rows[0] and any(not math.isnan(r[k]) for r in rows)]
     table = Table(title=_encodable(title), title_justify="left")
     for name in names:
         table.add_column(name, justify="right")
@@ -328,7 +332,7 @@ def sweep(
         from isingvar.errors import ModelParameterError, OutputWriteError, SweepInterrupted
         from isingvar.io.store import check_output, read_summary
         from isingvar.parallel import WorkerPool, available_cores
-        from isingvar.report import bounds_table
+        from isingvar.report import bounds_table, free_energy_names
         from isingvar.sweep import choose_workers, default_output_path, make_config, parse_shard, run_sweep
 
         if resume and overwrite:
@@ -372,7 +376,7 @@ def sweep(
         result = read_summary(path)
         rows = bounds_table(result)
         title = f"mean over {rows[0]['n_done']} sample(s) at J={config.J[0]:g}, h={config.h[0]:g}"
-        out.print(_bounds_table(rows, title))
+        out.print(_bounds_table(rows, title, free_energy_names(result)))
         what = f"shard {shard_spec[0]}/{shard_spec[1]}: " if shard_spec else ""
         out.print(f"wrote {path} in {summary.elapsed:.2f} s ({what}{summary.computed} instance(s) computed, "
                   f"{summary.done} of {summary.total} done)", highlight=False)
@@ -439,7 +443,7 @@ def show(file: Path = typer.Argument(..., help="A result file written by `isingv
     """Summary of a result file: model, grid, methods and bounds against beta."""
     with _user_errors():
         from isingvar.io.store import read_summary
-        from isingvar.report import bounds_table
+        from isingvar.report import bounds_table, free_energy_names
 
         result = read_summary(file)
         a, c = result["attrs"], result["coords"]
@@ -464,7 +468,7 @@ def show(file: Path = typer.Argument(..., help="A result file written by `isingv
         for j, k in pairs[:4]:
             rows = bounds_table(result, j, k)
             title = f"mean ± standard error over {rows[0]['n_done']} completed sample(s) at J={c['J'][j]:g}, h={c['h'][k]:g}"
-            out.print(_bounds_table(rows, title))
+            out.print(_bounds_table(rows, title, free_energy_names(result)))
         if len(pairs) > 4:
             out.print(f"({len(pairs) - 4} more (J, h) pairs in the file)")
 

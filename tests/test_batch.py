@@ -339,7 +339,7 @@ def test_dry_run_estimates_beyond_the_limit_instead_of_refusing(tmp_path, monkey
 def test_worker_progress_reaches_the_parent(tmp_path):
     from isingvar.parallel import WorkerPool
 
-    config = make_config("sk", {"n": 12}, beta="0.1:2:8", samples=3)
+    config = make_config("sk", {"n": 12}, beta="0.1:2:8", samples=3, methods=["exact", "mf"])
     seen = []
     with WorkerPool(2) as pool:
         summary = run_sweep(config, tmp_path / "p.h5", pool=pool, progress=lambda done, total, label: seen.append((done, total, label)))

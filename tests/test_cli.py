@@ -99,7 +99,7 @@ def _bad(tmp_path, *args):
         (("sweep", "sk", "--n", 4, "--beta", "a:b:c"), "not a valid range"),
         (("sweep", "sk", "--n", 4, "--beta", "-1:1:3"), ">= 0"),
         (("sweep", "sk", "--n", 4, "--J", "1,1"), "twice"),
-        (("sweep", "sk", "--n", 4, "--method", "bethe"), "unknown method"),
+        (("sweep", "sk", "--n", 4, "--method", "bogus"), "unknown method"),
         (("sweep", "sk", "--n", 40, "--method", "exact"), "--force"),
         (("sweep", "file", "--couplings", "/nonexistent/x.npz"), "does not exist"),
         (("sweep", "sk", "--n", 4, "--samples", 0), "--samples"),

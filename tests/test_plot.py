@@ -99,7 +99,7 @@ def test_bounds_table_errors(results):
         gap = summary["f_mf_upper"][:, 0, 0] - summary["f_exact"][:, 0, 0]
     for k, r in enumerate(rows):
         assert r["n_done"] == 3
-        assert list(r)[:5] == ["beta", "f_exact", "f_mf_upper", "gap", "kl_mf"]
+        assert list(r)[:5] == ["beta", "f_exact", "f_trw_lower", "f_mf_upper", "gap"]
         if k == 0:  # beta = 0: f = -inf, the gap is undefined
             assert r["f_exact"] == -np.inf and np.isnan(r["gap"]) and np.isnan(r["gap_se"])
             continue

@@ -29,7 +29,7 @@ def test_parse_range_errors(spec):
 
 def test_defaults():
     c = make_config()
-    assert (c.model, c.n, c.samples, c.seed, c.methods, c.sites) == ("sk", 16, 4, 0, ("exact", "mf"), True)
+    assert (c.model, c.n, c.samples, c.seed, c.methods, c.sites) == ("sk", 16, 4, 0, ("exact", "mf", "trw"), True)  # issue 11: both sides by default
     np.testing.assert_allclose(c.beta, np.linspace(0.05, 3, 60))
     assert make_config("square", {"L": 3}).samples == 1
     assert make_config("square", {"L": 3, "disorder": "pm"}).samples == 4
