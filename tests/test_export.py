@@ -155,3 +155,32 @@ def test_models_lists_every_family_with_its_size():
                        ("cubic", "N = L^3"), ("rrg", "N = n"), ("file", "N from the file")]:
         assert name in r.output and size in r.output
     assert "--degree" in r.output and "--format" in r.output
+
+
+def test_a_model_file_gets_both_sides_of_its_lnZ(tmp_path):
+    # lnZ_model_<method>[_side] = the method's ln Z + lnZ_offset at beta = 1, J = 1, h = 0: the file's own ln Z,
+    # checked against a plain product-of-potentials enumeration of the UAI file
+    rng = np.random.default_rng(21)
+    n = 9
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n) if rng.random() < 0.5]
+    tables = {p: rng.uniform(0.2, 3.0, 4) for p in pairs}
+    unary = rng.uniform(0.2, 3.0, (n, 2))
+    lines = ["MARKOV", str(n), " ".join(["2"] * n), str(n + len(pairs))]
+    lines += [f"1 {i}" for i in range(n)] + [f"2 {i} {j}" for i, j in pairs]
+    lines += [f"2\n{a:.17g} {b:.17g}" for a, b in unary]
+    lines += [f"4\n{' '.join(f'{t:.17g}' for t in tables[p])}" for p in pairs]
+    path = tmp_path / "m.uai"
+    path.write_text("\n".join(lines) + "\n")
+    Z = 0.0
+    for x in itertools.product((0, 1), repeat=n):
+        w = np.prod([unary[i, x[i]] for i in range(n)])
+        Z += w * np.prod([tables[(i, j)][2 * x[i] + x[j]] for i, j in pairs])
+    out = tmp_path / "r.h5"
+    r = run("sweep", "file", "--couplings", path, "--beta", "0.5,1", "--method", "exact", "--method", "mf",
+            "--method", "trw", "--out", out)
+    assert r.exit_code == 0, r.output
+    with h5py.File(out, "r") as f:
+        lower, exact, upper = (f[name][0, 0, 0] for name in ("lnZ_model_mf_lower", "lnZ_model_exact", "lnZ_model_trw_upper"))
+    assert np.isnan([lower[0], exact[0], upper[0]]).all()  # beta = 0.5 is not the file's model
+    assert exact[1] == pytest.approx(np.log(Z), rel=1e-12)
+    assert lower[1] <= exact[1] <= upper[1]

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 #: Kinds of a variable: lower/upper are bounds on the side their name says
 #: (lnZ_x_lower <= ln Z, f_x_upper >= f); "estimate" is an approximation, not a bound.
 KINDS = ("exact", "lower", "upper", "estimate", "diagnostic")
@@ -114,3 +116,27 @@ class Method:
             if v.name == name:
                 return v
         raise KeyError(name)
+
+
+def model_file_lnZ(var: Var) -> tuple[Var, Callable]:
+    """ln Z of a model file's own model from a method's ln Z variable ``var`` (exact or a bound).
+
+    A sweep of the ``file`` family converts the file's potentials exactly to an
+    Ising model plus a constant ``lnZ_offset`` (docs/formats.md); the file's
+    model is the instance at beta = 1, J = 1, h = 0.  Returns the variable
+    ``lnZ_model_<suffix>`` (``lnZ_exact`` -> ``lnZ_model_exact``,
+    ``lnZ_trw_upper`` -> ``lnZ_model_trw_upper``: same kind, so a bound stays
+    a bound) and the ``file_hook`` that fills it: ``var + lnZ_offset`` at that
+    point, NaN elsewhere.
+    """
+    name = "lnZ_model_" + var.name.removeprefix("lnZ_")
+    model_var = Var(name, var.kind, "lnZ_model", var.units,
+                    f"{var.long_name}; of the model as given in its source file (+ lnZ_offset), only at beta = 1, "
+                    "J = 1, h = 0 of the file family", nonfinite="nan")
+
+    def file_hook(values, betas, J, h, source) -> dict:
+        here = (np.asarray(betas) == 1.0) & (J == 1.0) & (h == 0.0)
+        return {name: np.where(here, values[var.name] + source["lnZ_offset"], np.nan)}
+
+    return model_var, file_hook
+

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import TooLargeError
-from .base import Method, NoSettings, Var
+from .base import Method, NoSettings, Var, model_file_lnZ
 
 #: Codes of the exact summation paths in the file's ``exact_path`` variable.
 PATH_CODES = {"reference": 0, "direct": 1, "chain": 2, "histogram": 3}
@@ -28,9 +28,6 @@ VARIABLES = (
     Var("m2_exact", "exact", "m2", "1", "second moment <m^2> of m = sum_i s_i/N, exact"),
     Var("absm_exact", "exact", "absm", "1", "mean absolute magnetisation <|m|>, exact"),
     Var("chi_exact", "exact", "chi", "1/energy", "susceptibility beta N (<m^2> - <m>^2), exact"),
-    Var("lnZ_model_exact", "exact", "lnZ_model", "nat",
-        "ln Z of the model as given in its source file, lnZ_exact + lnZ_offset; only at beta = 1, J = 1, h = 0 "
-        "of the file family", nonfinite="nan"),
     Var("E0_exact", "exact", "E0", "energy", "ground-state energy (total), exact", per="instance"),
     Var("m_exact_site", "exact", "m", "1", "site magnetisations <s_i>, exact", per="site"),
     Var("exact_path", "diagnostic", None, "1", "summation path of the exact enumeration (see flag_meanings)",
@@ -66,10 +63,8 @@ def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
     return values
 
 
-def file_hook(values, betas, J, h, source) -> dict:
-    """``lnZ_model_exact``: the file's own model is the instance at beta = 1, J = 1, h = 0; NaN elsewhere."""
-    here = (np.asarray(betas) == 1.0) & (J == 1.0) & (h == 0.0)
-    return {"lnZ_model_exact": np.where(here, values["lnZ_exact"] + source["lnZ_offset"], np.nan)}
+_MODEL_VAR, file_hook = model_file_lnZ(VARIABLES[0])  # lnZ_model_exact
+VARIABLES = VARIABLES[:9] + (_MODEL_VAR,) + VARIABLES[9:]
 
 
 def check(n, betas, settings) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ModelParameterError
-from .base import Method, Var
+from .base import Method, Var, model_file_lnZ
 
 _INF0 = "-inf at beta = 0"
 
@@ -45,6 +45,8 @@ VARIABLES = (
         dtype="i1", fill=-1, flags=((0, 1), "not_converged converged")),
     Var("m_mf_site", "estimate", "m", "1", "mean-field site magnetisations m_i (not a bound)", per="site"),
 )
+_MODEL_VAR, _file_hook = model_file_lnZ(VARIABLES[0])  # lnZ_model_mf_lower: a lower bound on the file's ln Z
+VARIABLES += (_MODEL_VAR,)
 
 
 def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
@@ -93,4 +95,5 @@ METHOD = Method(
     cost=cost,
     progress_units=progress_units,
     default=True,
+    file_hook=_file_hook,
 )

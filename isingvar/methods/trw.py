@@ -35,7 +35,7 @@ from ..interrupt import deferred_interrupt
 # registry imports every method module when the CLI starts, and `isingvar --help` loads no numba.
 from ..parallel import kernel_threads, numba_threads
 from ..thermo import free_energy_per_spin
-from .base import Method, Var
+from .base import Method, Var, model_file_lnZ
 
 #: Largest relative residual |sum_T rho_T theta_T - theta| / scale accepted (scale: the largest
 #: |theta| or |rho_T theta_T| entering the sum); above it the decomposition is refused.
@@ -513,26 +513,32 @@ def progress_units(model_n, betas, settings):
     return float(np.asarray(betas).size)
 
 
+VARIABLES = (
+    Var("lnZ_trw_upper", "upper", "lnZ", "nat",
+        "tree-reweighted upper bound on ln Z (>= lnZ_exact): sum_T rho_T ln Z(theta_T) over an explicit tree list"),
+    Var("f_trw_lower", "lower", "f", "energy per spin",
+        "tree-reweighted lower bound on the free energy per spin (<= f_exact), -lnZ_trw_upper/(beta N)",
+        nonfinite="-inf at beta = 0"),
+    Var("trw_iterations", "diagnostic", None, "1", "TRW message sweeps at this beta, all solves (plus primal evaluations where polish_iterations > 0)",
+        dtype="i4", fill=-1),
+    Var("trw_converged", "diagnostic", None, "1",
+        "last accepted TRW message solve converged (max |delta u| < tol); the bound is valid either way",
+        dtype="i1", fill=-1, flags=((0, 1), "not_converged converged")),
+    Var("trw_trees", "diagnostic", None, "1", "spanning trees (forests) in the decomposition of the bound",
+        dtype="i4", fill=-1),
+)
+_MODEL_VAR, _file_hook = model_file_lnZ(VARIABLES[0])  # lnZ_model_trw_upper: an upper bound on the file's ln Z
+VARIABLES += (_MODEL_VAR,)
+
+
 METHOD = Method(
     name="trw",
     summary="tree-reweighted upper bound on ln Z (lower bound on f), certified by an explicit tree decomposition",
     settings=Settings,
-    variables=(
-        Var("lnZ_trw_upper", "upper", "lnZ", "nat",
-            "tree-reweighted upper bound on ln Z (>= lnZ_exact): sum_T rho_T ln Z(theta_T) over an explicit tree list"),
-        Var("f_trw_lower", "lower", "f", "energy per spin",
-            "tree-reweighted lower bound on the free energy per spin (<= f_exact), -lnZ_trw_upper/(beta N)",
-            nonfinite="-inf at beta = 0"),
-        Var("trw_iterations", "diagnostic", None, "1", "TRW message sweeps at this beta, all solves (plus primal evaluations where polish_iterations > 0)",
-            dtype="i4", fill=-1),
-        Var("trw_converged", "diagnostic", None, "1",
-            "last accepted TRW message solve converged (max |delta u| < tol); the bound is valid either way",
-            dtype="i1", fill=-1, flags=((0, 1), "not_converged converged")),
-        Var("trw_trees", "diagnostic", None, "1", "spanning trees (forests) in the decomposition of the bound",
-            dtype="i4", fill=-1),
-    ),
+    variables=VARIABLES,
     run=run,
     cost=cost,
     progress_units=progress_units,
     default=True,
+    file_hook=_file_hook,
 )
