@@ -54,11 +54,11 @@ def plot_result(summary: dict, path, *, pairs=None, variables=()) -> Path:
 
     Each column has two panels, and one more per entry of ``variables``.  Top:
     the exact free energy per spin and every bound on it in the file (the
-    variables the methods declare with quantity "f": ``f_exact``,
-    ``f_<method>_upper``, ``f_<method>_lower``; energy per spin, in units of
+    variables the methods declare with quantity "f": exact, ``f_<method>_upper``,
+    ``f_<method>_lower``; energy per spin, in units of
     J), with the interval between the tightest lower and the tightest upper
     bound shaded (sample means).  Second: the gaps of the tightest upper bound above
-    f_exact and of the tightest lower bound below it (energy per spin);
+    the exact f and of the tightest lower bound below it (energy per spin);
     without an exact free energy, every ``kl_<method> / N`` (nats per spin);
     else a note.  With
     several completed samples the curves are the mean over them with a shaded

@@ -19,7 +19,7 @@ def sample_stats(a, done):
     a : array_like, shape (sample, ...)
         Values of each sample, e.g. shape (sample, beta) at one (J, h).  NaN
         marks a value not computed and is ignored; infinities are kept (the
-        mean of ``f_exact`` at beta = 0 is -inf, its SE NaN).
+        mean of an exact f at beta = 0 is -inf, its SE NaN).
     done : array_like of bool, shape (sample,) or ``a.shape[:k]``
         Completion flags; values of samples not done are ignored.
 
@@ -74,8 +74,7 @@ def variable_kinds(summary: dict) -> dict:
 def free_energy_names(summary: dict) -> dict:
     """The free energies per spin in ``summary`` by kind: ``{"exact": [...], "lower": [...], "upper": [...]}``.
 
-    ``lower`` are lower bounds on f (e.g. ``f_trw_lower``), ``upper`` upper bounds
-    (``f_mf_upper``), as the methods declare them (kind and quantity "f"); each
+    ``lower`` are lower bounds on f, ``upper`` upper bounds, as the methods declare them (kind and quantity "f"); each
     list in the file's order.
     """
     out = {"exact": [], "lower": [], "upper": []}
@@ -125,7 +124,7 @@ def _finite(a):
 
 
 def bound_gap(summary: dict, j: int, h: int) -> np.ndarray:
-    """Per-sample gap ``f_upper - f_exact`` (energy per spin) of the tightest upper bound on f, shape (sample, beta).
+    """Per-sample gap (tightest upper bound on f) - (exact f) (energy per spin) of the tightest upper bound on f, shape (sample, beta).
 
     NaN where either is missing or the difference is not finite (beta = 0,
     where both free energies are -inf).
@@ -137,7 +136,7 @@ def bound_gap(summary: dict, j: int, h: int) -> np.ndarray:
 
 
 def lower_gap(summary: dict, j: int, h: int) -> np.ndarray:
-    """Per-sample gap ``f_exact - f_lower`` (energy per spin) of the tightest lower bound on f, shape (sample, beta)."""
+    """Per-sample gap (exact f) - (tightest lower bound on f) (energy per spin) of the tightest lower bound on f, shape (sample, beta)."""
     exact = free_energy_names(summary)["exact"]
     with np.errstate(invalid="ignore"):
         gap = grid_values(summary, exact[0] if exact else "", j, h) - tightest(summary, "lower", j, h)
@@ -167,13 +166,13 @@ def bounds_table(summary: dict, j: int = 0, h: int = 0, max_rows: int = 12) -> l
     -------
     list of dict
         One row per beta with ``beta``; means over the completed samples of
-        the exact free energy ``f_exact`` (when the file has one), every bound
+        the exact free energy (when the file has one), every bound
         on f in the file (``f_<method>_lower``, then ``f_<method>_upper``;
         energy per spin), ``gap`` (the per-sample tightest upper bound minus
-        ``f_exact``, >= 0: the looseness of the upper side per spin), when the
-        file has lower bounds on f ``gap_lower`` (``f_exact`` minus the
+        the exact f, >= 0: the looseness of the upper side per spin), when the
+        file has lower bounds on f ``gap_lower`` (the exact f minus the
         tightest lower bound) and ``width`` (tightest upper minus tightest
-        lower: the interval that holds f, known without ``f_exact``), and every
+        lower: the interval that holds f, known without the exact f), and every
         ``kl_<method>`` (nats, total); the standard error of each as
         ``<name>_se`` (see :func:`sample_stats`; NaN with one sample); and
         ``n_done``, the number of completed samples at (j, h).  Values are NaN
