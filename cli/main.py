@@ -304,7 +304,7 @@ def sweep(
     h: str = typer.Option("0", "--h", help="Uniform field(s) added to every h_i.", rich_help_panel="Grid"),
     samples: int | None = typer.Option(None, "--samples", help="Disorder samples (default 4 for disordered families, else 1).", rich_help_panel="Grid"),
     seed: int = typer.Option(0, "--seed", help="Seed; sample k is drawn from rng([seed, k]).", rich_help_panel="Grid"),
-    method: list[str] | None = typer.Option(None, "--method", help="A method to run (repeat the option); see `isingvar methods`. Default: the default methods.", rich_help_panel="Methods"),
+    method: list[str] | None = typer.Option(None, "--method", help="A method to run (repeat the option); see `isingvar methods`. Default: exact (up to N = 62), mf and trw.", rich_help_panel="Methods"),
     force: bool = typer.Option(False, "--force", help="Run exact enumeration even when it is estimated to take more than 10 minutes.", rich_help_panel="Methods"),
     sites: bool | None = typer.Option(None, "--sites/--no-sites", help="Store the methods' per-site variables, e.g. exact <s_i> and mean-field m_i (default: when N <= 1024).", rich_help_panel="Output"),
     out_path: Path | None = typer.Option(None, "--out", help="Result file (default `runs/<model>-n<N>-<UTC time>.h5`).", rich_help_panel="Output"),

@@ -71,3 +71,13 @@ def test_small_sweeps_run_in_process_by_default():
     # many small instances: starting the workers is won back
     assert default_workers(make_config("sk", {"n": 8}, beta="0.5", h="0,0.1", samples=999), cores=8) == 1
     assert default_workers(make_config("sk", {"n": 8}, beta="0.5", h="0,0.1", samples=1000), cores=8) == 8
+
+
+def test_default_methods_leave_out_exact_where_it_cannot_run():
+    from isingvar.errors import TooLargeError
+
+    # no --method: a model beyond exact enumeration (N = 100 > 62) still gets its bounds from both sides
+    assert make_config("square", {"L": 10}, beta="0.5").methods == ("mf", "trw")
+    assert make_config("square", {"L": 4}, beta="0.5").methods == ("exact", "mf", "trw")
+    with pytest.raises(TooLargeError, match="impossible for N = 100"):  # asked for by name: refused
+        make_config("square", {"L": 10}, beta="0.5", methods=["exact", "mf"])

@@ -72,7 +72,7 @@ def check(n, betas, settings) -> None:
     from ..exact import HARD_MAX_N
 
     if n > HARD_MAX_N:
-        raise TooLargeError(f"exact enumeration is impossible for N = {n} (> {HARD_MAX_N}); use --method mf")
+        raise TooLargeError(f"exact enumeration is impossible for N = {n} (> {HARD_MAX_N}); use --method mf and --method trw (bounds from both sides)")
 
 
 def cost(model, betas, settings, *, sites) -> float:

@@ -210,7 +210,8 @@ def make_config(
     instance with N = 16 (``params`` may still override N).  ``samples``
     defaults to 4 for disordered families and 1 otherwise; ``sites`` (store
     per-site magnetisations of every method) to N <= :data:`SITES_DEFAULT_MAX_N`;
-    ``methods`` to the registry's default methods (:func:`isingvar.methods.default_methods`).
+    ``methods`` to the registry's default methods (:func:`isingvar.methods.default_methods`) that can
+    run at this N (exact enumeration only up to N = 62).
     ``settings`` maps a method name to its settings (field -> value; missing
     fields take the defaults); settings of methods not in the sweep are ignored.
 
@@ -247,11 +248,14 @@ def make_config(
     if samples < 1:
         raise ModelParameterError(f"--samples must be at least 1, got {samples}")
     check_seed(seed)
+    explicit = bool(methods)
     methods = check_methods(methods)
     settings = settings or {}
     for name in settings:
         get_method(name)  # an unknown method name: ModelParameterError listing the choices
     chosen = {name: make_settings(get_method(name), settings.get(name)) for name in methods}
+    methods = _applicable(methods, n, betas, chosen, explicit)
+    chosen = {name: chosen[name] for name in methods}
     if sites is None:
         sites = n <= SITES_DEFAULT_MAX_N
     check_result_size(model, params, n, samples, betas.size, Js.size, hs.size, methods, sites)
@@ -260,10 +264,6 @@ def make_config(
         check_energy_range(first, betas, Js, hs)
     except ModelError as e:
         raise GridError(f"{e}; use smaller --J, --h or --beta values (sample 0 of this sweep)") from None
-    for name in methods:
-        check = get_method(name).check
-        if check is not None:
-            check(n, betas, chosen[name])
     config = SweepConfig(model, params, n, betas, Js, hs, int(samples), int(seed), methods, bool(sites), force,
                          settings=chosen, source=_source(model, params))
     if not force:
@@ -271,6 +271,26 @@ def make_config(
         if estimate.over_limit:
             raise TooLargeError(estimate.refusal())
     return config
+
+
+def _applicable(methods: tuple, n: int, betas, chosen: dict, explicit: bool) -> tuple:
+    """``methods`` without the default ones that cannot run at this N at all (their ``check``: exact
+    enumeration beyond N = 62), so that a sweep of a large model with no ``--method`` gives its
+    bounds; a method the user named is refused instead (TooLargeError), as is a sweep left with none."""
+    kept = []
+    for name in methods:
+        check = get_method(name).check
+        try:
+            if check is not None:
+                check(n, betas, chosen[name])
+        except TooLargeError:
+            if explicit:
+                raise
+            continue
+        kept.append(name)
+    if not kept:
+        raise TooLargeError(f"no default method can run at N = {n}; choose one with --method (isingvar methods lists them)")
+    return tuple(kept)
 
 
 def result_bytes(model: str, params: dict, n: int, samples: int, n_beta: int, n_J: int, n_h: int,
