@@ -238,43 +238,6 @@ def estimate_seconds(model: IsingModel, betas, path: str = "auto", sites: bool =
     return plan.n_chunks / rate
 
 
-def check_size(models, betas, force: bool = False, instances: int = 1, sites: bool = False) -> float:
-    """Estimated seconds for the enumerations of a sweep.
-
-    Parameters
-    ----------
-    models : IsingModel or list of (IsingModel, int)
-        A model standing for ``instances`` enumerations, or several (model,
-        instances) pairs: zero and non-zero fields cost different times (the
-        h = 0 symmetry halves the work).
-    betas : array_like (nb,)
-    force : bool
-        Skip the estimate (returns NaN).
-    sites : bool
-        The enumerations also form per-site magnetisations.
-
-    Raises
-    ------
-    TooLargeError
-        If N > :data:`HARD_MAX_N`, or the estimate exceeds :data:`MAX_SECONDS`
-        and ``force`` is false; the message gives the estimate.
-    """
-    pairs = [(models, instances)] if isinstance(models, IsingModel) else list(models)
-    n = pairs[0][0].n
-    if n > HARD_MAX_N:
-        raise TooLargeError(f"exact enumeration is impossible for N = {n} (> {HARD_MAX_N}); use --method mf")
-    if force:
-        return float("nan")
-    secs = sum(estimate_seconds(m, betas, sites=sites) * count for m, count in pairs)
-    total = sum(count for _, count in pairs)
-    if secs > MAX_SECONDS:
-        raise TooLargeError(
-            f"exact enumeration of N = {n} spins ({len(betas)} beta values, {total} instance(s)) "
-            f"would take about {_human(secs)} here; pass --force to run it anyway or use --method mf"
-        )
-    return secs
-
-
 def _human(secs: float) -> str:
     for unit, size in (("years", 3.15e7), ("days", 86400), ("hours", 3600), ("minutes", 60)):
         if secs >= size:

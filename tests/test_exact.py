@@ -8,7 +8,7 @@ import pytest
 from conftest import random_model
 
 from isingvar.errors import TooLargeError
-from isingvar.exact import check_size, exact_enumeration
+from isingvar.exact import exact_enumeration
 from isingvar.families import make_instance, resolve_params
 from isingvar.model import IsingModel
 
@@ -133,10 +133,11 @@ def test_large_beta_reaches_ground_state():
 
 
 def test_refuses_by_time_estimate_without_force(slow_estimate):
-    m = make_instance("sk", resolve_params("sk", {"n": 40}), 0, 0)
+    from isingvar.sweep import make_config
+
     with pytest.raises(TooLargeError, match="would take about .* --force"):
-        check_size(m, np.linspace(0.1, 3, 64))
-    assert np.isnan(check_size(m, [1.0], force=True))
+        make_config("sk", {"n": 40}, beta="0.1:3:64", methods=["exact"])
+    assert make_config("sk", {"n": 40}, beta="1", methods=["exact"], force=True).methods == ("exact",)
     with pytest.raises(TooLargeError, match="impossible"):
         exact_enumeration(IsingModel(63, [], [], []), [1.0])
 

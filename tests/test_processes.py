@@ -16,23 +16,21 @@ import pytest
 from isingvar.families import make_instance, resolve_params
 
 
-def test_real_estimate_is_compared_with_the_limit(monkeypatch):
+def test_real_estimate_is_compared_with_the_limit():
     # the limit tests inject the estimate (conftest.slow_estimate); this one keeps the real timing in
     # the loop, speed-independently, by moving the limit below whatever this machine measures
-    from isingvar import exact
-    from isingvar.errors import TooLargeError
+    import dataclasses
 
-    m = make_instance("sk", resolve_params("sk", {"n": 30}), 0, 0)
-    secs = exact.estimate_seconds(m, [1.0])
-    assert 0 < secs < math.inf
-    monkeypatch.setattr(exact, "MAX_SECONDS", secs / 4)
-    try:
-        exact.check_size(m, [1.0], instances=8)
-    except TooLargeError as e:
-        assert "--force" in str(e)
-    else:
-        raise AssertionError("8 instances of the estimate, 32 times the limit, were not refused")
-    assert np.isnan(exact.check_size(m, [1.0], instances=8, force=True))
+    from isingvar import exact
+    from isingvar.sweep import estimate_time, make_config
+
+    config = make_config("sk", {"n": 30}, beta="1", samples=8, methods=["exact"], force=True)
+    estimate = estimate_time(config, limited_only=True)
+    secs = estimate.per_method["exact"]
+    assert 0 < secs < math.inf and estimate.limits == {"exact": exact.MAX_SECONDS}
+    moved = dataclasses.replace(estimate, limits={"exact": secs / 4})  # 8 instances: 32 times over
+    assert moved.over == ["exact"] and moved.over_limit
+    assert "--force" in moved.refusal() and "8 instance(s)" in moved.refusal()
 
 
 # ------------------------------------------------------------------ item 2: small work runs serially

@@ -669,11 +669,6 @@ def _chunks(shape, dtype):
     return tuple(max(1, c) for c in chunks)
 
 
-def write_instance(f, sample: int, model) -> None:
-    """Store the couplings and fields of sample ``sample`` (unit J scale, h = 0)."""
-    write_instances(f, sample, [model])
-
-
 def write_instances(f, start: int, models) -> None:
     """Store the couplings and fields of samples ``start``, ``start + 1``, ... (``models``, unit J, h = 0)
     in one write per dataset: a write into a compressed dataset recompresses every chunk it touches,
