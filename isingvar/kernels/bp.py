@@ -380,35 +380,21 @@ def star_tree(indptr, indices, center, order, parent, pslot):
 
 
 @njit
-def tree_lnz_magnetisations(order, parent, pslot, kappa, g, F, up, mag):
+def tree_lnz_magnetisations(order, parent, pslot, kappa, g, F, mag):
     """:func:`tree_lnz` plus the exact tree magnetisations <s_i>_T into mag (N,) (downward pass).
 
-    F, up : work (N,).  Downward message p -> c: 1/2[lc(x + K) - lc(x - K)] with x the full field of p
-    less the upward message of c (sum-product on a tree; Mezard & Montanari eq. 14.2-14.4).
+    F : work (N,).  After the upward pass F_c is the field of c from its subtree; going down, parents
+    first, the message p -> c is 1/2[lc(x + K) - lc(x - K)] with x the full field of p less the
+    upward message of c, itself recomputed from F_c (sum-product on a tree; Mezard & Montanari
+    eq. 14.2-14.4).
     """
-    n = order.size
-    for q in range(n):
-        F[q] = g[q]
-    lnz = 0.0
-    for q in range(n - 1, -1, -1):
-        c = order[q]
-        p = parent[c]
-        if p < 0:
-            lnz += lncosh2(F[c])
-            up[c] = 0.0
-        else:
-            K = kappa[pslot[c]]
-            plus = lncosh2(F[c] + K)
-            minus = lncosh2(F[c] - K)
-            lnz += 0.5 * (plus + minus)
-            up[c] = 0.5 * (plus - minus)
-            F[p] += up[c]
-    for q in range(n):  # parents before children: F becomes the full field
+    lnz = tree_lnz(order, parent, pslot, kappa, g, F)
+    for q in range(order.size):  # parents before children: F becomes the full field
         c = order[q]
         p = parent[c]
         if p >= 0:
             K = kappa[pslot[c]]
-            x = F[p] - up[c]
+            x = F[p] - 0.5 * (lncosh2(F[c] + K) - lncosh2(F[c] - K))
             F[c] += 0.5 * (lncosh2(x + K) - lncosh2(x - K))
         mag[c] = np.tanh(F[c])
     return lnz
@@ -430,9 +416,8 @@ def trw_primal_gradient(indptr, rev, rho, kappa, theta_h, u, orders, parents, ps
     for T in prange(K):
         g = np.empty(n)
         F = np.empty(n)
-        up = np.empty(n)
         _tree_fields(hbar, rev, u, parents[T], pslots[T], g)
-        lnz_trees[T] = tree_lnz_magnetisations(orders[T], parents[T], pslots[T], kappa, g, F, up, mags[T])
+        lnz_trees[T] = tree_lnz_magnetisations(orders[T], parents[T], pslots[T], kappa, g, F, mags[T])
     mbar = np.zeros(n)
     for T in range(K):
         for i in range(n):
