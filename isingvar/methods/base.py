@@ -118,6 +118,11 @@ class Method:
         raise KeyError(name)
 
 
+def per_beta(n, betas, settings) -> float:
+    """``progress_units`` of a method that reports one unit per beta of the grid."""
+    return float(len(betas))
+
+
 def model_file_lnZ(var: Var) -> tuple[Var, Callable]:
     """ln Z of a model file's own model from a method's ln Z variable ``var`` (exact or a bound).
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..interrupt import deferred_interrupt
 from ..thermo import free_energy_per_spin
-from .base import Method, Var
+from .base import Method, Var, per_beta
 from .trw import SECONDS_PER_SLOT_SWEEP, Graph, check_settings
 
 
@@ -119,11 +119,6 @@ def cost(model, betas, settings, *, sites=False):
     return 3 * np.asarray(betas).size * (2 * model.n_edges + model.n) * sweeps * SECONDS_PER_SLOT_SWEEP
 
 
-def progress_units(model_n, betas, settings):
-    """One unit per beta."""
-    return float(np.asarray(betas).size)
-
-
 METHOD = Method(
     name="bethe",
     summary="Bethe approximation by damped loopy belief propagation (approximation of ln Z, not a bound)",
@@ -143,5 +138,5 @@ METHOD = Method(
     ),
     run=run,
     cost=cost,
-    progress_units=progress_units,
+    progress_units=per_beta,
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import TooLargeError
-from .base import Method, NoSettings, Var, model_file_lnZ
+from .base import Method, NoSettings, Var, model_file_lnZ, per_beta
 
 #: Codes of the exact summation paths in the file's ``exact_path`` variable.
 PATH_CODES = {"reference": 0, "direct": 1, "chain": 2, "histogram": 3}
@@ -84,11 +84,6 @@ def cost(model, betas, settings, *, sites) -> float:
     return exact.estimate_seconds(model, betas, sites=sites)
 
 
-def progress_units(n, betas, settings) -> float:
-    """One unit per beta."""
-    return float(len(betas))
-
-
 def shard_weight(model, betas, settings) -> float:
     """1 with every field zero (the h = 0 symmetry halves the enumeration), else 2."""
     return 1.0 if not np.any(model.fields) else 2.0
@@ -101,7 +96,7 @@ METHOD = Method(
     variables=VARIABLES,
     run=run,
     cost=cost,
-    progress_units=progress_units,
+    progress_units=per_beta,
     default=True,
     shard_weight=shard_weight,
     file_hook=file_hook,

@@ -35,7 +35,7 @@ from ..interrupt import deferred_interrupt
 # registry imports every method module when the CLI starts, and `isingvar --help` loads no numba.
 from ..parallel import kernel_threads, numba_threads
 from ..thermo import free_energy_per_spin
-from .base import Method, Var, model_file_lnZ
+from .base import Method, Var, model_file_lnZ, per_beta
 
 #: Largest relative residual |sum_T rho_T theta_T - theta| / scale accepted (scale: the largest
 #: |theta| or |rho_T theta_T| entering the sum); above it the decomposition is refused.
@@ -508,11 +508,6 @@ def cost(model, betas, settings, *, sites=False):
     return work * SECONDS_PER_SLOT_SWEEP
 
 
-def progress_units(model_n, betas, settings):
-    """One unit per beta."""
-    return float(np.asarray(betas).size)
-
-
 VARIABLES = (
     Var("lnZ_trw_upper", "upper", "lnZ", "nat",
         "tree-reweighted upper bound on ln Z (>= lnZ_exact): sum_T rho_T ln Z(theta_T) over an explicit tree list"),
@@ -538,7 +533,7 @@ METHOD = Method(
     variables=VARIABLES,
     run=run,
     cost=cost,
-    progress_units=progress_units,
+    progress_units=per_beta,
     default=True,
     file_hook=_file_hook,
 )
