@@ -13,6 +13,7 @@ import numpy as np
 from .errors import OutputPathError, ResultFileError
 from .report import (
     bound_gap,
+    estimate_stats,
     free_energy_names,
     grid_values,
     kl_names,
@@ -20,11 +21,12 @@ from .report import (
     quantities,
     quantity_names,
     sample_stats,
+    se_name,
     tightest,
     variable_kinds,
 )
 
-_STYLE = {"exact": "-", "upper": "--", "lower": ":"}
+_STYLE = {"exact": "-", "upper": "--", "lower": ":", "estimate": "-."}
 
 
 def figure_format(path) -> str:
@@ -56,7 +58,7 @@ def plot_result(summary: dict, path, *, pairs=None, variables=()) -> Path:
     the exact free energy per spin and every bound on it in the file (the
     variables the methods declare with quantity "f": exact, ``f_<method>_upper``,
     ``f_<method>_lower``; energy per spin, in units of
-    J), with the interval between the tightest lower and the tightest upper
+    J) and every Monte Carlo estimate of it with ±1 standard-error bars, with the interval between the tightest lower and the tightest upper
     bound shaded (sample means).  Second: the gaps of the tightest upper bound above
     the exact f and of the tightest lower bound below it (energy per spin);
     without an exact free energy, every ``kl_<method> / N`` (nats per spin);
@@ -137,7 +139,7 @@ def plot_result(summary: dict, path, *, pairs=None, variables=()) -> Path:
         title += "\nmean ± 1 standard error over completed samples"
     fig.suptitle(title, fontsize="medium")
     f = free_energy_names(summary)
-    names = [(name, kind) for kind in ("exact", "upper", "lower") for name in f[kind]]
+    names = [(name, kind) for kind in ("exact", "upper", "lower", "estimate") for name in f[kind]]
     for col, (j, h) in enumerate(pairs):
         _draw_column(summary, j, h, names, axes[0, col], axes[1, col])
         for row, q in enumerate(variables, start=2):
@@ -159,7 +161,7 @@ def _draw_column(summary, j, h, names, top, bottom):
             _note(ax, "no completed samples at this (J, h)")
         return
     for name, kind in names:
-        _curve(top, beta, grid_values(summary, name, j, h), done, name, _STYLE[kind])
+        _curve(top, beta, grid_values(summary, name, j, h), done, name, _STYLE[kind], summary=summary, at=(j, h))
     _interval(top, beta, summary, j, h, done)
     if top.lines:
         top.legend(fontsize="small")
@@ -204,7 +206,8 @@ def _draw_quantity(summary, j, h, quantity, ax):
     kinds = {name: kind for name, (kind, _) in variable_kinds(summary).items()}
     names = quantity_names(summary, quantity)
     for name in names:  # estimates and diagnostics dash-dotted
-        _curve(ax, beta, grid_values(summary, name, j, h), done, name, _STYLE.get(kinds.get(name), "-."))
+        _curve(ax, beta, grid_values(summary, name, j, h), done, name, _STYLE.get(kinds.get(name), "-."),
+               summary=summary, at=(j, h))
     units = getattr(summary.get("schema", {}).get(names[0]), "units", "")
     ax.set_ylabel(f"{quantity} ({units})" if units else quantity)
     ax.set_xlabel("inverse temperature β (1/J)")
@@ -214,8 +217,18 @@ def _draw_quantity(summary, j, h, quantity, ax):
         _note(ax, f"no completed values of {quantity} at this (J, h)")
 
 
-def _curve(ax, beta, values, done, label, style):
-    """Mean over completed samples, with a ±SE band when there are several."""
+def _curve(ax, beta, values, done, label, style, summary=None, at=None):
+    """Mean over completed samples, with a ±SE band when there are several; a Monte Carlo estimate
+    (a variable with a standard error in ``summary``, :func:`isingvar.report.se_name`) gets error bars
+    of ±1 standard error (:func:`isingvar.report.estimate_stats`) at (J, h) indices ``at``."""
+    if summary is not None and se_name(summary, label):
+        mean, se, _ = estimate_stats(summary, label, *at, done)
+        mean = np.where(np.isfinite(mean), mean, np.nan)
+        if np.isnan(mean).all():
+            return
+        ax.errorbar(beta, mean, yerr=np.where(np.isfinite(se), se, np.nan), fmt=style, capsize=2,
+                    label=f"{label} ± SE")
+        return
     mean, se, _ = sample_stats(values, done)
     mean = np.where(np.isfinite(mean), mean, np.nan)  # NaN breaks the line: skipped points
     if np.isnan(mean).all():

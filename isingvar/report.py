@@ -72,16 +72,38 @@ def variable_kinds(summary: dict) -> dict:
 
 
 def free_energy_names(summary: dict) -> dict:
-    """The free energies per spin in ``summary`` by kind: ``{"exact": [...], "lower": [...], "upper": [...]}``.
+    """The free energies per spin in ``summary`` by kind: ``{"exact": [...], "lower": [...], "upper": [...],
+    "estimate": [...]}``.
 
-    ``lower`` are lower bounds on f, ``upper`` upper bounds, as the methods declare them (kind and quantity "f"); each
+    ``lower`` are lower bounds on f, ``upper`` upper bounds, as the methods declare them (kind and quantity "f");
+    ``estimate`` the Monte Carlo estimates of f, those that come with a standard error (:func:`se_name`); each
     list in the file's order.
     """
-    out = {"exact": [], "lower": [], "upper": []}
+    out = {"exact": [], "lower": [], "upper": [], "estimate": []}
     for name, (kind, quantity) in variable_kinds(summary).items():
-        if quantity == "f" and kind in out and name in summary:
+        if quantity == "f" and kind in out and name in summary and (kind != "estimate" or se_name(summary, name)):
             out[kind].append(name)
     return out
+
+
+def se_name(summary: dict, name: str) -> str | None:
+    """The variable holding the Monte Carlo standard error of ``name`` (``<name>_se``, the naming
+    convention of :class:`isingvar.methods.base.Var`), or None when ``summary`` has none."""
+    se = f"{name}_se"
+    return se if se in summary else None
+
+
+def estimate_stats(summary: dict, name: str, j: int, h: int, done):
+    """Mean, standard error and count of ``name`` over the completed samples at (``j``, ``h``), shape (beta,)
+    each, like :func:`sample_stats`; where only one sample is counted and the file holds the value's own
+    Monte Carlo standard error (:func:`se_name`), that is the standard error (with several samples the
+    scatter over samples, which includes the Monte Carlo noise)."""
+    mean, se, count = sample_stats(grid_values(summary, name, j, h), done)
+    mc = se_name(summary, name)
+    if mc is not None:
+        one = sample_stats(grid_values(summary, mc, j, h), done)[0]  # the one sample's value where count == 1
+        se = np.where(count == 1, one, se)
+    return mean, se, count
 
 
 def quantity_names(summary: dict, quantity: str) -> list:
@@ -168,7 +190,8 @@ def bounds_table(summary: dict, j: int = 0, h: int = 0, max_rows: int = 12) -> l
         One row per beta with ``beta``; means over the completed samples of
         the exact free energy (when the file has one), every bound
         on f in the file (``f_<method>_lower``, then ``f_<method>_upper``;
-        energy per spin), ``gap`` (the per-sample tightest upper bound minus
+        energy per spin), every Monte Carlo estimate of f (standard error:
+        :func:`estimate_stats`), ``gap`` (the per-sample tightest upper bound minus
         the exact f, >= 0: the looseness of the upper side per spin), when the
         file has lower bounds on f ``gap_lower`` (the exact f minus the
         tightest lower bound) and ``width`` (tightest upper minus tightest
@@ -182,13 +205,14 @@ def bounds_table(summary: dict, j: int = 0, h: int = 0, max_rows: int = 12) -> l
     beta = summary["coords"]["beta"]
     f = free_energy_names(summary)
     columns = {name: grid_values(summary, name, j, h) for name in f["exact"][:1]}
-    columns |= {name: grid_values(summary, name, j, h) for name in f["lower"] + f["upper"]}
+    columns |= {name: grid_values(summary, name, j, h) for name in f["lower"] + f["upper"] + f["estimate"]}
     columns["gap"] = bound_gap(summary, j, h)
     if f["lower"]:
         columns["gap_lower"] = lower_gap(summary, j, h)
         columns["width"] = interval_width(summary, j, h)
     columns |= {name: grid_values(summary, name, j, h) for name in kl_names(summary)}
     stats = {name: sample_stats(values, done) for name, values in columns.items()}
+    stats |= {name: estimate_stats(summary, name, j, h, done) for name in f["estimate"]}
     keep = np.unique(np.linspace(0, beta.size - 1, min(max_rows, beta.size)).round().astype(int))
     rows = []
     for k in keep:

@@ -68,6 +68,8 @@ READABLE_VERSIONS = ("2", "3")
 _GRID = ("sample", "J", "h", "beta")
 _INST = ("sample", "J", "h")
 _INF0 = "-inf at beta = 0"
+_NAN = ("nan", "nan; -inf at beta = 0")  # nonfinite values that allow NaN
+_INF0S = (_INF0, "nan; -inf at beta = 0")  # ... and -inf at beta = 0
 #: Dimensions of a method variable by its :attr:`isingvar.methods.base.Var.per`.
 DIMS = {"beta": _GRID, "instance": _INST, "site": _GRID + ("site",)}
 
@@ -84,7 +86,7 @@ class Variable:
     fill: int | None = None  # _FillValue for integer variables
     #: the non-finite values a computed float may legitimately take; any other NaN or inf is a
     #: numerical failure (see :func:`check_values`): None, "nan" (not defined at every point) or
-    #: "-inf at beta = 0"
+    #: "-inf at beta = 0", or "nan; -inf at beta = 0" (both)
     nonfinite: str | None = None
     flags: tuple = ()  # ((values...), "meaning1 meaning2 ...") for flag variables
     kind: str | None = None  # of the method's Var: exact, lower, upper, estimate, diagnostic
@@ -756,9 +758,9 @@ def _unexpected_nonfinite(var: Variable, value: np.ndarray, beta: np.ndarray):
     if value.dtype.kind != "f":
         return None
     bad = ~np.isfinite(value)
-    if var.nonfinite == "nan":
+    if var.nonfinite in _NAN:
         bad &= ~np.isnan(value)
-    elif var.nonfinite == _INF0:
+    if var.nonfinite in _INF0S:
         at0 = (beta == 0).reshape((-1,) + (1,) * (value.ndim - 1)) if value.ndim else False
         bad &= ~(np.isneginf(value) & at0)
     if not bad.any():
@@ -785,9 +787,9 @@ def read_done(f) -> np.ndarray:
         values = f[name][()]
         if var.dtype == "f8":
             ok = np.isfinite(values)
-            if var.nonfinite == "nan":
+            if var.nonfinite in _NAN:
                 ok |= np.isnan(values)
-            elif var.nonfinite == _INF0:
+            if var.nonfinite in _INF0S:
                 ok |= np.isneginf(values) & (beta == 0).reshape((-1,) + (1,) * (values.ndim - 4))
         else:
             ok = values != var.fill

@@ -154,6 +154,8 @@ def derived_variables(methods) -> list[tuple[Var, tuple[str, ...]]]:
                     f"kl_{name}", "diagnostic", "kl", "nat",
                     f"{ref[1]} - {v.name} >= 0 (total): the looseness of the lower bound; for a variational "
                     f"bound the divergence D_KL(Q_{name} || P)",
+                    # NaN where the bound is (a bound computed only for small N)
+                    nonfinite="nan" if v.nonfinite in ("nan", "nan; -inf at beta = 0") else None,
                 )
                 out.append((kl, (ref[0], name)))
     return out

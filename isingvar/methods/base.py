@@ -21,7 +21,7 @@ KINDS = ("exact", "lower", "upper", "estimate", "diagnostic")
 #: "site" (sample, J, h, beta, site).
 PER = ("beta", "instance", "site")
 #: Non-finite values a computed float may legitimately take (see :attr:`Var.nonfinite`).
-NONFINITE = (None, "nan", "-inf at beta = 0")
+NONFINITE = (None, "nan", "-inf at beta = 0", "nan; -inf at beta = 0")
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,9 @@ class Var:
 
     Naming rule: ``<quantity>_<method>[_lower|_upper]`` (``lnZ_mf_lower``,
     ``f_mf_upper``, ``u_mf``), diagnostics ``<method>_<diagnostic>``
-    (``mf_iterations``); per-site variables end in ``_site``.
+    (``mf_iterations``); per-site variables end in ``_site``.  A variable named ``<name>_se``
+    (kind "diagnostic", quantity None) is the standard error of the Monte Carlo estimate
+    ``<name>``: ``show`` prints it as ``<name>`` +- and ``plot`` draws it as an error bar.
     """
 
     name: str  #: full variable name

@@ -1,0 +1,263 @@
+"""Autoregressive variational free energies (VAN: Wu, Wang & Zhang, PRL 122, 080602 (2019)).
+
+The trial distribution q(s) = prod_i q(s_i | s_<i) over the spins in the model's order
+(s_0 first; :mod:`isingvar.kernels.ar` gives the network) can be sampled and evaluated exactly, so
+
+    beta F~[q] = <beta E + ln q>_q = beta F + D_KL(q || P) >= beta F,   i.e.  ln Z >= S[q] - beta <E>_q.
+
+Training minimises beta F~ over the network's parameters with the score-function gradient and the
+batch-mean baseline, E_q[(beta E + ln q - b) grad ln q] (VAN eq. 5), by Adam, a fixed number of steps
+per beta, the betas in ascending order, each warm-started from the previous one.  Every random draw
+comes from the caller's numpy Generator, so a seed fixes every number.
+
+Reported per beta (:func:`evaluate`, :func:`exact_lower_bound`):
+
+- the certified bound S[q] - beta <E>_q summed exactly over all 2^N states (N <= :data:`EXACT_MAX_N`);
+- its Monte Carlo estimate from fresh samples, with a standard error;
+- the importance-sampling estimate of ln Z, ln mean(e^{-beta E}/q) (Nicoli et al., PRE 101, 023304
+  (2020)), with a delta-method standard error and the effective sample size (sum w)^2 / sum w^2;
+- self-normalised importance-sampling estimates of u, s, m with delta-method standard errors.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Largest N for which the ELBO is summed exactly over all 2^N states (the certified bound).
+EXACT_MAX_N = 24
+
+#: Adam's constants (Kingma & Ba, ICLR 2015, the defaults there).
+ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
+
+
+def degrees(n: int, hidden: int) -> np.ndarray:
+    """MADE degrees of the ``hidden`` units of a layer, int64 (hidden,): 1 .. N-1, non-decreasing,
+    as evenly spread as ``hidden`` allows (every layer uses the same)."""
+    k = np.arange(hidden, dtype=np.int64)
+    return 1 + (k * (n - 1)) // hidden
+
+
+class Network:
+    """The parameters of q and their masks, in one flat float64 vector (views per array).
+
+    ``depth`` 1: a_i = b_i + sum_{j<i} W_ij s_j.  ``depth`` >= 2: plus depth - 1 tanh layers of width
+    ``hidden`` (MADE).  N = 1 has no hidden layers (nothing to condition on).  The initial q is
+    uniform (b = W = V = 0); the hidden weights start random (from ``rng``), N(0, 1/fan-in) within
+    their masks, so that their gradients are not all zero.
+    """
+
+    def __init__(self, n: int, depth: int = 1, hidden: int = 0, rng: np.random.Generator | None = None):
+        L = depth - 1 if n >= 2 and hidden > 0 else 0
+        H = hidden if L > 0 else 0
+        self.n, self.layers, self.hidden = n, L, H
+        self.deg = degrees(n, H) if H else np.zeros(0, dtype=np.int64)
+        self.cnt = np.searchsorted(self.deg, np.arange(n), side="right").astype(np.int64)
+        shapes = {"b": (n,), "W": (n, n), "U": (H, n), "C": (L, H), "Uh": (max(L - 1, 0), H, H), "V": (n, H)}
+        sizes = [int(np.prod(s)) for s in shapes.values()]
+        self.theta = np.zeros(sum(sizes))
+        self.mask = np.zeros(sum(sizes))
+        self._shapes = shapes
+        self.params = self._views(self.theta)
+        m = self._views(self.mask)
+        m["b"][:] = 1.0
+        m["W"][:] = np.tril(np.ones((n, n)), -1)
+        if H:
+            m["U"][:] = np.arange(n)[None, :] < self.deg[:, None]
+            m["C"][:] = 1.0
+            m["Uh"][:] = self.deg[None, :] <= self.deg[:, None]
+            m["V"][:] = self.deg[None, :] <= np.arange(n)[:, None]
+            rng = np.random.default_rng(0) if rng is None else rng
+            p = self.params
+            p["U"][:] = rng.standard_normal((H, n)) * m["U"] / np.sqrt(np.maximum(self.deg, 1))[:, None]
+            fan = m["Uh"].sum(axis=-1, keepdims=True) if L > 1 else 1.0
+            p["Uh"][:] = rng.standard_normal(p["Uh"].shape) * m["Uh"] / np.sqrt(np.maximum(fan, 1.0))
+
+    def _views(self, flat):
+        out, k = {}, 0
+        for name, shape in self._shapes.items():
+            size = int(np.prod(shape))
+            out[name] = flat[k:k + size].reshape(shape)
+            k += size
+        return out
+
+    def arrays(self, flat=None):
+        """(b, W, U, C, Uh, V) views of ``flat`` (default the parameters), the kernels' argument order."""
+        v = self.params if flat is None else self._views(flat)
+        return v["b"], v["W"], v["U"], v["C"], v["Uh"], v["V"]
+
+    def forward(self, s, u=None):
+        """ln q of the configurations s (float64 (B, N) of +-1), or, with uniforms u (B, N), fresh samples
+        written into s.  Returns (lnq (B,), a (B, N), h (B, L, H)) for :meth:`gradient`."""
+        from .kernels import ar
+
+        B = s.shape[0]
+        lnq, a = np.empty(B), np.empty((B, self.n))
+        h = np.zeros((B, self.layers, self.hidden))
+        ar.forward(*self.arrays(), self.deg, self.cnt, s, s if u is None else u, u is not None, lnq, a, h)
+        return lnq, a, h
+
+    def gradient(self, s, a, h, coef):
+        """Gradient (flat, like ``theta``) of sum_r coef[r] ln q(s_r); (s, a, h) from :meth:`forward`."""
+        from .kernels import ar
+
+        g = np.zeros_like(self.theta)
+        b, W, U, C, Uh, V = self.arrays()
+        ar.backward(W, U, C, Uh, V, self.deg, self.cnt, s, a, h, np.ascontiguousarray(coef, dtype=np.float64),
+                    *self.arrays(g))
+        g *= self.mask
+        return g
+
+
+def all_states(n: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+    """States start..stop-1 of the 2^n configurations, float64 (count, n) of +-1, s_0 the most
+    significant bit (bit set: +1)."""
+    stop = (1 << n) if stop is None else stop
+    t = np.arange(start, stop, dtype=np.int64)
+    bits = (t[:, None] >> np.arange(n - 1, -1, -1, dtype=np.int64)[None, :]) & 1
+    return (2.0 * bits - 1.0).astype(np.float64)
+
+
+@dataclass
+class Trainer:
+    """Adam on the network's flat parameters; the moments carry over from one beta to the next."""
+
+    net: Network
+    lr: float
+    m: np.ndarray = field(init=False)
+    v: np.ndarray = field(init=False)
+    t: int = 0
+
+    def __post_init__(self):
+        self.m = np.zeros_like(self.net.theta)
+        self.v = np.zeros_like(self.net.theta)
+
+    def step(self, g):
+        self.t += 1
+        self.m *= ADAM_BETA1
+        self.m += (1 - ADAM_BETA1) * g
+        self.v *= ADAM_BETA2
+        self.v += (1 - ADAM_BETA2) * g * g
+        mhat = self.m / (1 - ADAM_BETA1**self.t)
+        vhat = self.v / (1 - ADAM_BETA2**self.t)
+        self.net.theta -= self.lr * self.net.mask * mhat / (np.sqrt(vhat) + ADAM_EPS)
+
+
+def energies(model, s) -> np.ndarray:
+    """E(s_r) of every row of s (float64 (B, N)), float64 (B,)."""
+    from .kernels import ar
+
+    indptr, indices, data = model.csr
+    out = np.empty(s.shape[0])
+    ar.energies(indptr, indices, data, model.fields, s, out)
+    return out
+
+
+def train(net: Network, trainer: Trainer, model, beta: float, steps: int, batch: int, rng, check=None,
+          progress=None) -> float:
+    """``steps`` Adam steps on beta F~[q] with batches of ``batch`` samples; returns the last batch's
+    mean of beta E + ln q (an estimate of beta F~, nats).  ``check()`` is called between steps (the
+    interrupt point), ``progress(k)`` after every k steps."""
+    n = net.n
+    s = np.empty((batch, n))
+    loss = math.nan
+    done = 0
+    for step in range(steps):
+        u = rng.random((batch, n))
+        lnq, a, h = net.forward(s, u)
+        x = beta * energies(model, s) + lnq
+        loss = float(x.mean())
+        # the baseline b = batch mean: unbiased up to O(1/B), and zero variance where q = P
+        trainer.step(net.gradient(s, a, h, (x - loss) / batch))
+        if check is not None:
+            check()
+        done += 1
+        if progress is not None and (done == 16 or step == steps - 1):
+            progress(float(done))
+            done = 0
+    return loss
+
+
+def exact_lower_bound(net: Network, model, beta: float) -> tuple[float, float, float]:
+    """(ln Z lower bound, <E>_q, S[q]) summed exactly over all 2^N states (nats; energy).
+
+    Raises ValueError for N > :data:`EXACT_MAX_N` (the caller reports NaN there).
+    """
+    from .kernels import ar
+
+    if net.n > EXACT_MAX_N:
+        raise ValueError(f"exact ELBO only for N <= {EXACT_MAX_N}")
+    indptr, indices, data = model.csr
+    sq, se, sl = ar.exact_elbo(*net.arrays(), net.deg, net.cnt, indptr, indices, data, model.fields)
+    return -beta * se - sl, se, -sl
+
+
+@dataclass
+class Estimates:
+    """Monte Carlo values at one beta from M fresh samples of q (totals, not per spin)."""
+
+    elbo: float  #: mean of -beta E - ln q: estimate of the ln Z lower bound (nats)
+    elbo_se: float
+    lnz_is: float  #: ln mean(e^{-beta E}/q): estimate of ln Z (nats)
+    lnz_is_se: float
+    ess: float  #: (sum w)^2 / sum w^2, 1 .. M
+    energy: float  #: importance-weighted <E> (energy)
+    energy_se: float
+    entropy: float  #: ln Z_is + beta <E>_w (nats)
+    entropy_se: float
+    magnetisation: float  #: importance-weighted <sum_i s_i> (total)
+    magnetisation_se: float
+
+
+def evaluate(net: Network, model, beta: float, samples: int, batch: int, rng) -> Estimates:
+    """Estimates from ``samples`` fresh samples of q drawn in batches of ``batch``.
+
+    Standard errors: of the ELBO, std/sqrt(M); of the importance-sampling values, the delta method
+    with normalised weights rho_k: ln Z_is has influence rho_k - 1/M, a weighted mean <A> has
+    rho_k (A_k - <A>), the entropy the sum beta times the energy's plus ln Z's (all totals).
+    """
+    n = net.n
+    E, lnq, M = np.empty(samples), np.empty(samples), np.empty(samples)
+    for start in range(0, samples, batch):
+        stop = min(start + batch, samples)
+        s = np.empty((stop - start, n))
+        lnq[start:stop] = net.forward(s, rng.random((stop - start, n)))[0]
+        E[start:stop] = energies(model, s)
+        M[start:stop] = s.sum(axis=1)
+    logw = -beta * E - lnq
+    top = logw.max()
+    w = np.exp(logw - top)
+    rho = w / w.sum()
+    lnz = top + math.log(w.mean())
+    U = float(rho @ E)
+    Mbar = float(rho @ M)
+    dlnz = rho - 1.0 / samples
+    dU = rho * (E - U)
+
+    def se(infl):
+        return float(np.sqrt(np.sum(infl * infl)))
+
+    return Estimates(
+        elbo=float(logw.mean()), elbo_se=float(logw.std(ddof=1) / math.sqrt(samples)) if samples > 1 else math.nan,
+        lnz_is=lnz, lnz_is_se=se(dlnz), ess=float(1.0 / np.sum(rho * rho)),
+        energy=U, energy_se=se(dU), entropy=lnz + beta * U, entropy_se=se(dlnz + beta * dU),
+        magnetisation=Mbar, magnetisation_se=se(rho * (M - Mbar)),
+    )
+
+
+def compile_kernels(model) -> None:
+    """Compile every kernel (empty or tiny calls) so that no later call waits on the compiler."""
+    for depth in (1, 2):
+        net = Network(max(model.n, 1), depth, 1)
+        s = np.empty((0, net.n))
+        lnq, a, h = net.forward(s, np.empty((0, net.n)))
+        net.gradient(s, a, h, np.empty(0))
+        energies(model, s)
+    small = Network(1, 1, 0)
+    from .kernels import ar
+
+    e = np.empty(0)
+    ar.exact_elbo(*small.arrays(), small.deg, small.cnt, np.zeros(2, dtype=np.int64), np.zeros(0, dtype=np.int64),
+                  e, np.zeros(1))

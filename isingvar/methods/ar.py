@@ -1,0 +1,192 @@
+"""Autoregressive variational family (VAN) as a method: a certified lower bound on ln Z for N <= 24
+and importance-sampling estimates of ln Z, u, s, m at any N (:mod:`isingvar.autoregressive`).
+
+Variables (totals for ln Z, per spin for f, u, s, m; every ``X_se`` is the Monte Carlo standard
+error of ``X``, a naming convention that ``show`` and ``plot`` use for error bars):
+
+- ``lnZ_ar_lower`` <= ln Z and ``f_ar_upper`` >= f: the ELBO S[q] - beta <E>_q of the trained q,
+  summed exactly over all 2^N states (certified; NaN for N > 24);
+- ``lnZ_ar_elbo`` +- ``lnZ_ar_elbo_se``: the Monte Carlo estimate of that bound from
+  ``--ar-samples`` fresh samples (an estimate of a lower bound, not itself a bound);
+- ``lnZ_ar_is`` +- ``lnZ_ar_is_se`` (and ``f_ar_is`` +- ``f_ar_is_se``): ln of the mean importance
+  weight e^{-beta E}/q, an estimate of ln Z itself (Nicoli et al., PRE 101, 023304 (2020)),
+  with ``ar_ess`` the effective sample size of the weights (its health check);
+- ``u_ar``, ``s_ar``, ``m_ar`` with ``_se``: self-normalised importance-sampling estimates;
+- ``ar_steps``: Adam steps trained at that beta.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ModelParameterError, TooLargeError
+from .base import Method, Var
+
+_INF0 = "-inf at beta = 0"
+_NAN_INF0 = "nan; -inf at beta = 0"
+
+#: Largest N the method runs on: the depth-1 network alone has N^2 parameters and every sample
+#: costs O(N^2) (the sweep's check refuses above it).
+MAX_N = 4096
+
+#: Seconds per multiply-add of the cost model (forward + backward per training sample, forward per
+#: evaluation sample, 2^N leaf updates of the exact sum), calibrated on the development machine
+#: (2-core Xeon, shared) with benchmarks/ar.py: sk n = 20 and n = 100 fall within a factor 2.
+SECONDS_PER_FLOP = 1.5e-9
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Autoregressive settings (``--ar-depth``, ``--ar-hidden``, ...; TOML table ``[ar]``)."""
+
+    depth: int = 1  #: 1: a_i = b_i + sum_{j<i} W_ij s_j; d >= 2: MADE with d - 1 tanh hidden layers
+    hidden: int = 32  #: width of each hidden layer (depth >= 2)
+    steps: int = 200  #: Adam steps per beta (warm-started from the previous beta of the grid)
+    batch: int = 256  #: samples per training step
+    lr: float = 0.01  #: Adam learning rate
+    samples: int = 10000  #: fresh samples for the Monte Carlo estimates at each beta
+
+    def __post_init__(self):
+        for name, least in (("depth", 1), ("hidden", 1), ("steps", 0), ("batch", 2), ("samples", 2)):
+            if getattr(self, name) < least:
+                raise ModelParameterError(f"--ar-{name} must be at least {least}, got {getattr(self, name)}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ModelParameterError(f"--ar-lr must be a finite number > 0, got {self.lr}")
+
+
+_MC = "Monte Carlo estimate from --ar-samples fresh samples of q"
+VARIABLES = (
+    Var("lnZ_ar_lower", "lower", "lnZ", "nat",
+        "autoregressive variational lower bound on ln Z (<= lnZ_exact), certified: S[q] - beta <E>_q summed "
+        "exactly over all 2^N states; NaN for N > 24", nonfinite="nan"),
+    Var("f_ar_upper", "upper", "f", "energy per spin",
+        "autoregressive variational upper bound on the free energy per spin (>= f_exact), certified, "
+        "-lnZ_ar_lower/(beta N); NaN for N > 24", nonfinite=_NAN_INF0),
+    Var("lnZ_ar_elbo", "estimate", "lnZ", "nat",
+        f"estimate of the autoregressive lower bound S[q] - beta <E>_q ({_MC}; an estimate of a bound, not a bound)"),
+    Var("lnZ_ar_elbo_se", "diagnostic", None, "nat", "standard error of lnZ_ar_elbo"),
+    Var("lnZ_ar_is", "estimate", "lnZ", "nat",
+        f"importance-sampling estimate of ln Z itself, ln mean(exp(-beta E)/q) ({_MC}; approximation, not a bound)"),
+    Var("lnZ_ar_is_se", "diagnostic", None, "nat", "standard error of lnZ_ar_is (delta method)"),
+    Var("f_ar_is", "estimate", "f", "energy per spin",
+        "importance-sampling estimate of the free energy per spin, -lnZ_ar_is/(beta N) (approximation, not a bound)",
+        nonfinite=_INF0),
+    Var("f_ar_is_se", "diagnostic", None, "energy per spin", "standard error of f_ar_is; NaN at beta = 0",
+        nonfinite="nan"),
+    Var("u_ar", "estimate", "u", "energy per spin",
+        f"importance-weighted internal energy per spin ({_MC}; approximation, not a bound)"),
+    Var("u_ar_se", "diagnostic", None, "energy per spin", "standard error of u_ar (delta method)"),
+    Var("s_ar", "estimate", "s", "nat per spin",
+        f"importance-sampling entropy per spin (lnZ_ar_is + beta N u_ar)/N ({_MC}; approximation, not a bound)"),
+    Var("s_ar_se", "diagnostic", None, "nat per spin", "standard error of s_ar (delta method)"),
+    Var("m_ar", "estimate", "m", "1",
+        f"importance-weighted magnetisation per spin ({_MC}; approximation, not a bound)"),
+    Var("m_ar_se", "diagnostic", None, "1", "standard error of m_ar (delta method)"),
+    Var("ar_ess", "diagnostic", None, "1",
+        "effective sample size (sum w)^2/sum w^2 of the importance weights, 1 .. --ar-samples"),
+    Var("ar_steps", "diagnostic", None, "1", "Adam steps trained at this beta", dtype="i4", fill=-1),
+)
+
+
+def run(model, betas, settings, rng, *, sites=False, progress=None) -> dict:
+    """Train q up the beta grid and report its bound and estimates (method plug-in entry point).
+
+    Parameters
+    ----------
+    model : IsingModel (already scaled to the sweep's J and h); N <= :data:`MAX_N`.
+    betas : float64 (nb,), finite, >= 0, any order; processed in ascending order, each beta's
+        training warm-started from the previous one.
+    settings : :class:`Settings`.  rng : numpy Generator; every random draw (hidden-layer
+        initialisation, training and evaluation samples) comes from it.
+    sites : unused.  progress : callable(step) or None; ``steps + 1`` units per beta.
+
+    Returns
+    -------
+    dict of float64 (nb,) arrays (see the module docstring and :data:`VARIABLES`), ``ar_steps`` int32.
+    """
+    from ..autoregressive import EXACT_MAX_N, Network, Trainer, compile_kernels, evaluate, exact_lower_bound, train
+    from ..interrupt import deferred_interrupt
+    from ..thermo import free_energy_per_spin
+
+    b = np.ascontiguousarray(betas, dtype=np.float64)
+    if b.ndim != 1 or not np.all(np.isfinite(b)) or np.any(b < 0):
+        raise ValueError("betas must be a 1-D array of finite values >= 0")
+    n, nb = model.n, b.size
+    names = [v.name for v in VARIABLES if v.dtype == "f8"]
+    out = {name: np.full(nb, np.nan) for name in names}
+    out["ar_steps"] = np.full(nb, settings.steps, dtype=np.int32)
+    compile_kernels(model)
+    net = Network(n, settings.depth, settings.hidden, rng)
+    trainer = Trainer(net, settings.lr)
+    with deferred_interrupt() as check:
+        for q in np.argsort(b, kind="stable"):
+            beta = float(b[q])
+            train(net, trainer, model, beta, settings.steps, settings.batch, rng, check, progress)
+            est = evaluate(net, model, beta, settings.samples, settings.batch, rng)
+            if n <= EXACT_MAX_N:
+                out["lnZ_ar_lower"][q] = exact_lower_bound(net, model, beta)[0]
+            out["lnZ_ar_elbo"][q], out["lnZ_ar_elbo_se"][q] = est.elbo, est.elbo_se
+            out["lnZ_ar_is"][q], out["lnZ_ar_is_se"][q] = est.lnz_is, est.lnz_is_se
+            out["u_ar"][q], out["u_ar_se"][q] = est.energy / n, est.energy_se / n
+            out["s_ar"][q], out["s_ar_se"][q] = est.entropy / n, est.entropy_se / n
+            out["m_ar"][q], out["m_ar_se"][q] = est.magnetisation / n, est.magnetisation_se / n
+            out["ar_ess"][q] = est.ess
+            check()
+            if progress is not None:
+                progress(1.0)
+    out["f_ar_upper"] = free_energy_per_spin(out["lnZ_ar_lower"], b, n)
+    out["f_ar_upper"][np.isnan(out["lnZ_ar_lower"])] = np.nan
+    out["f_ar_is"] = free_energy_per_spin(out["lnZ_ar_is"], b, n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["f_ar_is_se"] = np.where(b > 0, out["lnZ_ar_is_se"] / (b * n), np.nan)
+    return out
+
+
+def _flops(n, n_edges, settings):
+    """(multiply-adds per training sample, per evaluation sample, per leaf of the exact sum)."""
+    L = settings.depth - 1 if n >= 2 else 0
+    H = settings.hidden if L else 0
+    forward = n * n / 2 + (n * H / 2 + n * H / 2 + (L - 1) * H * H / 2 if L else 0) + 2 * n_edges
+    return 3 * forward, forward, 2 * (2 * n + n_edges / max(n, 1) * 2 + L * H)
+
+
+def cost(model, betas, settings, *, sites=False) -> float:
+    """Estimated seconds of :func:`run`: multiply-adds of training (steps x batch samples), evaluation
+    (samples) and, for N <= 24, the exact sum over 2^N states, per beta, times
+    :data:`SECONDS_PER_FLOP` (a formula, no timing)."""
+    from ..autoregressive import EXACT_MAX_N
+
+    nb = np.asarray(betas).size
+    train_f, eval_f, leaf_f = _flops(model.n, model.n_edges, settings)
+    work = settings.steps * settings.batch * train_f + settings.samples * eval_f
+    if model.n <= EXACT_MAX_N:
+        work += 2.0**model.n * leaf_f
+    return nb * work * SECONDS_PER_FLOP
+
+
+def check(n, betas, settings) -> None:
+    """Refuse N > :data:`MAX_N` (the network alone would hold N^2 parameters)."""
+    if n > MAX_N:
+        raise TooLargeError(f"method ar runs on at most N = {MAX_N} spins (its network has N^2 parameters), "
+                            f"got N = {n}; leave out --method ar or use a smaller model")
+
+
+def progress_units(n, betas, settings) -> float:
+    """steps + 1 units per beta: one per training step, one for the evaluation."""
+    return float(len(betas) * (settings.steps + 1))
+
+
+METHOD = Method(
+    name="ar",
+    summary="autoregressive variational family (VAN): certified lower bound on ln Z for N <= 24, "
+            "importance-sampling estimate of ln Z",
+    settings=Settings,
+    variables=VARIABLES,
+    run=run,
+    cost=cost,
+    progress_units=progress_units,
+    check=check,
+)
