@@ -169,8 +169,10 @@ def train(net: Network, trainer: Trainer, model, beta: float, steps: int, batch:
         lnq, a, h = net.forward(s, u)
         x = beta * energies(model, s) + lnq
         loss = float(x.mean())
-        # the baseline b = batch mean: unbiased up to O(1/B), and zero variance where q = P
-        trainer.step(net.gradient(s, a, h, (x - loss) / batch))
+        # the baseline b = batch mean: unbiased up to O(1/B), and zero variance where q = P.  Taken
+        # about x[0], so that equal x give exactly zero (Adam would blow rounding up to steps of lr)
+        d = x - x[0]
+        trainer.step(net.gradient(s, a, h, (d - d.mean()) / batch))
         if check is not None:
             check()
         done += 1
