@@ -85,7 +85,7 @@ VARIABLES = (
     Var("m_ar", "estimate", "m", "1",
         f"importance-weighted magnetisation per spin ({_MC}; approximation, not a bound)"),
     Var("m_ar_se", "diagnostic", None, "1", "standard error of m_ar (delta method)"),
-    Var("ar_ess", "diagnostic", None, "1",
+    Var("ar_ess", "diagnostic", "ess", "1",
         "effective sample size (sum w)^2/sum w^2 of the importance weights, 1 .. --ar-samples"),
     Var("ar_steps", "diagnostic", None, "1", "Adam steps trained at this beta", dtype="i4", fill=-1),
 )
