@@ -137,6 +137,16 @@ def test_depth_one_without_couplings_is_the_product_distribution_of_mean_field()
     np.testing.assert_allclose(np.exp(lnq), np.prod((1 + S * m) / 2, axis=1), rtol=1e-13)
 
 
+def test_energies_of_a_batch_dense_and_sparse():
+    rng = np.random.default_rng(8)
+    S = naive.all_states(7)
+    dense = random_model(7, rng)  # all pairs: the dense-couplings kernel
+    sparse = IsingModel(7, np.arange(6), np.arange(1, 7), rng.standard_normal(6), rng.standard_normal(7))  # CSR
+    for model in (dense, sparse):
+        np.testing.assert_allclose(arl.energies(model, S), naive.energies(model.dense(), model.fields, S),
+                                   rtol=0, atol=1e-12)
+
+
 # ------------------------------------------------------------------ the method
 def ar_run(model, betas, seed=0, **settings):
     method = get_method("ar")

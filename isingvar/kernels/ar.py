@@ -176,10 +176,10 @@ def exact_elbo(b, W, U, C, Uh, V, deg, cnt, indptr, indices, data, hfield):
     """
     N = b.shape[0]
     L, H = C.shape
-    acc = np.empty((N + 1, N))  # b + sum_{j<d} W[:, j] s_j at depth d
-    loc = np.empty((N + 1, N))  # h + sum_{j<d} J[:, j] s_j
-    z0 = np.empty((N + 1, H))  # C_0 + sum_{j<d} U[:, j] s_j
-    hid = np.empty((N + 1, max(L, 1), H))
+    acc = np.zeros((N + 1, N))  # b + sum_{j<d} W[:, j] s_j at depth d (entries >= d)
+    loc = np.zeros((N + 1, N))  # h + sum_{j<d} J[:, j] s_j (entries >= d)
+    z0 = np.zeros((N + 1, H))  # C_0 + sum_{j<d} U[:, j] s_j
+    hid = np.zeros((N + 1, max(L, 1), H))
     E = np.empty(N + 1)
     lq = np.empty(N + 1)
     ad = np.empty(N + 1)  # a_d at the node of depth d
@@ -213,15 +213,14 @@ def exact_elbo(b, W, U, C, Uh, V, deg, cnt, indptr, indices, data, hfield):
             s[d] = sd
             # child d + 1 of node d
             e = d + 1
-            for i in range(e, N):
-                acc[e, i] = acc[d, i] + W[i, d] * sd
-            for i in range(N):
-                loc[e, i] = loc[d, i]
-            for k in range(indptr[d], indptr[d + 1]):
-                loc[e, indices[k]] += data[k] * sd
             E[e] = E[d] - sd * loc[d, d]
             lq[e] = lq[d] + _log_sigmoid(sd * ad[d])
-            if e < N:
+            if e < N:  # an inner node (half of all visits are leaves, which need no prefix sums)
+                for i in range(e, N):  # only entries >= e are read below depth e
+                    acc[e, i] = acc[d, i] + W[i, d] * sd
+                    loc[e, i] = loc[d, i]
+                for k in range(indptr[d], indptr[d + 1]):
+                    loc[e, indices[k]] += data[k] * sd
                 x = acc[e, e]
                 if L > 0:
                     for k in range(H):

@@ -35,7 +35,7 @@ MAX_N = 4096
 #: Seconds per multiply-add of the cost model (forward + backward per training sample, forward per
 #: evaluation sample, 2^N leaf updates of the exact sum), calibrated on the development machine
 #: (2-core Xeon, shared) with benchmarks/ar.py: sk n = 20 and n = 100 fall within a factor 2.
-SECONDS_PER_FLOP = 1.5e-9
+SECONDS_PER_FLOP = 5e-10
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,9 @@ def _flops(n, n_edges, settings):
     L = settings.depth - 1 if n >= 2 else 0
     H = settings.hidden if L else 0
     forward = n * n / 2 + (n * H / 2 + n * H / 2 + (L - 1) * H * H / 2 if L else 0) + 2 * n_edges
-    return 3 * forward, forward, 2 * (2 * n + n_edges / max(n, 1) * 2 + L * H)
+    # a leaf of the exact sum: about one inner-node update (prefix sums, copies of the hidden layers)
+    # plus exp, log-sigmoid and the compensated sums (measured: ~200 ns at N = 22, depth 1)
+    return 3 * forward, forward, 4 * (60 + 2 * n + 2 * n_edges / max(n, 1)) + 14 * L * H
 
 
 def cost(model, betas, settings, *, sites=False) -> float:
