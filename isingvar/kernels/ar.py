@@ -131,7 +131,7 @@ def backward(W, U, C, Uh, V, deg, cnt, s, a, h, coef, gb, gW, gU, gC, gUh, gV):
                 hp = h[r, l - 1]
                 dh[:] = 0.0
                 for k in range(H):
-                    lim = cnt[deg[k]] if deg[k] < N else H
+                    lim = cnt[deg[k]]  # units of degree <= deg k in the layer below
                     g = gUh[l - 1, k]
                     w = Uh[l - 1, k]
                     for m in range(lim):
