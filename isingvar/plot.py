@@ -58,7 +58,8 @@ def plot_result(summary: dict, path, *, pairs=None, variables=()) -> Path:
     the exact free energy per spin and every bound on it in the file (the
     variables the methods declare with quantity "f": exact, ``f_<method>_upper``,
     ``f_<method>_lower``; energy per spin, in units of
-    J) and every Monte Carlo estimate of it with ±1 standard-error bars, with the interval between the tightest lower and the tightest upper
+    J) and every Monte Carlo estimate of it with ±1 standard-error bars, with
+    the interval between the tightest lower and the tightest upper
     bound shaded (sample means).  Second: the gaps of the tightest upper bound above
     the exact f and of the tightest lower bound below it (energy per spin);
     without an exact free energy, every ``kl_<method> / N`` (nats per spin);

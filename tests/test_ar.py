@@ -15,11 +15,14 @@ from typer.testing import CliRunner
 
 from isingvar import autoregressive as arl
 from isingvar.errors import ModelParameterError, TooLargeError
+from isingvar.families import make_instance, resolve_params
 from isingvar.io import store
 from isingvar.kernels import ar as ar_kernels
 from isingvar.methods import derived_variables, get_method, make_settings
 from isingvar.model import IsingModel
 from isingvar.report import bounds_table, estimate_stats, free_energy_names
+
+from test_trw import CROSS  # the cross-method grid of models (families, boundaries, disorder)
 
 ARCHS = [(1, 0), (2, 5), (3, 4)]  # (depth, hidden): VAN depth 1, MADE with one and two hidden layers
 
@@ -179,6 +182,20 @@ def test_certified_bound_is_below_exact_lnz(family):
     assert np.all(r["ar_steps"] == 60)
 
 
+@pytest.mark.parametrize("name,params", CROSS, ids=[f"{n}-{'-'.join(map(str, p.values()))}" for n, p in CROSS])
+def test_cross_method_grid_certified_bound_below_exact(name, params):
+    """lnZ_ar_lower <= lnZ_exact (brute force) on the cross-method grid of tests/test_trw.py: ferro-,
+    antiferromagnetic and glassy couplings, h in {0, 0.3}, beta 0.05..3 (short training: the bound
+    holds whatever q is)."""
+    base = make_instance(name, resolve_params(name, params), seed=1, sample=0)
+    betas = np.array([0.05, 0.3, 1.0, 3.0])
+    for J, h, depth in ((1.0, 0.0, 1), (-1.0, 0.3, 2)):
+        m = base.scaled(J, h)
+        exact = naive.thermo(m.dense(), m.fields, betas)["lnZ"]
+        lower = ar_run(m, betas, steps=20, depth=depth, hidden=8, samples=100)["lnZ_ar_lower"]
+        assert np.all(lower <= exact + 1e-12 * np.abs(exact)), (J, h, lower - exact)
+
+
 def test_training_on_a_chain_in_its_natural_order_reaches_exact_lnz():
     # an open chain's Boltzmann distribution is itself depth-1 autoregressive in the chain's order:
     # q(s_i | s_<i) = sigmoid(b_i + W_{i,i-1} s_{i-1}); the baseline makes the gradient noise vanish there
@@ -232,8 +249,9 @@ def test_nan_or_minus_inf_at_beta_zero_is_accepted_and_kl_of_a_nan_bound_may_be_
 def test_sweep_show_and_plot_carry_the_bound_and_the_estimate_with_its_error(tmp_path):
     runner = CliRunner()
     out = tmp_path / "r.h5"
-    res = runner.invoke(app, ["sweep", "sk", "--n", "8", "--samples", "1", "--beta", "0,0.5,1.5", "--method", "exact", "--method", "mf",
-                              "--method", "ar", "--ar-steps", "40", "--ar-samples", "400", "--out", str(out)])
+    res = runner.invoke(app, ["sweep", "sk", "--n", "8", "--samples", "1", "--beta", "0,0.5,1.5", "--method", "exact",
+                              "--method", "mf", "--method", "ar", "--ar-steps", "40", "--ar-samples", "400",
+                              "--out", str(out)])
     assert res.exit_code == 0, res.output
     from isingvar.io.store import read_summary
 
