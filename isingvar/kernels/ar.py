@@ -169,9 +169,9 @@ def exact_elbo(b, W, U, C, Uh, V, deg, cnt, indptr, indices, data, hfield):
     """sum_s q(s), <E>_q and <ln q>_q by visiting all 2^N configurations depth first.
 
     Leaves in binary order with s_0 the most significant bit (bit set: +1); from one leaf to the
-    next only the spins below the lowest changed depth are redone, about two per leaf, each an
-    O(N + L H) update of the prefix sums (logits, local fields, first-layer pre-activations), so
-    the cost is O(2^N (N + L H)), not a forward pass per state.  Sums are compensated (Kahan).
+    next only the spins below the lowest changed depth are redone, about one inner node per leaf,
+    each an O(N + L H) update of the prefix sums (logits, local fields, first-layer
+    pre-activations), so the cost is O(2^N (N + L H)), not a forward pass per state.  Sums are compensated (Kahan).
     Returns (sum_q, sum_q_E, sum_q_lnq) as floats; N <= 62.
     """
     N = b.shape[0]
