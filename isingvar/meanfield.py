@@ -116,6 +116,20 @@ def colour_classes(model: IsingModel):
     return perm, cstart
 
 
+def gershgorin_bound(model: IsingModel) -> float:
+    """max_i sum_j |J_ij|, an upper bound on the largest eigenvalue of the coupling matrix (Gershgorin).
+
+    Below beta = 1 / this value the mean-field free energy F~ is strictly convex on [-1, 1]^N
+    (its Hessian diag(1 / (1 - m_i^2)) - beta J >= I - beta J is positive definite), so it has
+    a single minimum.  0.0 for a model without couplings.  Units: energy (those of J).
+    """
+    indptr, _, data = model.csr
+    if data.size == 0:
+        return 0.0
+    rows = np.repeat(np.arange(model.n), np.diff(indptr))
+    return float(np.bincount(rows, weights=np.abs(data), minlength=model.n).max())
+
+
 class _Sweeps:
     """The couplings in the order the sweeps visit the sites, and the kernel that sweeps them.
 
@@ -293,7 +307,10 @@ def mean_field(
     At each beta the sequential fixed-point iteration m_i <- tanh(beta g_i)
     runs from the fresh :data:`STARTS` and from the solution at the previous
     beta (continuation upward in beta); a second pass continues downward from
-    the highest beta.  The m with the lowest F~ is kept.
+    the highest beta.  The m with the lowest F~ is kept.  Runs whose outcome is
+    known are skipped: "down" when every field is zero (the mirror image of
+    "up"), and every run but one where F~ is strictly convex
+    (beta * :func:`gershgorin_bound` < 1) once that one has converged.
 
     Parameters
     ----------
@@ -347,17 +364,35 @@ def mean_field(
                 sites[k] = starts[r]
         return starts[r]
 
+    # Runs whose end is already known are not run (docs/architecture.md, "Mean field"):
+    # - with every field zero, F~(m) = F~(-m) and the sweeps are odd in m bit for bit (tanh and the
+    #   local fields are), so the run from all -1 is the mirror image of the run from all +1, with the
+    #   same F~; "up" wins the tie, so "down" is never run;
+    # - below beta_convex = 1 / max_i sum_j |J_ij| (Gershgorin: beta lambda_max(J) < 1) the Hessian
+    #   diag(1 / (1 - m_i^2)) - beta J of beta F~ is positive definite on the whole cube, so F~ has one
+    #   minimum and every run converges to it: one run (the continuation, else the paramagnetic start)
+    #   is enough once it has converged; the others run only when it has not.
+    lam = gershgorin_bound(model)
+    keep = [q for q, name in enumerate(STARTS) if not (name == "down" and not np.any(model.fields))]
+
+    def convex(k):
+        return b[k] * lam < 1.0
+
     order = np.argsort(b, kind="stable")
     carry = None
     for k in order:  # upward in beta: fresh starts plus continuation
-        starts = _fresh_starts(rng, n)
-        if carry is not None:
-            starts = np.vstack([starts, carry[None, :]])
-        carry = solve(k, starts).copy()
+        fresh = _fresh_starts(rng, n)[keep]  # drawn at every beta, so the random starts never depend on the rules
+        if convex(k):
+            first = (fresh[:1] if carry is None else carry[None, :]).copy()
+            carry = solve(k, first).copy()
+        if not (convex(k) and converged[k]):
+            starts = fresh if carry is None else np.vstack([fresh, carry[None, :]])
+            carry = solve(k, starts).copy()
         if progress:
             progress()
     for k in order[-2::-1]:  # downward in beta from the highest
-        carry = solve(k, carry[None, :].copy())
+        if not (convex(k) and converged[k]):  # a converged run found the one minimum there
+            carry = solve(k, carry[None, :].copy())
         if progress:
             progress()
 
