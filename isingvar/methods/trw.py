@@ -110,7 +110,7 @@ class Graph:
 
     def __init__(self, model):
         from ..kernels import bp
-        indptr, indices, src = model._csr_pattern
+        indptr, indices, src = model.csr_pattern
         self.n = model.n
         self.indptr = indptr
         self.indices = indices
