@@ -72,12 +72,13 @@ def variable_kinds(summary: dict) -> dict:
 
 
 def free_energy_names(summary: dict) -> dict:
-    """The free energies per spin in ``summary`` by kind: ``{"exact": [...], "lower": [...], "upper": [...]}``.
+    """The free energies per spin in ``summary`` by kind:
+    ``{"exact": [...], "lower": [...], "upper": [...], "estimate": [...]}``.
 
-    ``lower`` are lower bounds on f, ``upper`` upper bounds, as the methods declare them (kind and quantity "f"); each
-    list in the file's order.
+    ``lower`` are lower bounds on f, ``upper`` upper bounds, ``estimate`` approximations that bound
+    nothing, as the methods declare them (kind and quantity "f"); each list in the file's order.
     """
-    out = {"exact": [], "lower": [], "upper": []}
+    out = {"exact": [], "lower": [], "upper": [], "estimate": []}
     for name, (kind, quantity) in variable_kinds(summary).items():
         if quantity == "f" and kind in out and name in summary:
             out[kind].append(name)
@@ -168,7 +169,8 @@ def bounds_table(summary: dict, j: int = 0, h: int = 0, max_rows: int = 12) -> l
         One row per beta with ``beta``; means over the completed samples of
         the exact free energy (when the file has one), every bound
         on f in the file (``f_<method>_lower``, then ``f_<method>_upper``;
-        energy per spin), ``gap`` (the per-sample tightest upper bound minus
+        energy per spin), every estimate of f (kind "estimate": an
+        approximation, not a bound), ``gap`` (the per-sample tightest upper bound minus
         the exact f, >= 0: the looseness of the upper side per spin), when the
         file has lower bounds on f ``gap_lower`` (the exact f minus the
         tightest lower bound) and ``width`` (tightest upper minus tightest
@@ -182,7 +184,7 @@ def bounds_table(summary: dict, j: int = 0, h: int = 0, max_rows: int = 12) -> l
     beta = summary["coords"]["beta"]
     f = free_energy_names(summary)
     columns = {name: grid_values(summary, name, j, h) for name in f["exact"][:1]}
-    columns |= {name: grid_values(summary, name, j, h) for name in f["lower"] + f["upper"]}
+    columns |= {name: grid_values(summary, name, j, h) for name in f["lower"] + f["upper"] + f["estimate"]}
     columns["gap"] = bound_gap(summary, j, h)
     if f["lower"]:
         columns["gap_lower"] = lower_gap(summary, j, h)
