@@ -128,7 +128,8 @@ def cli():
     with tempfile.TemporaryDirectory() as tmp:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
-        subprocess.run([str(exe), *CLI, "--out", str(Path(tmp) / "l1000.h5")], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([str(exe), *CLI, "--out", str(Path(tmp) / "l1000.h5")], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # no progress lines
         wall = time.perf_counter() - t
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
