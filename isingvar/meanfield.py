@@ -56,15 +56,21 @@ class MeanFieldResult:
     sites: np.ndarray | None
 
 
-def _fresh_starts(rng, n):
-    return np.stack(
-        [
-            rng.uniform(-1e-3, 1e-3, n),  # paramagnetic, slightly broken symmetry
-            np.ones(n),
-            -np.ones(n),
-            rng.uniform(-1.0, 1.0, n),
-        ]
-    )
+def _draw_starts(rng, n):
+    """The random rows of the fresh :data:`STARTS` (site order): paramagnetic (slightly broken
+    symmetry) and uniform random, drawn in that order at every beta."""
+    return {"paramagnetic": rng.uniform(-1e-3, 1e-3, n), "up": 1.0, "down": -1.0, "random": rng.uniform(-1.0, 1.0, n)}
+
+
+def _fresh_starts(drawn, names, perm, spare):
+    """Rows of the starts ``names`` (from :func:`_draw_starts`) in sweep order (``perm``: the sweep's
+    renumbering or None), plus ``spare`` uninitialised rows at the end: float64 (len(names) + spare, N)."""
+    n = drawn["random"].size
+    out = np.empty((len(names) + spare, n))
+    for q, name in enumerate(names):
+        value = drawn[name]
+        out[q] = value[perm] if perm is not None and np.ndim(value) else value
+    return out
 
 
 #: Sweeps between checks of the candidates' progress.
@@ -170,9 +176,11 @@ class _Sweeps:
         return starts if self.perm is None else np.ascontiguousarray(starts[:, self.perm])
 
     def from_order(self, work, starts):
-        """Write ``work`` (sweep order) back into ``starts`` (site order)."""
+        """Write ``work`` (K, N) (sweep order) into ``starts`` (K, N) (site order)."""
         if self.perm is not None:
             starts[:, self.perm] = work
+        elif starts is not work:
+            starts[...] = work
 
     def compile(self, beta, starts, tol):
         """Compile the kernels with signals live (inside the block they wait for the compiler)."""
@@ -223,7 +231,7 @@ class _Sweeps:
 
 
 def _descend(sweeper, beta, starts, max_sweeps, tol):
-    """Minimise F~ from every row of ``starts`` (K, N), in place.
+    """Minimise F~ from every row of ``starts`` (K, N), in sweep order (:meth:`_Sweeps.to_order`), in place.
 
     The runs advance together, BLOCK sweeps at a time, in parallel.  A run that
     cannot plausibly reach the best run's current F~ is stopped early: its
@@ -244,13 +252,11 @@ def _descend(sweeper, beta, starts, max_sweeps, tol):
     converged = np.zeros(k, dtype=bool)
     stats = np.full((k, 4), np.inf)
     last_drop = np.full(k, np.nan)
-    work = sweeper.to_order(starts)
-    sweeper.compile(beta, work, tol)
+    sweeper.compile(beta, starts, tol)
     with deferred_interrupt() as check:
         while active.any():
-            _block(sweeper, beta, work, active, sweeps, converged, stats, last_drop, max_sweeps, tol)
+            _block(sweeper, beta, starts, active, sweeps, converged, stats, last_drop, max_sweeps, tol)
             check()
-    sweeper.from_order(work, starts)
     return sweeps, converged, stats
 
 
@@ -354,14 +360,14 @@ def mean_field(
     sites = np.empty((nb, n)) if keep_sites else None
 
     def solve(k, starts):
-        """Run from every row of ``starts``; keep the best if it beats the record at k."""
+        """Run from every row of ``starts`` (sweep order); keep the best if it beats the record at k."""
         sw, conv, stats = _descend(sweeper, b[k], starts, max_sweeps, tol)
         r = int(np.argmin(stats[:, 0]))
         if stats[r, 0] < beta_f[k]:
             beta_f[k], u[k], s[k], mag[k] = stats[r]
             iterations[k], converged[k] = sw[r], conv[r]
             if sites is not None:
-                sites[k] = starts[r]
+                sweeper.from_order(starts[r:r + 1], sites[k:k + 1])
         return starts[r]
 
     # Runs whose end is already known are not run (docs/architecture.md, "Mean field"):
@@ -373,20 +379,24 @@ def mean_field(
     #   minimum and every run converges to it: one run (the continuation, else the paramagnetic start)
     #   is enough once it has converged; the others run only when it has not.
     lam = gershgorin_bound(model)
-    keep = [q for q, name in enumerate(STARTS) if not (name == "down" and not np.any(model.fields))]
+    names = [name for name in STARTS if not (name == "down" and not np.any(model.fields))]
 
     def convex(k):
         return b[k] * lam < 1.0
 
+    # the runs live in the sweep's order (the carry too); only the random rows are renumbered, and only
+    # the best run of a beta goes back to site order (when the sites are kept)
     order = np.argsort(b, kind="stable")
     carry = None
     for k in order:  # upward in beta: fresh starts plus continuation
-        fresh = _fresh_starts(rng, n)[keep]  # drawn at every beta, so the random starts never depend on the rules
+        drawn = _draw_starts(rng, n)  # at every beta, so the random starts never depend on the rules
         if convex(k):
-            first = (fresh[:1] if carry is None else carry[None, :]).copy()
+            first = _fresh_starts(drawn, names[:1], sweeper.perm, 0) if carry is None else carry[None, :].copy()
             carry = solve(k, first).copy()
         if not (convex(k) and converged[k]):
-            starts = fresh if carry is None else np.vstack([fresh, carry[None, :]])
+            starts = _fresh_starts(drawn, names, sweeper.perm, int(carry is not None))
+            if carry is not None:
+                starts[-1] = carry
             carry = solve(k, starts).copy()
         if progress:
             progress()

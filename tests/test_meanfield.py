@@ -160,7 +160,7 @@ def test_kl_is_nonnegative_on_sk():
 # ---------------------------------------------------------------- runs whose outcome is known
 
 def _spy_runs(monkeypatch):
-    """Record (beta, start rows) of every mean-field descent."""
+    """Record (beta, start rows, in sweep order) of every mean-field descent."""
     import isingvar.meanfield as mfmod
 
     calls = []
