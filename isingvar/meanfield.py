@@ -57,8 +57,9 @@ class MeanFieldResult:
 
 
 def _draw_starts(rng, n):
-    """The random rows of the fresh :data:`STARTS` (site order): paramagnetic (slightly broken
-    symmetry) and uniform random, drawn in that order at every beta."""
+    """The fresh :data:`STARTS` by name: the random rows, float64 (N,) in site order (paramagnetic, with
+    slightly broken symmetry, then uniform random: drawn in that order at every beta), and the constant
+    ones as scalars (up 1.0, down -1.0)."""
     return {"paramagnetic": rng.uniform(-1e-3, 1e-3, n), "up": 1.0, "down": -1.0, "random": rng.uniform(-1.0, 1.0, n)}
 
 
