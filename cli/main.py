@@ -132,12 +132,12 @@ def _fmt(x: float, se: float = math.nan) -> str:
 
 def _bounds_table(rows, title: str, free_energies: dict) -> Table:
     """Sample means (± standard error with several samples) against beta, from
-    :func:`isingvar.report.bounds_table`: each lower bound on f, the exact f, each upper bound, each
-    Monte Carlo estimate of f (± its standard error), then the
-    width of the interval they give; without a lower bound, the gap of the upper bound above the exact
+    :func:`isingvar.report.bounds_table`: each lower bound on f, the exact f, each estimate of f (an
+    approximation or a Monte Carlo estimate, ± its standard error; not a bound), each upper bound, then the
+    width of the interval the bounds give; without a lower bound, the gap of the upper bound above the exact
     f and each kl_<method> instead.  ``free_energies`` is :func:`isingvar.report.free_energy_names`."""
     f = free_energies
-    names = ["beta", *f["lower"], *f["exact"][:1], *f["upper"], *f.get("estimate", ())]
+    names = ["beta", *f["lower"], *f["exact"][:1], *f.get("estimate", ()), *f["upper"]]
     names += ["width"] if f["lower"] else ["gap", *(k for k in rows[0] if k.startswith("kl_") and not k.endswith("_se"))]
     # columns of a method that did not run would only hold dashes
     names = [k for k in names if k in rows[0] and any(not math.isnan(r[k]) for r in rows)]

@@ -56,15 +56,22 @@ class MeanFieldResult:
     sites: np.ndarray | None
 
 
-def _fresh_starts(rng, n):
-    return np.stack(
-        [
-            rng.uniform(-1e-3, 1e-3, n),  # paramagnetic, slightly broken symmetry
-            np.ones(n),
-            -np.ones(n),
-            rng.uniform(-1.0, 1.0, n),
-        ]
-    )
+def _draw_starts(rng, n):
+    """The fresh :data:`STARTS` by name: the random rows, float64 (N,) in site order (paramagnetic, with
+    slightly broken symmetry, then uniform random: drawn in that order at every beta), and the constant
+    ones as scalars (up 1.0, down -1.0)."""
+    return {"paramagnetic": rng.uniform(-1e-3, 1e-3, n), "up": 1.0, "down": -1.0, "random": rng.uniform(-1.0, 1.0, n)}
+
+
+def _fresh_starts(drawn, names, perm, spare):
+    """Rows of the starts ``names`` (from :func:`_draw_starts`) in sweep order (``perm``: the sweep's
+    renumbering or None), plus ``spare`` uninitialised rows at the end: float64 (len(names) + spare, N)."""
+    n = drawn["random"].size
+    out = np.empty((len(names) + spare, n))
+    for q, name in enumerate(names):
+        value = drawn[name]
+        out[q] = value[perm] if perm is not None and np.ndim(value) else value
+    return out
 
 
 #: Sweeps between checks of the candidates' progress.
@@ -116,6 +123,20 @@ def colour_classes(model: IsingModel):
     return perm, cstart
 
 
+def gershgorin_bound(model: IsingModel) -> float:
+    """max_i sum_j |J_ij|, an upper bound on the largest eigenvalue of the coupling matrix (Gershgorin).
+
+    Below beta = 1 / this value the mean-field free energy F~ is strictly convex on [-1, 1]^N
+    (its Hessian diag(1 / (1 - m_i^2)) - beta J >= I - beta J is positive definite), so it has
+    a single minimum.  0.0 for a model without couplings.  Units: energy (those of J).
+    """
+    indptr, _, data = model.csr
+    if data.size == 0:
+        return 0.0
+    rows = np.repeat(np.arange(model.n), np.diff(indptr))
+    return float(np.bincount(rows, weights=np.abs(data), minlength=model.n).max())
+
+
 class _Sweeps:
     """The couplings in the order the sweeps visit the sites, and the kernel that sweeps them.
 
@@ -156,9 +177,11 @@ class _Sweeps:
         return starts if self.perm is None else np.ascontiguousarray(starts[:, self.perm])
 
     def from_order(self, work, starts):
-        """Write ``work`` (sweep order) back into ``starts`` (site order)."""
+        """Write ``work`` (K, N) (sweep order) into ``starts`` (K, N) (site order)."""
         if self.perm is not None:
             starts[:, self.perm] = work
+        elif starts is not work:
+            starts[...] = work
 
     def compile(self, beta, starts, tol):
         """Compile the kernels with signals live (inside the block they wait for the compiler)."""
@@ -209,7 +232,7 @@ class _Sweeps:
 
 
 def _descend(sweeper, beta, starts, max_sweeps, tol):
-    """Minimise F~ from every row of ``starts`` (K, N), in place.
+    """Minimise F~ from every row of ``starts`` (K, N), in sweep order (:meth:`_Sweeps.to_order`), in place.
 
     The runs advance together, BLOCK sweeps at a time, in parallel.  A run that
     cannot plausibly reach the best run's current F~ is stopped early: its
@@ -230,13 +253,11 @@ def _descend(sweeper, beta, starts, max_sweeps, tol):
     converged = np.zeros(k, dtype=bool)
     stats = np.full((k, 4), np.inf)
     last_drop = np.full(k, np.nan)
-    work = sweeper.to_order(starts)
-    sweeper.compile(beta, work, tol)
+    sweeper.compile(beta, starts, tol)
     with deferred_interrupt() as check:
         while active.any():
-            _block(sweeper, beta, work, active, sweeps, converged, stats, last_drop, max_sweeps, tol)
+            _block(sweeper, beta, starts, active, sweeps, converged, stats, last_drop, max_sweeps, tol)
             check()
-    sweeper.from_order(work, starts)
     return sweeps, converged, stats
 
 
@@ -293,7 +314,10 @@ def mean_field(
     At each beta the sequential fixed-point iteration m_i <- tanh(beta g_i)
     runs from the fresh :data:`STARTS` and from the solution at the previous
     beta (continuation upward in beta); a second pass continues downward from
-    the highest beta.  The m with the lowest F~ is kept.
+    the highest beta.  The m with the lowest F~ is kept.  Runs whose outcome is
+    known are skipped: "down" when every field is zero (the mirror image of
+    "up"), and every run but one where F~ is strictly convex
+    (beta * :func:`gershgorin_bound` < 1) once that one has converged.
 
     Parameters
     ----------
@@ -337,27 +361,49 @@ def mean_field(
     sites = np.empty((nb, n)) if keep_sites else None
 
     def solve(k, starts):
-        """Run from every row of ``starts``; keep the best if it beats the record at k."""
+        """Run from every row of ``starts`` (sweep order); keep the best if it beats the record at k."""
         sw, conv, stats = _descend(sweeper, b[k], starts, max_sweeps, tol)
         r = int(np.argmin(stats[:, 0]))
         if stats[r, 0] < beta_f[k]:
             beta_f[k], u[k], s[k], mag[k] = stats[r]
             iterations[k], converged[k] = sw[r], conv[r]
             if sites is not None:
-                sites[k] = starts[r]
+                sweeper.from_order(starts[r:r + 1], sites[k:k + 1])
         return starts[r]
 
+    # Runs whose end is already known are not run (docs/architecture.md, "Mean field"):
+    # - with every field zero, F~(m) = F~(-m) and the sweeps are odd in m bit for bit (tanh and the
+    #   local fields are), so the run from all -1 is the mirror image of the run from all +1, with the
+    #   same F~; "up" wins the tie, so "down" is never run;
+    # - below beta_convex = 1 / max_i sum_j |J_ij| (Gershgorin: beta lambda_max(J) < 1) the Hessian
+    #   diag(1 / (1 - m_i^2)) - beta J of beta F~ is positive definite on the whole cube, so F~ has one
+    #   minimum and every run converges to it: one run (the continuation, else the paramagnetic start)
+    #   is enough once it has converged; the others run only when it has not.
+    lam = gershgorin_bound(model)
+    names = [name for name in STARTS if not (name == "down" and not np.any(model.fields))]
+
+    def convex(k):
+        return b[k] * lam < 1.0
+
+    # the runs live in the sweep's order (the carry too); only the random rows are renumbered, and only
+    # the best run of a beta goes back to site order (when the sites are kept)
     order = np.argsort(b, kind="stable")
     carry = None
     for k in order:  # upward in beta: fresh starts plus continuation
-        starts = _fresh_starts(rng, n)
-        if carry is not None:
-            starts = np.vstack([starts, carry[None, :]])
-        carry = solve(k, starts).copy()
+        drawn = _draw_starts(rng, n)  # at every beta, so the random starts never depend on the rules
+        if convex(k):
+            first = _fresh_starts(drawn, names[:1], sweeper.perm, 0) if carry is None else carry[None, :].copy()
+            carry = solve(k, first).copy()
+        if not (convex(k) and converged[k]):
+            starts = _fresh_starts(drawn, names, sweeper.perm, int(carry is not None))
+            if carry is not None:
+                starts[-1] = carry
+            carry = solve(k, starts).copy()
         if progress:
             progress()
     for k in order[-2::-1]:  # downward in beta from the highest
-        carry = solve(k, carry[None, :].copy())
+        if not (convex(k) and converged[k]):  # a converged run found the one minimum there
+            carry = solve(k, carry[None, :].copy())
         if progress:
             progress()
 

@@ -176,8 +176,8 @@ class IsingModel:
         """
         new = object.__new__(IsingModel)
         new._set(self.n, self.edge_i, self.edge_j, self.couplings * float(J), self.fields + float(h))
-        if "_csr_pattern" in self.__dict__:
-            new.__dict__["_csr_pattern"] = self._csr_pattern
+        if "csr_pattern" in self.__dict__:
+            new.__dict__["csr_pattern"] = self.csr_pattern
         return new
 
     # ------------------------------------------------------------------ views
@@ -187,7 +187,17 @@ class IsingModel:
         return self.couplings.size
 
     @cached_property
-    def _csr_pattern(self):
+    def csr_pattern(self):
+        """The coupling graph's symmetric CSR structure and the edge behind each slot.
+
+        Returns ``(indptr, indices, slot_edge)``: ``indptr`` int64 (N+1,) and
+        ``indices`` int64 (2E,) as in :attr:`csr` (row i lists every j coupled to
+        i, in ascending order), and ``slot_edge`` int64 (2E,), the edge number k
+        (into ``edge_i``, ``edge_j``, ``couplings``) that joins i and
+        ``indices[p]`` at slot p, so ``couplings[slot_edge]`` is the CSR data.
+        Depends only on the edges: :meth:`scaled` copies share it (the same
+        arrays), and kernels that keep per-pattern data may key on it.
+        """
         n, E = self.n, self.n_edges
         rows = np.concatenate([self.edge_i, self.edge_j])
         cols = np.concatenate([self.edge_j, self.edge_i])
@@ -205,7 +215,7 @@ class IsingModel:
         row i holds every j coupled to i with J_ij, so the local field is
         ``h_i + sum(data[indptr[i]:indptr[i+1]] * s[indices[...]])``.
         """
-        indptr, indices, src = self._csr_pattern
+        indptr, indices, src = self.csr_pattern
         return indptr, indices, np.ascontiguousarray(self.couplings[src])
 
     def dense(self):

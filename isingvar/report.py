@@ -72,16 +72,16 @@ def variable_kinds(summary: dict) -> dict:
 
 
 def free_energy_names(summary: dict) -> dict:
-    """The free energies per spin in ``summary`` by kind: ``{"exact": [...], "lower": [...], "upper": [...],
-    "estimate": [...]}``.
+    """The free energies per spin in ``summary`` by kind:
+    ``{"exact": [...], "lower": [...], "upper": [...], "estimate": [...]}``.
 
-    ``lower`` are lower bounds on f, ``upper`` upper bounds, as the methods declare them (kind and quantity "f");
-    ``estimate`` the Monte Carlo estimates of f, those that come with a standard error (:func:`se_name`); each
-    list in the file's order.
+    ``lower`` are lower bounds on f, ``upper`` upper bounds, ``estimate`` approximations and Monte Carlo
+    estimates that bound nothing (their own standard error, where they have one: :func:`se_name`), as the
+    methods declare them (kind and quantity "f"); each list in the file's order.
     """
     out = {"exact": [], "lower": [], "upper": [], "estimate": []}
     for name, (kind, quantity) in variable_kinds(summary).items():
-        if quantity == "f" and kind in out and name in summary and (kind != "estimate" or se_name(summary, name)):
+        if quantity == "f" and kind in out and name in summary:
             out[kind].append(name)
     return out
 
@@ -190,8 +190,9 @@ def bounds_table(summary: dict, j: int = 0, h: int = 0, max_rows: int = 12) -> l
         One row per beta with ``beta``; means over the completed samples of
         the exact free energy (when the file has one), every bound
         on f in the file (``f_<method>_lower``, then ``f_<method>_upper``;
-        energy per spin), every Monte Carlo estimate of f (standard error:
-        :func:`estimate_stats`), ``gap`` (the per-sample tightest upper bound minus
+        energy per spin), every estimate of f (kind "estimate": an
+        approximation, not a bound; standard error: :func:`estimate_stats`),
+        ``gap`` (the per-sample tightest upper bound minus
         the exact f, >= 0: the looseness of the upper side per spin), when the
         file has lower bounds on f ``gap_lower`` (the exact f minus the
         tightest lower bound) and ``width`` (tightest upper minus tightest

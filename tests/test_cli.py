@@ -51,6 +51,20 @@ def test_json_summary(tmp_path):
     assert summary["elapsed_s"] >= 0
 
 
+def test_table_shows_estimates_of_f_beside_the_bounds(tmp_path):
+    # a method's estimate of f (kind "estimate", e.g. the Bethe approximation) is a column of the sweep's
+    # table and of `show`, between the exact f and the upper bounds
+    out = tmp_path / "e.h5"
+    args = ["sweep", "chain", "--n", "6", "--beta", "0.5,1", "--out", str(out)]
+    for m in ("exact", "mf", "trw", "bethe"):
+        args += ["--method", m]
+    for r in (runner.invoke(app, args, terminal_width=250), runner.invoke(app, ["show", str(out)], terminal_width=250)):
+        assert r.exit_code == 0, r.output
+        header = next(line for line in r.stdout.splitlines() if "beta" in line and "f_exact" in line).split()
+        names = [w for w in header if w.startswith("f_") or w == "width"]
+        assert names == ["f_trw_lower", "f_exact", "f_bethe", "f_mf_upper", "width"], header
+
+
 def test_show_and_models(tmp_path):
     out = tmp_path / "s.h5"
     assert run("sweep", "curie-weiss", "--n", 8, "--beta", "0.5:1.5:3", "--out", out).exit_code == 0

@@ -155,3 +155,93 @@ def test_kl_is_nonnegative_on_sk():
         model = base.scaled(1.0, h)
         kl = exact_enumeration(model, betas).lnZ - mean_field(model, betas, rng=np.random.default_rng(0)).lnZ_lower
         assert np.all(kl >= -1e-12)
+
+
+# ---------------------------------------------------------------- runs whose outcome is known
+
+def _spy_runs(monkeypatch):
+    """Record (beta, start rows, in sweep order) of every mean-field descent."""
+    import isingvar.meanfield as mfmod
+
+    calls = []
+    real = mfmod._descend
+
+    def spy(sweeper, beta, starts, max_sweeps, tol):
+        calls.append((beta, starts.copy()))
+        return real(sweeper, beta, starts, max_sweeps, tol)
+
+    monkeypatch.setattr(mfmod, "_descend", spy)
+    return calls
+
+
+def test_mirror_and_convex_runs_are_skipped(monkeypatch):
+    # square L = 8 ferromagnet: max row sum 4, so F~ is strictly convex for beta < 1/4
+    calls = _spy_runs(monkeypatch)
+    model = make_instance("square", resolve_params("square", {"L": 8}), 0, 0)
+    betas = np.array([0.1, 0.2, 0.5, 0.8])
+    mean_field(model, betas, rng=np.random.default_rng(0))
+    assert calls
+    # h = 0: the run from all -1 is the mirror image of the one from all +1, never run
+    assert not any(np.any(np.all(rows == -1.0, axis=1)) for _, rows in calls)
+    assert any(np.any(np.all(rows == 1.0, axis=1)) for _, rows in calls)
+    # convex: one run per beta, up the grid only (the downward run would find the same minimum)
+    assert [rows.shape[0] for b, rows in calls if b < 0.25] == [1, 1]
+    # with a field the mirror symmetry is gone: the run from all -1 is made again
+    calls.clear()
+    mean_field(model.scaled(1.0, 0.1), betas, rng=np.random.default_rng(0))
+    assert any(np.any(np.all(rows == -1.0, axis=1)) for b, rows in calls if b > 0.25)
+
+
+def _naive_descent(J, h, beta, m, order):
+    """Plain sequential updates in ``order`` until max |dm| < 1e-13: independent of the kernels."""
+    for _ in range(20000):
+        old = m.copy()
+        for i in order:
+            m[i] = np.tanh(beta * (h[i] + J[i] @ m))
+        if np.max(np.abs(m - old)) < 1e-13:
+            break
+    return m
+
+
+@pytest.mark.parametrize("name, params, h", [
+    ("square", {"L": 6, "disorder": "pm"}, 0.0),
+    ("square", {"L": 6}, 0.3),
+    ("sk", {"n": 12}, 0.0),
+    ("rrg", {"n": 16, "disorder": "gaussian"}, 0.3),
+])
+def test_one_run_reaches_the_minimum_where_free_energy_is_convex(name, params, h):
+    # below beta = 1 / max_i sum_j |J_ij| only one run is made; the bound must still be the best of
+    # the fresh starts (all +1, all -1, a small kick) run directly in plain numpy to convergence,
+    # in site order and in the reverse order
+    model = make_instance(name, resolve_params(name, params), 0, 0).scaled(1.0, h)
+    J, fields = model.dense(), model.fields
+    lam = np.abs(J).sum(axis=1).max()
+    betas = np.array([0.1, 0.5, 0.9, 0.99]) / lam
+    got = mean_field(model, betas, rng=np.random.default_rng(0)).lnZ_lower
+    kick = np.random.default_rng(1).uniform(-1e-3, 1e-3, model.n)
+    for k, b in enumerate(betas):
+        best = -np.inf
+        for start in (np.ones(model.n), -np.ones(model.n), kick):
+            for order in (range(model.n), range(model.n - 1, -1, -1)):
+                m = _naive_descent(J, fields, b, start.copy(), order)
+                best = max(best, naive.mf_lnZ_lower(J, fields, b, m))
+        assert got[k] >= best - 1e-12 * max(1.0, abs(best)), (b, got[k], best)
+
+
+@pytest.mark.parametrize("name, params", [("square", {"L": 16, "disorder": "pm"}), ("sk", {"n": 20}), ("cubic", {"L": 4})])
+def test_run_from_all_down_mirrors_all_up_without_fields(name, params):
+    # why "down" is not run at h = 0: its sweeps are the negated sweeps of "up", bit for bit,
+    # with the same F~ after every block (both the colour-class and the sequential kernels)
+    import isingvar.meanfield as mfmod
+
+    model = make_instance(name, resolve_params(name, params), 0, 0)
+    sweeper = mfmod._Sweeps(model)
+    starts = sweeper.to_order(np.stack([np.ones(model.n), -np.ones(model.n)]))
+    active = np.ones(2, dtype=bool)
+    sweeps, conv, stats = np.zeros(2, dtype=np.int64), np.zeros(2, dtype=bool), np.full((2, 4), np.inf)
+    for beta in (0.3, 1.0):
+        for _ in range(3):
+            sweeper.advance(beta, starts, active, 3, 0.0, sweeps, conv, stats)
+            np.testing.assert_array_equal(starts[1], -starts[0])
+            np.testing.assert_array_equal(stats[1, :3], stats[0, :3])
+            assert stats[1, 3] == -stats[0, 3]

@@ -174,3 +174,25 @@ def test_vectorised_tanh_accuracy():
     rel = np.abs(out - ref) / np.maximum(np.abs(ref), np.finfo(float).tiny)
     assert rel.max() < 6e-16, (rel.max(), x[np.argmax(rel)])
     assert np.all(np.abs(out) <= 1.0)  # a magnetisation never leaves [-1, 1]
+
+
+def test_vectorised_log_and_entropy_accuracy():
+    rng = np.random.default_rng(0)
+    y = np.concatenate([rng.uniform(0, 2, 2000), 10.0 ** rng.uniform(-300, 300, 1000), 1 + rng.uniform(-1e-9, 1e-9, 200),
+                        [2.0**-54, 1.0, 2.0, 0.5, np.sqrt(2), np.nextafter(np.sqrt(2), 2), np.finfo(float).tiny]])
+    mpmath.mp.dps = 40
+    got = np.array([kern._ln(v) for v in y])
+    ref = np.array([float(mpmath.log(mpmath.mpf(float(v)))) for v in y])
+    assert got[np.flatnonzero(y == 1.0)[0]] == 0.0
+    ok = ref != 0
+    rel = np.abs(got[ok] - ref[ok]) / np.abs(ref[ok])
+    assert rel.max() < 6e-16, (rel.max(), y[ok][np.argmax(rel)])
+    # the entropy sum of the colour path: every m in [-1, 1], saturated ones give 0 ln 0 = 0
+    m = np.concatenate([rng.uniform(-1, 1, 3000), np.tanh(rng.uniform(-40, 40, 1000)),
+                        [1.0, -1.0, 0.0, 1 - 2.0**-53, -1 + 2.0**-53]])
+    terms = [mpmath.mpf(0) if abs(v) == 1 else
+             -((1 + mpmath.mpf(float(v))) / 2 * mpmath.log((1 + mpmath.mpf(float(v))) / 2)
+               + (1 - mpmath.mpf(float(v))) / 2 * mpmath.log((1 - mpmath.mpf(float(v))) / 2)) for v in m]
+    total = float(mpmath.fsum(terms))
+    assert kern._entropy_sum(m, np.empty(m.size)) == pytest.approx(total, rel=1e-14)
+    assert kern._entropy_sum(np.array([1.0, -1.0]), np.empty(2)) == 0.0

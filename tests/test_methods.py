@@ -281,15 +281,18 @@ def test_bound_table_takes_the_tightest_bounds_by_kind():
 
     exact = np.array([[-2.0, -1.0, -0.5], [-2.2, -1.2, -0.7]])
     values = {"f_exact": exact, "f_a_upper": exact + 0.3, "f_b_upper": exact + [0.1, 0.5, 0.2],
-              "f_c_lower": exact - 0.4, "kl_c": np.full((2, 3), 0.7)}
+              "f_c_lower": exact - 0.4, "kl_c": np.full((2, 3), 0.7), "f_d": exact + 0.05}
     schema = {"f_exact": var("exact", "f"), "f_a_upper": var("upper", "f"), "f_b_upper": var("upper", "f"),
-              "f_c_lower": var("lower", "f"), "kl_c": var("diagnostic", "kl")}
+              "f_c_lower": var("lower", "f"), "kl_c": var("diagnostic", "kl"), "f_d": var("estimate", "f")}
     summary = {"coords": {"beta": np.array([0.5, 1.0, 2.0])}, "done": np.ones((2, 1, 1), np.int8), "schema": schema}
     summary |= {name: v[:, None, None, :] for name, v in values.items()}
     rows = bounds_table(summary)
     assert [k for k in rows[0] if not k.endswith("_se")] == [
-        "beta", "f_exact", "f_c_lower", "f_a_upper", "f_b_upper", "gap", "gap_lower", "width", "kl_c", "n_done"]
+        "beta", "f_exact", "f_c_lower", "f_a_upper", "f_b_upper", "f_d", "gap", "gap_lower", "width", "kl_c",
+        "n_done"]
     for k, r in enumerate(rows):
+        # an estimate (kind "estimate") is shown, but is neither the tightest bound nor part of the width
+        assert r["f_d"] == pytest.approx([-2.0, -1.0, -0.5][k] - 0.1 + 0.05)
         tight = min(0.3, [0.1, 0.5, 0.2][k])
         assert r["gap"] == pytest.approx(tight) and r["gap_lower"] == pytest.approx(0.4)
         assert r["width"] == pytest.approx(tight + 0.4) and r["kl_c"] == pytest.approx(0.7)

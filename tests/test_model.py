@@ -30,6 +30,24 @@ def test_csr_is_symmetric_and_complete(rng):
     assert indptr[-1] == 2 * m.n_edges
 
 
+def test_csr_pattern_is_public_and_names_each_slots_edge(rng):
+    # the public map the TRW and Bethe graphs read: row i, ascending columns, and the edge behind each slot
+    m = random_model(9, rng, density=0.5)
+    indptr, indices, slot_edge = m.csr_pattern
+    assert indptr.dtype == indices.dtype == slot_edge.dtype == np.int64
+    assert indptr[-1] == indices.size == slot_edge.size == 2 * m.n_edges
+    for i in range(m.n):
+        row = indices[indptr[i]:indptr[i + 1]]
+        assert np.all(np.diff(row) > 0)
+        assert set(row) == {j for j in range(m.n) if m.dense()[i, j] != 0}
+        for p in range(indptr[i], indptr[i + 1]):
+            k = slot_edge[p]
+            assert {int(m.edge_i[k]), int(m.edge_j[k])} == {i, int(indices[p])}
+    np.testing.assert_array_equal(m.csr[2], m.couplings[slot_edge])
+    s = m.scaled(2.0, 0.5)
+    assert s.csr_pattern[1] is indices  # scaled copies share the pattern (the sweep's J and h axes)
+
+
 def test_from_dense_round_trip(rng):
     m = random_model(6, rng)
     m2 = IsingModel.from_dense(m.dense(), m.fields)

@@ -260,3 +260,46 @@ def test_cross_method_mf_exact_trw(name, params):
             lo = mean_field(m, betas, rng=np.random.default_rng(0), keep_sites=False).lnZ_lower
             tol = 1e-9 * np.maximum(1.0, np.abs(exact))
             assert np.all(lo <= exact + tol) and np.all(exact <= up + tol), (J, h, lo, exact, up)
+
+
+def test_memory_model_and_refusal_of_star_trees():
+    import tracemalloc
+
+    from isingvar.errors import TooLargeError
+    from isingvar.sweep import make_config
+    from isingvar.sweep.config import _applicable
+    from isingvar.sweep.estimate import MAX_METHOD_BYTES
+
+    s = trw.Settings()
+    betas = np.array([0.5, 1.0])
+    # the estimate covers what a run holds at its peak (star trees on a complete graph: O(N^2))
+    m = inst("sk", {"n": 120}, 0)
+    _ = m.csr
+    METHOD.run(inst("sk", {"n": 6}, 0), betas, s, np.random.default_rng(0), sites=False)  # compile outside
+    tracemalloc.start()
+    try:
+        METHOD.run(m, betas, s, np.random.default_rng(0), sites=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    estimate = METHOD.memory(m.n, m.n_edges, betas, s)
+    assert peak <= estimate <= 2 * peak
+    # a lattice stays linear in N; a complete graph of 6,000 spins is over the limit
+    assert METHOD.memory(10**6, 2 * 10**6, np.linspace(0.1, 1, 64), s) < MAX_METHOD_BYTES
+    n = 6000
+    assert METHOD.memory(n, n * (n - 1) // 2, betas, s) > MAX_METHOD_BYTES
+    # named: refused in one line, --force or not (nothing is built: the family gives E)
+    for force in (False, True):
+        with pytest.raises(TooLargeError) as e:
+            make_config("sk", {"n": n}, beta="1", methods=["mf", "trw"], force=force)
+        msg = str(e.value)
+        assert "\n" not in msg and msg.startswith("trw on N = 6000") and "GiB" in msg and "--method trw" in msg
+    # a default: left out, the other defaults run
+    chosen = {name: make_settings_for(name) for name in ("exact", "mf", "trw")}
+    assert _applicable(("exact", "mf", "trw"), n, n * (n - 1) // 2, betas, chosen, False) == ("mf",)
+
+
+def make_settings_for(name):
+    from isingvar.methods import get_method, make_settings
+
+    return make_settings(get_method(name), None)

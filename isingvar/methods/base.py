@@ -96,6 +96,11 @@ class Method:
     ``check(n, betas, settings)`` (optional)
         Raise :class:`isingvar.errors.TooLargeError` when the method cannot run
         at all on N spins, ``--force`` or not (cheap: no timing).
+    ``memory(n, n_edges, betas, settings) -> float`` (optional)
+        Estimated peak bytes of one ``run`` on N spins and E coupled pairs
+        (cheap: no timing, nothing built).  Above
+        :data:`isingvar.sweep.estimate.MAX_METHOD_BYTES` the method is refused
+        (``--force`` or not), or left out when it was a default.
     """
 
     name: str
@@ -111,6 +116,7 @@ class Method:
     file_hook: Callable | None = None
     check: Callable | None = None
     max_seconds: float | None = None
+    memory: Callable | None = None
 
     def var(self, name: str) -> Var:
         """The declared variable ``name`` (KeyError if this method has none of that name)."""

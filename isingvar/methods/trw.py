@@ -110,7 +110,7 @@ class Graph:
 
     def __init__(self, model):
         from ..kernels import bp
-        indptr, indices, src = model._csr_pattern
+        indptr, indices, src = model.csr_pattern
         self.n = model.n
         self.indptr = indptr
         self.indices = indices
@@ -496,6 +496,14 @@ def _compile(graph, trees, settings):
     _mst(graph, mi)
 
 
+def _tree_count(n, n_edges, settings, steps=None) -> int:
+    """Trees a run lists: N stars on a complete graph (:func:`starting_trees`), about 3 random spanning
+    trees otherwise, plus one per conditional-gradient step (``steps``, default one beta's), at most
+    ``max_trees`` of them."""
+    complete = n >= 3 and n_edges == n * (n - 1) // 2
+    return (n if complete else 3) + min(settings.tree_steps if steps is None else steps, settings.max_trees)
+
+
 def cost(model, betas, settings, *, sites=False):
     """Estimated seconds of :func:`run`: (slots x sweeps + 2 x trees x N) x solves x betas x
     :data:`SECONDS_PER_SLOT_SWEEP`, with about 10 sweeps per solve after the warm start (measured:
@@ -503,9 +511,29 @@ def cost(model, betas, settings, *, sites=False):
     nb = np.asarray(betas).size
     solves = 1 + settings.tree_steps
     sweeps = min(settings.max_iterations, 10)
-    n_trees = (model.n if model.n_edges == model.n * (model.n - 1) // 2 else 3) + settings.tree_steps
+    n_trees = _tree_count(model.n, model.n_edges, settings)
     work = solves * nb * (2 * model.n_edges * sweeps + 2 * n_trees * model.n)
     return work * SECONDS_PER_SLOT_SWEEP
+
+
+#: Peak bytes of :func:`run` per CSR slot (messages, reverse slots, per-slot couplings and weights, the
+#: model's CSR) and per tree site (each listed tree's order, parent and slot arrays, their stacked copies
+#: while a candidate list is tried, the trees' fields); tracemalloc peaks of 4-beta runs: sk n = 300
+#: (300 star trees, 264 bytes per N^2), square L = 100 and 200 (9 trees, 1860 bytes per site), fitted
+#: (104 and 160 bytes) and rounded up by 8-10 %.
+BYTES_PER_SLOT = 112
+BYTES_PER_TREE_SITE = 176
+#: What a run holds whatever its size (scratch, Python objects of the tree lists): the peaks of sk n = 60, 120.
+BASE_BYTES = 2**20
+
+
+def memory(n, n_edges, betas, settings) -> float:
+    """Estimated peak bytes of :func:`run` on N spins and E coupled pairs: 2E x :data:`BYTES_PER_SLOT` +
+    trees x N x :data:`BYTES_PER_TREE_SITE` + :data:`BASE_BYTES`, with the trees the list can reach over
+    the grid.  On a complete graph the N star trees make it ~288 N^2 (7.2 GB at N = 5,000); square
+    L = 1000 with 64 betas (35 trees) about 6.6 GB."""
+    trees = _tree_count(n, n_edges, settings, settings.tree_steps * np.asarray(betas).size)  # the list grows along the grid
+    return float(BYTES_PER_SLOT * 2 * n_edges + BYTES_PER_TREE_SITE * trees * n + BASE_BYTES)
 
 
 VARIABLES = (
@@ -536,4 +564,5 @@ METHOD = Method(
     progress_units=per_beta,
     default=True,
     file_hook=_file_hook,
+    memory=memory,
 )

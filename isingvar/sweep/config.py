@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import ConfigFileError, GridError, ModelError, ModelParameterError, RangeSpecError, TooLargeError
 from ..families import check_seed, get_family, is_disordered, make_instance, n_spins, resolve_params
 from ..methods import all_methods, canonical, get_method, make_settings
-from .estimate import estimate_time
+from .estimate import check_memory, estimate_time
 
 #: Per-site mean-field magnetisations are stored by default up to this N.
 SITES_DEFAULT_MAX_N = 1024
@@ -254,7 +254,7 @@ def make_config(
     for name in settings:
         get_method(name)  # an unknown method name: ModelParameterError listing the choices
     chosen = {name: make_settings(get_method(name), settings.get(name)) for name in methods}
-    methods = _applicable(methods, n, betas, chosen, explicit)
+    methods = _applicable(methods, n, model_edges(model, params), betas, chosen, explicit)
     chosen = {name: chosen[name] for name in methods}
     if sites is None:
         sites = n <= SITES_DEFAULT_MAX_N
@@ -273,16 +273,18 @@ def make_config(
     return config
 
 
-def _applicable(methods: tuple, n: int, betas, chosen: dict, explicit: bool) -> tuple:
+def _applicable(methods: tuple, n: int, n_edges: int, betas, chosen: dict, explicit: bool) -> tuple:
     """``methods`` without the default ones that cannot run at this N at all (their ``check``: exact
-    enumeration beyond N = 62), so that a sweep of a large model with no ``--method`` gives its
-    bounds; a method the user named is refused instead (TooLargeError), as is a sweep left with none."""
+    enumeration beyond N = 62) or need too much memory (:func:`check_memory`), so that a sweep of a
+    large model with no ``--method`` gives its bounds; a method the user named is refused instead
+    (TooLargeError), as is a sweep left with none."""
     kept = []
     for name in methods:
         check = get_method(name).check
         try:
             if check is not None:
                 check(n, betas, chosen[name])
+            check_memory(name, n, n_edges, betas, chosen[name])
         except TooLargeError:
             if explicit:
                 raise
@@ -291,6 +293,12 @@ def _applicable(methods: tuple, n: int, betas, chosen: dict, explicit: bool) -> 
     if not kept:
         raise TooLargeError(f"no default method can run at N = {n}; choose one with --method (isingvar methods lists them)")
     return tuple(kept)
+
+
+def model_edges(model: str, params: dict) -> int:
+    """Coupled pairs of the family's instances, from its parameters (an upper bound where a disorder
+    draws zero couplings); a model file is read (cached)."""
+    return get_family(model).n_edges(params) if model != "file" else make_instance(model, params, 0, 0).n_edges
 
 
 def result_bytes(model: str, params: dict, n: int, samples: int, n_beta: int, n_J: int, n_h: int,
@@ -303,9 +311,7 @@ def result_bytes(model: str, params: dict, n: int, samples: int, n_beta: int, n_
     """
     from ..io.store import COORDS, schema
 
-    fam = get_family(model)
-    edges = fam.n_edges(params) if model != "file" else make_instance(model, params, 0, 0).n_edges
-    sizes = {"sample": samples, "J": n_J, "h": n_h, "beta": n_beta, "site": n, "edge": edges}
+    sizes = {"sample": samples, "J": n_J, "h": n_h, "beta": n_beta, "site": n, "edge": model_edges(model, params)}
     total = sum(sizes[name] * np.dtype(dtype).itemsize for name, (dtype, _, _) in COORDS.items())
     for var in schema(methods, sites).values():
         count = 1

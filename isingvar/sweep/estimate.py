@@ -7,8 +7,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import TooLargeError
 from ..families import make_instance
 from ..methods import get_method
+
+#: Most bytes one run of a method may need (its ``memory``, per instance: ``--workers k`` runs k at once).
+#: Beyond it the method is refused, ``--force`` or not: the machine would swap or the run be killed.
+MAX_METHOD_BYTES = 8 * 2**30
 
 if TYPE_CHECKING:
     from .config import SweepConfig
@@ -94,3 +99,24 @@ def estimate_time(config: SweepConfig, instances: int | None = None, *, first=No
         secs = sum(method.cost(m, config.beta, settings, sites=config.sites) * c for m, c in probes) / per
         per_method[name] = secs * count
     return TimeEstimate(per_method, count, config.n, config.beta.size, limits)
+
+
+def check_memory(name: str, n: int, n_edges: int, betas, settings) -> None:
+    """Refuse method ``name`` when its ``memory`` estimate for N = ``n`` spins and ``n_edges`` coupled
+    pairs exceeds :data:`MAX_METHOD_BYTES` (nothing is built or timed).
+
+    Raises
+    ------
+    TooLargeError
+        One line: the method, N, the estimate, the limit and what to change.
+    """
+    memory = get_method(name).memory
+    if memory is None:
+        return
+    need = float(memory(n, n_edges, betas, settings))
+    if need > MAX_METHOD_BYTES:
+        raise TooLargeError(
+            f"{name} on N = {n} spins ({n_edges} coupled pairs) would need about {need / 2**30:.3g} GiB for one "
+            f"instance, more than the {MAX_METHOD_BYTES / 2**30:g} GiB a method may use; leave out --method {name} "
+            f"or use a smaller model"
+        )
