@@ -91,9 +91,13 @@ class Method:
     ``max_seconds`` (optional)
         The sweep refuses (without ``--force``) when this method's estimated
         time over all its instances exceeds it; None: never refused for time.
-    ``check(n, betas, settings)`` (optional)
+    ``check(model, betas, settings, *, sites)`` (optional)
         Raise :class:`isingvar.errors.TooLargeError` when the method cannot run
-        at all on N spins, ``--force`` or not (cheap: no timing).
+        at all on this instance (sample 0, at the (J, h) the estimate times),
+        ``--force`` or not (cheap: no timing; the structure may be examined).
+    ``describe(model, betas, settings, *, sites) -> str`` (optional)
+        What the method would do on this instance, for ``--dry-run`` (the exact
+        method: the path it picks and its estimate).
     """
 
     name: str
@@ -109,6 +113,7 @@ class Method:
     file_hook: Callable | None = None
     check: Callable | None = None
     max_seconds: float | None = None
+    describe: Callable | None = None
 
     def var(self, name: str) -> Var:
         """The declared variable ``name`` (KeyError if this method has none of that name)."""

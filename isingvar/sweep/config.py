@@ -254,12 +254,12 @@ def make_config(
     for name in settings:
         get_method(name)  # an unknown method name: ModelParameterError listing the choices
     chosen = {name: make_settings(get_method(name), settings.get(name)) for name in methods}
-    methods = _applicable(methods, n, betas, chosen, explicit)
-    chosen = {name: chosen[name] for name in methods}
     if sites is None:
         sites = n <= SITES_DEFAULT_MAX_N
     check_result_size(model, params, n, samples, betas.size, Js.size, hs.size, methods, sites)
     first = make_instance(model, params, seed, 0)
+    methods = _applicable(methods, first, betas, Js, hs, chosen, explicit, sites)
+    chosen = {name: chosen[name] for name in methods}
     try:
         check_energy_range(first, betas, Js, hs)
     except ModelError as e:
@@ -273,16 +273,21 @@ def make_config(
     return config
 
 
-def _applicable(methods: tuple, n: int, betas, chosen: dict, explicit: bool) -> tuple:
-    """``methods`` without the default ones that cannot run at this N at all (their ``check``: exact
-    enumeration beyond N = 62), so that a sweep of a large model with no ``--method`` gives its
-    bounds; a method the user named is refused instead (TooLargeError), as is a sweep left with none."""
+def _applicable(methods: tuple, first, betas, Js, hs, chosen: dict, explicit: bool, sites: bool) -> tuple:
+    """``methods`` without the default ones that cannot run on this model at all (their ``check`` on
+    sample 0 ``first`` at the instances :func:`estimate_time` times: the exact method beyond N = 62
+    without a low-width elimination order), so that a sweep of a large model with no ``--method`` gives
+    its bounds; a method the user named is refused instead (TooLargeError), as is a sweep left with none."""
+    from .estimate import _probes
+
     kept = []
+    n = first.n
     for name in methods:
         check = get_method(name).check
         try:
             if check is not None:
-                check(n, betas, chosen[name])
+                for probe, _ in _probes(first, Js, hs):
+                    check(probe, betas, chosen[name], sites=sites)
         except TooLargeError:
             if explicit:
                 raise
