@@ -43,6 +43,13 @@ MAX_TABLE_BYTES = 4 * 2**30
 #: Orders are abandoned once a clique passes this many spins besides the eliminated one:
 #: a single message of 2^27 float64 x 5 tables is already over :data:`MAX_TABLE_BYTES`.
 MAX_WIDTH = 26
+#: Greedy min-fill is tried up to this many spins: it gives up only once its width passes MAX_WIDTH, which
+#: on a large lattice takes thousands of steps (an L = 128 lattice: 20 s in Python); the other orders
+#: give up within O(N + E).
+MIN_FILL_MAX_N = 4000
+#: Beyond this many spins elimination is not tried: building the orders and maps in Python costs about
+#: 0.5 ms per spin (a 10^4-spin chain: 4 s on a loaded 2-core machine, once per coupling pattern).
+MAX_N = 10_000
 #: Coupling patterns whose structure is kept (each holds its order, maps and memory plan).
 STRUCTURE_CACHE = 4
 #: Below this many table entries (over all betas) nothing is timed: the run takes milliseconds.
@@ -219,11 +226,14 @@ def _symbolic(n: int, edge_i, edge_j, order, max_width: int, bound: float):
 
 
 def elimination_order(n: int, edge_i, edge_j, max_width: int = MAX_WIDTH):
-    """The cheapest of greedy min-fill, Cuthill-McKee and the spins' own order, by the work
-    sum_t 2^(k_t + 1) of their cliques.  Returns (order, separators), or None when each of them
+    """The cheapest of greedy min-fill (up to :data:`MIN_FILL_MAX_N` spins), Cuthill-McKee, its reverse
+    (leaves first on a tree) and the spins' own order, by the work sum_t 2^(k_t + 1) of their cliques.  Returns (order, separators), or None when each of them
     passes ``max_width``."""
     best = None
-    candidates = [_min_fill_order(n, edge_i, edge_j, max_width), _bfs_order(n, edge_i, edge_j), list(range(n))]
+    bfs = _bfs_order(n, edge_i, edge_j)
+    candidates = [bfs, bfs[::-1], list(range(n))]  # cheap, and they give up at once on a wide graph
+    if n <= MIN_FILL_MAX_N:
+        candidates.insert(0, _min_fill_order(n, edge_i, edge_j, max_width))
     for order in candidates:
         if order is None:
             continue
@@ -365,7 +375,7 @@ def structure(model: IsingModel) -> Structure | None:
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
-    plan = build_structure(model.n, model.edge_i, model.edge_j)
+    plan = None if model.n > MAX_N else build_structure(model.n, model.edge_i, model.edge_j)
     _CACHE[key] = plan
     while len(_CACHE) > STRUCTURE_CACHE:
         _CACHE.popitem(last=False)
@@ -379,6 +389,8 @@ def _gib(x: float) -> str:
 
 def applicable(model: IsingModel, betas, *, sites: bool) -> str | None:
     """None if elimination can run on ``model`` within :data:`MAX_TABLE_BYTES`; else the reason (one line)."""
+    if model.n > MAX_N:
+        return f"N = {model.n} is beyond the {MAX_N} spins elimination tries"
     plan = structure(model)
     if plan is None:
         return f"no elimination order found stays within width {MAX_WIDTH} (tables of 2^{MAX_WIDTH + 1} entries)"

@@ -227,3 +227,32 @@ def test_real_paths_pick_elimination_beyond_enumeration():
     assert method.path_name(method.choose(small, BETAS, sites=False)[0]) == "enumeration"
     values = method.run(tree, BETAS, None, None, sites=False)
     assert values["exact_path"] == 4 and np.isnan(values["absm_exact"]).all()
+
+
+# ---------------------------------------------------------------------------- through the command line
+def test_exact_sweep_of_a_file_beyond_enumeration(tmp_path):
+    """A 70-spin ladder file: --method exact is accepted (not refused for N > 62), the dry run names
+    elimination, and the sweep stores it in exact_path and prints lnZ_model_exact."""
+    import h5py
+    from isingvar_cli.main import app
+    from typer.testing import CliRunner
+
+    rng = np.random.default_rng(4)
+    lines = [f"{i} {i + 1} {rng.normal():.6f}" for i in range(69)] + [f"{i} {i + 2} 0.5" for i in range(0, 68, 2)]
+    lines += [f"{i} {rng.normal(0, 0.3):.6f}" for i in range(70)]
+    path = tmp_path / "ladder.txt"
+    path.write_text("\n".join(lines) + "\n")
+    runner = CliRunner()
+    base = ["sweep", "file", "--couplings", str(path), "--beta", "0.5,1", "--method", "exact"]
+    dry = runner.invoke(app, [*base, "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    import json
+
+    assert json.loads(dry.stdout)["plan_by_method"]["exact"].startswith("elimination")
+    out = tmp_path / "l.h5"
+    r = runner.invoke(app, [*base, "--out", str(out)], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "lnZ_model_exact = " in r.stdout
+    with h5py.File(out, "r") as f:
+        assert f["exact_path"][()].ravel().tolist() == [4]
+        assert np.isnan(f["absm_exact"][()]).all() and np.isfinite(f["lnZ_exact"][()]).all()
