@@ -36,6 +36,7 @@ from .errors import TooLargeError
 from .exact import ExactResult, _result
 from .interrupt import deferred_interrupt
 from .model import IsingModel
+from .parallel import kernel_threads, numba_threads
 
 #: Most bytes of tables one elimination run may hold (messages, moment tables, min-sum choices;
 #: with per-site values every message is kept for the backward pass).  Above it the path refuses.
@@ -50,6 +51,9 @@ MIN_FILL_MAX_N = 4000
 #: Beyond this many spins elimination is not tried: building the orders and maps in Python costs about
 #: 0.5 ms per spin (a 10^4-spin chain: 4 s on a loaded 2-core machine, once per coupling pattern).
 MAX_N = 10_000
+#: Steps with this many message rows or more are dealt to numba's threads (each row ~20 ns: 2^16 rows
+#: are ~1 ms, far above a parallel region's wake-up; below, the steps of a tree or a chain stay serial).
+PARALLEL_ROWS = 1 << 16
 #: Coupling patterns whose structure is kept (each holds its order, maps and memory plan).
 STRUCTURE_CACHE = 4
 #: Below this many table entries (over all betas) nothing is timed: the run takes milliseconds.
@@ -440,10 +444,12 @@ def estimate_seconds(model: IsingModel, betas, *, sites: bool = False) -> float:
 class _Work:
     """The per-instance tables of one run: local fields, arenas, scratch."""
 
-    def __init__(self, plan: Structure, model: IsingModel, sites: bool):
+    def __init__(self, plan: Structure, model: IsingModel, sites: bool, threads: int = 1):
         from .kernels.elimination import fill_phi
 
         self.plan, self.sites = plan, sites
+        # steps of at least PARALLEL_ROWS rows run on the threads; with one thread none does
+        self.parallel_rows = PARALLEL_ROWS if threads > 1 else 1 << 62
         self.phi = np.zeros(max(plan.n_phi, 1))
         fill_phi(plan.k, plan.a, plan.var, plan.edge_ptr, plan.edge_bit, plan.edge_id,
                  np.ascontiguousarray(model.couplings), np.ascontiguousarray(model.fields),
@@ -459,7 +465,8 @@ class _Work:
         from .kernels.elimination import forward
 
         p = self.plan
-        return forward(beta, *self._common(), p.lp_reuse, p.acc, *self.mo, p.lp_full, self.lp, self.sites)
+        return forward(beta, *self._common(), p.lp_reuse, p.acc, *self.mo, p.lp_full, self.lp, self.sites,
+                       self.parallel_rows)
 
     def backward(self, beta: float) -> np.ndarray:
         from .kernels.elimination import backward
@@ -481,6 +488,19 @@ class _Work:
         spins = np.zeros(p.n)
         backtrack(p.var, p.k, p.scope_ptr, p.scope_vars, p.bit_off, bits, spins)
         return spins
+
+
+def _compile() -> None:
+    """Compile (or load from numba's cache) the kernels on a 2-spin model before a run enters
+    :func:`deferred_interrupt`, where Ctrl-C would wait for the compiler."""
+    from .kernels.elimination import forward
+
+    if not forward.signatures:
+        tiny = IsingModel(2, [0], [1], [1.0], [0.1, 0.0])
+        w = _Work(build_structure(2, tiny.edge_i, tiny.edge_j), tiny, sites=True)
+        w.forward(1.0)
+        w.backward(1.0)
+        w.ground_state()
 
 
 def run(model: IsingModel, betas, *, sites: bool = False,
@@ -513,15 +533,19 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     reason = applicable(model, b, sites=sites)
     if reason is not None:
         raise TooLargeError(f"exact elimination cannot run: {reason}; use --method mf and --method trw")
+    import numba
+
     plan = structure(model)
     n = model.n
     symmetric = not np.any(model.fields)
-    work = _Work(plan, model, sites)
+    threads = kernel_threads(plan.entries, 64, PARALLEL_ROWS, numba.get_num_threads())
+    work = _Work(plan, model, sites, threads)
+    _compile()
     nb = b.size
     r = {key: np.empty(nb) for key in ("lnZ", "U", "S", "var", "m", "m2")}
     var_m = np.empty(nb)
     site_m = np.zeros((nb, n)) if sites else None
-    with deferred_interrupt() as check:
+    with deferred_interrupt() as check, numba_threads(threads):
         gs = work.ground_state()
         check()
         for i, beta in enumerate(b.tolist()):

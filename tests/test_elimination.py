@@ -256,3 +256,15 @@ def test_exact_sweep_of_a_file_beyond_enumeration(tmp_path):
     with h5py.File(out, "r") as f:
         assert f["exact_path"][()].ravel().tolist() == [4]
         assert np.isnan(f["absm_exact"][()]).all() and np.isfinite(f["lnZ_exact"][()]).all()
+
+
+def test_rows_dealt_to_threads_give_the_serial_values(monkeypatch):
+    rng = np.random.default_rng(8)
+    n, i, j = graph("bipartite", rng)
+    model = IsingModel(n, i, j, rng.normal(size=len(i)), rng.normal(0, 0.3, n))
+    plan = elimination.structure(model)
+    serial = elimination._Work(plan, model, sites=True, threads=1).forward(0.9)
+    monkeypatch.setattr(elimination, "PARALLEL_ROWS", 2)  # every step with 2 rows or more in parallel
+    par = elimination._Work(plan, model, sites=True, threads=2)
+    assert par.parallel_rows == 2
+    np.testing.assert_array_equal(par.forward(0.9), serial)

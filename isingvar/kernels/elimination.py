@@ -19,8 +19,9 @@ the heat capacity and susceptibility carry no cancellation (raw moments <E^2> - 
 """
 
 import numpy as np
+from numba import prange
 
-from ._jit import njit
+from ._jit import njit, pjit
 
 
 @njit
@@ -50,8 +51,99 @@ def fill_phi(k, a, var, edge_ptr, edge_bit, edge_id, J, h, phi_lo, phi_hi, phi):
 
 
 @njit
-def forward(beta, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi,
-            mo_off, acc, emin, lq, dE, vE, mM, vM, lp_off, lp, keep_lp):
+def _forward_rows(t, y0, y1, beta, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, mo_off, acc,
+                  emin, lq, dE, vE, mM, vM, lp_off, lp, keep_lp):
+    """Rows y0 <= y < y1 of step t's message (the body of :func:`forward`)."""
+    at = a[t]
+    maskl = (1 << at) - 1
+    c0 = child_ptr[t]
+    c1 = child_ptr[t + 1]
+    mo = mo_off[t]
+    for y in range(y0, y1):
+        x0 = 2 * y
+        xl0 = x0 & maskl
+        xl1 = xl0 | 1
+        xh = x0 >> at
+        ph = phi[phi_lo[t] + xl0] + phi[phi_hi[t] + xh]
+        e0 = -ph
+        e1 = ph
+        q0 = 0.0
+        q1 = 0.0
+        d0 = 0.0
+        d1 = 0.0
+        ve0 = 0.0
+        ve1 = 0.0
+        m0 = 1.0
+        m1 = -1.0
+        vm0 = 0.0
+        vm1 = 0.0
+        for q in range(c0, c1):
+            cm = mo_off[child_ids[q]]
+            base = maps[hi_off[q] + xh]
+            i0 = cm + maps[lo_off[q] + xl0] + base
+            i1 = cm + maps[lo_off[q] + xl1] + base
+            e0 += emin[i0]
+            e1 += emin[i1]
+            q0 += lq[i0]
+            q1 += lq[i1]
+            d0 += dE[i0]
+            d1 += dE[i1]
+            ve0 += vE[i0]
+            ve1 += vE[i1]
+            m0 += mM[i0]
+            m1 += mM[i1]
+            vm0 += vM[i0]
+            vm1 += vM[i1]
+        low = min(e0, e1)
+        g0 = q0 - beta * (e0 - low)
+        g1 = q1 - beta * (e1 - low)
+        if g0 >= g1:
+            r = np.exp(g1 - g0)
+            w0 = 1.0 / (1.0 + r)
+            w1 = r * w0
+            big = g0
+        else:
+            r = np.exp(g0 - g1)
+            w1 = 1.0 / (1.0 + r)
+            w0 = r * w1
+            big = g1
+        res = big + np.log1p(r)
+        if keep_lp:
+            lp[lp_off[t] + y] = res - beta * low
+        u0 = d0 + (e0 - low)
+        u1 = d1 + (e1 - low)
+        du = u0 - u1
+        dm = m0 - m1
+        if acc[t]:
+            emin[mo + y] += low
+            lq[mo + y] += res
+            dE[mo + y] += w0 * u0 + w1 * u1
+            vE[mo + y] += w0 * ve0 + w1 * ve1 + w0 * w1 * du * du
+            mM[mo + y] += w0 * m0 + w1 * m1
+            vM[mo + y] += w0 * vm0 + w1 * vm1 + w0 * w1 * dm * dm
+        else:
+            emin[mo + y] = low
+            lq[mo + y] = res
+            dE[mo + y] = w0 * u0 + w1 * u1
+            vE[mo + y] = w0 * ve0 + w1 * ve1 + w0 * w1 * du * du
+            mM[mo + y] = w0 * m0 + w1 * m1
+            vM[mo + y] = w0 * vm0 + w1 * vm1 + w0 * w1 * dm * dm
+
+
+@pjit
+def _forward_rows_parallel(t, chunks, beta, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, mo_off, acc,
+                           emin, lq, dE, vE, mM, vM, lp_off, lp, keep_lp):
+    """:func:`_forward_rows` over all rows of step t, in ``chunks`` parts dealt to the threads (rows
+    are independent: each reads the children's slots and writes its own entry)."""
+    n = 1 << k[t]
+    for c in prange(chunks):
+        _forward_rows(t, c * n // chunks, (c + 1) * n // chunks, beta, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, mo_off, acc,
+                      emin, lq, dE, vE, mM, vM, lp_off, lp, keep_lp)
+
+
+@njit
+def forward(beta, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, mo_off, acc,
+            emin, lq, dE, vE, mM, vM, lp_off, lp, keep_lp, parallel_rows):
     """Sum out every step at inverse temperature ``beta``.
 
     Per message entry y (float64 arenas at ``mo_off[t]``; a slot is reused once the parent has
@@ -63,83 +155,18 @@ def forward(beta, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_
     A step with ``acc[t]`` adds its message into the slot (a sibling's, of the same separator) instead
     of writing it: a product of independent parts adds every one of these six quantities.
     Returns float64 (6,): E0, ln Z + beta E0, <E> - E0, Var E, <M>, Var M.
+    ``parallel_rows``: steps with at least this many rows run on the threads (numba's thread count).
     """
     out = np.zeros(6)
     for t in range(k.size):
-        at = a[t]
-        maskl = (1 << at) - 1
-        c0 = child_ptr[t]
-        c1 = child_ptr[t + 1]
+        n = 1 << k[t]
+        if n >= parallel_rows:
+            _forward_rows_parallel(t, 64, beta, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, mo_off, acc,
+                                   emin, lq, dE, vE, mM, vM, lp_off, lp, keep_lp)
+        else:
+            _forward_rows(t, 0, n, beta, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, mo_off, acc,
+                          emin, lq, dE, vE, mM, vM, lp_off, lp, keep_lp)
         mo = mo_off[t]
-        for y in range(1 << k[t]):
-            x0 = 2 * y
-            xl0 = x0 & maskl
-            xl1 = xl0 | 1
-            xh = x0 >> at
-            ph = phi[phi_lo[t] + xl0] + phi[phi_hi[t] + xh]
-            e0 = -ph
-            e1 = ph
-            q0 = 0.0
-            q1 = 0.0
-            d0 = 0.0
-            d1 = 0.0
-            ve0 = 0.0
-            ve1 = 0.0
-            m0 = 1.0
-            m1 = -1.0
-            vm0 = 0.0
-            vm1 = 0.0
-            for q in range(c0, c1):
-                cm = mo_off[child_ids[q]]
-                base = maps[hi_off[q] + xh]
-                i0 = cm + maps[lo_off[q] + xl0] + base
-                i1 = cm + maps[lo_off[q] + xl1] + base
-                e0 += emin[i0]
-                e1 += emin[i1]
-                q0 += lq[i0]
-                q1 += lq[i1]
-                d0 += dE[i0]
-                d1 += dE[i1]
-                ve0 += vE[i0]
-                ve1 += vE[i1]
-                m0 += mM[i0]
-                m1 += mM[i1]
-                vm0 += vM[i0]
-                vm1 += vM[i1]
-            low = min(e0, e1)
-            g0 = q0 - beta * (e0 - low)
-            g1 = q1 - beta * (e1 - low)
-            if g0 >= g1:
-                r = np.exp(g1 - g0)
-                w0 = 1.0 / (1.0 + r)
-                w1 = r * w0
-                big = g0
-            else:
-                r = np.exp(g0 - g1)
-                w1 = 1.0 / (1.0 + r)
-                w0 = r * w1
-                big = g1
-            res = big + np.log1p(r)
-            if keep_lp:
-                lp[lp_off[t] + y] = res - beta * low
-            u0 = d0 + (e0 - low)
-            u1 = d1 + (e1 - low)
-            du = u0 - u1
-            dm = m0 - m1
-            if acc[t]:
-                emin[mo + y] += low
-                lq[mo + y] += res
-                dE[mo + y] += w0 * u0 + w1 * u1
-                vE[mo + y] += w0 * ve0 + w1 * ve1 + w0 * w1 * du * du
-                mM[mo + y] += w0 * m0 + w1 * m1
-                vM[mo + y] += w0 * vm0 + w1 * vm1 + w0 * w1 * dm * dm
-            else:
-                emin[mo + y] = low
-                lq[mo + y] = res
-                dE[mo + y] = w0 * u0 + w1 * u1
-                vE[mo + y] = w0 * ve0 + w1 * ve1 + w0 * w1 * du * du
-                mM[mo + y] = w0 * m0 + w1 * m1
-                vM[mo + y] = w0 * vm0 + w1 * vm1 + w0 * w1 * dm * dm
         if k[t] == 0:  # a root: the component's values add up
             out[0] += emin[mo]
             out[1] += lq[mo]
