@@ -184,7 +184,8 @@ def backward(beta, var, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo
 
     Calibration in the log domain, root first: the clique's log-probabilities are its bucket product
     plus (ln P(S_t) - message_t) (the Hugin update, a subtraction here, so no division by zero);
-    each child's separator marginal is scattered from them and written over the child's message.
+    each child's separator marginal is scattered from their exponentials and its log written over
+    the child's message, less the message.
     ``lp`` is overwritten.  Child slot q stands for the steps grp_ids[grp_ptr[q]:grp_ptr[q + 1]] (one
     separator, their messages kept apart here).  ``tmp_c``/``tmp_s``: float64 scratch of the largest
     clique/separator size.
@@ -215,10 +216,12 @@ def backward(beta, var, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo
                     l0 += lp[lp_off[grp_ids[g]] + i0]
                     l1 += lp[lp_off[grp_ids[g]] + i1]
             d = -lp[po] if root else lp[po + y]
-            tmp_c[x0] = l0 + d
-            tmp_c[x0 + 1] = l1 + d
-            pp += np.exp(l0 + d)
-            pm += np.exp(l1 + d)
+            p0 = np.exp(l0 + d)  # P(x): probabilities <= 1, an underflow is below 1e-308 of the whole
+            p1 = np.exp(l1 + d)
+            tmp_c[x0] = p0
+            tmp_c[x0 + 1] = p1
+            pp += p0
+            pm += p1
         sites[var[t]] = (pp - pm) / (pp + pm)
         for q in range(c0, c1):
             c = child_ids[q]
@@ -227,7 +230,7 @@ def backward(beta, var, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo
                 tmp_s[z] = 0.0
             for x in range(1 << (k[t] + 1)):
                 z = maps[lo_off[q] + (x & maskl)] + maps[hi_off[q] + (x >> at)]
-                tmp_s[z] += np.exp(tmp_c[x])
+                tmp_s[z] += tmp_c[x]
             for g in range(grp_ptr[q], grp_ptr[q + 1]):
                 cp = lp_off[grp_ids[g]]
                 for z in range(ns):
