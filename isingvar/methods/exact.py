@@ -15,6 +15,7 @@ J = 1, h = 0).  A quantity a path cannot give exactly is NaN (``absm_exact`` off
 from __future__ import annotations
 
 import importlib
+from collections import OrderedDict
 
 import numpy as np
 
@@ -80,6 +81,25 @@ def choose(model, betas, *, sites: bool):
     return best
 
 
+_CHOICES: OrderedDict = OrderedDict()
+
+
+def _chosen(model, betas, sites: bool):
+    """:func:`choose`'s module, remembered per (paths, coupling pattern, fields zero or not, betas, sites):
+    the instances of a sweep share them, and an estimate may be a timed probe (enumeration's, from
+    N = 25, costs about as much as a small enumeration itself)."""
+    import hashlib
+
+    paths = tuple(m.__name__ for m in _paths())
+    pattern = hashlib.sha1(np.int64(model.n).tobytes() + model.edge_i.tobytes() + model.edge_j.tobytes()).digest()
+    key = (paths, pattern, bool(np.any(model.fields)), np.asarray(betas, dtype=float).tobytes(), bool(sites))
+    if key not in _CHOICES:
+        _CHOICES[key] = choose(model, betas, sites=sites)[0].__name__
+        while len(_CHOICES) > 64:
+            _CHOICES.popitem(last=False)
+    return next(m for m in _paths() if m.__name__ == _CHOICES[key])
+
+
 def describe(model, betas, settings, *, sites) -> str:
     """The path an instance would take and its estimate, for ``--dry-run`` ("elimination, 3.2 s")."""
     module, secs = choose(model, betas, sites=sites)
@@ -100,7 +120,7 @@ def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
             progress(nb * done / total - seen)
         seen = nb * done / total
 
-    module, _ = choose(model, betas, sites=sites)
+    module = _chosen(model, betas, sites)
     r = module.run(model, betas, sites=sites, progress=step)
     values = {
         "lnZ_exact": r.lnZ, "f_exact": r.f, "u_exact": r.u, "s_exact": r.s, "c_exact": r.c,
