@@ -1,9 +1,10 @@
 """Exact thermodynamics by variable elimination (a bucket / junction tree), for low treewidth.
 
-Spins are summed out one at a time, in the cheapest of a greedy min-fill order (Kjaerulff 1990; Koller &
-Friedman, *Probabilistic Graphical Models*, sec. 9.4.3), a Cuthill-McKee order and the spins' own order: eliminating spin v multiplies the bonds of v and the
-messages that mention v into a table over v and its current neighbours S (its clique) and sums v
-out, leaving a message over S.  The work is sum over steps of 2^(|S| + 1) per beta; the largest |S|
+Spins are summed out one at a time, in the cheapest of a greedy min-fill order (Kjaerulff 1990;
+Koller & Friedman, *Probabilistic Graphical Models*, sec. 9.4.3), a Cuthill-McKee order, its reverse
+and the spins' own order: eliminating spin v multiplies the bonds of v and the messages that mention
+v into a table over v and its current neighbours S (its clique) and sums v out, leaving a message
+over S; messages of one step with the same S are multiplied into one table as they are made.  The work is sum over steps of 2^(|S| + 1) per beta; the largest |S|
 is the width of the order (an upper bound on the treewidth: 20 for an L = 20 open square lattice,
 22 for the complete bipartite graph K_22,22 of the UAI-2014 DBN instances).
 
@@ -42,7 +43,7 @@ from .parallel import kernel_threads, numba_threads
 #: with per-site values every message is kept for the backward pass).  Above it the path refuses.
 MAX_TABLE_BYTES = 4 * 2**30
 #: Orders are abandoned once a clique passes this many spins besides the eliminated one:
-#: a single message of 2^27 float64 x 5 tables is already over :data:`MAX_TABLE_BYTES`.
+#: a single message of 2^27 entries x 6 float64 tables is already over :data:`MAX_TABLE_BYTES`.
 MAX_WIDTH = 26
 #: Greedy min-fill is tried up to this many spins: it gives up only once its width passes MAX_WIDTH, which
 #: on a large lattice takes thousands of steps (an L = 128 lattice: 20 s in Python); the other orders
