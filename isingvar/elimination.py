@@ -415,13 +415,15 @@ def _seconds_per_entry() -> float:
     """Seconds per clique entry of :func:`isingvar.kernels.elimination.forward` with moments, from one
     timed run on a fixed random graph (after a warm-up that compiles)."""
     if not _RATE:
+        # the complete graph K_19: tables up to 2^19 entries x 6 (24 MB), out of the caches as a wide
+        # model's are (a K_14 probe, all in L2, was 2.7 times too fast for an L = 20 lattice)
         rng = np.random.default_rng(0)
-        i, j = np.triu_indices(14, k=1)
-        probe = IsingModel(14, i, j, rng.normal(size=i.size), rng.normal(size=14))
+        i, j = np.triu_indices(19, k=1)
+        probe = IsingModel(19, i, j, rng.normal(size=i.size), rng.normal(size=19))
         plan = build_structure(probe.n, probe.edge_i, probe.edge_j)
         work = _Work(plan, probe, sites=False)
         work.forward(1.0)
-        reps = 20
+        reps = 3
         t = time.perf_counter()
         for _ in range(reps):
             work.forward(1.0)
