@@ -76,7 +76,7 @@ class Method:
     ``cost(model, betas, settings, *, sites) -> float``
         Estimated seconds of ``run`` on this instance (cheap: a short timed
         probe at most).  May raise :class:`isingvar.errors.TooLargeError` when
-        the method cannot run at all (exact enumeration beyond N = 62).
+        the method cannot run at all (exact: no path applies).
     ``progress_units(model_n, betas, settings) -> float``
         Total progress units ``run`` reports.
     ``shard_weight(model, betas, settings) -> float`` (optional)

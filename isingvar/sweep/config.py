@@ -211,7 +211,7 @@ def make_config(
     defaults to 4 for disordered families and 1 otherwise; ``sites`` (store
     per-site magnetisations of every method) to N <= :data:`SITES_DEFAULT_MAX_N`;
     ``methods`` to the registry's default methods (:func:`isingvar.methods.default_methods`) that can
-    run at this N (exact enumeration only up to N = 62).
+    run on sample 0 (exact: where one of its paths applies).
     ``settings`` maps a method name to its settings (field -> value; missing
     fields take the defaults); settings of methods not in the sweep are ignored.
 
