@@ -333,7 +333,7 @@ def sweep(
         from isingvar.errors import ModelParameterError, OutputWriteError, SweepInterrupted
         from isingvar.io.store import check_output, read_summary
         from isingvar.parallel import WorkerPool, available_cores
-        from isingvar.report import bounds_table, free_energy_names
+        from isingvar.report import bounds_table, free_energy_names, model_lnZ_values
         from isingvar.sweep import choose_workers, default_output_path, make_config, parse_shard, run_sweep
 
         if resume and overwrite:
@@ -378,6 +378,8 @@ def sweep(
         rows = bounds_table(result)
         title = f"mean over {rows[0]['n_done']} sample(s) at J={config.J[0]:g}, h={config.h[0]:g}"
         out.print(_bounds_table(rows, title, free_energy_names(result)))
+        for name, value in model_lnZ_values(result).items():
+            out.print(f"{name} = {value:.12g}  (the file's own model, at beta = 1)", highlight=False)
         what = f"shard {shard_spec[0]}/{shard_spec[1]}: " if shard_spec else ""
         out.print(f"wrote {path} in {summary.elapsed:.2f} s ({what}{summary.computed} instance(s) computed, "
                   f"{summary.done} of {summary.total} done)", highlight=False)
@@ -405,6 +407,7 @@ def _dry_run(config, shard_spec, path: Path, resume: bool, as_json: bool, force:
         "methods": list(config.methods), "instances": len(config.instances()), "in_shard": len(mine),
         "to_compute": todo, "estimated_s": round(secs, 1),
         "estimated_s_by_method": {k: round(v, 1) for k, v in estimate.per_method.items()},
+        "plan_by_method": estimate.notes,
         "settings": config.to_dict()["settings"], "needs_force": refused, "out": str(path),
         "config_hash": config.config_hash(),
     }
@@ -426,6 +429,8 @@ def _dry_run(config, shard_spec, path: Path, resume: bool, as_json: bool, force:
     limit = f"; {estimate.refusal()}" if refused else ""
     by_method = ", ".join(f"{k} {_duration(v)}" for k, v in estimate.per_method.items())
     _add_row(table, "estimate", f"about {_duration(secs)} ({by_method}; timed on sample 0){limit}")
+    for name, note in estimate.notes.items():
+        _add_row(table, f"  {name}", note)
     exists = " (exists: needs --resume or --overwrite)" if path.exists() and not resume else ""
     _add_row(table, "output", f"{path}{exists} (not written: dry run)")
     out.print(table)

@@ -497,3 +497,21 @@ def _reference(model: IsingModel, b) -> ExactResult:
     e0, tot = merge_chunks(e_lo, acc, b)
     res = _from_sums(e0, tot, b, n, symmetric=False)
     return _result(b, res, n, float(e0), gray_spins(t_lo[int(np.argmin(e_lo))], n), "reference")
+
+
+# ---------------------------------------------------------------------------- the exact-path protocol
+#: Name of this module's path family in messages and ``--dry-run`` (its runs report the summation path).
+PATH_NAME = "enumeration"
+
+
+def applicable(model: IsingModel, betas, *, sites: bool) -> str | None:
+    """None if enumeration can run on ``model`` (N <= :data:`HARD_MAX_N`); else the reason."""
+    if model.n > HARD_MAX_N:
+        return f"2^{model.n} states (enumeration stops at N = {HARD_MAX_N})"
+    return None
+
+
+def run(model: IsingModel, betas, *, sites: bool = False,
+        progress: Callable[[int, int], None] | None = None) -> ExactResult:
+    """:func:`exact_enumeration` on the ``auto`` path (the exact-path protocol of :mod:`isingvar.methods.exact`)."""
+    return exact_enumeration(model, betas, sites=sites, progress=progress)

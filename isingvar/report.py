@@ -55,6 +55,21 @@ def grid_values(summary: dict, name: str, j: int, h: int) -> np.ndarray:
     return np.asarray(summary[name][:, j, h, :], dtype=float)
 
 
+def model_lnZ_values(summary: dict) -> dict:
+    """name -> value of every ``lnZ_model_*`` variable of a file-family summary (ln Z of the file's own
+    model and its bounds, at beta = 1, J = 1, h = 0; mean over the completed samples), for the
+    instances where it was computed; {} when the file has none."""
+    out = {}
+    for name, (_, quantity) in variable_kinds(summary).items():
+        if quantity != "lnZ_model" or name not in summary:
+            continue
+        values = np.asarray(summary[name], dtype=float)
+        done = summary["done"].astype(bool)[..., None] & ~np.isnan(values)
+        if done.any():
+            out[name] = float(values[done].mean())
+    return out
+
+
 def variable_kinds(summary: dict) -> dict:
     """name -> (kind, quantity) of the method variables in ``summary``.
 

@@ -76,8 +76,16 @@ def test_small_sweeps_run_in_process_by_default():
 def test_default_methods_leave_out_exact_where_it_cannot_run():
     from isingvar.errors import TooLargeError
 
-    # no --method: a model beyond exact enumeration (N = 100 > 62) still gets its bounds from both sides
-    assert make_config("square", {"L": 10}, beta="0.5").methods == ("mf", "trw")
+    # no --method: a model beyond every exact path (N = 70 > 62, dense: no low-width elimination order)
+    # still gets its bounds from both sides
+    assert make_config("sk", {"n": 70}, beta="0.5", samples=1).methods == ("mf", "trw")
     assert make_config("square", {"L": 4}, beta="0.5").methods == ("exact", "mf", "trw")
-    with pytest.raises(TooLargeError, match="impossible for N = 100"):  # asked for by name: refused
-        make_config("square", {"L": 10}, beta="0.5", methods=["exact", "mf"])
+    with pytest.raises(TooLargeError, match="no exact path can compute this model .N = 70.: enumeration"):
+        make_config("sk", {"n": 70}, beta="0.5", samples=1, methods=["exact", "mf"])  # asked for by name: refused
+
+
+def test_exact_runs_beyond_enumeration_where_elimination_applies():
+    """N = 100 (a 10 x 10 lattice, width 20) and N = 400 (20 x 20 open): exact by elimination, not refused."""
+    assert make_config("square", {"L": 10}, beta="0.5").methods == ("exact", "mf", "trw")
+    config = make_config("square", {"L": 20, "boundary": "open"}, beta="0.5", methods=["exact"], sites=False)
+    assert config.methods == ("exact",)

@@ -78,7 +78,7 @@ class Method:
     ``cost(model, betas, settings, *, sites) -> float``
         Estimated seconds of ``run`` on this instance (cheap: a short timed
         probe at most).  May raise :class:`isingvar.errors.TooLargeError` when
-        the method cannot run at all (exact enumeration beyond N = 62).
+        the method cannot run at all (exact: no path applies).
     ``progress_units(model_n, betas, settings) -> float``
         Total progress units ``run`` reports.
     ``shard_weight(model, betas, settings) -> float`` (optional)
@@ -93,14 +93,18 @@ class Method:
     ``max_seconds`` (optional)
         The sweep refuses (without ``--force``) when this method's estimated
         time over all its instances exceeds it; None: never refused for time.
-    ``check(n, betas, settings)`` (optional)
+    ``check(model, betas, settings, *, sites)`` (optional)
         Raise :class:`isingvar.errors.TooLargeError` when the method cannot run
-        at all on N spins, ``--force`` or not (cheap: no timing).
+        at all on this instance (sample 0, at the (J, h) the estimate times),
+        ``--force`` or not (cheap: no timing; the structure may be examined).
     ``memory(n, n_edges, betas, settings) -> float`` (optional)
         Estimated peak bytes of one ``run`` on N spins and E coupled pairs
         (cheap: no timing, nothing built).  Above
         :data:`isingvar.sweep.estimate.MAX_METHOD_BYTES` the method is refused
         (``--force`` or not), or left out when it was a default.
+    ``describe(model, betas, settings, *, sites) -> str`` (optional)
+        What the method would do on this instance, for ``--dry-run`` (the exact
+        method: the path it picks and its estimate).
     """
 
     name: str
@@ -117,6 +121,7 @@ class Method:
     check: Callable | None = None
     max_seconds: float | None = None
     memory: Callable | None = None
+    describe: Callable | None = None
 
     def var(self, name: str) -> Var:
         """The declared variable ``name`` (KeyError if this method has none of that name)."""

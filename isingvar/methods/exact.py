@@ -1,45 +1,115 @@
-"""Exact enumeration of all 2^N states (:mod:`isingvar.exact`) as a method of the sweep.
+"""Exact thermodynamics as a method of the sweep: per instance, the cheapest exact path that applies.
+
+The paths are library modules listed in :data:`EXACT_PATHS`, each with the same three functions
+(``applicable``, ``estimate_seconds``, ``run``; docs/methods.md, "Exact paths"): enumeration of all
+2^N states (:mod:`isingvar.exact`) and variable elimination (:mod:`isingvar.elimination`).  Every
+applicable path is estimated and the cheapest runs (the first listed on a tie).
 
 Variables: the exact thermodynamics ``<quantity>_exact`` on the beta grid,
 ``E0_exact`` per instance, ``m_exact_site`` per site (``--sites``),
-``exact_path`` (the summation path that ran) and, for a sweep of a model file,
+``exact_path`` (the path that ran) and, for a sweep of a model file,
 ``lnZ_model_exact`` (ln Z of the model as its file gives it, at beta = 1,
-J = 1, h = 0).
+J = 1, h = 0).  A quantity a path cannot give exactly is NaN (``absm_exact`` off enumeration).
 """
 
 from __future__ import annotations
+
+import importlib
+from collections import OrderedDict
 
 import numpy as np
 
 from ..errors import TooLargeError
 from .base import Method, NoSettings, Var, model_file_lnZ, per_beta
 
-#: Codes of the exact summation paths in the file's ``exact_path`` variable.
-PATH_CODES = {"reference": 0, "direct": 1, "chain": 2, "histogram": 3}
+#: The exact paths, in order of preference on equal estimates: the one place to add a path.  Imported
+#: only when a sweep needs them (``isingvar --help`` loads no numba).
+EXACT_PATHS = ("isingvar.exact", "isingvar.elimination")
+#: Codes of the paths in the file's ``exact_path`` variable (0..3: enumeration's summation paths).
+PATH_CODES = {"reference": 0, "direct": 1, "chain": 2, "histogram": 3, "elimination": 4, "cutset": 5, "planar": 6}
 _INF0 = "-inf at beta = 0"
 
 VARIABLES = (
-    Var("lnZ_exact", "exact", "lnZ", "nat", "log partition function ln Z (total), exact enumeration"),
+    Var("lnZ_exact", "exact", "lnZ", "nat", "log partition function ln Z (total), exact (path in exact_path)"),
     Var("f_exact", "exact", "f", "energy per spin", "free energy per spin -ln Z/(beta N), exact; -inf at beta = 0", nonfinite=_INF0),
     Var("u_exact", "exact", "u", "energy per spin", "internal energy per spin <E>/N, exact"),
     Var("s_exact", "exact", "s", "nat per spin", "entropy per spin (ln Z + beta U)/N, exact"),
     Var("c_exact", "exact", "c", "k_B per spin", "heat capacity per spin beta^2 Var(E)/N, exact"),
     Var("m_exact", "exact", "m", "1", "magnetisation per spin <sum_i s_i>/N, exact"),
     Var("m2_exact", "exact", "m2", "1", "second moment <m^2> of m = sum_i s_i/N, exact"),
-    Var("absm_exact", "exact", "absm", "1", "mean absolute magnetisation <|m|>, exact"),
+    Var("absm_exact", "exact", "absm", "1", "mean absolute magnetisation <|m|>, exact; NaN off enumeration "
+        "(|M| is not a sum of local terms: no elimination table carries it)", nonfinite="nan"),
     Var("chi_exact", "exact", "chi", "1/energy", "susceptibility beta N (<m^2> - <m>^2), exact"),
     Var("E0_exact", "exact", "E0", "energy", "ground-state energy (total), exact", per="instance"),
     Var("m_exact_site", "exact", "m", "1", "site magnetisations <s_i>, exact", per="site"),
-    Var("exact_path", "diagnostic", None, "1", "summation path of the exact enumeration (see flag_meanings)",
+    Var("exact_path", "diagnostic", None, "1", "exact path that ran: enumeration's summation paths 0-3, "
+        "elimination, cutset conditioning or planar (see flag_meanings)",
         dtype="i1", per="instance", fill=-1,
-        flags=((0, 1, 2, 3), " ".join(sorted(PATH_CODES, key=PATH_CODES.get)))),
+        flags=(tuple(sorted(PATH_CODES.values())), " ".join(sorted(PATH_CODES, key=PATH_CODES.get)))),
 )
 
 
-def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
-    """Exact values of ``model`` over ``betas`` (see :func:`isingvar.exact.exact_enumeration`).
+def _paths() -> list:
+    return [importlib.import_module(name) for name in EXACT_PATHS]
 
-    ``progress`` receives one unit per beta, spread over the enumeration.
+
+def path_name(module) -> str:
+    """A path module's name in messages: its ``PATH_NAME`` or the last part of its module name."""
+    return getattr(module, "PATH_NAME", module.__name__.rsplit(".", 1)[-1])
+
+
+def choose(model, betas, *, sites: bool):
+    """(path module, estimated seconds) of the cheapest exact path that applies to ``model``.
+
+    Raises
+    ------
+    TooLargeError
+        When none applies; the one-line message gives each path's reason.
+    """
+    best, reasons = None, []
+    for module in _paths():
+        reason = module.applicable(model, betas, sites=sites)
+        if reason is not None:
+            reasons.append(f"{path_name(module)}: {reason}")
+            continue
+        secs = module.estimate_seconds(model, betas, sites=sites)
+        if best is None or secs < best[1]:
+            best = (module, secs)
+    if best is None:
+        raise TooLargeError(f"no exact path can compute this model (N = {model.n}): {'; '.join(reasons)}; "
+                            "use --method mf and --method trw (bounds from both sides)")
+    return best
+
+
+_CHOICES: OrderedDict = OrderedDict()
+
+
+def _chosen(model, betas, sites: bool):
+    """:func:`choose`'s module, remembered per (paths, coupling pattern, fields zero or not, betas, sites):
+    the instances of a sweep share them, and an estimate may be a timed probe (enumeration's, from
+    N = 25, costs about as much as a small enumeration itself)."""
+    import hashlib
+
+    paths = tuple(m.__name__ for m in _paths())
+    pattern = hashlib.sha1(np.int64(model.n).tobytes() + model.edge_i.tobytes() + model.edge_j.tobytes()).digest()
+    key = (paths, pattern, bool(np.any(model.fields)), np.asarray(betas, dtype=float).tobytes(), bool(sites))
+    if key not in _CHOICES:
+        _CHOICES[key] = choose(model, betas, sites=sites)[0].__name__
+        while len(_CHOICES) > 64:
+            _CHOICES.popitem(last=False)
+    return next(m for m in _paths() if m.__name__ == _CHOICES[key])
+
+
+def describe(model, betas, settings, *, sites) -> str:
+    """The path an instance would take and its estimate, for ``--dry-run`` ("elimination, 3.2 s")."""
+    module, secs = choose(model, betas, sites=sites)
+    return f"{path_name(module)} ({secs:.3g} s per instance)"
+
+
+def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
+    """Exact values of ``model`` over ``betas`` by the cheapest path (:func:`choose`).
+
+    ``progress`` receives one unit per beta, spread over the run.
     """
     nb = len(betas)
     seen = 0.0
@@ -50,9 +120,8 @@ def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
             progress(nb * done / total - seen)
         seen = nb * done / total
 
-    from ..exact import exact_enumeration
-
-    r = exact_enumeration(model, betas, sites=sites, progress=step)
+    module = _chosen(model, betas, sites)
+    r = module.run(model, betas, sites=sites, progress=step)
     values = {
         "lnZ_exact": r.lnZ, "f_exact": r.f, "u_exact": r.u, "s_exact": r.s, "c_exact": r.c,
         "m_exact": r.m, "m2_exact": r.m2, "absm_exact": r.absm, "chi_exact": r.chi,
@@ -67,21 +136,23 @@ _MODEL_VAR, file_hook = model_file_lnZ(VARIABLES[0])  # lnZ_model_exact
 VARIABLES = VARIABLES[:9] + (_MODEL_VAR,) + VARIABLES[9:]
 
 
-def check(n, betas, settings) -> None:
-    """Refuse N > :data:`isingvar.exact.HARD_MAX_N` (Gray indices are int64), even with ``--force``."""
-    from ..exact import HARD_MAX_N
-
-    if n > HARD_MAX_N:
-        raise TooLargeError(f"exact enumeration is impossible for N = {n} (> {HARD_MAX_N}); use --method mf and --method trw (bounds from both sides)")
+def check(model, betas, settings, *, sites) -> None:
+    """Refuse a model no exact path can compute (its structure: N > 62 and no low-width elimination
+    order, ...), even with ``--force``; the message gives each path's reason.  Times nothing."""
+    reasons = []
+    for module in _paths():
+        reason = module.applicable(model, betas, sites=sites)
+        if reason is None:
+            return
+        reasons.append(f"{path_name(module)}: {reason}")
+    raise TooLargeError(f"no exact path can compute this model (N = {model.n}): {'; '.join(reasons)}; "
+                        "use --method mf and --method trw (bounds from both sides)")
 
 
 def cost(model, betas, settings, *, sites) -> float:
-    """Seconds of one enumeration: :func:`isingvar.exact.estimate_seconds` (a timed kernel probe from
-    N = :data:`isingvar.exact.ESTIMATE_FROM_N`, 0 below)."""
-    from .. import exact  # through the module: tests replace exact.estimate_seconds
-
-    check(model.n, betas, settings)
-    return exact.estimate_seconds(model, betas, sites=sites)
+    """Seconds of the cheapest applicable path (:func:`choose`: each path's ``estimate_seconds``, a short
+    timed probe at most; enumeration's is 0 below N = :data:`isingvar.exact.ESTIMATE_FROM_N`)."""
+    return choose(model, betas, sites=sites)[1]
 
 
 def shard_weight(model, betas, settings) -> float:
@@ -91,7 +162,7 @@ def shard_weight(model, betas, settings) -> float:
 
 METHOD = Method(
     name="exact",
-    summary="exact enumeration of all 2^N states (N <= 62; minutes from N = 36)",
+    summary="exact: enumeration of all 2^N states (N <= 62; minutes from N = 36) or variable elimination (width <= 26)",
     settings=NoSettings,
     variables=VARIABLES,
     run=run,
@@ -101,5 +172,6 @@ METHOD = Method(
     shard_weight=shard_weight,
     file_hook=file_hook,
     check=check,
+    describe=describe,
     max_seconds=600.0,  # isingvar.exact.MAX_SECONDS (not imported here: `isingvar --help` stays fast)
 )

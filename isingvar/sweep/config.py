@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import ConfigFileError, GridError, ModelError, ModelParameterError, RangeSpecError, TooLargeError
 from ..families import check_seed, get_family, is_disordered, make_instance, n_spins, resolve_params
 from ..methods import all_methods, canonical, get_method, make_settings
-from .estimate import check_memory, estimate_time
+from .estimate import _probes, check_memory, estimate_time
 
 #: Per-site mean-field magnetisations are stored by default up to this N.
 SITES_DEFAULT_MAX_N = 1024
@@ -211,7 +211,7 @@ def make_config(
     defaults to 4 for disordered families and 1 otherwise; ``sites`` (store
     per-site magnetisations of every method) to N <= :data:`SITES_DEFAULT_MAX_N`;
     ``methods`` to the registry's default methods (:func:`isingvar.methods.default_methods`) that can
-    run at this N (exact enumeration only up to N = 62).
+    run on sample 0 (exact: where one of its paths applies).
     ``settings`` maps a method name to its settings (field -> value; missing
     fields take the defaults); settings of methods not in the sweep are ignored.
 
@@ -254,12 +254,12 @@ def make_config(
     for name in settings:
         get_method(name)  # an unknown method name: ModelParameterError listing the choices
     chosen = {name: make_settings(get_method(name), settings.get(name)) for name in methods}
-    methods = _applicable(methods, n, model_edges(model, params), betas, chosen, explicit)
-    chosen = {name: chosen[name] for name in methods}
     if sites is None:
         sites = n <= SITES_DEFAULT_MAX_N
     check_result_size(model, params, n, samples, betas.size, Js.size, hs.size, methods, sites)
     first = make_instance(model, params, seed, 0)
+    methods = _applicable(methods, first, betas, Js, hs, chosen, explicit, sites)
+    chosen = {name: chosen[name] for name in methods}
     try:
         check_energy_range(first, betas, Js, hs)
     except ModelError as e:
@@ -273,18 +273,21 @@ def make_config(
     return config
 
 
-def _applicable(methods: tuple, n: int, n_edges: int, betas, chosen: dict, explicit: bool) -> tuple:
-    """``methods`` without the default ones that cannot run at this N at all (their ``check``: exact
-    enumeration beyond N = 62) or need too much memory (:func:`check_memory`), so that a sweep of a
-    large model with no ``--method`` gives its bounds; a method the user named is refused instead
-    (TooLargeError), as is a sweep left with none."""
+def _applicable(methods: tuple, first, betas, Js, hs, chosen: dict, explicit: bool, sites: bool) -> tuple:
+    """``methods`` without the default ones that cannot run on this model at all (their ``check`` on
+    sample 0 ``first`` at the instances :func:`estimate_time` times: the exact method beyond N = 62
+    without a low-width elimination order) or need too much memory (:func:`check_memory`), so that a
+    sweep of a large model with no ``--method`` gives its bounds; a method the user named is refused
+    instead (TooLargeError), as is a sweep left with none."""
     kept = []
+    n = first.n
     for name in methods:
         check = get_method(name).check
         try:
             if check is not None:
-                check(n, betas, chosen[name])
-            check_memory(name, n, n_edges, betas, chosen[name])
+                for probe, _ in _probes(first, Js, hs):
+                    check(probe, betas, chosen[name], sites=sites)
+            check_memory(name, n, first.n_edges, betas, chosen[name])
         except TooLargeError:
             if explicit:
                 raise

@@ -38,6 +38,8 @@ class TimeEstimate:
     n: int
     n_beta: int
     limits: dict = field(default_factory=dict)  #: method name -> its ``max_seconds`` (methods that have one)
+    #: method name -> what it would do on sample 0 (its ``describe``: the exact method's path), per probe
+    notes: dict = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -89,7 +91,7 @@ def estimate_time(config: SweepConfig, instances: int | None = None, *, first=No
     count = len(config.instances()) if instances is None else instances
     probes = _probes(first, config.J, config.h)
     per = sum(c for _, c in probes)
-    per_method, limits = {}, {}
+    per_method, limits, notes = {}, {}, {}
     for name in config.methods:
         method, settings = get_method(name), config.method_settings(name)
         if method.max_seconds is not None:
@@ -98,7 +100,10 @@ def estimate_time(config: SweepConfig, instances: int | None = None, *, first=No
             continue
         secs = sum(method.cost(m, config.beta, settings, sites=config.sites) * c for m, c in probes) / per
         per_method[name] = secs * count
-    return TimeEstimate(per_method, count, config.n, config.beta.size, limits)
+        if method.describe is not None and not limited_only:
+            said = [method.describe(m, config.beta, settings, sites=config.sites) for m, _ in probes]
+            notes[name] = " / ".join(dict.fromkeys(said))
+    return TimeEstimate(per_method, count, config.n, config.beta.size, limits, notes)
 
 
 def check_memory(name: str, n: int, n_edges: int, betas, settings) -> None:

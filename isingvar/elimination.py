@@ -1,0 +1,573 @@
+"""Exact thermodynamics by variable elimination (a bucket / junction tree), for low treewidth.
+
+Spins are summed out one at a time, in the cheapest of a greedy min-fill order (Kjaerulff 1990;
+Koller & Friedman, *Probabilistic Graphical Models*, sec. 9.4.3), a Cuthill-McKee order, its reverse
+and the spins' own order: eliminating spin v multiplies the bonds of v and the messages that mention
+v into a table over v and its current neighbours S (its clique) and sums v out, leaving a message
+over S; messages of one step with the same S are multiplied into one table as they are made.  The work is sum over steps of 2^(|S| + 1) per beta; the largest |S|
+is the width of the order (an upper bound on the treewidth: 20 for an L = 20 open square lattice,
+22 for the complete bipartite graph K_22,22 of the UAI-2014 DBN instances).
+
+Everything that does not depend on the couplings' values (the order, the cliques, the index maps
+between a clique and its children's messages, the memory plan) is built once per coupling pattern
+and cached: every disorder sample and every (J, h) of a sweep shares it.  Per instance only the local
+fields are tabulated; per beta one kernel pass runs (:mod:`isingvar.kernels.elimination`).
+
+Quantities, all exact (to rounding): ln Z; <E> and Var E, <M> and Var M (M = sum_i s_i) as cumulants
+carried through the tables (hence u, s, c, m, <m^2>, chi without cancellation); per-site <s_i> by a
+calibrating backward pass (which keeps every message, hence its memory); E0 and a ground state by
+min-sum.  <|m|> is NaN: |M| is not a sum of local terms, so no table of the tree carries it (its
+distribution P(M) would need an extra magnetisation index of N + 1 values on every table).
+
+With every field zero, E(s) = E(-s): <m> and every <s_i> are 0 exactly, as on the enumeration path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .errors import TooLargeError
+from .exact import ExactResult, _result
+from .interrupt import deferred_interrupt
+from .model import IsingModel
+from .parallel import kernel_threads, numba_threads
+
+#: Most bytes of tables one elimination run may hold (messages, moment tables, min-sum choices;
+#: with per-site values every message is kept for the backward pass).  Above it the path refuses.
+MAX_TABLE_BYTES = 4 * 2**30
+#: Orders are abandoned once a clique passes this many spins besides the eliminated one:
+#: a single message of 2^27 entries x 6 float64 tables is already over :data:`MAX_TABLE_BYTES`.
+MAX_WIDTH = 26
+#: Greedy min-fill is tried up to this many spins: it gives up only once its width passes MAX_WIDTH, which
+#: on a large lattice takes thousands of steps (an L = 128 lattice: 20 s in Python); the other orders
+#: give up within O(N + E).
+MIN_FILL_MAX_N = 4000
+#: Beyond this many spins elimination is not tried: building the orders and maps in Python costs about
+#: 0.5 ms per spin (a 10^4-spin chain: 4 s on a loaded 2-core machine, once per coupling pattern).
+MAX_N = 10_000
+#: Steps with this many message rows or more are dealt to numba's threads (each row ~20 ns: 2^16 rows
+#: are ~1 ms, far above a parallel region's wake-up; below, the steps of a tree or a chain stay serial).
+PARALLEL_ROWS = 1 << 16
+#: Coupling patterns whose structure is kept (each holds its order, maps and memory plan).
+STRUCTURE_CACHE = 4
+#: Below this many table entries (over all betas) nothing is timed: the run takes milliseconds.
+ESTIMATE_FROM_ENTRIES = 1 << 22
+#: Work of the backward (per-site) pass relative to the forward pass (recompute + scatter per child).
+BACKWARD_FACTOR = 2.0
+
+
+@dataclass(frozen=True)
+class Structure:
+    """The elimination plan of one coupling pattern (every array int64 unless said).
+
+    var (T,): spin eliminated at step t; k (T,): separator size; a (T,): low bits of the clique index;
+    scope_ptr/scope_vars: the separator's spins, bit j + 1 of the clique is scope_vars[scope_ptr[t] + j];
+    child_ptr/child_ids: steps whose message step t consumes, one per separator: the other steps with that
+    separator (grp_ptr/grp_ids per child slot, the first one included) add their message into its slot
+    (acc (T,) bool); lo_off/hi_off (per child slot) into maps;
+    edge_ptr/edge_bit/edge_id: bonds of step t's spin to its separator (bit in the clique, bond index);
+    phi_lo/phi_hi (T,) and n_phi: local-field table offsets; lp_full/lp_reuse: message offsets keeping every
+    message / reusing consumed slots, with arena sizes n_full/n_reuse; bit_off, n_bits: min-sum choices.
+    """
+
+    n: int
+    var: np.ndarray
+    k: np.ndarray
+    a: np.ndarray
+    scope_ptr: np.ndarray
+    scope_vars: np.ndarray
+    child_ptr: np.ndarray
+    child_ids: np.ndarray
+    grp_ptr: np.ndarray
+    grp_ids: np.ndarray
+    acc: np.ndarray
+    lo_off: np.ndarray
+    hi_off: np.ndarray
+    maps: np.ndarray
+    edge_ptr: np.ndarray
+    edge_bit: np.ndarray
+    edge_id: np.ndarray
+    phi_lo: np.ndarray
+    phi_hi: np.ndarray
+    n_phi: int
+    lp_full: np.ndarray
+    n_full: int
+    lp_reuse: np.ndarray
+    n_reuse: int
+    bit_off: np.ndarray
+    n_bits: int
+
+    @property
+    def width(self) -> int:
+        """Largest separator size (the clique has one more spin)."""
+        return int(self.k.max(initial=0))
+
+    @property
+    def entries(self) -> int:
+        """Clique entries visited by one forward pass: sum_t 2^(k_t + 1)."""
+        return int(np.sum(np.left_shift(np.int64(2), self.k)))
+
+    def table_bytes(self, sites: bool) -> int:
+        """Bytes of tables a run holds at once (messages, 4 moment tables, min-sum, scratch)."""
+        scratch = 3 << (self.width + 1)
+        kept = self.n_full if sites else 0
+        return 8 * (kept + 6 * self.n_reuse + scratch) + self.n_bits // 8 + self.maps.nbytes
+
+
+# ---------------------------------------------------------------------------- structure
+def _adjacency(n: int, edge_i, edge_j) -> list:
+    adj = [set() for _ in range(n)]
+    for i, j in zip(edge_i.tolist(), edge_j.tolist()):
+        adj[i].add(j)
+        adj[j].add(i)
+    return adj
+
+
+def _min_fill_order(n: int, edge_i, edge_j, max_width: int):
+    """Greedy min-fill elimination order (ties: fewer neighbours, then the lower index), or None as
+    soon as a separator would exceed ``max_width``."""
+    adj = _adjacency(n, edge_i, edge_j)
+
+    def fill(w):
+        nb = adj[w]
+        d = len(nb)
+        return (d * (d - 1) - sum(len(adj[u] & nb) for u in nb)) // 2
+
+    score = [fill(w) for w in range(n)]
+    heap = [(score[w], len(adj[w]), w) for w in range(n)]
+    heapq.heapify(heap)
+    gone = [False] * n
+    order = []
+    while heap:
+        f, d, v = heapq.heappop(heap)
+        if gone[v] or f != score[v] or d != len(adj[v]):
+            continue  # a stale entry
+        if len(adj[v]) > max_width:
+            return None
+        gone[v] = True
+        order.append(v)
+        members = list(adj[v])
+        changed = set(members)
+        for u in members:
+            adj[u].discard(v)
+        for x in range(len(members)):
+            a = members[x]
+            for y in range(x + 1, len(members)):
+                b = members[y]
+                if b not in adj[a]:
+                    # a new bond a-b: every common neighbour w loses one missing pair
+                    for w in adj[a] & adj[b]:
+                        if w not in changed:
+                            score[w] -= 1
+                            heapq.heappush(heap, (score[w], len(adj[w]), w))
+                    adj[a].add(b)
+                    adj[b].add(a)
+        for u in members:
+            score[u] = fill(u)
+            heapq.heappush(heap, (score[u], len(adj[u]), u))
+    return order
+
+
+def _bfs_order(n: int, edge_i, edge_j) -> list:
+    """Cuthill-McKee order (breadth first, fewer neighbours first) from a far vertex of each component:
+    its width is at most the bandwidth it finds (a lattice's side), where greedy min-fill can do worse
+    (an L = 20 open lattice: min-fill passes width 26, row by row is 20)."""
+    adj = [sorted(s) for s in _adjacency(n, edge_i, edge_j)]
+    deg = [len(s) for s in adj]
+    seen = [False] * n
+    order = []
+
+    def sweep(start):
+        out, front = [start], [start]
+        mark = {start}
+        while front:
+            nxt = []
+            for v in front:
+                for u in sorted(adj[v], key=deg.__getitem__):
+                    if u not in mark:
+                        mark.add(u)
+                        nxt.append(u)
+            out += nxt
+            front = nxt
+        return out
+
+    for s0 in range(n):
+        if seen[s0]:
+            continue
+        far = sweep(s0)[-1]  # a pseudo-peripheral start: the last vertex reached from any start
+        comp = sweep(far)
+        for v in comp:
+            seen[v] = True
+        order += comp
+    return order
+
+
+def _symbolic(n: int, edge_i, edge_j, order, max_width: int, bound: float):
+    """Separators of eliminating in ``order`` and the work sum_t 2^(k_t + 1); None once a separator
+    passes ``max_width`` or the work passes ``bound``."""
+    adj = _adjacency(n, edge_i, edge_j)
+    seps, work = [], 0
+    for v in order:
+        sep = adj[v]
+        if len(sep) > max_width:
+            return None
+        work += 2 << len(sep)
+        if work > bound:
+            return None
+        seps.append(frozenset(sep))
+        members = list(sep)
+        for u in members:
+            adj[u].discard(v)
+            adj[u].update(sep)
+            adj[u].discard(u)
+    return seps, work
+
+
+def elimination_order(n: int, edge_i, edge_j, max_width: int = MAX_WIDTH):
+    """The cheapest of greedy min-fill (up to :data:`MIN_FILL_MAX_N` spins), Cuthill-McKee, its reverse
+    (leaves first on a tree) and the spins' own order, by the work sum_t 2^(k_t + 1) of their cliques.  Returns (order, separators), or None when each of them
+    passes ``max_width``."""
+    best = None
+    bfs = _bfs_order(n, edge_i, edge_j)
+    candidates = [bfs, bfs[::-1], list(range(n))]  # cheap, and they give up at once on a wide graph
+    if n <= MIN_FILL_MAX_N:
+        candidates.insert(0, _min_fill_order(n, edge_i, edge_j, max_width))
+    for order in candidates:
+        if order is None:
+            continue
+        got = _symbolic(n, edge_i, edge_j, order, max_width, np.inf if best is None else best[2])
+        if got is not None:
+            best = (order, got[0], got[1])
+    return None if best is None else best[:2]
+
+
+def _allocate(sizes, parent) -> tuple[np.ndarray, int]:
+    """Offsets of each step's message in one arena, a slot reused once the parent has consumed it
+    (first fit).  Returns (offsets int64 (T,), arena size)."""
+    free = []  # sorted (start, length)
+    top = 0
+    offsets = np.zeros(len(sizes), dtype=np.int64)
+    waiting = {}
+    for t, size in enumerate(sizes):
+        for s, (start, length) in enumerate(free):
+            if length >= size:
+                offsets[t] = start
+                if length > size:
+                    free[s] = (start + size, length - size)
+                else:
+                    del free[s]
+                break
+        else:
+            offsets[t] = top
+            top += size
+        for c in waiting.pop(t, ()):  # the children are consumed: their slots are free
+            free.append((int(offsets[c]), sizes[c]))
+        free.sort()
+        merged = []
+        for start, length in free:
+            if merged and merged[-1][0] + merged[-1][1] == start:
+                merged[-1] = (merged[-1][0], merged[-1][1] + length)
+            else:
+                merged.append((start, length))
+        free = merged
+        if parent[t] >= 0:
+            waiting.setdefault(int(parent[t]), []).append(t)
+    return offsets, top
+
+
+def build_structure(n: int, edge_i, edge_j, max_width: int = MAX_WIDTH) -> Structure | None:
+    """The elimination plan of the graph (N spins, bonds edge_i[e]-edge_j[e]) in the order of
+    :func:`elimination_order`, or None when no order stays within ``max_width``."""
+    found = elimination_order(n, np.asarray(edge_i), np.asarray(edge_j), max_width)
+    if found is None:
+        return None
+    order, seps = found
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = np.arange(n)
+    T = n
+    k = np.array([len(s) for s in seps], dtype=np.int64)
+    a = np.maximum(1, (k + 1) // 2)
+    scopes = [sorted(s, key=pos.__getitem__) for s in seps]
+    parent = np.array([pos[s[0]] if s else -1 for s in scopes], dtype=np.int64)
+    scope_ptr = np.zeros(T + 1, dtype=np.int64)
+    np.cumsum(k, out=scope_ptr[1:])
+    scope_vars = np.array([u for s in scopes for u in s], dtype=np.int64)
+    # children of one step with the same separator share a slot: their messages multiply into it at
+    # once (K_n,n: n messages over one side would otherwise all be held, and all be read per entry)
+    groups = [{} for _ in range(T)]
+    for t in range(T):
+        if parent[t] >= 0:
+            groups[parent[t]].setdefault(tuple(scopes[t]), []).append(t)
+    children = [[g[0] for g in groups[t].values()] for t in range(T)]
+    members = [g for t in range(T) for g in groups[t].values()]
+    owner = np.arange(T)
+    acc = np.zeros(T, dtype=np.bool_)
+    for g in members:
+        owner[g[1:]] = g[0]
+        acc[g[1:]] = True
+    child_ptr = np.zeros(T + 1, dtype=np.int64)
+    np.cumsum([len(c) for c in children], out=child_ptr[1:])
+    child_ids = np.array([c for cs in children for c in cs], dtype=np.int64)
+    grp_ptr = np.zeros(len(members) + 1, dtype=np.int64)
+    np.cumsum([len(g) for g in members], out=grp_ptr[1:])
+    grp_ids = np.array([t for g in members for t in g], dtype=np.int64)
+    maps, lo_off, hi_off, top = [], [], [], 0
+    for t in range(T):
+        bit = {order[t]: 0} | {u: j + 1 for j, u in enumerate(scopes[t])}
+        at, K = int(a[t]), int(k[t]) + 1
+        lo_x = np.arange(1 << at, dtype=np.int64)
+        hi_x = np.arange(1 << (K - at), dtype=np.int64)
+        for c in children[t]:
+            lo = np.zeros_like(lo_x)
+            hi = np.zeros_like(hi_x)
+            for j, u in enumerate(scopes[c]):
+                bp = bit[u]
+                if bp < at:
+                    lo |= ((lo_x >> bp) & 1) << j
+                else:
+                    hi |= ((hi_x >> (bp - at)) & 1) << j
+            lo_off.append(top)
+            hi_off.append(top + lo.size)
+            top += lo.size + hi.size
+            maps += [lo, hi]
+    # bonds: each handled by its first-eliminated end
+    ei, ej = np.asarray(edge_i, dtype=np.int64), np.asarray(edge_j, dtype=np.int64)
+    first = np.where(pos[ei] < pos[ej], ei, ej)
+    other = np.where(pos[ei] < pos[ej], ej, ei)
+    by_step = np.argsort(pos[first], kind="stable")
+    edge_ptr = np.zeros(T + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pos[first], minlength=T), out=edge_ptr[1:])
+    edge_bit = np.empty(ei.size, dtype=np.int64)
+    for slot, e in enumerate(by_step.tolist()):
+        t = int(pos[first[e]])
+        edge_bit[slot] = 1 + scopes[t].index(int(other[e]))
+    sizes_lo = np.left_shift(1, a)
+    sizes_hi = np.left_shift(1, k + 1 - a)
+    phi_lo = np.zeros(T, dtype=np.int64)
+    phi_lo[1:] = np.cumsum(sizes_lo + sizes_hi)[:-1]
+    phi_hi = phi_lo + sizes_lo
+    msg = np.left_shift(1, k).tolist()
+    lp_full = np.zeros(T, dtype=np.int64)
+    lp_full[1:] = np.cumsum(msg)[:-1]
+    lp_reuse, n_reuse = _allocate([0 if acc[t] else msg[t] for t in range(T)], parent)
+    lp_reuse = lp_reuse[owner]
+    bit_off = lp_full.copy()
+    i64 = lambda x: np.ascontiguousarray(x, dtype=np.int64)
+    return Structure(
+        n=n, var=i64(order), k=k, a=i64(a), scope_ptr=scope_ptr, scope_vars=i64(scope_vars),
+        child_ptr=child_ptr, child_ids=i64(child_ids), grp_ptr=grp_ptr, grp_ids=i64(grp_ids), acc=acc, lo_off=i64(lo_off), hi_off=i64(hi_off),
+        maps=i64(np.concatenate(maps) if maps else np.zeros(1)), edge_ptr=edge_ptr, edge_bit=edge_bit,
+        edge_id=i64(by_step), phi_lo=phi_lo, phi_hi=i64(phi_hi), n_phi=int((sizes_lo + sizes_hi).sum()),
+        lp_full=lp_full, n_full=int(sum(msg)), lp_reuse=lp_reuse, n_reuse=int(n_reuse),
+        bit_off=bit_off, n_bits=int(sum(msg)) + 8,
+    )
+
+
+_CACHE: OrderedDict = OrderedDict()
+
+
+def structure(model: IsingModel) -> Structure | None:
+    """:func:`build_structure` of ``model``'s coupling pattern, cached per pattern (the edge arrays'
+    bytes): every disorder sample and every (J, h) of a sweep shares it."""
+    key = hashlib.sha1(np.int64(model.n).tobytes() + model.edge_i.tobytes() + model.edge_j.tobytes()).digest()
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    plan = None if model.n > MAX_N else build_structure(model.n, model.edge_i, model.edge_j)
+    _CACHE[key] = plan
+    while len(_CACHE) > STRUCTURE_CACHE:
+        _CACHE.popitem(last=False)
+    return plan
+
+
+# ---------------------------------------------------------------------------- the path protocol
+def _gib(x: float) -> str:
+    return f"{x / 2**30:.3g} GiB"
+
+
+def applicable(model: IsingModel, betas, *, sites: bool) -> str | None:
+    """None if elimination can run on ``model`` within :data:`MAX_TABLE_BYTES`; else the reason (one line)."""
+    if model.n > MAX_N:
+        return f"N = {model.n} is beyond the {MAX_N} spins elimination tries"
+    plan = structure(model)
+    if plan is None:
+        return f"no elimination order found stays within width {MAX_WIDTH} (tables of 2^{MAX_WIDTH + 1} entries)"
+    need = plan.table_bytes(sites)
+    if need > MAX_TABLE_BYTES:
+        hint = " (per-site values keep every message: --no-sites needs " + _gib(plan.table_bytes(False)) + ")" \
+            if sites else ""
+        return (f"elimination at width {plan.width} needs {_gib(need)} of tables, over its "
+                f"{_gib(MAX_TABLE_BYTES)} limit{hint}")
+    return None
+
+
+_RATE: list = []  # seconds per clique entry of the forward pass with moments, timed once per process
+
+
+def _seconds_per_entry() -> float:
+    """Seconds per clique entry of :func:`isingvar.kernels.elimination.forward` with moments, from one
+    timed run on a fixed random graph (after a warm-up that compiles)."""
+    if not _RATE:
+        # the complete graph K_19: tables up to 2^19 entries x 6 (24 MB), out of the caches as a wide
+        # model's are (a K_14 probe, all in L2, was 2.7 times too fast for an L = 20 lattice)
+        rng = np.random.default_rng(0)
+        i, j = np.triu_indices(19, k=1)
+        probe = IsingModel(19, i, j, rng.normal(size=i.size), rng.normal(size=19))
+        plan = build_structure(probe.n, probe.edge_i, probe.edge_j)
+        work = _Work(plan, probe, sites=False)
+        work.forward(1.0)
+        reps = 3
+        t = time.perf_counter()
+        for _ in range(reps):
+            work.forward(1.0)
+        _RATE.append((time.perf_counter() - t) / (reps * plan.entries))
+    return _RATE[0]
+
+
+def estimate_seconds(model: IsingModel, betas, *, sites: bool = False) -> float:
+    """Seconds :func:`run` would take: clique entries x betas x a timed rate (0 below
+    :data:`ESTIMATE_FROM_ENTRIES` entries in all); inf where :func:`applicable` refuses."""
+    if applicable(model, betas, sites=sites) is not None:
+        return float("inf")
+    plan = structure(model)
+    nb = max(1, len(np.atleast_1d(betas)))
+    work = plan.entries * (nb * (1.0 + (BACKWARD_FACTOR if sites else 0.0)) + 1.0)
+    if work < ESTIMATE_FROM_ENTRIES:
+        return 0.0
+    return work * _seconds_per_entry()
+
+
+class _Work:
+    """The per-instance tables of one run: local fields, arenas, scratch."""
+
+    def __init__(self, plan: Structure, model: IsingModel, sites: bool, threads: int = 1):
+        from .kernels.elimination import fill_phi
+
+        self.plan, self.sites = plan, sites
+        # steps of at least PARALLEL_ROWS rows run on the threads; with one thread none does
+        self.parallel_rows = PARALLEL_ROWS if threads > 1 else 1 << 62
+        self.phi = np.zeros(max(plan.n_phi, 1))
+        fill_phi(plan.k, plan.a, plan.var, plan.edge_ptr, plan.edge_bit, plan.edge_id,
+                 np.ascontiguousarray(model.couplings), np.ascontiguousarray(model.fields),
+                 plan.phi_lo, plan.phi_hi, self.phi)
+        self.lp = np.empty(max(plan.n_full, 1) if sites else 1)
+        self.mo = [np.empty(max(plan.n_reuse, 1)) for _ in range(6)]
+
+    def _common(self):
+        p = self.plan
+        return (p.k, p.a, p.child_ptr, p.child_ids, p.lo_off, p.hi_off, p.maps, p.phi_lo, p.phi_hi, self.phi)
+
+    def forward(self, beta: float) -> np.ndarray:
+        from .kernels.elimination import forward
+
+        p = self.plan
+        return forward(beta, *self._common(), p.lp_reuse, p.acc, *self.mo, p.lp_full, self.lp, self.sites,
+                       self.parallel_rows)
+
+    def backward(self, beta: float) -> np.ndarray:
+        from .kernels.elimination import backward
+
+        p = self.plan
+        sites = np.zeros(p.n)
+        tmp_c = np.empty(2 << p.width)
+        tmp_s = np.empty(1 << p.width)
+        backward(beta, p.var, *self._common(), p.lp_full, self.lp, p.grp_ptr, p.grp_ids, tmp_c, tmp_s, sites)
+        return sites
+
+    def ground_state(self) -> tuple[float, np.ndarray]:
+        from .kernels.elimination import backtrack, min_sum
+
+        p = self.plan
+        arena = np.empty(max(p.n_reuse, 1))
+        bits = np.zeros((p.n_bits + 7) // 8, dtype=np.uint8)
+        min_sum(*self._common(), p.lp_reuse, p.acc, arena, p.bit_off, bits)
+        spins = np.zeros(p.n)
+        backtrack(p.var, p.k, p.scope_ptr, p.scope_vars, p.bit_off, bits, spins)
+        return spins
+
+
+def _compile() -> None:
+    """Compile (or load from numba's cache) the kernels on a 2-spin model before a run enters
+    :func:`deferred_interrupt`, where Ctrl-C would wait for the compiler."""
+    from .kernels.elimination import forward
+
+    if not forward.signatures:
+        tiny = IsingModel(2, [0], [1], [1.0], [0.1, 0.0])
+        w = _Work(build_structure(2, tiny.edge_i, tiny.edge_j), tiny, sites=True)
+        w.forward(1.0)
+        w.backward(1.0)
+        w.ground_state()
+
+
+def run(model: IsingModel, betas, *, sites: bool = False,
+        progress: Callable[[float, float], None] | None = None) -> ExactResult:
+    """Exact thermodynamics of ``model`` over ``betas`` by variable elimination.
+
+    Parameters
+    ----------
+    model : IsingModel
+    betas : array_like of float, shape (nb,); finite, >= 0, any order.
+    sites : bool
+        Also the per-site <s_i> (float64 (nb, N)); keeps every message (more memory).
+    progress : callable(done, total), optional
+        Called after each beta; Ctrl-C is honoured there.
+
+    Returns
+    -------
+    ExactResult with ``path = "elimination"``; ``absm`` NaN (module docstring).
+
+    Raises
+    ------
+    TooLargeError
+        If :func:`applicable` refuses (width or memory over the limits).
+    ValueError
+        If a beta is negative or not finite.
+    """
+    b = np.ascontiguousarray(betas, dtype=np.float64)
+    if b.ndim != 1 or not np.all(np.isfinite(b)) or np.any(b < 0):
+        raise ValueError("betas must be a 1-D array of finite values >= 0")
+    reason = applicable(model, b, sites=sites)
+    if reason is not None:
+        raise TooLargeError(f"exact elimination cannot run: {reason}; use --method mf and --method trw")
+    import numba
+
+    plan = structure(model)
+    n = model.n
+    symmetric = not np.any(model.fields)
+    threads = kernel_threads(plan.entries, 64, PARALLEL_ROWS, numba.get_num_threads())
+    work = _Work(plan, model, sites, threads)
+    _compile()
+    nb = b.size
+    r = {key: np.empty(nb) for key in ("lnZ", "U", "S", "var", "m", "m2")}
+    var_m = np.empty(nb)
+    site_m = np.zeros((nb, n)) if sites else None
+    with deferred_interrupt() as check, numba_threads(threads):
+        gs = work.ground_state()
+        check()
+        for i, beta in enumerate(b.tolist()):
+            e0, lq, de, var_e, mean_m, var_m[i] = work.forward(beta)
+            lnz = lq - beta * e0
+            mean_e = e0 + de
+            if sites and not symmetric:
+                site_m[i] = work.backward(beta)
+            if symmetric:
+                mean_m = 0.0  # E(s) = E(-s): exactly, not to rounding
+            r["lnZ"][i] = lnz
+            r["U"][i] = mean_e
+            r["S"][i] = lq + beta * de  # = ln Z + beta U, both terms >= 0
+            r["var"][i] = var_e
+            r["m"][i] = mean_m / n
+            r["m2"][i] = (var_m[i] + mean_m * mean_m) / n**2
+            check()
+            if progress:
+                progress(i + 1, nb)
+    r["absm"] = np.full(nb, np.nan)
+    res = _result(b, r, n, float(model.energy(gs)), gs, "elimination", site_m)
+    return replace(res, chi=b * var_m / n)  # beta Var(M)/N from the variance itself: no m2 - m^2 cancellation
