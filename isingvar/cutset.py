@@ -38,17 +38,16 @@ from .thermo import free_energy_per_spin
 MAX_CUTSET = 34
 #: Cutset configurations per chunk (2^CHUNK_BITS); each chunk starts from scratch.
 CHUNK_BITS = 10
-#: Work per kernel call, in forest spins x betas x configurations: between calls progress is
-#: reported and Ctrl-C is honoured (~0.1-0.3 s here).
-WORK_PER_CALL = 1 << 25
-#: Least work (same unit) worth a thread of its own (~1 ms).
-MIN_THREAD_WORK = 1 << 17
-#: Work of one probe chunk of :func:`estimate_seconds` (same unit; ~10 ms).
-PROBE_WORK = 1 << 21
-#: Cost model for choosing C, in ns per configuration and beta (this machine, docs/performance.md):
-#: a fixed part (flip, accumulation), per isolated spin (vectorised) and per tree node (scalar,
-#: two mixtures).  Only their ratios matter.
+#: Cost model, ns per configuration and beta on one core (measured, docs/performance.md): a fixed
+#: part (flip, accumulation), per isolated spin (vectorised) and per tree node (scalar, two
+#: mixtures).  It chooses C (only the ratios matter there) and sizes the calls below.
 COST_FIXED, COST_ISOLATED, COST_TREE = 60.0, 3.0, 80.0
+#: Modelled work per kernel call (ns): between calls progress is reported and Ctrl-C is honoured.
+WORK_PER_CALL = 2e8
+#: Least modelled work (ns) worth a thread of its own.
+MIN_THREAD_WORK = 1e6
+#: Modelled work (ns) of the probe of :func:`estimate_seconds`.
+PROBE_WORK = 5e6
 #: Patterns whose structure is kept.
 _CACHE_SIZE = 16
 
@@ -101,9 +100,14 @@ def structure(model: IsingModel) -> Structure:
     return st
 
 
+def _config_ns(n_iso: int, n_tree: int) -> float:
+    """Modelled ns of one configuration at one beta."""
+    return COST_FIXED + COST_ISOLATED * n_iso + COST_TREE * n_tree
+
+
 def _cost(c: int, n_iso: int, n_tree: int) -> float:
-    """Cost model of one beta: 2^c configurations of the forest sum (ns)."""
-    return 2.0**c * (COST_FIXED + COST_ISOLATED * n_iso + COST_TREE * n_tree)
+    """Modelled ns of all 2^c configurations at one beta."""
+    return 2.0**c * _config_ns(n_iso, n_tree)
 
 
 def _build(model: IsingModel) -> Structure:
@@ -228,9 +232,9 @@ def _plan(model: IsingModel) -> _Plan:
     return _Plan(st, hold, n_enum, chunk_bits, 1 << (n_enum - chunk_bits), args)
 
 
-def _unit(plan: _Plan, nb: int) -> int:
-    """Work of one chunk in forest spins x betas x configurations (the unit of WORK_PER_CALL)."""
-    return (plan.st.fvert.size + plan.st.cut.size + 4) * max(nb, 1) << plan.chunk_bits
+def _unit(plan: _Plan, nb: int) -> float:
+    """Modelled ns of one chunk at ``nb`` betas."""
+    return _config_ns(plan.st.n_iso, plan.st.n_tree) * max(nb, 1) * (1 << plan.chunk_bits)
 
 
 def _workers(plan: _Plan, nb: int) -> int:
@@ -258,8 +262,9 @@ def _compile(plan: _Plan, betas, sites: bool) -> None:
 def estimate_seconds(model: IsingModel, betas, *, sites: bool) -> float:
     """Seconds :func:`run` would take, from a short timed run of the kernel on this model.
 
-    Times one (possibly shortened) chunk on one thread after a warm-up call and extrapolates to
-    all 2^|C| configurations on the threads :func:`run` would use (perfect scaling assumed).
+    Times one (possibly shortened) chunk on one thread after a warm-up call (on a forest too large
+    for that, one configuration at a few betas) and extrapolates to all 2^|C| configurations and
+    betas on the threads :func:`run` would use (perfect scaling assumed).
     inf if not :func:`applicable`.
     """
     if applicable(model, betas, sites=sites) is not None:
@@ -267,22 +272,25 @@ def estimate_seconds(model: IsingModel, betas, *, sites: bool) -> float:
     b = np.ascontiguousarray(np.sort(np.asarray(betas, dtype=np.float64)))
     plan = _plan(model)
     workers = _workers(plan, b.size)
-    # one probe chunk of ~2^21 work units (milliseconds), on one thread: a parallel region's wake-up
-    # on a busy machine can cost a scheduler time slice, more than the probe (estimates 100x off);
-    # the fastest of three calls, divided among the threads run() will use
-    per_config = _unit(plan, b.size) >> plan.chunk_bits
-    bits = int(min(plan.chunk_bits, max(0, np.floor(np.log2(max(1.0, PROBE_WORK / per_config))))))
-    _compile(plan, b, sites)
+    # one probe chunk of ~PROBE_WORK units (milliseconds) on one thread: a parallel region's wake-up
+    # on a busy machine can cost a scheduler time slice, more than the probe (estimates 100x off).
+    # A forest too large for that is probed on one configuration and fewer betas (the cost per beta
+    # is the same at every beta).  The fastest of three calls, shared among run()'s threads.
+    per_beta = _config_ns(plan.st.n_iso, plan.st.n_tree)  # one configuration at one beta
+    nbp = int(min(b.size, max(1, PROBE_WORK // per_beta)))
+    bp = np.ascontiguousarray(b[:nbp])
+    bits = int(min(plan.chunk_bits, max(0, np.floor(np.log2(max(1.0, PROBE_WORK / (per_beta * nbp)))))))
+    _compile(plan, bp, sites)
     secs = np.inf
     with deferred_interrupt() as check, numba_threads(1):
-        _call(plan, 0, 1, 1, b, sites, bits)  # warm-up
+        _call(plan, 0, 1, 1, bp, sites, bits)  # warm-up
         check()
         for _ in range(3):
             t = time.perf_counter()
-            _call(plan, 0, 1, 1, b, sites, bits)
+            _call(plan, 0, 1, 1, bp, sites, bits)
             secs = min(secs, time.perf_counter() - t)
             check()
-    return secs * (1 << (plan.n_enum - bits)) / workers
+    return secs * (b.size / nbp) * (1 << (plan.n_enum - bits)) / workers
 
 
 def run(model: IsingModel, betas, *, sites: bool = False,
@@ -324,7 +332,7 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     plan = _plan(model)
     st = plan.st
     workers = _workers(plan, bs.size)
-    per_call = max(workers, WORK_PER_CALL // _unit(plan, bs.size))
+    per_call = max(workers, int(WORK_PER_CALL // _unit(plan, bs.size)))
     total = 1 << plan.n_enum
     size = 1 << plan.chunk_bits
     acc = np.zeros((bs.size, 6))
