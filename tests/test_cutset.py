@@ -121,8 +121,8 @@ def test_every_observable_matches_enumeration(graph, h):
 
 
 def test_chunks_and_threads_merge_exactly(monkeypatch):
-    # many chunks of 4 configurations, dealt to every thread, several kernel calls
-    monkeypatch.setattr(cutset, "CHUNK_BITS", 2)
+    # chunks of 8 configurations, dealt to every thread, several kernel calls
+    monkeypatch.setattr(cutset, "CHUNK_BITS", 3)
     monkeypatch.setattr(cutset, "MIN_THREAD_WORK", 1)
     monkeypatch.setattr(cutset, "WORK_PER_CALL", 1)
     rng = np.random.default_rng(5)
