@@ -39,8 +39,9 @@ MAX_CUTSET = 34
 #: Cutset configurations per chunk (2^CHUNK_BITS); each chunk starts from scratch.
 CHUNK_BITS = 10
 #: Cost model, ns per configuration and beta on one core (measured, docs/performance.md): a fixed
-#: part (flip, accumulation), per isolated spin (vectorised) and per tree node (scalar, two
-#: mixtures).  It chooses C (only the ratios matter there) and sizes the calls below.
+#: part (flip, accumulation), per isolated spin (vectorised over the spins) and per tree node (two
+#: mixtures, vectorised over the betas: ~25 ns at 64 betas, ~350 at one).  It chooses C (only the
+#: ratios matter there) and sizes the calls below.
 COST_FIXED, COST_ISOLATED, COST_TREE = 60.0, 3.0, 80.0
 #: Modelled work per kernel call (ns): between calls progress is reported and Ctrl-C is honoured.
 WORK_PER_CALL = 2e8
@@ -335,9 +336,9 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     per_call = max(workers, int(WORK_PER_CALL // _unit(plan, bs.size)))
     total = 1 << plan.n_enum
     size = 1 << plan.chunk_bits
-    acc = np.zeros((bs.size, 6))
-    acc[:, 0] = -np.inf
-    site = np.zeros((bs.size if sites else 0, n))
+    acc = np.zeros((6, bs.size))
+    acc[0] = -np.inf
+    site = np.zeros((n, bs.size if sites else 0))
     best = (np.inf, 0)
     _compile(plan, bs, sites)
     with deferred_interrupt() as check, numba_threads(workers):
@@ -346,7 +347,7 @@ def run(model: IsingModel, betas, *, sites: bool = False,
             a_w, s_w, e_w, t_w = _call(plan, lo, hi, workers, bs, sites)
             check()
             for w in range(a_w.shape[0]):
-                merge_parts(acc, site, a_w[w], s_w[w])
+                merge_parts(acc, site, a_w[w], s_w[w], bs)
                 if e_w[w] < best[0]:
                     best = (float(e_w[w]), int(t_w[w]))
             if progress:
@@ -362,7 +363,7 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     ground[st.cut] = sigma
     ground[st.fvert] = fspins
 
-    L, U, varE, mM, varM, S = acc.T
+    L, U, varE, mM, varM, S = acc
     symmetric = not np.any(model.fields)
     if plan.hold:  # the mirrored half: twice the weight, one more bit of entropy
         L = L + np.log(2.0)
@@ -374,7 +375,7 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     if sites:
         sites_out = np.zeros((bs.size, n))
         if not symmetric:
-            sites_out[:, np.concatenate([st.cut, st.fvert])] = site
+            sites_out[:, np.concatenate([st.cut, st.fvert])] = site.T
     unsort = np.empty_like(order)
     unsort[order] = np.arange(order.size)
     L, U, varE, mM, varM, S = (x[unsort] for x in (L, U, varE, mM, varM, S))

@@ -13,11 +13,12 @@ the normalised distribution, the mean and variance of E and of M = sum_i s_i, an
 Two disjoint mixtures with weights p_a + p_b = 1 combine as
 
     mean = p_a mu_a + p_b mu_b,   var = p_a v_a + p_b v_b + p_a p_b (mu_a - mu_b)^2,
-    S = p_a S_a + p_b S_b + H2(p_a),                                     (:func:`mix`)
+    S = p_a S_a + p_b S_b + H2(p_a),                               (:func:`_mix_rows`)
 
 and independent parts (the children of a tree node, the components of the forest) add.  Summing
 out a tree spin given its parent's spin is a mixture of its two states; summing over the
-configurations of C is a running mixture.  All the terms of var and S are >= 0, so the heat
+configurations of C is a running mixture.  The beta grid is the innermost loop: the
+mixtures of a tree node at every beta form one vectorised pass.  All the terms of var and S are >= 0, so the heat
 capacity, the susceptibility and the entropy keep their relative accuracy at large beta, where
 they are exponentially small (the law of total variance and the chain rule of entropy instead of
 the cancelling S2/S0 - (S1/S0)^2 of raw moments; the expectation semiring of Li & Eisner,
@@ -147,50 +148,101 @@ def forest_layout(indptr, indices, in_forest):
 
 # ---------------------------------------------------------------------------- mixtures
 @njit(inline="always")
-def mix(La, Ea, vEa, Ma, vMa, Sa, Lb, Eb, vEb, Mb, vMb, Sb):
-    """Combine two disjoint parts (module docstring).  Returns (L, p_a, p_b, <E>, Var E, <M>, Var M, S).
+def _ln1p(e):
+    """ln(1 + e) for 0 <= e <= 1 as 2 atanh(z), z = e/(2 + e) <= 1/3, by its series (16 terms,
+    < 1e-16 relative): relative accuracy where e is tiny, and no libm call, so loops vectorise."""
+    z = e / (2.0 + e)
+    w = z * z
+    p = _L15
+    p = p * w + _L14
+    p = p * w + _L13
+    p = p * w + _L12
+    p = p * w + _L11
+    p = p * w + _L10
+    p = p * w + _L9
+    p = p * w + _L8
+    p = p * w + _L7
+    p = p * w + _L6
+    p = p * w + _L5
+    p = p * w + _L4
+    p = p * w + _L3
+    p = p * w + _L2
+    p = p * w + _L1
+    p = p * w + _L0
+    return z * p
 
-    A part with L = -inf (nothing yet, its other entries 0) gets weight 0.
+
+@njit(fastmath=_FAST, error_model="numpy")
+def _mix_rows(a, b, x, betas, d, e, out, pb_out):
+    """The mixture of two disjoint parts (module docstring) at every beta, into ``out``.
+
+    a, b, out : float64 (6, nb) rows as in :data:`N_QUANT`; L finite.  x : a parent spin's
+    coupling term J s_p: a (own spin +1) is taken with L + beta x and <E> - x, b (own spin -1)
+    with L - beta x and <E> + x (x = 0: plain mixture).  d, e : work (nb,).  pb_out (nb,): the
+    weight of b.  One vectorised exp per beta (:func:`_exp_neg`; below e^-707 it gives ~1e-307,
+    which weighs nothing) and the series :func:`_ln1p`.
     """
-    if La >= Lb:
-        d = La - Lb
-        top = La
-    else:
-        d = Lb - La
-        top = Lb
-    e = np.exp(-d)
-    l1 = np.log1p(e)
-    big = 1.0 / (1.0 + e)
-    small = e * big
-    if La >= Lb:
-        pa = big
-        pb = small
-    else:
-        pa = small
-        pb = big
-    # binary entropy -p ln p - q ln q = ln(1 + e) + p_small d, without 0 * inf
-    h2 = l1 + small * d if e > 0.0 else 0.0
-    pp = pa * pb
-    dE = Ea - Eb
-    dM = Ma - Mb
-    return (top + l1, pa, pb, pa * Ea + pb * Eb, pa * vEa + pb * vEb + pp * dE * dE,
-            pa * Ma + pb * Mb, pa * vMa + pb * vMb + pp * dM * dM, pa * Sa + pb * Sb + h2)
+    nb = betas.size
+    for l in range(nb):
+        d[l] = abs((a[0, l] - b[0, l]) + 2.0 * betas[l] * x)
+    _exp_neg(d, 1.0, e)
+    for l in range(nb):
+        bx = betas[l] * x
+        la = a[0, l] + bx
+        lb = b[0, l] - bx
+        ea = a[1, l] - x
+        eb = b[1, l] + x
+        el = e[l]
+        l1 = _ln1p(el)
+        big = 1.0 / (1.0 + el)
+        small = el * big
+        first = la >= lb
+        pa = big if first else small
+        pb = small if first else big
+        pp = pa * pb
+        dE = ea - eb
+        dM = a[3, l] - b[3, l]
+        out[0, l] = (la if first else lb) + l1
+        out[1, l] = pa * ea + pb * eb
+        out[2, l] = pa * a[2, l] + pb * b[2, l] + pp * dE * dE
+        out[3, l] = pa * a[3, l] + pb * b[3, l]
+        out[4, l] = pa * a[4, l] + pb * b[4, l] + pp * dM * dM
+        # binary entropy -pa ln pa - pb ln pb = ln(1 + e) + p_small d
+        out[5, l] = pa * a[5, l] + pb * b[5, l] + l1 + small * d[l]
+        pb_out[l] = pb
 
 
 @njit
-def merge_parts(acc_a, site_a, acc_b, site_b):
-    """Merge mixture b into a in place: acc (nb, 6) as in :data:`N_QUANT`; site (nb or 0, N)
-    per-site means, mixed with the same weights."""
-    for b in range(acc_a.shape[0]):
-        a = acc_a[b]
-        o = acc_b[b]
-        if o[0] == -np.inf:
-            continue
-        L, pa, pb, E, vE, M, vM, S = mix(a[0], a[1], a[2], a[3], a[4], a[5], o[0], o[1], o[2], o[3], o[4], o[5])
-        a[0], a[1], a[2], a[3], a[4], a[5] = L, E, vE, M, vM, S
-        if site_a.shape[0]:
-            for i in range(site_a.shape[1]):
-                site_a[b, i] = pa * site_a[b, i] + pb * site_b[b, i]
+def merge_parts(acc_a, site_a, acc_b, site_b, betas):
+    """Merge mixture b into a in place; a with L = -inf (nothing yet) becomes b.
+
+    acc : float64 (6, nb) rows as in :data:`N_QUANT`; site : float64 (N, nb or 0) per-site means,
+    mixed with the same weights.  A part b with L = -inf (a worker without a chunk) is skipped.
+    """
+    if acc_b[0, 0] == -np.inf:
+        return
+    if acc_a[0, 0] == -np.inf:
+        acc_a[:] = acc_b
+        site_a[:] = site_b
+        return
+    nb = betas.size
+    out = np.empty_like(acc_a)
+    d = np.empty(nb)
+    e = np.empty(nb)
+    pb = np.empty(nb)
+    _mix_rows(acc_a, acc_b, 0.0, betas, d, e, out, pb)
+    acc_a[:] = out
+    _mix_sites(site_a, site_b, pb)
+
+
+@njit(fastmath=_FAST)
+def _mix_sites(site, new, pb):
+    """site[i, b] = (1 - pb[b]) site[i, b] + pb[b] new[i, b] (absolute accuracy is what sites need)."""
+    for i in range(site.shape[0]):
+        row = site[i]
+        nrow = new[i]
+        for b in range(row.size):
+            row[b] += pb[b] * (nrow[b] - row[b])
 
 
 # ---------------------------------------------------------------------------- the forest
@@ -200,9 +252,8 @@ def _isolated_sums(y, sg, e):
 
     Returns (sum ln(1 + e), sum <E>, sum Var E, sum <M>, sum Var M, sum y e / (1 + e)).  Per spin:
     <s> = sign(H) t, t = (1 - e)/(1 + e); Var s = sech^2 = 4 e / (1 + e)^2; <E> = -|H| t.
-    ln(1 + e) = 2 atanh(z), z = e/(2 + e) <= 1/3, by its series (16 terms: < 1e-16 relative):
-    relative accuracy when e is tiny (the entropy at low temperature; a logarithm of the product
-    of the (1 + e) had only absolute accuracy), and it vectorises.
+    ln(1 + e) by :func:`_ln1p`: the entropy keeps its relative accuracy where every e is tiny (the
+    logarithm of a product of the (1 + e) had only absolute accuracy).
     """
     l1 = mE = vE = mM = vM = sx = 0.0
     for i in range(y.size):
@@ -211,25 +262,7 @@ def _isolated_sums(y, sg, e):
         r = 1.0 / (1.0 + ei)
         t = (1.0 - ei) * r
         sech2 = 4.0 * ei * r * r
-        z = ei / (2.0 + ei)
-        w = z * z
-        p = _L15
-        p = p * w + _L14
-        p = p * w + _L13
-        p = p * w + _L12
-        p = p * w + _L11
-        p = p * w + _L10
-        p = p * w + _L9
-        p = p * w + _L8
-        p = p * w + _L7
-        p = p * w + _L6
-        p = p * w + _L5
-        p = p * w + _L4
-        p = p * w + _L3
-        p = p * w + _L2
-        p = p * w + _L1
-        p = p * w + _L0
-        l1 += z * p
+        l1 += _ln1p(ei)
         mE -= 0.5 * yi * t
         vE += 0.25 * yi * yi * sech2
         mM += sg[i] * t
@@ -239,77 +272,83 @@ def _isolated_sums(y, sg, e):
 
 
 @njit(fastmath=_FAST, error_model="numpy")
-def _isolated_sites(sg, e, out):
-    """out[i] = <s_i> = sign(H_i) (1 - e_i)/(1 + e_i) for isolated spins."""
+def _isolated_sites(sg, e, fm, b):
+    """fm[i, b] = <s_i> = sign(H_i) (1 - e_i)/(1 + e_i) for the isolated spins."""
     for i in range(e.size):
-        out[i] = sg[i] * (1.0 - e[i]) / (1.0 + e[i])
+        fm[i, b] = sg[i] * (1.0 - e[i]) / (1.0 + e[i])
 
 
 @njit
-def _isolated(y, sg, e, ysum, beta, fm, sites):
-    """The mixture (L, <E>, Var E, <M>, Var M, S) of the isolated spins at ``beta``; <s_i> into fm."""
-    _exp_neg(y, beta, e)
-    l1, mE, vE, mM, vM, sx = _isolated_sums(y, sg, e)
-    if sites:
-        _isolated_sites(sg, e, fm[:y.size])
-    # ln 2cosh(x) = |x| + ln(1 + e^-2|x|);  entropy ln(1 + e) + 2|x| e/(1 + e) >= 0
-    return 0.5 * beta * ysum + l1, mE, vE, mM, vM, l1 + beta * sx
+def _isolated(y, sg, e, ysum, betas, cfg, fm, sites):
+    """The mixture of the isolated spins at every beta into cfg (6, nb); <s_i> into fm[i, :]."""
+    for b in range(betas.size):
+        beta = betas[b]
+        _exp_neg(y, beta, e)
+        l1, mE, vE, mM, vM, sx = _isolated_sums(y, sg, e)
+        if sites:
+            _isolated_sites(sg, e, fm, b)
+        # ln 2cosh(x) = |x| + ln(1 + e^-2|x|);  entropy ln(1 + e) + 2|x| e/(1 + e) >= 0
+        cfg[0, b] = 0.5 * beta * ysum + l1
+        cfg[1, b] = mE
+        cfg[2, b] = vE
+        cfg[3, b] = mM
+        cfg[4, b] = vM
+        cfg[5, b] = l1 + beta * sx
+
+
+@njit(fastmath=_FAST)
+def _add_rows(target, rows):
+    for k in range(rows.shape[0]):
+        t = target[k]
+        r = rows[k]
+        for l in range(r.size):
+            t[l] += r[l]
 
 
 @njit
-def _trees(beta, H, n_iso, parent, Jp, slot, cm, fm, sites):
-    """The mixture of the tree nodes at ``beta`` by sum-product from the leaves; <s_i> into fm.
+def _trees(betas, H, n_iso, parent, Jp, slot, cm, tmp, d, e, pb, cfg, fm, sites):
+    """Add the mixture of the tree nodes at every beta to cfg (6, nb) by sum-product from the
+    leaves, vectorised over beta; <s_i> into fm[i, :].
 
-    slot : float64 (nf, 2, 6) work: per node and own spin (+1, -1), the mixture of its subtree.
-    cm : float64 (nf, 2) work: <s_q | s_parent = +1, -1> (roots: <s_q> in column 0).
+    slot : float64 (nf, 2, 6, nb) work: per node and own spin (+1, -1), the mixture of its subtree.
+    cm : float64 (nf, 2, nb) work: <s_q | s_parent = +1, -1> (roots: <s_q> in column 0).
+    tmp : float64 (6, nb), d, e, pb : float64 (nb,) work.
     """
     nf = H.size
+    nb = betas.size
     for q in range(n_iso, nf):
         x = H[q]
         for k in range(2):
             s = 1.0 - 2.0 * k
-            slot[q, k, 0] = beta * x * s
-            slot[q, k, 1] = -x * s
-            slot[q, k, 2] = 0.0
-            slot[q, k, 3] = s
-            slot[q, k, 4] = 0.0
-            slot[q, k, 5] = 0.0
-    tL = tE = tvE = tM = tvM = tS = 0.0
+            row = slot[q, k]
+            for l in range(nb):
+                row[0, l] = betas[l] * x * s
+                row[1, l] = -x * s
+                row[2, l] = 0.0
+                row[3, l] = s
+                row[4, l] = 0.0
+                row[5, l] = 0.0
     for q in range(n_iso, nf):
-        a = slot[q, 0]
-        b = slot[q, 1]
         p = parent[q]
         if p < 0:
-            L, pa, pb, E, vE, M, vM, S = mix(a[0], a[1], a[2], a[3], a[4], a[5], b[0], b[1], b[2], b[3], b[4], b[5])
-            tL += L
-            tE += E
-            tvE += vE
-            tM += M
-            tvM += vM
-            tS += S
-            cm[q, 0] = pa - pb
+            _mix_rows(slot[q, 0], slot[q, 1], 0.0, betas, d, e, tmp, pb)
+            _add_rows(cfg, tmp)
+            for l in range(nb):
+                cm[q, 0, l] = 1.0 - 2.0 * pb[l]
         else:
-            J = Jp[q]
-            for k in range(2):
-                sp = 1.0 - 2.0 * k  # the parent's spin; the edge adds -J s_q s_p to E
-                L, pa, pb, E, vE, M, vM, S = mix(a[0] + beta * J * sp, a[1] - J * sp, a[2], a[3], a[4], a[5],
-                                                 b[0] - beta * J * sp, b[1] + J * sp, b[2], b[3], b[4], b[5])
-                t = slot[p, k]
-                t[0] += L
-                t[1] += E
-                t[2] += vE
-                t[3] += M
-                t[4] += vM
-                t[5] += S
-                cm[q, k] = pa - pb
+            for k in range(2):  # the parent's spin; the edge adds -J s_q s_p to E
+                _mix_rows(slot[q, 0], slot[q, 1], Jp[q] * (1.0 - 2.0 * k), betas, d, e, tmp, pb)
+                _add_rows(slot[p, k], tmp)
+                for l in range(nb):
+                    cm[q, k, l] = 1.0 - 2.0 * pb[l]
     if sites:  # parents first: <s_q> = sum over s_p of P(s_p) <s_q | s_p>
         for q in range(nf - 1, n_iso - 1, -1):
             p = parent[q]
-            if p < 0:
-                fm[q] = cm[q, 0]
-            else:
-                fm[q] = 0.5 * ((1.0 + fm[p]) * cm[q, 0] + (1.0 - fm[p]) * cm[q, 1])
-    return tL, tE, tvE, tM, tvM, tS
+            for l in range(nb):
+                if p < 0:
+                    fm[q, l] = cm[q, 0, l]
+                else:
+                    fm[q, l] = 0.5 * ((1.0 + fm[p, l]) * cm[q, 0, l] + (1.0 - fm[p, l]) * cm[q, 1, l])
 
 
 @njit
@@ -432,9 +471,10 @@ def cutset_chunks(c_lo, c_hi, n_workers, chunk_bits, n_enum, cc_ptr, cc_nbr, cc_
 
     Returns
     -------
-    acc : float64 (n_workers, nb, 6)
-        Each worker's mixture (L, <E>, Var E, <M>, Var M, S); L = -inf for a worker without a chunk.
-    site : float64 (n_workers, nb or 0, c + nf)
+    acc : float64 (n_workers, 6, nb)
+        Each worker's mixture (L, <E>, Var E, <M>, Var M, S) per beta; L = -inf for a worker
+        without a chunk.
+    site : float64 (n_workers, c + nf, nb or 0)
         Per-site means <s>: cutset bits, then forest spins.
     e_min : float64 (n_workers,)
         Lowest energy seen (inf without a chunk).
@@ -445,9 +485,9 @@ def cutset_chunks(c_lo, c_hi, n_workers, chunk_bits, n_enum, cc_ptr, cc_nbr, cc_
     nf = hF.size
     nb = betas.size
     size = np.int64(1) << chunk_bits
-    acc = np.zeros((n_workers, nb, N_QUANT))
-    acc[:, :, 0] = -np.inf
-    site = np.zeros((n_workers, nb if sites else 0, c + nf))
+    acc = np.zeros((n_workers, N_QUANT, nb))
+    acc[:, 0, :] = -np.inf
+    site = np.zeros((n_workers, c + nf, nb if sites else 0))
     e_min = np.full(n_workers, np.inf)
     t_min = np.zeros(n_workers, dtype=np.int64)
     for wk in prange(n_workers):
@@ -457,18 +497,23 @@ def cutset_chunks(c_lo, c_hi, n_workers, chunk_bits, n_enum, cc_ptr, cc_nbr, cc_
         y = np.empty(n_iso)
         sg = np.empty(n_iso)
         e = np.empty(n_iso)
-        fm = np.zeros(nf)
-        slot = np.empty((nf, 2, N_QUANT))
-        cm = np.empty((nf, 2))
+        fm = np.zeros((nf, nb))
+        slot = np.empty((nf, 2, N_QUANT, nb))
+        cm = np.empty((nf, 2, nb))
         best = np.empty((nf, 2))
+        cfg = np.empty((N_QUANT, nb))
+        tmp = np.empty((N_QUANT, nb))
+        d = np.empty(nb)
+        eb = np.empty(nb)
+        pb = np.empty(nb)
         none = np.empty(0)
         # this worker's own accumulators, copied out at the end: rows of the shared arrays
         # written per configuration share cache lines between threads (2 threads ran 3x slower)
-        a = np.zeros((nb, N_QUANT))
-        a[:, 0] = -np.inf
-        sw = np.zeros((nb if sites else 0, c + nf))
+        a = np.empty((N_QUANT, nb))
+        sw = np.zeros((c + nf, nb if sites else 0))
         emin = np.inf
         tmin = 0
+        first = True
         for ch in range(c_lo + wk, c_hi, n_workers):
             t0 = ch * size
             eC, mC = cut_state(t0, n_enum, sigma, gC, H, hC, hF, cc_ptr, cc_nbr, cc_J, cf_ptr, cf_nbr, cf_J)
@@ -482,23 +527,30 @@ def cutset_chunks(c_lo, c_hi, n_workers, chunk_bits, n_enum, cc_ptr, cc_nbr, cc_
                 if etot < emin:
                     emin = etot
                     tmin = t0 + local
-                for b in range(nb):
-                    beta = betas[b]
-                    L1, E1, vE1, M1, vM1, S1 = _isolated(y, sg, e, ysum, beta, fm, sites)
-                    L2, E2, vE2, M2, vM2, S2 = _trees(beta, H, n_iso, parent, Jp, slot, cm, fm, sites)
-                    o = a[b]
-                    L, pa, pb, E, vE, M, vM, S = mix(o[0], o[1], o[2], o[3], o[4], o[5],
-                                                     L1 + L2 - beta * eC, E1 + E2 + eC, vE1 + vE2,
-                                                     M1 + M2 + mC, vM1 + vM2, S1 + S2)
-                    o[0], o[1], o[2], o[3], o[4], o[5] = L, E, vE, M, vM, S
-                    if sites:
-                        w = sw[b]
-                        for i in range(c):
-                            w[i] = pa * w[i] + pb * sigma[i]
-                        for i in range(nf):
-                            w[c + i] = pa * w[c + i] + pb * fm[i]
-        acc[wk] = a
-        site[wk] = sw
+                _isolated(y, sg, e, ysum, betas, cfg, fm, sites)
+                if nf > n_iso:
+                    _trees(betas, H, n_iso, parent, Jp, slot, cm, tmp, d, eb, pb, cfg, fm, sites)
+                for l in range(nb):  # the cutset's own energy and magnetisation
+                    cfg[0, l] -= betas[l] * eC
+                    cfg[1, l] += eC
+                    cfg[3, l] += mC
+                if first:
+                    a[:] = cfg
+                    for l in range(nb):
+                        pb[l] = 1.0
+                    first = False
+                else:
+                    _mix_rows(a, cfg, 0.0, betas, d, eb, tmp, pb)
+                    a[:] = tmp
+                if sites:
+                    for i in range(c):
+                        row = sw[i]
+                        for l in range(nb):
+                            row[l] += pb[l] * (sigma[i] - row[l])
+                    _mix_sites(sw[c:], fm, pb)
+        if not first:
+            acc[wk] = a
+            site[wk] = sw
         e_min[wk] = emin
         t_min[wk] = tmin
     return acc, site, e_min, t_min
