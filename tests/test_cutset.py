@@ -121,13 +121,13 @@ def test_every_observable_matches_enumeration(graph, h):
 
 
 def test_chunks_and_threads_merge_exactly(monkeypatch):
-    # chunks of 8 configurations, dealt to every thread, several kernel calls
-    monkeypatch.setattr(cutset, "CHUNK_BITS", 3)
+    # chunks of 4 configurations, dealt to every thread, 2 chunks per kernel call: 2-32 calls
+    monkeypatch.setattr(cutset, "CHUNK_BITS", 2)
     monkeypatch.setattr(cutset, "MIN_THREAD_WORK", 1)
-    monkeypatch.setattr(cutset, "WORK_PER_CALL", 1)
     rng = np.random.default_rng(5)
-    for m in (dense(10, rng), bipartite(6, 9, rng), grid(4, 5, rng)):
-        assert cutset.structure(m).cut.size >= 4  # more than one chunk
+    for m in (dense(9, rng), bipartite(6, 9, rng), grid(4, 4, rng)):
+        monkeypatch.setattr(cutset, "WORK_PER_CALL", 2 * cutset._unit(cutset._plan(m), BETAS.size))
+        assert cutset.structure(m).cut.size >= 4  # more than one call
         calls = []
         res = cutset.run(m, BETAS, sites=True, progress=lambda done, total: calls.append((done, total)))
         assert_matches(res, brute(m, BETAS), m)
