@@ -54,7 +54,8 @@ def main():
     files = args.files or sorted(glob.glob(str(DATA / "DBN_*.uai")))
     betas = np.array([1.0])
     print(f"load {os.getloadavg()[0]:.2f} on {os.cpu_count()} cpus")
-    print(f"{'file':<12} {'N':>3} {'|C|':>4} {'ln Z of file':>20} {'estimate s':>10} {'run s':>7} {'numpy s':>8} {'|diff|':>8}")
+    print(f"{'file':<12} {'N':>3} {'|C|':>4} {'ln Z of file':>20} {'estimate s':>10} {'run s':>7} "
+          f"{'numpy s':>8} {'|diff|':>8}")
     for f in files:
         mf = read_model_file(f)
         m = mf.model
@@ -64,7 +65,8 @@ def main():
             t = time.perf_counter()
             r = cutset.run(m, betas)
             secs = time.perf_counter() - t
-        line = f"{Path(f).name:<12} {m.n:>3} {st.cut.size:>4} {r.lnZ[0] + mf.lnZ_offset:>20.12f} {est:>10.2f} {secs:>7.2f}"
+        line = (f"{Path(f).name:<12} {m.n:>3} {st.cut.size:>4} {r.lnZ[0] + mf.lnZ_offset:>20.12f} {est:>10.2f} "
+                f"{secs:>7.2f}")
         if not args.no_check and st.n_tree == 0:
             t = time.perf_counter()
             ref = numpy_other_side(m, st.fvert)  # the side the cutset path does not enumerate

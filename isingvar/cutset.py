@@ -182,7 +182,7 @@ def _component_labels(indptr, indices, in_forest):
     """Label of each forest vertex's tree (its root), -1 off the forest."""
     from .kernels.cutset import forest_layout
 
-    fvert, n_iso, parent, _ = forest_layout(indptr, indices, in_forest)
+    fvert, _, parent, _ = forest_layout(indptr, indices, in_forest)
     label = np.full(indptr.size - 1, -1, dtype=np.int64)
     lab = np.empty(fvert.size, dtype=np.int64)
     for q in range(fvert.size - 1, -1, -1):  # parents after children: walk down from the roots
@@ -320,13 +320,13 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     TooLargeError
         If the cutset is larger than :data:`MAX_CUTSET`.
     ValueError
-        If a beta is negative or not finite.
+        If ``betas`` is empty or a beta is negative or not finite.
     """
     from .kernels.cutset import cut_state, forest_min, merge_parts
 
     b = np.ascontiguousarray(betas, dtype=np.float64)
-    if b.ndim != 1 or not np.all(np.isfinite(b)) or np.any(b < 0):
-        raise ValueError("betas must be a 1-D array of finite values >= 0")
+    if b.ndim != 1 or b.size == 0 or not np.all(np.isfinite(b)) or np.any(b < 0):
+        raise ValueError("betas must be a non-empty 1-D array of finite values >= 0")
     n = model.n
     order = np.argsort(b, kind="stable")
     bs = np.ascontiguousarray(b[order])

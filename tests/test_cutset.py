@@ -129,7 +129,7 @@ def test_chunks_and_threads_merge_exactly(monkeypatch):
         monkeypatch.setattr(cutset, "WORK_PER_CALL", 2 * cutset._unit(cutset._plan(m), BETAS.size))
         assert cutset.structure(m).cut.size >= 4  # more than one call
         calls = []
-        res = cutset.run(m, BETAS, sites=True, progress=lambda done, total: calls.append((done, total)))
+        res = cutset.run(m, BETAS, sites=True, progress=lambda done, total, calls=calls: calls.append((done, total)))
         assert_matches(res, brute(m, BETAS), m)
         assert len(calls) > 1 and calls[-1][0] == calls[-1][1]
 

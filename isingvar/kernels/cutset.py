@@ -17,13 +17,13 @@ Two disjoint mixtures with weights p_a + p_b = 1 combine as
 
 and independent parts (the children of a tree node, the components of the forest) add.  Summing
 out a tree spin given its parent's spin is a mixture of its two states; summing over the
-configurations of C is a running mixture.  The beta grid is the innermost loop: the
-mixtures of a tree node at every beta form one vectorised pass.  All the terms of var and S are >= 0, so the heat
+configurations of C is a running mixture.  All the terms of var and S are >= 0, so the heat
 capacity, the susceptibility and the entropy keep their relative accuracy at large beta, where
 they are exponentially small (the law of total variance and the chain rule of entropy instead of
 the cancelling S2/S0 - (S1/S0)^2 of raw moments; the expectation semiring of Li & Eisner,
-EMNLP 2009, in its centred form).  The minimum energy per configuration is the min-sum on the
-same forest.
+EMNLP 2009, in its centred form).  The beta grid is the innermost loop: the mixtures of a
+tree node at every beta form one vectorised pass.  The minimum energy per configuration is the
+min-sum on the same forest.
 
 Layout: the cutset spins are bits 0..c-1 of the Gray code; the forest spins are numbered
 0..nf-1 with the n_iso isolated spins first, then the tree nodes with every parent after its
