@@ -2,7 +2,8 @@
 
 The paths are library modules listed in :data:`EXACT_PATHS`, each with the same three functions
 (``applicable``, ``estimate_seconds``, ``run``; docs/methods.md, "Exact paths"): enumeration of all
-2^N states (:mod:`isingvar.exact`) and variable elimination (:mod:`isingvar.elimination`).  Every
+2^N states (:mod:`isingvar.exact`), variable elimination (:mod:`isingvar.elimination`) and cutset
+conditioning (:mod:`isingvar.cutset`).  Every
 applicable path is estimated and the cheapest runs (the first listed on a tie).
 
 Variables: the exact thermodynamics ``<quantity>_exact`` on the beta grid,
@@ -24,7 +25,7 @@ from .base import Method, NoSettings, Var, model_file_lnZ, per_beta
 
 #: The exact paths, in order of preference on equal estimates: the one place to add a path.  Imported
 #: only when a sweep needs them (``isingvar --help`` loads no numba).
-EXACT_PATHS = ("isingvar.exact", "isingvar.elimination")
+EXACT_PATHS = ("isingvar.exact", "isingvar.elimination", "isingvar.cutset")
 #: Codes of the paths in the file's ``exact_path`` variable (0..3: enumeration's summation paths).
 PATH_CODES = {"reference": 0, "direct": 1, "chain": 2, "histogram": 3, "elimination": 4, "cutset": 5, "planar": 6}
 _INF0 = "-inf at beta = 0"
