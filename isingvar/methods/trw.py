@@ -51,6 +51,13 @@ SECONDS_PER_SLOT_SWEEP = 3e-8
 #: isingvar.parallel.kernel_threads).  About 5-10 ms of work at 50-100 ns per tree site.
 MIN_THREAD_WORK = 1 << 17
 
+#: Largest ``width`` setting: a component's tables hold 2^(width + 1) entries per spin.
+MAX_WIDTH = 20
+
+#: Seconds per clique entry of one elimination pass over the components (``width`` > 1), with the
+#: per-site backward pass; calibrated on the development machine with benchmarks/bounds.py uai.
+SECONDS_PER_ENTRY = 2e-8
+
 
 def _tree_threads(trees) -> int:
     import numba
@@ -74,6 +81,12 @@ class Settings:
         UAI Grids/DBN files it lowered the bound by < 0.01 % (benchmarks/bounds.py, docs/methods.md).
     start_trees : least number of random spanning trees a sparse graph starts from (more are added
         until every coupled pair is covered).
+    width : 1 (default): spanning trees as above.  W > 1: components of elimination width <= W (bands
+        of layers, vertex-cover groups, or the whole graph where its width is <= W), each ln Z exact by
+        variable elimination (:mod:`isingvar.methods._trw_components`); the least bound over the
+        constructions is reported.  Work grows as 2^W per spin of each component.
+    share_iterations : with width > 1, L-BFGS steps on the components' field shares per beta and
+        construction (0: uniform shares).
     """
 
     max_iterations: int = 300
@@ -83,9 +96,13 @@ class Settings:
     max_trees: int = 32
     start_trees: int = 2
     polish_iterations: int = 0
+    width: int = 1
+    share_iterations: int = 30
 
     def __post_init__(self):
         check_settings("trw", self)
+        if not 1 <= self.width <= MAX_WIDTH:
+            raise ConfigFileError(f"--trw-width (trw.width) must be in 1..{MAX_WIDTH}, got {self.width!r}")
 
 
 def check_settings(method: str, s) -> None:
@@ -100,7 +117,8 @@ def check_settings(method: str, s) -> None:
         bad("tol", "> 0")
     if not 0 <= s.damping < 1:
         bad("damping", "in [0, 1)")
-    for field, least in (("tree_steps", 0), ("max_trees", 0), ("start_trees", 1), ("polish_iterations", 0)):
+    for field, least in (("tree_steps", 0), ("max_trees", 0), ("start_trees", 1), ("polish_iterations", 0),
+                         ("share_iterations", 0)):
         if hasattr(s, field) and getattr(s, field) < least:
             bad(field, f">= {least}")
 
@@ -459,6 +477,8 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
     b = np.ascontiguousarray(betas, dtype=np.float64)
     if b.ndim != 1 or not np.all(np.isfinite(b)) or np.any(b < 0):
         raise ValueError("betas must be a 1-D array of finite values >= 0")
+    if settings.width > 1:
+        return run_components(model, b, settings, progress)
     nb = b.size
     graph = Graph(model)
     trees = starting_trees(graph, rng, settings.start_trees)
@@ -486,6 +506,48 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
     return out
 
 
+def run_components(model, b, settings, progress=None):
+    """:func:`run` with ``settings.width > 1``: the least certified bound over the constructions of
+    :func:`isingvar.methods._trw_components.constructions`, field shares by L-BFGS warm-started along
+    the ascending betas (offsets scaled by the beta ratio).  trw_iterations counts elimination passes
+    (all constructions), trw_trees the components of the reported construction, trw_converged whether
+    its share optimisation converged.  Same returns as :func:`run`."""
+    from . import _trw_components as tc
+
+    nb = b.size
+    out = {
+        "lnZ_trw_upper": np.full(nb, np.nan),
+        "trw_iterations": np.full(nb, -1, dtype=np.int32),
+        "trw_converged": np.full(nb, -1, dtype=np.int8),
+        "trw_trees": np.full(nb, -1, dtype=np.int32),
+    }
+    cons = tc.constructions(model, settings.width)
+    offsets = [np.zeros((c.K, model.n)) for c in cons]
+    prev = 0.0
+    with deferred_interrupt() as check:
+        for q in np.argsort(b, kind="stable"):
+            beta = float(b[q])
+            best, total = None, 0
+            for k, c in enumerate(cons):
+                d0 = offsets[k] * (beta / prev) if prev > 0 else offsets[k]
+                val, d, evals, conv = tc.optimise(model, c, beta, d0, settings.share_iterations, settings.tol,
+                                                  RESIDUAL_LIMIT)
+                offsets[k] = d
+                total += evals
+                if best is None or val < best[0]:
+                    best = (val, c.K, conv)
+                check()
+            prev = beta
+            out["lnZ_trw_upper"][q] = best[0]
+            out["trw_iterations"][q] = total
+            out["trw_converged"][q] = int(best[2])
+            out["trw_trees"][q] = best[1]
+            if progress is not None:
+                progress(1.0)
+    out["f_trw_lower"] = free_energy_per_spin(out["lnZ_trw_upper"], b, model.n)
+    return out
+
+
 def _compile(graph, trees, settings):
     """Compile the kernels before signals are held (a zero-sweep solve at beta = 0)."""
     from ..kernels import bp
@@ -501,6 +563,12 @@ def cost(model, betas, settings, *, sites=False):
     :data:`SECONDS_PER_SLOT_SWEEP`, with about 10 sweeps per solve after the warm start (measured:
     4-5 on square and sk grids of 64 betas) and 1 + tree_steps solves per beta."""
     nb = np.asarray(betas).size
+    if settings.width > 1:
+        # components hold about 6 N spins over the constructions (two band layerings of 2 offsets,
+        # vertex-cover groups); each elimination pass visits 2^(width + 1) entries per spin, the backward
+        # pass about twice that; 1 + 1.5 share_iterations passes per beta
+        passes = 1 + 1.5 * settings.share_iterations
+        return nb * passes * 6 * model.n * 3 * 2.0 ** (settings.width + 1) * SECONDS_PER_ENTRY
     solves = 1 + settings.tree_steps
     sweeps = min(settings.max_iterations, 10)
     n_trees = (model.n if model.n_edges == model.n * (model.n - 1) // 2 else 3) + settings.tree_steps
@@ -514,12 +582,12 @@ VARIABLES = (
     Var("f_trw_lower", "lower", "f", "energy per spin",
         "tree-reweighted lower bound on the free energy per spin (<= f_exact), -lnZ_trw_upper/(beta N)",
         nonfinite="-inf at beta = 0"),
-    Var("trw_iterations", "diagnostic", None, "1", "TRW message sweeps at this beta, all solves (plus primal evaluations where polish_iterations > 0)",
+    Var("trw_iterations", "diagnostic", None, "1", "TRW message sweeps at this beta, all solves (plus primal evaluations where polish_iterations > 0); with width > 1 the elimination passes over the components",
         dtype="i4", fill=-1),
     Var("trw_converged", "diagnostic", None, "1",
         "last accepted TRW message solve converged (max |delta u| < tol); the bound is valid either way",
         dtype="i1", fill=-1, flags=((0, 1), "not_converged converged")),
-    Var("trw_trees", "diagnostic", None, "1", "spanning trees (forests) in the decomposition of the bound",
+    Var("trw_trees", "diagnostic", None, "1", "components of the decomposition of the bound (spanning trees or forests; with width > 1 subgraphs of elimination width <= width)",
         dtype="i4", fill=-1),
 )
 _MODEL_VAR, _file_hook = model_file_lnZ(VARIABLES[0])  # lnZ_model_trw_upper: an upper bound on the file's ln Z
