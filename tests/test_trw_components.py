@@ -12,14 +12,17 @@ from isingvar.model import IsingModel
 BETAS = np.array([0.05, 0.4, 1.0, 3.0])
 
 
-def brute_lnz(model, beta):
-    """ln Z by enumerating all 2^N states (plain numpy)."""
+def brute_lnz(model, betas):
+    """ln Z at each beta by enumerating all 2^N states (plain numpy), float64 (nb,)."""
     n = model.n
-    s = 1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
+    s = (1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)).astype(np.int8)
     e = (s[:, model.edge_i] * s[:, model.edge_j]) @ model.couplings + s @ model.fields
-    x = beta * e
-    mx = x.max()
-    return mx + np.log(np.exp(x - mx).sum())
+    out = []
+    for beta in np.atleast_1d(betas):
+        x = beta * e
+        mx = x.max()
+        out.append(mx + np.log(np.exp(x - mx).sum()))
+    return np.array(out)
 
 
 def grid(r, c, rng, h):
@@ -46,8 +49,8 @@ def sparse(n, p, rng, h):
 
 
 CASES = [
-    ("grid4x5", lambda rng, h: grid(4, 5, rng, h)),
-    ("grid3x6", lambda rng, h: grid(3, 6, rng, h)),
+    ("grid4x4", lambda rng, h: grid(4, 4, rng, h)),
+    ("grid3x5", lambda rng, h: grid(3, 5, rng, h)),
     ("bip5x6", lambda rng, h: bipartite(5, 6, rng, h)),
     ("dense10", lambda rng, h: dense(10, rng, h)),
     ("sparse13", lambda rng, h: sparse(13, 0.4, rng, h)),
@@ -60,11 +63,10 @@ def test_bound_above_brute_force(name, make, h):
     rng = np.random.default_rng(abs(hash(name)) % 2**32 + int(10 * h))
     m = make(rng, h)
     plan_width = tc.Construction(m, "whole", [np.arange(m.n_edges)]).width()
+    exact = brute_lnz(m, BETAS)
     for W in (2, 3, 4):
         out = trw.METHOD.run(m, BETAS, trw.Settings(width=W, share_iterations=8), np.random.default_rng(0))
-        for q, beta in enumerate(BETAS):
-            exact = brute_lnz(m, beta)
-            assert out["lnZ_trw_upper"][q] >= exact - 1e-9 * max(1.0, abs(exact)), (W, beta)
+        assert np.all(out["lnZ_trw_upper"] >= exact - 1e-9 * np.maximum(1.0, np.abs(exact))), W
         if W < plan_width:
             # components, not the whole graph: the test exercises the decomposition
             assert np.all(out["trw_trees"] >= 2)
@@ -79,8 +81,7 @@ def test_exact_when_width_reaches_the_graph(name, make):
     W = tc.Construction(m, "whole", [np.arange(m.n_edges)]).width()
     out = trw.METHOD.run(m, BETAS, trw.Settings(width=max(W, 2)), np.random.default_rng(0))
     assert np.all(out["trw_trees"] == 1)
-    for q, beta in enumerate(BETAS):
-        assert out["lnZ_trw_upper"][q] == pytest.approx(brute_lnz(m, beta), abs=1e-10)
+    np.testing.assert_allclose(out["lnZ_trw_upper"], brute_lnz(m, BETAS), rtol=0, atol=1e-10)
 
 
 def test_share_optimisation_lowers_the_bound():
@@ -88,7 +89,7 @@ def test_share_optimisation_lowers_the_bound():
     beta = np.array([1.0])
     uniform = trw.METHOD.run(m, beta, trw.Settings(width=2, share_iterations=0), None)["lnZ_trw_upper"][0]
     tuned = trw.METHOD.run(m, beta, trw.Settings(width=2, share_iterations=20), None)["lnZ_trw_upper"][0]
-    assert brute_lnz(m, 1.0) <= tuned < uniform - 1e-6
+    assert brute_lnz(m, 1.0)[0] <= tuned < uniform - 1e-6
 
 
 def test_broken_split_is_rejected(monkeypatch):
