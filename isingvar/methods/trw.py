@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConfigFileError
+from ..errors import ConfigFileError, TooLargeError
 from ..interrupt import deferred_interrupt
 
 # The kernels (isingvar.kernels.bp, numba) are imported inside the functions that call them: the
@@ -53,6 +53,11 @@ MIN_THREAD_WORK = 1 << 17
 
 #: Largest ``width`` setting: a component's tables hold 2^(width + 1) entries per spin.
 MAX_WIDTH = 20
+
+#: With ``width`` > 1, the constructions whose starting bound lies within this fraction of the best
+#: start get their field shares optimised (a vertex-cover construction on a lattice starts ~40 % above
+#: the bands and stays there: benchmarks/bounds.py uai).
+LEAD_FRACTION = 0.05
 
 #: Seconds per clique entry of one elimination pass over the components (``width`` > 1), with the
 #: per-site backward pass; calibrated on the development machine with benchmarks/bounds.py uai.
@@ -471,6 +476,8 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
     dict: lnZ_trw_upper float64 (nb,) [nat, total], f_trw_lower float64 (nb,) [energy per spin; -inf at
     beta = 0], trw_iterations int32 (nb,) message sweeps at that beta, trw_converged int8 (nb,) last
     accepted TRW solve converged, trw_trees int32 (nb,) trees in the list of the reported bound.
+    With ``settings.width > 1``: :func:`run_components`; raises TooLargeError when no construction of
+    components of that width covers the graph.
     Betas are processed in ascending order, each warm-started from the previous one (messages and
     tree list).
     """
@@ -478,7 +485,7 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
     if b.ndim != 1 or not np.all(np.isfinite(b)) or np.any(b < 0):
         raise ValueError("betas must be a 1-D array of finite values >= 0")
     if settings.width > 1:
-        return run_components(model, b, settings, progress)
+        return run_components(model, b, settings, rng, progress)
     nb = b.size
     graph = Graph(model)
     trees = starting_trees(graph, rng, settings.start_trees)
@@ -506,42 +513,59 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
     return out
 
 
-def run_components(model, b, settings, progress=None):
-    """:func:`run` with ``settings.width > 1``: the least certified bound over the constructions of
-    :func:`isingvar.methods._trw_components.constructions`, field shares by L-BFGS warm-started along
-    the ascending betas (offsets scaled by the beta ratio).  trw_iterations counts elimination passes
-    (all constructions), trw_trees the components of the reported construction, trw_converged whether
-    its share optimisation converged.  Same returns as :func:`run`."""
+def run_components(model, b, settings, rng, progress=None):
+    """:func:`run` with ``settings.width > 1``: the least certified bound over the spanning-tree bound
+    (width 1, same settings) and the constructions of :func:`isingvar.methods._trw_components.constructions`.
+    Field shares by L-BFGS (``share_iterations``) for the constructions whose start is within
+    :data:`LEAD_FRACTION` of the best start, warm-started along the ascending betas (offsets scaled
+    by the beta ratio).  trw_iterations counts message sweeps plus elimination passes, trw_trees the
+    components of the reported decomposition, trw_converged whether its optimisation converged.
+    Same returns as :func:`run`."""
+    from dataclasses import replace
+
     from . import _trw_components as tc
 
-    nb = b.size
-    out = {
-        "lnZ_trw_upper": np.full(nb, np.nan),
-        "trw_iterations": np.full(nb, -1, dtype=np.int32),
-        "trw_converged": np.full(nb, -1, dtype=np.int8),
-        "trw_trees": np.full(nb, -1, dtype=np.int32),
-    }
     cons = tc.constructions(model, settings.width)
+    if not cons:
+        raise TooLargeError(f"--trw-width {settings.width} finds no components of elimination width <= "
+                            f"{settings.width} covering the N = {model.n} spins' bonds (elimination plans at most "
+                            f"{tc.MAX_UNION_SPINS} spins at once); use --trw-width 1 (spanning trees) or a larger width")
+    exact = len(cons) == 1 and cons[0].K == 1
+    # a min of certified bounds is certified: the spanning trees join unless one component is the graph
+    out = None if exact else run(model, b, replace(settings, width=1), rng)
+    if out is None:
+        out = {
+            "lnZ_trw_upper": np.full(b.size, np.inf),
+            "trw_iterations": np.zeros(b.size, dtype=np.int32),
+            "trw_converged": np.full(b.size, -1, dtype=np.int8),
+            "trw_trees": np.full(b.size, -1, dtype=np.int32),
+        }
     offsets = [np.zeros((c.K, model.n)) for c in cons]
     prev = 0.0
     with deferred_interrupt() as check:
         for q in np.argsort(b, kind="stable"):
             beta = float(b[q])
-            best, total = None, 0
+            starts = []
             for k, c in enumerate(cons):
-                d0 = offsets[k] * (beta / prev) if prev > 0 else offsets[k]
-                val, d, evals, conv = tc.optimise(model, c, beta, d0, settings.share_iterations, settings.tol,
-                                                  RESIDUAL_LIMIT)
-                offsets[k] = d
-                total += evals
-                if best is None or val < best[0]:
-                    best = (val, c.K, conv)
+                if prev > 0:
+                    offsets[k] = offsets[k] * (beta / prev)
+                starts.append(tc.evaluate(model, c, beta, beta * model.fields + offsets[k], sites=False,
+                                          residual_limit=RESIDUAL_LIMIT)[0])
+            lead = min(starts)
+            total = len(cons)
+            for k, c in enumerate(cons):
+                val, conv = starts[k], False
+                if starts[k] <= lead + LEAD_FRACTION * abs(lead) and settings.share_iterations > 0:
+                    val, offsets[k], evals, conv = tc.optimise(model, c, beta, offsets[k], settings.share_iterations,
+                                                               settings.tol, RESIDUAL_LIMIT)
+                    total += evals
+                if val < out["lnZ_trw_upper"][q]:
+                    out["lnZ_trw_upper"][q] = val
+                    out["trw_converged"][q] = int(conv)
+                    out["trw_trees"][q] = c.K
                 check()
             prev = beta
-            out["lnZ_trw_upper"][q] = best[0]
-            out["trw_iterations"][q] = total
-            out["trw_converged"][q] = int(best[2])
-            out["trw_trees"][q] = best[1]
+            out["trw_iterations"][q] += total
             if progress is not None:
                 progress(1.0)
     out["f_trw_lower"] = free_energy_per_spin(out["lnZ_trw_upper"], b, model.n)
