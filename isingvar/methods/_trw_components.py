@@ -15,8 +15,9 @@ Constructions (each gives a certified bound; the least is reported):
   component k is the union of disjoint bands of r layers starting at offset k r / K, K = 2 (3 where 2
   leave a bond uncovered) offsets, so every bond lies inside a band of some component; r is the largest
   whose components pass the width check;
-- groups of ``width`` spins of a vertex cover (the smaller side of a bipartite graph), each with every
-  bond it touches (a complete bipartite graph has no thin bands).
+- groups of ``width`` spins of a vertex cover (either side of a bipartite graph, else a greedy cover),
+  each with every bond it touches (a complete bipartite graph has no thin bands); consecutive spins and
+  groups of dissimilar spins (:func:`_groups`).
 Coupling shares are uniform: theta_P,e = theta_e K / c_e over the c_e components holding e.  Field
 shares start uniform (theta_i each) and are then improved by L-BFGS on the primal, the gradient being
 <s_i> of each component (exact, from elimination's per-site values); every iterate is a certified
@@ -155,8 +156,9 @@ def _bands(model: IsingModel, layer: np.ndarray, period: int, r: int, K: int) ->
     return comps
 
 
-def _cover(model: IsingModel) -> np.ndarray:
-    """A vertex cover: the smaller colour class of a bipartite graph, else greedy highest degree."""
+def _covers(model: IsingModel) -> list[np.ndarray]:
+    """Vertex covers: both colour classes of a bipartite graph (spins with a bond), else one greedy
+    highest-degree cover."""
     n = model.n
     indptr, indices, _ = model._csr_pattern
     col = np.full(n, -1)
@@ -180,8 +182,7 @@ def _cover(model: IsingModel) -> np.ndarray:
         b = np.flatnonzero(col == 1)
         # isolated spins carry no bond: leave them out of the cover
         deg = np.diff(indptr)
-        side = a if a.size <= b.size else b
-        return side[deg[side] > 0]
+        return [side[deg[side] > 0] for side in (a, b)]
     covered = np.zeros(model.n_edges, dtype=bool)
     chosen = []
     while not covered.all():
@@ -189,7 +190,46 @@ def _cover(model: IsingModel) -> np.ndarray:
         v = int(np.argmax(deg))
         chosen.append(v)
         covered |= (model.edge_i == v) | (model.edge_j == v)
-    return np.sort(np.array(chosen, dtype=np.int64))
+    return [np.sort(np.array(chosen, dtype=np.int64))]
+
+
+#: Largest (cover spins x N) for which groups of dissimilar spins are formed (a dense matrix of that size).
+MAX_SIMILARITY_ENTRIES = 1 << 22
+
+
+def _groups(model: IsingModel, cover: np.ndarray, size: int) -> list[list[np.ndarray]]:
+    """Partitions of ``cover`` into ceil(|cover| / size) groups of balanced sizes: consecutive spins, and
+    (where the matrix is small) greedy groups of dissimilar spins, similarity |J J^T| between the spins'
+    coupling rows (the effective coupling the other side induces).  Measured on the UAI DBNs: dissimilar
+    groups gave the lowest bound (DBN_12, width 4: 215.9 against 234.8 consecutive, 248.3 similar)."""
+    G = -(-cover.size // size)
+    out = [np.array_split(cover, G)]
+    if cover.size * model.n > MAX_SIMILARITY_ENTRIES or G < 2:
+        return out
+    rows = np.zeros((cover.size, model.n))
+    pos = np.full(model.n, -1)
+    pos[cover] = np.arange(cover.size)
+    for a, b, J in ((model.edge_i, model.edge_j, model.couplings), (model.edge_j, model.edge_i, model.couplings)):
+        k = pos[a] >= 0
+        rows[pos[a[k]], b[k]] = J[k]
+    S = np.abs(rows @ rows.T)
+    np.fill_diagonal(S, np.inf)
+    left = np.ones(cover.size, dtype=bool)
+    groups = []
+    for sz in (len(x) for x in np.array_split(np.arange(cover.size), G)):
+        free = np.flatnonzero(left)
+        # seed: the free spin least similar to the other free spins; then add the least similar to the group
+        seed = free[np.argmin(np.where(np.isinf(S[np.ix_(free, free)]), 0, S[np.ix_(free, free)]).sum(1))]
+        g = [seed]
+        left[seed] = False
+        while len(g) < sz:
+            free = np.flatnonzero(left)
+            j = free[np.argmin(S[np.ix_(g, free)].sum(0))]
+            g.append(j)
+            left[j] = False
+        groups.append(cover[np.sort(g)])
+    out.append(groups)
+    return out
 
 
 def constructions(model: IsingModel, width: int, K: int = 2) -> list[Construction]:
@@ -230,14 +270,15 @@ def constructions(model: IsingModel, width: int, K: int = 2) -> list[Constructio
             if cw is not None and cw <= width:
                 out.append(c)
                 break
-    cover = _cover(model)
-    if cover.size:
-        groups = [cover[a:a + width] for a in range(0, cover.size, width)]
-        comps = [np.flatnonzero(np.isin(model.edge_i, g) | np.isin(model.edge_j, g)) for g in groups]
-        c = Construction(model, f"cover(k={width})", comps)
-        cw = c.width()
-        if cw is not None and cw <= width:
-            out.append(c)
+    for side, cover in enumerate(_covers(model)):
+        if not cover.size:
+            continue
+        for kind, groups in zip(("consecutive", "dissimilar"), _groups(model, cover, width)):
+            comps = [np.flatnonzero(np.isin(model.edge_i, g) | np.isin(model.edge_j, g)) for g in groups]
+            c = Construction(model, f"cover{side}-{kind}(k={width})", comps)
+            cw = c.width()
+            if cw is not None and cw <= width:
+                out.append(c)
     return out
 
 

@@ -24,7 +24,7 @@ does not drop), so the list grows one tree per step.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -62,6 +62,10 @@ LEAD_FRACTION = 0.05
 #: Seconds per clique entry of one elimination pass over the components (``width`` > 1), with the
 #: per-site backward pass; calibrated on the development machine with benchmarks/bounds.py uai.
 SECONDS_PER_ENTRY = 2e-8
+#: Seconds of one elimination call's fixed work (plan lookup, tables, ground state) and of finding the
+#: constructions per spin (elimination plans in Python), same calibration.
+SECONDS_PER_CALL = 5e-3
+SECONDS_PER_SPIN_PLAN = 5e-3
 
 
 def _tree_threads(trees) -> int:
@@ -521,8 +525,6 @@ def run_components(model, b, settings, rng, progress=None):
     by the beta ratio).  trw_iterations counts message sweeps plus elimination passes, trw_trees the
     components of the reported decomposition, trw_converged whether its optimisation converged.
     Same returns as :func:`run`."""
-    from dataclasses import replace
-
     from . import _trw_components as tc
 
     cons = tc.constructions(model, settings.width)
@@ -588,11 +590,14 @@ def cost(model, betas, settings, *, sites=False):
     4-5 on square and sk grids of 64 betas) and 1 + tree_steps solves per beta."""
     nb = np.asarray(betas).size
     if settings.width > 1:
-        # components hold about 6 N spins over the constructions (two band layerings of 2 offsets,
-        # vertex-cover groups); each elimination pass visits 2^(width + 1) entries per spin, the backward
-        # pass about twice that; 1 + 1.5 share_iterations passes per beta
-        passes = 1 + 1.5 * settings.share_iterations
-        return nb * passes * 6 * model.n * 3 * 2.0 ** (settings.width + 1) * SECONDS_PER_ENTRY
+        # the spanning-tree bound (width 1) joins the min; the constructions are found once (Python,
+        # a few elimination plans per layering: SECONDS_PER_SPIN_PLAN per spin); per beta each of about 3
+        # constructions (about 2 N spins of components each) runs 1 + 1.5 share_iterations elimination
+        # passes (forward + backward about 3 x 2^(width + 1) entries per spin, plus a call's overhead)
+        trees = cost(model, betas, replace(settings, width=1), sites=sites)
+        passes = 3 * (1 + 1.5 * settings.share_iterations)
+        per_pass = SECONDS_PER_CALL + 2 * model.n * 3 * 2.0 ** (settings.width + 1) * SECONDS_PER_ENTRY
+        return trees + model.n * SECONDS_PER_SPIN_PLAN + nb * passes * per_pass
     solves = 1 + settings.tree_steps
     sweeps = min(settings.max_iterations, 10)
     n_trees = (model.n if model.n_edges == model.n * (model.n - 1) // 2 else 3) + settings.tree_steps
@@ -606,12 +611,12 @@ VARIABLES = (
     Var("f_trw_lower", "lower", "f", "energy per spin",
         "tree-reweighted lower bound on the free energy per spin (<= f_exact), -lnZ_trw_upper/(beta N)",
         nonfinite="-inf at beta = 0"),
-    Var("trw_iterations", "diagnostic", None, "1", "TRW message sweeps at this beta, all solves (plus primal evaluations where polish_iterations > 0); with width > 1 the elimination passes over the components",
+    Var("trw_iterations", "diagnostic", None, "1", "TRW message sweeps at this beta, all solves (plus primal evaluations where polish_iterations > 0); with width > 1 plus the elimination passes over the components",
         dtype="i4", fill=-1),
     Var("trw_converged", "diagnostic", None, "1",
         "last accepted TRW message solve converged (max |delta u| < tol); the bound is valid either way",
         dtype="i1", fill=-1, flags=((0, 1), "not_converged converged")),
-    Var("trw_trees", "diagnostic", None, "1", "components of the decomposition of the bound (spanning trees or forests; with width > 1 subgraphs of elimination width <= width)",
+    Var("trw_trees", "diagnostic", None, "1", "components of the decomposition of the bound: spanning trees (forests), or with width > 1 subgraphs of elimination width <= width where they gave the least bound",
         dtype="i4", fill=-1),
 )
 _MODEL_VAR, _file_hook = model_file_lnZ(VARIABLES[0])  # lnZ_model_trw_upper: an upper bound on the file's ln Z
