@@ -32,6 +32,13 @@ def grid(r, c, rng, h):
     return IsingModel(r * c, i, j, rng.normal(size=i.size), h * rng.normal(size=r * c))
 
 
+def torus(L, rng, h):
+    idx = np.arange(L * L).reshape(L, L)
+    i = np.concatenate([idx.ravel(), idx.ravel()])
+    j = np.concatenate([np.roll(idx, -1, axis=1).ravel(), np.roll(idx, -1, axis=0).ravel()])
+    return IsingModel(L * L, i, j, rng.choice([-1.0, 1.0], i.size), h * rng.normal(size=L * L))
+
+
 def bipartite(a, b, rng, h):
     i, j = np.meshgrid(np.arange(a), a + np.arange(b), indexing="ij")
     return IsingModel(a + b, i.ravel(), j.ravel(), rng.choice([-1.0, 1.0], i.size), h * rng.normal(size=a + b))
@@ -51,6 +58,7 @@ def sparse(n, p, rng, h):
 CASES = [
     ("grid4x4", lambda rng, h: grid(4, 4, rng, h)),
     ("grid3x5", lambda rng, h: grid(3, 5, rng, h)),
+    ("torus4", lambda rng, h: torus(4, rng, h)),
     ("bip5x6", lambda rng, h: bipartite(5, 6, rng, h)),
     ("dense10", lambda rng, h: dense(10, rng, h)),
     ("sparse13", lambda rng, h: sparse(13, 0.4, rng, h)),

@@ -12,9 +12,9 @@ Constructions (each gives a certified bound; the least is reported):
 - the whole graph, where its own elimination width is <= width (then the bound is exact);
 - bands of consecutive layers, for two layerings (breadth-first distance from a far vertex; blocks of
   consecutive spin indices, adjacent cyclically: the rows of a row-major lattice, open or periodic):
-  component k is the union of disjoint bands of r layers starting at offset k r / K, K = 2 (3 where 2
-  leave a bond uncovered) offsets, so every bond lies inside a band of some component; r is the largest
-  whose components pass the width check;
+  component k is the union of disjoint bands of r layers starting at offset k r / K, K = 2 and 3
+  offsets (each where every bond lies inside a band of some component); r is the largest whose
+  components pass the width check;
 - groups of ``width`` spins of a vertex cover (either side of a bipartite graph, else a greedy cover),
   each with every bond it touches (a complete bipartite graph has no thin bands); consecutive spins and
   groups of dissimilar spins (:func:`_groups`).
@@ -127,8 +127,8 @@ def _far_vertex_layers(model: IsingModel) -> np.ndarray:
 def _index_layers(model: IsingModel) -> tuple[np.ndarray, int] | None:
     """Blocks of b consecutive spin indices, b the least block size with every bond inside one block or
     between adjacent blocks, adjacency taken cyclically (the last block next to the first: a periodic
-    row-major lattice gives its rows).  Returns (layer int64 (N,), number of blocks D), or None when no
-    b gives at least 3 blocks."""
+    row-major lattice gives its rows).  Returns (layer int64 (N,), period: the number of blocks where a
+    bond joins the last block to the first, else 0), or None when no b gives at least 3 blocks."""
     if model.n_edges == 0:
         return None
     for b in range(1, model.n // 3 + 1):
@@ -136,7 +136,8 @@ def _index_layers(model: IsingModel) -> tuple[np.ndarray, int] | None:
         D = int(layer[-1]) + 1
         gap = np.abs(layer[model.edge_i] - layer[model.edge_j])
         if np.all((gap <= 1) | (gap == D - 1)):
-            return layer, D
+            # cyclic only where a bond joins the last block to the first
+            return layer, (D if np.any(gap == D - 1) and D > 2 else 0)
     return None
 
 
@@ -232,7 +233,7 @@ def _groups(model: IsingModel, cover: np.ndarray, size: int) -> list[list[np.nda
     return out
 
 
-def constructions(model: IsingModel, width: int, K: int = 2) -> list[Construction]:
+def constructions(model: IsingModel, width: int) -> list[Construction]:
     """Every construction of components of elimination width <= ``width`` that covers each coupled
     pair (module docstring); each is checked on elimination's own plan.  The whole graph alone where it
     passes (then nothing else is needed: the bound is exact)."""
@@ -264,11 +265,21 @@ def constructions(model: IsingModel, width: int, K: int = 2) -> list[Constructio
             if w0 is None or w0 > width:
                 break
             ok.append((r, comps))
-        for r, comps in reversed(ok):
-            c = Construction(model, f"{name}(r={r}, K={len(comps)})", comps)
-            cw = c.width()
-            if cw is not None and cw <= width:
-                out.append(c)
+        for r, _ in reversed(ok):
+            # 3 offsets cut each bond in fewer components than 2 (measured: Grids_12 width 4, 732.2 -> 723.2);
+            # both are kept, the least bound is reported
+            found = []
+            for k in (2, 3):
+                comps = _bands(model, layer, period, r, k)
+                cnt = np.bincount(np.concatenate(comps), minlength=model.n_edges)
+                if np.any(cnt[needed] == 0):
+                    continue
+                c = Construction(model, f"{name}(r={r}, K={k})", comps)
+                cw = c.width()
+                if cw is not None and cw <= width:
+                    found.append(c)
+            if found:
+                out += found
                 break
     for side, cover in enumerate(_covers(model)):
         if not cover.size:
