@@ -127,3 +127,22 @@ def test_width_setting_checked():
         trw.Settings(width=0)
     with pytest.raises(ConfigFileError, match="share-iterations"):
         trw.Settings(share_iterations=-1)
+
+
+def test_never_looser_than_spanning_trees():
+    # a ferromagnetic bipartite graph: the cover groups are looser than the trees (as on DBN_14-16)
+    rng = np.random.default_rng(6)
+    i, j = np.meshgrid(np.arange(5), 5 + np.arange(6), indexing="ij")
+    m = IsingModel(11, i.ravel(), j.ravel(), rng.uniform(0.5, 1.0, i.size), 0.2 * rng.normal(size=11))
+    trees = trw.METHOD.run(m, BETAS, trw.Settings(), np.random.default_rng(0))["lnZ_trw_upper"]
+    comps = trw.METHOD.run(m, BETAS, trw.Settings(width=2), np.random.default_rng(0))["lnZ_trw_upper"]
+    assert np.all(comps <= trees)
+    assert np.all(comps >= brute_lnz(m, BETAS) - 1e-9)
+
+
+def test_no_construction_is_a_one_line_error(monkeypatch):
+    from isingvar.errors import TooLargeError
+
+    monkeypatch.setattr(tc.elimination, "structure", lambda model: None)
+    with pytest.raises(TooLargeError, match="--trw-width 1"):
+        trw.METHOD.run(grid(3, 3, np.random.default_rng(0), 0.0), BETAS, trw.Settings(width=2), np.random.default_rng(0))
