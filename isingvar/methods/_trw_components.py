@@ -261,8 +261,9 @@ def constructions(model: IsingModel, width: int) -> list[Construction]:
                     break
             else:
                 continue
-            w0 = Construction(model, name, comps[:1]).width()
-            if w0 is None or w0 > width:
+            # an order search that gives up past the width (no plan built): most tries fail fast
+            pat = Construction(model, name, comps[:1]).chunks[0]["pattern"]
+            if elimination.elimination_order(pat.n, pat.edge_i, pat.edge_j, width) is None:
                 break
             ok.append((r, comps))
         for r, _ in reversed(ok):

@@ -520,13 +520,15 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
 def run_components(model, b, settings, rng, progress=None):
     """:func:`run` with ``settings.width > 1``: the least certified bound over the spanning-tree bound
     (width 1, same settings) and the constructions of :func:`isingvar.methods._trw_components.constructions`.
-    Field shares by L-BFGS (``share_iterations``) for the constructions whose start is within
-    :data:`LEAD_FRACTION` of the best start, warm-started along the ascending betas (offsets scaled
-    by the beta ratio).  trw_iterations counts message sweeps plus elimination passes, trw_trees the
+    Field shares by L-BFGS (``share_iterations``) for the constructions whose uniform split is within
+    :data:`LEAD_FRACTION` of the best bound so far (trees included) at the largest beta, warm-started along the ascending betas (offsets
+    scaled by the beta ratio).  trw_iterations counts message sweeps plus elimination passes, trw_trees the
     components of the reported decomposition, trw_converged whether its optimisation converged.
     Same returns as :func:`run`."""
     from . import _trw_components as tc
 
+    if b.size == 0:
+        return run(model, b, replace(settings, width=1), rng)
     cons = tc.constructions(model, settings.width)
     if not cons:
         raise TooLargeError(f"--trw-width {settings.width} finds no components of elimination width <= "
@@ -542,34 +544,47 @@ def run_components(model, b, settings, rng, progress=None):
             "trw_converged": np.full(b.size, -1, dtype=np.int8),
             "trw_trees": np.full(b.size, -1, dtype=np.int32),
         }
-    offsets = [np.zeros((c.K, model.n)) for c in cons]
-    prev = 0.0
+    order = np.argsort(b, kind="stable")
+    nc = len(cons)
+    # construction by construction, not beta by beta: elimination caches the plans of a few coupling
+    # patterns only, and every construction is one or more patterns (rebuilt on each visit otherwise)
+    top = order[-1]  # the constructions differ most at the largest beta (at beta = 0 all equal N ln 2)
+    lead = out["lnZ_trw_upper"][top]
     with deferred_interrupt() as check:
-        for q in np.argsort(b, kind="stable"):
-            beta = float(b[q])
-            starts = []
-            for k, c in enumerate(cons):
-                if prev > 0:
-                    offsets[k] = offsets[k] * (beta / prev)
-                starts.append(tc.evaluate(model, c, beta, beta * model.fields + offsets[k], sites=False,
-                                          residual_limit=RESIDUAL_LIMIT)[0])
-            lead = min(starts)
-            total = len(cons)
-            for k, c in enumerate(cons):
-                val, conv = starts[k], False
-                if starts[k] <= lead + LEAD_FRACTION * abs(lead) and settings.share_iterations > 0:
-                    val, offsets[k], evals, conv = tc.optimise(model, c, beta, offsets[k], settings.share_iterations,
-                                                               settings.tol, RESIDUAL_LIMIT)
-                    total += evals
-                if val < out["lnZ_trw_upper"][q]:
-                    out["lnZ_trw_upper"][q] = val
-                    out["trw_converged"][q] = int(conv)
-                    out["trw_trees"][q] = c.K
+        # the last constructions built are the ones still in elimination's plan cache
+        for c in reversed(cons):
+            # the uniform split at every beta (each value certified) ...
+            starts = np.empty(b.size)
+            for q in order:
+                beta = float(b[q])
+                starts[q] = tc.evaluate(model, c, beta, np.broadcast_to(beta * model.fields, (c.K, model.n)),
+                                        sites=False, residual_limit=RESIDUAL_LIMIT)[0]
+                out["trw_iterations"][q] += 1
                 check()
-            prev = beta
-            out["trw_iterations"][q] += total
-            if progress is not None:
-                progress(1.0)
+            lead = min(lead, starts[top])
+            vals, conv = starts, np.zeros(b.size, dtype=bool)
+            # ... then its field shares where it is within LEAD_FRACTION of the best bound so far
+            if settings.share_iterations > 0 and starts[top] <= lead + LEAD_FRACTION * abs(lead):
+                vals, offsets, prev = starts.copy(), np.zeros((c.K, model.n)), 0.0
+                for q in order:
+                    beta = float(b[q])
+                    if prev > 0:
+                        offsets *= beta / prev
+                    vals[q], offsets, evals, conv[q] = tc.optimise(model, c, beta, offsets, settings.share_iterations,
+                                                                   settings.tol, RESIDUAL_LIMIT)
+                    vals[q] = min(vals[q], starts[q])
+                    out["trw_iterations"][q] += evals
+                    prev = beta
+                    check()
+                    if progress is not None:
+                        progress(1.0 / nc)
+                lead = min(lead, vals[top])
+            elif progress is not None:
+                progress(b.size / nc)
+            better = vals < out["lnZ_trw_upper"]
+            out["lnZ_trw_upper"][better] = vals[better]
+            out["trw_converged"][better] = conv[better]
+            out["trw_trees"][better] = c.K
     out["f_trw_lower"] = free_energy_per_spin(out["lnZ_trw_upper"], b, model.n)
     return out
 
