@@ -41,7 +41,9 @@ class Construction:
     """K components (bond lists) with uniform weights and their union models for elimination.
 
     name : str; edges : list of int64 arrays (bond ids of the model); counts : int (E,) components holding
-    each bond; chunks : list of (component ids, union IsingModel pattern, per-component local spins).
+    each bond; spins : list of int64 arrays, the spins each component's bonds touch; chunks : list of
+    dicts from :meth:`_union` (components in one union model of at most :data:`MAX_UNION_SPINS` spins,
+    unless one component alone is larger).
     """
 
     def __init__(self, model: IsingModel, name: str, edges: list[np.ndarray]):
@@ -64,8 +66,9 @@ class Construction:
             self.chunks.append(self._union(model, cur))
 
     def _union(self, model, comps):
-        """The disjoint union of components ``comps`` as one model: (comps, edge ids in union order,
-        spin offsets, union spin -> model spin, pattern model with unit couplings)."""
+        """The disjoint union of components ``comps`` as one model: dict of comps (int64 (k,)), eid (model
+        bond of each union bond, union order), glob (model spin of each union spin), offsets (int64 (k + 1,),
+        each component's first union spin) and pattern (IsingModel with unit couplings)."""
         ei, ej, eid, glob = [], [], [], []
         off = 0
         offsets = []
@@ -80,8 +83,7 @@ class Construction:
         ei, ej, eid = np.concatenate(ei), np.concatenate(ej), np.concatenate(eid)
         order = np.argsort(ei * off + ej, kind="stable")
         pattern = IsingModel(off, ei[order], ej[order], np.ones(ei.size))
-        comp_of_edge = np.repeat(np.arange(len(comps)), [self.edges[p].size for p in comps])[order]
-        return {"comps": np.array(comps), "eid": eid[order], "ecomp": comp_of_edge,
+        return {"comps": np.array(comps), "eid": eid[order],
                 "glob": np.concatenate(glob), "offsets": np.array(offsets + [off]), "pattern": pattern}
 
     def width(self) -> int | None:
@@ -241,9 +243,12 @@ def constructions(model: IsingModel, width: int) -> list[Construction]:
     if model.n_edges == 0 or not needed.any():
         return [Construction(model, "whole", [np.arange(model.n_edges)])]
     whole = Construction(model, "whole", [np.arange(model.n_edges)])
-    w = whole.width()
-    if w is not None and w <= width:
-        return [whole]
+    pat = whole.chunks[0]["pattern"]
+    # an order search that gives up past the width first: a wide graph is told at once
+    if pat.n <= elimination.MAX_N and elimination.elimination_order(pat.n, pat.edge_i, pat.edge_j, width) is not None:
+        w = whole.width()
+        if w is not None and w <= width:
+            return [whole]
     out = []
     found = _index_layers(model)
     layerings = [("bfs-bands", _far_vertex_layers(model), 0)]
@@ -294,7 +299,7 @@ def constructions(model: IsingModel, width: int) -> list[Construction]:
     return out
 
 
-def shares(model: IsingModel, c: Construction, beta: float) -> np.ndarray:
+def shares(model: IsingModel, c: Construction, beta: float) -> list[np.ndarray]:
     """Uniform coupling shares theta_P,e = beta J_e K / c_e of every bond in union order, per chunk:
     list of float64 arrays."""
     theta = beta * model.couplings
