@@ -532,8 +532,8 @@ def run_components(model, b, settings, rng, progress=None):
     cons = tc.constructions(model, settings.width)
     if not cons:
         raise TooLargeError(f"--trw-width {settings.width} finds no components of elimination width <= "
-                            f"{settings.width} covering the N = {model.n} spins' bonds (elimination plans at most "
-                            f"{tc.MAX_UNION_SPINS} spins at once); use --trw-width 1 (spanning trees) or a larger width")
+                            f"{settings.width} covering the bonds of these N = {model.n} spins; use --trw-width 1 "
+                            f"(spanning trees) or a larger width")
     exact = len(cons) == 1 and cons[0].K == 1
     # a min of certified bounds is certified: the spanning trees join unless one component is the graph
     out = None if exact else run(model, b, replace(settings, width=1), rng)
