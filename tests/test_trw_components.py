@@ -146,3 +146,14 @@ def test_no_construction_is_a_one_line_error(monkeypatch):
     monkeypatch.setattr(tc.elimination, "structure", lambda model: None)
     with pytest.raises(TooLargeError, match="--trw-width 1"):
         trw.METHOD.run(grid(3, 3, np.random.default_rng(0), 0.0), BETAS, trw.Settings(width=2), np.random.default_rng(0))
+
+
+def test_large_components_split_into_pieces(monkeypatch):
+    # a band component larger than one union model is eliminated band by band: the same bound
+    m = grid(6, 3, np.random.default_rng(7), 0.4)
+    whole = trw.METHOD.run(m, BETAS, trw.Settings(width=2, share_iterations=3), np.random.default_rng(0))["lnZ_trw_upper"]
+    monkeypatch.setattr(tc, "MAX_UNION_SPINS", 9)
+    assert any(len(c.chunks) > c.K for c in tc.constructions(m, 2))
+    split = trw.METHOD.run(m, BETAS, trw.Settings(width=2, share_iterations=3), np.random.default_rng(0))["lnZ_trw_upper"]
+    np.testing.assert_allclose(split, whole, rtol=1e-12)
+    assert np.all(split >= brute_lnz(m, BETAS) - 1e-9)

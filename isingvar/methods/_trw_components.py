@@ -54,26 +54,38 @@ class Construction:
         self.counts = np.bincount(np.concatenate(self.edges), minlength=model.n_edges) if self.edges else \
             np.zeros(model.n_edges, dtype=np.int64)
         self.spins = [np.unique(np.concatenate([model.edge_i[e], model.edge_j[e]])) for e in self.edges]
+        # items: a component, or its connected pieces where it is too large for one union model (a
+        # component of disjoint bands on a large lattice: each band is eliminated on its own)
+        items = []
+        for p in range(self.K):
+            if not self.edges[p].size:
+                continue  # no bond: every spin contributes ln 2cosh of its field share (evaluate)
+            if self.spins[p].size > MAX_UNION_SPINS:
+                items += [(p, e) for e in _pieces(model, self.edges[p])]
+            else:
+                items.append((p, self.edges[p]))
         self.chunks = []
         cur, size = [], 0
-        for p in range(self.K):
-            if cur and size + self.spins[p].size > MAX_UNION_SPINS:
+        for p, e in items:
+            k = np.unique(np.concatenate([model.edge_i[e], model.edge_j[e]])).size
+            if cur and size + k > MAX_UNION_SPINS:
                 self.chunks.append(self._union(model, cur))
                 cur, size = [], 0
-            cur.append(p)
-            size += self.spins[p].size
+            cur.append((p, e))
+            size += k
         if cur:
             self.chunks.append(self._union(model, cur))
 
-    def _union(self, model, comps):
-        """The disjoint union of components ``comps`` as one model: dict of comps (int64 (k,)), eid (model
-        bond of each union bond, union order), glob (model spin of each union spin), offsets (int64 (k + 1,),
-        each component's first union spin) and pattern (IsingModel with unit couplings)."""
+    def _union(self, model, items):
+        """The disjoint union of ``items`` ((component, bond ids) pairs) as one model: dict of comps
+        (int64 (k,), the component of each item), eid (model bond of each union bond, union order), glob
+        (model spin of each union spin), offsets (int64 (k + 1,), each item's first union spin) and
+        pattern (IsingModel with unit couplings)."""
         ei, ej, eid, glob = [], [], [], []
         off = 0
         offsets = []
-        for p in comps:
-            sp, e = self.spins[p], self.edges[p]
+        for p, e in items:
+            sp = np.unique(np.concatenate([model.edge_i[e], model.edge_j[e]]))
             offsets.append(off)
             ei.append(np.searchsorted(sp, model.edge_i[e]) + off)
             ej.append(np.searchsorted(sp, model.edge_j[e]) + off)
@@ -83,8 +95,22 @@ class Construction:
         ei, ej, eid = np.concatenate(ei), np.concatenate(ej), np.concatenate(eid)
         order = np.argsort(ei * off + ej, kind="stable")
         pattern = IsingModel(off, ei[order], ej[order], np.ones(ei.size))
-        return {"comps": np.array(comps), "eid": eid[order],
+        return {"comps": np.array([p for p, _ in items], dtype=np.int64), "eid": eid[order],
                 "glob": np.concatenate(glob), "offsets": np.array(offsets + [off]), "pattern": pattern}
+
+    def orders_fit(self, width: int) -> bool:
+        """Whether every union model has an elimination order within ``width`` (an order search that
+        gives up past it; no plan built), each distinct pattern searched once."""
+        seen = set()
+        for ch in self.chunks:
+            pat = ch["pattern"]
+            key = pat.edge_i.tobytes() + pat.edge_j.tobytes() + bytes(str(pat.n), "ascii")
+            if key in seen:
+                continue
+            if pat.n > elimination.MAX_N or elimination.elimination_order(pat.n, pat.edge_i, pat.edge_j, width) is None:
+                return False
+            seen.add(key)
+        return True
 
     def width(self) -> int | None:
         """Largest elimination width over the union models (None where elimination finds no plan)."""
@@ -95,6 +121,26 @@ class Construction:
                 return None
             w = max(w, plan.width)
         return w
+
+
+def _pieces(model: IsingModel, e: np.ndarray) -> list[np.ndarray]:
+    """The bonds ``e`` split by connected piece of the graph they form (label propagation with pointer
+    jumping), list of int64 arrays."""
+    i, j = model.edge_i[e], model.edge_j[e]
+    lab = np.arange(model.n)
+    while True:
+        m = np.minimum(lab[i], lab[j])
+        new = lab.copy()
+        np.minimum.at(new, i, m)
+        np.minimum.at(new, j, m)
+        new = new[new]
+        if np.array_equal(new, lab):
+            break
+        lab = new
+    root = lab[i]
+    order = np.argsort(root, kind="stable")
+    cuts = np.flatnonzero(np.diff(root[order])) + 1
+    return [e[idx] for idx in np.split(order, cuts)]
 
 
 def _far_vertex_layers(model: IsingModel) -> np.ndarray:
@@ -243,9 +289,8 @@ def constructions(model: IsingModel, width: int) -> list[Construction]:
     if model.n_edges == 0 or not needed.any():
         return [Construction(model, "whole", [np.arange(model.n_edges)])]
     whole = Construction(model, "whole", [np.arange(model.n_edges)])
-    pat = whole.chunks[0]["pattern"]
     # an order search that gives up past the width first: a wide graph is told at once
-    if pat.n <= elimination.MAX_N and elimination.elimination_order(pat.n, pat.edge_i, pat.edge_j, width) is not None:
+    if whole.orders_fit(width):
         w = whole.width()
         if w is not None and w <= width:
             return [whole]
@@ -267,8 +312,7 @@ def constructions(model: IsingModel, width: int) -> list[Construction]:
             else:
                 continue
             # an order search that gives up past the width (no plan built): most tries fail fast
-            pat = Construction(model, name, comps[:1]).chunks[0]["pattern"]
-            if elimination.elimination_order(pat.n, pat.edge_i, pat.edge_j, width) is None:
+            if not Construction(model, name, comps[:1]).orders_fit(width):
                 break
             ok.append((r, comps))
         for r, _ in reversed(ok):
