@@ -115,7 +115,7 @@ def _build(model: IsingModel) -> Structure:
     from .kernels.cutset import forest_layout, greedy_fvs
 
     n = model.n
-    indptr, indices, src = model._csr_pattern
+    indptr, indices, src = model.csr_pattern
     cut = list(greedy_fvs(indptr, indices, MAX_CUTSET))
     if len(cut) > MAX_CUTSET:
         e = np.empty(0, dtype=np.int64)

@@ -24,15 +24,25 @@ def rng():
 
 @pytest.fixture
 def slow_estimate(monkeypatch):
-    """Exact enumeration estimated at one hour per instance from N = 25 (0 below, as the real estimate).
+    """Every exact path estimated at one hour per instance from N = 25 where it applies (0 below, as
+    the real estimates; inf where it does not apply).
 
-    Tests of the 10-minute limit inject the estimate instead of timing the kernel:
+    Tests of the 10-minute limit inject the estimate instead of timing the kernels:
     on a fast machine a real N = 40 estimate can fall under the limit.
     """
+    import importlib
+
     import isingvar.exact
+    from isingvar.methods.exact import EXACT_PATHS
 
-    def fake(model, betas, path="auto", sites=False):
-        return 3600.0 if model.n >= isingvar.exact.ESTIMATE_FROM_N else 0.0
+    def slow(module):
+        def fake(model, betas, *args, sites=False, **kwargs):
+            if module.applicable(model, betas, sites=sites) is not None:
+                return float("inf")
+            return 3600.0 if model.n >= isingvar.exact.ESTIMATE_FROM_N else 0.0
+        return fake
 
-    monkeypatch.setattr(isingvar.exact, "estimate_seconds", fake)
-    return fake
+    for name in EXACT_PATHS:
+        module = importlib.import_module(name)
+        monkeypatch.setattr(module, "estimate_seconds", slow(module))
+    return slow(isingvar.exact)

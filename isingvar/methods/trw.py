@@ -24,11 +24,11 @@ does not drop), so the list grows one tree per step.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..errors import ConfigFileError
+from ..errors import ConfigFileError, TooLargeError
 from ..interrupt import deferred_interrupt
 
 # The kernels (isingvar.kernels.bp, numba) are imported inside the functions that call them: the
@@ -50,6 +50,22 @@ SECONDS_PER_SLOT_SWEEP = 3e-8
 #: calls run on one thread (a parallel region can wait a scheduler slice on a busy machine:
 #: isingvar.parallel.kernel_threads).  About 5-10 ms of work at 50-100 ns per tree site.
 MIN_THREAD_WORK = 1 << 17
+
+#: Largest ``width`` setting: a component's tables hold 2^(width + 1) entries per spin.
+MAX_WIDTH = 20
+
+#: With ``width`` > 1, the constructions whose starting bound lies within this fraction of the best
+#: start get their field shares optimised (a vertex-cover construction on a lattice starts ~40 % above
+#: the bands and stays there: benchmarks/bounds.py uai).
+LEAD_FRACTION = 0.05
+
+#: Seconds per clique entry of one elimination pass over the components (``width`` > 1), with the
+#: per-site backward pass; calibrated on the development machine with benchmarks/bounds.py uai.
+SECONDS_PER_ENTRY = 2e-8
+#: Seconds of one elimination call's fixed work (plan lookup, tables, ground state) and of finding the
+#: constructions per spin (elimination plans in Python), same calibration.
+SECONDS_PER_CALL = 5e-3
+SECONDS_PER_SPIN_PLAN = 5e-3
 
 
 def _tree_threads(trees) -> int:
@@ -74,6 +90,12 @@ class Settings:
         UAI Grids/DBN files it lowered the bound by < 0.01 % (benchmarks/bounds.py, docs/methods.md).
     start_trees : least number of random spanning trees a sparse graph starts from (more are added
         until every coupled pair is covered).
+    width : 1 (default): spanning trees as above.  W > 1: components of elimination width <= W (bands
+        of layers, vertex-cover groups, or the whole graph where its width is <= W), each ln Z exact by
+        variable elimination (:mod:`isingvar.methods._trw_components`); the least bound over the
+        constructions is reported.  Work grows as 2^W per spin of each component.
+    share_iterations : with width > 1, L-BFGS steps on the components' field shares per beta and
+        construction (0: uniform shares).
     """
 
     max_iterations: int = 300
@@ -83,9 +105,13 @@ class Settings:
     max_trees: int = 32
     start_trees: int = 2
     polish_iterations: int = 0
+    width: int = 1
+    share_iterations: int = 30
 
     def __post_init__(self):
         check_settings("trw", self)
+        if not 1 <= self.width <= MAX_WIDTH:
+            raise ConfigFileError(f"--trw-width (trw.width) must be in 1..{MAX_WIDTH}, got {self.width!r}")
 
 
 def check_settings(method: str, s) -> None:
@@ -100,7 +126,8 @@ def check_settings(method: str, s) -> None:
         bad("tol", "> 0")
     if not 0 <= s.damping < 1:
         bad("damping", "in [0, 1)")
-    for field, least in (("tree_steps", 0), ("max_trees", 0), ("start_trees", 1), ("polish_iterations", 0)):
+    for field, least in (("tree_steps", 0), ("max_trees", 0), ("start_trees", 1), ("polish_iterations", 0),
+                         ("share_iterations", 0)):
         if hasattr(s, field) and getattr(s, field) < least:
             bad(field, f">= {least}")
 
@@ -453,12 +480,16 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
     dict: lnZ_trw_upper float64 (nb,) [nat, total], f_trw_lower float64 (nb,) [energy per spin; -inf at
     beta = 0], trw_iterations int32 (nb,) message sweeps at that beta, trw_converged int8 (nb,) last
     accepted TRW solve converged, trw_trees int32 (nb,) trees in the list of the reported bound.
+    With ``settings.width > 1``: :func:`run_components`; raises TooLargeError when no construction of
+    components of that width covers the graph.
     Betas are processed in ascending order, each warm-started from the previous one (messages and
     tree list).
     """
     b = np.ascontiguousarray(betas, dtype=np.float64)
     if b.ndim != 1 or not np.all(np.isfinite(b)) or np.any(b < 0):
         raise ValueError("betas must be a 1-D array of finite values >= 0")
+    if settings.width > 1:
+        return run_components(model, b, settings, rng, progress)
     nb = b.size
     graph = Graph(model)
     trees = starting_trees(graph, rng, settings.start_trees)
@@ -486,6 +517,78 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
     return out
 
 
+def run_components(model, b, settings, rng, progress=None):
+    """:func:`run` with ``settings.width > 1``: the least certified bound over the spanning-tree bound
+    (width 1, same settings) and the constructions of :func:`isingvar.methods._trw_components.constructions`.
+    Field shares by L-BFGS (``share_iterations``) for the constructions whose uniform split is within
+    :data:`LEAD_FRACTION` of the best bound so far (trees included) at the largest beta, warm-started along the ascending betas (offsets
+    scaled by the beta ratio).  trw_iterations counts message sweeps plus elimination passes, trw_trees the
+    components of the reported decomposition, trw_converged whether its optimisation converged.
+    Same returns as :func:`run`."""
+    from . import _trw_components as tc
+
+    if b.size == 0:
+        return run(model, b, replace(settings, width=1), rng)
+    cons = tc.constructions(model, settings.width)
+    if not cons:
+        raise TooLargeError(f"--trw-width {settings.width} finds no components of elimination width <= "
+                            f"{settings.width} covering the bonds of these N = {model.n} spins; use --trw-width 1 "
+                            f"(spanning trees) or a larger width")
+    exact = len(cons) == 1 and cons[0].K == 1
+    # a min of certified bounds is certified: the spanning trees join unless one component is the graph
+    out = None if exact else run(model, b, replace(settings, width=1), rng)
+    if out is None:
+        out = {
+            "lnZ_trw_upper": np.full(b.size, np.inf),
+            "trw_iterations": np.zeros(b.size, dtype=np.int32),
+            "trw_converged": np.full(b.size, -1, dtype=np.int8),
+            "trw_trees": np.full(b.size, -1, dtype=np.int32),
+        }
+    order = np.argsort(b, kind="stable")
+    nc = len(cons)
+    # construction by construction, not beta by beta: elimination caches the plans of a few coupling
+    # patterns only, and every construction is one or more patterns (rebuilt on each visit otherwise)
+    top = order[-1]  # the constructions differ most at the largest beta (at beta = 0 all equal N ln 2)
+    lead = out["lnZ_trw_upper"][top]
+    with deferred_interrupt() as check:
+        # the last constructions built are the ones still in elimination's plan cache
+        for c in reversed(cons):
+            # the uniform split at every beta (each value certified) ...
+            starts = np.empty(b.size)
+            for q in order:
+                beta = float(b[q])
+                starts[q] = tc.evaluate(model, c, beta, np.broadcast_to(beta * model.fields, (c.K, model.n)),
+                                        sites=False, residual_limit=RESIDUAL_LIMIT)[0]
+                out["trw_iterations"][q] += 1
+                check()
+            lead = min(lead, starts[top])
+            vals, conv = starts, np.zeros(b.size, dtype=bool)
+            # ... then its field shares where it is within LEAD_FRACTION of the best bound so far
+            if settings.share_iterations > 0 and starts[top] <= lead + LEAD_FRACTION * abs(lead):
+                vals, offsets, prev = starts.copy(), np.zeros((c.K, model.n)), 0.0
+                for q in order:
+                    beta = float(b[q])
+                    if prev > 0:
+                        offsets *= beta / prev
+                    vals[q], offsets, evals, conv[q] = tc.optimise(model, c, beta, offsets, settings.share_iterations,
+                                                                   settings.tol, RESIDUAL_LIMIT)
+                    vals[q] = min(vals[q], starts[q])
+                    out["trw_iterations"][q] += evals
+                    prev = beta
+                    check()
+                    if progress is not None:
+                        progress(1.0 / nc)
+                lead = min(lead, vals[top])
+            elif progress is not None:
+                progress(b.size / nc)
+            better = vals < out["lnZ_trw_upper"]
+            out["lnZ_trw_upper"][better] = vals[better]
+            out["trw_converged"][better] = conv[better]
+            out["trw_trees"][better] = c.K
+    out["f_trw_lower"] = free_energy_per_spin(out["lnZ_trw_upper"], b, model.n)
+    return out
+
+
 def _compile(graph, trees, settings):
     """Compile the kernels before signals are held (a zero-sweep solve at beta = 0)."""
     from ..kernels import bp
@@ -509,6 +612,15 @@ def cost(model, betas, settings, *, sites=False):
     :data:`SECONDS_PER_SLOT_SWEEP`, with about 10 sweeps per solve after the warm start (measured:
     4-5 on square and sk grids of 64 betas) and 1 + tree_steps solves per beta."""
     nb = np.asarray(betas).size
+    if settings.width > 1:
+        # the spanning-tree bound (width 1) joins the min; the constructions are found once (Python,
+        # a few elimination plans per layering: SECONDS_PER_SPIN_PLAN per spin); per beta each of about 3
+        # constructions (about 2 N spins of components each) runs 1 + 1.5 share_iterations elimination
+        # passes (forward + backward about 3 x 2^(width + 1) entries per spin, plus a call's overhead)
+        trees = cost(model, betas, replace(settings, width=1), sites=sites)
+        passes = 3 * (1 + 1.5 * settings.share_iterations)
+        per_pass = SECONDS_PER_CALL + 2 * model.n * 3 * 2.0 ** (settings.width + 1) * SECONDS_PER_ENTRY
+        return trees + model.n * SECONDS_PER_SPIN_PLAN + nb * passes * per_pass
     solves = 1 + settings.tree_steps
     sweeps = min(settings.max_iterations, 10)
     n_trees = _tree_count(model.n, model.n_edges, settings)
@@ -542,12 +654,12 @@ VARIABLES = (
     Var("f_trw_lower", "lower", "f", "energy per spin",
         "tree-reweighted lower bound on the free energy per spin (<= f_exact), -lnZ_trw_upper/(beta N)",
         nonfinite="-inf at beta = 0"),
-    Var("trw_iterations", "diagnostic", None, "1", "TRW message sweeps at this beta, all solves (plus primal evaluations where polish_iterations > 0)",
+    Var("trw_iterations", "diagnostic", None, "1", "TRW message sweeps at this beta, all solves (plus primal evaluations where polish_iterations > 0); with width > 1 plus the elimination passes over the components",
         dtype="i4", fill=-1),
     Var("trw_converged", "diagnostic", None, "1",
         "last accepted TRW message solve converged (max |delta u| < tol); the bound is valid either way",
         dtype="i1", fill=-1, flags=((0, 1), "not_converged converged")),
-    Var("trw_trees", "diagnostic", None, "1", "spanning trees (forests) in the decomposition of the bound",
+    Var("trw_trees", "diagnostic", None, "1", "components of the decomposition of the bound: spanning trees (forests), or with width > 1 subgraphs of elimination width <= width where they gave the least bound",
         dtype="i4", fill=-1),
 )
 _MODEL_VAR, _file_hook = model_file_lnZ(VARIABLES[0])  # lnZ_model_trw_upper: an upper bound on the file's ln Z
