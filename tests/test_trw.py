@@ -268,7 +268,7 @@ def test_memory_model_and_refusal_of_star_trees():
     from isingvar.errors import TooLargeError
     from isingvar.sweep import make_config
     from isingvar.sweep.config import _applicable
-    from isingvar.sweep.estimate import MAX_METHOD_BYTES
+    from isingvar.sweep.estimate import MAX_METHOD_BYTES, check_memory
 
     s = trw.Settings()
     betas = np.array([0.5, 1.0])
@@ -296,7 +296,8 @@ def test_memory_model_and_refusal_of_star_trees():
         assert "\n" not in msg and msg.startswith("trw on N = 6000") and "GiB" in msg and "--method trw" in msg
     # a default: left out, the other defaults run
     chosen = {name: make_settings_for(name) for name in ("exact", "mf", "trw")}
-    assert _applicable(("exact", "mf", "trw"), n, n * (n - 1) // 2, betas, chosen, False) == ("mf",)
+    fits = lambda name: check_memory(name, n, n * (n - 1) // 2, betas, chosen[name])
+    assert _applicable(("exact", "mf", "trw"), n, False, fits) == ("exact", "mf")
 
 
 def make_settings_for(name):

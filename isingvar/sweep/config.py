@@ -257,8 +257,18 @@ def make_config(
     if sites is None:
         sites = n <= SITES_DEFAULT_MAX_N
     check_result_size(model, params, n, samples, betas.size, Js.size, hs.size, methods, sites)
+    # memory first, from the family's edge count: a model too large for a method is not built to find out
+    methods = _applicable(methods, n, explicit, lambda name: check_memory(name, n, model_edges(model, params), betas,
+                                                                          chosen[name]))
     first = make_instance(model, params, seed, 0)
-    methods = _applicable(methods, first, betas, Js, hs, chosen, explicit, sites)
+
+    def check(name):
+        check = get_method(name).check
+        if check is not None:
+            for probe, _ in _probes(first, Js, hs):
+                check(probe, betas, chosen[name], sites=sites)
+
+    methods = _applicable(methods, n, explicit, check)
     chosen = {name: chosen[name] for name in methods}
     try:
         check_energy_range(first, betas, Js, hs)
@@ -273,21 +283,16 @@ def make_config(
     return config
 
 
-def _applicable(methods: tuple, first, betas, Js, hs, chosen: dict, explicit: bool, sites: bool) -> tuple:
-    """``methods`` without the default ones that cannot run on this model at all (their ``check`` on
-    sample 0 ``first`` at the instances :func:`estimate_time` times: the exact method beyond N = 62
-    without a low-width elimination order) or need too much memory (:func:`check_memory`), so that a
-    sweep of a large model with no ``--method`` gives its bounds; a method the user named is refused
-    instead (TooLargeError), as is a sweep left with none."""
+def _applicable(methods: tuple, n: int, explicit: bool, check) -> tuple:
+    """``methods`` without the default ones that ``check(name)`` refuses (TooLargeError): those that need
+    too much memory (:func:`check_memory`) or cannot run on this model at all (their ``check`` on sample 0
+    at the instances :func:`estimate_time` times: the exact method beyond N = 62 where no structured
+    exact path applies), so that a sweep of a large model with no ``--method`` gives its bounds; a method
+    the user named is refused instead, as is a sweep left with none."""
     kept = []
-    n = first.n
     for name in methods:
-        check = get_method(name).check
         try:
-            if check is not None:
-                for probe, _ in _probes(first, Js, hs):
-                    check(probe, betas, chosen[name], sites=sites)
-            check_memory(name, n, first.n_edges, betas, chosen[name])
+            check(name)
         except TooLargeError:
             if explicit:
                 raise
