@@ -11,6 +11,7 @@ import naive
 import numpy as np
 import pytest
 from isingvar_cli.main import app
+from test_trw import CROSS  # the cross-method grid of models (families, boundaries, disorder)
 from typer.testing import CliRunner
 
 from isingvar import autoregressive as arl
@@ -21,8 +22,6 @@ from isingvar.kernels import ar as ar_kernels
 from isingvar.methods import derived_variables, get_method, make_settings
 from isingvar.model import IsingModel
 from isingvar.report import bounds_table, estimate_stats, free_energy_names
-
-from test_trw import CROSS  # the cross-method grid of models (families, boundaries, disorder)
 
 ARCHS = [(1, 0), (2, 5), (3, 4)]  # (depth, hidden): VAN depth 1, MADE with one and two hidden layers
 
@@ -228,7 +227,8 @@ def test_settings_are_validated_with_one_line_messages_and_large_n_refused():
             make_settings(method, {key: value})
         assert "\n" not in str(e.value)
     with pytest.raises(TooLargeError, match="at most N = 4096"):
-        method.check(5000, [1.0], method.settings())
+        method.check(IsingModel(5000, np.array([0]), np.array([1]), np.array([1.0]), np.zeros(5000)), [1.0],
+                     method.settings(), sites=False)
     assert not method.default
     s = method.settings()
     assert method.progress_units(10, [0.1, 0.2], s) == 2 * (s.steps + 1)

@@ -169,8 +169,9 @@ def cost(model, betas, settings, *, sites=False) -> float:
     return nb * work * SECONDS_PER_FLOP
 
 
-def check(n, betas, settings) -> None:
+def check(model, betas, settings, *, sites) -> None:
     """Refuse N > :data:`MAX_N` (the network alone would hold N^2 parameters)."""
+    n = model.n
     if n > MAX_N:
         raise TooLargeError(f"method ar runs on at most N = {MAX_N} spins (its network has N^2 parameters), "
                             f"got N = {n}; leave out --method ar or use a smaller model")
