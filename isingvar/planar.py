@@ -21,15 +21,20 @@ Middleton, PRE 80, 046708 (2009)).  Steps (docs/methods.md, "Planar zero-field P
    PyMatching), so every matching weighs exp(-beta (E(s) - E0)) <= 1 and Pf(K) >= 1.  The rows of K
    are paired with their dual-edge partners (row a takes row a ^ 1 of K, signed so the diagonal is
    1) and the sparse LU (SuperLU) runs with diagonal pivots only, in a fill-reducing order
-   computed once per coupling pattern: this elimination keeps ln Z to ~1e-15 at beta = 50 on
-   frustrated +-J and Gaussian glasses, where partial pivoting loses it entirely (measured on
-   5 x 5 instances against enumeration: up to 2e-2 relative error).
+   computed once per coupling pattern.  Where no bond is frustrated this is exact to rounding at
+   any beta; on a frustrated glass the partial sums of the elimination grow like
+   exp(2 beta |J|) of the bonds the ground state must leave unsatisfied, and so does the error
+   (measured: relative error ~1e-15 times the pivot growth max(|p|, 1/|p|)).  So
+   :func:`applicable` refuses betas beyond an estimate of where the growth reaches
+   :data:`GROWTH_LIMIT` (+-J: beta <= 4.6), and :func:`run` checks the actual growth at every beta
+   and raises rather than return a value off by more than ~1e-11.  (With an arbitrary reference
+   state or with partial pivoting, ln Z is lost already at beta ~ 1-3 on a 5 x 5 glass.)
 
 Exactly: ln Z and f; m = 0 and <s_i> = 0 by the h = 0 symmetry.  The derivatives (u, s, c) would
 need the derivative of ln det through the factorisation (a complex step through SuperLU measured
 8-20 times the cost of the real factorisation; a selected inverse is not available from SuperLU),
-so they are NaN here, as are <m^2>, <|m|>, chi and E0 (the matching's ground state is used as a
-reference, not certified).
+so they are NaN here, as are <m^2>, <|m|>, chi and E0 (the matching's ground state serves as a
+reference; PyMatching discretises the weights, so it is not certified for real-valued couplings).
 """
 
 from __future__ import annotations
