@@ -22,6 +22,11 @@ from isingvar import planar
 from isingvar.families import make_instance, resolve_params
 
 
+def load():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[:3]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--L", type=int, nargs="+", default=[64, 128, 256])
@@ -30,7 +35,7 @@ def main():
     ap.add_argument("--check-enumeration", type=int, default=25)
     a = ap.parse_args()
     betas = np.linspace(0.1, 3.0, a.betas)
-    print(f"load {open('/proc/loadavg').read().split()[:3]}; {a.betas} betas 0.1..3, disorder {a.disorder}")
+    print(f"load {load()}; {a.betas} betas 0.1..3, disorder {a.disorder}")
     print(f"{'L':>5} {'N':>8} {'M':>8} {'struct s':>9} {'gs s':>7} {'beta1 s':>8} {'per beta s':>10} "
           f"{'total s':>8}")
     for L in a.L:
@@ -41,7 +46,7 @@ def main():
         assert planar.applicable(model, betas, sites=False) is None
         s = planar._structure(model)
         t1 = time.perf_counter()
-        s0, jg = s.reference(model)
+        _, jg = s.reference(model)
         t2 = time.perf_counter()
         s.log_pfaffian(float(betas[0]), jg)
         t3 = time.perf_counter()
@@ -58,7 +63,7 @@ def main():
             ref = exact_enumeration(model, betas).lnZ
             got = planar.run(model, betas).lnZ
             print(f"      ln Z against enumeration: max relative difference {np.max(np.abs(got / ref - 1)):.1e}")
-    print(f"load {open('/proc/loadavg').read().split()[:3]}")
+    print(f"load {load()}")
 
 
 if __name__ == "__main__":

@@ -356,7 +356,7 @@ def _frustration(model: IsingModel, emb) -> float:
     """
     from .kernels.planar import face_labels
 
-    eu, ev, face_next, index = emb
+    eu, _, face_next, index = emb
     key = ("frustration", model.n, model.edge_i.tobytes(), model.edge_j.tobytes(), model.couplings.tobytes())
 
     def build():
@@ -431,11 +431,12 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     reason = applicable(model, b, sites=sites)
     if reason is not None:
         raise ValueError(f"the planar path does not apply: {reason}")
-    s = _structure(model)
-    s0, jg = s.reference(model)
-    e_ref = -float(jg.sum())  # E(s0)
     lnz = np.empty(b.size)
-    with deferred_interrupt() as check:
+    with deferred_interrupt() as check:  # the structure kernels are numba: a signal is held there too
+        s = _structure(model)
+        _, jg = s.reference(model)
+        e_ref = -float(jg.sum())  # E(s0)
+        check()
         for i, beta in enumerate(b):
             log_pf, growth = s.log_pfaffian(float(beta), jg)
             check()
