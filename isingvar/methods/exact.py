@@ -2,15 +2,16 @@
 
 The paths are library modules listed in :data:`EXACT_PATHS`, each with the same three functions
 (``applicable``, ``estimate_seconds``, ``run``; docs/methods.md, "Exact paths"): enumeration of all
-2^N states (:mod:`isingvar.exact`), variable elimination (:mod:`isingvar.elimination`) and cutset
-conditioning (:mod:`isingvar.cutset`).  Every
+2^N states (:mod:`isingvar.exact`), variable elimination (:mod:`isingvar.elimination`), cutset
+conditioning (:mod:`isingvar.cutset`) and the planar Pfaffian (:mod:`isingvar.planar`).  Every
 applicable path is estimated and the cheapest runs (the first listed on a tie).
 
 Variables: the exact thermodynamics ``<quantity>_exact`` on the beta grid,
 ``E0_exact`` per instance, ``m_exact_site`` per site (``--sites``),
 ``exact_path`` (the path that ran) and, for a sweep of a model file,
 ``lnZ_model_exact`` (ln Z of the model as its file gives it, at beta = 1,
-J = 1, h = 0).  A quantity a path cannot give exactly is NaN (``absm_exact`` off enumeration).
+J = 1, h = 0).  A quantity a path cannot give exactly is NaN (``absm_exact`` off enumeration; on the
+planar path everything but ln Z, f, m and the sites).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .base import Method, NoSettings, Var, model_file_lnZ, per_beta
 
 #: The exact paths, in order of preference on equal estimates: the one place to add a path.  Imported
 #: only when a sweep needs them (``isingvar --help`` loads no numba).
-EXACT_PATHS = ("isingvar.exact", "isingvar.elimination", "isingvar.cutset")
+EXACT_PATHS = ("isingvar.exact", "isingvar.elimination", "isingvar.cutset", "isingvar.planar")
 #: Codes of the paths in the file's ``exact_path`` variable (0..3: enumeration's summation paths).
 PATH_CODES = {"reference": 0, "direct": 1, "chain": 2, "histogram": 3, "elimination": 4, "cutset": 5, "planar": 6}
 _INF0 = "-inf at beta = 0"
@@ -33,15 +34,15 @@ _INF0 = "-inf at beta = 0"
 VARIABLES = (
     Var("lnZ_exact", "exact", "lnZ", "nat", "log partition function ln Z (total), exact (path in exact_path)"),
     Var("f_exact", "exact", "f", "energy per spin", "free energy per spin -ln Z/(beta N), exact; -inf at beta = 0", nonfinite=_INF0),
-    Var("u_exact", "exact", "u", "energy per spin", "internal energy per spin <E>/N, exact"),
-    Var("s_exact", "exact", "s", "nat per spin", "entropy per spin (ln Z + beta U)/N, exact"),
-    Var("c_exact", "exact", "c", "k_B per spin", "heat capacity per spin beta^2 Var(E)/N, exact"),
+    Var("u_exact", "exact", "u", "energy per spin", "internal energy per spin <E>/N, exact; NaN on the planar path (its Pfaffian gives ln Z only)", nonfinite="nan"),
+    Var("s_exact", "exact", "s", "nat per spin", "entropy per spin (ln Z + beta U)/N, exact; NaN on the planar path (its Pfaffian gives ln Z only)", nonfinite="nan"),
+    Var("c_exact", "exact", "c", "k_B per spin", "heat capacity per spin beta^2 Var(E)/N, exact; NaN on the planar path (its Pfaffian gives ln Z only)", nonfinite="nan"),
     Var("m_exact", "exact", "m", "1", "magnetisation per spin <sum_i s_i>/N, exact"),
-    Var("m2_exact", "exact", "m2", "1", "second moment <m^2> of m = sum_i s_i/N, exact"),
+    Var("m2_exact", "exact", "m2", "1", "second moment <m^2> of m = sum_i s_i/N, exact; NaN on the planar path (its Pfaffian gives ln Z only)", nonfinite="nan"),
     Var("absm_exact", "exact", "absm", "1", "mean absolute magnetisation <|m|>, exact; NaN off enumeration "
         "(|M| is not a sum of local terms: no elimination table carries it)", nonfinite="nan"),
-    Var("chi_exact", "exact", "chi", "1/energy", "susceptibility beta N (<m^2> - <m>^2), exact"),
-    Var("E0_exact", "exact", "E0", "energy", "ground-state energy (total), exact", per="instance"),
+    Var("chi_exact", "exact", "chi", "1/energy", "susceptibility beta N (<m^2> - <m>^2), exact; NaN on the planar path (its Pfaffian gives ln Z only)", nonfinite="nan"),
+    Var("E0_exact", "exact", "E0", "energy", "ground-state energy (total), exact; NaN on the planar path (its Pfaffian gives ln Z only)", per="instance", nonfinite="nan"),
     Var("m_exact_site", "exact", "m", "1", "site magnetisations <s_i>, exact", per="site"),
     Var("exact_path", "diagnostic", None, "1", "exact path that ran: enumeration's summation paths 0-3, "
         "elimination, cutset conditioning or planar (see flag_meanings)",

@@ -1,0 +1,456 @@
+"""Exact ln Z of a planar Ising model at zero field, in polynomial time, by a Pfaffian.
+
+One of the exact paths (the "path protocol" of :mod:`isingvar.methods.exact`: :func:`applicable`,
+:func:`estimate_seconds`, :func:`run`).  At h = 0 on a planar graph the spin configurations, up to
+the global flip, are in one-to-one correspondence with the cuts of the graph, i.e. with the even
+subgraphs of its dual, and those with the perfect matchings of a decorated dual graph whose
+Pfaffian, with a Kasteleyn orientation, sums them all with one sign (Kasteleyn, J. Math. Phys. 4,
+287 (1963); Fisher, J. Math. Phys. 7, 1776 (1966); Schraudolph & Kamenetsky, NIPS 2008; Thomas &
+Middleton, PRE 80, 046708 (2009)).  Steps (docs/methods.md, "Planar zero-field Pfaffian"):
+
+1. A planar embedding: built directly for an open L x L lattice (any subset of its bonds), from
+   networkx's planarity test for any other graph (components joined by J = 0 bonds).
+2. Every face is cut into triangles by J = 0 chords; the dual of the triangulation is 3-regular and
+   each dual node becomes a small triangle of the decorated graph, whose nodes are the darts
+   (half-edges) of the triangulation; the two darts of a bond are joined by a "dual" edge.
+3. Relative to a reference state s0, a matching holds the dual edge of every bond that is not cut;
+   in the gauge J'_ij = J_ij s0_i s0_j the triangle edge joining the darts of bonds a and b weighs
+   exp(-beta (J'_a + J'_b)) and every dual edge weighs 1, so that
+   ln Z = ln 2 - beta E(s0) + ln Pf(K).
+4. Numerics.  s0 is a ground state (a minimum-weight perfect matching of the frustrated faces,
+   PyMatching), so every matching weighs exp(-beta (E(s) - E0)) <= 1 and Pf(K) >= 1.  The rows of K
+   are paired with their dual-edge partners (row a takes row a ^ 1 of K, signed so the diagonal is
+   1) and the sparse LU (SuperLU) runs with diagonal pivots only, in a fill-reducing order
+   computed once per coupling pattern.  Where no bond is frustrated this is exact to rounding at
+   any beta; on a frustrated glass the partial sums of the elimination grow like
+   exp(2 beta |J|) of the bonds the ground state must leave unsatisfied, and so does the error
+   (measured: relative error ~1e-15 times the pivot growth max(|p|, 1/|p|)).  So
+   :func:`applicable` refuses betas beyond an estimate of where the growth reaches
+   :data:`GROWTH_LIMIT` (+-J: beta <= 4.6), and :func:`run` checks the actual growth at every beta
+   and raises rather than return a value off by more than ~1e-11.  (With an arbitrary reference
+   state or with partial pivoting, ln Z is lost already at beta ~ 1-3 on a 5 x 5 glass.)
+
+Exactly: ln Z and f; m = 0 and <s_i> = 0 by the h = 0 symmetry.  The derivatives (u, s, c) would
+need the derivative of ln det through the factorisation (a complex step through SuperLU measured
+8-20 times the cost of the real factorisation; a selected inverse is not available from SuperLU),
+so they are NaN here, as are <m^2>, <|m|>, chi and E0 (the matching's ground state serves as a
+reference; PyMatching discretises the weights, so it is not certified for real-valued couplings).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from math import isqrt
+
+import numpy as np
+
+from .errors import NonFiniteResultError
+from .exact import ExactResult
+from .interrupt import deferred_interrupt
+from .model import IsingModel
+from .thermo import free_energy_per_spin
+
+#: Refuse beta max|J| beyond this: matrix entries reach exp(2 beta max|J|) (float64 ends at e^709).
+MAX_BETA_J = 300.0
+#: Largest pivot growth max(|p|, 1/|p|) accepted: ln Z's relative error measured ~1e-15 times it.
+GROWTH_LIMIT = 1e4
+#: The ground state's cost in factorisations, for :func:`estimate_seconds`.
+GROUND_STATE_FACTORISATIONS = 6
+#: Embeddings and structures kept (one of each per coupling pattern: every disorder sample of a sweep shares them).
+_CACHE_SIZE = 4
+_structures: OrderedDict = OrderedDict()
+#: Seconds per factorisation of a decorated graph of M nodes ~ RATE * M^1.5 (set by a probe).
+_rate: list[float] = []
+
+
+# ---------------------------------------------------------------------------- embeddings
+def _square_side(model: IsingModel) -> int | None:
+    """L when every bond of ``model`` is a nearest-neighbour bond of the open L x L lattice."""
+    n = model.n
+    L = isqrt(n)
+    if L * L != n or L < 2:
+        return None
+    d = model.edge_j - model.edge_i  # edge_i < edge_j
+    ok = ((d == 1) & (model.edge_i % L != L - 1)) | (d == L)
+    return L if bool(np.all(ok)) else None
+
+
+def _square_map(L: int):
+    """The open L x L lattice (row-major sites) as a planar map.
+
+    Returns (eu, ev, face_next): int64 (E,) bond ends, eu < ev, and the face permutation of the
+    darts (dart 2k = eu -> ev, 2k + 1 = ev -> eu): face_next[d] follows d around the face on d's
+    left, i.e. the dart next clockwise after d ^ 1 around d's head.
+    """
+    n = L * L
+    site = np.arange(n).reshape(L, L)
+    hu, hv = site[:, :-1].ravel(), site[:, 1:].ravel()
+    vu, vv = site[:-1, :].ravel(), site[1:, :].ravel()
+    eu = np.concatenate([hu, vu])
+    ev = np.concatenate([hv, vv])
+    kh = np.arange(hu.size)
+    kv = hu.size + np.arange(vu.size)
+    # directions 0 right, 1 down, 2 left, 3 up: clockwise in a drawing with the rows downwards
+    dart = np.full((n, 4), -1, dtype=np.int64)
+    dart[hu, 0], dart[hv, 2], dart[vu, 1], dart[vv, 3] = 2 * kh, 2 * kh + 1, 2 * kv, 2 * kv + 1
+    tail = np.empty(2 * eu.size, dtype=np.int64)
+    tail[0::2], tail[1::2] = eu, ev
+    dirn = np.empty(2 * eu.size, dtype=np.int64)
+    dirn[2 * kh], dirn[2 * kh + 1], dirn[2 * kv], dirn[2 * kv + 1] = 0, 2, 1, 3
+    cw = np.full(2 * eu.size, -1, dtype=np.int64)
+    for step in (3, 2, 1):  # the nearest existing direction clockwise is written last
+        cand = dart[tail, (dirn + step) % 4]
+        cw = np.where(cand >= 0, cand, cw)
+    return eu, ev, cw[np.arange(2 * eu.size) ^ 1]
+
+
+def _graph(model: IsingModel):
+    """networkx graph of the model's bonds with its components joined by extra bonds.
+
+    Returns (graph, extra) with extra a list of the added (u, v) pairs (J = 0).
+    """
+    import networkx as nx
+
+    g = nx.Graph()
+    g.add_nodes_from(range(model.n))
+    g.add_edges_from(zip(model.edge_i.tolist(), model.edge_j.tolist()))
+    reps = [min(c) for c in nx.connected_components(g)]
+    extra = [(reps[0], r) for r in reps[1:]]  # bridges between components keep the graph planar
+    g.add_edges_from(extra)
+    return g, extra
+
+
+def _embedded_map(model: IsingModel):
+    """(eu, ev, face_next, J-index) of a planar model through networkx, or a reason it has none.
+
+    ``J-index`` maps each map bond to the model's bond number, -1 for the added J = 0 bonds.
+    """
+    import networkx as nx
+
+    g, extra = _graph(model)
+    planar, emb = nx.check_planarity(g)
+    if not planar:
+        return "the coupling graph is not planar"
+    eu = np.concatenate([model.edge_i, np.array([min(e) for e in extra], dtype=np.int64)])
+    ev = np.concatenate([model.edge_j, np.array([max(e) for e in extra], dtype=np.int64)])
+    index = np.concatenate([np.arange(model.n_edges), np.full(len(extra), -1)])
+    E = eu.size
+    dart_of = {}
+    for k in range(E):
+        dart_of[(int(eu[k]), int(ev[k]))] = 2 * k
+        dart_of[(int(ev[k]), int(eu[k]))] = 2 * k + 1
+    cw = np.empty(2 * E, dtype=np.int64)
+    for v in range(model.n):
+        order = [dart_of[(v, w)] for w in emb.neighbors_cw_order(v)]
+        for a, b in zip(order, order[1:] + order[:1]):
+            cw[a] = b
+    return eu, ev, cw[np.arange(2 * E) ^ 1], index
+
+
+# ---------------------------------------------------------------------------- structure
+class _Structure:
+    """What every beta and every disorder sample of one coupling pattern share.
+
+    The triangulated map, the Kasteleyn orientation, the sparsity pattern of the row-paired
+    matrix A (M x M, M = number of darts of the triangulation, about 6N) and its fill-reducing
+    column order.
+    """
+
+    def __init__(self, n, eu, ev, face_next, index):
+        from .kernels.planar import face_labels, fan_triangulation, kasteleyn_orientation
+
+        self.n = n
+        self.eu, self.ev = eu, ev
+        self.index = index  # model bond of each map bond (-1: J = 0)
+        self.face = face_labels(face_next)
+        tail = np.empty(2 * eu.size, dtype=np.int64)
+        tail[0::2], tail[1::2] = eu, ev
+        self.tail = tail
+        tri, chord_tail = fan_triangulation(face_next, tail)
+        tail_t = np.concatenate([tail, chord_tail])
+        orient = kasteleyn_orientation(n, tail_t, 0)
+        M = tail_t.size
+        self.size = M
+        # K: triangle edges p -> q (cyclic order, weight w_t) and dual edges (weight 1), skew.
+        p = tri.ravel()
+        q = np.roll(tri, -1, axis=1).ravel()
+        self.bond_p, self.bond_q = p >> 1, q >> 1  # bond (map bonds first, then chords) of each end
+        k = np.arange(M // 2)
+        # K[2k+1, 2k] = +1 if orient[k] else -1; K[2k, 2k+1] = -K[2k+1, 2k]
+        dual_even = np.where(orient == 1, 1.0, -1.0)  # K[2k+1, 2k]
+        sgn = np.empty(M)
+        sgn[2 * k] = dual_even  # 1 / K[a ^ 1, a] for a = 2k
+        sgn[2 * k + 1] = -dual_even
+        # A[a, :] = sgn[a] * K[a ^ 1, :]: K[p, q] = w lands in row p ^ 1, K[q, p] = -w in row q ^ 1
+        rows = np.concatenate([p ^ 1, q ^ 1, np.arange(M)])
+        cols = np.concatenate([q, p, np.arange(M)])
+        self.sign = np.concatenate([sgn[p ^ 1], -sgn[q ^ 1], np.ones(M)])
+        self.n_tri = p.size
+        self._pattern(rows, cols)
+
+    def _pattern(self, rows, cols):
+        """CSC pattern of A, permuted by its fill-reducing order (computed on the first factorisation)."""
+        self.rows, self.cols = rows, cols
+        self.perm = None
+        self._csc(np.arange(self.size))
+
+    def _csc(self, perm):
+        inv = np.empty_like(perm)
+        inv[perm] = np.arange(perm.size)
+        r, c = inv[self.rows], inv[self.cols]
+        # a dart and its reverse in one triangle (a vertex of degree 1, a loop chord) give two
+        # entries at one place: parallel edges of the decorated graph, whose weights add
+        key = c.astype(np.int64) * self.size + r
+        uniq, self.slot = np.unique(key, return_inverse=True)
+        self.indices = (uniq % self.size).astype(np.int32)
+        self.indptr = np.zeros(self.size + 1, dtype=np.int32)
+        np.cumsum(np.bincount(uniq // self.size, minlength=self.size), out=self.indptr[1:])
+        self.nnz = uniq.size
+
+    def reference(self, model: IsingModel):
+        """(s0, J') for ``model``: a ground state and the couplings of the map bonds in its gauge."""
+        J = np.zeros(self.eu.size)
+        real = self.index >= 0
+        J[real] = model.couplings[self.index[real]]
+        s0 = ground_state(self.n, self.tail, self.face, J)
+        return s0, J * s0[self.eu] * s0[self.ev]
+
+    def log_pfaffian(self, beta: float, jg: np.ndarray) -> tuple[float, float]:
+        """(ln |Pf K|, pivot growth) at ``beta`` for gauge couplings ``jg`` (float64 (E,) of the map bonds).
+
+        The growth max_k max(|p_k|, 1/|p_k|) of the LU pivots p_k measures the cancellation the
+        elimination went through (1 for a matrix with no frustration-forced unsatisfied bond).
+        """
+        import scipy.sparse as sp
+        from scipy.sparse.linalg import splu
+
+        jt = np.zeros(self.size // 2)
+        jt[: jg.size] = jg
+        w = np.exp(-beta * (jt[self.bond_p] + jt[self.bond_q]))
+        vals = np.concatenate([w, w, np.ones(self.size)]) * self.sign
+        data = np.bincount(self.slot, weights=vals, minlength=self.nnz)
+        A = sp.csc_matrix((data, self.indices, self.indptr), shape=(self.size, self.size))
+        # diagonal pivots only (diag_pivot_thresh = 0): the elimination that stays accurate
+        spec = "MMD_AT_PLUS_A" if self.perm is None else "NATURAL"
+        lu = splu(A, permc_spec=spec, diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+        if self.perm is None:  # keep the order for every later beta and sample
+            self.perm = np.argsort(lu.perm_c)
+            self._csc(self.perm)
+        pivots = np.abs(lu.U.diagonal())
+        return 0.5 * float(np.log(pivots).sum()), float(max(pivots.max(), 1.0 / pivots.min()))
+
+
+def ground_state(n: int, tail: np.ndarray, face: np.ndarray, J: np.ndarray) -> np.ndarray:
+    """A ground state of a planar zero-field model, float64 (n,) of +-1.
+
+    The bonds a ground state leaves unsatisfied form a minimum-|J| set whose boundary (faces with
+    an odd number of its bonds) is the set of frustrated faces (an odd number of J < 0 bonds): a
+    minimum-weight perfect matching on the dual graph (PyMatching's sparse blossom; weights are
+    discretised there, so with non-integer couplings the state may miss the ground-state energy
+    by rounding, which leaves the Pfaffian's accuracy unchanged).
+
+    Parameters: ``tail`` int64 (2E,) dart tails of a connected planar map, ``face`` int64 (2E,)
+    face of each dart, ``J`` float64 (E,) bond couplings.
+    """
+    import pymatching
+    import scipy.sparse as sp
+
+    from .kernels.planar import spins_from_bonds
+
+    E = J.size
+    fa, fb = face[0::2], face[1::2]
+    negative = J < 0
+    if not negative.any():
+        return np.ones(n)
+    nf = int(face.max()) + 1
+    k = np.flatnonzero(fa != fb)  # a bridge lies on one face: it never changes a face's parity
+    cols = np.arange(k.size)
+    H = sp.csc_matrix((np.ones(2 * k.size, dtype=np.uint8), (np.concatenate([fa[k], fb[k]]), np.concatenate([cols, cols]))),
+                      shape=(nf, k.size))  # faces x bonds
+    syndrome = (np.bincount(fa, weights=negative, minlength=nf) + np.bincount(fb, weights=negative, minlength=nf)).astype(np.int64) % 2
+    flips = np.zeros(E, dtype=bool)
+    if syndrome.any():
+        matching = pymatching.Matching.from_check_matrix(H, weights=np.abs(J[k]))
+        flips[k] = matching.decode(syndrome.astype(np.uint8)).astype(bool)
+    sign = np.where(negative != flips, -1.0, 1.0)  # s_i s_j of the ground state on each bond
+    s = spins_from_bonds(n, tail, sign, 0)
+    if not np.all(s[tail[0::2]] * s[tail[1::2]] == sign):  # pragma: no cover - a matching is a cut
+        raise ArithmeticError("the ground-state bonds do not form a cut")
+    return s
+
+
+def _cached(key, build):
+    hit = _structures.get(key)
+    if hit is None:
+        hit = _structures[key] = build()
+        while len(_structures) > _CACHE_SIZE:
+            _structures.popitem(last=False)
+    _structures.move_to_end(key)
+    return hit
+
+
+def _embedding(model: IsingModel):
+    """(eu, ev, face_next, index) of the model's planar map, or the reason it has none (cached).
+
+    ``index`` int64 (E,) is the model's bond number of each map bond, -1 for added J = 0 bonds.
+    """
+    key = ("embedding", model.n, model.edge_i.tobytes(), model.edge_j.tobytes())
+
+    def build():
+        L = _square_side(model)
+        if L is not None:
+            eu, ev, face_next = _square_map(L)
+            keys = eu * model.n + ev  # horizontal bonds first: not sorted
+            order = np.argsort(keys)
+            pos = order[np.searchsorted(keys[order], model.edge_i * model.n + model.edge_j)]
+            index = np.full(eu.size, -1, dtype=np.int64)  # bonds absent from the model: J = 0
+            index[pos] = np.arange(model.n_edges)
+            return eu, ev, face_next, index
+        if model.n < 3:
+            return "fewer than 3 spins"
+        return _embedded_map(model)
+
+    return _cached(key, build)
+
+
+def _structure(model: IsingModel) -> _Structure:
+    """The cached :class:`_Structure` of the model's coupling pattern (the model must be planar)."""
+    key = ("structure", model.n, model.edge_i.tobytes(), model.edge_j.tobytes())
+    return _cached(key, lambda: _Structure(model.n, *_embedding(model)))
+
+
+# ---------------------------------------------------------------------------- the path protocol
+def applicable(model: IsingModel, betas, *, sites: bool) -> str | None:
+    """None if :func:`run` computes ``model`` exactly, else a short reason.
+
+    Needs all fields zero, a planar coupling graph (an open square lattice is recognised from its
+    bonds in O(E); other graphs go through networkx's planarity test, once per coupling pattern),
+    beta max|J| <= :data:`MAX_BETA_J`, and, on a frustrated instance, beta below the limit where
+    the elimination's pivot growth would pass :data:`GROWTH_LIMIT` (see :func:`_frustration`).
+    """
+    if np.any(model.fields):
+        return "fields are nonzero"
+    b = np.asarray(betas, dtype=np.float64)
+    scale = float(np.max(b, initial=0.0)) * float(np.abs(model.couplings).max(initial=0.0))
+    if scale > MAX_BETA_J:
+        return f"beta max|J| = {scale:.3g} exceeds {MAX_BETA_J:g} (the Pfaffian's weights would overflow)"
+    emb = _embedding(model)
+    if isinstance(emb, str):
+        return emb
+    beta_max = float(np.max(b, initial=0.0))
+    frustration = _frustration(model, emb)
+    if 2.0 * beta_max * frustration > np.log(GROWTH_LIMIT):
+        return (f"beta = {beta_max:g} is beyond the planar Pfaffian's accurate range on this frustrated instance "
+                f"(beta <= {np.log(GROWTH_LIMIT) / (2.0 * frustration):.3g})")
+    return None
+
+
+def _frustration(model: IsingModel, emb) -> float:
+    """Largest, over the frustrated faces, of the weakest |J| on the face: 0 without frustration.
+
+    A ground state leaves at least that bond unsatisfied, and the elimination's pivot growth is
+    about exp(2 beta |J|) of such bonds (measured on +-J and Gaussian glasses): the cheap test
+    behind :func:`applicable`'s beta limit; :func:`run` checks the actual growth.
+    """
+    from .kernels.planar import face_labels
+
+    eu, _, face_next, index = emb
+    key = ("frustration", model.n, model.edge_i.tobytes(), model.edge_j.tobytes(), model.couplings.tobytes())
+
+    def build():
+        face = face_labels(face_next)
+        J = np.zeros(eu.size)
+        J[index >= 0] = model.couplings[index[index >= 0]]
+        bond = np.arange(face.size) >> 1
+        nf = int(face.max()) + 1
+        odd = np.bincount(face, weights=(J[bond] < 0), minlength=nf) % 2 == 1
+        weakest = np.full(nf, np.inf)
+        np.minimum.at(weakest, face, np.abs(J[bond]))
+        return float(weakest[odd].max(initial=0.0))
+
+    return _cached(key, build)
+
+
+def _probe_rate() -> float:
+    """Seconds per M^1.5 of one factorisation, timed once per process on a 24 x 24 lattice."""
+    if not _rate:
+        L = 24
+        eu, ev, fn = _square_map(L)
+        s = _Structure(L * L, eu, ev, fn, np.arange(eu.size))
+        jg = np.ones(eu.size)
+        s.log_pfaffian(0.5, jg)  # computes the order
+        t = time.perf_counter()
+        s.log_pfaffian(0.5, jg)
+        _rate.append((time.perf_counter() - t) / s.size**1.5)
+    return _rate[0]
+
+
+def estimate_seconds(model: IsingModel, betas, *, sites: bool) -> float:
+    """Seconds :func:`run` would take: per-beta factorisations extrapolated as M^1.5 from a probe.
+
+    M ~ 6N is the decorated graph's size (fill-reducing orders on planar graphs cost ~M^1.5); the
+    probe is one factorisation of a 24 x 24 lattice, timed once per process.  The ground state
+    (once per instance) is counted as :data:`GROUND_STATE_FACTORISATIONS` factorisations (measured
+    3-6 on +-J lattices of L = 128..256, benchmarks/planar.py).
+    """
+    nb = np.asarray(betas).size
+    size = 6.0 * model.n
+    return _probe_rate() * size**1.5 * (nb + GROUND_STATE_FACTORISATIONS)
+
+
+def run(model: IsingModel, betas, *, sites: bool = False,
+        progress: Callable[[float, float], None] | None = None) -> ExactResult:
+    """ln Z and f of a planar zero-field model on every beta, exactly (module docstring).
+
+    Parameters
+    ----------
+    model : IsingModel with all fields zero and a planar coupling graph (see :func:`applicable`).
+    betas : array_like of float, shape (nb,), finite and >= 0, any order.
+    sites : also return the per-site magnetisations (all 0 at h = 0).
+    progress : callable(done_betas, total_betas), called after each beta; Ctrl-C is honoured there.
+
+    Returns
+    -------
+    ExactResult with path "planar": lnZ, f exact; m = 0; u, s, c, m2, absm, chi, e0 and
+    ground_state NaN (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        If betas are not finite and >= 0 or the model is not covered (the reason of
+        :func:`applicable`).
+    NonFiniteResultError
+        If the pivot growth at some beta passes :data:`GROWTH_LIMIT` (ln Z would lose more than
+        ~1e-11 relative), naming that beta.
+    """
+    b = np.ascontiguousarray(betas, dtype=np.float64)
+    if b.ndim != 1 or not np.all(np.isfinite(b)) or np.any(b < 0):
+        raise ValueError("betas must be a 1-D array of finite values >= 0")
+    reason = applicable(model, b, sites=sites)
+    if reason is not None:
+        raise ValueError(f"the planar path does not apply: {reason}")
+    lnz = np.empty(b.size)
+    with deferred_interrupt() as check:  # the structure kernels are numba: a signal is held there too
+        s = _structure(model)
+        _, jg = s.reference(model)
+        e_ref = -float(jg.sum())  # E(s0)
+        check()
+        for i, beta in enumerate(b):
+            log_pf, growth = s.log_pfaffian(float(beta), jg)
+            check()
+            if growth > GROWTH_LIMIT:
+                raise NonFiniteResultError(
+                    f"the planar Pfaffian lost precision at beta = {beta:g} (pivot growth {growth:.2g} > "
+                    f"{GROWTH_LIMIT:.0e}) on this frustrated instance; use smaller betas")
+            lnz[i] = np.log(2.0) - beta * e_ref + log_pf
+            if progress:
+                progress(i + 1, b.size)
+    n = model.n
+    nan = np.full(b.size, np.nan)
+    return ExactResult(
+        betas=b, lnZ=lnz, f=free_energy_per_spin(lnz, b, n), u=nan, s=nan.copy(), c=nan.copy(),
+        m=np.zeros(b.size), m2=nan.copy(), absm=nan.copy(), chi=nan.copy(), e0=float("nan"),
+        ground_state=np.full(n, np.nan), path="planar", sites=np.zeros((b.size, n)) if sites else None,
+    )

@@ -1,0 +1,265 @@
+"""The planar zero-field Pfaffian path against plain-NumPy enumeration and a transfer matrix."""
+
+from itertools import combinations
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from isingvar import planar
+from isingvar.families import make_instance, resolve_params
+from isingvar.model import IsingModel
+
+BETAS = np.array([0.05, 0.0, 0.3, 1.0, 3.0, 10.0, 50.0])  # any order, 0 included
+
+
+def accepted(model, betas):
+    """The betas the planar path accepts for ``model`` (a frustrated glass: up to a limit ~ 1/|J|)."""
+    ok = [b for b in betas if planar.applicable(model, [b], sites=False) is None]
+    assert max(ok) >= 1.0  # the limit is never below beta = 1 here (|J| <= ~3)
+    return np.array(ok)
+
+
+def lattice_bonds(L):
+    """Open L x L lattice bonds (i < j), row-major sites, built here independently."""
+    i, j = [], []
+    for r in range(L):
+        for c in range(L):
+            v = r * L + c
+            if c + 1 < L:
+                i.append(v), j.append(v + 1)
+            if r + 1 < L:
+                i.append(v), j.append(v + L)
+    return np.array(i), np.array(j)
+
+
+def logsumexp(x, axis=None):
+    top = np.max(x, axis=axis, keepdims=True)
+    return np.squeeze(top, axis=axis) + np.log(np.exp(x - top).sum(axis=axis))
+
+
+def brute_lnz(n, i, j, J, betas):
+    """ln Z by listing all 2^n states (n <= 18)."""
+    states = 1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
+    E = -(states[:, i] * states[:, j]) @ J
+    return np.array([logsumexp(-b * E) for b in betas])
+
+
+def brute_lnz_5x5(J_h, J_v, betas):
+    """ln Z of the open 5 x 5 lattice by listing all 2^25 states, row by row (plain NumPy).
+
+    J_h (5, 4) couples (r, c)-(r, c+1), J_v (4, 5) couples (r, c)-(r+1, c).  Each state's energy
+    is the sum of its five rows' energies and the four row-pairs' energies (tables over 32 row
+    states); the states are summed in 32 blocks of 32^4 with the first row fixed.
+    """
+    L = 5
+    rows = 1 - 2 * ((np.arange(2**L)[:, None] >> np.arange(L)) & 1)  # (32, 5)
+    e_row = [-(rows[:, :-1] * rows[:, 1:]) @ J_h[r] for r in range(L)]  # (32,) each
+    e_pair = [-(rows[:, None, :] * rows[None, :, :]) @ J_v[r] for r in range(L - 1)]  # (32, 32)
+    out = np.full(len(betas), -np.inf)
+    for a in range(2**L):
+        E = (e_row[0][a] + e_pair[0][a][:, None, None, None] + e_row[1][:, None, None, None]
+             + e_pair[1][:, :, None, None] + e_row[2][None, :, None, None]
+             + e_pair[2][None, :, :, None] + e_row[3][None, None, :, None]
+             + e_pair[3][None, None, :, :] + e_row[4][None, None, None, :])
+        for k, b in enumerate(betas):
+            out[k] = np.logaddexp(out[k], logsumexp(-b * E.ravel()))
+    return out
+
+
+def transfer_lnz(L, J_h, J_v, betas):
+    """ln Z of the open L x L lattice by a column transfer matrix in log space (L <= 11)."""
+    cols = 1 - 2 * ((np.arange(2**L)[:, None] >> np.arange(L)) & 1)
+    inner = [-(cols[:, :-1] * cols[:, 1:]) @ J_v[:, c] for c in range(L)]  # energy inside column c
+    across = [-(cols[:, None, :] * cols[None, :, :]) @ J_h[:, c] for c in range(L - 1)]  # (from, to)
+    out = []
+    for b in betas:
+        v = -b * inner[0]
+        for c in range(1, L):
+            v = logsumexp(v[:, None] - b * across[c - 1], axis=0) - b * inner[c]
+        out.append(logsumexp(v))
+    return np.array(out)
+
+
+def lattice_model(L, J_h, J_v):
+    i, j = lattice_bonds(L)
+    J = np.array([J_h[a // L, a % L] if b == a + 1 else J_v[a // L, a % L] for a, b in zip(i, j)])
+    return IsingModel(L * L, i, j, J)
+
+
+def draw(kind, shape, rng):
+    return rng.choice([-1.0, 1.0], shape) if kind == "pm" else rng.standard_normal(shape)
+
+
+def assert_close(got, ref, rtol=1e-10):
+    np.testing.assert_allclose(got, ref, rtol=rtol, atol=0)
+
+
+@pytest.mark.parametrize("kind", ["pm", "gaussian"])
+@pytest.mark.parametrize("seed", range(3))
+def test_open_4x4_against_enumeration(kind, seed):
+    rng = np.random.default_rng(seed)
+    L = 4
+    J_h, J_v = draw(kind, (L, L - 1), rng), draw(kind, (L - 1, L), rng)
+    m = lattice_model(L, J_h, J_v)
+    betas = accepted(m, BETAS)
+    r = planar.run(m, betas)
+    assert r.path == "planar"
+    assert_close(r.lnZ, brute_lnz(m.n, m.edge_i, m.edge_j, m.couplings, betas))
+    assert r.lnZ[1] == pytest.approx(m.n * np.log(2), rel=1e-15)
+    np.testing.assert_array_equal(r.m, 0.0)
+    assert np.all(np.isnan(r.u)) and np.all(np.isnan(r.c)) and np.isnan(r.e0)
+    np.testing.assert_allclose(r.f[r.betas > 0], -r.lnZ[r.betas > 0] / (r.betas[r.betas > 0] * m.n))
+
+
+@pytest.mark.parametrize("kind", ["pm", "gaussian"])
+def test_open_5x5_against_enumeration(kind):
+    rng = np.random.default_rng(55)
+    J_h, J_v = draw(kind, (5, 4), rng), draw(kind, (4, 5), rng)
+    m = lattice_model(5, J_h, J_v)
+    betas = accepted(m, np.array([0.05, 0.44, 1.0, 2.0, 3.0, 4.5]))
+    assert_close(planar.run(m, betas).lnZ, brute_lnz_5x5(J_h, J_v, betas))
+
+
+@pytest.mark.parametrize("kind", ["pm", "gaussian"])
+@pytest.mark.parametrize("seed", [0, 2])
+def test_open_10x10_against_transfer_matrix(kind, seed):
+    # frustrated glasses up to their accepted beta (seed 2, +-J: the growth reaches 1e4 at beta = 5,
+    # where an LU with partial pivoting has long lost all precision)
+    rng = np.random.default_rng(100 + seed)
+    L = 10
+    J_h, J_v = draw(kind, (L, L - 1), rng), draw(kind, (L - 1, L), rng)
+    m = lattice_model(L, J_h, J_v)
+    betas = accepted(m, np.array([0.1, 0.44, 1.0, 2.0, 3.0, 4.0, 4.5, 6.0, 10.0, 50.0]))
+    assert_close(planar.run(m, betas).lnZ, transfer_lnz(L, J_h, J_v, betas))
+
+
+def test_unfrustrated_glass_at_large_beta():
+    # a gauge-transformed ferromagnet (a Mattis glass) has no frustration: every beta up to 50 is
+    # accepted, and ln Z is the ferromagnet's (checked by the transfer matrix)
+    rng = np.random.default_rng(4)
+    L = 8
+    tau = rng.choice([-1.0, 1.0], (L, L))
+    J_h = rng.uniform(0.5, 1.5, (L, L - 1)) * tau[:, :-1] * tau[:, 1:]
+    J_v = rng.uniform(0.5, 1.5, (L - 1, L)) * tau[:-1, :] * tau[1:, :]
+    m = lattice_model(L, J_h, J_v)
+    assert planar.applicable(m, BETAS, sites=False) is None
+    assert_close(planar.run(m, BETAS).lnZ, transfer_lnz(L, np.abs(J_h), np.abs(J_v), BETAS))
+
+
+def random_planar(rng, n):
+    """A random planar graph on n vertices: random pairs kept while the graph stays planar."""
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    pairs = list(combinations(range(n), 2))
+    rng.shuffle(pairs)
+    for a, b in pairs[: rng.integers(1, len(pairs) + 1)]:
+        g.add_edge(a, b)
+        if not nx.check_planarity(g)[0]:
+            g.remove_edge(a, b)
+    e = np.array(sorted(g.edges()), dtype=np.int64).reshape(-1, 2)
+    return e[:, 0], e[:, 1]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_planar_graphs_against_enumeration(seed):
+    # sparse ones have bridges, vertices of degree 1 and several components
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 13))
+    i, j = random_planar(rng, n)
+    J = draw("pm" if seed % 2 else "gaussian", i.size, rng) * 1.3
+    m = IsingModel(n, i, j, J)
+    betas = accepted(m, BETAS)
+    assert_close(planar.run(m, betas).lnZ, brute_lnz(n, i, j, J, betas))
+
+
+@pytest.mark.parametrize("graph", ["tree", "isolated", "wheel"])
+def test_special_graphs_against_enumeration(graph):
+    rng = np.random.default_rng(7)
+    if graph == "tree":  # one face, walked along both sides of every bond
+        n, i, j = 9, np.array([0, 0, 1, 1, 2, 3, 3, 6]), np.array([1, 2, 3, 4, 5, 6, 7, 8])
+    elif graph == "isolated":  # a triangle and two spins without bonds
+        n, i, j = 5, np.array([0, 0, 1]), np.array([1, 2, 2])
+    else:  # a hub of degree 8: a large face split by the fan
+        n, i, j = 9, np.r_[np.zeros(8, int), np.arange(1, 8)], np.r_[np.arange(1, 9), np.arange(2, 9)]
+    J = rng.standard_normal(i.size)
+    m = IsingModel(n, i, j, J)
+    betas = accepted(m, BETAS)
+    assert_close(planar.run(m, betas).lnZ, brute_lnz(n, i, j, J, betas))
+
+
+def test_lattice_with_missing_bonds_is_the_lattice_with_zero_bonds():
+    rng = np.random.default_rng(3)
+    i, j = lattice_bonds(4)
+    keep = rng.random(i.size) < 0.7
+    J = rng.standard_normal(i.size)
+    m = IsingModel(16, i[keep], j[keep], J[keep])
+    assert planar._square_side(m) == 4  # recognised as the lattice, embedded directly
+    betas = accepted(m, BETAS)
+    assert_close(planar.run(m, betas).lnZ, brute_lnz(16, i[keep], j[keep], J[keep], betas))
+
+
+def test_gauge_invariance():
+    # J_ij -> tau_i tau_j J_ij leaves ln Z unchanged (the reference state changes with it)
+    rng = np.random.default_rng(11)
+    L = 12
+    i, j = lattice_bonds(L)
+    J = rng.standard_normal(i.size)
+    tau = rng.choice([-1.0, 1.0], L * L)
+    m = IsingModel(L * L, i, j, J)
+    betas = accepted(m, BETAS)
+    a = planar.run(m, betas).lnZ
+    b = planar.run(IsingModel(L * L, i, j, J * tau[i] * tau[j]), betas).lnZ
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_family_instance_sites_and_progress():
+    m = make_instance("square", resolve_params("square", {"L": 6, "boundary": "open", "disorder": "pm"}), 1, 0)
+    calls = []
+    betas = accepted(m, BETAS)
+    r = planar.run(m, betas, sites=True, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(k + 1, betas.size) for k in range(betas.size)]
+    assert r.sites.shape == (betas.size, 36) and not r.sites.any()
+    assert planar.estimate_seconds(m, BETAS, sites=False) > 0
+
+
+def square(L, boundary, h=0.0):
+    m = make_instance("square", resolve_params("square", {"L": L, "boundary": boundary, "disorder": "gaussian"}), 1, 0)
+    return m.scaled(1.0, h)
+
+
+def test_refusals():
+    assert planar.applicable(square(8, "open"), [0.5, 1.0], sites=False) is None
+    assert "fields" in planar.applicable(square(8, "open", h=0.1), BETAS, sites=False)
+    assert "not planar" in planar.applicable(square(4, "periodic"), BETAS, sites=False)
+    i, j = np.triu_indices(5, 1)  # K5
+    assert "not planar" in planar.applicable(IsingModel(5, i, j, np.ones(i.size)), BETAS, sites=False)
+    assert "overflow" in planar.applicable(square(4, "open"), [1e4], sites=False)
+    pm = make_instance("square", resolve_params("square", {"L": 6, "boundary": "open", "disorder": "pm"}), 1, 0)
+    assert "accurate range" in planar.applicable(pm, [50.0], sites=False)
+    ferro = make_instance("square", resolve_params("square", {"L": 6, "boundary": "open"}), 1, 0)
+    assert planar.applicable(ferro, [50.0], sites=False) is None
+    with pytest.raises(ValueError, match="fields are nonzero"):
+        planar.run(square(4, "open", h=0.1), BETAS)
+
+
+def test_growth_beyond_the_limit_is_an_error(monkeypatch):
+    # the run checks the elimination's actual pivot growth, whatever applicable() estimated
+    from isingvar.errors import NonFiniteResultError
+
+    pm = make_instance("square", resolve_params("square", {"L": 6, "boundary": "open", "disorder": "pm"}), 1, 0)
+    assert planar.applicable(pm, [3.0], sites=False) is None
+    monkeypatch.setattr(planar, "GROWTH_LIMIT", 1.0)
+    monkeypatch.setattr(planar, "applicable", lambda *args, **kwargs: None)  # only the run's own check
+    with pytest.raises(NonFiniteResultError, match="beta = 3"):
+        planar.run(pm, [3.0])
+
+
+@pytest.mark.parametrize("L", [12, 16])
+def test_against_elimination(L):
+    elimination = pytest.importorskip("isingvar.elimination")
+    rng = np.random.default_rng(L)
+    i, j = lattice_bonds(L)
+    m = IsingModel(L * L, i, j, rng.standard_normal(i.size))
+    betas = np.array([0.1, 0.44, 1.0, 3.0])
+    assert_close(planar.run(m, betas).lnZ, elimination.run(m, betas, sites=False, progress=None).lnZ)
