@@ -124,7 +124,7 @@ def compare(baseline):
 
 def cli():
     exe = Path(sys.executable).with_name("isingvar")
-    load = open("/proc/loadavg").read().split()[:3] if Path("/proc/loadavg").exists() else "?"
+    load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
@@ -133,10 +133,10 @@ def cli():
         wall = time.perf_counter() - t
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    load_after = open("/proc/loadavg").read().split()[:3] if Path("/proc/loadavg").exists() else "?"
+    load_after = os.getloadavg()
     print(f"isingvar {' '.join(CLI)}: wall {wall:.1f} s ({MAIN_WALL_S / wall:.2f}x main's {MAIN_WALL_S:g} s), "
-          f"CPU {cpu:.1f} s ({MAIN_CPU_S / cpu:.2f}x main's {MAIN_CPU_S:g} s); load average before {' '.join(load)}, "
-          f"after {' '.join(load_after)} on {os.cpu_count()} cores")
+          f"CPU {cpu:.1f} s ({MAIN_CPU_S / cpu:.2f}x main's {MAIN_CPU_S:g} s); load average before {load[0]:.2f}, "
+          f"after {load_after[0]:.2f} on {os.cpu_count()} cores")
 
 
 def main():

@@ -334,7 +334,14 @@ def sweep(
         from isingvar.io.store import check_output, read_summary
         from isingvar.parallel import WorkerPool, available_cores
         from isingvar.report import bounds_table, free_energy_names, model_lnZ_values
-        from isingvar.sweep import choose_workers, default_output_path, make_config, parse_shard, run_sweep
+        from isingvar.sweep import (
+            choose_workers,
+            default_output_path,
+            estimate_time,
+            make_config,
+            parse_shard,
+            run_sweep,
+        )
 
         if resume and overwrite:
             raise ModelParameterError("--resume and --overwrite exclude each other; choose one")
@@ -359,6 +366,8 @@ def sweep(
         if not as_json:
             err.print(_encodable(f"sweep {config.model} N={config.n}: grid sample×J×h×beta = {'×'.join(map(str, config.shape))}, "
                                  f"methods {', '.join(config.methods)}", err), highlight=False)
+            for name, plan in estimate_time(config).notes.items():  # e.g. the exact path sample 0 takes
+                err.print(_encodable(f"  {name}: {plan}", err), highlight=False)
         n_workers, note = choose_workers(workers, config, available_cores())
         if note:
             typer.echo(f"warning: {note}", err=True)

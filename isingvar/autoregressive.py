@@ -104,7 +104,7 @@ class Network:
         from .kernels import ar
 
         g = np.zeros_like(self.theta)
-        b, W, U, C, Uh, V = self.arrays()
+        _b, W, U, C, Uh, V = self.arrays()
         ar.backward(W, U, C, Uh, V, self.deg, self.cnt, s, a, h, np.ascontiguousarray(coef, dtype=np.float64),
                     *self.arrays(g))
         g *= self.mask
@@ -217,7 +217,7 @@ def exact_lower_bound(net: Network, model, beta: float) -> tuple[float, float, f
     if net.n > EXACT_MAX_N:
         raise ValueError(f"exact ELBO only for N <= {EXACT_MAX_N}")
     indptr, indices, data = model.csr
-    sq, se, sl = ar.exact_elbo(*net.arrays(), net.deg, net.cnt, indptr, indices, data, model.fields)
+    _sq, se, sl = ar.exact_elbo(*net.arrays(), net.deg, net.cnt, indptr, indices, data, model.fields)
     return -beta * se - sl, se, -sl
 
 
@@ -282,7 +282,7 @@ def compile_kernels(model) -> None:
     for depth in (1, 2):
         net = Network(max(model.n, 1), depth, 1)
         s = np.empty((0, net.n))
-        lnq, a, h = net.forward(s, np.empty((0, net.n)))
+        _lnq, a, h = net.forward(s, np.empty((0, net.n)))
         net.gradient(s, a, h, np.empty(0))
     ar.dense_energies(np.zeros((1, 1)), np.zeros(1), np.zeros((0, 1)), np.empty(0))
     ar.energies(np.zeros(2, dtype=np.int64), np.zeros(0, dtype=np.int64), np.empty(0), np.zeros(1), np.zeros((0, 1)),

@@ -55,7 +55,7 @@ from .thermo import free_energy_per_spin
 #: Refuse beta max|J| beyond this: matrix entries reach exp(2 beta max|J|) (float64 ends at e^709).
 MAX_BETA_J = 300.0
 #: Largest pivot growth max(|p|, 1/|p|) accepted: ln Z's relative error measured ~1e-15 times it.
-GROWTH_LIMIT = 1e4
+GROWTH_LIMIT = 1e5
 #: The ground state's cost in factorisations, for :func:`estimate_seconds`.
 GROUND_STATE_FACTORISATIONS = 6
 #: Embeddings and structures kept (one of each per coupling pattern: every disorder sample of a sweep shares them).

@@ -260,7 +260,7 @@ def test_sweep_show_and_plot_carry_the_bound_and_the_estimate_with_its_error(tmp
     assert "f_ar_upper" in f["upper"] and f["estimate"] == ["f_ar_is"]
     rows = bounds_table(summary)
     done = summary["done"][:, 0, 0].astype(bool)
-    mean, se, count = estimate_stats(summary, "f_ar_is", 0, 0, done)
+    _mean, se, count = estimate_stats(summary, "f_ar_is", 0, 0, done)
     assert count[-1] == 1 and se[-1] == summary["f_ar_is_se"][0, 0, 0, -1] > 0  # one sample: its MC error
     assert rows[-1]["f_ar_is_se"] == se[-1]
     assert rows[-1]["f_exact"] <= rows[-1]["f_ar_upper"] <= rows[-1]["f_mf_upper"]

@@ -196,7 +196,7 @@ def _bands(model: IsingModel, layer: np.ndarray, period: int, r: int, K: int) ->
     li, lj = layer[model.edge_i], layer[model.edge_j]
     comps = []
     for k in range(K):
-        o = int(round(k * r / K))
+        o = round(k * r / K)
         if period:
             bi, bj = ((li - o) % period) // r, ((lj - o) % period) // r
         else:
