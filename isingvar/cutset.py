@@ -34,6 +34,9 @@ from .model import IsingModel
 from .parallel import kernel_threads, numba_threads
 from .thermo import free_energy_per_spin
 
+#: ExactResult fields this path leaves NaN (it cannot give them exactly; docs/methods.md).
+NOT_GIVEN = ("absm",)
+
 #: Largest cutset enumerated (2^34 forest sums take hours even on a K34,34).
 MAX_CUTSET = 34
 #: Cutset configurations per chunk (2^CHUNK_BITS); each chunk starts from scratch.

@@ -39,6 +39,9 @@ from .interrupt import deferred_interrupt
 from .model import IsingModel
 from .parallel import kernel_threads, numba_threads
 
+#: ExactResult fields this path leaves NaN (it cannot give them exactly; docs/methods.md).
+NOT_GIVEN = ("absm",)
+
 #: Most bytes of tables one elimination run may hold (messages, moment tables, min-sum choices;
 #: with per-site values every message is kept for the backward pass).  Above it the path refuses.
 MAX_TABLE_BYTES = 4 * 2**30

@@ -26,8 +26,8 @@ Middleton, PRE 80, 046708 (2009)).  Steps (docs/methods.md, "Planar zero-field P
    exp(2 beta |J|) of the bonds the ground state must leave unsatisfied, and so does the error
    (measured: relative error ~1e-15 times the pivot growth max(|p|, 1/|p|)).  So
    :func:`applicable` refuses betas beyond an estimate of where the growth reaches
-   :data:`GROWTH_LIMIT` (+-J: beta <= 4.6), and :func:`run` checks the actual growth at every beta
-   and raises rather than return a value off by more than ~1e-11.  (With an arbitrary reference
+   :data:`GROWTH_LIMIT` (+-J: beta <= 5.7), and :func:`run` checks the actual growth at every beta
+   and raises rather than return a value off by more than ~1e-10.  (With an arbitrary reference
    state or with partial pivoting, ln Z is lost already at beta ~ 1-3 on a 5 x 5 glass.)
 
 Exactly: ln Z and f; m = 0 and <s_i> = 0 by the h = 0 symmetry.  The derivatives (u, s, c) would
@@ -51,6 +51,9 @@ from .exact import ExactResult
 from .interrupt import deferred_interrupt
 from .model import IsingModel
 from .thermo import free_energy_per_spin
+
+#: ExactResult fields this path leaves NaN (it cannot give them exactly; docs/methods.md).
+NOT_GIVEN = ("u", "s", "c", "m2", "absm", "chi", "e0")
 
 #: Refuse beta max|J| beyond this: matrix entries reach exp(2 beta max|J|) (float64 ends at e^709).
 MAX_BETA_J = 300.0
@@ -423,7 +426,7 @@ def run(model: IsingModel, betas, *, sites: bool = False,
         :func:`applicable`).
     NonFiniteResultError
         If the pivot growth at some beta passes :data:`GROWTH_LIMIT` (ln Z would lose more than
-        ~1e-11 relative), naming that beta.
+        ~1e-10 relative), naming that beta.
     """
     b = np.ascontiguousarray(betas, dtype=np.float64)
     if b.ndim != 1 or not np.all(np.isfinite(b)) or np.any(b < 0):

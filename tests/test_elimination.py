@@ -190,7 +190,8 @@ def _fake_path(name, seconds, reason=None):
 
     mod = types.SimpleNamespace(
         __name__=f"fake.{name}", applicable=lambda model, betas, *, sites: reason,
-        estimate_seconds=lambda model, betas, *, sites: seconds, run=run)
+        estimate_seconds=lambda model, betas, *, sites: seconds, run=run,
+        NOT_GIVEN=("u", "s", "c", "m", "m2", "absm", "chi"))  # every moment NaN, as run gives them
     return mod, calls
 
 

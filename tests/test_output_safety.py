@@ -358,8 +358,8 @@ def test_write_points_refuses_nan_and_allows_the_declared_non_finite_values(tmp_
         store.write_points(f, [((0, 0, 0), ok)])
         bad = np.zeros(nb)
         bad[2] = np.nan
-        for name, values in {"u_exact": bad, "f_exact": np.r_[1.0, -np.inf, np.ones(nb - 2)],
-                             "E0_exact": np.nan}.items():
+        # (u_exact, c_exact, E0_exact may be NaN: the planar path cannot give them; m_exact may not)
+        for name, values in {"m_exact": bad, "f_exact": np.r_[1.0, -np.inf, np.ones(nb - 2)]}.items():
             before, other = f[name][0, 0, 0], f["u_exact"][1, 0, 0]
             with pytest.raises(NonFiniteResultError, match=f"{name} is .* at sample 0"):
                 store.write_points(f, [((1, 0, 0), {"u_exact": np.zeros(nb)}),
@@ -377,16 +377,41 @@ def test_a_nan_result_stops_the_sweep_without_marking_it_done(tmp_path, monkeypa
     def nan_in_sample_1(config, k, *args, **kw):
         values = real(config, k, *args, **kw)
         if k == 1:
-            values["c_exact"] = values["c_exact"] * np.nan
+            values["m_exact"] = values["m_exact"] * np.nan
         return values
 
     monkeypatch.setattr(sweep.run, "compute_instance", nan_in_sample_1)
     out = tmp_path / "r.h5"
     r = run("sweep", *SMALL, "--out", out)
-    assert "numerical failure: c_exact is nan at sample 1" in one_line_error(r, 2)
+    assert "numerical failure: m_exact is nan at sample 1" in one_line_error(r, 2)
     with h5py.File(out, "r") as f:
         assert list(f["done"][:, 0, 0]) == [1, 0, 0]
-        assert np.isnan(f["c_exact"][1]).all()
+        assert np.isnan(f["m_exact"][1]).all()
+
+
+def test_an_exact_path_leaving_nan_it_does_not_declare_is_a_numerical_failure(monkeypatch):
+    # the exact variables allow NaN for the paths that cannot give a quantity (planar: u, c, ...), so
+    # the method itself holds every path to its NOT_GIVEN list
+    import dataclasses
+
+    import isingvar.exact as enumeration
+    from isingvar.families import make_instance, resolve_params
+    from isingvar.methods import exact as exact_method
+    from isingvar.methods.base import NoSettings
+
+    real = enumeration.run
+
+    def nan_u(model, betas, **kw):
+        r = real(model, betas, **kw)
+        return dataclasses.replace(r, u=r.u * np.nan)
+
+    monkeypatch.setattr(enumeration, "run", nan_u)
+    model, betas = make_instance("sk", resolve_params("sk", {"n": 6}), 0, 0), np.array([0.5, 1.0])
+    with pytest.raises(NonFiniteResultError, match="enumeration path gave u = NaN"):
+        exact_method.run(model, betas, NoSettings(), np.random.default_rng(0), sites=False)
+    monkeypatch.setattr(enumeration, "NOT_GIVEN", ("u",), raising=False)
+    values = exact_method.run(model, betas, NoSettings(), np.random.default_rng(0), sites=False)
+    assert np.isnan(values["u_exact"]).all() and np.isfinite(values["c_exact"]).all()
 
 
 def test_done_over_nan_is_recomputed_on_resume(tmp_path, result):

@@ -124,6 +124,7 @@ def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
 
     module = _chosen(model, betas, sites)
     r = module.run(model, betas, sites=sites, progress=step)
+    _check_given(module, r)
     values = {
         "lnZ_exact": r.lnZ, "f_exact": r.f, "u_exact": r.u, "s_exact": r.s, "c_exact": r.c,
         "m_exact": r.m, "m2_exact": r.m2, "absm_exact": r.absm, "chi_exact": r.chi,
@@ -132,6 +133,19 @@ def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
     if r.sites is not None:
         values["m_exact_site"] = r.sites
     return values
+
+
+def _check_given(module, r) -> None:
+    """Raise NonFiniteResultError where path ``module`` left NaN a quantity it does not declare in its
+    ``NOT_GIVEN`` (ExactResult field names; default none): the variables allow NaN for the paths
+    that cannot give them, so the file's own check would let such a failure through."""
+    from ..errors import NonFiniteResultError
+
+    allowed = set(getattr(module, "NOT_GIVEN", ()))
+    for field in ("u", "s", "c", "m", "m2", "absm", "chi", "e0"):
+        if field not in allowed and np.isnan(getattr(r, field)).any():
+            raise NonFiniteResultError(f"numerical failure: the {path_name(module)} path gave {field} = NaN "
+                                       "(couplings or fields too large for float64?)")
 
 
 _MODEL_VAR, file_hook = model_file_lnZ(VARIABLES[0])  # lnZ_model_exact
