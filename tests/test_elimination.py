@@ -214,6 +214,22 @@ def test_the_cheapest_applicable_path_runs(monkeypatch):
         method.check(model, BETAS, None, sites=False)
 
 
+def test_a_path_too_cheap_to_time_is_taken_without_probing_the_rest(monkeypatch):
+    # each estimate may be a timed kernel probe (a compile the first time): a small model that the first
+    # path does in no measurable time must not pay for the others' probes
+    from isingvar.methods import exact as method
+
+    free, _ = _fake_path("free", 0.0)
+    probed = []
+    later, _ = _fake_path("later", 0.0)
+    later.estimate_seconds = lambda model, betas, *, sites: probed.append("later") or 0.0
+    monkeypatch.setattr(method, "_paths", lambda: [free, later])
+    model = IsingModel(4, [0, 1, 2], [1, 2, 3], [1.0, -1.0, 0.5])
+    assert method.choose(model, BETAS, sites=False) == (free, 0.0) and not probed
+    monkeypatch.setattr(method, "_paths", lambda: [_fake_path("dear", 2.0)[0], later])
+    assert method.choose(model, BETAS, sites=False) == (later, 0.0) and probed == ["later"]
+
+
 def test_real_paths_pick_elimination_beyond_enumeration():
     from isingvar.methods import exact as method
 

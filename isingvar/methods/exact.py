@@ -61,7 +61,8 @@ def path_name(module) -> str:
 
 
 def choose(model, betas, *, sites: bool):
-    """(path module, estimated seconds) of the cheapest exact path that applies to ``model``.
+    """(path module, estimated seconds) of the cheapest exact path that applies to ``model``; a path
+    estimated at 0 (below what its estimate times) is taken at once, the later ones not estimated.
 
     Raises
     ------
@@ -77,6 +78,8 @@ def choose(model, betas, *, sites: bool):
         secs = module.estimate_seconds(model, betas, sites=sites)
         if best is None or secs < best[1]:
             best = (module, secs)
+        if secs <= 0.0:  # too cheap to time: no later path can win (ties go to the first), none is probed
+            break
     if best is None:
         raise TooLargeError(f"no exact path can compute this model (N = {model.n}): {'; '.join(reasons)}; "
                             "use --method mf and --method trw (bounds from both sides)")
