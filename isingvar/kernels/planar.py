@@ -11,6 +11,24 @@ from ._jit import njit
 
 
 @njit
+def darts_by_tail(n, tail):
+    """The darts grouped by tail vertex (CSR): (start int64 (n + 1,), darts int64 (D,)); the darts of
+    vertex v are ``darts[start[v]:start[v + 1]]``, in increasing order."""
+    D = tail.size
+    start = np.zeros(n + 1, dtype=np.int64)
+    for d in range(D):
+        start[tail[d] + 1] += 1
+    for v in range(n):
+        start[v + 1] += start[v]
+    fill = start[:-1].copy()
+    out = np.empty(D, dtype=np.int64)
+    for d in range(D):
+        out[fill[tail[d]]] = d
+        fill[tail[d]] += 1
+    return start, out
+
+
+@njit
 def fan_triangulation(face_next, tail):
     """Cut every face of a planar map into triangles by chords fanned from one corner.
 
@@ -108,17 +126,7 @@ def kasteleyn_orientation(n, tail, root):
     """
     D = tail.size
     E = D // 2
-    # CSR of darts by tail
-    start = np.zeros(n + 1, dtype=np.int64)
-    for d in range(D):
-        start[tail[d] + 1] += 1
-    for v in range(n):
-        start[v + 1] += start[v]
-    fill = start[:-1].copy()
-    out = np.empty(D, dtype=np.int64)
-    for d in range(D):
-        out[fill[tail[d]]] = d
-        fill[tail[d]] += 1
+    start, out = darts_by_tail(n, tail)
     parent_edge = np.full(n, -1, dtype=np.int64)
     order = np.empty(n, dtype=np.int64)
     visited = np.zeros(n, dtype=np.bool_)
@@ -183,17 +191,7 @@ def spins_from_bonds(n, tail, sign, root):
     Returns float64 (n,) of +-1 (s_root = +1).  Consistent on every edge when ``sign`` is a cut
     pattern (its product around every cycle is +1); the caller checks that.
     """
-    D = tail.size
-    start = np.zeros(n + 1, dtype=np.int64)
-    for d in range(D):
-        start[tail[d] + 1] += 1
-    for v in range(n):
-        start[v + 1] += start[v]
-    fill = start[:-1].copy()
-    out = np.empty(D, dtype=np.int64)
-    for d in range(D):
-        out[fill[tail[d]]] = d
-        fill[tail[d]] += 1
+    start, out = darts_by_tail(n, tail)
     s = np.zeros(n)
     s[root] = 1.0
     queue = np.empty(n, dtype=np.int64)
