@@ -38,6 +38,7 @@ from .exact import ExactResult, _result
 from .interrupt import deferred_interrupt
 from .model import IsingModel
 from .parallel import kernel_threads, numba_threads
+from .thermo import check_betas
 
 #: ExactResult fields this path leaves NaN (it cannot give them exactly; docs/methods.md).
 NOT_GIVEN = ("absm",)
@@ -533,9 +534,7 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     ValueError
         If a beta is negative or not finite.
     """
-    b = np.ascontiguousarray(betas, dtype=np.float64)
-    if b.ndim != 1 or not np.all(np.isfinite(b)) or np.any(b < 0):
-        raise ValueError("betas must be a 1-D array of finite values >= 0")
+    b = check_betas(betas)
     reason = applicable(model, b, sites=sites)
     if reason is not None:
         raise TooLargeError(f"exact elimination cannot run: {reason}; use --method mf and --method trw")

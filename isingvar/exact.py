@@ -42,7 +42,7 @@ from .errors import TooLargeError
 from .interrupt import deferred_interrupt
 from .model import IsingModel
 from .parallel import kernel_threads, numba_threads
-from .thermo import free_energy_per_spin
+from .thermo import check_betas, free_energy_per_spin
 
 #: Largest N the kernels can represent at all (Gray indices are int64).
 HARD_MAX_N = 62
@@ -339,9 +339,7 @@ def exact_enumeration(
     ValueError
         If a beta is negative or not finite, or ``path`` does not apply.
     """
-    b = np.ascontiguousarray(betas, dtype=np.float64)
-    if b.ndim != 1 or not np.all(np.isfinite(b)) or np.any(b < 0):
-        raise ValueError("betas must be a 1-D array of finite values >= 0")
+    b = check_betas(betas)
     n = model.n
     if n > HARD_MAX_N:
         raise TooLargeError(f"exact enumeration is impossible for N = {n} (> {HARD_MAX_N}); use --method mf")

@@ -21,7 +21,7 @@ import numpy as np
 from .interrupt import deferred_interrupt
 from .model import IsingModel
 from .parallel import kernel_threads, numba_threads
-from .thermo import free_energy_per_spin
+from .thermo import check_betas, free_energy_per_spin
 
 #: Names of the fresh starting points tried at every beta, in order.
 STARTS = ("paramagnetic", "up", "down", "random")
@@ -344,9 +344,7 @@ def mean_field(
     ValueError
         If a beta is negative or not finite, or max_sweeps < 1.
     """
-    b = np.ascontiguousarray(betas, dtype=np.float64)
-    if b.ndim != 1 or not np.all(np.isfinite(b)) or np.any(b < 0):
-        raise ValueError("betas must be a 1-D array of finite values >= 0")
+    b = check_betas(betas)
     if max_sweeps < 1:
         raise ValueError("max_sweeps must be at least 1")
     n, nb = model.n, b.size

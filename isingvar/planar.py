@@ -50,7 +50,7 @@ from .errors import NonFiniteResultError
 from .exact import ExactResult
 from .interrupt import deferred_interrupt
 from .model import IsingModel
-from .thermo import free_energy_per_spin
+from .thermo import check_betas, free_energy_per_spin
 
 #: ExactResult fields this path leaves NaN (it cannot give them exactly; docs/methods.md).
 NOT_GIVEN = ("u", "s", "c", "m2", "absm", "chi", "e0")
@@ -428,9 +428,7 @@ def run(model: IsingModel, betas, *, sites: bool = False,
         If the pivot growth at some beta passes :data:`GROWTH_LIMIT` (ln Z would lose more than
         ~1e-10 relative), naming that beta.
     """
-    b = np.ascontiguousarray(betas, dtype=np.float64)
-    if b.ndim != 1 or not np.all(np.isfinite(b)) or np.any(b < 0):
-        raise ValueError("betas must be a 1-D array of finite values >= 0")
+    b = check_betas(betas)
     reason = applicable(model, b, sites=sites)
     if reason is not None:
         raise ValueError(f"the planar path does not apply: {reason}")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ModelParameterError, TooLargeError
+from ..thermo import check_betas
 from .base import Method, Var
 
 _INF0 = "-inf at beta = 0"
@@ -111,9 +112,7 @@ def run(model, betas, settings, rng, *, sites=False, progress=None) -> dict:
     from ..interrupt import deferred_interrupt
     from ..thermo import free_energy_per_spin
 
-    b = np.ascontiguousarray(betas, dtype=np.float64)
-    if b.ndim != 1 or not np.all(np.isfinite(b)) or np.any(b < 0):
-        raise ValueError("betas must be a 1-D array of finite values >= 0")
+    b = check_betas(betas)
     n, nb = model.n, b.size
     names = [v.name for v in VARIABLES if v.dtype == "f8"]
     out = {name: np.full(nb, np.nan) for name in names}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..interrupt import deferred_interrupt
-from ..thermo import free_energy_per_spin
+from ..thermo import check_betas, free_energy_per_spin
 from .base import Method, Var, per_beta
 from .trw import SECONDS_PER_SLOT_SWEEP, Graph, check_settings
 
@@ -55,9 +55,7 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
     converged, the one with the larger lnZ_bethe is reported with bethe_converged = 0.
     """
     from ..kernels import bp
-    b = np.ascontiguousarray(betas, dtype=np.float64)
-    if b.ndim != 1 or not np.all(np.isfinite(b)) or np.any(b < 0):
-        raise ValueError("betas must be a 1-D array of finite values >= 0")
+    b = check_betas(betas)
     nb, n = b.size, model.n
     g = Graph(model)
     rho = np.ones(g.indices.size)

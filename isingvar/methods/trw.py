@@ -34,7 +34,7 @@ from ..interrupt import deferred_interrupt
 # The kernels (isingvar.kernels.bp, numba) are imported inside the functions that call them: the
 # registry imports every method module when the CLI starts, and `isingvar --help` loads no numba.
 from ..parallel import kernel_threads, numba_threads
-from ..thermo import free_energy_per_spin
+from ..thermo import check_betas, free_energy_per_spin
 from .base import Method, Var, model_file_lnZ, per_beta
 
 #: Largest relative residual |sum_T rho_T theta_T - theta| / scale accepted (scale: the largest
@@ -485,9 +485,7 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
     Betas are processed in ascending order, each warm-started from the previous one (messages and
     tree list).
     """
-    b = np.ascontiguousarray(betas, dtype=np.float64)
-    if b.ndim != 1 or not np.all(np.isfinite(b)) or np.any(b < 0):
-        raise ValueError("betas must be a 1-D array of finite values >= 0")
+    b = check_betas(betas)
     if settings.width > 1:
         return run_components(model, b, settings, rng, progress)
     nb = b.size
