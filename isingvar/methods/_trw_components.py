@@ -397,20 +397,16 @@ def evaluate(model: IsingModel, c: Construction, beta: float, fields: np.ndarray
     return math.fsum(lnz_parts) / K, mags, residual
 
 
-def _dot(a: np.ndarray, b: np.ndarray) -> float:
-    """Inner product without BLAS: a multithreaded BLAS call spins its threads on a loaded machine
-    (measured: 0.5 s per 20,000-element product with two shared cores)."""
-    return float(np.sum(a * b))
-
-
 def optimise(model: IsingModel, c: Construction, beta: float, d0: np.ndarray, iterations: int, tol: float,
-             residual_limit: float, memory: int = 8):
-    """Field shares fields = beta h + d - mean_P d minimising the primal, by L-BFGS with Armijo
-    backtracking from offsets ``d0`` float64 (K, N) (Nocedal & Wright, Alg. 7.4-7.5).
+             residual_limit: float):
+    """Field shares fields = beta h + d - mean_P d minimising the primal, by L-BFGS
+    (:func:`isingvar.methods._lbfgs.minimise`) from offsets ``d0`` float64 (K, N).
 
     Every evaluation is a certified bound; returns (least bound, its offsets d (K, N), evaluations,
-    converged: projected gradient max below ``tol``).
+    converged: gradient max below ``tol`` or no relative progress above 1e-13).
     """
+    from ._lbfgs import minimise
+
     theta_h = beta * model.fields
     K = c.K
 
@@ -418,56 +414,9 @@ def optimise(model: IsingModel, c: Construction, beta: float, d0: np.ndarray, it
         d = d - d.mean(axis=0)
         val, mags, _ = evaluate(model, c, beta, theta_h + d, sites=iterations > 0, residual_limit=residual_limit)
         if mags is None:
-            return val, None
+            return val, np.zeros_like(d)
         g = mags / K
         return val, g - g.mean(axis=0)
 
-    x = np.array(d0, dtype=np.float64)
-    f, g = fg(x)
-    best = (f, x.copy())
-    evals, conv = 1, False
-    S, Y = [], []
-    for _ in range(iterations):
-        if np.max(np.abs(g)) < tol:
-            conv = True
-            break
-        q = g.ravel().copy()
-        alphas = []
-        for s_, y_ in zip(reversed(S), reversed(Y)):
-            a = _dot(s_, q) / _dot(y_, s_)
-            alphas.append(a)
-            q -= a * y_
-        if S:
-            q *= _dot(S[-1], Y[-1]) / _dot(Y[-1], Y[-1])
-        for (s_, y_), a in zip(zip(S, Y), reversed(alphas)):
-            q += (a - _dot(y_, q) / _dot(y_, s_)) * s_
-        d = -q.reshape(x.shape)
-        slope = _dot(g, d)
-        if slope >= 0:
-            d, slope, S, Y = -g, -_dot(g, g), [], []
-        step = 1.0
-        for _ in range(20):
-            xn = x + step * d
-            fn, gn = fg(xn)
-            evals += 1
-            if fn < best[0]:
-                best = (fn, xn.copy())
-            if fn <= f + 1e-4 * step * slope:
-                break
-            step *= 0.5
-        else:
-            break
-        sy = _dot(xn - x, gn - g)
-        if sy > 1e-300:
-            S.append((xn - x).ravel())
-            Y.append((gn - g).ravel())
-            if len(S) > memory:
-                S.pop(0)
-                Y.pop(0)
-        done = f - fn <= 1e-13 * abs(f)
-        x, f, g = xn, fn, gn
-        if done:
-            conv = True
-            break
-    d = best[1] - best[1].mean(axis=0)
-    return best[0], d, evals, conv
+    f, x, evals, conv = minimise(fg, np.asarray(d0, dtype=np.float64), iterations, tol, 1e-13)
+    return f, x - x.mean(axis=0), evals, conv

@@ -359,14 +359,16 @@ def solve(graph, trees, beta, u, settings):
 
 
 
-def polish(graph, trees, beta, u, iterations, tol, memory=8):
+def polish(graph, trees, beta, u, iterations, tol):
     """Minimise the primal sum_T rho_T ln Z(theta_T(u)) over the messages u directly (convex in u) by
-    L-BFGS with Armijo backtracking (Nocedal & Wright, *Numerical Optimization*, Alg. 7.4-7.5).
+    L-BFGS (:func:`isingvar.methods._lbfgs.minimise`).
 
     Used where TRW message passing did not converge: any u gives a valid decomposition, and the
-    minimum over u is the optimal bound for the current rho.  Returns (u, evaluations).
+    minimum over u is the optimal bound for the current rho.  Returns (u of the least primal
+    evaluated, evaluations).
     """
     from ..kernels import bp
+    from ._lbfgs import minimise
     kappa, rho, theta_h, _ = _slot_params(graph, trees, beta)
     orders, parents, pslots = trees.stacked()
     K = len(trees)
@@ -381,51 +383,7 @@ def polish(graph, trees, beta, u, iterations, tol, memory=8):
                                    trees.weights, lnz, mags, g)
         return math.fsum(trees.weights * lnz), g
 
-    f, g = fg(u)
-    evals = 1
-    S, Y = [], []
-    for _ in range(iterations):
-        if np.max(np.abs(g)) < tol:
-            break
-        # two-loop recursion
-        q = g.copy()
-        alphas = []
-        for s_, y_ in zip(reversed(S), reversed(Y)):
-            a = (s_ @ q) / (y_ @ s_)
-            alphas.append(a)
-            q -= a * y_
-        if S:
-            q *= (S[-1] @ Y[-1]) / (Y[-1] @ Y[-1])
-        else:
-            q *= 1.0 / max(1.0, np.max(np.abs(g)))
-        for (s_, y_), a in zip(zip(S, Y), reversed(alphas)):
-            b = (y_ @ q) / (y_ @ s_)
-            q += (a - b) * s_
-        d = -q
-        slope = g @ d
-        if slope >= 0:
-            d, slope, S, Y = -g, -(g @ g), [], []
-        step = 1.0
-        for _ in range(30):
-            x = u + step * d
-            fx, gx = fg(x)
-            evals += 1
-            if fx <= f + 1e-4 * step * slope:
-                break
-            step *= 0.5
-        else:
-            break
-        sy = (x - u) @ (gx - g)
-        if sy > 1e-300:
-            S.append(x - u)
-            Y.append(gx - g)
-            if len(S) > memory:
-                S.pop(0)
-                Y.pop(0)
-        done = f - fx <= 1e-15 * abs(f)
-        u, f, g = x, fx, gx
-        if done:
-            break
+    _, u, evals, _ = minimise(fg, u, iterations, tol, 1e-15)
     return u, evals
 
 
