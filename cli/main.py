@@ -337,8 +337,8 @@ def sweep(
         from isingvar.sweep import (
             choose_workers,
             default_output_path,
-            estimate_time,
             make_config,
+            method_plans,
             parse_shard,
             run_sweep,
         )
@@ -366,7 +366,7 @@ def sweep(
         if not as_json:
             err.print(_encodable(f"sweep {config.model} N={config.n}: grid sample×J×h×beta = {'×'.join(map(str, config.shape))}, "
                                  f"methods {', '.join(config.methods)}", err), highlight=False)
-            for name, plan in estimate_time(config).notes.items():  # e.g. the exact path sample 0 takes
+            for name, plan in method_plans(config).items():  # e.g. the exact path sample 0 takes
                 err.print(_encodable(f"  {name}: {plan}", err), highlight=False)
         n_workers, note = choose_workers(workers, config, available_cores())
         if note:

@@ -205,3 +205,18 @@ def test_help_text_is_not_eaten_by_markup():
     assert r.exit_code == 0
     text = " ".join(r.output.split())
     assert "rng([seed, k])" in text and "start:stop:n" in text and "J_ij" in text
+
+
+def test_sweep_header_does_not_time_the_methods(tmp_path, monkeypatch):
+    """The sweep's first lines name each method's plan without running the methods' timed cost
+    probes (mean field's cost is a timed run: it ran 3 extra times, seconds at N = 10^6)."""
+    from isingvar import meanfield
+
+    calls = []
+    real = meanfield.mean_field
+    monkeypatch.setattr(meanfield, "mean_field", lambda *a, **k: calls.append(1) or real(*a, **k))
+    r = run("sweep", "square", "--L", 4, "--beta", "0.2:1:3", "--method", "mf", "--method", "exact",
+            "--out", tmp_path / "t.h5")
+    assert r.exit_code == 0, r.output
+    assert "exact: enumeration" in r.output
+    assert len(calls) == 1  # the run itself

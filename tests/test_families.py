@@ -197,3 +197,22 @@ def test_every_family_states_its_size():
     for name, (params, n) in sizes.items():
         assert n_spins(name, resolve_params(name, params)) == n == make_instance(name, resolve_params(name, params), 0, 0).n
         assert FAMILIES[name].size.startswith("N")
+
+
+@pytest.mark.parametrize("boundary", ["open", "periodic"])
+def test_square_disorder_follows_the_documented_bond_order(boundary):
+    """Sample k's J values are drawn in the bond order families documents (right-hand bonds of the
+    sites in row-major order, then downward ones): files made by earlier versions stay reproducible."""
+    L = 4
+    m = build("square", L=L, boundary=boundary, disorder="gaussian")
+    order = []
+    for axis in (1, 0):
+        for site in range(L * L):
+            r, c = divmod(site, L)
+            if boundary == "open" and (c if axis == 1 else r) == L - 1:
+                continue
+            nxt = r * L + (c + 1) % L if axis == 1 else ((r + 1) % L) * L + c
+            order.append((min(site, nxt), max(site, nxt)))
+    draws = np.random.default_rng([0, 0]).standard_normal(len(order))
+    got = dict(zip(zip(m.edge_i.tolist(), m.edge_j.tolist()), m.couplings.tolist()))
+    assert got == dict(zip(order, draws.tolist()))

@@ -35,7 +35,7 @@ from .config import (
     read_config_file,
     result_bytes,
 )
-from .estimate import TimeEstimate, _probes, estimate_time
+from .estimate import TimeEstimate, _probes, estimate_time, method_plans
 from .grid import (
     MANY_INSTANCES,
     MAX_SHARDS,
@@ -66,5 +66,5 @@ from .run import (
 
 __all__ = [
     "SweepConfig", "SweepSummary", "TimeEstimate", "compute_instance", "default_output_path", "estimate_time",
-    "make_config", "parse_range", "parse_shard", "run_sweep", "shard_instances",
+    "make_config", "method_plans", "parse_range", "parse_shard", "run_sweep", "shard_instances",
 ]

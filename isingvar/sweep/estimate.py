@@ -100,10 +100,25 @@ def estimate_time(config: SweepConfig, instances: int | None = None, *, first=No
             continue
         secs = sum(method.cost(m, config.beta, settings, sites=config.sites) * c for m, c in probes) / per
         per_method[name] = secs * count
-        if method.describe is not None and not limited_only:
+    if not limited_only:
+        notes = method_plans(config, first=first, probes=probes)
+    return TimeEstimate(per_method, count, config.n, config.beta.size, limits, notes)
+
+
+def method_plans(config: SweepConfig, *, first=None, probes=None) -> dict:
+    """What each method that has a ``describe`` would do on sample 0 (the exact method's path), one
+    line per method: {name: text}.  Costs nothing else: the sweep's first lines print it without
+    timing the methods (:func:`estimate_time` does that)."""
+    if probes is None:
+        first = make_instance(config.model, config.params, config.seed, 0) if first is None else first
+        probes = _probes(first, config.J, config.h)
+    notes = {}
+    for name in config.methods:
+        method, settings = get_method(name), config.method_settings(name)
+        if method.describe is not None:
             said = [method.describe(m, config.beta, settings, sites=config.sites) for m, _ in probes]
             notes[name] = " / ".join(dict.fromkeys(said))
-    return TimeEstimate(per_method, count, config.n, config.beta.size, limits, notes)
+    return notes
 
 
 def check_memory(name: str, n: int, n_edges: int, betas, settings) -> None:
