@@ -1,6 +1,8 @@
 """The planar zero-field Pfaffian path (isingvar.planar) on open square lattices.
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/planar.py [--L 64 128 256 512] [--betas 32] [--disorder pm]
+    python benchmarks/planar.py --ground-state [--samples 3] --L 128 256 512
+
 
 For each L: the coupling-pattern structure (embedding, triangulation, Kasteleyn orientation; once per
 pattern, shared by every disorder sample), the reference ground state (PyMatching, once per
@@ -8,6 +10,8 @@ instance), the first beta (which also computes the fill-reducing order) and the 
 (factorisations with the order reused), and the total for the sweep's beta grid 0.1..3, lnZ and f.
 Ratio: seconds per beta against one factorisation's M^1.5 model (M = decorated-graph size).
 Where --check-enumeration N allows (L*L <= N), ln Z is checked against exact enumeration.
+With --ground-state: only the reference ground state (PyMatching), per L and disorder sample, and the
+number of frustrated plaquettes and unsatisfied bonds.
 """
 
 import argparse
@@ -33,7 +37,11 @@ def main():
     ap.add_argument("--betas", type=int, default=32)
     ap.add_argument("--disorder", default="pm", choices=("pm", "gaussian", "none"))
     ap.add_argument("--check-enumeration", type=int, default=25)
+    ap.add_argument("--ground-state", action="store_true", help="time the ground state alone")
+    ap.add_argument("--samples", type=int, default=1, help="disorder samples (with --ground-state)")
     a = ap.parse_args()
+    if a.ground_state:
+        return ground_states(a)
     betas = np.linspace(0.1, 3.0, a.betas)
     print(f"load {load()}; {a.betas} betas 0.1..3, disorder {a.disorder}")
     print(f"{'L':>5} {'N':>8} {'M':>8} {'struct s':>9} {'gs s':>7} {'beta1 s':>8} {'per beta s':>10} "
@@ -63,6 +71,25 @@ def main():
             ref = exact_enumeration(model, betas).lnZ
             got = planar.run(model, betas).lnZ
             print(f"      ln Z against enumeration: max relative difference {np.max(np.abs(got / ref - 1)):.1e}")
+    print(f"load {load()}")
+
+
+def ground_states(a):
+    print(f"load {load()}; ground state alone, disorder {a.disorder}")
+    print(f"{'L':>5} {'sample':>6} {'frustrated':>10} {'unsatisfied':>11} {'gs s':>7}")
+    for L in a.L:
+        params = resolve_params("square", {"L": L, "boundary": "open", "disorder": a.disorder})
+        for k in range(a.samples):
+            model = make_instance("square", params, 1, k)
+            s = planar._structure(model)
+            t = time.perf_counter()
+            _, jg = s.reference(model)
+            dt = time.perf_counter() - t
+            bond = np.arange(s.face.size) >> 1
+            J = np.zeros(s.eu.size)
+            J[s.index >= 0] = model.couplings[s.index[s.index >= 0]]
+            odd = np.bincount(s.face, weights=J[bond] < 0) % 2 == 1
+            print(f"{L:>5} {k:>6} {int(odd.sum()):>10} {int((jg < 0).sum()):>11} {dt:>7.2f}", flush=True)
     print(f"load {load()}")
 
 

@@ -252,7 +252,11 @@ def ground_state(n: int, tail: np.ndarray, face: np.ndarray, J: np.ndarray) -> n
     an odd number of its bonds) is the set of frustrated faces (an odd number of J < 0 bonds): a
     minimum-weight perfect matching on the dual graph (PyMatching's sparse blossom; weights are
     discretised there, so with non-integer couplings the state may miss the ground-state energy
-    by rounding, which leaves the Pfaffian's accuracy unchanged).
+    by rounding, which leaves the Pfaffian's accuracy unchanged; with integer couplings, +-J
+    included, it is an exact ground state).  The largest face (the outer face of a lattice) is
+    PyMatching's boundary rather than a detector: its parity follows from the others' (every bond
+    lies on two faces), and as a detector of degree ~4L it made the decoder's time erratic on
+    dense +-J syndromes (L = 300: 78 s against 0.8 s; benchmarks/planar.py --ground-state).
 
     Parameters: ``tail`` int64 (2E,) dart tails of a connected planar map, ``face`` int64 (2E,)
     face of each dart, ``J`` float64 (E,) bond couplings.
@@ -268,11 +272,16 @@ def ground_state(n: int, tail: np.ndarray, face: np.ndarray, J: np.ndarray) -> n
     if not negative.any():
         return np.ones(n)
     nf = int(face.max()) + 1
+    outer = int(np.argmax(np.bincount(face, minlength=nf)))  # the boundary: no detector
+    row = np.arange(nf) - (np.arange(nf) > outer)  # detector of each other face
     k = np.flatnonzero(fa != fb)  # a bridge lies on one face: it never changes a face's parity
-    cols = np.arange(k.size)
-    H = sp.csc_matrix((np.ones(2 * k.size, dtype=np.uint8), (np.concatenate([fa[k], fb[k]]), np.concatenate([cols, cols]))),
-                      shape=(nf, k.size))  # faces x bonds
+    cols = np.tile(np.arange(k.size), 2)
+    ends = np.concatenate([fa[k], fb[k]])
+    inner = ends != outer  # a bond of the outer face has one detector: a boundary edge
+    H = sp.csc_matrix((np.ones(int(inner.sum()), dtype=np.uint8), (row[ends[inner]], cols[inner])),
+                      shape=(nf - 1, k.size))  # faces but the outer one x bonds
     syndrome = (np.bincount(fa, weights=negative, minlength=nf) + np.bincount(fb, weights=negative, minlength=nf)).astype(np.int64) % 2
+    syndrome = np.delete(syndrome, outer)
     flips = np.zeros(E, dtype=bool)
     if syndrome.any():
         matching = pymatching.Matching.from_check_matrix(H, weights=np.abs(J[k]))

@@ -1,0 +1,79 @@
+"""The planar path's reference ground state and what keeps large lattices tractable (small L only)."""
+
+import networkx as nx
+import numpy as np
+import pymatching
+import pytest
+from naive import all_states, energies
+from test_planar import lattice_bonds
+
+from isingvar import planar
+from isingvar.model import IsingModel
+
+
+def brute_e0(m):
+    """Ground-state energy by listing all 2^n states with a dense coupling matrix (plain NumPy)."""
+    J = np.zeros((m.n, m.n))
+    J[m.edge_i, m.edge_j] = J[m.edge_j, m.edge_i] = m.couplings
+    return energies(J, np.zeros(m.n), all_states(m.n)).min()
+
+
+def reference_energy(m):
+    s0, jg = planar._structure(m).reference(m)
+    assert np.all(np.abs(s0) == 1.0)
+    assert m.energy(s0) == pytest.approx(-jg.sum(), abs=1e-12)  # J' is J in the gauge of s0
+    return m.energy(s0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("values", [(-1.0, 1.0), (-3.0, -1.0, 2.0), (-1.0, 0.0, 1.0)])
+def test_reference_is_a_ground_state_of_integer_lattices(seed, values):
+    # integer couplings: PyMatching's matching is exact, so s0 is a ground state; frustrated
+    # plaquettes on the rim (matched to the outer face, PyMatching's boundary) included
+    rng = np.random.default_rng(seed)
+    i, j = lattice_bonds(4)
+    m = IsingModel(16, i, j, rng.choice(values, i.size))
+    assert reference_energy(m) == pytest.approx(brute_e0(m), abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_reference_is_a_ground_state_of_random_planar_graphs(seed):
+    # a general embedding (networkx), whose largest face is the boundary wherever it lies
+    rng = np.random.default_rng(seed)
+    pts = rng.random((12, 2))
+    g = nx.Graph([tuple(sorted(e)) for e in _delaunay_edges(pts)])
+    g.remove_edges_from([e for e in list(g.edges) if rng.random() < 0.3])
+    i, j = np.array(sorted(g.edges)).T
+    m = IsingModel(12, i, j, rng.choice([-2.0, -1.0, 1.0], i.size))
+    assert reference_energy(m) == pytest.approx(brute_e0(m), abs=1e-12)
+
+
+def _delaunay_edges(pts):
+    from scipy.spatial import Delaunay
+
+    for a, b, c in Delaunay(pts).simplices:
+        yield from ((a, b), (b, c), (a, c))
+
+
+def test_outer_face_is_the_matchings_boundary(monkeypatch):
+    # The outer face of an open L x L lattice as a detector (degree 4(L - 1)) made PyMatching's
+    # decode erratic on dense +-J syndromes (L = 512 did not finish); it must be the boundary.
+    seen = []
+    decode = pymatching.Matching.decode
+
+    def spy(self, syndrome, *args, **kwargs):
+        detectors = sorted(set(range(self.num_nodes)) - self.boundary)
+        degree = dict.fromkeys(detectors, 0)
+        for u, v, _ in self.edges():
+            for node in (u, v):
+                if node in degree:
+                    degree[node] += 1
+        seen.append((len(detectors), max(degree.values())))
+        return decode(self, syndrome, *args, **kwargs)
+
+    monkeypatch.setattr(pymatching.Matching, "decode", spy)
+    L = 9
+    i, j = lattice_bonds(L)
+    m = IsingModel(L * L, i, j, np.random.default_rng(5).choice([-1.0, 1.0], i.size))
+    planar._structure(m).reference(m)
+    assert seen == [((L - 1) ** 2, 4)]  # one detector per plaquette, each of degree 4
