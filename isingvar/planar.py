@@ -42,6 +42,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import contextmanager
 from math import isqrt
 
 import numpy as np
@@ -293,6 +294,41 @@ def ground_state(n: int, tail: np.ndarray, face: np.ndarray, J: np.ndarray) -> n
     return s
 
 
+#: glibc's mallopt parameters (malloc.h) and their documented defaults (man 3 mallopt).
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+_MALLOC_DEFAULTS = ((_M_TRIM_THRESHOLD, 128 * 1024), (_M_TOP_PAD, 128 * 1024), (_M_MMAP_THRESHOLD, 128 * 1024))
+
+
+@contextmanager
+def heap_kept():
+    """Let freed memory stay in the process's heap for the block (glibc), and hand it back after.
+
+    Every factorisation allocates and frees the same large arrays (L and U: ~1 GB at L = 512);
+    glibc serves blocks above its mmap threshold by fresh mappings and unmaps them at free, so
+    each beta faulted all of them in anew: system time matched user time at L = 512.  In the
+    block, blocks come from the heap and freed ones are kept for the next beta; on exit the
+    thresholds go back to glibc's defaults (their dynamic adjustment stays off) and malloc_trim
+    returns the kept memory.  Does nothing where the C library has no mallopt/malloc_trim.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mallopt, trim = libc.mallopt, libc.malloc_trim
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        yield
+        return
+    big = 2**31 - 1  # mallopt takes a C int
+    for param, value in ((_M_MMAP_THRESHOLD, big), (_M_TRIM_THRESHOLD, big), (_M_TOP_PAD, 2**28)):
+        mallopt(param, value)
+    try:
+        yield
+    finally:
+        for param, value in _MALLOC_DEFAULTS:
+            mallopt(param, value)
+        trim(0)
+
+
 def _cached(key, build):
     hit = _structures.get(key)
     if hit is None:
@@ -442,7 +478,7 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     if reason is not None:
         raise ValueError(f"the planar path does not apply: {reason}")
     lnz = np.empty(b.size)
-    with deferred_interrupt() as check:  # the structure kernels are numba: a signal is held there too
+    with deferred_interrupt() as check, heap_kept():  # the structure kernels are numba: a signal is held there too
         s = _structure(model)
         _, jg = s.reference(model)
         e_ref = -float(jg.sum())  # E(s0)
