@@ -252,12 +252,13 @@ def ground_state(n: int, tail: np.ndarray, face: np.ndarray, J: np.ndarray) -> n
     The bonds a ground state leaves unsatisfied form a minimum-|J| set whose boundary (faces with
     an odd number of its bonds) is the set of frustrated faces (an odd number of J < 0 bonds): a
     minimum-weight perfect matching on the dual graph (PyMatching's sparse blossom; weights are
-    discretised there, so with non-integer couplings the state may miss the ground-state energy
-    by rounding, which leaves the Pfaffian's accuracy unchanged; with integer couplings, +-J
-    included, it is an exact ground state).  The largest face (the outer face of a lattice) is
-    PyMatching's boundary rather than a detector: its parity follows from the others' (every bond
-    lies on two faces), and as a detector of degree ~4L it made the decoder's time erratic on
-    dense +-J syndromes (L = 300: 78 s against 0.8 s; benchmarks/planar.py --ground-state).
+    rounded to integers there, so with real-valued couplings the state may miss the ground-state
+    energy by rounding, which leaves the Pfaffian's accuracy unchanged; where every nonzero |J| is
+    the same, as on a +-J glass, the rounding changes nothing and the state is an exact ground
+    state).  The largest face (the outer face of a lattice) is PyMatching's boundary rather than a
+    detector: its parity follows from the others' (every bond lies on two faces), and as a detector
+    of degree ~4L it made the decoder's time erratic on dense +-J syndromes (L = 300: 78 s against
+    0.8 s; benchmarks/planar.py --ground-state).
 
     Parameters: ``tail`` int64 (2E,) dart tails of a connected planar map, ``face`` int64 (2E,)
     face of each dart, ``J`` float64 (E,) bond couplings.
