@@ -60,13 +60,15 @@ NOT_GIVEN = ("u", "s", "c", "m2", "absm", "chi", "e0")
 MAX_BETA_J = 300.0
 #: Largest pivot growth max(|p|, 1/|p|) accepted: ln Z's relative error measured ~1e-15 times it.
 GROWTH_LIMIT = 1e5
-#: The ground state's cost in factorisations, for :func:`estimate_seconds`.
-GROUND_STATE_FACTORISATIONS = 6
+#: The ground state and the first beta's fill-reducing order, in factorisations, for :func:`estimate_seconds`.
+SETUP_FACTORISATIONS = 3
+#: A factorisation's seconds grow like M^TIME_EXPONENT (measured 1.15-1.35 on open lattices, L = 24..512).
+TIME_EXPONENT = 1.2
 #: Embeddings and structures kept (one of each per coupling pattern: every disorder sample of a sweep shares them).
 _CACHE_SIZE = 4
 _structures: OrderedDict = OrderedDict()
-#: Seconds per factorisation of a decorated graph of M nodes ~ RATE * M^1.5 (set by a probe).
-_rate: list[float] = []
+#: (seconds, M) of one factorisation of the probe's decorated graph (set once per process).
+_rate: list[tuple[float, int]] = []
 
 
 # ---------------------------------------------------------------------------- embeddings
@@ -422,8 +424,8 @@ def _frustration(model: IsingModel, emb) -> float:
     return _cached(key, build)
 
 
-def _probe_rate() -> float:
-    """Seconds per M^1.5 of one factorisation, timed once per process on a 24 x 24 lattice."""
+def _probe_rate() -> tuple[float, int]:
+    """(seconds, M) of one factorisation of a 24 x 24 lattice, timed once per process."""
     if not _rate:
         L = 24
         eu, ev, fn = _square_map(L)
@@ -432,21 +434,24 @@ def _probe_rate() -> float:
         s.log_pfaffian(0.5, jg)  # computes the order
         t = time.perf_counter()
         s.log_pfaffian(0.5, jg)
-        _rate.append((time.perf_counter() - t) / s.size**1.5)
+        _rate.append((time.perf_counter() - t, s.size))
     return _rate[0]
 
 
 def estimate_seconds(model: IsingModel, betas, *, sites: bool) -> float:
-    """Seconds :func:`run` would take: per-beta factorisations extrapolated as M^1.5 from a probe.
+    """Seconds :func:`run` would take: per-beta factorisations extrapolated from a probe.
 
-    M ~ 6N is the decorated graph's size (fill-reducing orders on planar graphs cost ~M^1.5); the
-    probe is one factorisation of a 24 x 24 lattice, timed once per process.  The ground state
-    (once per instance) is counted as :data:`GROUND_STATE_FACTORISATIONS` factorisations (measured
-    3-6 on +-J lattices of L = 128..256, benchmarks/planar.py).
+    M ~ 6N is the decorated graph's size; a factorisation's time is the probe's (one factorisation
+    of a 24 x 24 lattice, timed once per process) times (M / M_probe)^:data:`TIME_EXPONENT`
+    (nested dissection's M^1.5 flops are not reached below L = 512: SuperLU's time grew like
+    M^1.15-1.35 there, benchmarks/planar.py).  The ground state and the first beta's ordering add
+    :data:`SETUP_FACTORISATIONS` (measured 1-3 on +-J lattices of L = 256..512).  For the issue's
+    32-beta +-J sweeps: 40 s and 214 s estimated, 39 s and 246 s measured at L = 256 and 512
+    (docs/performance.md); the M^1.5 model it replaces said 261 s and 1450 s.
     """
     nb = np.asarray(betas).size
-    size = 6.0 * model.n
-    return _probe_rate() * size**1.5 * (nb + GROUND_STATE_FACTORISATIONS)
+    seconds, size = _probe_rate()
+    return seconds * (6.0 * model.n / size) ** TIME_EXPONENT * (nb + SETUP_FACTORISATIONS)
 
 
 def run(model: IsingModel, betas, *, sites: bool = False,
