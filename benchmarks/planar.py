@@ -3,6 +3,7 @@
     OPENBLAS_NUM_THREADS=1 python benchmarks/planar.py [--L 64 128 256 512] [--betas 32] [--beta-max 2]
                                                        [--disorder pm]
     python benchmarks/planar.py --ground-state [--samples 3] --L 128 256 512
+    python benchmarks/planar.py --orders --L 256 --beta-max 3 [--betas 6] [--seed 1]
 
 For each L: the coupling-pattern structure (embedding, triangulation, Kasteleyn orientation; once per
 pattern, shared by every disorder sample), the reference ground state (PyMatching, once per
@@ -12,6 +13,9 @@ the issue's 0.1:2), lnZ and f, the factorisations run as planar.run runs them (i
 Where --check-enumeration N allows (L*L <= N), ln Z is checked against exact enumeration.
 With --ground-state: only the reference ground state (PyMatching), per L and disorder sample, and the
 number of frustrated faces and of bonds the ground state leaves unsatisfied.
+With --orders: per beta, ln |Pf K| by the path's order (MMD on A^T A + A) and by SuperLU's MMD on A^T A
+and COLAMD (diagonal pivots each), the path's pivot growth and the largest relative spread of the three:
+a consistency check of the precision where no exact reference exists.
 """
 
 import argparse
@@ -40,9 +44,13 @@ def main():
     ap.add_argument("--check-enumeration", type=int, default=25)
     ap.add_argument("--ground-state", action="store_true", help="time the ground state alone")
     ap.add_argument("--samples", type=int, default=1, help="disorder samples (with --ground-state)")
+    ap.add_argument("--orders", action="store_true", help="ln Pf by three fill-reducing orders per beta")
+    ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     if a.ground_state:
         return ground_states(a)
+    if a.orders:
+        return orders(a)
     betas = np.linspace(0.1, a.beta_max, a.betas)
     print(f"load {load()}; {a.betas} betas 0.1..{a.beta_max:g}, disorder {a.disorder}")
     print(f"{'L':>5} {'N':>8} {'M':>8} {'struct s':>9} {'gs s':>7} {'beta1 s':>8} {'per beta s':>10} "
@@ -78,6 +86,32 @@ def row(a, L, model, betas):
         ref = exact_enumeration(model, betas).lnZ
         got = planar.run(model, betas).lnZ
         print(f"      ln Z against enumeration: max relative difference {np.max(np.abs(got / ref - 1)):.1e}")
+
+
+def orders(a):
+    from scipy.sparse.linalg import splu
+
+    betas = np.linspace(0.1, a.beta_max, a.betas)
+    print(f"load {load()}; ln |Pf K| by three orders, disorder {a.disorder}, seed {a.seed}")
+    print(f"{'L':>5} {'beta':>6} {'growth':>9} {'ln Pf (path)':>20} {'MMD_ATA - path':>15} {'COLAMD - path':>15} "
+          f"{'rel spread':>10}")
+    for L in a.L:
+        params = resolve_params("square", {"L": L, "boundary": "open", "disorder": a.disorder})
+        model = make_instance("square", params, a.seed, 0)
+        s = planar._structure(model)
+        _, jg = s.reference(model)
+        with planar.heap_kept():
+            for b in betas:
+                lp, growth = s.log_pfaffian(float(b), jg)
+                other = []
+                for spec in ("MMD_ATA", "COLAMD"):
+                    lu = splu(s.matrix(float(b), jg), permc_spec=spec, diag_pivot_thresh=0.0,
+                              options={"SymmetricMode": True})
+                    other.append(0.5 * float(np.log(np.abs(lu.U.diagonal())).sum()) - lp)
+                spread = (max(0.0, *other) - min(0.0, *other)) / abs(lp)
+                print(f"{L:>5} {b:>6.3f} {growth:>9.3g} {lp:>20.10f} {other[0]:>15.2e} {other[1]:>15.2e} "
+                      f"{spread:>10.1e}", flush=True)
+    print(f"load {load()}")
 
 
 def ground_states(a):

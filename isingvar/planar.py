@@ -223,21 +223,27 @@ class _Structure:
         s0 = ground_state(self.n, self.tail, self.face, J)
         return s0, J * s0[self.eu] * s0[self.ev]
 
-    def log_pfaffian(self, beta: float, jg: np.ndarray) -> tuple[float, float]:
-        """(ln |Pf K|, pivot growth) at ``beta`` for gauge couplings ``jg`` (float64 (E,) of the map bonds).
-
-        The growth max_k max(|p_k|, 1/|p_k|) of the LU pivots p_k measures the cancellation the
-        elimination went through (1 for a matrix with no frustration-forced unsatisfied bond).
-        """
+    def matrix(self, beta: float, jg: np.ndarray):
+        """The row-paired matrix A (scipy CSC, float64 (M, M), in the stored order) at ``beta`` for gauge
+        couplings ``jg`` (float64 (E,) of the map bonds); ln |Pf K| = ln |det A| / 2."""
         import scipy.sparse as sp
-        from scipy.sparse.linalg import splu
 
         jt = np.zeros(self.size // 2)
         jt[: jg.size] = jg
         w = np.exp(-beta * (jt[self.bond_p] + jt[self.bond_q]))
         vals = np.concatenate([w, w, np.ones(self.size)]) * self.sign
         data = np.bincount(self.slot, weights=vals, minlength=self.nnz)
-        A = sp.csc_matrix((data, self.indices, self.indptr), shape=(self.size, self.size))
+        return sp.csc_matrix((data, self.indices, self.indptr), shape=(self.size, self.size))
+
+    def log_pfaffian(self, beta: float, jg: np.ndarray) -> tuple[float, float]:
+        """(ln |Pf K|, pivot growth) at ``beta`` for gauge couplings ``jg`` (float64 (E,) of the map bonds).
+
+        The growth max_k max(|p_k|, 1/|p_k|) of the LU pivots p_k measures the cancellation the
+        elimination went through (1 for a matrix with no frustration-forced unsatisfied bond).
+        """
+        from scipy.sparse.linalg import splu
+
+        A = self.matrix(beta, jg)
         # diagonal pivots only (diag_pivot_thresh = 0): the elimination that stays accurate
         spec = "MMD_AT_PLUS_A" if self.perm is None else "NATURAL"
         lu = splu(A, permc_spec=spec, diag_pivot_thresh=0.0, options={"SymmetricMode": True})
