@@ -27,7 +27,10 @@ Middleton, PRE 80, 046708 (2009)).  Steps (docs/methods.md, "Planar zero-field P
    (measured: relative error ~1e-15 times the pivot growth max(|p|, 1/|p|)).  So
    :func:`applicable` refuses betas beyond an estimate of where the growth reaches
    :data:`GROWTH_LIMIT` (+-J: beta <= 5.7), and :func:`run` checks the actual growth at every beta
-   and raises rather than return a value off by more than ~1e-10.  (With an arbitrary reference
+   and raises rather than return a value off by more than ~1e-10.  The growth is not a proof: on
+   large glasses at beta ~ 3 orders disagreed by up to 1e-6 inside the limit, so beyond an estimated
+   growth of :data:`CROSS_CHECK_GROWTH` (+-J: beta > 2.3) each beta is factorised in a second order too
+   and the two must agree.  (With an arbitrary reference
    state or with partial pivoting, ln Z is lost already at beta ~ 1-3 on a 5 x 5 glass.)
 
 Exactly: ln Z and f; m = 0 and <s_i> = 0 by the h = 0 symmetry.  The derivatives (u, s, c) would
@@ -60,6 +63,12 @@ NOT_GIVEN = ("u", "s", "c", "m2", "absm", "chi", "e0")
 MAX_BETA_J = 300.0
 #: Largest pivot growth max(|p|, 1/|p|) accepted: ln Z's relative error measured ~1e-15 times it.
 GROWTH_LIMIT = 1e5
+#: Where the estimated growth exp(2 beta J*) (see :func:`_frustration`) passes this, every beta is also
+#: factorised in a second order and the two ln Pf must agree to :data:`CROSS_CHECK_RTOL` of ln Z: on
+#: L >= 128 +-J glasses the pivot growth stayed inside its limit at beta = 3 where orders spread by up to
+#: 1.3e-6 (docs/methods.md); up to beta = 2.42 (below: exp(2 beta) = 100 at beta = 2.3) they agreed to ~1e-12.
+CROSS_CHECK_GROWTH = 1e2
+CROSS_CHECK_RTOL = 1e-10
 #: The ground state and the first beta's fill-reducing order, in factorisations, for :func:`estimate_seconds`.
 SETUP_FACTORISATIONS = 3
 #: A factorisation's seconds grow like M^TIME_EXPONENT (measured 1.15-1.35 on open lattices, L = 24..512).
@@ -200,6 +209,7 @@ class _Structure:
         """CSC pattern of A, permuted by its fill-reducing order (computed on the first factorisation)."""
         self.rows, self.cols = rows, cols
         self.perm = None
+        self.perm2 = None  # the second order of log_pfaffian_checked, relative to perm
         self._csc(np.arange(self.size))
 
     def _csc(self, perm):
@@ -252,6 +262,21 @@ class _Structure:
             self._csc(self.perm)
         pivots = np.abs(lu.U.diagonal())
         return 0.5 * float(np.log(pivots).sum()), float(max(pivots.max(), 1.0 / pivots.min()))
+
+    def log_pfaffian_checked(self, beta: float, jg: np.ndarray) -> float:
+        """ln |Pf K| as :meth:`log_pfaffian`, but in a second fill-reducing order (SuperLU's MMD on AᵀA,
+        computed on the first call and kept): a different rounding path for the same number."""
+        from scipy.sparse.linalg import splu
+
+        A = self.matrix(beta, jg)
+        options = {"SymmetricMode": True}
+        if self.perm2 is None:
+            lu = splu(A, permc_spec="MMD_ATA", diag_pivot_thresh=0.0, options=options)
+            self.perm2 = np.argsort(lu.perm_c)
+        else:
+            p = self.perm2
+            lu = splu(A[p][:, p].tocsc(), permc_spec="NATURAL", diag_pivot_thresh=0.0, options=options)
+        return 0.5 * float(np.log(np.abs(lu.U.diagonal())).sum())
 
 
 def ground_state(n: int, tail: np.ndarray, face: np.ndarray, J: np.ndarray) -> np.ndarray:
@@ -455,9 +480,17 @@ def estimate_seconds(model: IsingModel, betas, *, sites: bool) -> float:
     32-beta +-J sweeps: 40 s and 214 s estimated, 39 s and 246 s measured at L = 256 and 512
     (docs/performance.md); the M^1.5 model it replaces said 261 s and 1450 s.
     """
-    nb = np.asarray(betas).size
+    b = np.asarray(betas, dtype=np.float64)
+    checked = int(np.count_nonzero(b > _cross_check_beta(model)))
     seconds, size = _probe_rate()
-    return seconds * (6.0 * model.n / size) ** TIME_EXPONENT * (nb + SETUP_FACTORISATIONS)
+    extra = SETUP_FACTORISATIONS + (checked + 1 if checked else 0)  # the second order's own ordering
+    return seconds * (6.0 * model.n / size) ** TIME_EXPONENT * (b.size + extra)
+
+
+def _cross_check_beta(model: IsingModel) -> float:
+    """Beta above which :func:`run` confirms each ln Pf in a second order (inf without frustration)."""
+    frustration = _frustration(model, _embedding(model))
+    return float(np.log(CROSS_CHECK_GROWTH) / (2.0 * frustration)) if frustration > 0 else float("inf")
 
 
 def run(model: IsingModel, betas, *, sites: bool = False,
@@ -483,7 +516,8 @@ def run(model: IsingModel, betas, *, sites: bool = False,
         :func:`applicable`).
     NonFiniteResultError
         If the pivot growth at some beta passes :data:`GROWTH_LIMIT` (ln Z would lose more than
-        ~1e-10 relative), naming that beta.
+        ~1e-10 relative), or, beyond the estimated growth :data:`CROSS_CHECK_GROWTH`, a second
+        elimination order disagrees by more than :data:`CROSS_CHECK_RTOL` of ln Z; naming that beta.
     """
     b = check_betas(betas)
     reason = applicable(model, b, sites=sites)
@@ -494,6 +528,7 @@ def run(model: IsingModel, betas, *, sites: bool = False,
         s = _structure(model)
         _, jg = s.reference(model)
         e_ref = -float(jg.sum())  # E(s0)
+        check_from = _cross_check_beta(model)
         check()
         for i, beta in enumerate(b):
             log_pf, growth = s.log_pfaffian(float(beta), jg)
@@ -503,6 +538,14 @@ def run(model: IsingModel, betas, *, sites: bool = False,
                     f"the planar Pfaffian lost precision at beta = {beta:g} (pivot growth {growth:.2g} > "
                     f"{GROWTH_LIMIT:.0e}) on this frustrated instance; use smaller betas")
             lnz[i] = np.log(2.0) - beta * e_ref + log_pf
+            if beta > check_from:
+                spread = abs(s.log_pfaffian_checked(float(beta), jg) - log_pf) / abs(lnz[i])
+                check()
+                if spread > CROSS_CHECK_RTOL:
+                    raise NonFiniteResultError(
+                        f"the planar Pfaffian's precision could not be confirmed at beta = {beta:g} (two elimination "
+                        f"orders differ by {spread:.1g} of ln Z, over {CROSS_CHECK_RTOL:g}) on this frustrated "
+                        "instance; use smaller betas")
             if progress:
                 progress(i + 1, b.size)
     n = model.n

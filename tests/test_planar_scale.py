@@ -132,3 +132,44 @@ def test_estimate_lets_the_issues_l512_sweep_run(monkeypatch):
                                       betas, sites=False) for L in (256, 512)}
     assert est[512] < MAX_SECONDS
     assert 4 * est[256] < est[512]  # still more than linear in N
+
+
+def pm_lattice(L, seed=1):
+    return make_instance("square", resolve_params("square", {"L": L, "boundary": "open", "disorder": "pm"}), seed, 0)
+
+
+def test_high_beta_is_confirmed_in_a_second_order(monkeypatch):
+    # Pivot growth inside its limit did not mean precision: at beta = 3 on an L = 256 +-J glass three
+    # orders gave ln Pf 1.3e-6 apart.  Beyond the estimated growth CROSS_CHECK_GROWTH each beta is
+    # factorised in a second order as well, and a disagreement is an error, not a value.
+    from isingvar.errors import NonFiniteResultError
+
+    m = pm_lattice(6)
+    betas = np.array([0.5, 2.0, 2.5, 3.0])  # +-J: checked above beta = ln(100) / 2 = 2.30
+    calls = []
+    checked = planar._Structure.log_pfaffian_checked
+
+    def spy(self, beta, jg):
+        calls.append(beta)
+        return checked(self, beta, jg)
+
+    monkeypatch.setattr(planar._Structure, "log_pfaffian_checked", spy)
+    r = planar.run(m, betas)
+    assert calls == [2.5, 3.0]
+    ref = planar.run(m, betas[:2])  # below the threshold: the same numbers, unchecked
+    np.testing.assert_array_equal(r.lnZ[:2], ref.lnZ)
+    monkeypatch.setattr(planar._Structure, "log_pfaffian_checked", lambda self, beta, jg: checked(self, beta, jg) + 1e-6)
+    with pytest.raises(NonFiniteResultError, match="could not be confirmed at beta = 2.5"):
+        planar.run(m, betas)
+
+
+def test_second_order_gives_the_same_ln_pfaffian():
+    # the check's own factorisation is a valid one: equal to the path's to rounding on a small glass
+    m = pm_lattice(12)
+    s = planar._structure(m)
+    _, jg = s.reference(m)
+    for beta in (0.3, 1.0, 3.0):
+        first = s.log_pfaffian_checked(beta, jg)  # computes the order on the first call
+        again = s.log_pfaffian_checked(beta, jg)  # reuses it
+        assert first == pytest.approx(s.log_pfaffian(beta, jg)[0], rel=1e-13)
+        assert again == pytest.approx(first, rel=1e-13)
