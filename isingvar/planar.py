@@ -65,7 +65,7 @@ MAX_BETA_J = 300.0
 GROWTH_LIMIT = 1e5
 #: Where the estimated growth exp(2 beta J*) (see :func:`_frustration`) passes this, every beta is also
 #: factorised in a second order and the two ln Pf must agree to :data:`CROSS_CHECK_RTOL` of ln Z: on
-#: L >= 128 +-J glasses the pivot growth stayed inside its limit at beta = 3 where orders spread by up to
+#: L >= 128 +-J glasses the pivot growth stayed inside its limit at beta = 3 where orders spread ln Pf by up to
 #: 1.3e-6 (docs/methods.md); up to beta = 2.42 (below: exp(2 beta) = 100 at beta = 2.3) they agreed to ~1e-12.
 CROSS_CHECK_GROWTH = 1e2
 CROSS_CHECK_RTOL = 1e-10
