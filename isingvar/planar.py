@@ -27,7 +27,10 @@ Middleton, PRE 80, 046708 (2009)).  Steps (docs/methods.md, "Planar zero-field P
    (measured: relative error ~1e-15 times the pivot growth max(|p|, 1/|p|)).  So
    :func:`applicable` refuses betas beyond an estimate of where the growth reaches
    :data:`GROWTH_LIMIT` (+-J: beta <= 5.7), and :func:`run` checks the actual growth at every beta
-   and raises rather than return a value off by more than ~1e-10.  (With an arbitrary reference
+   and raises rather than return a value off by more than ~1e-10.  The growth is not a proof: on
+   large glasses at beta ~ 3 orders disagreed by up to 1e-6 inside the limit, so beyond an estimated
+   growth of :data:`CROSS_CHECK_GROWTH` (+-J: beta > 2.3) each beta is factorised in a second order too
+   and the two must agree.  (With an arbitrary reference
    state or with partial pivoting, ln Z is lost already at beta ~ 1-3 on a 5 x 5 glass.)
 
 Exactly: ln Z and f; m = 0 and <s_i> = 0 by the h = 0 symmetry.  The derivatives (u, s, c) would
@@ -42,6 +45,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import contextmanager
 from math import isqrt
 
 import numpy as np
@@ -59,13 +63,21 @@ NOT_GIVEN = ("u", "s", "c", "m2", "absm", "chi", "e0")
 MAX_BETA_J = 300.0
 #: Largest pivot growth max(|p|, 1/|p|) accepted: ln Z's relative error measured ~1e-15 times it.
 GROWTH_LIMIT = 1e5
-#: The ground state's cost in factorisations, for :func:`estimate_seconds`.
-GROUND_STATE_FACTORISATIONS = 6
+#: Where the estimated growth exp(2 beta J*) (see :func:`_frustration`) passes this, every beta is also
+#: factorised in a second order and the two ln Pf must agree to :data:`CROSS_CHECK_RTOL` of ln Z: on
+#: L >= 128 +-J glasses the pivot growth stayed inside its limit at beta = 3 where orders spread ln Pf by up to
+#: 1.3e-6 (docs/methods.md); up to beta = 2.42 (below: exp(2 beta) = 100 at beta = 2.3) they agreed to ~1e-12.
+CROSS_CHECK_GROWTH = 1e2
+CROSS_CHECK_RTOL = 1e-10
+#: The ground state and the first beta's fill-reducing order, in factorisations, for :func:`estimate_seconds`.
+SETUP_FACTORISATIONS = 3
+#: A factorisation's seconds grow like M^TIME_EXPONENT (measured 1.15-1.35 on open lattices, L = 24..512).
+TIME_EXPONENT = 1.2
 #: Embeddings and structures kept (one of each per coupling pattern: every disorder sample of a sweep shares them).
 _CACHE_SIZE = 4
 _structures: OrderedDict = OrderedDict()
-#: Seconds per factorisation of a decorated graph of M nodes ~ RATE * M^1.5 (set by a probe).
-_rate: list[float] = []
+#: (seconds, M) of one factorisation of the probe's decorated graph (set once per process).
+_rate: list[tuple[float, int]] = []
 
 
 # ---------------------------------------------------------------------------- embeddings
@@ -197,6 +209,7 @@ class _Structure:
         """CSC pattern of A, permuted by its fill-reducing order (computed on the first factorisation)."""
         self.rows, self.cols = rows, cols
         self.perm = None
+        self.perm2 = None  # the second order of log_pfaffian_checked, relative to perm
         self._csc(np.arange(self.size))
 
     def _csc(self, perm):
@@ -220,21 +233,27 @@ class _Structure:
         s0 = ground_state(self.n, self.tail, self.face, J)
         return s0, J * s0[self.eu] * s0[self.ev]
 
-    def log_pfaffian(self, beta: float, jg: np.ndarray) -> tuple[float, float]:
-        """(ln |Pf K|, pivot growth) at ``beta`` for gauge couplings ``jg`` (float64 (E,) of the map bonds).
-
-        The growth max_k max(|p_k|, 1/|p_k|) of the LU pivots p_k measures the cancellation the
-        elimination went through (1 for a matrix with no frustration-forced unsatisfied bond).
-        """
+    def matrix(self, beta: float, jg: np.ndarray):
+        """The row-paired matrix A (scipy CSC, float64 (M, M), in the stored order) at ``beta`` for gauge
+        couplings ``jg`` (float64 (E,) of the map bonds); ln |Pf K| = ln |det A| / 2."""
         import scipy.sparse as sp
-        from scipy.sparse.linalg import splu
 
         jt = np.zeros(self.size // 2)
         jt[: jg.size] = jg
         w = np.exp(-beta * (jt[self.bond_p] + jt[self.bond_q]))
         vals = np.concatenate([w, w, np.ones(self.size)]) * self.sign
         data = np.bincount(self.slot, weights=vals, minlength=self.nnz)
-        A = sp.csc_matrix((data, self.indices, self.indptr), shape=(self.size, self.size))
+        return sp.csc_matrix((data, self.indices, self.indptr), shape=(self.size, self.size))
+
+    def log_pfaffian(self, beta: float, jg: np.ndarray) -> tuple[float, float]:
+        """(ln |Pf K|, pivot growth) at ``beta`` for gauge couplings ``jg`` (float64 (E,) of the map bonds).
+
+        The growth max_k max(|p_k|, 1/|p_k|) of the LU pivots p_k measures the cancellation the
+        elimination went through (1 for a matrix with no frustration-forced unsatisfied bond).
+        """
+        from scipy.sparse.linalg import splu
+
+        A = self.matrix(beta, jg)
         # diagonal pivots only (diag_pivot_thresh = 0): the elimination that stays accurate
         spec = "MMD_AT_PLUS_A" if self.perm is None else "NATURAL"
         lu = splu(A, permc_spec=spec, diag_pivot_thresh=0.0, options={"SymmetricMode": True})
@@ -244,6 +263,21 @@ class _Structure:
         pivots = np.abs(lu.U.diagonal())
         return 0.5 * float(np.log(pivots).sum()), float(max(pivots.max(), 1.0 / pivots.min()))
 
+    def log_pfaffian_checked(self, beta: float, jg: np.ndarray) -> float:
+        """ln |Pf K| as :meth:`log_pfaffian`, but in a second fill-reducing order (SuperLU's MMD on AᵀA,
+        computed on the first call and kept): a different rounding path for the same number."""
+        from scipy.sparse.linalg import splu
+
+        A = self.matrix(beta, jg)
+        options = {"SymmetricMode": True}
+        if self.perm2 is None:
+            lu = splu(A, permc_spec="MMD_ATA", diag_pivot_thresh=0.0, options=options)
+            self.perm2 = np.argsort(lu.perm_c)
+        else:
+            p = self.perm2
+            lu = splu(A[p][:, p].tocsc(), permc_spec="NATURAL", diag_pivot_thresh=0.0, options=options)
+        return 0.5 * float(np.log(np.abs(lu.U.diagonal())).sum())
+
 
 def ground_state(n: int, tail: np.ndarray, face: np.ndarray, J: np.ndarray) -> np.ndarray:
     """A ground state of a planar zero-field model, float64 (n,) of +-1.
@@ -251,8 +285,13 @@ def ground_state(n: int, tail: np.ndarray, face: np.ndarray, J: np.ndarray) -> n
     The bonds a ground state leaves unsatisfied form a minimum-|J| set whose boundary (faces with
     an odd number of its bonds) is the set of frustrated faces (an odd number of J < 0 bonds): a
     minimum-weight perfect matching on the dual graph (PyMatching's sparse blossom; weights are
-    discretised there, so with non-integer couplings the state may miss the ground-state energy
-    by rounding, which leaves the Pfaffian's accuracy unchanged).
+    rounded to integers there, so with real-valued couplings the state may miss the ground-state
+    energy by rounding, which leaves the Pfaffian's accuracy unchanged; where every nonzero |J| is
+    the same, as on a +-J glass, the rounding changes nothing and the state is an exact ground
+    state).  The largest face (the outer face of a lattice) is PyMatching's boundary rather than a
+    detector: its parity follows from the others' (every bond lies on two faces), and as a detector
+    of degree ~4L it made the decoder's time erratic on dense +-J syndromes (L = 300: 78 s against
+    0.8 s; benchmarks/planar.py --ground-state).
 
     Parameters: ``tail`` int64 (2E,) dart tails of a connected planar map, ``face`` int64 (2E,)
     face of each dart, ``J`` float64 (E,) bond couplings.
@@ -268,11 +307,16 @@ def ground_state(n: int, tail: np.ndarray, face: np.ndarray, J: np.ndarray) -> n
     if not negative.any():
         return np.ones(n)
     nf = int(face.max()) + 1
+    outer = int(np.argmax(np.bincount(face, minlength=nf)))  # the boundary: no detector
+    row = np.arange(nf) - (np.arange(nf) > outer)  # detector of each other face
     k = np.flatnonzero(fa != fb)  # a bridge lies on one face: it never changes a face's parity
-    cols = np.arange(k.size)
-    H = sp.csc_matrix((np.ones(2 * k.size, dtype=np.uint8), (np.concatenate([fa[k], fb[k]]), np.concatenate([cols, cols]))),
-                      shape=(nf, k.size))  # faces x bonds
+    cols = np.tile(np.arange(k.size), 2)
+    ends = np.concatenate([fa[k], fb[k]])
+    inner = ends != outer  # a bond of the outer face has one detector: a boundary edge
+    H = sp.csc_matrix((np.ones(int(inner.sum()), dtype=np.uint8), (row[ends[inner]], cols[inner])),
+                      shape=(nf - 1, k.size))  # faces but the outer one x bonds
     syndrome = (np.bincount(fa, weights=negative, minlength=nf) + np.bincount(fb, weights=negative, minlength=nf)).astype(np.int64) % 2
+    syndrome = np.delete(syndrome, outer)
     flips = np.zeros(E, dtype=bool)
     if syndrome.any():
         matching = pymatching.Matching.from_check_matrix(H, weights=np.abs(J[k]))
@@ -282,6 +326,41 @@ def ground_state(n: int, tail: np.ndarray, face: np.ndarray, J: np.ndarray) -> n
     if not np.all(s[tail[0::2]] * s[tail[1::2]] == sign):  # pragma: no cover - a matching is a cut
         raise ArithmeticError("the ground-state bonds do not form a cut")
     return s
+
+
+#: glibc's mallopt parameters (malloc.h) and their documented defaults (man 3 mallopt).
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+_MALLOC_DEFAULTS = ((_M_TRIM_THRESHOLD, 128 * 1024), (_M_TOP_PAD, 128 * 1024), (_M_MMAP_THRESHOLD, 128 * 1024))
+
+
+@contextmanager
+def heap_kept():
+    """Let freed memory stay in the process's heap for the block (glibc), and hand it back after.
+
+    Every factorisation allocates and frees the same large arrays (L and U: ~1 GB at L = 512);
+    glibc serves blocks above its mmap threshold by fresh mappings and unmaps them at free, so
+    each beta faulted all of them in anew: system time matched user time at L = 512.  In the
+    block, blocks come from the heap and freed ones are kept for the next beta; on exit the
+    thresholds go back to glibc's defaults (their dynamic adjustment stays off) and malloc_trim
+    returns the kept memory.  Does nothing where the C library has no mallopt/malloc_trim.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mallopt, trim = libc.mallopt, libc.malloc_trim
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        yield
+        return
+    big = 2**31 - 1  # mallopt takes a C int
+    for param, value in ((_M_MMAP_THRESHOLD, big), (_M_TRIM_THRESHOLD, big), (_M_TOP_PAD, 2**28)):
+        mallopt(param, value)
+    try:
+        yield
+    finally:
+        for param, value in _MALLOC_DEFAULTS:
+            mallopt(param, value)
+        trim(0)
 
 
 def _cached(key, build):
@@ -376,8 +455,8 @@ def _frustration(model: IsingModel, emb) -> float:
     return _cached(key, build)
 
 
-def _probe_rate() -> float:
-    """Seconds per M^1.5 of one factorisation, timed once per process on a 24 x 24 lattice."""
+def _probe_rate() -> tuple[float, int]:
+    """(seconds, M) of one factorisation of a 24 x 24 lattice, timed once per process."""
     if not _rate:
         L = 24
         eu, ev, fn = _square_map(L)
@@ -386,21 +465,32 @@ def _probe_rate() -> float:
         s.log_pfaffian(0.5, jg)  # computes the order
         t = time.perf_counter()
         s.log_pfaffian(0.5, jg)
-        _rate.append((time.perf_counter() - t) / s.size**1.5)
+        _rate.append((time.perf_counter() - t, s.size))
     return _rate[0]
 
 
 def estimate_seconds(model: IsingModel, betas, *, sites: bool) -> float:
-    """Seconds :func:`run` would take: per-beta factorisations extrapolated as M^1.5 from a probe.
+    """Seconds :func:`run` would take: per-beta factorisations extrapolated from a probe.
 
-    M ~ 6N is the decorated graph's size (fill-reducing orders on planar graphs cost ~M^1.5); the
-    probe is one factorisation of a 24 x 24 lattice, timed once per process.  The ground state
-    (once per instance) is counted as :data:`GROUND_STATE_FACTORISATIONS` factorisations (measured
-    3-6 on +-J lattices of L = 128..256, benchmarks/planar.py).
+    M ~ 6N is the decorated graph's size; a factorisation's time is the probe's (one factorisation
+    of a 24 x 24 lattice, timed once per process) times (M / M_probe)^:data:`TIME_EXPONENT`
+    (nested dissection's M^1.5 flops are not reached below L = 512: SuperLU's time grew like
+    M^1.15-1.35 there, benchmarks/planar.py).  The ground state and the first beta's ordering add
+    :data:`SETUP_FACTORISATIONS` (measured 1-3 on +-J lattices of L = 256..512).  For the issue's
+    32-beta +-J sweeps: 40 s and 214 s estimated, 39 s and 246 s measured at L = 256 and 512
+    (docs/performance.md); the M^1.5 model it replaces said 261 s and 1450 s.
     """
-    nb = np.asarray(betas).size
-    size = 6.0 * model.n
-    return _probe_rate() * size**1.5 * (nb + GROUND_STATE_FACTORISATIONS)
+    b = np.asarray(betas, dtype=np.float64)
+    checked = int(np.count_nonzero(b > _cross_check_beta(model)))
+    seconds, size = _probe_rate()
+    extra = SETUP_FACTORISATIONS + (checked + 1 if checked else 0)  # the second order's own ordering
+    return seconds * (6.0 * model.n / size) ** TIME_EXPONENT * (b.size + extra)
+
+
+def _cross_check_beta(model: IsingModel) -> float:
+    """Beta above which :func:`run` confirms each ln Pf in a second order (inf without frustration)."""
+    frustration = _frustration(model, _embedding(model))
+    return float(np.log(CROSS_CHECK_GROWTH) / (2.0 * frustration)) if frustration > 0 else float("inf")
 
 
 def run(model: IsingModel, betas, *, sites: bool = False,
@@ -426,17 +516,19 @@ def run(model: IsingModel, betas, *, sites: bool = False,
         :func:`applicable`).
     NonFiniteResultError
         If the pivot growth at some beta passes :data:`GROWTH_LIMIT` (ln Z would lose more than
-        ~1e-10 relative), naming that beta.
+        ~1e-10 relative), or, beyond the estimated growth :data:`CROSS_CHECK_GROWTH`, a second
+        elimination order disagrees by more than :data:`CROSS_CHECK_RTOL` of ln Z; naming that beta.
     """
     b = check_betas(betas)
     reason = applicable(model, b, sites=sites)
     if reason is not None:
         raise ValueError(f"the planar path does not apply: {reason}")
     lnz = np.empty(b.size)
-    with deferred_interrupt() as check:  # the structure kernels are numba: a signal is held there too
+    with deferred_interrupt() as check, heap_kept():  # the structure kernels are numba: a signal is held there too
         s = _structure(model)
         _, jg = s.reference(model)
         e_ref = -float(jg.sum())  # E(s0)
+        check_from = _cross_check_beta(model)
         check()
         for i, beta in enumerate(b):
             log_pf, growth = s.log_pfaffian(float(beta), jg)
@@ -446,6 +538,14 @@ def run(model: IsingModel, betas, *, sites: bool = False,
                     f"the planar Pfaffian lost precision at beta = {beta:g} (pivot growth {growth:.2g} > "
                     f"{GROWTH_LIMIT:.0e}) on this frustrated instance; use smaller betas")
             lnz[i] = np.log(2.0) - beta * e_ref + log_pf
+            if beta > check_from:
+                spread = abs(s.log_pfaffian_checked(float(beta), jg) - log_pf) / abs(lnz[i])
+                check()
+                if spread > CROSS_CHECK_RTOL:
+                    raise NonFiniteResultError(
+                        f"the planar Pfaffian's precision could not be confirmed at beta = {beta:g} (two elimination "
+                        f"orders differ by {spread:.1g} of ln Z, over {CROSS_CHECK_RTOL:g}) on this frustrated "
+                        "instance; use smaller betas")
             if progress:
                 progress(i + 1, b.size)
     n = model.n
