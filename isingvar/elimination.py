@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import queue
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -63,8 +65,11 @@ PARALLEL_ROWS = 1 << 16
 STRUCTURE_CACHE = 4
 #: Below this many table entries (over all betas) nothing is timed: the run takes milliseconds.
 ESTIMATE_FROM_ENTRIES = 1 << 22
-#: Work of the backward (per-site) pass relative to the forward pass (recompute + scatter per child).
+#: Work of the backward (per-site) pass relative to the forward pass (a scatter of probabilities per child).
 BACKWARD_FACTOR = 2.0
+#: The scaled pass's entropy S = ln Z + beta U is taken when |ln Z| + beta |U| <= this times S (at most
+#: 3 of 16 digits cancel); above, at large beta, the log pass (whose S is a sum of non-negative terms).
+SCALED_CANCEL = 1e3
 
 
 @dataclass(frozen=True)
@@ -461,8 +466,14 @@ class _Work:
         fill_phi(plan.k, plan.a, plan.var, plan.edge_ptr, plan.edge_bit, plan.edge_id,
                  np.ascontiguousarray(model.couplings), np.ascontiguousarray(model.fields),
                  plan.phi_lo, plan.phi_hi, self.phi)
-        self.lp = np.empty(max(plan.n_full, 1) if sites else 1)
+        self.lp = np.empty(max(plan.n_full, 1) if sites else 1)  # each row's weights of s_v (backward)
         self.mo = [np.empty(max(plan.n_reuse, 1)) for _ in range(6)]
+        # the scaled pass: the step whose slot each step's message is in (siblings of one separator share it)
+        self.own = np.arange(plan.k.size, dtype=np.int64)
+        for q in range(plan.grp_ptr.size - 1):
+            self.own[plan.grp_ids[plan.grp_ptr[q]:plan.grp_ptr[q + 1]]] = plan.grp_ids[plan.grp_ptr[q]]
+        self.bz = np.empty(2 * self.phi.size)
+        self.steps = [np.empty(plan.k.size) for _ in range(3)]  # shift, lsc, cinv
 
     def _common(self):
         p = self.plan
@@ -475,14 +486,23 @@ class _Work:
         return forward(beta, *self._common(), p.lp_reuse, p.acc, *self.mo, p.lp_full, self.lp, self.sites,
                        self.parallel_rows)
 
-    def backward(self, beta: float) -> np.ndarray:
+    def forward_scaled(self, beta: float) -> np.ndarray:
+        """float64 (6,): ok, ln Z, <E>, Var E, <M>, Var M (:func:`isingvar.kernels.elimination.forward_scaled`:
+        ok 0 where the scaled domain cannot hold this beta's tables exactly)."""
+        from .kernels.elimination import forward_scaled
+
+        p = self.plan
+        return forward_scaled(beta, *self._common(), p.lp_reuse, self.own, self.bz, *self.steps, *self.mo[1:],
+                              p.lp_full, self.lp, self.sites, self.parallel_rows)
+
+    def backward(self) -> np.ndarray:
+        """Per-site <s_i>, float64 (N,), from the weights the last forward pass (either) kept."""
         from .kernels.elimination import backward
 
         p = self.plan
         sites = np.zeros(p.n)
-        tmp_c = np.empty(2 << p.width)
-        tmp_s = np.empty(1 << p.width)
-        backward(beta, p.var, *self._common(), p.lp_full, self.lp, p.grp_ptr, p.grp_ids, tmp_c, tmp_s, sites)
+        backward(p.var, p.k, p.a, p.child_ptr, p.child_ids, p.lo_off, p.hi_off, p.maps, p.lp_full, self.lp,
+                 p.lp_reuse, self.mo[0], sites)  # the log pass's emin arena as scratch: the scaled one leaves it
         return sites
 
     def ground_state(self) -> tuple[float, np.ndarray]:
@@ -506,7 +526,8 @@ def _compile() -> None:
         tiny = IsingModel(2, [0], [1], [1.0], [0.1, 0.0])
         w = _Work(build_structure(2, tiny.edge_i, tiny.edge_j), tiny, sites=True)
         w.forward(1.0)
-        w.backward(1.0)
+        w.forward_scaled(1.0)
+        w.backward()
         w.ground_state()
 
 
@@ -543,33 +564,69 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     plan = structure(model)
     n = model.n
     symmetric = not np.any(model.fields)
-    threads = kernel_threads(plan.entries, 64, PARALLEL_ROWS, numba.get_num_threads())
-    work = _Work(plan, model, sites, threads)
-    _compile()
     nb = b.size
+    available = numba.get_num_threads()
+    # betas to threads of their own (no barrier per step: a thread on a shared core only does fewer
+    # betas) where there are enough of them and memory for a set of tables each; else a step's rows
+    workers = kernel_threads(plan.entries * nb, nb, PARALLEL_ROWS, available) if nb >= available else 1
+    workers = max(1, min(workers, MAX_TABLE_BYTES // max(plan.table_bytes(sites), 1)))
+    threads = 1 if workers > 1 else kernel_threads(plan.entries, 64, PARALLEL_ROWS, available)
+    works = queue.SimpleQueue()
+    for _ in range(workers):
+        works.put(_Work(plan, model, sites, threads))
+    _compile()
+
+    def one(beta):
+        work = works.get()
+        try:
+            return _one_beta(work, beta, sites and not symmetric)
+        finally:
+            works.put(work)
+
     r = {key: np.empty(nb) for key in ("lnZ", "U", "S", "var", "m", "m2")}
     var_m = np.empty(nb)
     site_m = np.zeros((nb, n)) if sites else None
-    with deferred_interrupt() as check, numba_threads(threads):
+    with deferred_interrupt() as check, numba_threads(threads), ThreadPoolExecutor(workers) as pool:
+        work = works.get()
         gs = work.ground_state()
+        works.put(work)
         check()
-        for i, beta in enumerate(b.tolist()):
-            e0, lq, de, var_e, mean_m, var_m[i] = work.forward(beta)
-            lnz = lq - beta * e0
-            mean_e = e0 + de
-            if sites and not symmetric:
-                site_m[i] = work.backward(beta)
-            if symmetric:
-                mean_m = 0.0  # E(s) = E(-s): exactly, not to rounding
-            r["lnZ"][i] = lnz
-            r["U"][i] = mean_e
-            r["S"][i] = lq + beta * de  # = ln Z + beta U, both terms >= 0
-            r["var"][i] = var_e
-            r["m"][i] = mean_m / n
-            r["m2"][i] = (var_m[i] + mean_m * mean_m) / n**2
-            check()
-            if progress:
-                progress(i + 1, nb)
+        pending = {pool.submit(one, beta): i for i, beta in enumerate(b.tolist())}
+        try:
+            for done, fut in enumerate(as_completed(pending)):
+                i = pending[fut]
+                lnz, mean_e, s, var_e, mean_m, var_m[i], site = fut.result()
+                if site is not None:
+                    site_m[i] = site
+                if symmetric:
+                    mean_m = 0.0  # E(s) = E(-s): exactly, not to rounding
+                r["lnZ"][i] = lnz
+                r["U"][i] = mean_e
+                r["S"][i] = s
+                r["var"][i] = var_e
+                r["m"][i] = mean_m / n
+                r["m2"][i] = (var_m[i] + mean_m * mean_m) / n**2
+                check()
+                if progress:
+                    progress(done + 1, nb)
+        finally:
+            for fut in pending:
+                fut.cancel()  # after Ctrl-C: the betas not started are dropped, the running ones finish
     r["absm"] = np.full(nb, np.nan)
     res = _result(b, r, n, float(model.energy(gs)), gs, "elimination", site_m)
     return replace(res, chi=b * var_m / n)  # beta Var(M)/N from the variance itself: no m2 - m^2 cancellation
+
+
+def _one_beta(work: _Work, beta: float, sites: bool):
+    """(ln Z, U, S, Var E, <M>, Var M, per-site <s_i> or None) at ``beta``: the scaled pass, or the log
+    pass where the scaled one cannot hold the tables or its S = ln Z + beta U would cancel (the choice
+    depends on beta alone, not on the other betas of the run or their order)."""
+    ok, lnz, mean_e, var_e, mean_m, var_m = work.forward_scaled(beta)
+    s = lnz + beta * mean_e
+    # S = ln Z + beta U cancels where few states carry the weight: trusted to SCALED_CANCEL (NaN: not)
+    if not (ok and abs(lnz) + beta * abs(mean_e) <= SCALED_CANCEL * s):
+        e0, lq, de, var_e, mean_m, var_m = work.forward(beta)
+        lnz = lq - beta * e0
+        mean_e = e0 + de
+        s = lq + beta * de  # both terms >= 0
+    return lnz, mean_e, s, var_e, mean_m, var_m, work.backward() if sites else None

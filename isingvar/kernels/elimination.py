@@ -109,7 +109,7 @@ def _forward_rows(t, y0, y1, beta, k, a, child_ptr, child_ids, lo_off, hi_off, m
             big = g1
         res = big + np.log1p(r)
         if keep_lp:
-            lp[lp_off[t] + y] = res - beta * low
+            lp[lp_off[t] + y] = _small_weight(w0, w1)
         u0 = d0 + (e0 - low)
         u1 = d1 + (e1 - low)
         du = u0 - u1
@@ -150,8 +150,9 @@ def forward(beta, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_
     consumed it): ``emin`` the least energy of the summed-out spins given y, ``lq`` = ln sum
     exp(-beta (E - emin)) >= 0, ``dE`` = <E> - emin >= 0, ``vE`` = Var E, ``mM``/``vM`` mean and
     variance of their magnetisation.  Measured from the minimum, ln Z + beta E0 and the entropy
-    ln Z + beta U are sums of non-negative terms: no cancellation at large beta.  With ``keep_lp``
-    also ln of the summed weights, lq - beta emin, into ``lp`` at ``lp_off[t]`` (for :func:`backward`).
+    ln Z + beta U are sums of non-negative terms: no cancellation at large beta.
+    With ``keep_lp`` also each row's weights of s_v (:func:`_small_weight`) into ``lp`` at ``lp_off[t]``
+    (for :func:`backward`).
     A step with ``acc[t]`` adds its message into the slot (a sibling's, of the same separator) instead
     of writing it: a product of independent parts adds every one of these six quantities.
     Returns float64 (6,): E0, ln Z + beta E0, <E> - E0, Var E, <M>, Var M.
@@ -177,64 +178,228 @@ def forward(beta, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_
     return out
 
 
-@njit
-def backward(beta, var, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, lp_off, lp,
-             grp_ptr, grp_ids, tmp_c, tmp_s, sites):
-    """Per-site <s_v> from the messages :func:`forward` left in ``lp`` (every one kept: offsets disjoint).
+#: A scaled-domain message entry below this (every entry is <= 2) may have lost accuracy to underflow
+#: in the products that made it (absolute errors up to ~1e-308): the pass gives up (:func:`forward_scaled`).
+SCALED_TINY = 1e-290
 
-    Calibration in the log domain, root first: the clique's log-probabilities are its bucket product
-    plus (ln P(S_t) - message_t) (the Hugin update, a subtraction here, so no division by zero);
-    each child's separator marginal is scattered from their exponentials and its log written over
-    the child's message, less the message.
-    ``lp`` is overwritten.  Child slot q stands for the steps grp_ids[grp_ptr[q]:grp_ptr[q + 1]] (one
-    separator, their messages kept apart here).  ``tmp_c``/``tmp_s``: float64 scratch of the largest
-    clique/separator size.
-    Writes ``sites`` float64 (N,).
+
+@njit
+def boltzmann(beta, k, a, phi_lo, phi_hi, phi, bz, shift):
+    """Per-beta Boltzmann factors of the local fields, for :func:`forward_scaled`.
+
+    ``bz`` float64 (2 n_phi,): at each table entry i of ``phi`` (the lo/hi split of :func:`fill_phi`),
+    bz[i] = exp(beta phi[i] - c) (s_v = +1) and bz[n_phi + i] = exp(-beta phi[i] - c) (s_v = -1), c = beta
+    max |phi| over that lo or hi table, so every factor is <= 1; ``shift`` float64 (T,): the two c of
+    step t added (ln of what its factors were divided by).
+    """
+    n_phi = phi.size
+    for t in range(k.size):
+        shift[t] = 0.0
+        for off, size in ((phi_lo[t], 1 << a[t]), (phi_hi[t], 1 << (k[t] + 1 - a[t]))):
+            c = 0.0
+            for i in range(off, off + size):
+                c = max(c, abs(phi[i]))
+            c *= beta
+            for i in range(off, off + size):
+                bz[i] = np.exp(beta * phi[i] - c)
+                bz[n_phi + i] = np.exp(-beta * phi[i] - c)
+            shift[t] += c
+
+
+@njit(error_model="numpy")  # a row's weights summing to 0 give NaN, which the pass detects
+def _scaled_rows(t, y0, y1, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, bz, mo_off,
+                 own, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w):
+    """Rows y0 <= y < y1 of step t's message in the scaled domain (the body of :func:`forward_scaled`).
+    Returns (least, largest) entry written."""
+    at = a[t]
+    maskl = (1 << at) - 1
+    c0 = child_ptr[t]
+    c1 = child_ptr[t + 1]
+    mo = mo_off[t]
+    n_phi = phi.size
+    acc = own[t] != t
+    oinv = cinv[own[t]]
+    lo = np.inf
+    hi = 0.0
+    for y in range(y0, y1):
+        x0 = 2 * y
+        xl0 = x0 & maskl
+        xh = x0 >> at
+        il = phi_lo[t] + xl0
+        ih = phi_hi[t] + xh
+        ph = phi[il] + phi[ih]
+        f0 = bz[il] * bz[ih]
+        f1 = bz[n_phi + il] * bz[n_phi + ih]
+        u0 = -ph
+        u1 = ph
+        ve0 = 0.0
+        ve1 = 0.0
+        m0 = 1.0
+        m1 = -1.0
+        vm0 = 0.0
+        vm1 = 0.0
+        for q in range(c0, c1):
+            c = child_ids[q]
+            cm = mo_off[c]
+            s = cinv[c]
+            base = maps[hi_off[q] + xh]
+            i0 = cm + maps[lo_off[q] + xl0] + base
+            i1 = i0 + 1  # s_v is bit 0 of the child's message too (its first spin in elimination order)
+            f0 *= z[i0] * s
+            f1 *= z[i1] * s
+            u0 += mE[i0]
+            u1 += mE[i1]
+            ve0 += vE[i0]
+            ve1 += vE[i1]
+            m0 += mM[i0]
+            m1 += mM[i1]
+            vm0 += vM[i0]
+            vm1 += vM[i1]
+        tot = f0 + f1
+        inv = 1.0 / tot
+        w0 = f0 * inv
+        w1 = f1 * inv
+        if keep_w:
+            wk[w_off[t] + y] = _small_weight(w0, w1)
+        du = u0 - u1
+        dm = m0 - m1
+        if acc:
+            tot *= z[mo + y] * oinv
+            z[mo + y] = tot
+            mE[mo + y] += w0 * u0 + w1 * u1
+            vE[mo + y] += w0 * ve0 + w1 * ve1 + w0 * w1 * du * du
+            mM[mo + y] += w0 * m0 + w1 * m1
+            vM[mo + y] += w0 * vm0 + w1 * vm1 + w0 * w1 * dm * dm
+        else:
+            z[mo + y] = tot
+            mE[mo + y] = w0 * u0 + w1 * u1
+            vE[mo + y] = w0 * ve0 + w1 * ve1 + w0 * w1 * du * du
+            mM[mo + y] = w0 * m0 + w1 * m1
+            vM[mo + y] = w0 * vm0 + w1 * vm1 + w0 * w1 * dm * dm
+        lo = min(lo, tot)
+        hi = max(hi, tot)
+    return lo, hi
+
+
+@pjit(error_model="numpy")
+def _scaled_rows_parallel(t, chunks, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, bz, mo_off,
+                          own, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w):
+    """:func:`_scaled_rows` over all rows of step t in ``chunks`` parts dealt to the threads."""
+    n = 1 << k[t]
+    los = np.empty(chunks)
+    his = np.empty(chunks)
+    for c in prange(chunks):
+        los[c], his[c] = _scaled_rows(t, c * n // chunks, (c + 1) * n // chunks, k, a, child_ptr, child_ids, lo_off,
+                                      hi_off, maps, phi_lo, phi_hi, phi, bz, mo_off, own, cinv, z, mE, vE, mM, vM,
+                                      w_off, wk, keep_w)
+    return los.min(), his.max()
+
+
+@njit(error_model="numpy")  # a row's weights summing to 0 give NaN, which the pass detects
+def forward_scaled(beta, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, mo_off, own,
+                   bz, shift, lsc, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w, parallel_rows):
+    """:func:`forward` with the summed weights themselves in the tables instead of their logarithms.
+
+    Each message is held as z(y) exp(lsc[o]) (o = ``own[t]``, the step whose slot it is), and read
+    divided by its largest entry (``cinv[o]``), so products of entries and of the factors of
+    :func:`boltzmann` (filled here into ``bz``/``shift``) stay <= 2: no exp or log per row.  Per entry
+    ``z``, the mean and variance of the energy (``mE``/``vE``, not measured from a minimum) and of M
+    (``mM``/``vM``), combined as in :func:`forward`; ``wk``/``keep_w`` as ``lp``/``keep_lp`` there.
+    ``lsc``/``cinv`` float64 (T,) scratch.
+    Returns float64 (6,): ok (1.0, or 0.0 when an entry of some message fell below :data:`SCALED_TINY`
+    or was not finite: the pass stops there and the caller must use :func:`forward`),
+    ln Z, <E>, Var E, <M>, Var M.
+    """
+    out = np.zeros(6)
+    boltzmann(beta, k, a, phi_lo, phi_hi, phi, bz, shift)
+    for t in range(k.size):
+        o = own[t]
+        n = 1 << k[t]
+        if n >= parallel_rows:
+            lo, hi = _scaled_rows_parallel(t, 64, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi,
+                                           phi, bz, mo_off, own, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w)
+        else:
+            lo, hi = _scaled_rows(t, 0, n, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi,
+                                  bz, mo_off, own, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w)
+        # every factor and every entry as read is <= 1, so hi <= 2 (to rounding) unless a NaN came in; an
+        # entry below SCALED_TINY could carry an underflowed product's error (<= 1e-308) beyond 1e-18
+        if not lo >= SCALED_TINY or not hi <= 4.0:
+            return out
+        ls = shift[t]
+        for q in range(child_ptr[t], child_ptr[t + 1]):
+            ls += lsc[child_ids[q]]
+        if o != t:
+            ls += lsc[o]  # the slot's earlier product, as read (divided by its largest entry)
+        lsc[o] = ls + np.log(hi)  # the slot as read from here on: z / hi
+        cinv[o] = 1.0 / hi
+        if k[t] == 0:  # a root: one entry; the component's values add up
+            mo = mo_off[t]
+            out[1] += np.log(z[mo] * cinv[o]) + lsc[o]
+            out[2] += mE[mo]
+            out[3] += vE[mo]
+            out[4] += mM[mo]
+            out[5] += vM[mo]
+    out[0] = 1.0
+    return out
+
+
+@njit
+def _small_weight(w0, w1):
+    """The two weights of s_v given a row (w0 + w1 = 1) in one float64: the smaller one, signed
+    (w1 if w1 <= w0, else -w0; a w0 of exactly 0 is kept as -5e-324).  The larger is 1 - the smaller,
+    so both keep their relative accuracy (1 - w would lose it for w near 1)."""
+    if w1 <= w0:
+        return w1
+    return -max(w0, 5e-324)
+
+
+@njit
+def backward(var, k, a, child_ptr, child_ids, lo_off, hi_off, maps, w_off, wk, p_off, pm, sites):
+    """Per-site <s_v> from the weights a forward pass left in ``wk`` (at ``w_off[t]``, every one kept).
+
+    Root first, each step's separator marginal P(S_t = y) (in ``pm`` at ``p_off[t]``, a slot per
+    separator: the forward's reused slots, whose lifetimes are the same read backwards; a root's is
+    1) times the row's weights of s_v gives its clique marginal, P(x = 2y + b) = P(y) w_b(y): S_t
+    separates the summed-out spins from the rest, so w_b(y) is P(s_v | S_t = y).  Each child slot's
+    marginal is the sum of the clique's over the spins it lacks.  Probabilities only, no exp or log;
+    one that underflows is below 1e-308 of the whole.  Writes ``sites`` float64 (N,); ``pm`` float64
+    scratch (the forward's reused arena size).
     """
     for t in range(k.size - 1, -1, -1):
         at = a[t]
         maskl = (1 << at) - 1
         c0 = child_ptr[t]
         c1 = child_ptr[t + 1]
-        po = lp_off[t]
-        root = k[t] == 0
+        po = p_off[t]
+        wo = w_off[t]
+        if k[t] == 0:
+            pm[po] = 1.0
+        for q in range(c0, c1):
+            cp = p_off[child_ids[q]]
+            for z in range(1 << k[child_ids[q]]):
+                pm[cp + z] = 0.0
         pp = 0.0
-        pm = 0.0
+        pn = 0.0
         for y in range(1 << k[t]):
             x0 = 2 * y
             xl0 = x0 & maskl
-            xl1 = xl0 | 1
             xh = x0 >> at
-            ph = phi[phi_lo[t] + xl0] + phi[phi_hi[t] + xh]
-            l0 = beta * ph
-            l1 = -l0
-            for q in range(c0, c1):
-                base = maps[hi_off[q] + xh]
-                i0 = maps[lo_off[q] + xl0] + base
-                i1 = maps[lo_off[q] + xl1] + base
-                for g in range(grp_ptr[q], grp_ptr[q + 1]):
-                    l0 += lp[lp_off[grp_ids[g]] + i0]
-                    l1 += lp[lp_off[grp_ids[g]] + i1]
-            d = -lp[po] if root else lp[po + y]
-            p0 = np.exp(l0 + d)  # P(x): probabilities <= 1, an underflow is below 1e-308 of the whole
-            p1 = np.exp(l1 + d)
-            tmp_c[x0] = p0
-            tmp_c[x0 + 1] = p1
+            pr = pm[po + y]
+            c = wk[wo + y]
+            if c >= 0.0:
+                p1 = pr * c
+                p0 = pr - p1
+            else:
+                p0 = -pr * c
+                p1 = pr - p0
             pp += p0
-            pm += p1
-        sites[var[t]] = (pp - pm) / (pp + pm)
-        for q in range(c0, c1):
-            c = child_ids[q]
-            ns = 1 << k[c]
-            for z in range(ns):
-                tmp_s[z] = 0.0
-            for x in range(1 << (k[t] + 1)):
-                z = maps[lo_off[q] + (x & maskl)] + maps[hi_off[q] + (x >> at)]
-                tmp_s[z] += tmp_c[x]
-            for g in range(grp_ptr[q], grp_ptr[q + 1]):
-                cp = lp_off[grp_ids[g]]
-                for z in range(ns):
-                    lp[cp + z] = np.log(tmp_s[z]) - lp[cp + z]
+            pn += p1
+            for q in range(c0, c1):
+                cp = p_off[child_ids[q]]
+                base = maps[hi_off[q] + xh]
+                pm[cp + maps[lo_off[q] + xl0] + base] += p0
+                pm[cp + maps[lo_off[q] + (xl0 | 1)] + base] += p1
+        sites[var[t]] = (pp - pn) / (pp + pn)
 
 
 @njit
