@@ -65,8 +65,11 @@ PARALLEL_ROWS = 1 << 16
 STRUCTURE_CACHE = 4
 #: Below this many table entries (over all betas) nothing is timed: the run takes milliseconds.
 ESTIMATE_FROM_ENTRIES = 1 << 22
-#: Work of the backward (per-site) pass relative to the forward pass (a scatter of probabilities per child).
-BACKWARD_FACTOR = 2.0
+#: Work of the backward (per-site) pass relative to the scaled forward pass (a scatter of probabilities
+#: per child: 0.6 s against 1.4 s on an L = 20 open lattice, docs/performance.md).
+BACKWARD_FACTOR = 0.5
+#: Work of min-sum (E0 and a ground state, once per run) relative to one scaled forward pass (1.1 against 1.4 s).
+MIN_SUM_FACTOR = 0.8
 #: The scaled pass's entropy S = ln Z + beta U is taken when |ln Z| + beta |U| <= this times S (at most
 #: 3 of 16 digits cancel); above, at large beta, the log pass (whose S is a sum of non-negative terms).
 SCALED_CANCEL = 1e3
@@ -82,7 +85,7 @@ class Structure:
     separator (grp_ptr/grp_ids per child slot, the first one included) add their message into its slot
     (acc (T,) bool); lo_off/hi_off (per child slot) into maps;
     edge_ptr/edge_bit/edge_id: bonds of step t's spin to its separator (bit in the clique, bond index);
-    phi_lo/phi_hi (T,) and n_phi: local-field table offsets; lp_full/lp_reuse: message offsets keeping every
+    phi_lo/phi_hi (T,) and n_phi: local-field table offsets; rb/ub (T,): the scaled pass's runs (:func:`_runs`); lp_full/lp_reuse: message offsets keeping every
     message / reusing consumed slots, with arena sizes n_full/n_reuse; bit_off, n_bits: min-sum choices.
     """
 
@@ -112,6 +115,8 @@ class Structure:
     n_reuse: int
     bit_off: np.ndarray
     n_bits: int
+    rb: np.ndarray
+    ub: np.ndarray
 
     @property
     def width(self) -> int:
@@ -375,8 +380,35 @@ def build_structure(n: int, edge_i, edge_j, max_width: int = MAX_WIDTH) -> Struc
         maps=i64(np.concatenate(maps) if maps else np.zeros(1)), edge_ptr=edge_ptr, edge_bit=edge_bit,
         edge_id=i64(by_step), phi_lo=phi_lo, phi_hi=i64(phi_hi), n_phi=int((sizes_lo + sizes_hi).sum()),
         lp_full=lp_full, n_full=int(sum(msg)), lp_reuse=lp_reuse, n_reuse=int(n_reuse),
-        bit_off=bit_off, n_bits=int(sum(msg)) + 8,
+        bit_off=bit_off, n_bits=int(sum(msg)) + 8, **_runs(k, a, child_ptr, lo_off, hi_off, np.concatenate(maps) if maps else np.zeros(1, np.int64)),
     )
+
+
+#: Longest run of the scaled pass, 2^RUN_BITS rows: its ten buffers (20 KB) stay in L1.
+RUN_BITS = 8
+
+
+def _runs(k, a, child_ptr, lo_off, hi_off, maps) -> dict:
+    """Runs of :func:`isingvar.kernels.elimination._scaled_runs`: rb[t], the most low bits of a row (up to
+    :data:`RUN_BITS`) that every child's message has as its own bits 1.. (so a run of 2^rb rows reads
+    consecutive entries) and that stay in the low local-field index; ub[t], the lowest run-index bit
+    that the first child lacks (its entries are read by two runs: the run order puts them together)."""
+    T = k.size
+    rb = np.zeros(T, dtype=np.int64)
+    ub = np.zeros(T, dtype=np.int64)
+    for t in range(T):
+        at, K = int(a[t]), int(k[t]) + 1
+        bit = lambda q, b: maps[lo_off[q] + (1 << b)] if b < at else maps[hi_off[q] + (1 << (b - at))]
+        r = min(max(0, at - 1), RUN_BITS)
+        for q in range(child_ptr[t], child_ptr[t + 1]):
+            b = 1
+            while b <= r and bit(q, b) == 1 << b:
+                b += 1
+            r = b - 1
+        rb[t] = r
+        if child_ptr[t] < child_ptr[t + 1]:
+            ub[t] = next((b - 1 - r for b in range(r + 1, K) if bit(child_ptr[t], b) == 0), 0)
+    return {"rb": rb, "ub": ub}
 
 
 _CACHE: OrderedDict = OrderedDict()
@@ -417,40 +449,63 @@ def applicable(model: IsingModel, betas, *, sites: bool) -> str | None:
     return None
 
 
-_RATE: list = []  # seconds per clique entry of the forward pass with moments, timed once per process
+_RATE: dict = {}  # seconds per clique entry of the scaled forward pass, per number of concurrent passes
 
 
-def _seconds_per_entry() -> float:
-    """Seconds per clique entry of :func:`isingvar.kernels.elimination.forward` with moments, from one
-    timed run on a fixed random graph (after a warm-up that compiles)."""
-    if not _RATE:
-        # the complete graph K_19: tables up to 2^19 entries x 6 (24 MB), out of the caches as a wide
+def _seconds_per_entry(workers: int = 1) -> float:
+    """Seconds per clique entry of :func:`isingvar.kernels.elimination.forward_scaled` (with moments) while
+    ``workers`` such passes run at once on threads, as :func:`run` deals betas (so a core another process
+    holds shows), from a timed run on a fixed random graph after a warm-up that compiles; once per process."""
+    if workers not in _RATE:
+        # the complete graph K_19: tables up to 2^19 entries x 5 (20 MB), out of the caches as a wide
         # model's are (a K_14 probe, all in L2, was 2.7 times too fast for an L = 20 lattice)
         rng = np.random.default_rng(0)
         i, j = np.triu_indices(19, k=1)
         probe = IsingModel(19, i, j, rng.normal(size=i.size), rng.normal(size=19))
         plan = build_structure(probe.n, probe.edge_i, probe.edge_j)
-        work = _Work(plan, probe, sites=False)
-        work.forward(1.0)
+        works = [_Work(plan, probe, sites=False) for _ in range(workers)]
         reps = 3
+
+        def passes(work):
+            for _ in range(reps):
+                work.forward_scaled(1.0)
+
+        works[0].forward_scaled(1.0)
         t = time.perf_counter()
-        for _ in range(reps):
-            work.forward(1.0)
-        _RATE.append((time.perf_counter() - t) / (reps * plan.entries))
-    return _RATE[0]
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(passes, works))
+        _RATE[workers] = (time.perf_counter() - t) / (reps * workers * plan.entries)
+    return _RATE[workers]
+
+
+def _threads(plan: Structure, nb: int, sites: bool) -> tuple[int, int]:
+    """(workers, threads) for :func:`run`: betas dealt to ``workers`` threads of their own (no barrier per
+    step, so a thread on a core another process holds only does fewer betas) where there are at least as
+    many betas as threads and memory for a set of tables each; else one pass at a time whose large steps'
+    rows go to ``threads`` numba threads."""
+    import numba
+
+    available = numba.get_num_threads()
+    workers = kernel_threads(plan.entries * nb, nb, PARALLEL_ROWS, available) if nb >= available else 1
+    workers = max(1, min(workers, MAX_TABLE_BYTES // max(plan.table_bytes(sites), 1)))
+    threads = 1 if workers > 1 else kernel_threads(plan.entries, 64, PARALLEL_ROWS, available)
+    return workers, threads
 
 
 def estimate_seconds(model: IsingModel, betas, *, sites: bool = False) -> float:
-    """Seconds :func:`run` would take: clique entries x betas x a timed rate (0 below
-    :data:`ESTIMATE_FROM_ENTRIES` entries in all); inf where :func:`applicable` refuses."""
+    """Seconds :func:`run` would take: clique entries x passes x a timed rate (0 below
+    :data:`ESTIMATE_FROM_ENTRIES` entries in all); inf where :func:`applicable` refuses.  Every beta is
+    counted at the scaled pass's rate (a beta it cannot take costs about 3 times as much: the log pass)."""
     if applicable(model, betas, sites=sites) is not None:
         return float("inf")
     plan = structure(model)
     nb = max(1, len(np.atleast_1d(betas)))
-    work = plan.entries * (nb * (1.0 + (BACKWARD_FACTOR if sites else 0.0)) + 1.0)
-    if work < ESTIMATE_FROM_ENTRIES:
+    workers, _ = _threads(plan, nb, sites)
+    rounds = -(-nb // workers)  # betas per thread
+    work = plan.entries * (rounds * (1.0 + (BACKWARD_FACTOR if sites else 0.0)) + MIN_SUM_FACTOR)
+    if work * workers < ESTIMATE_FROM_ENTRIES:
         return 0.0
-    return work * _seconds_per_entry()
+    return work * _seconds_per_entry(workers)
 
 
 class _Work:
@@ -492,7 +547,7 @@ class _Work:
         from .kernels.elimination import forward_scaled
 
         p = self.plan
-        return forward_scaled(beta, *self._common(), p.lp_reuse, self.own, self.bz, *self.steps, *self.mo[1:],
+        return forward_scaled(beta, p.rb, p.ub, *self._common(), p.lp_reuse, self.own, self.bz, *self.steps, *self.mo[1:],
                               p.lp_full, self.lp, self.sites, self.parallel_rows)
 
     def backward(self) -> np.ndarray:
@@ -559,18 +614,11 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     reason = applicable(model, b, sites=sites)
     if reason is not None:
         raise TooLargeError(f"exact elimination cannot run: {reason}; use --method mf and --method trw")
-    import numba
-
     plan = structure(model)
     n = model.n
     symmetric = not np.any(model.fields)
     nb = b.size
-    available = numba.get_num_threads()
-    # betas to threads of their own (no barrier per step: a thread on a shared core only does fewer
-    # betas) where there are enough of them and memory for a set of tables each; else a step's rows
-    workers = kernel_threads(plan.entries * nb, nb, PARALLEL_ROWS, available) if nb >= available else 1
-    workers = max(1, min(workers, MAX_TABLE_BYTES // max(plan.table_bytes(sites), 1)))
-    threads = 1 if workers > 1 else kernel_threads(plan.entries, 64, PARALLEL_ROWS, available)
+    workers, threads = _threads(plan, nb, sites)
     works = queue.SimpleQueue()
     for _ in range(workers):
         works.put(_Work(plan, model, sites, threads))

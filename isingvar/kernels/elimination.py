@@ -207,96 +207,133 @@ def boltzmann(beta, k, a, phi_lo, phi_hi, phi, bz, shift):
 
 
 @njit(error_model="numpy")  # a row's weights summing to 0 give NaN, which the pass detects
-def _scaled_rows(t, y0, y1, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, bz, mo_off,
+def _scaled_runs(t, r0, r1, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, bz, mo_off,
                  own, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w):
-    """Rows y0 <= y < y1 of step t's message in the scaled domain (the body of :func:`forward_scaled`).
-    Returns (least, largest) entry written."""
+    """Runs r0 <= r < r1 of step t's message in the scaled domain (the body of :func:`forward_scaled`).
+
+    A run is 2^rb[t] consecutive rows in which every child's entries are consecutive (its bits 0..rb[t]
+    are the clique's) and the high local-field index is fixed: each quantity is a loop over the run
+    through L1-sized buffers, one pass per child, without index maps (rb = 0 where no such run exists).
+    ``ub[t]``: the bit of the run index that goes innermost (see the loop).  Returns (least, largest)
+    entry written."""
+    nr = 1 << rb[t]
     at = a[t]
     maskl = (1 << at) - 1
     c0 = child_ptr[t]
     c1 = child_ptr[t + 1]
-    mo = mo_off[t]
     n_phi = phi.size
     acc = own[t] != t
     oinv = cinv[own[t]]
+    buf = np.empty((10, nr))
+    f0, f1, u0, u1, ve0, ve1, m0, m1, vm0, vm1 = buf[0], buf[1], buf[2], buf[3], buf[4], buf[5], buf[6], buf[7], buf[8], buf[9]
     lo = np.inf
     hi = 0.0
-    for y in range(y0, y1):
-        x0 = 2 * y
+    p = ub[t]
+    pmask = (1 << p) - 1
+    for rr in range(r0, r1):
+        # run rr's bit 0 moved to bit p: the two runs that read the same entries of a child lacking that
+        # clique bit come one after the other, so the second finds them in cache (half the child's reads)
+        r = ((rr >> 1) & pmask) | ((rr & 1) << p) | (((rr >> 1) >> p) << (p + 1))
+        ys = r * nr
+        x0 = 2 * ys
         xl0 = x0 & maskl
         xh = x0 >> at
         il = phi_lo[t] + xl0
         ih = phi_hi[t] + xh
-        ph = phi[il] + phi[ih]
-        f0 = bz[il] * bz[ih]
-        f1 = bz[n_phi + il] * bz[n_phi + ih]
-        u0 = -ph
-        u1 = ph
-        ve0 = 0.0
-        ve1 = 0.0
-        m0 = 1.0
-        m1 = -1.0
-        vm0 = 0.0
-        vm1 = 0.0
+        pl = phi[il:il + 2 * nr]
+        bl0 = bz[il:il + 2 * nr]
+        bl1 = bz[n_phi + il:n_phi + il + 2 * nr]
+        ph_h = phi[ih]
+        b0h = bz[ih]
+        b1h = bz[n_phi + ih]
+        for j in range(nr):
+            ph = pl[2 * j] + ph_h
+            f0[j] = bl0[2 * j] * b0h
+            f1[j] = bl1[2 * j] * b1h
+            u0[j] = -ph
+            u1[j] = ph
+            ve0[j] = 0.0
+            ve1[j] = 0.0
+            m0[j] = 1.0
+            m1[j] = -1.0
+            vm0[j] = 0.0
+            vm1[j] = 0.0
         for q in range(c0, c1):
             c = child_ids[q]
-            cm = mo_off[c]
             s = cinv[c]
-            base = maps[hi_off[q] + xh]
-            i0 = cm + maps[lo_off[q] + xl0] + base
-            i1 = i0 + 1  # s_v is bit 0 of the child's message too (its first spin in elimination order)
-            f0 *= z[i0] * s
-            f1 *= z[i1] * s
-            u0 += mE[i0]
-            u1 += mE[i1]
-            ve0 += vE[i0]
-            ve1 += vE[i1]
-            m0 += mM[i0]
-            m1 += mM[i1]
-            vm0 += vM[i0]
-            vm1 += vM[i1]
-        tot = f0 + f1
-        inv = 1.0 / tot
-        w0 = f0 * inv
-        w1 = f1 * inv
+            i0 = mo_off[c] + maps[lo_off[q] + xl0] + maps[hi_off[q] + xh]
+            zc = z[i0:i0 + 2 * nr]
+            ec = mE[i0:i0 + 2 * nr]
+            vc = vE[i0:i0 + 2 * nr]
+            mc = mM[i0:i0 + 2 * nr]
+            wc = vM[i0:i0 + 2 * nr]
+            for j in range(nr):
+                f0[j] *= zc[2 * j] * s
+                f1[j] *= zc[2 * j + 1] * s
+                u0[j] += ec[2 * j]
+                u1[j] += ec[2 * j + 1]
+                ve0[j] += vc[2 * j]
+                ve1[j] += vc[2 * j + 1]
+                m0[j] += mc[2 * j]
+                m1[j] += mc[2 * j + 1]
+                vm0[j] += wc[2 * j]
+                vm1[j] += wc[2 * j + 1]
+        mo = mo_off[t] + ys
+        zo = z[mo:mo + nr]
+        eo = mE[mo:mo + nr]
+        vo = vE[mo:mo + nr]
+        mmo = mM[mo:mo + nr]
+        vmo = vM[mo:mo + nr]
+        for j in range(nr):
+            tot = f0[j] + f1[j]
+            inv = 1.0 / tot
+            w0 = f0[j] * inv
+            w1 = f1[j] * inv
+            du = u0[j] - u1[j]
+            dm = m0[j] - m1[j]
+            me = w0 * u0[j] + w1 * u1[j]
+            va = w0 * ve0[j] + w1 * ve1[j] + w0 * w1 * du * du
+            mm = w0 * m0[j] + w1 * m1[j]
+            vm = w0 * vm0[j] + w1 * vm1[j] + w0 * w1 * dm * dm
+            if acc:
+                tot *= zo[j] * oinv
+                me += eo[j]
+                va += vo[j]
+                mm += mmo[j]
+                vm += vmo[j]
+            zo[j] = tot
+            eo[j] = me
+            vo[j] = va
+            mmo[j] = mm
+            vmo[j] = vm
+            f0[j] = w0  # kept for the weights below
+            f1[j] = w1
+            lo = min(lo, tot)
+            hi = max(hi, tot)
         if keep_w:
-            wk[w_off[t] + y] = _small_weight(w0, w1)
-        du = u0 - u1
-        dm = m0 - m1
-        if acc:
-            tot *= z[mo + y] * oinv
-            z[mo + y] = tot
-            mE[mo + y] += w0 * u0 + w1 * u1
-            vE[mo + y] += w0 * ve0 + w1 * ve1 + w0 * w1 * du * du
-            mM[mo + y] += w0 * m0 + w1 * m1
-            vM[mo + y] += w0 * vm0 + w1 * vm1 + w0 * w1 * dm * dm
-        else:
-            z[mo + y] = tot
-            mE[mo + y] = w0 * u0 + w1 * u1
-            vE[mo + y] = w0 * ve0 + w1 * ve1 + w0 * w1 * du * du
-            mM[mo + y] = w0 * m0 + w1 * m1
-            vM[mo + y] = w0 * vm0 + w1 * vm1 + w0 * w1 * dm * dm
-        lo = min(lo, tot)
-        hi = max(hi, tot)
+            wo = w_off[t] + ys
+            for j in range(nr):
+                wk[wo + j] = _small_weight(f0[j], f1[j])
     return lo, hi
 
 
 @pjit(error_model="numpy")
-def _scaled_rows_parallel(t, chunks, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, bz, mo_off,
-                          own, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w):
-    """:func:`_scaled_rows` over all rows of step t in ``chunks`` parts dealt to the threads."""
-    n = 1 << k[t]
+def _scaled_runs_parallel(t, chunks, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi,
+                          bz, mo_off, own, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w):
+    """:func:`_scaled_runs` over all runs of step t in ``chunks`` parts dealt to the threads (rows are
+    independent: each reads the children's slots and writes its own entry)."""
+    n = 1 << (k[t] - rb[t])
     los = np.empty(chunks)
     his = np.empty(chunks)
     for c in prange(chunks):
-        los[c], his[c] = _scaled_rows(t, c * n // chunks, (c + 1) * n // chunks, k, a, child_ptr, child_ids, lo_off,
-                                      hi_off, maps, phi_lo, phi_hi, phi, bz, mo_off, own, cinv, z, mE, vE, mM, vM,
-                                      w_off, wk, keep_w)
+        los[c], his[c] = _scaled_runs(t, c * n // chunks, (c + 1) * n // chunks, rb, ub, k, a, child_ptr, child_ids,
+                                      lo_off, hi_off, maps, phi_lo, phi_hi, phi, bz, mo_off, own, cinv, z, mE, vE,
+                                      mM, vM, w_off, wk, keep_w)
     return los.min(), his.max()
 
 
 @njit(error_model="numpy")  # a row's weights summing to 0 give NaN, which the pass detects
-def forward_scaled(beta, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, mo_off, own,
+def forward_scaled(beta, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, mo_off, own,
                    bz, shift, lsc, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w, parallel_rows):
     """:func:`forward` with the summed weights themselves in the tables instead of their logarithms.
 
@@ -305,7 +342,7 @@ def forward_scaled(beta, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_l
     :func:`boltzmann` (filled here into ``bz``/``shift``) stay <= 2: no exp or log per row.  Per entry
     ``z``, the mean and variance of the energy (``mE``/``vE``, not measured from a minimum) and of M
     (``mM``/``vM``), combined as in :func:`forward`; ``wk``/``keep_w`` as ``lp``/``keep_lp`` there.
-    ``lsc``/``cinv`` float64 (T,) scratch.
+    ``rb``/``ub`` int64 (T,): runs of each step (:func:`_scaled_runs`); ``lsc``/``cinv`` float64 (T,) scratch.
     Returns float64 (6,): ok (1.0, or 0.0 when an entry of some message fell below :data:`SCALED_TINY`
     or was not finite: the pass stops there and the caller must use :func:`forward`),
     ln Z, <E>, Var E, <M>, Var M.
@@ -316,11 +353,12 @@ def forward_scaled(beta, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_l
         o = own[t]
         n = 1 << k[t]
         if n >= parallel_rows:
-            lo, hi = _scaled_rows_parallel(t, 64, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi,
-                                           phi, bz, mo_off, own, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w)
+            lo, hi = _scaled_runs_parallel(t, min(64, n >> rb[t]), rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off,
+                                           maps, phi_lo, phi_hi, phi, bz, mo_off, own, cinv, z, mE, vE, mM, vM,
+                                           w_off, wk, keep_w)
         else:
-            lo, hi = _scaled_rows(t, 0, n, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi,
-                                  bz, mo_off, own, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w)
+            lo, hi = _scaled_runs(t, 0, n >> rb[t], rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo,
+                                  phi_hi, phi, bz, mo_off, own, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w)
         # every factor and every entry as read is <= 1, so hi <= 2 (to rounding) unless a NaN came in; an
         # entry below SCALED_TINY could carry an underflowed product's error (<= 1e-308) beyond 1e-18
         if not lo >= SCALED_TINY or not hi <= 4.0:
