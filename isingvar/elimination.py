@@ -66,10 +66,10 @@ STRUCTURE_CACHE = 4
 #: Below this many table entries (over all betas) nothing is timed: the run takes milliseconds.
 ESTIMATE_FROM_ENTRIES = 1 << 22
 #: Work of the backward (per-site) pass relative to the scaled forward pass (a scatter of probabilities
-#: per child: 0.6 s against 1.4 s on an L = 20 open lattice, docs/performance.md).
-BACKWARD_FACTOR = 0.5
-#: Work of min-sum (E0 and a ground state, once per run) relative to one scaled forward pass (1.1 against 1.4 s).
-MIN_SUM_FACTOR = 0.8
+#: per child, run by run: 0.2 s against 1.0 s on an L = 20 open lattice, docs/performance.md).
+BACKWARD_FACTOR = 0.2
+#: Work of min-sum (E0 and a ground state, once per run, beside the betas) relative to one scaled forward pass.
+MIN_SUM_FACTOR = 1.0
 #: The scaled pass's entropy S = ln Z + beta U is taken when |ln Z| + beta |U| <= this times S (at most
 #: 3 of 16 digits cancel); above, at large beta, the log pass (whose S is a sum of non-negative terms).
 SCALED_CANCEL = 1e3
@@ -474,7 +474,7 @@ def _seconds_per_entry(workers: int = 1) -> float:
         t = time.perf_counter()
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(passes, works))
-        _RATE[workers] = (time.perf_counter() - t) / (reps * workers * plan.entries)
+        _RATE[workers] = (time.perf_counter() - t) / (reps * plan.entries)  # each thread did reps passes
     return _RATE[workers]
 
 
@@ -501,9 +501,10 @@ def estimate_seconds(model: IsingModel, betas, *, sites: bool = False) -> float:
     plan = structure(model)
     nb = max(1, len(np.atleast_1d(betas)))
     workers, _ = _threads(plan, nb, sites)
-    rounds = -(-nb // workers)  # betas per thread
-    work = plan.entries * (rounds * (1.0 + (BACKWARD_FACTOR if sites else 0.0)) + MIN_SUM_FACTOR)
-    if work * workers < ESTIMATE_FROM_ENTRIES:
+    per_beta = 1.0 + (BACKWARD_FACTOR if sites else 0.0)
+    # the passes (min-sum beside the betas) shared by the threads, a beta being one thread's
+    work = plan.entries * max(per_beta, (nb * per_beta + MIN_SUM_FACTOR) / workers)
+    if plan.entries * (nb * per_beta + MIN_SUM_FACTOR) < ESTIMATE_FROM_ENTRIES:
         return 0.0
     return work * _seconds_per_entry(workers)
 
@@ -556,7 +557,7 @@ class _Work:
 
         p = self.plan
         sites = np.zeros(p.n)
-        backward(p.var, p.k, p.a, p.child_ptr, p.child_ids, p.lo_off, p.hi_off, p.maps, p.lp_full, self.lp,
+        backward(p.rb, p.var, p.k, p.a, p.child_ptr, p.child_ids, p.lo_off, p.hi_off, p.maps, p.lp_full, self.lp,
                  p.lp_reuse, self.mo[0], sites)  # the log pass's emin arena as scratch: the scaled one leaves it
         return sites
 
@@ -621,7 +622,7 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     workers, threads = _threads(plan, nb, sites)
     works = queue.SimpleQueue()
     for _ in range(workers):
-        works.put(_Work(plan, model, sites, threads))
+        works.put(first := _Work(plan, model, sites, threads))
     _compile()
 
     def one(beta):
@@ -635,10 +636,7 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     var_m = np.empty(nb)
     site_m = np.zeros((nb, n)) if sites else None
     with deferred_interrupt() as check, numba_threads(threads), ThreadPoolExecutor(workers) as pool:
-        work = works.get()
-        gs = work.ground_state()
-        works.put(work)
-        check()
+        ground = pool.submit(first.ground_state)  # min-sum reads only the plan and the fields: beside the betas
         pending = {pool.submit(one, beta): i for i, beta in enumerate(b.tolist())}
         try:
             for done, fut in enumerate(as_completed(pending)):
@@ -657,7 +655,9 @@ def run(model: IsingModel, betas, *, sites: bool = False,
                 check()
                 if progress:
                     progress(done + 1, nb)
+            gs = ground.result()
         finally:
+            ground.cancel()
             for fut in pending:
                 fut.cancel()  # after Ctrl-C: the betas not started are dropped, the running ones finish
     r["absm"] = np.full(nb, np.nan)

@@ -392,51 +392,54 @@ def _small_weight(w0, w1):
 
 
 @njit
-def backward(var, k, a, child_ptr, child_ids, lo_off, hi_off, maps, w_off, wk, p_off, pm, sites):
+def backward(rb, var, k, a, child_ptr, child_ids, lo_off, hi_off, maps, w_off, wk, p_off, pm, sites):
     """Per-site <s_v> from the weights a forward pass left in ``wk`` (at ``w_off[t]``, every one kept).
 
     Root first, each step's separator marginal P(S_t = y) (in ``pm`` at ``p_off[t]``, a slot per
     separator: the forward's reused slots, whose lifetimes are the same read backwards; a root's is
     1) times the row's weights of s_v gives its clique marginal, P(x = 2y + b) = P(y) w_b(y): S_t
     separates the summed-out spins from the rest, so w_b(y) is P(s_v | S_t = y).  Each child slot's
-    marginal is the sum of the clique's over the spins it lacks.  Probabilities only, no exp or log;
-    one that underflows is below 1e-308 of the whole.  Writes ``sites`` float64 (N,); ``pm`` float64
-    scratch (the forward's reused arena size).
+    marginal is the sum of the clique's over the spins it lacks, added run by run (``rb``, as in
+    :func:`_scaled_runs`).  Probabilities only, no exp or log; one that underflows is below 1e-308 of
+    the whole.  Writes ``sites`` float64 (N,); ``pm`` float64 scratch (the forward's reused arena size).
     """
+    buf = np.empty((2, 1 << rb.max()))
     for t in range(k.size - 1, -1, -1):
+        nr = 1 << rb[t]
         at = a[t]
         maskl = (1 << at) - 1
         c0 = child_ptr[t]
         c1 = child_ptr[t + 1]
-        po = p_off[t]
-        wo = w_off[t]
         if k[t] == 0:
-            pm[po] = 1.0
+            pm[p_off[t]] = 1.0
         for q in range(c0, c1):
             cp = p_off[child_ids[q]]
-            for z in range(1 << k[child_ids[q]]):
-                pm[cp + z] = 0.0
+            pm[cp:cp + (1 << k[child_ids[q]])] = 0.0
+        p0 = buf[0, :nr]
+        p1 = buf[1, :nr]
         pp = 0.0
         pn = 0.0
-        for y in range(1 << k[t]):
-            x0 = 2 * y
+        for r in range(1 << (k[t] - rb[t])):
+            ys = r * nr
+            pr = pm[p_off[t] + ys:p_off[t] + ys + nr]
+            wr = wk[w_off[t] + ys:w_off[t] + ys + nr]
+            for j in range(nr):
+                c = wr[j]
+                small = pr[j] * abs(c)
+                big = pr[j] - small
+                p0[j] = big if c >= 0.0 else small
+                p1[j] = small if c >= 0.0 else big
+                pp += p0[j]
+                pn += p1[j]
+            x0 = 2 * ys
             xl0 = x0 & maskl
             xh = x0 >> at
-            pr = pm[po + y]
-            c = wk[wo + y]
-            if c >= 0.0:
-                p1 = pr * c
-                p0 = pr - p1
-            else:
-                p0 = -pr * c
-                p1 = pr - p0
-            pp += p0
-            pn += p1
             for q in range(c0, c1):
-                cp = p_off[child_ids[q]]
-                base = maps[hi_off[q] + xh]
-                pm[cp + maps[lo_off[q] + xl0] + base] += p0
-                pm[cp + maps[lo_off[q] + (xl0 | 1)] + base] += p1
+                i0 = p_off[child_ids[q]] + maps[lo_off[q] + xl0] + maps[hi_off[q] + xh]
+                pc = pm[i0:i0 + 2 * nr]
+                for j in range(nr):
+                    pc[2 * j] += p0[j]
+                    pc[2 * j + 1] += p1[j]
         sites[var[t]] = (pp - pn) / (pp + pn)
 
 
