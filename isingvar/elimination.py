@@ -635,13 +635,21 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     r = {key: np.empty(nb) for key in ("lnZ", "U", "S", "var", "m", "m2")}
     var_m = np.empty(nb)
     site_m = np.zeros((nb, n)) if sites else None
-    with deferred_interrupt() as check, numba_threads(threads), ThreadPoolExecutor(workers) as pool:
-        ground = pool.submit(first.ground_state)  # min-sum reads only the plan and the fields: beside the betas
-        pending = {pool.submit(one, beta): i for i, beta in enumerate(b.tolist())}
+    blist = b.tolist()
+    pool = ThreadPoolExecutor(workers) if workers > 1 else None  # none for one: run() is called per component by TRW
+    pending = {}
+    with deferred_interrupt() as check, numba_threads(threads):
         try:
-            for done, fut in enumerate(as_completed(pending)):
-                i = pending[fut]
-                lnz, mean_e, s, var_e, mean_m, var_m[i], site = fut.result()
+            if pool is None:
+                gs = first.ground_state()
+                check()
+                stream = ((i, lambda beta=beta: one(beta)) for i, beta in enumerate(blist))
+            else:
+                ground = pool.submit(first.ground_state)  # min-sum reads only the plan and the fields: beside the betas
+                pending = {pool.submit(one, beta): i for i, beta in enumerate(blist)}
+                stream = ((pending[fut], fut.result) for fut in as_completed(pending))
+            for done, (i, get) in enumerate(stream):
+                lnz, mean_e, s, var_e, mean_m, var_m[i], site = get()
                 if site is not None:
                     site_m[i] = site
                 if symmetric:
@@ -655,11 +663,13 @@ def run(model: IsingModel, betas, *, sites: bool = False,
                 check()
                 if progress:
                     progress(done + 1, nb)
-            gs = ground.result()
+            if pool is not None:
+                gs = ground.result()
         finally:
-            ground.cancel()
-            for fut in pending:
-                fut.cancel()  # after Ctrl-C: the betas not started are dropped, the running ones finish
+            if pool is not None:
+                for fut in pending:
+                    fut.cancel()  # after Ctrl-C: the betas not started are dropped, the running ones finish
+                pool.shutdown(wait=True)
     r["absm"] = np.full(nb, np.nan)
     res = _result(b, r, n, float(model.energy(gs)), gs, "elimination", site_m)
     return replace(res, chi=b * var_m / n)  # beta Var(M)/N from the variance itself: no m2 - m^2 cancellation
