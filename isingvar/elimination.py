@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import mmap
 import queue
 import time
 from collections import OrderedDict
@@ -509,6 +510,18 @@ def estimate_seconds(model: IsingModel, betas, *, sites: bool = False) -> float:
     return work * _seconds_per_entry(workers)
 
 
+def _table(n: int, dtype=np.float64) -> np.ndarray:
+    """An array of ``n`` zeros (at least one) in anonymous mmap memory, for tables of tens of MB and more.
+
+    numpy asks the kernel for transparent huge pages on its large arrays (madvise); where the kernel
+    has none free, every first touch of a 2 MB region tries to compact memory: on the 2-vCPU test
+    machine 608 MB took 1.8-5.1 s to fill that way and 0.27 s in plain pages (docs/performance.md),
+    as long as a forward pass.  Freed (unmapped) with the array.
+    """
+    size = max(int(n), 1) * np.dtype(dtype).itemsize
+    return np.frombuffer(mmap.mmap(-1, size), dtype=dtype)
+
+
 class _Work:
     """The per-instance tables of one run: local fields, arenas, scratch."""
 
@@ -522,8 +535,8 @@ class _Work:
         fill_phi(plan.k, plan.a, plan.var, plan.edge_ptr, plan.edge_bit, plan.edge_id,
                  np.ascontiguousarray(model.couplings), np.ascontiguousarray(model.fields),
                  plan.phi_lo, plan.phi_hi, self.phi)
-        self.lp = np.empty(max(plan.n_full, 1) if sites else 1)  # each row's weights of s_v (backward)
-        self.mo = [np.empty(max(plan.n_reuse, 1)) for _ in range(6)]
+        self.lp = _table(plan.n_full if sites else 1)  # each row's weights of s_v (backward)
+        self.mo = [_table(plan.n_reuse) for _ in range(6)]
         # the scaled pass: the step whose slot each step's message is in (siblings of one separator share it)
         self.own = np.arange(plan.k.size, dtype=np.int64)
         for q in range(plan.grp_ptr.size - 1):
@@ -565,8 +578,8 @@ class _Work:
         from .kernels.elimination import backtrack, min_sum
 
         p = self.plan
-        arena = np.empty(max(p.n_reuse, 1))
-        bits = np.zeros((p.n_bits + 7) // 8, dtype=np.uint8)
+        arena = _table(p.n_reuse)
+        bits = _table((p.n_bits + 7) // 8, np.uint8)
         min_sum(*self._common(), p.lp_reuse, p.acc, arena, p.bit_off, bits)
         spins = np.zeros(p.n)
         backtrack(p.var, p.k, p.scope_ptr, p.scope_vars, p.bit_off, bits, spins)

@@ -109,3 +109,19 @@ def test_estimate_counts_the_passes_and_the_beta_threads(monkeypatch):
         monkeypatch.setattr(elimination, "PARALLEL_ROWS", 1)
         with numba_threads(2):
             assert elimination.estimate_seconds(model, betas, sites=False) == pytest.approx(one / 2)
+
+
+def test_tables_are_plain_pages_of_zeros():
+    """The large tables come from anonymous mmap (no transparent-huge-page advice: on a machine without
+    free huge pages their first touch cost as much as a pass), zeroed, writable, of the asked type."""
+    import mmap
+
+    a = elimination._table(5)
+    b = elimination._table(0, np.uint8)
+    assert a.dtype == np.float64 and a.shape == (5,) and not a.any() and isinstance(a.base, mmap.mmap)
+    assert b.dtype == np.uint8 and b.shape == (1,)
+    a[:] = 2.0
+    assert a.sum() == 10.0
+    work = elimination._Work(elimination.structure(lattice(3, 3, np.random.default_rng(0))),
+                             lattice(3, 3, np.random.default_rng(0)), sites=True)
+    assert all(isinstance(t.base, mmap.mmap) for t in (work.lp, *work.mo))
