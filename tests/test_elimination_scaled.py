@@ -118,10 +118,10 @@ def test_tables_are_plain_pages_of_zeros():
 
     a = elimination._table(5)
     b = elimination._table(0, np.uint8)
-    assert a.dtype == np.float64 and a.shape == (5,) and not a.any() and isinstance(a.base, mmap.mmap)
+    assert a.dtype == np.float64 and a.shape == (5,) and not a.any() and isinstance(a.base.obj, mmap.mmap)
     assert b.dtype == np.uint8 and b.shape == (1,)
     a[:] = 2.0
     assert a.sum() == 10.0
     work = elimination._Work(elimination.structure(lattice(3, 3, np.random.default_rng(0))),
                              lattice(3, 3, np.random.default_rng(0)), sites=True)
-    assert all(isinstance(t.base, mmap.mmap) for t in (work.lp, *work.mo))
+    assert all(isinstance(t.base.obj, mmap.mmap) for t in (work.lp, *work.mo))
