@@ -72,8 +72,13 @@ BACKWARD_FACTOR = 0.2
 #: Work of min-sum (E0 and a ground state, once per run, beside the betas) relative to one scaled forward pass.
 MIN_SUM_FACTOR = 1.0
 #: The scaled pass's entropy S = ln Z + beta U is taken when |ln Z| + beta |U| <= this times S (at most
-#: 3 of 16 digits cancel); above, at large beta, the log pass (whose S is a sum of non-negative terms).
-SCALED_CANCEL = 1e3
+#: 4 of 16 digits cancel: its error was 2-5e-16 times that ratio on the UAI grids and the test graphs,
+#: so <= ~1e-11 relative); above, at large beta, the log pass (whose S is a sum of non-negative terms).
+#: The UAI 20 x 20 grid Grids_18 at beta = 1 has the ratio 1367 (S = 6.6, ln Z = 4520).
+SCALED_CANCEL = 1e4
+#: ... and its variances when at least this times their rounding floor (:func:`_one_beta`).
+SCALED_VAR = 1e12
+_EPS = float(np.finfo(np.float64).eps)
 
 
 @dataclass(frozen=True)
@@ -535,6 +540,7 @@ class _Work:
         fill_phi(plan.k, plan.a, plan.var, plan.edge_ptr, plan.edge_bit, plan.edge_id,
                  np.ascontiguousarray(model.couplings), np.ascontiguousarray(model.fields),
                  plan.phi_lo, plan.phi_hi, self.phi)
+        self.e_abs = float(np.abs(model.couplings).sum() + np.abs(model.fields).sum())  # |E| at most
         self.lp = _table(plan.n_full if sites else 1)  # each row's weights of s_v (backward)
         self.mo = [_table(plan.n_reuse) for _ in range(6)]
         # the scaled pass: the step whose slot each step's message is in (siblings of one separator share it)
@@ -690,12 +696,17 @@ def run(model: IsingModel, betas, *, sites: bool = False,
 
 def _one_beta(work: _Work, beta: float, sites: bool):
     """(ln Z, U, S, Var E, <M>, Var M, per-site <s_i> or None) at ``beta``: the scaled pass, or the log
-    pass where the scaled one cannot hold the tables or its S = ln Z + beta U would cancel (the choice
-    depends on beta alone, not on the other betas of the run or their order)."""
+    pass where the scaled one cannot hold the tables, its S = ln Z + beta U would cancel, or a variance
+    is near its rounding floor (the choice depends on beta alone, not on the other betas of the run or
+    their order)."""
     ok, lnz, mean_e, var_e, mean_m, var_m = work.forward_scaled(beta)
     s = lnz + beta * mean_e
-    # S = ln Z + beta U cancels where few states carry the weight: trusted to SCALED_CANCEL (NaN: not)
-    if not (ok and abs(lnz) + beta * abs(mean_e) <= SCALED_CANCEL * s):
+    # S = ln Z + beta U cancels where few states carry the weight: trusted to SCALED_CANCEL (NaN: not).
+    # The scaled tables hold conditional means of E and M themselves, each to ~eps of its size, so a
+    # near-degenerate row adds ~(eps E)^2 to a variance: trusted where the variance is 1e12 times that
+    # (N eps |E|max)^2 (a 4 x 4 +-J grid at beta = 50: Var E = 3e-22, off by 1e-8 relative in this pass)
+    floor_e, floor_m = (SCALED_VAR * (work.plan.n * _EPS * x) ** 2 for x in (work.e_abs, work.plan.n))
+    if not (ok and abs(lnz) + beta * abs(mean_e) <= SCALED_CANCEL * s and var_e >= floor_e and var_m >= floor_m):
         e0, lq, de, var_e, mean_m, var_m = work.forward(beta)
         lnz = lq - beta * e0
         mean_e = e0 + de

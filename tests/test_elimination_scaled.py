@@ -68,6 +68,19 @@ def test_the_log_pass_takes_the_betas_the_scaled_one_cannot(monkeypatch):
         assert 50.0 in logged and 0.2 not in logged and 0.7 not in logged, (kind, logged)
         assert_matches(r, brute(model, BETAS), model)
 
+    # +-J bonds, some 0, fields +-0.5 on the grid at beta = 50: the scaled tables hold (ok, and S cancels
+    # only 2.6e3-fold) but Var E = 3e-22 is near their rounding floor (1e-8 off): the log pass takes it
+    rng = np.random.default_rng(7)
+    n, i, j = graph("grid", rng)
+    model = IsingModel(n, i, j, rng.choice([-1.0, 0.0, 1.0], len(i)), rng.choice([-0.5, 0.5], n))
+    work = elimination._Work(elimination.structure(model), model, sites=False)
+    ok, lnz, u, var_e, *_ = work.forward_scaled(50.0)
+    assert ok == 1.0 and abs(lnz) + 50.0 * abs(u) <= elimination.SCALED_CANCEL * (lnz + 50.0 * u)
+    logged.clear()
+    r = elimination.run(model, BETAS, sites=True)
+    assert logged == [50.0]
+    assert_matches(r, brute(model, BETAS), model)
+
 
 def test_betas_dealt_to_threads_give_the_serial_values(monkeypatch):
     """Two threads taking betas as they come free give the very values of one (each beta's pass is
