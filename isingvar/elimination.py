@@ -14,9 +14,9 @@ and cached: every disorder sample and every (J, h) of a sweep shares it.  Per in
 fields are tabulated; per beta one kernel pass runs (:mod:`isingvar.kernels.elimination`).
 
 Quantities, all exact (to rounding): ln Z; <E> and Var E, <M> and Var M (M = sum_i s_i) as cumulants
-carried through the tables (hence u, s, c, m, <m^2>, chi without cancellation); per-site <s_i> by a
-calibrating backward pass (which keeps every message, hence its memory); E0 and a ground state by
-min-sum.  <|m|> is NaN: |M| is not a sum of local terms, so no table of the tree carries it (its
+carried through the tables (hence u, s, c, m, <m^2>, chi without cancellation), by a scaled pass where
+it holds the beta exactly, else the log pass (:func:`_one_beta`); per-site <s_i> by a backward pass of
+probabilities (which keeps each row's weights, hence its memory); E0 and a ground state by min-sum.  <|m|> is NaN: |M| is not a sum of local terms, so no table of the tree carries it (its
 distribution P(M) would need an extra magnetisation index of N + 1 values on every table).
 
 With every field zero, E(s) = E(-s): <m> and every <s_i> are 0 exactly, as on the enumeration path.
@@ -91,8 +91,9 @@ class Structure:
     separator (grp_ptr/grp_ids per child slot, the first one included) add their message into its slot
     (acc (T,) bool); lo_off/hi_off (per child slot) into maps;
     edge_ptr/edge_bit/edge_id: bonds of step t's spin to its separator (bit in the clique, bond index);
-    phi_lo/phi_hi (T,) and n_phi: local-field table offsets; rb/ub (T,): the scaled pass's runs (:func:`_runs`); lp_full/lp_reuse: message offsets keeping every
-    message / reusing consumed slots, with arena sizes n_full/n_reuse; bit_off, n_bits: min-sum choices.
+    phi_lo/phi_hi (T,) and n_phi: local-field table offsets; lp_full/lp_reuse: message offsets keeping every
+    message / reusing consumed slots, with arena sizes n_full/n_reuse; bit_off, n_bits: min-sum choices;
+    rb/ub (T,): the scaled pass's runs (:func:`_runs`).
     """
 
     n: int
@@ -615,7 +616,7 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     model : IsingModel
     betas : array_like of float, shape (nb,); finite, >= 0, any order.
     sites : bool
-        Also the per-site <s_i> (float64 (nb, N)); keeps every message (more memory).
+        Also the per-site <s_i> (float64 (nb, N)); keeps each row's weights (more memory).
     progress : callable(done, total), optional
         Called after each beta; Ctrl-C is honoured there.
 

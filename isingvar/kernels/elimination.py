@@ -1,4 +1,4 @@
-"""Variable-elimination kernels: one pass over a bucket tree per beta, in the log domain.
+"""Variable-elimination kernels: one pass over a bucket tree per beta, scaled or in the log domain.
 
 The structure (built once per coupling pattern by :mod:`isingvar.elimination`) is a list of steps
 t = 0..T-1.  Step t eliminates one spin v; its clique C_t has K = k[t] + 1 bits: bit 0 is v
@@ -11,8 +11,10 @@ Index maps: the entry of child message c seen from configuration x of its parent
 two lookups instead of a loop over bits.  The local field of v, h_v + sum_u J_vu s_u over the
 original bonds to spins of S_t, is ``phi[phi_lo[t] + (x & mask)] + phi[phi_hi[t] + (x >> a)]``.
 
-Tables hold ln of the summed Boltzmann weights (no scaling, so no underflow at any beta), measured
-from the least energy given y, and the conditional mean and variance of E and of M = sum_i s_i, combined as cumulants:
+Tables of :func:`forward` hold ln of the summed Boltzmann weights (no underflow at any beta), measured
+from the least energy given y; those of :func:`forward_scaled` the weights themselves, each message
+divided by its largest entry (no exp or log per row; it reports when it cannot hold a beta).  Both
+carry the conditional mean and variance of E and of M = sum_i s_i, combined as cumulants:
 a product of independent parts adds means and variances, a sum over s_v mixes them with
 Chan et al.'s pairwise update (var = w0 v0 + w1 v1 + w0 w1 (mu0 - mu1)^2): every term is >= 0, so
 the heat capacity and susceptibility carry no cancellation (raw moments <E^2> - <E>^2 would).
