@@ -138,3 +138,18 @@ def test_tables_are_plain_pages_of_zeros():
     work = elimination._Work(elimination.structure(lattice(3, 3, np.random.default_rng(0))),
                              lattice(3, 3, np.random.default_rng(0)), sites=True)
     assert all(isinstance(t.base.obj, mmap.mmap) for t in (work.lp, *work.mo))
+
+
+def test_scaled_rows_dealt_to_numba_threads_give_the_serial_values(monkeypatch):
+    """A single beta: the scaled pass deals a large step's runs to numba's threads; same values as one thread."""
+    model = lattice(6, 6, np.random.default_rng(2))
+    plan = elimination.structure(model)
+    serial = elimination._Work(plan, model, sites=True, threads=1)
+    want = serial.forward_scaled(0.8)
+    monkeypatch.setattr(elimination, "PARALLEL_ROWS", 2)
+    par = elimination._Work(plan, model, sites=True, threads=2)
+    assert par.parallel_rows == 2
+    with numba_threads(2):
+        got = par.forward_scaled(0.8)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(par.backward(), serial.backward())
