@@ -405,7 +405,7 @@ def _runs(k, a, child_ptr, lo_off, hi_off, maps) -> dict:
     ub = np.zeros(T, dtype=np.int64)
     for t in range(T):
         at, K = int(a[t]), int(k[t]) + 1
-        bit = lambda q, b: maps[lo_off[q] + (1 << b)] if b < at else maps[hi_off[q] + (1 << (b - at))]
+        bit = lambda q, b, at=at: maps[lo_off[q] + (1 << b)] if b < at else maps[hi_off[q] + (1 << (b - at))]
         r = min(max(0, at - 1), RUN_BITS)
         for q in range(child_ptr[t], child_ptr[t + 1]):
             b = 1
