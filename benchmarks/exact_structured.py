@@ -1,6 +1,6 @@
 """Exact paths beyond enumeration: the UAI-2014 / libDAI model files and an L = 20 open lattice.
 
-    python benchmarks/exact_structured.py [--files ...] [--no-peer] [--no-lattice]
+    python benchmarks/exact_structured.py [--files ...] [--no-peer] [--no-lattice] [--rows]
 
 Per model file: N, the elimination width, ln Z of the file's model at beta = 1 (``lnZ_model_exact``)
 and the seconds of the exact method's run as a sweep does it (the path it picks; with and without
@@ -9,6 +9,9 @@ extra), its weighted mini-bucket with iBound above the width of its min-fill ord
 variable: exact variable elimination) on the same file up to ``--peer-max-width``, its ln Z (checked
 against ours to 1e-8) and the time ratio (pyGMs seconds / ours without per-site values).  Then
 ``square --L 20 --boundary open --disorder gaussian --h 0.1`` on 64 betas (0.05..3), every observable.
+With ``--rows`` only the elimination kernels on that lattice, one thread, one beta at a time: ns per
+row of a message (sum over steps of 2^k) of the scaled and the log forward passes, and seconds of the
+backward (per-site) pass and of min-sum.
 Timings on a shared machine are noisy: the load average is printed.
 """
 
@@ -57,6 +60,34 @@ def files(args):
     return sorted(glob.glob(os.path.join(DATA, "uai2014", "*.uai"))) + sorted(glob.glob(os.path.join(DATA, "libdai", "*")))
 
 
+def lattice20():
+    params = resolve_params("square", {"L": 20, "boundary": "open", "disorder": "gaussian"})
+    return make_instance("square", params, 0, 0).scaled(1.0, 0.1)
+
+
+def rows():
+    """ns per message row of each elimination pass on the L = 20 lattice, one thread."""
+    import numba
+
+    from isingvar import elimination
+
+    numba.set_num_threads(1)
+    m = lattice20()
+    plan = elimination.structure(m)
+    n_rows = int(np.sum(np.left_shift(1, plan.k)))
+    work = elimination._Work(plan, m, sites=True)
+    work.forward(1.0), work.forward_scaled(1.0), work.backward(), work.ground_state()  # compile
+    print(f"L = 20 open gaussian h = 0.1: width {plan.width}, {n_rows:.3e} rows per pass; load {os.getloadavg()}")
+    for beta in (0.05, 1.0, 3.0):
+        (ok, *_), t_scaled = timed(lambda: work.forward_scaled(beta))
+        _, t_back = timed(work.backward)
+        _, t_log = timed(lambda: work.forward(beta))
+        print(f"beta {beta}: scaled {t_scaled / n_rows * 1e9:.1f} ns/row ({t_scaled:.2f} s, taken: {ok == 1.0}), "
+              f"log {t_log / n_rows * 1e9:.1f} ns/row ({t_log:.2f} s), backward {t_back:.2f} s", flush=True)
+    _, t_min = timed(work.ground_state)
+    print(f"min-sum {t_min:.2f} s; load {os.getloadavg()}")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--files", nargs="*")
@@ -64,7 +95,10 @@ def main():
     p.add_argument("--peer-max-width", type=int, default=21,
                    help="run pyGMs only up to this width (at 22 its numpy buckets take many minutes here)")
     p.add_argument("--no-lattice", action="store_true")
+    p.add_argument("--rows", action="store_true", help="only the per-row cost of each elimination pass")
     args = p.parse_args()
+    if args.rows:
+        return rows()
     print(f"load average before: {os.getloadavg()}")
     one = np.array([1.0])
     from isingvar import elimination
@@ -91,8 +125,7 @@ def main():
         print(f"{os.path.basename(path):>18} {m.n:4d} {width!s:>5} {method.path_name(module):>11} {lnz:17.9f}"
               f" {t_sites:9.2f} {t_plain:7.2f}{cells}", flush=True)
     if not args.no_lattice:
-        params = resolve_params("square", {"L": 20, "boundary": "open", "disorder": "gaussian"})
-        m = make_instance("square", params, 0, 0).scaled(1.0, 0.1)
+        m = lattice20()
         betas = np.linspace(0.05, 3.0, 64)
         module, est = method.choose(m, betas, sites=True)
         for sites in (False, True):

@@ -14,9 +14,9 @@ and cached: every disorder sample and every (J, h) of a sweep shares it.  Per in
 fields are tabulated; per beta one kernel pass runs (:mod:`isingvar.kernels.elimination`).
 
 Quantities, all exact (to rounding): ln Z; <E> and Var E, <M> and Var M (M = sum_i s_i) as cumulants
-carried through the tables (hence u, s, c, m, <m^2>, chi without cancellation); per-site <s_i> by a
-calibrating backward pass (which keeps every message, hence its memory); E0 and a ground state by
-min-sum.  <|m|> is NaN: |M| is not a sum of local terms, so no table of the tree carries it (its
+carried through the tables (hence u, s, c, m, <m^2>, chi without cancellation), by a scaled pass where
+it holds the beta exactly, else the log pass (:func:`_one_beta`); per-site <s_i> by a backward pass of
+probabilities (which keeps each row's weights, hence its memory); E0 and a ground state by min-sum.  <|m|> is NaN: |M| is not a sum of local terms, so no table of the tree carries it (its
 distribution P(M) would need an extra magnetisation index of N + 1 values on every table).
 
 With every field zero, E(s) = E(-s): <m> and every <s_i> are 0 exactly, as on the enumeration path.
@@ -26,9 +26,12 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import mmap
+import queue
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -63,8 +66,19 @@ PARALLEL_ROWS = 1 << 16
 STRUCTURE_CACHE = 4
 #: Below this many table entries (over all betas) nothing is timed: the run takes milliseconds.
 ESTIMATE_FROM_ENTRIES = 1 << 22
-#: Work of the backward (per-site) pass relative to the forward pass (recompute + scatter per child).
-BACKWARD_FACTOR = 2.0
+#: Work of the backward (per-site) pass relative to the scaled forward pass (a scatter of probabilities
+#: per child, run by run: 0.2 s against 1.0 s on an L = 20 open lattice, docs/performance.md).
+BACKWARD_FACTOR = 0.2
+#: Work of min-sum (E0 and a ground state, once per run, beside the betas) relative to one scaled forward pass.
+MIN_SUM_FACTOR = 1.0
+#: The scaled pass's entropy S = ln Z + beta U is taken when |ln Z| + beta |U| <= this times S (at most
+#: 4 of 16 digits cancel: its error was 2-5e-16 times that ratio on the UAI grids and the test graphs,
+#: so <= ~1e-11 relative); above, at large beta, the log pass (whose S is a sum of non-negative terms).
+#: The UAI 20 x 20 grid Grids_18 at beta = 1 has the ratio 1367 (S = 6.6, ln Z = 4520).
+SCALED_CANCEL = 1e4
+#: ... and its variances when at least this times their rounding floor (:func:`_one_beta`).
+SCALED_VAR = 1e12
+_EPS = float(np.finfo(np.float64).eps)
 
 
 @dataclass(frozen=True)
@@ -78,7 +92,8 @@ class Structure:
     (acc (T,) bool); lo_off/hi_off (per child slot) into maps;
     edge_ptr/edge_bit/edge_id: bonds of step t's spin to its separator (bit in the clique, bond index);
     phi_lo/phi_hi (T,) and n_phi: local-field table offsets; lp_full/lp_reuse: message offsets keeping every
-    message / reusing consumed slots, with arena sizes n_full/n_reuse; bit_off, n_bits: min-sum choices.
+    message / reusing consumed slots, with arena sizes n_full/n_reuse; bit_off, n_bits: min-sum choices;
+    rb/ub (T,): the scaled pass's runs (:func:`_runs`).
     """
 
     n: int
@@ -107,6 +122,8 @@ class Structure:
     n_reuse: int
     bit_off: np.ndarray
     n_bits: int
+    rb: np.ndarray
+    ub: np.ndarray
 
     @property
     def width(self) -> int:
@@ -370,8 +387,35 @@ def build_structure(n: int, edge_i, edge_j, max_width: int = MAX_WIDTH) -> Struc
         maps=i64(np.concatenate(maps) if maps else np.zeros(1)), edge_ptr=edge_ptr, edge_bit=edge_bit,
         edge_id=i64(by_step), phi_lo=phi_lo, phi_hi=i64(phi_hi), n_phi=int((sizes_lo + sizes_hi).sum()),
         lp_full=lp_full, n_full=int(sum(msg)), lp_reuse=lp_reuse, n_reuse=int(n_reuse),
-        bit_off=bit_off, n_bits=int(sum(msg)) + 8,
+        bit_off=bit_off, n_bits=int(sum(msg)) + 8, **_runs(k, a, child_ptr, lo_off, hi_off, np.concatenate(maps) if maps else np.zeros(1, np.int64)),
     )
+
+
+#: Longest run of the scaled pass, 2^RUN_BITS rows: its ten buffers (20 KB) stay in L1.
+RUN_BITS = 8
+
+
+def _runs(k, a, child_ptr, lo_off, hi_off, maps) -> dict:
+    """Runs of :func:`isingvar.kernels.elimination._scaled_runs`: rb[t], the most low bits of a row (up to
+    :data:`RUN_BITS`) that every child's message has as its own bits 1.. (so a run of 2^rb rows reads
+    consecutive entries) and that stay in the low local-field index; ub[t], the lowest run-index bit
+    that the first child lacks (its entries are read by two runs: the run order puts them together)."""
+    T = k.size
+    rb = np.zeros(T, dtype=np.int64)
+    ub = np.zeros(T, dtype=np.int64)
+    for t in range(T):
+        at, K = int(a[t]), int(k[t]) + 1
+        bit = lambda q, b, at=at: maps[lo_off[q] + (1 << b)] if b < at else maps[hi_off[q] + (1 << (b - at))]
+        r = min(max(0, at - 1), RUN_BITS)
+        for q in range(child_ptr[t], child_ptr[t + 1]):
+            b = 1
+            while b <= r and bit(q, b) == 1 << b:
+                b += 1
+            r = b - 1
+        rb[t] = r
+        if child_ptr[t] < child_ptr[t + 1]:
+            ub[t] = next((b - 1 - r for b in range(r + 1, K) if bit(child_ptr[t], b) == 0), 0)
+    return {"rb": rb, "ub": ub}
 
 
 _CACHE: OrderedDict = OrderedDict()
@@ -412,40 +456,76 @@ def applicable(model: IsingModel, betas, *, sites: bool) -> str | None:
     return None
 
 
-_RATE: list = []  # seconds per clique entry of the forward pass with moments, timed once per process
+_RATE: dict = {}  # seconds per clique entry of the scaled forward pass, per number of concurrent passes
 
 
-def _seconds_per_entry() -> float:
-    """Seconds per clique entry of :func:`isingvar.kernels.elimination.forward` with moments, from one
-    timed run on a fixed random graph (after a warm-up that compiles)."""
-    if not _RATE:
-        # the complete graph K_19: tables up to 2^19 entries x 6 (24 MB), out of the caches as a wide
+def _seconds_per_entry(workers: int = 1) -> float:
+    """Seconds per clique entry of :func:`isingvar.kernels.elimination.forward_scaled` (with moments) while
+    ``workers`` such passes run at once on threads, as :func:`run` deals betas (so a core another process
+    holds shows), from a timed run on a fixed random graph after a warm-up that compiles; once per process."""
+    if workers not in _RATE:
+        # the complete graph K_19: tables up to 2^19 entries x 5 (20 MB), out of the caches as a wide
         # model's are (a K_14 probe, all in L2, was 2.7 times too fast for an L = 20 lattice)
         rng = np.random.default_rng(0)
         i, j = np.triu_indices(19, k=1)
         probe = IsingModel(19, i, j, rng.normal(size=i.size), rng.normal(size=19))
         plan = build_structure(probe.n, probe.edge_i, probe.edge_j)
-        work = _Work(plan, probe, sites=False)
-        work.forward(1.0)
+        works = [_Work(plan, probe, sites=False) for _ in range(workers)]
         reps = 3
+
+        def passes(work):
+            for _ in range(reps):
+                work.forward_scaled(1.0)
+
+        works[0].forward_scaled(1.0)
         t = time.perf_counter()
-        for _ in range(reps):
-            work.forward(1.0)
-        _RATE.append((time.perf_counter() - t) / (reps * plan.entries))
-    return _RATE[0]
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(passes, works))
+        _RATE[workers] = (time.perf_counter() - t) / (reps * plan.entries)  # each thread did reps passes
+    return _RATE[workers]
+
+
+def _threads(plan: Structure, nb: int, sites: bool) -> tuple[int, int]:
+    """(workers, threads) for :func:`run`: betas dealt to ``workers`` threads of their own (no barrier per
+    step, so a thread on a core another process holds only does fewer betas) where there are at least as
+    many betas as threads and memory for a set of tables each; else one pass at a time whose large steps'
+    rows go to ``threads`` numba threads."""
+    import numba
+
+    available = numba.get_num_threads()
+    workers = kernel_threads(plan.entries * nb, nb, PARALLEL_ROWS, available) if nb >= available else 1
+    workers = max(1, min(workers, MAX_TABLE_BYTES // max(plan.table_bytes(sites), 1)))
+    threads = 1 if workers > 1 else kernel_threads(plan.entries, 64, PARALLEL_ROWS, available)
+    return workers, threads
 
 
 def estimate_seconds(model: IsingModel, betas, *, sites: bool = False) -> float:
-    """Seconds :func:`run` would take: clique entries x betas x a timed rate (0 below
-    :data:`ESTIMATE_FROM_ENTRIES` entries in all); inf where :func:`applicable` refuses."""
+    """Seconds :func:`run` would take: clique entries x passes x a timed rate (0 below
+    :data:`ESTIMATE_FROM_ENTRIES` entries in all); inf where :func:`applicable` refuses.  Every beta is
+    counted at the scaled pass's rate (a beta it cannot take costs about 3 times as much: the log pass)."""
     if applicable(model, betas, sites=sites) is not None:
         return float("inf")
     plan = structure(model)
     nb = max(1, len(np.atleast_1d(betas)))
-    work = plan.entries * (nb * (1.0 + (BACKWARD_FACTOR if sites else 0.0)) + 1.0)
-    if work < ESTIMATE_FROM_ENTRIES:
+    workers, _ = _threads(plan, nb, sites)
+    per_beta = 1.0 + (BACKWARD_FACTOR if sites else 0.0)
+    # the passes (min-sum beside the betas) shared by the threads, a beta being one thread's
+    work = plan.entries * max(per_beta, (nb * per_beta + MIN_SUM_FACTOR) / workers)
+    if plan.entries * (nb * per_beta + MIN_SUM_FACTOR) < ESTIMATE_FROM_ENTRIES:
         return 0.0
-    return work * _seconds_per_entry()
+    return work * _seconds_per_entry(workers)
+
+
+def _table(n: int, dtype=np.float64) -> np.ndarray:
+    """An array of ``n`` zeros (at least one) in anonymous mmap memory, for tables of tens of MB and more.
+
+    numpy asks the kernel for transparent huge pages on its large arrays (madvise); where the kernel
+    has none free, every first touch of a 2 MB region tries to compact memory: on the 2-vCPU test
+    machine 608 MB took 1.8-5.1 s to fill that way and 0.27 s in plain pages (docs/performance.md),
+    as long as a forward pass.  Freed (unmapped) with the array.
+    """
+    size = max(int(n), 1) * np.dtype(dtype).itemsize
+    return np.frombuffer(mmap.mmap(-1, size), dtype=dtype)
 
 
 class _Work:
@@ -461,8 +541,15 @@ class _Work:
         fill_phi(plan.k, plan.a, plan.var, plan.edge_ptr, plan.edge_bit, plan.edge_id,
                  np.ascontiguousarray(model.couplings), np.ascontiguousarray(model.fields),
                  plan.phi_lo, plan.phi_hi, self.phi)
-        self.lp = np.empty(max(plan.n_full, 1) if sites else 1)
-        self.mo = [np.empty(max(plan.n_reuse, 1)) for _ in range(6)]
+        self.e_abs = float(np.abs(model.couplings).sum() + np.abs(model.fields).sum())  # |E| at most
+        self.lp = _table(plan.n_full if sites else 1)  # each row's weights of s_v (backward)
+        self.mo = [_table(plan.n_reuse) for _ in range(6)]
+        # the scaled pass: the step whose slot each step's message is in (siblings of one separator share it)
+        self.own = np.arange(plan.k.size, dtype=np.int64)
+        for q in range(plan.grp_ptr.size - 1):
+            self.own[plan.grp_ids[plan.grp_ptr[q]:plan.grp_ptr[q + 1]]] = plan.grp_ids[plan.grp_ptr[q]]
+        self.bz = np.empty(2 * self.phi.size)
+        self.steps = [np.empty(plan.k.size) for _ in range(3)]  # shift, lsc, cinv
 
     def _common(self):
         p = self.plan
@@ -475,22 +562,31 @@ class _Work:
         return forward(beta, *self._common(), p.lp_reuse, p.acc, *self.mo, p.lp_full, self.lp, self.sites,
                        self.parallel_rows)
 
-    def backward(self, beta: float) -> np.ndarray:
+    def forward_scaled(self, beta: float) -> np.ndarray:
+        """float64 (6,): ok, ln Z, <E>, Var E, <M>, Var M (:func:`isingvar.kernels.elimination.forward_scaled`:
+        ok 0 where the scaled domain cannot hold this beta's tables exactly)."""
+        from .kernels.elimination import forward_scaled
+
+        p = self.plan
+        return forward_scaled(beta, p.rb, p.ub, *self._common(), p.lp_reuse, self.own, self.bz, *self.steps, *self.mo[1:],
+                              p.lp_full, self.lp, self.sites, self.parallel_rows)
+
+    def backward(self) -> np.ndarray:
+        """Per-site <s_i>, float64 (N,), from the weights the last forward pass (either) kept."""
         from .kernels.elimination import backward
 
         p = self.plan
         sites = np.zeros(p.n)
-        tmp_c = np.empty(2 << p.width)
-        tmp_s = np.empty(1 << p.width)
-        backward(beta, p.var, *self._common(), p.lp_full, self.lp, p.grp_ptr, p.grp_ids, tmp_c, tmp_s, sites)
+        backward(p.rb, p.var, p.k, p.a, p.child_ptr, p.child_ids, p.lo_off, p.hi_off, p.maps, p.lp_full, self.lp,
+                 p.lp_reuse, self.mo[0], sites)  # the log pass's emin arena as scratch: the scaled one leaves it
         return sites
 
     def ground_state(self) -> tuple[float, np.ndarray]:
         from .kernels.elimination import backtrack, min_sum
 
         p = self.plan
-        arena = np.empty(max(p.n_reuse, 1))
-        bits = np.zeros((p.n_bits + 7) // 8, dtype=np.uint8)
+        arena = _table(p.n_reuse)
+        bits = _table((p.n_bits + 7) // 8, np.uint8)
         min_sum(*self._common(), p.lp_reuse, p.acc, arena, p.bit_off, bits)
         spins = np.zeros(p.n)
         backtrack(p.var, p.k, p.scope_ptr, p.scope_vars, p.bit_off, bits, spins)
@@ -506,7 +602,8 @@ def _compile() -> None:
         tiny = IsingModel(2, [0], [1], [1.0], [0.1, 0.0])
         w = _Work(build_structure(2, tiny.edge_i, tiny.edge_j), tiny, sites=True)
         w.forward(1.0)
-        w.backward(1.0)
+        w.forward_scaled(1.0)
+        w.backward()
         w.ground_state()
 
 
@@ -519,7 +616,7 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     model : IsingModel
     betas : array_like of float, shape (nb,); finite, >= 0, any order.
     sites : bool
-        Also the per-site <s_i> (float64 (nb, N)); keeps every message (more memory).
+        Also the per-site <s_i> (float64 (nb, N)); keeps each row's weights (more memory).
     progress : callable(done, total), optional
         Called after each beta; Ctrl-C is honoured there.
 
@@ -538,38 +635,81 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     reason = applicable(model, b, sites=sites)
     if reason is not None:
         raise TooLargeError(f"exact elimination cannot run: {reason}; use --method mf and --method trw")
-    import numba
-
     plan = structure(model)
     n = model.n
     symmetric = not np.any(model.fields)
-    threads = kernel_threads(plan.entries, 64, PARALLEL_ROWS, numba.get_num_threads())
-    work = _Work(plan, model, sites, threads)
-    _compile()
     nb = b.size
+    workers, threads = _threads(plan, nb, sites)
+    works = queue.SimpleQueue()
+    for _ in range(workers):
+        works.put(first := _Work(plan, model, sites, threads))
+    _compile()
+
+    def one(beta):
+        work = works.get()
+        try:
+            return _one_beta(work, beta, sites and not symmetric)
+        finally:
+            works.put(work)
+
     r = {key: np.empty(nb) for key in ("lnZ", "U", "S", "var", "m", "m2")}
     var_m = np.empty(nb)
     site_m = np.zeros((nb, n)) if sites else None
+    blist = b.tolist()
+    pool = ThreadPoolExecutor(workers) if workers > 1 else None  # none for one: run() is called per component by TRW
+    pending = {}
     with deferred_interrupt() as check, numba_threads(threads):
-        gs = work.ground_state()
-        check()
-        for i, beta in enumerate(b.tolist()):
-            e0, lq, de, var_e, mean_m, var_m[i] = work.forward(beta)
-            lnz = lq - beta * e0
-            mean_e = e0 + de
-            if sites and not symmetric:
-                site_m[i] = work.backward(beta)
-            if symmetric:
-                mean_m = 0.0  # E(s) = E(-s): exactly, not to rounding
-            r["lnZ"][i] = lnz
-            r["U"][i] = mean_e
-            r["S"][i] = lq + beta * de  # = ln Z + beta U, both terms >= 0
-            r["var"][i] = var_e
-            r["m"][i] = mean_m / n
-            r["m2"][i] = (var_m[i] + mean_m * mean_m) / n**2
-            check()
-            if progress:
-                progress(i + 1, nb)
+        try:
+            if pool is None:
+                gs = first.ground_state()
+                check()
+                stream = ((i, lambda beta=beta: one(beta)) for i, beta in enumerate(blist))
+            else:
+                ground = pool.submit(first.ground_state)  # min-sum reads only the plan and the fields: beside the betas
+                pending = {pool.submit(one, beta): i for i, beta in enumerate(blist)}
+                stream = ((pending[fut], fut.result) for fut in as_completed(pending))
+            for done, (i, get) in enumerate(stream):
+                lnz, mean_e, s, var_e, mean_m, var_m[i], site = get()
+                if site is not None:
+                    site_m[i] = site
+                if symmetric:
+                    mean_m = 0.0  # E(s) = E(-s): exactly, not to rounding
+                r["lnZ"][i] = lnz
+                r["U"][i] = mean_e
+                r["S"][i] = s
+                r["var"][i] = var_e
+                r["m"][i] = mean_m / n
+                r["m2"][i] = (var_m[i] + mean_m * mean_m) / n**2
+                check()
+                if progress:
+                    progress(done + 1, nb)
+            if pool is not None:
+                gs = ground.result()
+        finally:
+            if pool is not None:
+                for fut in pending:
+                    fut.cancel()  # after Ctrl-C: the betas not started are dropped, the running ones finish
+                pool.shutdown(wait=True)
     r["absm"] = np.full(nb, np.nan)
     res = _result(b, r, n, float(model.energy(gs)), gs, "elimination", site_m)
     return replace(res, chi=b * var_m / n)  # beta Var(M)/N from the variance itself: no m2 - m^2 cancellation
+
+
+def _one_beta(work: _Work, beta: float, sites: bool):
+    """(ln Z, U, S, Var E, <M>, Var M, per-site <s_i> or None) at ``beta``: the scaled pass, or the log
+    pass where the scaled one cannot hold the tables, its S = ln Z + beta U would cancel, or a variance
+    is near its rounding floor (the choice depends on beta alone, not on the other betas of the run or
+    their order)."""
+    ok, lnz, mean_e, var_e, mean_m, var_m = work.forward_scaled(beta)
+    s = lnz + beta * mean_e
+    # S = ln Z + beta U cancels where few states carry the weight: trusted to SCALED_CANCEL (NaN: not).
+    # The scaled tables hold conditional means of E and M themselves, each to ~eps of its size, so a
+    # near-degenerate row adds ~(eps E)^2 to a variance: trusted where the variance is 1e12 times that
+    # (N eps |E|max)^2 (a 4 x 4 +-J grid at beta = 50: Var E = 3e-22, off by 1e-8 relative in this pass)
+    floor_e, floor_m = (SCALED_VAR * (work.plan.n * _EPS * x) ** 2 for x in (work.e_abs, work.plan.n))
+    if not (ok and abs(lnz) + beta * abs(mean_e) <= SCALED_CANCEL * s and var_e >= floor_e and var_m >= floor_m):
+        e0, lq, de, var_e, mean_m, var_m = work.forward(beta)
+        lnz = lq - beta * e0
+        mean_e = e0 + de
+        s = lq + beta * de  # both terms >= 0
+    return lnz, mean_e, s, var_e, mean_m, var_m, work.backward() if sites else None

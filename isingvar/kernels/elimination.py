@@ -1,4 +1,4 @@
-"""Variable-elimination kernels: one pass over a bucket tree per beta, in the log domain.
+"""Variable-elimination kernels: one pass over a bucket tree per beta, scaled or in the log domain.
 
 The structure (built once per coupling pattern by :mod:`isingvar.elimination`) is a list of steps
 t = 0..T-1.  Step t eliminates one spin v; its clique C_t has K = k[t] + 1 bits: bit 0 is v
@@ -11,8 +11,10 @@ Index maps: the entry of child message c seen from configuration x of its parent
 two lookups instead of a loop over bits.  The local field of v, h_v + sum_u J_vu s_u over the
 original bonds to spins of S_t, is ``phi[phi_lo[t] + (x & mask)] + phi[phi_hi[t] + (x >> a)]``.
 
-Tables hold ln of the summed Boltzmann weights (no scaling, so no underflow at any beta), measured
-from the least energy given y, and the conditional mean and variance of E and of M = sum_i s_i, combined as cumulants:
+Tables of :func:`forward` hold ln of the summed Boltzmann weights (no underflow at any beta), measured
+from the least energy given y; those of :func:`forward_scaled` the weights themselves, each message
+divided by its largest entry (no exp or log per row; it reports when it cannot hold a beta).  Both
+carry the conditional mean and variance of E and of M = sum_i s_i, combined as cumulants:
 a product of independent parts adds means and variances, a sum over s_v mixes them with
 Chan et al.'s pairwise update (var = w0 v0 + w1 v1 + w0 w1 (mu0 - mu1)^2): every term is >= 0, so
 the heat capacity and susceptibility carry no cancellation (raw moments <E^2> - <E>^2 would).
@@ -109,7 +111,7 @@ def _forward_rows(t, y0, y1, beta, k, a, child_ptr, child_ids, lo_off, hi_off, m
             big = g1
         res = big + np.log1p(r)
         if keep_lp:
-            lp[lp_off[t] + y] = res - beta * low
+            lp[lp_off[t] + y] = _small_weight(w0, w1)
         u0 = d0 + (e0 - low)
         u1 = d1 + (e1 - low)
         du = u0 - u1
@@ -150,8 +152,9 @@ def forward(beta, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_
     consumed it): ``emin`` the least energy of the summed-out spins given y, ``lq`` = ln sum
     exp(-beta (E - emin)) >= 0, ``dE`` = <E> - emin >= 0, ``vE`` = Var E, ``mM``/``vM`` mean and
     variance of their magnetisation.  Measured from the minimum, ln Z + beta E0 and the entropy
-    ln Z + beta U are sums of non-negative terms: no cancellation at large beta.  With ``keep_lp``
-    also ln of the summed weights, lq - beta emin, into ``lp`` at ``lp_off[t]`` (for :func:`backward`).
+    ln Z + beta U are sums of non-negative terms: no cancellation at large beta.
+    With ``keep_lp`` also each row's weights of s_v (:func:`_small_weight`) into ``lp`` at ``lp_off[t]``
+    (for :func:`backward`).
     A step with ``acc[t]`` adds its message into the slot (a sibling's, of the same separator) instead
     of writing it: a product of independent parts adds every one of these six quantities.
     Returns float64 (6,): E0, ln Z + beta E0, <E> - E0, Var E, <M>, Var M.
@@ -177,64 +180,269 @@ def forward(beta, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_
     return out
 
 
-@njit
-def backward(beta, var, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, lp_off, lp,
-             grp_ptr, grp_ids, tmp_c, tmp_s, sites):
-    """Per-site <s_v> from the messages :func:`forward` left in ``lp`` (every one kept: offsets disjoint).
+#: A scaled-domain message entry below this (every entry is <= 2) may have lost accuracy to underflow
+#: in the products that made it (absolute errors up to ~1e-308): the pass gives up (:func:`forward_scaled`).
+SCALED_TINY = 1e-290
 
-    Calibration in the log domain, root first: the clique's log-probabilities are its bucket product
-    plus (ln P(S_t) - message_t) (the Hugin update, a subtraction here, so no division by zero);
-    each child's separator marginal is scattered from their exponentials and its log written over
-    the child's message, less the message.
-    ``lp`` is overwritten.  Child slot q stands for the steps grp_ids[grp_ptr[q]:grp_ptr[q + 1]] (one
-    separator, their messages kept apart here).  ``tmp_c``/``tmp_s``: float64 scratch of the largest
-    clique/separator size.
-    Writes ``sites`` float64 (N,).
+
+@njit
+def boltzmann(beta, k, a, phi_lo, phi_hi, phi, bz, shift):
+    """Per-beta Boltzmann factors of the local fields, for :func:`forward_scaled`.
+
+    ``bz`` float64 (2 n_phi,): at each table entry i of ``phi`` (the lo/hi split of :func:`fill_phi`),
+    bz[i] = exp(beta phi[i] - c) (s_v = +1) and bz[n_phi + i] = exp(-beta phi[i] - c) (s_v = -1), c = beta
+    max |phi| over that lo or hi table, so every factor is <= 1; ``shift`` float64 (T,): the two c of
+    step t added (ln of what its factors were divided by).
     """
+    n_phi = phi.size
+    for t in range(k.size):
+        shift[t] = 0.0
+        for off, size in ((phi_lo[t], 1 << a[t]), (phi_hi[t], 1 << (k[t] + 1 - a[t]))):
+            c = 0.0
+            for i in range(off, off + size):
+                c = max(c, abs(phi[i]))
+            c *= beta
+            for i in range(off, off + size):
+                bz[i] = np.exp(beta * phi[i] - c)
+                bz[n_phi + i] = np.exp(-beta * phi[i] - c)
+            shift[t] += c
+
+
+@njit(error_model="numpy")  # a row's weights summing to 0 give NaN, which the pass detects
+def _scaled_runs(t, r0, r1, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, bz, mo_off,
+                 own, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w):
+    """Runs r0 <= r < r1 of step t's message in the scaled domain (the body of :func:`forward_scaled`).
+
+    A run is 2^rb[t] consecutive rows in which every child's entries are consecutive (its bits 0..rb[t]
+    are the clique's) and the high local-field index is fixed: each quantity is a loop over the run
+    through L1-sized buffers, one pass per child, without index maps (rb = 0 where no such run exists).
+    ``ub[t]``: the bit of the run index that goes innermost (see the loop).  Returns (least, largest)
+    entry written."""
+    nr = 1 << rb[t]
+    at = a[t]
+    maskl = (1 << at) - 1
+    c0 = child_ptr[t]
+    c1 = child_ptr[t + 1]
+    n_phi = phi.size
+    acc = own[t] != t
+    oinv = cinv[own[t]]
+    buf = np.empty((10, nr))
+    f0, f1, u0, u1, ve0, ve1, m0, m1, vm0, vm1 = buf[0], buf[1], buf[2], buf[3], buf[4], buf[5], buf[6], buf[7], buf[8], buf[9]
+    lo = np.inf
+    hi = 0.0
+    p = ub[t]
+    pmask = (1 << p) - 1
+    for rr in range(r0, r1):
+        # run rr's bit 0 moved to bit p: the two runs that read the same entries of a child lacking that
+        # clique bit come one after the other, so the second finds them in cache (half the child's reads)
+        r = ((rr >> 1) & pmask) | ((rr & 1) << p) | (((rr >> 1) >> p) << (p + 1))
+        ys = r * nr
+        x0 = 2 * ys
+        xl0 = x0 & maskl
+        xh = x0 >> at
+        il = phi_lo[t] + xl0
+        ih = phi_hi[t] + xh
+        pl = phi[il:il + 2 * nr]
+        bl0 = bz[il:il + 2 * nr]
+        bl1 = bz[n_phi + il:n_phi + il + 2 * nr]
+        ph_h = phi[ih]
+        b0h = bz[ih]
+        b1h = bz[n_phi + ih]
+        for j in range(nr):
+            ph = pl[2 * j] + ph_h
+            f0[j] = bl0[2 * j] * b0h
+            f1[j] = bl1[2 * j] * b1h
+            u0[j] = -ph
+            u1[j] = ph
+            ve0[j] = 0.0
+            ve1[j] = 0.0
+            m0[j] = 1.0
+            m1[j] = -1.0
+            vm0[j] = 0.0
+            vm1[j] = 0.0
+        for q in range(c0, c1):
+            c = child_ids[q]
+            s = cinv[c]
+            i0 = mo_off[c] + maps[lo_off[q] + xl0] + maps[hi_off[q] + xh]
+            zc = z[i0:i0 + 2 * nr]
+            ec = mE[i0:i0 + 2 * nr]
+            vc = vE[i0:i0 + 2 * nr]
+            mc = mM[i0:i0 + 2 * nr]
+            wc = vM[i0:i0 + 2 * nr]
+            for j in range(nr):
+                f0[j] *= zc[2 * j] * s
+                f1[j] *= zc[2 * j + 1] * s
+                u0[j] += ec[2 * j]
+                u1[j] += ec[2 * j + 1]
+                ve0[j] += vc[2 * j]
+                ve1[j] += vc[2 * j + 1]
+                m0[j] += mc[2 * j]
+                m1[j] += mc[2 * j + 1]
+                vm0[j] += wc[2 * j]
+                vm1[j] += wc[2 * j + 1]
+        mo = mo_off[t] + ys
+        zo = z[mo:mo + nr]
+        eo = mE[mo:mo + nr]
+        vo = vE[mo:mo + nr]
+        mmo = mM[mo:mo + nr]
+        vmo = vM[mo:mo + nr]
+        for j in range(nr):
+            tot = f0[j] + f1[j]
+            inv = 1.0 / tot
+            w0 = f0[j] * inv
+            w1 = f1[j] * inv
+            du = u0[j] - u1[j]
+            dm = m0[j] - m1[j]
+            me = w0 * u0[j] + w1 * u1[j]
+            va = w0 * ve0[j] + w1 * ve1[j] + w0 * w1 * du * du
+            mm = w0 * m0[j] + w1 * m1[j]
+            vm = w0 * vm0[j] + w1 * vm1[j] + w0 * w1 * dm * dm
+            if acc:
+                tot *= zo[j] * oinv
+                me += eo[j]
+                va += vo[j]
+                mm += mmo[j]
+                vm += vmo[j]
+            zo[j] = tot
+            eo[j] = me
+            vo[j] = va
+            mmo[j] = mm
+            vmo[j] = vm
+            f0[j] = w0  # kept for the weights below
+            f1[j] = w1
+            lo = min(lo, tot)
+            hi = max(hi, tot)
+        if keep_w:
+            wo = w_off[t] + ys
+            for j in range(nr):
+                wk[wo + j] = _small_weight(f0[j], f1[j])
+    return lo, hi
+
+
+@pjit(error_model="numpy")
+def _scaled_runs_parallel(t, chunks, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi,
+                          bz, mo_off, own, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w):
+    """:func:`_scaled_runs` over all runs of step t in ``chunks`` parts dealt to the threads (rows are
+    independent: each reads the children's slots and writes its own entry)."""
+    n = 1 << (k[t] - rb[t])
+    los = np.empty(chunks)
+    his = np.empty(chunks)
+    for c in prange(chunks):
+        los[c], his[c] = _scaled_runs(t, c * n // chunks, (c + 1) * n // chunks, rb, ub, k, a, child_ptr, child_ids,
+                                      lo_off, hi_off, maps, phi_lo, phi_hi, phi, bz, mo_off, own, cinv, z, mE, vE,
+                                      mM, vM, w_off, wk, keep_w)
+    return los.min(), his.max()
+
+
+@njit(error_model="numpy")  # a row's weights summing to 0 give NaN, which the pass detects
+def forward_scaled(beta, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, mo_off, own,
+                   bz, shift, lsc, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w, parallel_rows):
+    """:func:`forward` with the summed weights themselves in the tables instead of their logarithms.
+
+    Each message is held as z(y) exp(lsc[o]) (o = ``own[t]``, the step whose slot it is), and read
+    divided by its largest entry (``cinv[o]``), so products of entries and of the factors of
+    :func:`boltzmann` (filled here into ``bz``/``shift``) stay <= 2: no exp or log per row.  Per entry
+    ``z``, the mean and variance of the energy (``mE``/``vE``, not measured from a minimum) and of M
+    (``mM``/``vM``), combined as in :func:`forward`; ``wk``/``keep_w`` as ``lp``/``keep_lp`` there.
+    ``rb``/``ub`` int64 (T,): runs of each step (:func:`_scaled_runs`); ``lsc``/``cinv`` float64 (T,) scratch.
+    Returns float64 (6,): ok (1.0, or 0.0 when an entry of some message fell below :data:`SCALED_TINY`
+    or was not finite: the pass stops there and the caller must use :func:`forward`),
+    ln Z, <E>, Var E, <M>, Var M.
+    """
+    out = np.zeros(6)
+    boltzmann(beta, k, a, phi_lo, phi_hi, phi, bz, shift)
+    for t in range(k.size):
+        o = own[t]
+        n = 1 << k[t]
+        if n >= parallel_rows:
+            lo, hi = _scaled_runs_parallel(t, min(64, n >> rb[t]), rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off,
+                                           maps, phi_lo, phi_hi, phi, bz, mo_off, own, cinv, z, mE, vE, mM, vM,
+                                           w_off, wk, keep_w)
+        else:
+            lo, hi = _scaled_runs(t, 0, n >> rb[t], rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo,
+                                  phi_hi, phi, bz, mo_off, own, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w)
+        # every factor and every entry as read is <= 1, so hi <= 2 (to rounding) unless a NaN came in; an
+        # entry below SCALED_TINY could carry an underflowed product's error (<= 1e-308) beyond 1e-18
+        if not lo >= SCALED_TINY or not hi <= 4.0:
+            return out
+        ls = shift[t]
+        for q in range(child_ptr[t], child_ptr[t + 1]):
+            ls += lsc[child_ids[q]]
+        if o != t:
+            ls += lsc[o]  # the slot's earlier product, as read (divided by its largest entry)
+        lsc[o] = ls + np.log(hi)  # the slot as read from here on: z / hi
+        cinv[o] = 1.0 / hi
+        if k[t] == 0:  # a root: one entry; the component's values add up
+            mo = mo_off[t]
+            out[1] += np.log(z[mo] * cinv[o]) + lsc[o]
+            out[2] += mE[mo]
+            out[3] += vE[mo]
+            out[4] += mM[mo]
+            out[5] += vM[mo]
+    out[0] = 1.0
+    return out
+
+
+@njit
+def _small_weight(w0, w1):
+    """The two weights of s_v given a row (w0 + w1 = 1) in one float64: the smaller one, signed
+    (w1 if w1 <= w0, else -w0; a w0 of exactly 0 is kept as -5e-324).  The larger is 1 - the smaller,
+    so both keep their relative accuracy (1 - w would lose it for w near 1)."""
+    if w1 <= w0:
+        return w1
+    return -max(w0, 5e-324)
+
+
+@njit
+def backward(rb, var, k, a, child_ptr, child_ids, lo_off, hi_off, maps, w_off, wk, p_off, pm, sites):
+    """Per-site <s_v> from the weights a forward pass left in ``wk`` (at ``w_off[t]``, every one kept).
+
+    Root first, each step's separator marginal P(S_t = y) (in ``pm`` at ``p_off[t]``, a slot per
+    separator: the forward's reused slots, whose lifetimes are the same read backwards; a root's is
+    1) times the row's weights of s_v gives its clique marginal, P(x = 2y + b) = P(y) w_b(y): S_t
+    separates the summed-out spins from the rest, so w_b(y) is P(s_v | S_t = y).  Each child slot's
+    marginal is the sum of the clique's over the spins it lacks, added run by run (``rb``, as in
+    :func:`_scaled_runs`).  Probabilities only, no exp or log; one that underflows is below 1e-308 of
+    the whole.  Writes ``sites`` float64 (N,); ``pm`` float64 scratch (the forward's reused arena size).
+    """
+    buf = np.empty((2, 1 << rb.max()))
     for t in range(k.size - 1, -1, -1):
+        nr = 1 << rb[t]
         at = a[t]
         maskl = (1 << at) - 1
         c0 = child_ptr[t]
         c1 = child_ptr[t + 1]
-        po = lp_off[t]
-        root = k[t] == 0
-        pp = 0.0
-        pm = 0.0
-        for y in range(1 << k[t]):
-            x0 = 2 * y
-            xl0 = x0 & maskl
-            xl1 = xl0 | 1
-            xh = x0 >> at
-            ph = phi[phi_lo[t] + xl0] + phi[phi_hi[t] + xh]
-            l0 = beta * ph
-            l1 = -l0
-            for q in range(c0, c1):
-                base = maps[hi_off[q] + xh]
-                i0 = maps[lo_off[q] + xl0] + base
-                i1 = maps[lo_off[q] + xl1] + base
-                for g in range(grp_ptr[q], grp_ptr[q + 1]):
-                    l0 += lp[lp_off[grp_ids[g]] + i0]
-                    l1 += lp[lp_off[grp_ids[g]] + i1]
-            d = -lp[po] if root else lp[po + y]
-            p0 = np.exp(l0 + d)  # P(x): probabilities <= 1, an underflow is below 1e-308 of the whole
-            p1 = np.exp(l1 + d)
-            tmp_c[x0] = p0
-            tmp_c[x0 + 1] = p1
-            pp += p0
-            pm += p1
-        sites[var[t]] = (pp - pm) / (pp + pm)
+        if k[t] == 0:
+            pm[p_off[t]] = 1.0
         for q in range(c0, c1):
-            c = child_ids[q]
-            ns = 1 << k[c]
-            for z in range(ns):
-                tmp_s[z] = 0.0
-            for x in range(1 << (k[t] + 1)):
-                z = maps[lo_off[q] + (x & maskl)] + maps[hi_off[q] + (x >> at)]
-                tmp_s[z] += tmp_c[x]
-            for g in range(grp_ptr[q], grp_ptr[q + 1]):
-                cp = lp_off[grp_ids[g]]
-                for z in range(ns):
-                    lp[cp + z] = np.log(tmp_s[z]) - lp[cp + z]
+            cp = p_off[child_ids[q]]
+            pm[cp:cp + (1 << k[child_ids[q]])] = 0.0
+        p0 = buf[0, :nr]
+        p1 = buf[1, :nr]
+        pp = 0.0
+        pn = 0.0
+        for r in range(1 << (k[t] - rb[t])):
+            ys = r * nr
+            pr = pm[p_off[t] + ys:p_off[t] + ys + nr]
+            wr = wk[w_off[t] + ys:w_off[t] + ys + nr]
+            for j in range(nr):
+                c = wr[j]
+                small = pr[j] * abs(c)
+                big = pr[j] - small
+                p0[j] = big if c >= 0.0 else small
+                p1[j] = small if c >= 0.0 else big
+                pp += p0[j]
+                pn += p1[j]
+            x0 = 2 * ys
+            xl0 = x0 & maskl
+            xh = x0 >> at
+            for q in range(c0, c1):
+                i0 = p_off[child_ids[q]] + maps[lo_off[q] + xl0] + maps[hi_off[q] + xh]
+                pc = pm[i0:i0 + 2 * nr]
+                for j in range(nr):
+                    pc[2 * j] += p0[j]
+                    pc[2 * j + 1] += p1[j]
+        sites[var[t]] = (pp - pn) / (pp + pn)
 
 
 @njit
