@@ -80,7 +80,7 @@ def test_colour_sweeps_never_lower_the_bound(name, params, h):
     model = _model(name, **params).scaled(1.0, h)
     sweeper = mf._Sweeps(model, coloured=True)
     assert sweeper.perm is not None
-    x, e = np.empty(kern.PIECE), np.empty(kern.PIECE)
+    x, e = np.empty(kern.PIECE), np.empty(2 * kern.PIECE)
     rng = np.random.default_rng(7)
     for beta in (0.3, 1.1, 2.5):
         start = rng.uniform(-1, 1, (1, model.n))
@@ -155,7 +155,7 @@ def test_same_numbers_on_one_and_two_threads(monkeypatch):
         done_a = kern._colour_solve_wide(*sweeper.csr, sweeper.h, 0.8, sweeper.cstart, a, 7, 1e-10)
         stats_a = kern._mf_stats_wide(*sweeper.csr, sweeper.h, a)
     done_b = kern._colour_solve(*sweeper.csr, sweeper.h, 0.8, sweeper.cstart, b, 7, 1e-10,
-                                np.empty(kern.PIECE), np.empty(kern.PIECE))
+                                np.empty(kern.PIECE), np.empty(2 * kern.PIECE))
     assert done_a == done_b
     np.testing.assert_array_equal(a, b)
     assert stats_a == kern._mf_stats_pieces(*sweeper.csr, sweeper.h, b)

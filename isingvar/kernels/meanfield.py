@@ -171,32 +171,34 @@ def _tanh_array(x, e, out):
     """
     for k in range(x.size):
         e[k] = abs(x[k])
-    _exp_neg(e, 2.0, e)
+    _exp_neg(e, 2.0, out)  # out of place: LLVM's overlap check sends an in-place call to its scalar loop
     for k in range(x.size):
-        out[k] = _tanh_from_exp(x[k], e[k])
+        out[k] = _tanh_from_exp(x[k], out[k])
 
 
 @njit(error_model="numpy")
 def _update_piece(indptr, indices, data, h, beta, m, lo, hi, x, e, tol):
     """m_i <- tanh(beta g_i) for the sites lo..hi-1 of one colour class (no two of them coupled).
 
-    ``x`` and ``e`` are scratch of at least hi - lo.  Returns how many m_i moved by tol or more.
+    ``x`` is scratch of at least hi - lo, ``e`` of at least 2 (hi - lo).  Returns how many m_i moved
+    by tol or more.
     """
     k = hi - lo
     x = x[:k]
-    e = e[:k]
-    for q in range(k):
+    a = e[:k]  # |beta g_i|
+    w = e[k:2 * k]  # exp(-2 |beta g_i|): apart from a, since LLVM's overlap check sends an in-place
+    for q in range(k):  # exp to its scalar loop (4.8 against 1.3 ns per exp)
         i = lo + q
         g = h[i]
         for p in range(indptr[i], indptr[i + 1]):
             g += data[p] * m[indices[p]]
         x[q] = beta * g
-        e[q] = abs(x[q])
-    _exp_neg(e, 2.0, e)
+        a[q] = abs(x[q])
+    _exp_neg(a, 2.0, w)
     mm = m[lo:hi]
     moved = 0
     for q in range(k):
-        new = _tanh_from_exp(x[q], e[q])
+        new = _tanh_from_exp(x[q], w[q])
         moved += abs(new - mm[q]) >= tol
         mm[q] = new
     return moved
@@ -206,7 +208,8 @@ def _update_piece(indptr, indices, data, h, beta, m, lo, hi, x, e, tol):
 def _colour_solve(indptr, indices, data, h, beta, cstart, m, max_sweeps, tol, x, e):
     """Sweeps over the colour classes cstart[c]..cstart[c+1]-1, in place, on this thread alone.
 
-    The same contract as :func:`_mf_solve` (until every |dm_i| < tol); ``x``, ``e``: scratch of PIECE.
+    The same contract as :func:`_mf_solve` (until every |dm_i| < tol); ``x``, ``e``: scratch of PIECE
+    and 2 PIECE.
     """
     for sweep in range(1, max_sweeps + 1):
         moved = 0
@@ -237,7 +240,7 @@ def _colour_solve_wide(indptr, indices, data, h, beta, cstart, m, max_sweeps, to
             pieces = (b - a + PIECE - 1) // PIECE
             for q in prange(pieces):
                 x = np.empty(PIECE)
-                e = np.empty(PIECE)
+                e = np.empty(2 * PIECE)
                 lo = a + q * PIECE
                 moved[q] = _update_piece(indptr, indices, data, h, beta, m, lo, min(lo + PIECE, b), x, e, tol)
             total += moved[:pieces].sum()
@@ -258,7 +261,7 @@ def _mf_colour_many(indptr, indices, data, h, beta, cstart, starts, active, max_
             continue
         m = starts[r]
         x = np.empty(PIECE)
-        e = np.empty(PIECE)
+        e = np.empty(2 * PIECE)
         done, conv = _colour_solve(indptr, indices, data, h, beta, cstart, m, max_sweeps, tol, x, e)
         sweeps[r] += done
         converged[r] = conv
