@@ -33,11 +33,12 @@ Middleton, PRE 80, 046708 (2009)).  Steps (docs/methods.md, "Planar zero-field P
    and the two must agree.  (With an arbitrary reference
    state or with partial pivoting, ln Z is lost already at beta ~ 1-3 on a 5 x 5 glass.)
 
-Exactly: ln Z and f; m = 0 and <s_i> = 0 by the h = 0 symmetry.  The derivatives (u, s, c) would
-need the derivative of ln det through the factorisation (a complex step through SuperLU measured
-8-20 times the cost of the real factorisation; a selected inverse is not available from SuperLU),
-so they are NaN here, as are <m^2>, <|m|>, chi and E0 (the matching's ground state serves as a
-reference; PyMatching discretises the weights, so it is not certified for real-valued couplings).
+Exactly: ln Z and f; m = 0 and <s_i> = 0 by the h = 0 symmetry; E0 and a ground state where s0 is
+certainly one (no frustrated face, or +-J couplings: PyMatching's matching is exact on its integer
+weights), else NaN (it rounds real-valued weights, so s0 is then a reference, not a certified ground
+state).  The derivatives (u, s, c) would need the derivative of ln det through the factorisation (a
+complex step through SuperLU measured 8-20 times the cost of the real factorisation; a selected
+inverse is not available from SuperLU), so they are NaN here, as are <m^2>, <|m|> and chi.
 """
 
 from __future__ import annotations
@@ -506,8 +507,9 @@ def run(model: IsingModel, betas, *, sites: bool = False,
 
     Returns
     -------
-    ExactResult with path "planar": lnZ, f exact; m = 0; u, s, c, m2, absm, chi, e0 and
-    ground_state NaN (see the module docstring).
+    ExactResult with path "planar": lnZ, f exact; m = 0; e0 and ground_state where the reference is
+    certainly a ground state (no frustration, or +-J couplings), else NaN; u, s, c, m2, absm and chi
+    NaN (see the module docstring).
 
     Raises
     ------
@@ -526,7 +528,7 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     lnz = np.empty(b.size)
     with deferred_interrupt() as check, heap_kept():  # the structure kernels are numba: a signal is held there too
         s = _structure(model)
-        _, jg = s.reference(model)
+        s0, jg = s.reference(model)
         e_ref = -float(jg.sum())  # E(s0)
         check_from = _cross_check_beta(model)
         check()
@@ -550,8 +552,21 @@ def run(model: IsingModel, betas, *, sites: bool = False,
                 progress(i + 1, b.size)
     n = model.n
     nan = np.full(b.size, np.nan)
+    certain = _ground_state_is_exact(model, jg)
     return ExactResult(
         betas=b, lnZ=lnz, f=free_energy_per_spin(lnz, b, n), u=nan, s=nan.copy(), c=nan.copy(),
-        m=np.zeros(b.size), m2=nan.copy(), absm=nan.copy(), chi=nan.copy(), e0=float("nan"),
-        ground_state=np.full(n, np.nan), path="planar", sites=np.zeros((b.size, n)) if sites else None,
+        m=np.zeros(b.size), m2=nan.copy(), absm=nan.copy(), chi=nan.copy(), e0=e_ref if certain else float("nan"),
+        ground_state=s0 if certain else np.full(n, np.nan), path="planar",
+        sites=np.zeros((b.size, n)) if sites else None,
     )
+
+
+def _ground_state_is_exact(model: IsingModel, jg: np.ndarray) -> bool:
+    """Whether the reference s0 (gauge couplings ``jg``, float64 (E,) of the map bonds) is certainly a
+    ground state: every bond satisfied (no frustration: E(s0) = -sum |J|, the least any state can
+    have), or every non-zero |J| equal (+-J), where PyMatching's integer weights are exact and its
+    matching is a minimum one (sparse blossom: Higgott & Gidney, arXiv:2303.15933)."""
+    if np.all(jg >= 0):
+        return True
+    mags = np.abs(model.couplings[model.couplings != 0])
+    return bool(mags.size == 0 or np.all(mags == mags[0]))

@@ -5,6 +5,7 @@ from itertools import combinations
 import networkx as nx
 import numpy as np
 import pytest
+from naive import all_states, energies
 
 from isingvar import planar
 from isingvar.families import make_instance, resolve_params
@@ -36,6 +37,13 @@ def lattice_bonds(L):
 def logsumexp(x, axis=None):
     top = np.max(x, axis=axis, keepdims=True)
     return np.squeeze(top, axis=axis) + np.log(np.exp(x - top).sum(axis=axis))
+
+
+def brute_e0(m):
+    """Ground-state energy by listing all 2^n states with a dense coupling matrix (plain NumPy)."""
+    J = np.zeros((m.n, m.n))
+    J[m.edge_i, m.edge_j] = J[m.edge_j, m.edge_i] = m.couplings
+    return energies(J, np.zeros(m.n), all_states(m.n)).min()
 
 
 def brute_lnz(n, i, j, J, betas):
@@ -108,7 +116,13 @@ def test_open_4x4_against_enumeration(kind, seed):
     assert_close(r.lnZ, brute_lnz(m.n, m.edge_i, m.edge_j, m.couplings, betas))
     assert r.lnZ[1] == pytest.approx(m.n * np.log(2), rel=1e-15)
     np.testing.assert_array_equal(r.m, 0.0)
-    assert np.all(np.isnan(r.u)) and np.all(np.isnan(r.c)) and np.isnan(r.e0)
+    assert np.all(np.isnan(r.u)) and np.all(np.isnan(r.c))
+    e0 = brute_e0(m)
+    if kind == "pm" or e0 == pytest.approx(-np.abs(m.couplings).sum(), abs=1e-12):  # +-J, or no frustration
+        assert r.e0 == pytest.approx(e0, abs=1e-12)
+        assert m.energy(r.ground_state) == pytest.approx(e0, abs=1e-12)
+    else:  # real-valued frustrated couplings: PyMatching rounds them, so no certified E0
+        assert np.isnan(r.e0) and np.all(np.isnan(r.ground_state))
     np.testing.assert_allclose(r.f[r.betas > 0], -r.lnZ[r.betas > 0] / (r.betas[r.betas > 0] * m.n))
 
 

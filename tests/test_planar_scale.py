@@ -4,20 +4,12 @@ import networkx as nx
 import numpy as np
 import pymatching
 import pytest
-from naive import all_states, energies
-from test_planar import lattice_bonds
+from test_planar import brute_e0, lattice_bonds
 
 from isingvar import planar
 from isingvar.exact import MAX_SECONDS
 from isingvar.families import make_instance, resolve_params
 from isingvar.model import IsingModel
-
-
-def brute_e0(m):
-    """Ground-state energy by listing all 2^n states with a dense coupling matrix (plain NumPy)."""
-    J = np.zeros((m.n, m.n))
-    J[m.edge_i, m.edge_j] = J[m.edge_j, m.edge_i] = m.couplings
-    return energies(J, np.zeros(m.n), all_states(m.n)).min()
 
 
 def reference_energy(m):
@@ -173,3 +165,23 @@ def test_second_order_gives_the_same_ln_pfaffian():
         again = s.log_pfaffian_checked(beta, jg)  # reuses it
         assert first == pytest.approx(s.log_pfaffian(beta, jg)[0], rel=1e-13)
         assert again == pytest.approx(first, rel=1e-13)
+
+
+def test_e0_is_reported_exactly_where_the_reference_is_certain():
+    """E0 on the planar path: a Mattis glass (real |J|, no frustration) gives -sum |J| and its own ground
+    state; +-J gives the brute-force E0; a frustrated Gaussian glass gives NaN (no certified state)."""
+    rng = np.random.default_rng(7)
+    i, j = lattice_bonds(4)
+    tau = rng.choice([-1.0, 1.0], 16)
+    mattis = IsingModel(16, i, j, rng.uniform(0.5, 2.0, i.size) * tau[i] * tau[j])
+    r = planar.run(mattis, [1.0])
+    assert r.e0 == pytest.approx(-np.abs(mattis.couplings).sum(), abs=1e-12)
+    assert r.e0 == pytest.approx(brute_e0(mattis), abs=1e-12)
+    assert abs(r.ground_state @ tau) == 16  # tau or its mirror image
+    pm = IsingModel(16, i, j, rng.choice([-1.0, 1.0], i.size))
+    r = planar.run(pm, [1.0])
+    assert brute_e0(pm) > -np.abs(pm.couplings).sum()  # frustrated
+    assert r.e0 == pytest.approx(brute_e0(pm), abs=1e-12)
+    glass = IsingModel(16, i, j, rng.standard_normal(i.size))
+    assert brute_e0(glass) > -np.abs(glass.couplings).sum() + 1e-9  # frustrated
+    assert np.isnan(planar.run(glass, [1.0]).e0)

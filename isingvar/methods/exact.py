@@ -42,7 +42,7 @@ VARIABLES = (
     Var("absm_exact", "exact", "absm", "1", "mean absolute magnetisation <|m|>, exact; NaN off enumeration "
         "(|M| is not a sum of local terms: no elimination table carries it)", nonfinite="nan"),
     Var("chi_exact", "exact", "chi", "1/energy", "susceptibility beta N (<m^2> - <m>^2), exact; NaN on the planar path (its Pfaffian gives ln Z only)", nonfinite="nan"),
-    Var("E0_exact", "exact", "E0", "energy", "ground-state energy (total), exact; NaN on the planar path (its Pfaffian gives ln Z only)", per="instance", nonfinite="nan"),
+    Var("E0_exact", "exact", "E0", "energy", "ground-state energy (total), exact; on the planar path only where its reference state is certainly a ground state (no frustration, or +-J), else NaN", per="instance", nonfinite="nan"),
     Var("m_exact_site", "exact", "m", "1", "site magnetisations <s_i>, exact", per="site"),
     Var("exact_path", "diagnostic", None, "1", "exact path that ran: enumeration's summation paths 0-3, "
         "elimination, cutset conditioning or planar (see flag_meanings)",
