@@ -145,3 +145,29 @@ def test_refuses_by_time_estimate_without_force(slow_estimate):
 def test_rejects_negative_beta(rng):
     with pytest.raises(ValueError, match=">= 0"):
         exact_enumeration(random_model(3, rng), [-1.0])
+
+
+@pytest.mark.parametrize("beta", [20.0, 50.0])
+def test_entropy_of_a_unique_ground_state_keeps_its_relative_accuracy(beta):
+    """With one ground state, S is the tiny thermal rest (1e-28 per spin at beta = 20, 1e-69 at 50): it must
+    keep ~1e-10 relative accuracy, not only absolute (reference: 200-digit sums over all states)."""
+    import mpmath
+
+    m = make_instance("chain", resolve_params("chain", {"n": 10}), 0, 0).scaled(1.0, 0.3)
+    r = exact_enumeration(m, [beta])
+    assert r.path == "histogram"
+    states = naive.all_states(m.n)
+    J = np.zeros((m.n, m.n))
+    J[m.edge_i, m.edge_j] = J[m.edge_j, m.edge_i] = m.couplings
+    E = naive.energies(J, m.fields, states)
+    tenths = np.round(E * 10).astype(int)  # energies are multiples of 0.1 (J = 1, h = 0.3) up to rounding
+    assert np.allclose(tenths / 10, E, atol=1e-12)
+    with mpmath.workdps(200):
+        b = mpmath.mpf(beta)
+        dE = [mpmath.mpf(int(t - tenths.min())) / 10 for t in tenths]  # E - E0, exactly
+        w = [mpmath.exp(-b * d) for d in dE]
+        z = mpmath.fsum(w)
+        u = mpmath.fsum(wi * d for wi, d in zip(w, dE)) / z
+        s_ref = float((mpmath.log(z) + b * u) / m.n)  # S = ln Z + beta U, both about E0
+    assert 0 < s_ref < 1e-20
+    assert r.s[0] == pytest.approx(s_ref, rel=1e-10, abs=0)
