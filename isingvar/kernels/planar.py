@@ -102,6 +102,33 @@ def fan_triangulation(face_next, tail):
 
 
 @njit
+def _bfs_tree(n, tail, root):
+    """Breadth-first spanning tree of the map from ``root``: (parent_edge int64 (n,), the edge k to each
+    vertex's parent, -1 at the root and unreached vertices; order int64 (n,), the vertices reached, in
+    visiting order, parents first; size, how many were reached)."""
+    start, out = darts_by_tail(n, tail)
+    parent_edge = np.full(n, -1, dtype=np.int64)
+    order = np.empty(n, dtype=np.int64)
+    visited = np.zeros(n, dtype=np.bool_)
+    visited[root] = True
+    order[0] = root
+    head = 0
+    size = 1
+    while head < size:
+        v = order[head]
+        head += 1
+        for p in range(start[v], start[v + 1]):
+            d = out[p]
+            w = tail[d ^ 1]
+            if not visited[w]:
+                visited[w] = True
+                parent_edge[w] = d >> 1
+                order[size] = w
+                size += 1
+    return parent_edge, order, size
+
+
+@njit
 def kasteleyn_orientation(n, tail, root):
     """Orientation of the dual edges that makes the decorated graph Kasteleyn-flat.
 
@@ -124,27 +151,8 @@ def kasteleyn_orientation(n, tail, root):
     -------
     int8 (D // 2,)  1 where edge k's dual edge points 2k+1 -> 2k (along tail[2k]), 0 for 2k -> 2k+1.
     """
-    D = tail.size
-    E = D // 2
-    start, out = darts_by_tail(n, tail)
-    parent_edge = np.full(n, -1, dtype=np.int64)
-    order = np.empty(n, dtype=np.int64)
-    visited = np.zeros(n, dtype=np.bool_)
-    visited[root] = True
-    order[0] = root
-    head = 0
-    size = 1
-    while head < size:
-        v = order[head]
-        head += 1
-        for p in range(start[v], start[v + 1]):
-            d = out[p]
-            w = tail[d ^ 1]
-            if not visited[w]:
-                visited[w] = True
-                parent_edge[w] = d >> 1
-                order[size] = w
-                size += 1
+    E = tail.size // 2
+    parent_edge, order, size = _bfs_tree(n, tail, root)
     orient = np.ones(E, dtype=np.int8)  # non-tree edges: along tail[2k]
     along = np.zeros(n, dtype=np.int64)  # darts of v whose dual edge points along v, fixed so far
     is_tree = np.zeros(E, dtype=np.bool_)
@@ -191,20 +199,12 @@ def spins_from_bonds(n, tail, sign, root):
     Returns float64 (n,) of +-1 (s_root = +1).  Consistent on every edge when ``sign`` is a cut
     pattern (its product around every cycle is +1); the caller checks that.
     """
-    start, out = darts_by_tail(n, tail)
+    parent_edge, order, size = _bfs_tree(n, tail, root)
     s = np.zeros(n)
     s[root] = 1.0
-    queue = np.empty(n, dtype=np.int64)
-    queue[0] = root
-    head, size = 0, 1
-    while head < size:
-        v = queue[head]
-        head += 1
-        for p in range(start[v], start[v + 1]):
-            d = out[p]
-            w = tail[d ^ 1]
-            if s[w] == 0.0:
-                s[w] = s[v] * sign[d >> 1]
-                queue[size] = w
-                size += 1
+    for q in range(1, size):  # parents before children
+        v = order[q]
+        k = parent_edge[v]
+        u = tail[2 * k] if tail[2 * k + 1] == v else tail[2 * k + 1]
+        s[v] = s[u] * sign[k]
     return s
