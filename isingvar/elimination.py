@@ -578,7 +578,7 @@ class _Work:
 
         p = self.plan
         sites = np.zeros(p.n)
-        backward(p.rb, p.var, p.k, p.a, p.child_ptr, p.child_ids, p.lo_off, p.hi_off, p.maps, p.lp_full, self.lp,
+        backward(p.rb, p.ub, p.var, p.k, p.a, p.child_ptr, p.child_ids, p.lo_off, p.hi_off, p.maps, p.lp_full, self.lp,
                  p.lp_reuse, self.mo[0], sites)  # the log pass's emin arena as scratch: the scaled one leaves it
         return sites
 

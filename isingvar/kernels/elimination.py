@@ -23,7 +23,7 @@ the heat capacity and susceptibility carry no cancellation (raw moments <E^2> - 
 import numpy as np
 from numba import prange
 
-from ._jit import njit, pjit
+from ._jit import bits_float, float_bits, njit, pjit
 
 
 @njit
@@ -208,6 +208,14 @@ def boltzmann(beta, k, a, phi_lo, phi_hi, phi, bz, shift):
             shift[t] += c
 
 
+@njit(inline="always")
+def _run(rr, p, pmask):
+    """The run taken rr-th: rr's bit 0 moved to bit p (``ub[t]``), so the two runs that read the same
+    entries of a child lacking that clique bit come one after the other and the second finds them in
+    cache (half the child's reads from memory; the backward pass's scatter into them likewise)."""
+    return ((rr >> 1) & pmask) | ((rr & 1) << p) | (((rr >> 1) >> p) << (p + 1))
+
+
 @njit(error_model="numpy")  # a row's weights summing to 0 give NaN, which the pass detects
 def _scaled_runs(t, r0, r1, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, bz, mo_off,
                  own, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w):
@@ -216,9 +224,16 @@ def _scaled_runs(t, r0, r1, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, 
     A run is 2^rb[t] consecutive rows in which every child's entries are consecutive (its bits 0..rb[t]
     are the clique's) and the high local-field index is fixed: each quantity is a loop over the run
     through L1-sized buffers, one pass per child, without index maps (rb = 0 where no such run exists).
-    ``ub[t]``: the bit of the run index that goes innermost (see the loop).  Returns (least, largest)
-    entry written."""
+    ``ub[t]``: the bit of the run index that goes innermost (:func:`_run`).  Returns (least, largest)
+    entry written.
+
+    The buffers hold a run's clique entries as the children do, s_v = +1 and -1 side by side, and every
+    loop reads and writes few arrays with unit or pairwise stride: so LLVM vectorises each of them (its
+    run-time overlap checks stop at about 8 pairs of arrays; one loop over all ten ran scalar, 3x slower).
+    The arithmetic is the same, operation for operation, as one loop per row would do.
+    """
     nr = 1 << rb[t]
+    n2 = 2 * nr
     at = a[t]
     maskl = (1 << at) - 1
     c0 = child_ptr[t]
@@ -226,97 +241,103 @@ def _scaled_runs(t, r0, r1, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, 
     n_phi = phi.size
     acc = own[t] != t
     oinv = cinv[own[t]]
-    buf = np.empty((10, nr))
-    f0, f1, u0, u1, ve0, ve1, m0, m1, vm0, vm1 = buf[0], buf[1], buf[2], buf[3], buf[4], buf[5], buf[6], buf[7], buf[8], buf[9]
-    lo = np.inf
-    hi = 0.0
+    f = np.empty(n2)  # Boltzmann weight; then the weights of s_v given the row
+    u = np.empty(n2)  # <E> of the summed-out part given the clique entry
+    ve = np.empty(n2)  # Var E
+    mg = np.empty(n2)  # <M>
+    vm = np.empty(n2)  # Var M
+    lo = float_bits(np.inf)  # entries are >= 0 (or NaN): their bits order as int64s, whose min/max vectorise
+    hi = 0
     p = ub[t]
     pmask = (1 << p) - 1
     for rr in range(r0, r1):
-        # run rr's bit 0 moved to bit p: the two runs that read the same entries of a child lacking that
-        # clique bit come one after the other, so the second finds them in cache (half the child's reads)
-        r = ((rr >> 1) & pmask) | ((rr & 1) << p) | (((rr >> 1) >> p) << (p + 1))
+        r = _run(rr, p, pmask)
         ys = r * nr
         x0 = 2 * ys
         xl0 = x0 & maskl
         xh = x0 >> at
         il = phi_lo[t] + xl0
         ih = phi_hi[t] + xh
-        pl = phi[il:il + 2 * nr]
-        bl0 = bz[il:il + 2 * nr]
-        bl1 = bz[n_phi + il:n_phi + il + 2 * nr]
+        pl = phi[il:il + n2]  # v's local field does not depend on s_v: entries 2j and 2j + 1 are equal
+        bl0 = bz[il:il + n2]
+        bl1 = bz[n_phi + il:n_phi + il + n2]
         ph_h = phi[ih]
         b0h = bz[ih]
         b1h = bz[n_phi + ih]
         for j in range(nr):
+            f[2 * j] = bl0[2 * j] * b0h
+            f[2 * j + 1] = bl1[2 * j] * b1h
+        for j in range(nr):
             ph = pl[2 * j] + ph_h
-            f0[j] = bl0[2 * j] * b0h
-            f1[j] = bl1[2 * j] * b1h
-            u0[j] = -ph
-            u1[j] = ph
-            ve0[j] = 0.0
-            ve1[j] = 0.0
-            m0[j] = 1.0
-            m1[j] = -1.0
-            vm0[j] = 0.0
-            vm1[j] = 0.0
+            u[2 * j] = -ph
+            u[2 * j + 1] = ph
+        for j in range(nr):
+            mg[2 * j] = 1.0
+            mg[2 * j + 1] = -1.0
+        ve[:] = 0.0
+        vm[:] = 0.0
         for q in range(c0, c1):
             c = child_ids[q]
             s = cinv[c]
             i0 = mo_off[c] + maps[lo_off[q] + xl0] + maps[hi_off[q] + xh]
-            zc = z[i0:i0 + 2 * nr]
-            ec = mE[i0:i0 + 2 * nr]
-            vc = vE[i0:i0 + 2 * nr]
-            mc = mM[i0:i0 + 2 * nr]
-            wc = vM[i0:i0 + 2 * nr]
-            for j in range(nr):
-                f0[j] *= zc[2 * j] * s
-                f1[j] *= zc[2 * j + 1] * s
-                u0[j] += ec[2 * j]
-                u1[j] += ec[2 * j + 1]
-                ve0[j] += vc[2 * j]
-                ve1[j] += vc[2 * j + 1]
-                m0[j] += mc[2 * j]
-                m1[j] += mc[2 * j + 1]
-                vm0[j] += wc[2 * j]
-                vm1[j] += wc[2 * j + 1]
+            zc = z[i0:i0 + n2]
+            for i in range(n2):
+                f[i] *= zc[i] * s
+            _add(u, mE[i0:i0 + n2])
+            _add(ve, vE[i0:i0 + n2])
+            _add(mg, mM[i0:i0 + n2])
+            _add(vm, vM[i0:i0 + n2])
         mo = mo_off[t] + ys
         zo = z[mo:mo + nr]
-        eo = mE[mo:mo + nr]
-        vo = vE[mo:mo + nr]
-        mmo = mM[mo:mo + nr]
-        vmo = vM[mo:mo + nr]
+        if acc:
+            for j in range(nr):
+                tot = f[2 * j] + f[2 * j + 1]
+                inv = 1.0 / tot
+                f[2 * j] *= inv
+                f[2 * j + 1] *= inv
+                zo[j] = tot * (zo[j] * oinv)
+        else:
+            for j in range(nr):
+                tot = f[2 * j] + f[2 * j + 1]
+                inv = 1.0 / tot
+                f[2 * j] *= inv
+                f[2 * j + 1] *= inv
+                zo[j] = tot
         for j in range(nr):
-            tot = f0[j] + f1[j]
-            inv = 1.0 / tot
-            w0 = f0[j] * inv
-            w1 = f1[j] * inv
-            du = u0[j] - u1[j]
-            dm = m0[j] - m1[j]
-            me = w0 * u0[j] + w1 * u1[j]
-            va = w0 * ve0[j] + w1 * ve1[j] + w0 * w1 * du * du
-            mm = w0 * m0[j] + w1 * m1[j]
-            vm = w0 * vm0[j] + w1 * vm1[j] + w0 * w1 * dm * dm
-            if acc:
-                tot *= zo[j] * oinv
-                me += eo[j]
-                va += vo[j]
-                mm += mmo[j]
-                vm += vmo[j]
-            zo[j] = tot
-            eo[j] = me
-            vo[j] = va
-            mmo[j] = mm
-            vmo[j] = vm
-            f0[j] = w0  # kept for the weights below
-            f1[j] = w1
-            lo = min(lo, tot)
-            hi = max(hi, tot)
+            b = float_bits(zo[j])
+            lo = min(lo, b)
+            hi = max(hi, b)
+        _mix(f, u, ve, mE[mo:mo + nr], vE[mo:mo + nr], acc)
+        _mix(f, mg, vm, mM[mo:mo + nr], vM[mo:mo + nr], acc)
         if keep_w:
             wo = w_off[t] + ys
+            wr = wk[wo:wo + nr]
             for j in range(nr):
-                wk[wo + j] = _small_weight(f0[j], f1[j])
-    return lo, hi
+                wr[j] = _small_weight(f[2 * j], f[2 * j + 1])
+    return bits_float(lo), bits_float(hi)
+
+
+@njit(inline="always")
+def _add(x, y):
+    for i in range(x.size):
+        x[i] += y[i]
+
+
+@njit(inline="always")
+def _mix(w, mu, var, mo, vo, acc):
+    """A row's mean and variance over s_v (Chan et al.'s pairwise update) from the weights ``w`` and the
+    clique entries' ``mu``/``var`` (pairs side by side), into ``mo``/``vo`` (added to them where ``acc``)."""
+    for j in range(mo.size):
+        w0 = w[2 * j]
+        w1 = w[2 * j + 1]
+        d = mu[2 * j] - mu[2 * j + 1]
+        me = w0 * mu[2 * j] + w1 * mu[2 * j + 1]
+        va = w0 * var[2 * j] + w1 * var[2 * j + 1] + w0 * w1 * d * d
+        if acc:
+            me += mo[j]
+            va += vo[j]
+        mo[j] = me
+        vo[j] = va
 
 
 @pjit(error_model="numpy")
@@ -394,15 +415,15 @@ def _small_weight(w0, w1):
 
 
 @njit
-def backward(rb, var, k, a, child_ptr, child_ids, lo_off, hi_off, maps, w_off, wk, p_off, pm, sites):
+def backward(rb, ub, var, k, a, child_ptr, child_ids, lo_off, hi_off, maps, w_off, wk, p_off, pm, sites):
     """Per-site <s_v> from the weights a forward pass left in ``wk`` (at ``w_off[t]``, every one kept).
 
     Root first, each step's separator marginal P(S_t = y) (in ``pm`` at ``p_off[t]``, a slot per
     separator: the forward's reused slots, whose lifetimes are the same read backwards; a root's is
     1) times the row's weights of s_v gives its clique marginal, P(x = 2y + b) = P(y) w_b(y): S_t
     separates the summed-out spins from the rest, so w_b(y) is P(s_v | S_t = y).  Each child slot's
-    marginal is the sum of the clique's over the spins it lacks, added run by run (``rb``, as in
-    :func:`_scaled_runs`).  Probabilities only, no exp or log; one that underflows is below 1e-308 of
+    marginal is the sum of the clique's over the spins it lacks, added run by run (``rb``/``ub``, in
+    :func:`_scaled_runs`'s order).  Probabilities only, no exp or log; one that underflows is below 1e-308 of
     the whole.  Writes ``sites`` float64 (N,); ``pm`` float64 scratch (the forward's reused arena size).
     """
     buf = np.empty((2, 1 << rb.max()))
@@ -421,8 +442,10 @@ def backward(rb, var, k, a, child_ptr, child_ids, lo_off, hi_off, maps, w_off, w
         p1 = buf[1, :nr]
         pp = 0.0
         pn = 0.0
-        for r in range(1 << (k[t] - rb[t])):
-            ys = r * nr
+        p = ub[t]
+        pmask = (1 << p) - 1
+        for rr in range(1 << (k[t] - rb[t])):
+            ys = _run(rr, p, pmask) * nr
             pr = pm[p_off[t] + ys:p_off[t] + ys + nr]
             wr = wk[w_off[t] + ys:w_off[t] + ys + nr]
             for j in range(nr):
