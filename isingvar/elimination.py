@@ -16,7 +16,9 @@ fields are tabulated; per beta one kernel pass runs (:mod:`isingvar.kernels.elim
 Quantities, all exact (to rounding): ln Z; <E> and Var E, <M> and Var M (M = sum_i s_i) as cumulants
 carried through the tables (hence u, s, c, m, <m^2>, chi without cancellation), by a scaled pass where
 it holds the beta exactly, else the log pass (:func:`_one_beta`); per-site <s_i> by a backward pass of
-probabilities (which keeps each row's weights, hence its memory); E0 and a ground state by min-sum.  <|m|> is NaN: |M| is not a sum of local terms, so no table of the tree carries it (its
+probabilities (which keeps each row's weights, hence its memory); E0 and a ground state by min-sum.
+On a chain of wide steps (a lattice's), the scaled pass computes a step's only child inside the step,
+block by block, so that message never goes to memory and back (:func:`_fusion`).  <|m|> is NaN: |M| is not a sum of local terms, so no table of the tree carries it (its
 distribution P(M) would need an extra magnetisation index of N + 1 values on every table).
 
 With every field zero, E(s) = E(-s): <m> and every <s_i> are 0 exactly, as on the enumeration path.
@@ -93,7 +95,8 @@ class Structure:
     edge_ptr/edge_bit/edge_id: bonds of step t's spin to its separator (bit in the clique, bond index);
     phi_lo/phi_hi (T,) and n_phi: local-field table offsets; lp_full/lp_reuse: message offsets keeping every
     message / reusing consumed slots, with arena sizes n_full/n_reuse; bit_off, n_bits: min-sum choices;
-    rb/ub (T,): the scaled pass's runs (:func:`_runs`).
+    rb/ub (T,): the scaled pass's runs (:func:`_runs`); fused (T,): the child each step's scaled pass computes
+    inside its own (:func:`_fusion`), lp_fused/n_fused: that pass's message offsets and arena size.
     """
 
     n: int
@@ -124,6 +127,9 @@ class Structure:
     n_bits: int
     rb: np.ndarray
     ub: np.ndarray
+    fused: np.ndarray
+    lp_fused: np.ndarray
+    n_fused: int
 
     @property
     def width(self) -> int:
@@ -139,7 +145,7 @@ class Structure:
         """Bytes of tables a run holds at once (messages, 4 moment tables, min-sum, scratch)."""
         scratch = 3 << (self.width + 1)
         kept = self.n_full if sites else 0
-        return 8 * (kept + 6 * self.n_reuse + scratch) + self.n_bits // 8 + self.maps.nbytes
+        return 8 * (kept + 6 * max(self.n_reuse, self.n_fused) + scratch) + self.n_bits // 8 + self.maps.nbytes
 
 
 # ---------------------------------------------------------------------------- structure
@@ -379,6 +385,17 @@ def build_structure(n: int, edge_i, edge_j, max_width: int = MAX_WIDTH) -> Struc
     lp_full[1:] = np.cumsum(msg)[:-1]
     lp_reuse, n_reuse = _allocate([0 if acc[t] else msg[t] for t in range(T)], parent)
     lp_reuse = lp_reuse[owner]
+    runs = _runs(k, a, child_ptr, lo_off, hi_off, np.concatenate(maps) if maps else np.zeros(1, np.int64))
+    fused = _fusion(k, runs["rb"], child_ptr, child_ids, grp_ptr, grp_ids)
+    # the fused pass's slots: a child computed inside its parent has none, and its children are read
+    # until the parent's step (the parent must not be given their space)
+    inner = np.zeros(T, dtype=np.bool_)
+    inner[fused[fused >= 0]] = True
+    lifetime = parent.copy()
+    for t in np.flatnonzero(fused >= 0).tolist():
+        lifetime[parent == fused[t]] = t
+    lp_fused, n_fused = _allocate([0 if acc[t] or inner[t] else msg[t] for t in range(T)], lifetime)
+    lp_fused = lp_fused[owner]
     bit_off = lp_full.copy()
     i64 = lambda x: np.ascontiguousarray(x, dtype=np.int64)
     return Structure(
@@ -387,11 +404,12 @@ def build_structure(n: int, edge_i, edge_j, max_width: int = MAX_WIDTH) -> Struc
         maps=i64(np.concatenate(maps) if maps else np.zeros(1)), edge_ptr=edge_ptr, edge_bit=edge_bit,
         edge_id=i64(by_step), phi_lo=phi_lo, phi_hi=i64(phi_hi), n_phi=int((sizes_lo + sizes_hi).sum()),
         lp_full=lp_full, n_full=int(sum(msg)), lp_reuse=lp_reuse, n_reuse=int(n_reuse),
-        bit_off=bit_off, n_bits=int(sum(msg)) + 8, **_runs(k, a, child_ptr, lo_off, hi_off, np.concatenate(maps) if maps else np.zeros(1, np.int64)),
+        bit_off=bit_off, n_bits=int(sum(msg)) + 8, fused=fused, lp_fused=lp_fused, n_fused=int(n_fused), **runs,
     )
 
 
-#: Longest run of the scaled pass, 2^RUN_BITS rows: its ten buffers (20 KB) stay in L1.
+#: Longest run of the scaled pass, 2^RUN_BITS rows: its buffers (five of 2^(RUN_BITS + 1) entries, and as
+#: many for a fused child's block: 40 KB) stay in L1.
 RUN_BITS = 8
 
 
@@ -416,6 +434,31 @@ def _runs(k, a, child_ptr, lo_off, hi_off, maps) -> dict:
         if child_ptr[t] < child_ptr[t + 1]:
             ub[t] = next((b - 1 - r for b in range(r + 1, K) if bit(child_ptr[t], b) == 0), 0)
     return {"rb": rb, "ub": ub}
+
+
+#: Steps of at least this many rows take in their only child's rows (:func:`_fusion`): below, both
+#: messages stay in the caches anyway.
+FUSE_ROWS = 1 << 14
+
+
+def _fusion(k, rb, child_ptr, child_ids, grp_ptr, grp_ids) -> np.ndarray:
+    """fused[t]: the child c = t - 1 whose rows the scaled pass computes inside step t's runs, block by
+    block (:func:`isingvar.kernels.elimination._scaled_runs`), or -1.  Its message then never goes to
+    memory and back: on a wide lattice's chain of steps that is half the pass's memory traffic, the
+    pass's limit there (docs/performance.md).  Taken where c is t's only child, alone in its slot, itself
+    takes in no child (pairs, not chains: the block of c a run reads then needs c's runs only), lacks at
+    most one of t's clique bits (each block is read by at most two runs, one after the other: computed
+    once) and its runs tile the block (rb[c] <= rb[t] + 1), on steps of at least :data:`FUSE_ROWS` rows."""
+    T = k.size
+    alone = np.zeros(T, dtype=np.bool_)
+    alone[grp_ids[grp_ptr[:-1]][np.diff(grp_ptr) == 1]] = True
+    fused = np.full(T, -1, dtype=np.int64)
+    for t in range(1, T):
+        c = t - 1
+        if (child_ptr[t + 1] - child_ptr[t] == 1 and child_ids[child_ptr[t]] == c and alone[c] and fused[c] < 0
+                and k[c] >= k[t] and rb[c] <= rb[t] + 1 and (1 << int(k[t])) >= FUSE_ROWS):
+            fused[t] = c
+    return fused
 
 
 _CACHE: OrderedDict = OrderedDict()
@@ -544,7 +587,7 @@ class _Work:
                  plan.phi_lo, plan.phi_hi, self.phi)
         self.e_abs = float(np.abs(model.couplings).sum() + np.abs(model.fields).sum())  # |E| at most
         self.lp = _table(plan.n_full if sites else 1)  # each row's weights of s_v (backward)
-        self.mo = [_table(plan.n_reuse) for _ in range(6)]
+        self.mo = [_table(max(plan.n_reuse, plan.n_fused)) for _ in range(6)]
         # the scaled pass: the step whose slot each step's message is in (siblings of one separator share it)
         self.own = np.arange(plan.k.size, dtype=np.int64)
         for q in range(plan.grp_ptr.size - 1):
@@ -569,8 +612,8 @@ class _Work:
         from .kernels.elimination import forward_scaled
 
         p = self.plan
-        return forward_scaled(beta, p.rb, p.ub, *self._common(), p.lp_reuse, self.own, self.bz, *self.steps, *self.mo[1:],
-                              p.lp_full, self.lp, self.sites, self.parallel_rows)
+        return forward_scaled(beta, p.rb, p.ub, *self._common(), p.lp_fused, self.own, self.bz, *self.steps, *self.mo[1:],
+                              p.lp_full, self.lp, self.sites, self.parallel_rows, p.fused)
 
     def backward(self) -> np.ndarray:
         """Per-site <s_i>, float64 (N,), from the weights the last forward pass (either) kept."""

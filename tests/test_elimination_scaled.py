@@ -153,3 +153,65 @@ def test_scaled_rows_dealt_to_numba_threads_give_the_serial_values(monkeypatch):
         got = par.forward_scaled(0.8)
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(par.backward(), serial.backward())
+
+
+def fused_plan(model, monkeypatch):
+    """The plan of ``model`` with every step that can take in its only child's rows doing so (the size
+    threshold lowered to one row: on the full-size lattices it applies to, no brute force can check it)."""
+    monkeypatch.setattr(elimination, "FUSE_ROWS", 1)
+    plan = elimination.build_structure(model.n, model.edge_i, model.edge_j)
+    fused = plan.fused[plan.fused >= 0]
+    assert fused.size >= 3 and np.all(fused == np.flatnonzero(plan.fused >= 0) - 1)  # taken, on pairs t - 1, t
+    return plan
+
+
+def test_fused_children_against_brute_force(monkeypatch):
+    """A 4 x 5 open lattice, fields on, with fused steps: every observable and the per-site values against
+    the brute-force sum to 1e-10, at every beta of test_elimination (beta = 50 takes the log pass)."""
+    model = lattice(4, 5, np.random.default_rng(11))
+    plan = fused_plan(model, monkeypatch)
+    monkeypatch.setattr(elimination, "structure", lambda m: plan)
+    assert_matches(elimination.run(model, BETAS, sites=True), brute(model, BETAS), model)
+
+
+def test_fused_children_agree_with_the_log_pass_serial_and_on_threads(monkeypatch):
+    """An 8 x 8 lattice with fused steps, some of whose children lack a clique bit (each block of the
+    child is read by two runs): the scaled pass agrees with the log pass (which never fuses) to 1e-12,
+    per-site values included; runs dealt to two threads give the one-thread values bit for bit."""
+    model = lattice(8, 8, np.random.default_rng(12))
+    plan = fused_plan(model, monkeypatch)
+    t = np.flatnonzero(plan.fused >= 0)
+    assert np.any(plan.k[plan.fused[t]] == plan.k[t])  # a child lacking one of t's clique bits
+    work = elimination._Work(plan, model, sites=True)
+    for beta in (0.0, 0.4, 1.3, 3.0):
+        ok, *scaled = work.forward_scaled(beta)
+        sites_scaled = work.backward()
+        ref = log_values(work, beta)
+        assert ok == 1.0
+        np.testing.assert_allclose(scaled, ref, rtol=1e-12, atol=1e-12 * model.n, err_msg=str(beta))
+        np.testing.assert_allclose(sites_scaled, work.backward(), rtol=1e-11, atol=1e-14)
+    want = work.forward_scaled(0.9)
+    monkeypatch.setattr(elimination, "PARALLEL_ROWS", 2)
+    par = elimination._Work(plan, model, sites=True, threads=2)
+    with numba_threads(2):
+        got = par.forward_scaled(0.9)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(par.backward(), work.backward())
+
+
+def test_a_fused_childs_slot_is_not_given_away_while_its_children_are_read(monkeypatch):
+    """The fused pass's arena: a fused child has no slot, and the slots of its own children stay out of
+    every message written until the parent's step is done (the parent reads them through the child)."""
+    plan = fused_plan(lattice(8, 8, np.random.default_rng(13)), monkeypatch)
+    size = np.left_shift(1, plan.k)
+    own = np.arange(plan.k.size)
+    for q in range(plan.grp_ptr.size - 1):
+        own[plan.grp_ids[plan.grp_ptr[q]:plan.grp_ptr[q + 1]]] = plan.grp_ids[plan.grp_ptr[q]]
+    parent = {int(c): t for t in range(plan.k.size) for c in plan.child_ids[plan.child_ptr[t]:plan.child_ptr[t + 1]]}
+    for t in np.flatnonzero(plan.fused >= 0).tolist():
+        c = int(plan.fused[t])
+        for g in (g for g, p in parent.items() if p == c):  # read at step t: no message written up to t overlaps
+            lo, hi = plan.lp_fused[g], plan.lp_fused[g] + size[g]
+            for s in range(g + 1, t + 1):
+                if own[s] == s and plan.fused[min(s + 1, plan.k.size - 1)] != s:  # a step with a slot written
+                    assert plan.lp_fused[s] + size[s] <= lo or plan.lp_fused[s] >= hi, (t, c, g, s)

@@ -218,103 +218,193 @@ def _run(rr, p, pmask):
 
 @njit(error_model="numpy")  # a row's weights summing to 0 give NaN, which the pass detects
 def _scaled_runs(t, r0, r1, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, bz, mo_off,
-                 own, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w):
+                 own, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w, fused):
     """Runs r0 <= r < r1 of step t's message in the scaled domain (the body of :func:`forward_scaled`).
 
     A run is 2^rb[t] consecutive rows in which every child's entries are consecutive (its bits 0..rb[t]
     are the clique's) and the high local-field index is fixed: each quantity is a loop over the run
     through L1-sized buffers, one pass per child, without index maps (rb = 0 where no such run exists).
-    ``ub[t]``: the bit of the run index that goes innermost (:func:`_run`).  Returns (least, largest)
-    entry written.
+    ``ub[t]``: the bit of the run index that goes innermost (:func:`_run`).
+
+    Where ``fused[t]`` is a step c (its only child), the block of c's message a run reads (runs reading
+    one block come one after the other) is computed first, c's runs into a buffer instead of the arena,
+    and the run reads it there.  Returns the (least, largest) entry written, and those of c's rows
+    (0.0, 0.0 without one).
 
     The buffers hold a run's clique entries as the children do, s_v = +1 and -1 side by side, and every
     loop reads and writes few arrays with unit or pairwise stride: so LLVM vectorises each of them (its
     run-time overlap checks stop at about 8 pairs of arrays; one loop over all ten ran scalar, 3x slower).
-    The arithmetic is the same, operation for operation, as one loop per row would do.
+    Entries are >= 0 or NaN, whose bits order as int64s as the values do: their min/max is taken on
+    the bits, which vectorises (a float64 min/max does not).  All in one function: a call per run
+    (40 arguments, each array's reference count) cost more than the run on small steps.
     """
-    nr = 1 << rb[t]
-    n2 = 2 * nr
-    at = a[t]
-    maskl = (1 << at) - 1
-    c0 = child_ptr[t]
-    c1 = child_ptr[t + 1]
     n_phi = phi.size
-    acc = own[t] != t
-    oinv = cinv[own[t]]
-    f = np.empty(n2)  # Boltzmann weight; then the weights of s_v given the row
-    u = np.empty(n2)  # <E> of the summed-out part given the clique entry
-    ve = np.empty(n2)  # Var E
-    mg = np.empty(n2)  # <M>
-    vm = np.empty(n2)  # Var M
-    lo = float_bits(np.inf)  # entries are >= 0 (or NaN): their bits order as int64s, whose min/max vectorise
-    hi = 0
     p = ub[t]
     pmask = (1 << p) - 1
+    acc_t = own[t] != t
+    oinv_t = cinv[own[t]]
+    c = fused[t]
+    nb = 2 << rb[t]  # entries of the child a run of t reads
+    ns = max(nb, 2 << rb[max(c, 0)])
+    f_s = np.empty(ns)  # Boltzmann weight; then the weights of s_v given the row
+    u_s = np.empty(ns)  # <E> of the summed-out part given the clique entry
+    ve_s = np.empty(ns)  # Var E
+    mg_s = np.empty(ns)  # <M>
+    vm_s = np.empty(ns)  # Var M
+    nbc = nb if c >= 0 else 0
+    bz_, bE, bvE, bM, bvM = np.empty(nbc), np.empty(nbc), np.empty(nbc), np.empty(nbc), np.empty(nbc)
+    lo = float_bits(np.inf)
+    hi = 0
+    lo_c = float_bits(np.inf)
+    hi_c = 0
+    last = -1
     for rr in range(r0, r1):
         r = _run(rr, p, pmask)
-        ys = r * nr
-        x0 = 2 * ys
-        xl0 = x0 & maskl
-        xh = x0 >> at
-        il = phi_lo[t] + xl0
-        ih = phi_hi[t] + xh
-        pl = phi[il:il + n2]  # v's local field does not depend on s_v: entries 2j and 2j + 1 are equal
-        bl0 = bz[il:il + n2]
-        bl1 = bz[n_phi + il:n_phi + il + n2]
-        ph_h = phi[ih]
-        b0h = bz[ih]
-        b1h = bz[n_phi + ih]
-        for j in range(nr):
-            f[2 * j] = bl0[2 * j] * b0h
-            f[2 * j + 1] = bl1[2 * j] * b1h
-        for j in range(nr):
-            ph = pl[2 * j] + ph_h
-            u[2 * j] = -ph
-            u[2 * j + 1] = ph
-        for j in range(nr):
-            mg[2 * j] = 1.0
-            mg[2 * j + 1] = -1.0
-        ve[:] = 0.0
-        vm[:] = 0.0
-        for q in range(c0, c1):
-            c = child_ids[q]
-            s = cinv[c]
-            i0 = mo_off[c] + maps[lo_off[q] + xl0] + maps[hi_off[q] + xh]
-            zc = z[i0:i0 + n2]
-            for i in range(n2):
-                f[i] *= zc[i] * s
-            _add(u, mE[i0:i0 + n2])
-            _add(ve, vE[i0:i0 + n2])
-            _add(mg, mM[i0:i0 + n2])
-            _add(vm, vM[i0:i0 + n2])
-        mo = mo_off[t] + ys
-        zo = z[mo:mo + nr]
-        if acc:
+        ic = 0
+        jobs = 1
+        if c >= 0:
+            x0 = 2 * r << rb[t]
+            q = child_ptr[t]
+            ic = maps[lo_off[q] + (x0 & ((1 << a[t]) - 1))] + maps[hi_off[q] + (x0 >> a[t])]
+            if ic != last:
+                last = ic
+                jobs += nb >> rb[c]  # c's runs in the block first
+        for job in range(jobs):
+            if job < jobs - 1:  # a run of the fused child c: its children from the arena, into the block
+                st = c
+                ys = ((ic >> rb[c]) + job) << rb[c]
+                sz, smE, svE, smM, svM, src = z, mE, vE, mM, vM, 0
+                dz, dmE, dvE, dmM, dvM, dst = bz_, bE, bvE, bM, bvM, mo_off[c] + ic
+                acc = False
+                oinv = 1.0
+            else:  # run r of t, reading c's block where c is fused
+                st = t
+                ys = r << rb[t]
+                if c >= 0:
+                    sz, smE, svE, smM, svM, src = bz_, bE, bvE, bM, bvM, mo_off[c] + ic
+                else:
+                    sz, smE, svE, smM, svM, src = z, mE, vE, mM, vM, 0
+                dz, dmE, dvE, dmM, dvM, dst = z, mE, vE, mM, vM, 0
+                acc = acc_t
+                oinv = oinv_t
+            nr = 1 << rb[st]
+            n2 = 2 * nr
+            at = a[st]
+            x0 = 2 * ys
+            xl0 = x0 & ((1 << at) - 1)
+            xh = x0 >> at
+            il = phi_lo[st] + xl0
+            ih = phi_hi[st] + xh
+            pl = phi[il:il + n2]  # the spin's local field does not depend on s_v: entries 2j and 2j + 1 are equal
+            bl0 = bz[il:il + n2]
+            bl1 = bz[n_phi + il:n_phi + il + n2]
+            ph_h = phi[ih]
+            b0h = bz[ih]
+            b1h = bz[n_phi + ih]
+            mo = mo_off[st] - dst + ys
+            zo = dz[mo:mo + nr]
+            if child_ptr[st + 1] - child_ptr[st] == 1 and not acc:
+                # one child, a slot of its own (every step of a lattice's wide chain): one loop per row,
+                # the same operations as below in the same order, without the buffers (2x faster in L1)
+                q = child_ptr[st]
+                ch = child_ids[q]
+                s = cinv[ch]
+                i0 = mo_off[ch] - src + maps[lo_off[q] + xl0] + maps[hi_off[q] + xh]
+                zc = sz[i0:i0 + n2]
+                ec = smE[i0:i0 + n2]
+                vc = svE[i0:i0 + n2]
+                mc = smM[i0:i0 + n2]
+                wc = svM[i0:i0 + n2]
+                eo = dmE[mo:mo + nr]
+                vo = dvE[mo:mo + nr]
+                mmo = dmM[mo:mo + nr]
+                vmo = dvM[mo:mo + nr]
+                wr = wk[w_off[st] + ys:w_off[st] + ys + nr] if keep_w else wk[:0]
+                for j in range(nr):
+                    f0 = bl0[2 * j] * b0h * (zc[2 * j] * s)
+                    f1 = bl1[2 * j] * b1h * (zc[2 * j + 1] * s)
+                    ph = pl[2 * j] + ph_h
+                    u0 = -ph + ec[2 * j]
+                    u1 = ph + ec[2 * j + 1]
+                    m0 = 1.0 + mc[2 * j]
+                    m1 = -1.0 + mc[2 * j + 1]
+                    tot = f0 + f1
+                    inv = 1.0 / tot
+                    w0 = f0 * inv
+                    w1 = f1 * inv
+                    du = u0 - u1
+                    dm = m0 - m1
+                    zo[j] = tot
+                    eo[j] = w0 * u0 + w1 * u1
+                    vo[j] = w0 * (0.0 + vc[2 * j]) + w1 * (0.0 + vc[2 * j + 1]) + w0 * w1 * du * du
+                    mmo[j] = w0 * m0 + w1 * m1
+                    vmo[j] = w0 * (0.0 + wc[2 * j]) + w1 * (0.0 + wc[2 * j + 1]) + w0 * w1 * dm * dm
+                    if keep_w:
+                        wr[j] = _small_weight(w0, w1)
+            else:
+                f = f_s[:n2]
+                u = u_s[:n2]
+                ve = ve_s[:n2]
+                mg = mg_s[:n2]
+                vm = vm_s[:n2]
+                for j in range(nr):
+                    f[2 * j] = bl0[2 * j] * b0h
+                    f[2 * j + 1] = bl1[2 * j] * b1h
+                for j in range(nr):
+                    ph = pl[2 * j] + ph_h
+                    u[2 * j] = -ph
+                    u[2 * j + 1] = ph
+                for j in range(nr):
+                    mg[2 * j] = 1.0
+                    mg[2 * j + 1] = -1.0
+                ve[:] = 0.0
+                vm[:] = 0.0
+                for q in range(child_ptr[st], child_ptr[st + 1]):
+                    ch = child_ids[q]
+                    s = cinv[ch]
+                    i0 = mo_off[ch] - src + maps[lo_off[q] + xl0] + maps[hi_off[q] + xh]
+                    zc = sz[i0:i0 + n2]
+                    for i in range(n2):
+                        f[i] *= zc[i] * s
+                    _add(u, smE[i0:i0 + n2])
+                    _add(ve, svE[i0:i0 + n2])
+                    _add(mg, smM[i0:i0 + n2])
+                    _add(vm, svM[i0:i0 + n2])
+                if acc:
+                    for j in range(nr):
+                        tot = f[2 * j] + f[2 * j + 1]
+                        inv = 1.0 / tot
+                        f[2 * j] *= inv
+                        f[2 * j + 1] *= inv
+                        zo[j] = tot * (zo[j] * oinv)
+                else:
+                    for j in range(nr):
+                        tot = f[2 * j] + f[2 * j + 1]
+                        inv = 1.0 / tot
+                        f[2 * j] *= inv
+                        f[2 * j + 1] *= inv
+                        zo[j] = tot
+                _mix(f, u, ve, dmE[mo:mo + nr], dvE[mo:mo + nr], acc)
+                _mix(f, mg, vm, dmM[mo:mo + nr], dvM[mo:mo + nr], acc)
+                if keep_w:
+                    wr = wk[w_off[st] + ys:w_off[st] + ys + nr]
+                    for j in range(nr):
+                        wr[j] = _small_weight(f[2 * j], f[2 * j + 1])
+            lo_r = float_bits(np.inf)
+            hi_r = 0
             for j in range(nr):
-                tot = f[2 * j] + f[2 * j + 1]
-                inv = 1.0 / tot
-                f[2 * j] *= inv
-                f[2 * j + 1] *= inv
-                zo[j] = tot * (zo[j] * oinv)
-        else:
-            for j in range(nr):
-                tot = f[2 * j] + f[2 * j + 1]
-                inv = 1.0 / tot
-                f[2 * j] *= inv
-                f[2 * j + 1] *= inv
-                zo[j] = tot
-        for j in range(nr):
-            b = float_bits(zo[j])
-            lo = min(lo, b)
-            hi = max(hi, b)
-        _mix(f, u, ve, mE[mo:mo + nr], vE[mo:mo + nr], acc)
-        _mix(f, mg, vm, mM[mo:mo + nr], vM[mo:mo + nr], acc)
-        if keep_w:
-            wo = w_off[t] + ys
-            wr = wk[wo:wo + nr]
-            for j in range(nr):
-                wr[j] = _small_weight(f[2 * j], f[2 * j + 1])
-    return bits_float(lo), bits_float(hi)
+                b = float_bits(zo[j])
+                lo_r = min(lo_r, b)
+                hi_r = max(hi_r, b)
+            if st == t:
+                lo = min(lo, lo_r)
+                hi = max(hi, hi_r)
+            else:
+                lo_c = min(lo_c, lo_r)
+                hi_c = max(hi_c, hi_r)
+    if c < 0:
+        return bits_float(lo), bits_float(hi), 0.0, 0.0
+    return bits_float(lo), bits_float(hi), bits_float(lo_c), bits_float(hi_c)
 
 
 @njit(inline="always")
@@ -342,22 +432,24 @@ def _mix(w, mu, var, mo, vo, acc):
 
 @pjit(error_model="numpy")
 def _scaled_runs_parallel(t, chunks, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi,
-                          bz, mo_off, own, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w):
+                          bz, mo_off, own, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w, fused):
     """:func:`_scaled_runs` over all runs of step t in ``chunks`` parts dealt to the threads (rows are
-    independent: each reads the children's slots and writes its own entry)."""
+    independent: each reads the children's slots and writes its own entry; an even number of runs per
+    part, so that the two runs reading one block of a fused child stay in one part)."""
     n = 1 << (k[t] - rb[t])
-    los = np.empty(chunks)
-    his = np.empty(chunks)
+    out = np.empty((chunks, 4))
     for c in prange(chunks):
-        los[c], his[c] = _scaled_runs(t, c * n // chunks, (c + 1) * n // chunks, rb, ub, k, a, child_ptr, child_ids,
-                                      lo_off, hi_off, maps, phi_lo, phi_hi, phi, bz, mo_off, own, cinv, z, mE, vE,
-                                      mM, vM, w_off, wk, keep_w)
-    return los.min(), his.max()
+        r0 = (c * n // chunks) & ~1
+        r1 = ((c + 1) * n // chunks) & ~1 if c < chunks - 1 else n
+        out[c, 0], out[c, 1], out[c, 2], out[c, 3] = _scaled_runs(
+            t, r0, r1, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, bz, mo_off, own,
+            cinv, z, mE, vE, mM, vM, w_off, wk, keep_w, fused)
+    return out[:, 0].min(), out[:, 1].max(), out[:, 2].min(), out[:, 3].max()
 
 
 @njit(error_model="numpy")  # a row's weights summing to 0 give NaN, which the pass detects
 def forward_scaled(beta, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, mo_off, own,
-                   bz, shift, lsc, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w, parallel_rows):
+                   bz, shift, lsc, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w, parallel_rows, fused):
     """:func:`forward` with the summed weights themselves in the tables instead of their logarithms.
 
     Each message is held as z(y) exp(lsc[o]) (o = ``own[t]``, the step whose slot it is), and read
@@ -366,25 +458,42 @@ def forward_scaled(beta, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, map
     ``z``, the mean and variance of the energy (``mE``/``vE``, not measured from a minimum) and of M
     (``mM``/``vM``), combined as in :func:`forward`; ``wk``/``keep_w`` as ``lp``/``keep_lp`` there.
     ``rb``/``ub`` int64 (T,): runs of each step (:func:`_scaled_runs`); ``lsc``/``cinv`` float64 (T,) scratch.
+    ``fused`` int64 (T,): the child step t - 1 whose rows step t computes block by block in its own runs
+    (-1: none; :func:`isingvar.elimination._fusion`), so that its message never goes to memory: it is
+    read divided by 2 (its entries are <= 2 as written) instead of by its largest entry, not yet known.
+    ``mo_off``: message offsets for this pass (a fused child has no slot; its children live until step t).
     Returns float64 (6,): ok (1.0, or 0.0 when an entry of some message fell below :data:`SCALED_TINY`
     or was not finite: the pass stops there and the caller must use :func:`forward`),
     ln Z, <E>, Var E, <M>, Var M.
     """
     out = np.zeros(6)
     boltzmann(beta, k, a, phi_lo, phi_hi, phi, bz, shift)
-    for t in range(k.size):
+    T = k.size
+    for t in range(T):
+        if t + 1 < T and fused[t + 1] == t:
+            continue  # computed inside step t + 1
+        c = fused[t]
+        if c >= 0:
+            ls = shift[c]
+            for q in range(child_ptr[c], child_ptr[c + 1]):
+                ls += lsc[child_ids[q]]
+            lsc[c] = ls + np.log(2.0)
+            cinv[c] = 0.5
         o = own[t]
         n = 1 << k[t]
         if n >= parallel_rows:
-            lo, hi = _scaled_runs_parallel(t, min(64, n >> rb[t]), rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off,
-                                           maps, phi_lo, phi_hi, phi, bz, mo_off, own, cinv, z, mE, vE, mM, vM,
-                                           w_off, wk, keep_w)
+            lo, hi, lo_c, hi_c = _scaled_runs_parallel(t, min(64, n >> rb[t]), rb, ub, k, a, child_ptr, child_ids,
+                                                       lo_off, hi_off, maps, phi_lo, phi_hi, phi, bz, mo_off, own, cinv,
+                                                       z, mE, vE, mM, vM, w_off, wk, keep_w, fused)
         else:
-            lo, hi = _scaled_runs(t, 0, n >> rb[t], rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo,
-                                  phi_hi, phi, bz, mo_off, own, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w)
+            lo, hi, lo_c, hi_c = _scaled_runs(t, 0, n >> rb[t], rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off,
+                                              maps, phi_lo, phi_hi, phi, bz, mo_off, own, cinv, z, mE, vE, mM, vM,
+                                              w_off, wk, keep_w, fused)
         # every factor and every entry as read is <= 1, so hi <= 2 (to rounding) unless a NaN came in; an
         # entry below SCALED_TINY could carry an underflowed product's error (<= 1e-308) beyond 1e-18
         if not lo >= SCALED_TINY or not hi <= 4.0:
+            return out
+        if c >= 0 and (not lo_c >= SCALED_TINY or not hi_c <= 4.0):
             return out
         ls = shift[t]
         for q in range(child_ptr[t], child_ptr[t + 1]):
