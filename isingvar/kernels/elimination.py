@@ -535,7 +535,8 @@ def backward(rb, ub, var, k, a, child_ptr, child_ids, lo_off, hi_off, maps, w_of
     :func:`_scaled_runs`'s order).  Probabilities only, no exp or log; one that underflows is below 1e-308 of
     the whole.  Writes ``sites`` float64 (N,); ``pm`` float64 scratch (the forward's reused arena size).
     """
-    buf = np.empty((2, 1 << rb.max()))
+    nmax = 1 << rb.max()
+    p0_s, p1_s, s0_s, s1_s = np.empty(nmax), np.empty(nmax), np.empty(nmax), np.empty(nmax)
     for t in range(k.size - 1, -1, -1):
         nr = 1 << rb[t]
         at = a[t]
@@ -547,10 +548,14 @@ def backward(rb, ub, var, k, a, child_ptr, child_ids, lo_off, hi_off, maps, w_of
         for q in range(c0, c1):
             cp = p_off[child_ids[q]]
             pm[cp:cp + (1 << k[child_ids[q]])] = 0.0
-        p0 = buf[0, :nr]
-        p1 = buf[1, :nr]
-        pp = 0.0
-        pn = 0.0
+        p0 = p0_s[:nr]
+        p1 = p1_s[:nr]
+        # P(s_v = +1), P(s_v = -1) summed per position in the run, then over the positions: a running
+        # sum would be one chain of dependent adds (half the pass), which LLVM may not vectorise
+        s0 = s0_s[:nr]
+        s1 = s1_s[:nr]
+        s0[:] = 0.0
+        s1[:] = 0.0
         p = ub[t]
         pmask = (1 << p) - 1
         for rr in range(1 << (k[t] - rb[t])):
@@ -563,8 +568,10 @@ def backward(rb, ub, var, k, a, child_ptr, child_ids, lo_off, hi_off, maps, w_of
                 big = pr[j] - small
                 p0[j] = big if c >= 0.0 else small
                 p1[j] = small if c >= 0.0 else big
-                pp += p0[j]
-                pn += p1[j]
+            for j in range(nr):
+                s0[j] += p0[j]
+            for j in range(nr):
+                s1[j] += p1[j]
             x0 = 2 * ys
             xl0 = x0 & maskl
             xh = x0 >> at
@@ -574,6 +581,8 @@ def backward(rb, ub, var, k, a, child_ptr, child_ids, lo_off, hi_off, maps, w_of
                 for j in range(nr):
                     pc[2 * j] += p0[j]
                     pc[2 * j + 1] += p1[j]
+        pp = s0.sum()
+        pn = s1.sum()
         sites[var[t]] = (pp - pn) / (pp + pn)
 
 
