@@ -396,6 +396,9 @@ def build_structure(n: int, edge_i, edge_j, max_width: int = MAX_WIDTH) -> Struc
         lifetime[parent == fused[t]] = t
     lp_fused, n_fused = _allocate([0 if acc[t] or inner[t] else msg[t] for t in range(T)], lifetime)
     lp_fused = lp_fused[owner]
+    from .kernels.elimination import MAX_CHUNKS
+
+    n_fused += MAX_CHUNKS << (int(runs["rb"].max()) + 1)  # a fused child's block per thread's part, at the end
     bit_off = lp_full.copy()
     i64 = lambda x: np.ascontiguousarray(x, dtype=np.int64)
     return Structure(

@@ -183,6 +183,9 @@ def forward(beta, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_
 #: A scaled-domain message entry below this (every entry is <= 2) may have lost accuracy to underflow
 #: in the products that made it (absolute errors up to ~1e-308): the pass gives up (:func:`forward_scaled`).
 SCALED_TINY = 1e-290
+#: Most parts a large step's runs are dealt in to the threads; each part has a fused child's block of its
+#: own at the end of the tables (which :mod:`isingvar.elimination` sizes for them).
+MAX_CHUNKS = 64
 
 
 @njit
@@ -218,7 +221,7 @@ def _run(rr, p, pmask):
 
 @njit(error_model="numpy")  # a row's weights summing to 0 give NaN, which the pass detects
 def _scaled_runs(t, r0, r1, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, bz, mo_off,
-                 own, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w, fused):
+                 own, cinv, z, mE, vE, mM, vM, w_off, wk, keep_w, fused, blk):
     """Runs r0 <= r < r1 of step t's message in the scaled domain (the body of :func:`forward_scaled`).
 
     A run is 2^rb[t] consecutive rows in which every child's entries are consecutive (its bits 0..rb[t]
@@ -229,7 +232,10 @@ def _scaled_runs(t, r0, r1, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, 
     Where ``fused[t]`` is a step c (its only child), the block of c's message a run reads (runs reading
     one block come one after the other) is computed first, c's runs into a buffer instead of the arena,
     and the run reads it there.  Returns the (least, largest) entry written, and those of c's rows
-    (0.0, 0.0 without one).
+    (0.0, 0.0 without one).  ``blk``: where in the tables the block goes (one per thread, in the last
+    :data:`MAX_CHUNKS` x 2^(rb.max() + 1) entries of the tables).  The block is in the tables, not in
+    arrays of its own, so that no array variable changes from run to run (numba counts references on
+    each: on small steps that cost 2x the rows).
 
     The buffers hold a run's clique entries as the children do, s_v = +1 and -1 side by side, and every
     loop reads and writes few arrays with unit or pairwise stride: so LLVM vectorises each of them (its
@@ -245,14 +251,14 @@ def _scaled_runs(t, r0, r1, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, 
     oinv_t = cinv[own[t]]
     c = fused[t]
     nb = 2 << rb[t]  # entries of the child a run of t reads
+    # allocated here, not passed in: LLVM then knows they overlap nothing, and checks less before each
+    # vector loop (a small step's runs have a few rows)
     ns = max(nb, 2 << rb[max(c, 0)])
     f_s = np.empty(ns)  # Boltzmann weight; then the weights of s_v given the row
     u_s = np.empty(ns)  # <E> of the summed-out part given the clique entry
     ve_s = np.empty(ns)  # Var E
     mg_s = np.empty(ns)  # <M>
     vm_s = np.empty(ns)  # Var M
-    nbc = nb if c >= 0 else 0
-    bz_, bE, bvE, bM, bvM = np.empty(nbc), np.empty(nbc), np.empty(nbc), np.empty(nbc), np.empty(nbc)
     lo = float_bits(np.inf)
     hi = 0
     lo_c = float_bits(np.inf)
@@ -270,21 +276,20 @@ def _scaled_runs(t, r0, r1, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, 
                 last = ic
                 jobs += nb >> rb[c]  # c's runs in the block first
         for job in range(jobs):
-            if job < jobs - 1:  # a run of the fused child c: its children from the arena, into the block
+            # entries are read at their step's offset less src and written at theirs less dst: a fused
+            # child's rows go to the block at blk, where its parent reads them
+            if job < jobs - 1:  # a run of the fused child c: its children from their slots, into the block
                 st = c
                 ys = ((ic >> rb[c]) + job) << rb[c]
-                sz, smE, svE, smM, svM, src = z, mE, vE, mM, vM, 0
-                dz, dmE, dvE, dmM, dvM, dst = bz_, bE, bvE, bM, bvM, mo_off[c] + ic
+                src = 0
+                dst = mo_off[c] + ic - blk
                 acc = False
                 oinv = 1.0
             else:  # run r of t, reading c's block where c is fused
                 st = t
                 ys = r << rb[t]
-                if c >= 0:
-                    sz, smE, svE, smM, svM, src = bz_, bE, bvE, bM, bvM, mo_off[c] + ic
-                else:
-                    sz, smE, svE, smM, svM, src = z, mE, vE, mM, vM, 0
-                dz, dmE, dvE, dmM, dvM, dst = z, mE, vE, mM, vM, 0
+                src = mo_off[c] + ic - blk if c >= 0 else 0
+                dst = 0
                 acc = acc_t
                 oinv = oinv_t
             nr = 1 << rb[st]
@@ -302,7 +307,7 @@ def _scaled_runs(t, r0, r1, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, 
             b0h = bz[ih]
             b1h = bz[n_phi + ih]
             mo = mo_off[st] - dst + ys
-            zo = dz[mo:mo + nr]
+            zo = z[mo:mo + nr]
             if child_ptr[st + 1] - child_ptr[st] == 1 and not acc:
                 # one child, a slot of its own (every step of a lattice's wide chain): one loop per row,
                 # the same operations as below in the same order, without the buffers (2x faster in L1)
@@ -310,15 +315,15 @@ def _scaled_runs(t, r0, r1, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, 
                 ch = child_ids[q]
                 s = cinv[ch]
                 i0 = mo_off[ch] - src + maps[lo_off[q] + xl0] + maps[hi_off[q] + xh]
-                zc = sz[i0:i0 + n2]
-                ec = smE[i0:i0 + n2]
-                vc = svE[i0:i0 + n2]
-                mc = smM[i0:i0 + n2]
-                wc = svM[i0:i0 + n2]
-                eo = dmE[mo:mo + nr]
-                vo = dvE[mo:mo + nr]
-                mmo = dmM[mo:mo + nr]
-                vmo = dvM[mo:mo + nr]
+                zc = z[i0:i0 + n2]
+                ec = mE[i0:i0 + n2]
+                vc = vE[i0:i0 + n2]
+                mc = mM[i0:i0 + n2]
+                wc = vM[i0:i0 + n2]
+                eo = mE[mo:mo + nr]
+                vo = vE[mo:mo + nr]
+                mmo = mM[mo:mo + nr]
+                vmo = vM[mo:mo + nr]
                 wr = wk[w_off[st] + ys:w_off[st] + ys + nr] if keep_w else wk[:0]
                 for j in range(nr):
                     f0 = bl0[2 * j] * b0h * (zc[2 * j] * s)
@@ -342,54 +347,52 @@ def _scaled_runs(t, r0, r1, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, 
                     if keep_w:
                         wr[j] = _small_weight(w0, w1)
             else:
-                f = f_s[:n2]
-                u = u_s[:n2]
-                ve = ve_s[:n2]
-                mg = mg_s[:n2]
-                vm = vm_s[:n2]
+                # the scratch itself, not slices of it: a slice is an array whose references numba
+                # counts (~20 ns each), and a small step's run has a few rows
                 for j in range(nr):
-                    f[2 * j] = bl0[2 * j] * b0h
-                    f[2 * j + 1] = bl1[2 * j] * b1h
+                    f_s[2 * j] = bl0[2 * j] * b0h
+                    f_s[2 * j + 1] = bl1[2 * j] * b1h
                 for j in range(nr):
                     ph = pl[2 * j] + ph_h
-                    u[2 * j] = -ph
-                    u[2 * j + 1] = ph
+                    u_s[2 * j] = -ph
+                    u_s[2 * j + 1] = ph
                 for j in range(nr):
-                    mg[2 * j] = 1.0
-                    mg[2 * j + 1] = -1.0
-                ve[:] = 0.0
-                vm[:] = 0.0
+                    mg_s[2 * j] = 1.0
+                    mg_s[2 * j + 1] = -1.0
+                for i in range(n2):
+                    ve_s[i] = 0.0
+                    vm_s[i] = 0.0
                 for q in range(child_ptr[st], child_ptr[st + 1]):
                     ch = child_ids[q]
                     s = cinv[ch]
                     i0 = mo_off[ch] - src + maps[lo_off[q] + xl0] + maps[hi_off[q] + xh]
-                    zc = sz[i0:i0 + n2]
+                    zc = z[i0:i0 + n2]
                     for i in range(n2):
-                        f[i] *= zc[i] * s
-                    _add(u, smE[i0:i0 + n2])
-                    _add(ve, svE[i0:i0 + n2])
-                    _add(mg, smM[i0:i0 + n2])
-                    _add(vm, svM[i0:i0 + n2])
+                        f_s[i] *= zc[i] * s
+                    _add(u_s, mE[i0:i0 + n2])
+                    _add(ve_s, vE[i0:i0 + n2])
+                    _add(mg_s, mM[i0:i0 + n2])
+                    _add(vm_s, vM[i0:i0 + n2])
                 if acc:
                     for j in range(nr):
-                        tot = f[2 * j] + f[2 * j + 1]
+                        tot = f_s[2 * j] + f_s[2 * j + 1]
                         inv = 1.0 / tot
-                        f[2 * j] *= inv
-                        f[2 * j + 1] *= inv
+                        f_s[2 * j] *= inv
+                        f_s[2 * j + 1] *= inv
                         zo[j] = tot * (zo[j] * oinv)
                 else:
                     for j in range(nr):
-                        tot = f[2 * j] + f[2 * j + 1]
+                        tot = f_s[2 * j] + f_s[2 * j + 1]
                         inv = 1.0 / tot
-                        f[2 * j] *= inv
-                        f[2 * j + 1] *= inv
+                        f_s[2 * j] *= inv
+                        f_s[2 * j + 1] *= inv
                         zo[j] = tot
-                _mix(f, u, ve, dmE[mo:mo + nr], dvE[mo:mo + nr], acc)
-                _mix(f, mg, vm, dmM[mo:mo + nr], dvM[mo:mo + nr], acc)
+                _mix(f_s, u_s, ve_s, mE[mo:mo + nr], vE[mo:mo + nr], acc)
+                _mix(f_s, mg_s, vm_s, mM[mo:mo + nr], vM[mo:mo + nr], acc)
                 if keep_w:
                     wr = wk[w_off[st] + ys:w_off[st] + ys + nr]
                     for j in range(nr):
-                        wr[j] = _small_weight(f[2 * j], f[2 * j + 1])
+                        wr[j] = _small_weight(f_s[2 * j], f_s[2 * j + 1])
             lo_r = float_bits(np.inf)
             hi_r = 0
             for j in range(nr):
@@ -409,7 +412,7 @@ def _scaled_runs(t, r0, r1, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, 
 
 @njit(inline="always")
 def _add(x, y):
-    for i in range(x.size):
+    for i in range(y.size):
         x[i] += y[i]
 
 
@@ -443,7 +446,7 @@ def _scaled_runs_parallel(t, chunks, rb, ub, k, a, child_ptr, child_ids, lo_off,
         r1 = ((c + 1) * n // chunks) & ~1 if c < chunks - 1 else n
         out[c, 0], out[c, 1], out[c, 2], out[c, 3] = _scaled_runs(
             t, r0, r1, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, bz, mo_off, own,
-            cinv, z, mE, vE, mM, vM, w_off, wk, keep_w, fused)
+            cinv, z, mE, vE, mM, vM, w_off, wk, keep_w, fused, z.size - (c + 1) * (2 << rb.max()))
     return out[:, 0].min(), out[:, 1].max(), out[:, 2].min(), out[:, 3].max()
 
 
@@ -482,13 +485,13 @@ def forward_scaled(beta, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, map
         o = own[t]
         n = 1 << k[t]
         if n >= parallel_rows:
-            lo, hi, lo_c, hi_c = _scaled_runs_parallel(t, min(64, n >> rb[t]), rb, ub, k, a, child_ptr, child_ids,
+            lo, hi, lo_c, hi_c = _scaled_runs_parallel(t, min(MAX_CHUNKS, n >> rb[t]), rb, ub, k, a, child_ptr, child_ids,
                                                        lo_off, hi_off, maps, phi_lo, phi_hi, phi, bz, mo_off, own, cinv,
                                                        z, mE, vE, mM, vM, w_off, wk, keep_w, fused)
         else:
             lo, hi, lo_c, hi_c = _scaled_runs(t, 0, n >> rb[t], rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off,
                                               maps, phi_lo, phi_hi, phi, bz, mo_off, own, cinv, z, mE, vE, mM, vM,
-                                              w_off, wk, keep_w, fused)
+                                              w_off, wk, keep_w, fused, z.size - (2 << rb.max()))
         # every factor and every entry as read is <= 1, so hi <= 2 (to rounding) unless a NaN came in; an
         # entry below SCALED_TINY could carry an underflowed product's error (<= 1e-308) beyond 1e-18
         if not lo >= SCALED_TINY or not hi <= 4.0:
