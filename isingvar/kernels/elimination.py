@@ -230,8 +230,8 @@ def _scaled_runs(t, r0, r1, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, 
     ``ub[t]``: the bit of the run index that goes innermost (:func:`_run`).
 
     Where ``fused[t]`` is a step c (its only child), the block of c's message a run reads (runs reading
-    one block come one after the other) is computed first, c's runs into a buffer instead of the arena,
-    and the run reads it there.  Returns the (least, largest) entry written, and those of c's rows
+    one block come one after the other) is computed first, c's runs written to a block past every slot
+    instead of to a slot of their own, and the run reads it there.  Returns the (least, largest) entry written, and those of c's rows
     (0.0, 0.0 without one).  ``blk``: where in the tables the block goes (one per thread, in the last
     :data:`MAX_CHUNKS` x 2^(rb.max() + 1) entries of the tables).  The block is in the tables, not in
     arrays of its own, so that no array variable changes from run to run (numba counts references on
