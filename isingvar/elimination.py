@@ -96,7 +96,8 @@ class Structure:
     phi_lo/phi_hi (T,) and n_phi: local-field table offsets; lp_full/lp_reuse: message offsets keeping every
     message / reusing consumed slots, with arena sizes n_full/n_reuse; bit_off, n_bits: min-sum choices;
     rb/ub (T,): the scaled pass's runs (:func:`_runs`); fused (T,): the child each step's scaled pass computes
-    inside its own (:func:`_fusion`), lp_fused/n_fused: that pass's message offsets and arena size.
+    inside its own (:func:`_fusion`), lp_fused/n_fused: that pass's message offsets and arena size (with a
+    fused child's block per thread's part at its end).
     """
 
     n: int
@@ -411,8 +412,8 @@ def build_structure(n: int, edge_i, edge_j, max_width: int = MAX_WIDTH) -> Struc
     )
 
 
-#: Longest run of the scaled pass, 2^RUN_BITS rows: its buffers (five of 2^(RUN_BITS + 1) entries, and as
-#: many for a fused child's block: 40 KB) stay in L1.
+#: Longest run of the scaled pass, 2^RUN_BITS rows: its buffers (five of 2^(RUN_BITS + 1) entries, 20 KB,
+#: and a fused child's block of as many in the tables) stay in L1.
 RUN_BITS = 8
 
 
@@ -447,8 +448,8 @@ FUSE_ROWS = 1 << 14
 def _fusion(k, rb, child_ptr, child_ids, grp_ptr, grp_ids) -> np.ndarray:
     """fused[t]: the child c = t - 1 whose rows the scaled pass computes inside step t's runs, block by
     block (:func:`isingvar.kernels.elimination._scaled_runs`), or -1.  Its message then never goes to
-    memory and back: on a wide lattice's chain of steps that is half the pass's memory traffic, the
-    pass's limit there (docs/performance.md).  Taken where c is t's only child, alone in its slot, itself
+    memory and back: on a wide lattice's chain of steps that is half the pass's memory traffic, which
+    limits it where two betas share the memory (docs/performance.md).  Taken where c is t's only child, alone in its slot, itself
     takes in no child (pairs, not chains: the block of c a run reads then needs c's runs only), lacks at
     most one of t's clique bits (each block is read by at most two runs, one after the other: computed
     once) and its runs tile the block (rb[c] <= rb[t] + 1), on steps of at least :data:`FUSE_ROWS` rows."""
