@@ -11,7 +11,7 @@ against ours to 1e-8) and the time ratio (pyGMs seconds / ours without per-site 
 ``square --L 20 --boundary open --disorder gaussian --h 0.1`` on 64 betas (0.05..3), every observable.
 With ``--rows`` only the elimination kernels on that lattice, one thread, one beta at a time: ns per
 row of a message (sum over steps of 2^k) of the scaled and the log forward passes, and seconds of the
-backward (per-site) pass and of min-sum.
+backward (per-site) pass and of min-sum; then the scaled pass alone on L = 8..16 lattices (best of 5).
 Timings on a shared machine are noisy: the load average is printed.
 """
 
@@ -86,6 +86,16 @@ def rows():
               f"log {t_log / n_rows * 1e9:.1f} ns/row ({t_log:.2f} s), backward {t_back:.2f} s", flush=True)
     _, t_min = timed(work.ground_state)
     print(f"min-sum {t_min:.2f} s; load {os.getloadavg()}")
+    # small lattices: a pass takes micro- to milliseconds, so per-step and per-run overheads show
+    for side in (8, 10, 12, 14, 16):
+        params = resolve_params("square", {"L": side, "boundary": "open", "disorder": "gaussian"})
+        small = make_instance("square", params, 0, 0).scaled(1.0, 0.1)
+        splan = elimination.structure(small)
+        swork = elimination._Work(splan, small, sites=False)
+        swork.forward_scaled(1.0)
+        reps = max(1, int(1e7 // splan.n_full))
+        best = min(timed(lambda: [swork.forward_scaled(1.0) for _ in range(reps)])[1] / reps for _ in range(5))
+        print(f"L = {side}: scaled {best / splan.n_full * 1e9:.1f} ns/row ({best * 1e3:.3g} ms per pass, best of 5)")
 
 
 def main():
