@@ -39,6 +39,7 @@ from functools import cache
 import numpy as np
 
 from .errors import TooLargeError
+from .exact_status import EXACT_STATUS  # noqa: F401  (re-exported: the paths' status codes)
 from .interrupt import deferred_interrupt
 from .model import IsingModel
 from .parallel import kernel_threads, numba_threads
@@ -80,6 +81,9 @@ class ExactResult:
     ground_state : float64 (N,) spins of one ground state.
     path : the summation path that ran (one of :data:`PATHS`).
     sites : float64 (nb, N) per-site magnetisations <s_i>, or None when not asked for.
+    status : int8 (nb,) indices into :data:`EXACT_STATUS`, or None (every beta computed).  Where it
+        is not 0 (``computed``) the path could not give that beta to its promised accuracy, and its
+        lnZ and f (and whatever else it gives there) are NaN.
     """
 
     betas: np.ndarray
@@ -96,6 +100,7 @@ class ExactResult:
     ground_state: np.ndarray
     path: str = "direct"
     sites: np.ndarray | None = None
+    status: np.ndarray | None = None
 
 
 # ---------------------------------------------------------------------------- planning

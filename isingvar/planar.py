@@ -27,10 +27,11 @@ Middleton, PRE 80, 046708 (2009)).  Steps (docs/methods.md, "Planar zero-field P
    (measured: relative error ~1e-15 times the pivot growth max(|p|, 1/|p|)).  So
    :func:`applicable` refuses betas beyond an estimate of where the growth reaches
    :data:`GROWTH_LIMIT` (+-J: beta <= 5.7), and :func:`run` checks the actual growth at every beta
-   and raises rather than return a value off by more than ~1e-10.  The growth is not a proof: on
-   large glasses at beta ~ 3 orders disagreed by up to 1e-6 inside the limit, so beyond an estimated
-   growth of :data:`CROSS_CHECK_GROWTH` (+-J: beta > 2.3) each beta is factorised in a second order too
-   and the two must agree.  (With an arbitrary reference
+   and gives NaN there (``precision_lost`` in :attr:`ExactResult.status`) rather than a value off by
+   more than ~1e-10.  The growth is not a proof: on large glasses at beta ~ 3 orders disagreed by up
+   to 1e-6 inside the limit, so beyond an estimated growth of :data:`CROSS_CHECK_GROWTH` (+-J:
+   beta > 2.3) each beta is factorised in a second order too and the two must agree (else NaN,
+   ``precision_not_confirmed``).  (With an arbitrary reference
    state or with partial pivoting, ln Z is lost already at beta ~ 1-3 on a 5 x 5 glass.)
 
 Exactly: ln Z and f; m = 0 and <s_i> = 0 by the h = 0 symmetry; E0 and a ground state where s0 is
@@ -51,8 +52,8 @@ from math import isqrt
 
 import numpy as np
 
-from .errors import NonFiniteResultError
 from .exact import ExactResult
+from .exact_status import PRECISION_LOST, PRECISION_NOT_CONFIRMED
 from .interrupt import deferred_interrupt
 from .model import IsingModel
 from .thermo import check_betas, free_energy_per_spin
@@ -509,23 +510,26 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     -------
     ExactResult with path "planar": lnZ, f exact; m = 0; e0 and ground_state where the reference is
     certainly a ground state (no frustration, or +-J couplings), else NaN; u, s, c, m2, absm and chi
-    NaN (see the module docstring).
+    NaN (see the module docstring).  ``status`` (int8 (nb,), codes of
+    :data:`isingvar.exact.EXACT_STATUS`) is ``precision_lost`` where the pivot growth passed
+    :data:`GROWTH_LIMIT` (ln Z would lose more than ~1e-10 relative) and ``precision_not_confirmed``
+    where, beyond the estimated growth :data:`CROSS_CHECK_GROWTH`, a second elimination order
+    disagreed by more than :data:`CROSS_CHECK_RTOL` of ln Z; lnZ, f, m and the sites are NaN at
+    those betas and every other beta is computed.
 
     Raises
     ------
     ValueError
         If betas are not finite and >= 0 or the model is not covered (the reason of
-        :func:`applicable`).
-    NonFiniteResultError
-        If the pivot growth at some beta passes :data:`GROWTH_LIMIT` (ln Z would lose more than
-        ~1e-10 relative), or, beyond the estimated growth :data:`CROSS_CHECK_GROWTH`, a second
-        elimination order disagrees by more than :data:`CROSS_CHECK_RTOL` of ln Z; naming that beta.
+        :func:`applicable`; a beta beyond the accurate range is refused here: the caller runs the
+        betas that are covered).
     """
     b = check_betas(betas)
     reason = applicable(model, b, sites=sites)
     if reason is not None:
         raise ValueError(f"the planar path does not apply: {reason}")
     lnz = np.empty(b.size)
+    status = np.zeros(b.size, dtype=np.int8)
     with deferred_interrupt() as check, heap_kept():  # the structure kernels are numba: a signal is held there too
         s = _structure(model)
         s0, jg = s.reference(model)
@@ -535,29 +539,30 @@ def run(model: IsingModel, betas, *, sites: bool = False,
         for i, beta in enumerate(b):
             log_pf, growth = s.log_pfaffian(float(beta), jg)
             check()
-            if growth > GROWTH_LIMIT:
-                raise NonFiniteResultError(
-                    f"the planar Pfaffian lost precision at beta = {beta:g} (pivot growth {growth:.2g} > "
-                    f"{GROWTH_LIMIT:.0e}) on this frustrated instance; use smaller betas")
             lnz[i] = np.log(2.0) - beta * e_ref + log_pf
-            if beta > check_from:
+            if growth > GROWTH_LIMIT:  # a value off by more than ~1e-10: none, and the other betas go on
+                status[i] = PRECISION_LOST
+            elif beta > check_from:
                 spread = abs(s.log_pfaffian_checked(float(beta), jg) - log_pf) / abs(lnz[i])
                 check()
                 if spread > CROSS_CHECK_RTOL:
-                    raise NonFiniteResultError(
-                        f"the planar Pfaffian's precision could not be confirmed at beta = {beta:g} (two elimination "
-                        f"orders differ by {spread:.1g} of ln Z, over {CROSS_CHECK_RTOL:g}) on this frustrated "
-                        "instance; use smaller betas")
+                    status[i] = PRECISION_NOT_CONFIRMED
             if progress:
                 progress(i + 1, b.size)
     n = model.n
+    lost = status != 0
+    lnz[lost] = np.nan
     nan = np.full(b.size, np.nan)
     certain = _ground_state_is_exact(model, jg)
+    sites_out = None
+    if sites:
+        sites_out = np.zeros((b.size, n))
+        sites_out[lost] = np.nan
     return ExactResult(
         betas=b, lnZ=lnz, f=free_energy_per_spin(lnz, b, n), u=nan, s=nan.copy(), c=nan.copy(),
-        m=np.zeros(b.size), m2=nan.copy(), absm=nan.copy(), chi=nan.copy(), e0=e_ref if certain else float("nan"),
-        ground_state=s0 if certain else np.full(n, np.nan), path="planar",
-        sites=np.zeros((b.size, n)) if sites else None,
+        m=np.where(lost, np.nan, 0.0), m2=nan.copy(), absm=nan.copy(), chi=nan.copy(),
+        e0=e_ref if certain else float("nan"), ground_state=s0 if certain else np.full(n, np.nan), path="planar",
+        sites=sites_out, status=status,
     )
 
 

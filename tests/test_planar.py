@@ -257,16 +257,25 @@ def test_refusals():
         planar.run(square(4, "open", h=0.1), BETAS)
 
 
-def test_growth_beyond_the_limit_is_an_error(monkeypatch):
-    # the run checks the elimination's actual pivot growth, whatever applicable() estimated
-    from isingvar.errors import NonFiniteResultError
+def test_growth_beyond_the_limit_is_nan_at_that_beta(monkeypatch):
+    # the run checks the elimination's actual pivot growth at every beta, whatever applicable()
+    # estimated: NaN with its reason at a beta beyond the limit, the other betas computed
+    from isingvar.exact import EXACT_STATUS
 
     pm = make_instance("square", resolve_params("square", {"L": 6, "boundary": "open", "disorder": "pm"}), 1, 0)
     assert planar.applicable(pm, [3.0], sites=False) is None
-    monkeypatch.setattr(planar, "GROWTH_LIMIT", 1.0)
-    monkeypatch.setattr(planar, "applicable", lambda *args, **kwargs: None)  # only the run's own check
-    with pytest.raises(NonFiniteResultError, match="beta = 3"):
-        planar.run(pm, [3.0])
+    good = planar.run(pm, [0.5, 3.0], sites=True)
+    real = planar._Structure.log_pfaffian
+
+    def grown_at_3(self, beta, jg):
+        log_pf, growth = real(self, beta, jg)
+        return log_pf, (10 * planar.GROWTH_LIMIT if beta == 3.0 else growth)
+
+    monkeypatch.setattr(planar._Structure, "log_pfaffian", grown_at_3)
+    r = planar.run(pm, [0.5, 3.0], sites=True)
+    assert [EXACT_STATUS[k] for k in r.status] == ["computed", "precision_lost"]
+    assert r.lnZ[0] == good.lnZ[0] and np.isnan([r.lnZ[1], r.f[1], r.m[1]]).all() and np.isnan(r.sites[1]).all()
+    assert np.isfinite(good.lnZ[1]) and not r.sites[0].any()
 
 
 @pytest.mark.parametrize("L", [12, 16])
