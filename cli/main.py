@@ -37,7 +37,8 @@ err = Console(stderr=True)
 
 #: ASCII stand-ins for the non-ASCII characters isingvar prints, for a stdout/stderr that cannot
 #: encode them (PYTHONIOENCODING=ascii, LANG=C on an old system); anything else becomes "?".
-ASCII_FALLBACK = {"±": "+/-", "…": "...", "—": "-", "–": "-", "×": "x", "−": "-", "≤": "<=", "≥": ">=", "β": "beta"}
+ASCII_FALLBACK = {"±": "+/-", "…": "...", "—": "-", "–": "-", "×": "x", "−": "-", "≤": "<=", "≥": ">=", "β": "beta",
+                  "\u0302": "hat"}  # k̂ (k and a combining circumflex) becomes khat
 
 
 def _ascii_fallback(error):
@@ -130,23 +131,85 @@ def _fmt(x: float, se: float = math.nan) -> str:
     return _encodable(f"{x:.{d}f} ± {se:.{d}f}")
 
 
-def _bounds_table(rows, title: str, free_energies: dict) -> Table:
+def _bounds_table(rows, title: str, free_energies: dict, labels: dict | None = None) -> Table:
     """Sample means (± standard error with several samples) against beta, from
-    :func:`isingvar.report.bounds_table`: each lower bound on f, the exact f, each estimate of f (an
-    approximation or a Monte Carlo estimate, ± its standard error; not a bound), each upper bound, then the
-    width of the interval the bounds give; without a lower bound, the gap of the upper bound above the exact
-    f and each kl_<method> instead.  ``free_energies`` is :func:`isingvar.report.free_energy_names`."""
+    :func:`isingvar.report.bounds_table`: each lower bound on f (certified, then probabilistic), the exact
+    f, each estimate of f (an approximation or a Monte Carlo estimate, ± its standard error; not a bound),
+    each upper bound (probabilistic, then certified), then the width of the interval the bounds give;
+    without a lower bound, the gap of the upper bound above the exact f and each kl_<method> instead.
+    Where a value is withheld or not computed its cell holds the reason (``<name>_reason``) in place of
+    the number.  ``free_energies`` is :func:`isingvar.report.free_energy_names`; ``labels`` column name ->
+    header (:func:`_column_labels`: a probabilistic bound says its probability)."""
     f = free_energies
-    names = ["beta", *f["lower"], *f["exact"][:1], *f.get("estimate", ()), *f["upper"]]
-    names += ["width"] if f["lower"] else ["gap", *(k for k in rows[0] if k.startswith("kl_") and not k.endswith("_se"))]
+    lower = [*f["lower"], *f.get("lower_prob", ())]
+    names = ["beta", *lower, *f["exact"][:1], *f.get("estimate", ()), *f.get("upper_prob", ()), *f["upper"]]
+    names += ["width"] if "width" in rows[0] else ["gap", *(k for k in rows[0] if k.startswith("kl_") and not k.endswith("_se"))]
     # columns of a method that did not run would only hold dashes
-    names = [k for k in names if k in rows[0] and any(not math.isnan(r[k]) for r in rows)]
+    names = [k for k in names if k in rows[0] and any(not math.isnan(r[k]) or r.get(f"{k}_reason") for r in rows)]
+    cells = [[_encodable(r[f"{k}_reason"]) if r.get(f"{k}_reason") else _fmt(r[k], r.get(f"{k}_se", math.nan))
+              for k in names] for r in rows]
     table = Table(title=_encodable(title), title_justify="left")
-    for name in names:
-        table.add_column(name, justify="right")
-    for r in rows:
-        table.add_row(*(_fmt(r[k], r.get(f"{k}_se", math.nan)) for k in names))
+    for col, name in enumerate(names):
+        header = _encodable((labels or {}).get(name, name))
+        if any(r.get(f"{name}_reason") for r in rows):
+            # where the terminal is narrow a reason folds onto more lines, never cut; its numbers stay whole
+            numbers = [len(c[col]) for c, r in zip(cells, rows) if not r.get(f"{name}_reason")]
+            table.add_column(header, justify="right", overflow="fold", min_width=max(numbers, default=None))
+        else:
+            table.add_column(header, justify="right")
+    for row in cells:
+        table.add_row(*row)
     return table
+
+
+def _column_labels(result: dict, probabilistic: bool) -> dict:
+    """Headers of the bounds table that differ from the column's name: each probabilistic bound on f and,
+    when the interval joins them, ``width`` say with what probability they hold, e.g.
+    ``f_ar_upper_prob (p ≥ 0.99)`` (``(probabilistic)`` where the file gives no delta)."""
+    from isingvar.report import bound_delta, free_energy_names, interval_delta
+
+    def p(delta):
+        return "probabilistic" if delta is None else f"p ≥ {1 - delta:g}"
+
+    f = free_energy_names(result)
+    labels = {name: f"{name} ({p(bound_delta(result, name))})" for name in f["lower_prob"] + f["upper_prob"]}
+    delta = interval_delta(result, probabilistic)
+    if delta != 0:
+        labels["width"] = f"width ({p(delta)})"
+    return labels
+
+
+def _betas_text(betas) -> str:
+    """Beta values for a message: all of them up to 8, else the first four, the last two and how many."""
+    text = [f"{b:g}" for b in betas]
+    if len(text) <= 8:
+        return ", ".join(text)
+    return ", ".join(text[:4]) + ", …, " + ", ".join(text[-2:]) + f" ({len(text)} values)"
+
+
+def _failure_lines(result: dict) -> list[str]:
+    """One line per method with points it could not compute or withheld
+    (:func:`isingvar.report.failures`), e.g. ``exact: not computed at beta = 3, 3.5
+    (precision_not_confirmed; 1 instance)``; several reasons are joined by ``, at beta = ...``."""
+    from isingvar.report import failures, withheld_verb
+
+    lines = []
+    for method, items in failures(result).items():
+        parts = [f"at beta = {_betas_text(betas)} ({reason}; {n} instance{'s' * (n != 1)})" for reason, betas, n in items]
+        lines.append(f"{method}: {withheld_verb(result, method)} " + ", ".join(parts))
+    return lines
+
+
+def _print_failures(result: dict) -> None:
+    """:func:`_failure_lines` on stderr, one plain line each."""
+    for line in _failure_lines(result):
+        typer.echo(_encodable(line, err), err=True)
+
+
+INTERVAL_OPTION = typer.Option(
+    "certified", "--interval",
+    help="Interval on f of the width column and the shaded band: certified (the certified bounds; default) or "
+         "probabilistic (also the bounds that hold with probability >= 1 - delta).", rich_help_panel="Output")
 
 
 class _Progress:
@@ -311,6 +374,8 @@ def sweep(
     out_path: Path | None = typer.Option(None, "--out", help="Result file (default `runs/<model>-n<N>-<UTC time>.h5`).", rich_help_panel="Output"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file.", rich_help_panel="Output"),
     resume: bool = typer.Option(False, "--resume", help="Continue --out: compute only the instances not done (starts it if missing); refused if it was made by other options.", rich_help_panel="Output"),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="With --resume, also compute again the instances whose points were flagged as not computed/withheld.", rich_help_panel="Output"),
+    interval: str = INTERVAL_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout instead of tables.", rich_help_panel="Output"),
     shard: str | None = typer.Option(None, "--shard", help="Run shard i/n (0 <= i < n) of the instances, or 'slurm' for the job-array task; join the files with `isingvar merge`.", rich_help_panel="Batch"),
     workers: int | None = typer.Option(None, "--workers", help="Processes computing instances in parallel (default: the number of cores; 1 below N = 25 with fewer than 2,000 instances, where starting them costs more than they save).", rich_help_panel="Batch"),
@@ -333,7 +398,14 @@ def sweep(
         from isingvar.errors import ModelParameterError, OutputWriteError, SweepInterrupted
         from isingvar.io.store import check_output, read_summary
         from isingvar.parallel import WorkerPool, available_cores
-        from isingvar.report import bounds_table, free_energy_names, model_lnZ_values
+        from isingvar.report import (
+            bounds_table,
+            computed_any,
+            failures,
+            free_energy_names,
+            is_probabilistic,
+            model_lnZ_values,
+        )
         from isingvar.sweep import (
             choose_workers,
             default_output_path,
@@ -347,6 +419,9 @@ def sweep(
             raise ModelParameterError("--resume and --overwrite exclude each other; choose one")
         if resume and out_path is None:
             raise ModelParameterError("--resume needs --out FILE: the file to continue")
+        if retry_failed and not resume:
+            raise ModelParameterError("--retry-failed needs --resume: it computes again flagged instances of an existing --out file")
+        probabilistic = is_probabilistic(interval)
         if workers is not None and workers < 1:
             raise ModelParameterError(f"--workers must be at least 1, got {workers}")
         shard_spec = parse_shard(shard)
@@ -375,23 +450,33 @@ def sweep(
         try:
             with pool, _Progress(enabled=not as_json) as progress:
                 summary = run_sweep(
-                    config, path, overwrite=overwrite, resume=resume, shard=shard_spec,
+                    config, path, overwrite=overwrite, resume=resume, retry_failed=retry_failed, shard=shard_spec,
                     pool=pool if pool.workers > 1 else None, command_line=command_line, progress=progress,
                 )
         except (SweepInterrupted, OutputWriteError) as e:
             _fail(f"{e}; resume with: {_resume_command(path)}", e.exit_code)
-        if as_json:
-            typer.echo(json.dumps(summary.to_dict()))
-            return
         result = read_summary(path)
-        rows = bounds_table(result)
-        title = f"mean over {rows[0]['n_done']} sample(s) at J={config.J[0]:g}, h={config.h[0]:g}"
-        out.print(_bounds_table(rows, title, free_energy_names(result)))
-        for name, value in model_lnZ_values(result).items():
-            out.print(f"{name} = {value:.12g}  (the file's own model, at beta = 1)", highlight=False)
-        what = f"shard {shard_spec[0]}/{shard_spec[1]}: " if shard_spec else ""
-        out.print(f"wrote {path} in {summary.elapsed:.2f} s ({what}{summary.computed} instance(s) computed, "
-                  f"{summary.done} of {summary.total} done)", highlight=False)
+        # an empty shard computes nothing and fails nothing
+        nothing = summary.done > 0 and not computed_any(result)
+        if as_json:
+            info = summary.to_dict()
+            info["failures"] = {m: [{"reason": r, "beta": b, "instances": n} for r, b, n in items]
+                                for m, items in failures(result).items()}
+            info["computed_any"] = computed_any(result)
+            typer.echo(json.dumps(info))
+            _print_failures(result)
+        else:
+            rows = bounds_table(result, probabilistic=probabilistic)
+            title = f"mean over {rows[0]['n_done']} sample(s) at J={config.J[0]:g}, h={config.h[0]:g}"
+            out.print(_bounds_table(rows, title, free_energy_names(result), _column_labels(result, probabilistic)))
+            for name, value in model_lnZ_values(result).items():
+                out.print(f"{name} = {value:.12g}  (the file's own model, at beta = 1)", highlight=False)
+            _print_failures(result)
+            what = f"shard {shard_spec[0]}/{shard_spec[1]}: " if shard_spec else ""
+            out.print(f"wrote {path} in {summary.elapsed:.2f} s ({what}{summary.computed} instance(s) computed, "
+                      f"{summary.done} of {summary.total} done)", highlight=False)
+        if nothing:
+            _fail(f"no method computed a value at any point of the sweep (see the lines above); {path} is written", 1)
 
 
 def _dry_run(config, shard_spec, path: Path, resume: bool, as_json: bool, force: bool):
@@ -454,12 +539,16 @@ def _duration(secs: float) -> str:
 
 
 @app.command()
-def show(file: Path = typer.Argument(..., help="A result file written by `isingvar sweep`.")):
+def show(
+    file: Path = typer.Argument(..., help="A result file written by `isingvar sweep`."),
+    interval: str = INTERVAL_OPTION,
+):
     """Summary of a result file: model, grid, methods and bounds against beta."""
     with _user_errors():
         from isingvar.io.store import read_summary
-        from isingvar.report import bounds_table, free_energy_names
+        from isingvar.report import bounds_table, free_energy_names, is_probabilistic
 
+        probabilistic = is_probabilistic(interval)
         result = read_summary(file)
         a, c = result["attrs"], result["coords"]
         done = result["done"]
@@ -480,12 +569,14 @@ def show(file: Path = typer.Argument(..., help="A result file written by `isingv
         _add_row(info, "command", str(a.get("command_line")))
         out.print(info)
         pairs = [(j, k) for j in range(c["J"].size) for k in range(c["h"].size)]
+        labels = _column_labels(result, probabilistic)
         for j, k in pairs[:4]:
-            rows = bounds_table(result, j, k)
+            rows = bounds_table(result, j, k, probabilistic=probabilistic)
             title = f"mean ± standard error over {rows[0]['n_done']} completed sample(s) at J={c['J'][j]:g}, h={c['h'][k]:g}"
-            out.print(_bounds_table(rows, title, free_energy_names(result)))
+            out.print(_bounds_table(rows, title, free_energy_names(result), labels))
         if len(pairs) > 4:
             out.print(f"({len(pairs) - 4} more (J, h) pairs in the file)")
+        _print_failures(result)
 
 
 @app.command()
@@ -518,16 +609,24 @@ def plot(
     out_png: Path | None = typer.Option(None, "--out", help="Image to write, in the format its suffix names: .png, .pdf, .svg, ... (default: FILE with .png)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing image (never the result file itself)."),
     var: str = typer.Option("", "--var", help="Also draw these declared quantities against beta, comma-separated (e.g. `u,c,m,chi`): every method that has one on the same axes."),
+    interval: str = INTERVAL_OPTION,
 ):
     """Figure of the free energy (exact and bounds, their interval shaded), the bound gaps and any quantity against beta, per J and h."""
     with _user_errors():
         from isingvar.io.store import check_output, read_summary
         from isingvar.plot import figure_format, plot_result
+        from isingvar.report import is_probabilistic
 
+        is_probabilistic(interval)
         png = out_png or file.with_suffix(".png")
         check_output(png, overwrite, inputs=[file])
         figure_format(png)
-        plot_result(read_summary(file), png, variables=[q.strip() for q in var.split(",") if q.strip()])
+        left_out = plot_result(read_summary(file), png, variables=[q.strip() for q in var.split(",") if q.strip()],
+                               interval=interval)
+        for name, counts in left_out.items():
+            total = sum(counts.values())
+            reasons = ", ".join(f"{reason}: {n}" for reason, n in counts.items())
+            typer.echo(f"left out {total} point{'s' * (total != 1)} of {name} ({reasons})", err=True)
         out.print(f"wrote {png}", highlight=False)
 
 

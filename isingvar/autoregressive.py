@@ -223,13 +223,22 @@ def exact_lower_bound(net: Network, model, beta: float) -> tuple[float, float, f
 
 @dataclass
 class Estimates:
-    """Monte Carlo values at one beta from M fresh samples of q (totals, not per spin)."""
+    """Monte Carlo values at one beta from M fresh samples of q (totals, not per spin).
+
+    The importance-sampling values use the Pareto-smoothed weights where ``khat`` <= 0.7 (or ``khat``
+    is NaN: a constant tail, nothing to smooth), the raw ones otherwise (they are withheld there:
+    :mod:`isingvar.methods.ar`).
+    """
 
     elbo: float  #: mean of -beta E - ln q: estimate of the ln Z lower bound (nats)
     elbo_se: float
-    lnz_is: float  #: ln mean(e^{-beta E}/q): estimate of ln Z (nats)
+    lnz_is: float  #: ln mean(w) of the (smoothed) weights w = e^{-beta E}/q: estimate of ln Z (nats)
     lnz_is_se: float
-    ess: float  #: (sum w)^2 / sum w^2, 1 .. M
+    lnz_is_raw: float  #: ln mean(w) of the raw weights (nats)
+    lnz_lower_prob: float  #: a lower bound on ln Z holding with probability >= 1 - delta (raw weights)
+    khat: float  #: PSIS tail shape of the weights (NaN: constant tail)
+    ess: float  #: (sum w)^2 / sum w^2 of the weights the estimates use, 1 .. M
+    one_state: bool  #: every sample is the same state
     energy: float  #: importance-weighted <E> (energy)
     energy_se: float
     entropy: float  #: ln Z_is + beta <E>_w (nats)
@@ -238,25 +247,37 @@ class Estimates:
     magnetisation_se: float
 
 
-def evaluate(net: Network, model, beta: float, samples: int, batch: int, rng) -> Estimates:
+def evaluate(net: Network, model, beta: float, samples: int, batch: int, rng, delta: float = 0.01) -> Estimates:
     """Estimates from ``samples`` fresh samples of q drawn in batches of ``batch``.
 
-    Standard errors: of the ELBO, std/sqrt(M); of the importance-sampling values, the delta method
-    with normalised weights rho_k: ln Z_is has influence rho_k - 1/M, a weighted mean <A> has
-    rho_k (A_k - <A>), the entropy the sum beta times the energy's plus ln Z's (all totals).
+    Weights: w_k = e^{-beta E_k}/q(s_k), smoothed by PSIS (:func:`isingvar.importance.psis`; Vehtari et
+    al., JMLR 25 (2024)) where its tail shape k-hat <= 0.7.  Standard errors: of the ELBO,
+    std/sqrt(M); of the importance-sampling values, the delta method with normalised weights rho_k:
+    ln Z_is has influence rho_k - 1/M, a weighted mean <A> has rho_k (A_k - <A>), the entropy the sum
+    beta times the energy's plus ln Z's (all totals).  ``lnz_lower_prob`` is
+    :func:`isingvar.importance.markov_lower_bound` of the raw weights at ``delta``.
     """
+    from .importance import KHAT_MAX, markov_lower_bound, psis
+
     n = net.n
     energy = energy_function(model)
     E, lnq, M = np.empty(samples), np.empty(samples), np.empty(samples)
+    one_state = True
+    first = None
     for start in range(0, samples, batch):
         stop = min(start + batch, samples)
         s = np.empty((stop - start, n))
         lnq[start:stop] = net.forward(s, rng.random((stop - start, n)))[0]
         E[start:stop] = energy(s)
         M[start:stop] = s.sum(axis=1)
+        first = s[0].copy() if first is None else first
+        one_state = one_state and bool(np.all(s == first))
     logw = -beta * E - lnq
-    top = logw.max()
-    w = np.exp(logw - top)
+    lnz_raw = _log_mean_exp(logw)
+    smoothed, khat = psis(logw)
+    lw = smoothed if not khat > KHAT_MAX else logw
+    top = lw.max()
+    w = np.exp(lw - top)
     rho = w / w.sum()
     lnz = top + math.log(w.mean())
     U = float(rho @ E)
@@ -269,10 +290,16 @@ def evaluate(net: Network, model, beta: float, samples: int, batch: int, rng) ->
 
     return Estimates(
         elbo=float(logw.mean()), elbo_se=float(logw.std(ddof=1) / math.sqrt(samples)) if samples > 1 else math.nan,
-        lnz_is=lnz, lnz_is_se=se(dlnz), ess=float(1.0 / np.sum(rho * rho)),
+        lnz_is=lnz, lnz_is_se=se(dlnz), lnz_is_raw=lnz_raw, lnz_lower_prob=markov_lower_bound(logw, delta),
+        khat=float(khat), ess=float(1.0 / np.sum(rho * rho)), one_state=one_state,
         energy=U, energy_se=se(dU), entropy=lnz + beta * U, entropy_se=se(dlnz + beta * dU),
         magnetisation=Mbar, magnetisation_se=se(rho * (M - Mbar)),
     )
+
+
+def _log_mean_exp(x: np.ndarray) -> float:
+    top = float(x.max())
+    return top + math.log(float(np.mean(np.exp(x - top))))
 
 
 def compile_kernels(model) -> None:

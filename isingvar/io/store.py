@@ -60,16 +60,18 @@ from ..errors import (
     ResultFileError,
 )
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 #: Schema versions whose files ``show``, ``plot`` and ``merge`` still read (variable names unchanged;
-#: in version 2 every variable of exact and mf was created whatever the sweep's methods).
-READABLE_VERSIONS = ("2", "3")
+#: in version 2 every variable of exact and mf was created whatever the sweep's methods; version 4 added
+#: the per-beta ``<method>_status`` flags, ``ar``'s PSIS diagnostics and probabilistic bounds).
+READABLE_VERSIONS = ("2", "3", "4")
 
 _GRID = ("sample", "J", "h", "beta")
 _INST = ("sample", "J", "h")
 _INF0 = "-inf at beta = 0"
 _NAN = ("nan", "nan; -inf at beta = 0")  # nonfinite values that allow NaN
-_INF0S = (_INF0, "nan; -inf at beta = 0")  # ... and -inf at beta = 0
+_FLAGGED = ("nan where flagged", "nan where flagged; -inf at beta = 0")  # ... where <method>_status is not 0
+_INF0S = (_INF0, "nan; -inf at beta = 0", "nan where flagged; -inf at beta = 0")  # ... and -inf at beta = 0
 #: Dimensions of a method variable by its :attr:`isingvar.methods.base.Var.per`.
 DIMS = {"beta": _GRID, "instance": _INST, "site": _GRID + ("site",)}
 
@@ -169,7 +171,7 @@ COORDS = {
 }
 
 
-def open_new(*, coords: dict, attrs: dict, methods, sites: bool):
+def open_new(*, coords: dict, attrs: dict, methods, sites: bool, var_attrs: dict | None = None):
     """An in-memory result file with every coordinate and variable, values unset.
 
     The file lives in memory (HDF5 core driver) until :func:`commit` writes
@@ -186,6 +188,9 @@ def open_new(*, coords: dict, attrs: dict, methods, sites: bool):
         of :func:`schema` are created, those of other methods are not.
     sites : bool
         Create the methods' per-site variables.
+    var_attrs : dict, optional
+        variable name -> {attribute: value} added to those variables (settings such as ``ar``'s
+        ``delta``: :attr:`isingvar.methods.base.Method.var_attrs`).
 
     Returns
     -------
@@ -196,6 +201,9 @@ def open_new(*, coords: dict, attrs: dict, methods, sites: bool):
 
     f = h5py.File(f"isingvar-{os.getpid()}-{id(coords)}.h5", "w", driver="core", backing_store=False)
     _fill(f, coords, attrs, methods, sites)
+    for name, extra in (var_attrs or {}).items():
+        if name in f:
+            f[name].attrs.update(extra)
     return f
 
 
@@ -724,7 +732,9 @@ def check_values(f, index: tuple, values: dict) -> None:
 
     ``values`` is variable name -> array over beta (or scalar) of instance
     ``index`` = (sample, J index, h index) of the open result file ``f``.  So a
-    numerical failure is never stored, let alone marked done.
+    numerical failure is never stored, let alone marked done.  A variable
+    allowing "nan where flagged" may be NaN only where its method's
+    ``<method>_status`` (in ``values``, else in the file) is not 0.
 
     Raises
     ------
@@ -739,30 +749,48 @@ def check_values(f, index: tuple, values: dict) -> None:
             continue
         beta = f["beta"][()] if beta is None else beta
         variables = file_schema(f) if variables is None else variables
-        bad = _unexpected_nonfinite(variables[name], value, beta)
+        var = variables[name]
+        flagged = None
+        if var.nonfinite in _FLAGGED:
+            status = f"{var.methods[0]}_status"
+            if status in values or status in f:
+                flagged = np.asarray(values[status] if status in values else f[status][index]) > 0
+        bad = _unexpected_nonfinite(var, value, beta, flagged)
         if bad is not None:
             k, a, b = index
-            at = f", beta = {f['beta'][bad[0]]:g}" if variables[name].dims[:4] == _GRID and bad else ""
+            at = f", beta = {f['beta'][bad[0]]:g}" if var.dims[:4] == _GRID and bad else ""
             raise NonFiniteResultError(
                 f"numerical failure: {name} is {np.asarray(value)[bad]} at sample {k}, J = {f['J'][a]:g}, "
                 f"h = {f['h'][b]:g}{at}; it was not stored (couplings or fields too large for float64?)"
             )
 
 
-def _unexpected_nonfinite(var: Variable, value: np.ndarray, beta: np.ndarray):
+def _allowed(var: Variable, value: np.ndarray, beta: np.ndarray, flagged=None) -> np.ndarray:
+    """bool, ``value``'s shape: where ``value`` (float; the beta axis, if any, at position ``-1 - extra``
+    with ``extra`` = 1 for per-site values) is finite or a non-finite value ``var`` allows; ``flagged``
+    (bool, ``value``'s shape without the site axis) marks the points whose method status is not 0."""
+    site = 1 if var.per_site else 0
+    ok = np.isfinite(value)
+    if var.nonfinite in _NAN:
+        ok |= np.isnan(value)
+    if var.nonfinite in _FLAGGED and flagged is not None:
+        ok |= np.isnan(value) & np.asarray(flagged, dtype=bool).reshape(np.shape(flagged) + (1,) * site)
+    if var.nonfinite in _INF0S and "beta" in var.dims:
+        at0 = (beta == 0).reshape((-1,) + (1,) * site)
+        ok |= np.isneginf(value) & at0
+    return ok
+
+
+def _unexpected_nonfinite(var: Variable, value: np.ndarray, beta: np.ndarray, flagged=None):
     """Index (into ``value``) of its first non-finite entry that ``var`` does not allow, else None.
 
     ``value`` is one instance's values: shape (beta[, site]) for grid
-    variables, () otherwise.  Integer variables are never flagged.
+    variables, () otherwise; ``flagged`` bool (beta,) where the method's status
+    is not 0 (for "nan where flagged").  Integer variables are never flagged.
     """
     if value.dtype.kind != "f":
         return None
-    bad = ~np.isfinite(value)
-    if var.nonfinite in _NAN:
-        bad &= ~np.isnan(value)
-    if var.nonfinite in _INF0S:
-        at0 = (beta == 0).reshape((-1,) + (1,) * (value.ndim - 1)) if value.ndim else False
-        bad &= ~(np.isneginf(value) & at0)
+    bad = ~_allowed(var, value, beta, flagged)
     if not bad.any():
         return None
     return tuple(int(i) for i in np.argwhere(bad)[0])
@@ -786,15 +814,24 @@ def read_done(f) -> np.ndarray:
             continue
         values = f[name][()]
         if var.dtype == "f8":
-            ok = np.isfinite(values)
-            if var.nonfinite in _NAN:
-                ok |= np.isnan(values)
-            if var.nonfinite in _INF0S:
-                ok |= np.isneginf(values) & (beta == 0).reshape((-1,) + (1,) * (values.ndim - 4))
+            status = f"{var.methods[0]}_status"
+            flagged = f[status][()] > 0 if var.nonfinite in _FLAGGED and status in f else None
+            ok = _allowed(var, values, beta, flagged)
         else:
             ok = values != var.fill
         done &= ok.reshape(done.shape + (-1,)).all(axis=-1)
     return done
+
+
+def read_flagged(f) -> np.ndarray:
+    """bool (sample, J, h): the instances of an open result file with a point some method flagged as not
+    computed or withheld (a ``<method>_status`` flag variable, :func:`isingvar.methods.base.status_var`, above 0)."""
+    flagged = np.zeros(f["done"].shape, dtype=bool)
+    for name, var in file_schema(f).items():
+        if var.quantity == "status" and var.dtype != "f8" and name in f:
+            values = f[name][()]
+            flagged |= (values > 0).reshape(flagged.shape + (-1,)).any(axis=-1)
+    return flagged
 
 
 def _attr(f, key, default=None):
@@ -812,7 +849,11 @@ def read_summary(path) -> dict:
         (1-D arrays), ``done`` (sample, J, h), for each float variable of the
         file's methods on the (sample, J, h, beta) grid its array, and
         ``schema``: those variables' :class:`Variable` entries (kind, quantity,
-        units, ...).  A file of schema version 2 reads the same way.
+        units, ...); ``status``: name -> int8 array (sample, J, h, beta) of each
+        ``<method>_status`` flag variable in the file, and ``var_attrs``: name ->
+        the extra attributes of each variable that has them (``delta`` of a
+        probabilistic bound).  A file of schema version 2 or 3 reads the same
+        way (without ``status``).
 
     ``done`` is :func:`read_done`: an instance flagged done over missing or
     NaN values counts as not done.
@@ -829,10 +870,17 @@ def read_summary(path) -> dict:
             "coords": {name: f[name][()] for name in COORDS if name in f},
             "done": read_done(f).astype(np.int8),
         }
-        out["schema"] = {}
+        out["schema"], out["status"], out["var_attrs"] = {}, {}, {}
         for name, var in file_schema(f).items():
-            if var.dims == _GRID and var.dtype == "f8" and name in f:
+            if var.dims != _GRID or name not in f:
+                continue
+            if var.dtype == "f8":
                 out[name] = f[name][()]
+                out["schema"][name] = var
+                if "delta" in f[name].attrs:
+                    out["var_attrs"][name] = {"delta": float(f[name].attrs["delta"])}
+            elif var.quantity == "status":
+                out["status"][name] = f[name][()]
                 out["schema"][name] = var
         return out
 

@@ -23,7 +23,7 @@ from functools import cache
 import numpy as np
 
 from ..errors import ModelParameterError
-from .base import Method, NoSettings, Var
+from .base import ESTIMATE_STATUS, Method, NoSettings, Var
 
 #: Modules of this package that are not methods.
 _NOT_METHODS = frozenset({"base"})
@@ -154,8 +154,9 @@ def derived_variables(methods) -> list[tuple[Var, tuple[str, ...]]]:
                     f"kl_{name}", "diagnostic", "kl", "nat",
                     f"{ref[1]} - {v.name} >= 0 (total): the looseness of the lower bound; for a variational "
                     f"bound the divergence D_KL(Q_{name} || P)",
-                    # NaN where the bound is (a bound computed only for small N)
-                    nonfinite="nan" if v.nonfinite in ("nan", "nan; -inf at beta = 0") else None,
+                    # NaN where the bound is (a bound computed only for small N), else only where the
+                    # exact value is (a point its method flags: exact_status)
+                    nonfinite="nan" if v.nonfinite in ("nan", "nan; -inf at beta = 0") else "nan where flagged",
                 )
                 out.append((kl, (ref[0], name)))
     return out
@@ -173,7 +174,87 @@ def derived_values(methods, values: dict) -> dict:
     return out
 
 
+# ------------------------------------------------------------------ withheld estimates
+#: An estimate of ln Z counts as outside the certified interval when it passes a bound by more than this
+#: many of its own standard errors (issue 19), plus :data:`INTERVAL_RTOL` of |ln Z| for round-off
+#: (Bethe is exact on trees, where TRW's bound equals ln Z too).
+INTERVAL_SE = 3.0
+INTERVAL_RTOL = 1e-9
+
+
+def certified_interval(methods, values: dict) -> tuple[np.ndarray, np.ndarray] | None:
+    """(greatest certified lower bound, least certified upper bound) on ln Z per beta of one instance, over
+    every per-beta variable of kind "lower" / "upper" and quantity "lnZ" of ``methods`` in ``values``
+    (float64 (nb,) each; -inf / +inf where no bound is finite); None when there is no bound at all.
+
+    Probabilistic bounds (kinds lower_prob, upper_prob) and exact values are not part of it: an exact value
+    sits beside the estimate in the file, where its error shows directly."""
+    lower, upper = [], []
+    for name in methods:
+        for v in get_method(name).variables:
+            if v.per == "beta" and v.quantity == "lnZ" and v.name in values and v.kind in ("lower", "upper"):
+                (lower if v.kind == "lower" else upper).append(np.asarray(values[v.name], dtype=float))
+    if not lower and not upper:
+        return None
+    with np.errstate(invalid="ignore"):
+        lo = np.nanmax(np.stack(lower), axis=0, initial=-np.inf) if lower else None
+        hi = np.nanmin(np.stack(upper), axis=0, initial=np.inf) if upper else None
+    nb = (lo if lo is not None else hi).shape
+    return (lo if lo is not None else np.full(nb, -np.inf)), (hi if hi is not None else np.full(nb, np.inf))
+
+
+def screen_estimates(methods, values: dict) -> dict:
+    """Withhold the estimates of one instance that are not trustworthy, in place of ``values`` (returned).
+
+    For every method of ``methods`` with a ``<method>_status`` variable (:func:`base.status_var`) whose flag
+    meanings are :data:`base.ESTIMATE_STATUS`: where its status is 0 and one of its per-beta ln Z estimates
+    lies below the greatest certified lower bound or above the least certified upper bound
+    (:func:`certified_interval`) by more than :data:`INTERVAL_SE` of its standard error (``<name>_se``; 0
+    where it has none), the status becomes ``outside_certified_interval``.  Then at every beta where the
+    status is not 0, each of the method's variables of kind "estimate" (per beta or per site) and its
+    standard error are set to NaN: the reason is in the status, the raw value in the method's own
+    diagnostics (``lnZ_ar_is_raw``).
+    """
+    interval = None
+    outside = ESTIMATE_STATUS.index("outside_certified_interval")
+    for name in methods:
+        method = get_method(name)
+        status_name = f"{name}_status"
+        try:
+            status_var = method.var(status_name)
+        except KeyError:
+            continue
+        if status_var.flags[1] != " ".join(ESTIMATE_STATUS) or status_name not in values:
+            continue
+        status = np.asarray(values[status_name]).astype(np.int8)
+        if interval is None:
+            interval = certified_interval(methods, values) or (-np.inf, np.inf)
+        lo, hi = interval
+        estimates = [v for v in method.variables if v.kind == "estimate" and v.name in values]
+        for v in estimates:
+            if v.per != "beta" or v.quantity != "lnZ":
+                continue
+            x = np.asarray(values[v.name], dtype=float)
+            se = np.asarray(values.get(f"{v.name}_se", 0.0), dtype=float)
+            slack = INTERVAL_SE * np.nan_to_num(se) + INTERVAL_RTOL * np.abs(x)
+            with np.errstate(invalid="ignore"):
+                bad = (x < lo - slack) | (x > hi + slack)
+            status = np.where((status == 0) & bad, np.int8(outside), status).astype(np.int8)
+        values[status_name] = status
+        withheld = status != 0
+        if not withheld.any():
+            continue
+        for v in estimates:
+            for name_ in (v.name, f"{v.name}_se"):
+                if name_ in values:
+                    x = np.array(values[name_], dtype=float)
+                    x[withheld] = np.nan  # rows of a per-site (nb, N) array
+                    values[name_] = x
+    return values
+
+
 __all__ = [
-    "Method", "NoSettings", "Var", "all_methods", "canonical", "default_methods", "derived_values",
-    "derived_variables", "get_method", "make_settings", "method_names", "setting_fields",
+    "Method", "NoSettings", "Var", "all_methods", "canonical", "certified_interval", "default_methods",
+    "derived_values", "derived_variables", "get_method", "make_settings", "method_names", "screen_estimates",
+    "setting_fields",
 ]

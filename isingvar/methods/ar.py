@@ -1,17 +1,24 @@
-"""Autoregressive variational family (VAN) as a method: a certified lower bound on ln Z for N <= 24
-and importance-sampling estimates of ln Z, u, s, m at any N (:mod:`isingvar.autoregressive`).
+"""Autoregressive variational family (VAN) as a method: a certified lower bound on ln Z for N <= 24,
+a lower bound that holds with probability 1 - delta at any N, and importance-sampling estimates of
+ln Z, u, s, m at any N, shown only where their diagnostics pass (:mod:`isingvar.autoregressive`).
 
 Variables (totals for ln Z, per spin for f, u, s, m; every ``X_se`` is the Monte Carlo standard
 error of ``X``, a naming convention that ``show`` and ``plot`` use for error bars):
 
 - ``lnZ_ar_lower`` <= ln Z and ``f_ar_upper`` >= f: the ELBO S[q] - beta <E>_q of the trained q,
   summed exactly over all 2^N states (certified; NaN for N > 24);
-- ``lnZ_ar_elbo`` +- ``lnZ_ar_elbo_se``: the Monte Carlo estimate of that bound from
-  ``--ar-samples`` fresh samples (an estimate of a lower bound, not itself a bound);
-- ``lnZ_ar_is`` +- ``lnZ_ar_is_se`` (and ``f_ar_is`` +- ``f_ar_is_se``): ln of the mean importance
-  weight e^{-beta E}/q, an estimate of ln Z itself (Nicoli et al., PRE 101, 023304 (2020)),
-  with ``ar_ess`` the effective sample size of the weights (its health check);
+- ``lnZ_ar_lower_prob`` <= ln Z and ``f_ar_upper_prob`` >= f with probability >= 1 - delta
+  (``--ar-delta``, in the variables' ``delta`` attribute): Markov's inequality on the raw importance
+  weights of ``--ar-samples`` fresh samples (:func:`isingvar.importance.markov_lower_bound`);
+- ``lnZ_ar_is`` +- ``lnZ_ar_is_se`` (and ``f_ar_is`` +- ``f_ar_is_se``): ln of the mean
+  Pareto-smoothed importance weight e^{-beta E}/q, an estimate of ln Z itself (Nicoli et al., PRE
+  101, 023304 (2020); Vehtari et al., JMLR 25 (2024));
 - ``u_ar``, ``s_ar``, ``m_ar`` with ``_se``: self-normalised importance-sampling estimates;
+- ``ar_status``: 0 where those estimates are shown, else why they are NaN (PSIS k-hat > 0.7, ESS
+  below max(100, 1 % of the samples), every sample one state, or outside the certified interval:
+  :func:`isingvar.methods.screen_estimates`); the diagnostics ``ar_khat``, ``ar_ess``,
+  ``lnZ_ar_is_raw`` (the raw-weight estimate, kept for the study of failures) and
+  ``lnZ_ar_elbo`` +- ``lnZ_ar_elbo_se`` (the Monte Carlo ELBO of q, a diagnostic of its training);
 - ``ar_steps``: Adam steps trained at that beta.
 """
 
@@ -24,10 +31,11 @@ import numpy as np
 
 from ..errors import ModelParameterError, TooLargeError
 from ..thermo import check_betas
-from .base import Method, Var
+from .base import ESTIMATE_STATUS, Method, Var, status_var
 
 _INF0 = "-inf at beta = 0"
 _NAN_INF0 = "nan; -inf at beta = 0"
+_FLAGGED = "nan where flagged"  # an estimate: NaN only where ar_status withholds it
 
 #: Largest N the method runs on: the depth-1 network alone has N^2 parameters and every sample
 #: costs O(N^2) (the sweep's check refuses above it).
@@ -49,6 +57,7 @@ class Settings:
     batch: int = 256  #: samples per training step
     lr: float = 0.01  #: Adam learning rate
     samples: int = 10000  #: fresh samples for the Monte Carlo estimates at each beta
+    delta: float = 0.01  #: the probabilistic lower bound on ln Z fails with probability at most delta
 
     def __post_init__(self):
         for name, least in (("depth", 1), ("hidden", 1), ("steps", 0), ("batch", 2), ("samples", 2)):
@@ -56,9 +65,12 @@ class Settings:
                 raise ModelParameterError(f"--ar-{name} must be at least {least}, got {getattr(self, name)}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ModelParameterError(f"--ar-lr must be a finite number > 0, got {self.lr}")
+        if not 0.0 < self.delta < 1.0:
+            raise ModelParameterError(f"--ar-delta must lie strictly between 0 and 1, got {self.delta}")
 
 
 _MC = "Monte Carlo estimate from --ar-samples fresh samples of q"
+_WITHHELD = "NaN where ar_status is not 0"
 VARIABLES = (
     Var("lnZ_ar_lower", "lower", "lnZ", "nat",
         "autoregressive variational lower bound on ln Z (<= lnZ_exact), certified: S[q] - beta <E>_q summed "
@@ -66,30 +78,74 @@ VARIABLES = (
     Var("f_ar_upper", "upper", "f", "energy per spin",
         "autoregressive variational upper bound on the free energy per spin (>= f_exact), certified, "
         "-lnZ_ar_lower/(beta N); NaN for N > 24", nonfinite=_NAN_INF0),
-    Var("lnZ_ar_elbo", "estimate", "lnZ", "nat",
-        f"estimate of the autoregressive lower bound S[q] - beta <E>_q ({_MC}; an estimate of a bound, not a bound)"),
-    Var("lnZ_ar_elbo_se", "diagnostic", None, "nat", "standard error of lnZ_ar_elbo"),
+    Var("lnZ_ar_lower_prob", "lower_prob", "lnZ", "nat",
+        "lower bound on ln Z that holds with probability >= 1 - delta (attribute delta, --ar-delta): Markov's "
+        "inequality on the raw importance weights of --ar-samples fresh samples of q; a bound, not certified"),
+    Var("f_ar_upper_prob", "upper_prob", "f", "energy per spin",
+        "upper bound on the free energy per spin, -lnZ_ar_lower_prob/(beta N), that holds with probability "
+        ">= 1 - delta (attribute delta); a bound, not certified", nonfinite=_INF0),
     Var("lnZ_ar_is", "estimate", "lnZ", "nat",
-        f"importance-sampling estimate of ln Z itself, ln mean(exp(-beta E)/q) ({_MC}; approximation, not a bound)"),
-    Var("lnZ_ar_is_se", "diagnostic", None, "nat", "standard error of lnZ_ar_is (delta method)"),
+        f"importance-sampling estimate of ln Z itself, ln mean(exp(-beta E)/q), Pareto-smoothed weights ({_MC}; "
+        f"approximation, not a bound; {_WITHHELD})", nonfinite=_FLAGGED),
+    Var("lnZ_ar_is_se", "diagnostic", None, "nat", f"standard error of lnZ_ar_is (delta method); {_WITHHELD}",
+        nonfinite="nan"),
     Var("f_ar_is", "estimate", "f", "energy per spin",
-        "importance-sampling estimate of the free energy per spin, -lnZ_ar_is/(beta N) (approximation, not a bound)",
-        nonfinite=_INF0),
-    Var("f_ar_is_se", "diagnostic", None, "energy per spin", "standard error of f_ar_is; NaN at beta = 0",
+        "importance-sampling estimate of the free energy per spin, -lnZ_ar_is/(beta N) (approximation, not a "
+        f"bound; {_WITHHELD})", nonfinite="nan where flagged; -inf at beta = 0"),
+    Var("f_ar_is_se", "diagnostic", None, "energy per spin", f"standard error of f_ar_is; NaN at beta = 0; {_WITHHELD}",
         nonfinite="nan"),
     Var("u_ar", "estimate", "u", "energy per spin",
-        f"importance-weighted internal energy per spin ({_MC}; approximation, not a bound)"),
-    Var("u_ar_se", "diagnostic", None, "energy per spin", "standard error of u_ar (delta method)"),
+        f"importance-weighted internal energy per spin ({_MC}; approximation, not a bound; {_WITHHELD})",
+        nonfinite=_FLAGGED),
+    Var("u_ar_se", "diagnostic", None, "energy per spin", f"standard error of u_ar (delta method); {_WITHHELD}",
+        nonfinite="nan"),
     Var("s_ar", "estimate", "s", "nat per spin",
-        f"importance-sampling entropy per spin (lnZ_ar_is + beta N u_ar)/N ({_MC}; approximation, not a bound)"),
-    Var("s_ar_se", "diagnostic", None, "nat per spin", "standard error of s_ar (delta method)"),
+        f"importance-sampling entropy per spin (lnZ_ar_is + beta N u_ar)/N ({_MC}; approximation, not a bound; "
+        f"{_WITHHELD})", nonfinite=_FLAGGED),
+    Var("s_ar_se", "diagnostic", None, "nat per spin", f"standard error of s_ar (delta method); {_WITHHELD}",
+        nonfinite="nan"),
     Var("m_ar", "estimate", "m", "1",
-        f"importance-weighted magnetisation per spin ({_MC}; approximation, not a bound)"),
-    Var("m_ar_se", "diagnostic", None, "1", "standard error of m_ar (delta method)"),
+        f"importance-weighted magnetisation per spin ({_MC}; approximation, not a bound; {_WITHHELD})",
+        nonfinite=_FLAGGED),
+    Var("m_ar_se", "diagnostic", None, "1", f"standard error of m_ar (delta method); {_WITHHELD}", nonfinite="nan"),
+    status_var("ar", ESTIMATE_STATUS,
+               "whether the importance-sampling estimates at this point are shown (reliable) or why they are NaN: "
+               "PSIS tail shape k-hat > 0.7, effective sample size below max(100, 1 % of --ar-samples), outside "
+               "the certified interval of the file's bounds by more than 3 standard errors, or every sample one "
+               "state"),
+    Var("ar_khat", "diagnostic", "khat", "1",
+        "Pareto-smoothed importance sampling tail shape k-hat of the weights (Vehtari et al., JMLR 25 (2024)); "
+        "the estimates are withheld above 0.7; NaN where the largest weights are all equal (nothing to fit)",
+        nonfinite="nan"),
     Var("ar_ess", "diagnostic", "ess", "1",
-        "effective sample size (sum w)^2/sum w^2 of the importance weights, 1 .. --ar-samples"),
+        "effective sample size (sum w)^2/sum w^2 of the importance weights the estimates use (smoothed where "
+        "k-hat <= 0.7), 1 .. --ar-samples"),
+    Var("lnZ_ar_is_raw", "diagnostic", None, "nat",
+        "ln of the mean raw importance weight, kept where lnZ_ar_is is withheld, for the study of failures "
+        "(not an estimate to use: see ar_status)"),
+    Var("lnZ_ar_elbo", "diagnostic", "elbo", "nat",
+        f"Monte Carlo estimate of the ELBO S[q] - beta <E>_q of the trained q ({_MC}): how well q is trained; "
+        "an estimate of a lower bound, neither a bound nor an estimate of ln Z"),
+    Var("lnZ_ar_elbo_se", "diagnostic", None, "nat", "standard error of lnZ_ar_elbo"),
     Var("ar_steps", "diagnostic", None, "1", "Adam steps trained at this beta", dtype="i4", fill=-1),
 )
+_STATUS = {name: code for code, name in enumerate(ESTIMATE_STATUS)}
+
+
+def status(est, samples: int) -> int:
+    """The ``ar_status`` code of one beta's :class:`isingvar.autoregressive.Estimates` from its own
+    diagnostics (the certified-interval test comes later, across methods): single_state where every
+    sample was one state, khat_above_0.7, ess_below_floor (:func:`isingvar.importance.ess_floor`), else
+    reliable."""
+    from ..importance import KHAT_MAX, ess_floor
+
+    if est.one_state:
+        return _STATUS["single_state"]
+    if est.khat > KHAT_MAX:
+        return _STATUS["khat_above_0.7"]
+    if est.ess < ess_floor(samples):
+        return _STATUS["ess_below_floor"]
+    return _STATUS["reliable"]
 
 
 def run(model, betas, settings, rng, *, sites=False, progress=None) -> dict:
@@ -106,7 +162,9 @@ def run(model, betas, settings, rng, *, sites=False, progress=None) -> dict:
 
     Returns
     -------
-    dict of float64 (nb,) arrays (see the module docstring and :data:`VARIABLES`), ``ar_steps`` int32.
+    dict of float64 (nb,) arrays (see the module docstring and :data:`VARIABLES`), ``ar_steps`` int32,
+    ``ar_status`` int8 (from the estimates' own diagnostics, :func:`status`; the estimates themselves are
+    withheld by :func:`isingvar.methods.screen_estimates`).
     """
     from ..autoregressive import EXACT_MAX_N, Network, Trainer, compile_kernels, evaluate, exact_lower_bound, train
     from ..interrupt import deferred_interrupt
@@ -117,6 +175,7 @@ def run(model, betas, settings, rng, *, sites=False, progress=None) -> dict:
     names = [v.name for v in VARIABLES if v.dtype == "f8"]
     out = {name: np.full(nb, np.nan) for name in names}
     out["ar_steps"] = np.full(nb, settings.steps, dtype=np.int32)
+    out["ar_status"] = np.zeros(nb, dtype=np.int8)
     compile_kernels(model)
     net = Network(n, settings.depth, settings.hidden, rng)
     trainer = Trainer(net, settings.lr)
@@ -124,7 +183,7 @@ def run(model, betas, settings, rng, *, sites=False, progress=None) -> dict:
         for q in np.argsort(b, kind="stable"):
             beta = float(b[q])
             train(net, trainer, model, beta, settings.steps, settings.batch, rng, check, progress)
-            est = evaluate(net, model, beta, settings.samples, settings.batch, rng)
+            est = evaluate(net, model, beta, settings.samples, settings.batch, rng, settings.delta)
             if n <= EXACT_MAX_N:
                 out["lnZ_ar_lower"][q] = exact_lower_bound(net, model, beta)[0]
             out["lnZ_ar_elbo"][q], out["lnZ_ar_elbo_se"][q] = est.elbo, est.elbo_se
@@ -132,12 +191,15 @@ def run(model, betas, settings, rng, *, sites=False, progress=None) -> dict:
             out["u_ar"][q], out["u_ar_se"][q] = est.energy / n, est.energy_se / n
             out["s_ar"][q], out["s_ar_se"][q] = est.entropy / n, est.entropy_se / n
             out["m_ar"][q], out["m_ar_se"][q] = est.magnetisation / n, est.magnetisation_se / n
-            out["ar_ess"][q] = est.ess
+            out["ar_ess"][q], out["ar_khat"][q], out["lnZ_ar_is_raw"][q] = est.ess, est.khat, est.lnz_is_raw
+            out["lnZ_ar_lower_prob"][q] = est.lnz_lower_prob
+            out["ar_status"][q] = status(est, settings.samples)
             check()
             if progress is not None:
                 progress(1.0)
     out["f_ar_upper"] = free_energy_per_spin(out["lnZ_ar_lower"], b, n)
     out["f_ar_upper"][np.isnan(out["lnZ_ar_lower"])] = np.nan
+    out["f_ar_upper_prob"] = free_energy_per_spin(out["lnZ_ar_lower_prob"], b, n)
     out["f_ar_is"] = free_energy_per_spin(out["lnZ_ar_is"], b, n)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["f_ar_is_se"] = np.where(b > 0, out["lnZ_ar_is_se"] / (b * n), np.nan)
@@ -191,4 +253,5 @@ METHOD = Method(
     cost=cost,
     progress_units=progress_units,
     check=check,
+    var_attrs=lambda settings: {name: {"delta": settings.delta} for name in ("lnZ_ar_lower_prob", "f_ar_upper_prob")},
 )

@@ -14,14 +14,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Kinds of a variable: lower/upper are bounds on the side their name says
-#: (lnZ_x_lower <= ln Z, f_x_upper >= f); "estimate" is an approximation, not a bound.
-KINDS = ("exact", "lower", "upper", "estimate", "diagnostic")
+#: Kinds of a variable: lower/upper are certified bounds on the side their name says
+#: (lnZ_x_lower <= ln Z, f_x_upper >= f); lower_prob/upper_prob are bounds that hold with a stated
+#: probability 1 - delta (delta in the variable's attributes, :attr:`Method.var_attrs`); "estimate" is an
+#: approximation, not a bound, withheld (NaN) where its method's ``<method>_status`` is not 0.
+KINDS = ("exact", "lower", "upper", "lower_prob", "upper_prob", "estimate", "diagnostic")
 #: How a variable is laid out: per="beta" (sample, J, h, beta); "instance" (sample, J, h);
 #: "site" (sample, J, h, beta, site).
 PER = ("beta", "instance", "site")
-#: Non-finite values a computed float may legitimately take (see :attr:`Var.nonfinite`).
-NONFINITE = (None, "nan", "-inf at beta = 0", "nan; -inf at beta = 0")
+#: Non-finite values a computed float may legitimately take (see :attr:`Var.nonfinite`): "nan where
+#: flagged" allows NaN only at the betas where the method's ``<method>_status`` (:func:`status_var`) is
+#: not 0, so an unflagged NaN stays a numerical failure.
+NONFINITE = (None, "nan", "-inf at beta = 0", "nan; -inf at beta = 0", "nan where flagged",
+             "nan where flagged; -inf at beta = 0")
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,25 @@ class Var:
             raise ValueError(f"Var {self.name!r}: nonfinite {self.nonfinite!r} is not one of {NONFINITE}")
         if self.dtype != "f8" and self.fill is None:
             raise ValueError(f"Var {self.name!r}: an integer variable needs a fill value")
+
+
+#: Flag meanings of an estimate's ``<method>_status`` (:func:`status_var`), in flag-value order: 0 the
+#: estimates are shown; any other value says why every estimate of the method at that point is NaN.
+ESTIMATE_STATUS = ("reliable", "khat_above_0.7", "ess_below_floor", "outside_certified_interval", "single_state",
+                   "not_run")
+
+
+def status_var(method: str, meanings: tuple, long_name: str) -> Var:
+    """The per-beta flag variable ``<method>_status`` (int8, CF ``flag_values`` 0, 1, ... and
+    ``flag_meanings``): 0 (``meanings[0]``) where the method's values at that point are shown, else the
+    reason they are NaN (``meanings[k]``); -1 where the instance is not computed yet.
+
+    The sweep reports the betas of each non-zero reason (:func:`isingvar.sweep.failures`), ``show``
+    prints the reason in place of a withheld estimate, and ``--resume --retry-failed`` computes such
+    instances again.
+    """
+    return Var(f"{method}_status", "diagnostic", "status", "1", long_name, dtype="i1", fill=-1,
+               flags=(tuple(range(len(meanings))), " ".join(meanings)))
 
 
 @dataclass(frozen=True)
@@ -105,6 +129,9 @@ class Method:
     ``describe(model, betas, settings, *, sites) -> str`` (optional)
         What the method would do on this instance, for ``--dry-run`` (the exact
         method: the path it picks and its estimate).
+    ``var_attrs(settings) -> {var name: {attribute: value}}`` (optional)
+        Attributes a sweep's settings add to the method's variables in the
+        result file (``ar``: ``delta`` of its probabilistic bounds).
     """
 
     name: str
@@ -122,6 +149,7 @@ class Method:
     max_seconds: float | None = None
     memory: Callable | None = None
     describe: Callable | None = None
+    var_attrs: Callable | None = None
 
     def var(self, name: str) -> Var:
         """The declared variable ``name`` (KeyError if this method has none of that name)."""

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..interrupt import deferred_interrupt
 from ..thermo import check_betas, free_energy_per_spin
-from .base import Method, Var, per_beta
+from .base import ESTIMATE_STATUS, Method, Var, per_beta, status_var
 from .trw import SECONDS_PER_SLOT_SWEEP, Graph, check_settings
 
 
@@ -49,7 +49,8 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
     -------
     dict: lnZ_bethe float64 (nb,) [nat], f_bethe float64 (nb,) [energy per spin, -inf at beta = 0],
     m_bethe float64 (nb,) mean of tanh(H_i), bethe_iterations int32 (nb,), bethe_converged int8 (nb,),
-    and m_bethe_site float64 (nb, N) when ``sites``.  Betas run in ascending order; at each, BP runs
+    m_bethe_site float64 (nb, N) when ``sites``, and bethe_status int8 (nb,) all 0 (reliable): the
+    sweep withholds a value outside the certified interval (:func:`isingvar.methods.screen_estimates`).  Betas run in ascending order; at each, BP runs
     from the last converged messages, from u = 0 and from polarised ones (u = K), and the
     converged run with the largest lnZ_bethe is kept (bethe_iterations: its sweeps); when neither
     converged, the one with the larger lnZ_bethe is reported with bethe_converged = 0.
@@ -66,6 +67,7 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
         "m_bethe": np.full(nb, np.nan),
         "bethe_iterations": np.full(nb, -1, dtype=np.int32),
         "bethe_converged": np.full(nb, -1, dtype=np.int8),
+        "bethe_status": np.zeros(nb, dtype=np.int8),
     }
     if sites:
         out["m_bethe_site"] = np.full((nb, n), np.nan)
@@ -123,16 +125,21 @@ METHOD = Method(
     settings=Settings,
     variables=(
         Var("lnZ_bethe", "estimate", "lnZ", "nat",
-            "Bethe approximation of ln Z at the final BP messages (approximation, not a bound; exact on trees)"),
+            "Bethe approximation of ln Z at the final BP messages (approximation, not a bound; exact on trees; "
+            "NaN where bethe_status is not 0)", nonfinite="nan where flagged"),
         Var("f_bethe", "estimate", "f", "energy per spin",
-            "Bethe approximation of the free energy per spin -lnZ_bethe/(beta N) (approximation, not a bound)",
-            nonfinite="-inf at beta = 0"),
+            "Bethe approximation of the free energy per spin -lnZ_bethe/(beta N) (approximation, not a bound; "
+            "NaN where bethe_status is not 0)", nonfinite="nan where flagged; -inf at beta = 0"),
         Var("m_bethe", "estimate", "m", "1",
-            "BP magnetisation per spin sum_i tanh(H_i)/N (approximation, not a bound)"),
+            "BP magnetisation per spin sum_i tanh(H_i)/N (approximation, not a bound; NaN where bethe_status "
+            "is not 0)", nonfinite="nan where flagged"),
+        status_var("bethe", ESTIMATE_STATUS,
+                   "whether the Bethe values at this point are shown (reliable) or why they are NaN "
+                   "(outside_certified_interval: beyond a certified bound on ln Z of the file's methods)"),
         Var("bethe_iterations", "diagnostic", None, "1", "BP message sweeps at this beta", dtype="i4", fill=-1),
         Var("bethe_converged", "diagnostic", None, "1", "BP converged (max |delta u| < tol)",
             dtype="i1", fill=-1, flags=((0, 1), "not_converged converged")),
-        Var("m_bethe_site", "estimate", "m", "1", "BP site magnetisations tanh(H_i) (approximation, not a bound)", per="site"),
+        Var("m_bethe_site", "estimate", "m", "1", "BP site magnetisations tanh(H_i) (approximation, not a bound)", per="site", nonfinite="nan where flagged"),
     ),
     run=run,
     cost=cost,

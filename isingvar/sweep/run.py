@@ -15,7 +15,7 @@ import numpy as np
 from .. import ENERGY_CONVENTION, __version__
 from ..errors import ConfigMismatchError, SweepInterrupted, WorkerDied
 from ..families import get_family, make_instance
-from ..methods import derived_values, get_method
+from ..methods import derived_values, get_method, screen_estimates
 from .config import SweepConfig, config_differences
 from .grid import shard_instances, shard_text, task_groups
 from .provenance import provenance
@@ -70,7 +70,9 @@ def compute_instance(config: SweepConfig, k: int, a: int, b: int, progress=None)
     run, a shard, a resume and a worker process compute the same numbers.
     ``progress(step, label)`` is called in units of :func:`progress_units`.
     For a model file, a method's ``file_hook`` adds its values of the file's
-    own model (the instance at beta = 1, J = 1, h = 0).
+    own model (the instance at beta = 1, J = 1, h = 0).  Estimates that are not
+    trustworthy are withheld (NaN, the reason in ``<method>_status``:
+    :func:`isingvar.methods.screen_estimates`) before the derived variables are added.
     """
     model = make_instance(config.model, config.params, config.seed, k).scaled(config.J[a], config.h[b])
     label = f"sample {k} J={config.J[a]:g} h={config.h[b]:g}"
@@ -83,6 +85,7 @@ def compute_instance(config: SweepConfig, k: int, a: int, b: int, progress=None)
         if config.source is not None and method.file_hook is not None:
             found |= method.file_hook(found, config.beta, float(config.J[a]), float(config.h[b]), config.source)
         values |= found
+    values = screen_estimates(config.methods, values)
     return values | derived_values(config.methods, values)
 
 
@@ -138,7 +141,12 @@ def _new_file(config: SweepConfig, shard, command_line: str, check: Callable[[],
     if config.source is not None:
         attrs |= {f"source_{k}": v for k, v in config.source.items() if k != "lnZ_offset"}
         attrs["lnZ_offset"] = config.source["lnZ_offset"]
-    f = store.open_new(coords=coords, attrs=attrs, methods=config.methods, sites=config.sites)
+    var_attrs = {}
+    for name in config.methods:
+        method = get_method(name)
+        if method.var_attrs is not None:
+            var_attrs |= method.var_attrs(config.method_settings(name))
+    f = store.open_new(coords=coords, attrs=attrs, methods=config.methods, sites=config.sites, var_attrs=var_attrs)
     try:
         # every instance up front (shards and resumes store the same ones), written in blocks of samples
         block = _samples_per_block(f["edge_i"].chunks, 24 * first.n_edges + 8 * config.n, config.samples)
@@ -198,6 +206,7 @@ def run_sweep(
     *,
     overwrite: bool = False,
     resume: bool = False,
+    retry_failed: bool = False,
     shard: tuple[int, int] | None = None,
     pool=None,
     command_line: str = "",
@@ -224,6 +233,10 @@ def run_sweep(
     resume : bool
         Continue ``out``: compute only the instances not done.  A missing
         ``out`` is started afresh, so one command serves a job and its requeue.
+    retry_failed : bool
+        With ``resume``, also compute again the done instances with a point
+        flagged as not computed or withheld (a non-zero ``<method>_status``);
+        without it such points are final, as ``done`` says.
     shard : (i, n), optional
         Compute only :func:`shard_instances` of shard i of n.
     pool : optional
@@ -280,6 +293,8 @@ def run_sweep(
             f.attrs.update(provenance())
             mine = shard_instances(config, shard)
             done = store.read_done(f)  # an instance flagged done over NaN values is computed again
+            if retry_failed:
+                done &= ~store.read_flagged(f)
             todo = [inst for inst in mine if not done[inst]]
     except BaseException:
         if f is not None:
