@@ -152,9 +152,11 @@ def _bounds_table(rows, title: str, free_energies: dict, labels: dict | None = N
     for col, name in enumerate(names):
         header = _encodable((labels or {}).get(name, name))
         if any(r.get(f"{name}_reason") for r in rows):
-            # where the terminal is narrow a reason folds onto more lines, never cut; its numbers stay whole
-            numbers = [len(c[col]) for c, r in zip(cells, rows) if not r.get(f"{name}_reason")]
-            table.add_column(header, justify="right", overflow="fold", min_width=max(numbers, default=None))
+            # where the terminal is narrow a reason wraps onto more lines between words, never cut; its
+            # numbers and words stay whole
+            whole = [len(c[col]) for c, r in zip(cells, rows) if not r.get(f"{name}_reason")]
+            whole += [len(word) for c, r in zip(cells, rows) if r.get(f"{name}_reason") for word in c[col].split()]
+            table.add_column(header, justify="right", overflow="fold", min_width=max(whole, default=None))
         else:
             table.add_column(header, justify="right")
     for row in cells:

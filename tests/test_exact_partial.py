@@ -255,3 +255,71 @@ def test_betas_a_path_takes_one_by_one_but_not_together_run_one_by_one(monkeypat
     values = run_method(model, betas)
     assert calls == [[0.5], [1.0], [1.5]]
     assert_exact_except(values, model, betas, {})
+
+
+# ---------------------------------------------------------------------------- through the sweep and the CLI
+def test_a_sweep_keeps_every_computable_beta_flags_the_failed_one_and_resume_and_merge_keep_it(
+        tmp_path, monkeypatch):
+    import h5py
+    from isingvar_cli.main import app
+    from typer.testing import CliRunner
+
+    def run(model, betas, *, sites, progress=None):  # enumeration, but beta = 1 "cannot be confirmed"
+        r = enumeration.run(model, betas, sites=sites)
+        bad = np.asarray(betas) == 1.0
+        status = np.where(bad, STATUS["precision_not_confirmed"], 0).astype(np.int8)
+        nan = {q: np.where(bad, np.nan, getattr(r, q)) for q in (*QUANTITIES, "f")}
+        return dataclasses.replace(r, **nan, sites=np.where(bad[:, None], np.nan, r.sites), status=status)
+
+    monkeypatch.setattr(method, "_paths", lambda: [fake_path("enumeration", run)])
+    runner = CliRunner()
+    common = ["sweep", "sk", "--n", "6", "--beta", "0.5,1,1.5", "--samples", "3", "--seed", "2",
+              "--method", "exact", "--method", "mf", "--workers", "1"]
+    one = tmp_path / "one.h5"
+    r = runner.invoke(app, [*common, "--out", str(one)])
+    assert r.exit_code == 0, r.output
+    assert "exact: not computed at beta = 1 (precision_not_confirmed; 3 instances)" in r.output
+    betas = np.array([0.5, 1.0, 1.5])
+    with h5py.File(one, "r") as f:
+        assert f["done"][()].all()
+        np.testing.assert_array_equal(f["exact_status"][:, 0, 0], [[0, STATUS["precision_not_confirmed"], 0]] * 3)
+        assert np.isnan(f["f_exact"][:, 0, 0, 1]).all() and np.isnan(f["kl_mf"][:, 0, 0, 1]).all()
+        assert np.isfinite(f["lnZ_mf_lower"][()]).all()  # the other method is untouched
+        for k in range(3):
+            model = method_instance(k)
+            ref = reference(model, betas)
+            np.testing.assert_allclose(f["lnZ_exact"][k, 0, 0, [0, 2]], ref["lnZ"][[0, 2]], rtol=1e-12)
+        flags = f["exact_status"][()]
+    r = runner.invoke(app, [*common, "--out", str(one), "--resume"])
+    assert r.exit_code == 0 and "0 instance(s) computed" in r.output, r.output
+    for i in range(2):
+        r = runner.invoke(app, [*common, "--shard", f"{i}/2", "--out", str(tmp_path / f"s{i}.h5")])
+        assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["merge", str(tmp_path / "m.h5"), str(tmp_path / "s0.h5"), str(tmp_path / "s1.h5")])
+    assert r.exit_code == 0, r.output
+    with h5py.File(tmp_path / "m.h5", "r") as f, h5py.File(one, "r") as g:
+        np.testing.assert_array_equal(f["exact_status"][()], flags)
+        np.testing.assert_array_equal(f["lnZ_exact"][()], g["lnZ_exact"][()])
+
+
+def method_instance(k):
+    from isingvar.families import make_instance, resolve_params
+
+    return make_instance("sk", resolve_params("sk", {"n": 6}), 2, k)
+
+
+def test_a_sweep_in_which_no_point_could_be_computed_exits_non_zero_with_the_file_written(tmp_path, monkeypatch):
+    from isingvar_cli.main import app
+    from typer.testing import CliRunner
+
+    def run(model, betas, *, sites, progress=None):
+        r = enumeration.run(model, betas, sites=sites)
+        nan = {q: np.full(len(betas), np.nan) for q in (*QUANTITIES, "f")}
+        return dataclasses.replace(r, **nan, sites=None, status=np.full(len(betas), STATUS["precision_lost"], np.int8))
+
+    monkeypatch.setattr(method, "_paths", lambda: [fake_path("enumeration", run)])
+    out = tmp_path / "none.h5"
+    r = CliRunner().invoke(app, ["sweep", "sk", "--n", "5", "--beta", "0.5,1", "--method", "exact", "--no-sites",
+                                 "--out", str(out)])
+    assert r.exit_code == 1 and out.exists(), r.output
+    assert "exact: not computed at beta = 0.5, 1 (precision_lost; 4 instances)" in r.output
