@@ -324,10 +324,8 @@ def ess_floor_of(summary: dict, method: str) -> float | None:
         samples = summary["attrs"]["config"]["settings"][method]["samples"]
     except (KeyError, TypeError):
         return None
-    try:
-        from .importance import ess_floor
-    except ImportError:  # the rule of the ar method's status, written out
-        return max(100.0, 0.01 * float(samples))
+    from .importance import ess_floor
+
     return float(ess_floor(int(samples)))
 
 

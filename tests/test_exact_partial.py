@@ -154,6 +154,10 @@ def test_planar_gives_the_betas_in_its_range_and_flags_the_rest(monkeypatch):
 
     with pytest.raises(TooLargeError, match="planar: beta = 20 is beyond"):  # no beta covered: refused
         method.check(model, betas[4:], None, sites=False)
+    # ... by the sweep's check on sample 0; a later instance no path covers is flagged whole, not a stop
+    values = run_method(model, betas[4:], sites=False)
+    np.testing.assert_array_equal(values["exact_status"], STATUS["beyond_path_range"])
+    assert np.isnan(values["lnZ_exact"]).all() and values["exact_path"] == method.PATH_CODES["none"]
 
 
 def test_a_remembered_path_is_asked_again_about_this_instance(monkeypatch):

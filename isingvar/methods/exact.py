@@ -35,7 +35,8 @@ from .base import Method, NoSettings, Var, model_file_lnZ, per_beta, status_var
 #: only when a sweep needs them (``isingvar --help`` loads no numba).
 EXACT_PATHS = ("isingvar.exact", "isingvar.elimination", "isingvar.cutset", "isingvar.planar")
 #: Codes of the paths in the file's ``exact_path`` variable (0..3: enumeration's summation paths).
-PATH_CODES = {"reference": 0, "direct": 1, "chain": 2, "histogram": 3, "elimination": 4, "cutset": 5, "planar": 6}
+PATH_CODES = {"reference": 0, "direct": 1, "chain": 2, "histogram": 3, "elimination": 4, "cutset": 5, "planar": 6,
+              "none": 7}  # none: no path covers any beta of this instance (all beyond_path_range)
 _NAN = "nan"
 _FLAGGED = "nan where flagged"  # values every path gives: NaN only at a point exact_status flags
 _FLAGGED_INF0 = "nan where flagged; -inf at beta = 0"
@@ -64,7 +65,8 @@ VARIABLES = (
     Var("E0_exact", "exact", "E0", "energy", "ground-state energy (total), exact; on the planar path only where its reference state is certainly a ground state (no frustration, or +-J), else NaN", per="instance", nonfinite="nan"),
     Var("m_exact_site", "exact", "m", "1", "site magnetisations <s_i>, exact" + _PARTIAL, per="site", nonfinite=_FLAGGED),
     Var("exact_path", "diagnostic", None, "1", "exact path that ran: enumeration's summation paths 0-3, "
-        "elimination, cutset conditioning or planar (see flag_meanings)",
+        "elimination, cutset conditioning, planar, or none (no path covers any beta of this instance: every "
+        "exact_status beyond_path_range; see flag_meanings)",
         dtype="i1", per="instance", fill=-1,
         flags=(tuple(sorted(PATH_CODES.values())), " ".join(sorted(PATH_CODES, key=PATH_CODES.get)))),
     status_var("exact", EXACT_STATUS, "why the exact values at this beta are NaN (0 computed; beyond_path_range: "
@@ -308,22 +310,24 @@ def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
         ``exact_path`` (int, the path that computed the most betas) and with ``sites``
         ``m_exact_site`` float64 (nb, N).  ``progress`` receives one unit per beta, nb in all.
 
-    Raises
-    ------
-    TooLargeError
-        When no path applies to this instance at any beta.
+    Where no path applies to this instance at any beta (a later sample whose values put it beyond every
+    path, while the sweep's :func:`check` passed on sample 0), every beta is ``beyond_path_range`` and
+    ``exact_path`` is "none".
     """
     b = np.asarray(betas, dtype=np.float64).reshape(-1)
     nb = b.size
     done = _Progress(progress, nb)
-    module, covered = _chosen(model, b, sites)
+    try:
+        module, covered = _chosen(model, b, sites)
+    except TooLargeError:  # on this instance's values no path covers any beta (the sweep's check passed on sample 0)
+        module, covered = None, np.zeros(nb, dtype=bool)
     out = _Collected(model.n, nb, sites)
     out.fail(np.flatnonzero(~covered), BEYOND_PATH_RANGE)
     idx = np.flatnonzero(covered)
     first = None  # the path of the first run that returned: exact_path where no beta was computed
     # covered may have been asked beta by beta: a path may still refuse those betas together (then: one by one)
-    retry = module.applicable(model, b[idx], sites=sites) is not None
-    if not retry:
+    retry = module is not None and module.applicable(model, b[idx], sites=sites) is not None
+    if module is not None and not retry:
         try:
             r = module.run(model, b[idx], sites=sites, progress=done.part(0, idx.size))
         except NonFiniteResultError:
@@ -346,6 +350,8 @@ def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
     computed = {name: count for name, count in out.paths.items() if count}
     if computed:
         code = PATH_CODES[max(computed, key=computed.get)]  # the first of equal counts
+    elif module is None:
+        code = PATH_CODES["none"]
     else:
         code = PATH_CODES[first] if first is not None else _path_code(module, model, b, sites)
     values = dict(out.per_beta)
