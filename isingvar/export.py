@@ -31,7 +31,7 @@ def export_instance(model: str, params: dict, *, seed: int = 0, sample: int = 0,
     per field (s = 2x - 1), so their ln Z is the Ising ln Z at beta = 1 (an
     ``lnZ_offset`` of a model read from such a file is not carried over).
     The file is written under a temporary name and renamed
-    (:func:`isingvar.io.store.replace_atomically`: a symbolic link is followed,
+    (:func:`isingvar.io.outputs.replace_atomically`: a symbolic link is followed,
     only a regular file is replaced, its folder is created).
 
     Raises
@@ -44,11 +44,11 @@ def export_instance(model: str, params: dict, *, seed: int = 0, sample: int = 0,
     OutputExistsError
         If ``out`` exists and ``overwrite`` is false.
     OutputPathError, OutputBusyError, OutputWriteError
-        As :func:`isingvar.io.store.check_output` and :func:`isingvar.io.store.replace_atomically`.
+        As :func:`isingvar.io.outputs.check_output` and :func:`isingvar.io.outputs.replace_atomically`.
     """
     from .families import check_seed, make_instance, resolve_params
     from .io.couplings import format_of, write_model_file
-    from .io.store import check_output, hold_output, replace_atomically
+    from .io.outputs import check_output, hold_output, replace_atomically
     from .model import check_energy_range
 
     check_seed(seed, sample)

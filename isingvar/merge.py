@@ -57,7 +57,7 @@ def merge_shards(out, paths, *, overwrite: bool = False) -> MergeSummary:
         If the inputs were not made by one sweep configuration (their
         ``config_hash`` attributes differ).
     """
-    from .io import store
+    from .io.outputs import check_output, hold_output, same_file
 
     out = Path(out)
     paths = [Path(p) for p in paths]
@@ -65,10 +65,10 @@ def merge_shards(out, paths, *, overwrite: bool = False) -> MergeSummary:
         raise ResultFileError("merge needs at least one shard file")
     for k, p in enumerate(paths):
         for q in paths[:k]:
-            if store.same_file(p, q):
+            if same_file(p, q):
                 raise ResultFileError(f"{p} is given twice (also as {q}); give each shard file once")
-    with store.hold_output(out):  # checked under the lock: no other run can create or replace it meanwhile
-        store.check_output(out, overwrite, inputs=paths)
+    with hold_output(out):  # checked under the lock: no other run can create or replace it meanwhile
+        check_output(out, overwrite, inputs=paths)
         return _merge(out, paths)
 
 

@@ -186,14 +186,14 @@ def check_resumable(attrs: dict, config: SweepConfig, shard, path) -> None:
 
 
 def _holding_output(run):
-    """Run ``run(config, out, ...)`` holding ``out`` (:func:`isingvar.io.store.hold_output`) from the first read to the last commit."""
+    """Run ``run(config, out, ...)`` holding ``out`` (:func:`isingvar.io.outputs.hold_output`) from the first read to the last commit."""
     import functools
 
     @functools.wraps(run)
     def holding(config, out, **kwargs):
-        from ..io import store
+        from ..io.outputs import hold_output
 
-        with store.hold_output(out):
+        with hold_output(out):
             return run(config, out, **kwargs)
 
     return holding
@@ -257,7 +257,7 @@ def run_sweep(
         If another process is writing ``out`` (exit code 75); ``out`` is held
         from before it is read until the last commit.
     OutputPathError, OutputWriteError
-        If ``out`` cannot be written (see :func:`isingvar.io.store.replace_atomically`).
+        If ``out`` cannot be written (see :func:`isingvar.io.outputs.replace_atomically`).
     NonFiniteResultError
         If a method returns NaN where a number is expected (after committing
         the instances finished before).
@@ -274,6 +274,7 @@ def run_sweep(
     """
     from ..interrupt import deferred_interrupt
     from ..io import store
+    from ..io.outputs import check_output
 
     t_start = time.perf_counter()
     out = Path(out)
@@ -287,7 +288,7 @@ def run_sweep(
                 f = store.open_copy(out)
                 check_resumable(store.read_attrs(f), config, shard, out)
             else:
-                store.check_output(out, overwrite)
+                check_output(out, overwrite)
                 f = _new_file(config, shard, command_line, check)
             check()
             f.attrs.update(provenance())
