@@ -5,7 +5,9 @@ write no cache (a read-only install with a read-only HOME and no
 ``NUMBA_CACHE_DIR``: numba raises at import), the kernels are cached in a
 per-user directory under the temporary directory, or, failing that, compiled
 without a cache; a ``RuntimeWarning`` says which and names ``NUMBA_CACHE_DIR``.
-No ``fastmath``: log-sum-exp and entropy code need NaN/inf and strict rounding.
+The one fastmath policy is :data:`FAST`: reassociation and contraction only, for the kernels whose sums
+must vectorise; never ``nnan``/``ninf``/``afn`` (no blanket ``fastmath=True``): log-sum-exp and entropy code
+need NaN/inf to keep their meaning.
 """
 
 import os
@@ -57,6 +59,10 @@ def _cache_setting() -> bool:
 
 
 _CACHE = _cache_setting()
+
+#: The fastmath flags a kernel may use (``@njit(fastmath=FAST)``): reassociation lets sum and dot-product loops
+#: vectorise (a strict left-to-right sum cannot), contraction allows fused multiply-adds; no nnan/ninf/afn.
+FAST = {"reassoc", "contract"}  # a set: numba takes a bool, dict or set (no frozenset)
 
 njit = partial(numba.njit, cache=_CACHE, nogil=True)
 pjit = partial(numba.njit, cache=_CACHE, nogil=True, parallel=True)

@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from ._jit import njit
+from ._jit import FAST, njit
 from .energy import _energy
 
 
@@ -44,11 +44,9 @@ def _sigmoid(x):
     return e / (1.0 + e)
 
 
-#: Reassociation lets the dot products vectorise (a strict left-to-right sum cannot); no nnan/ninf.
-_FAST = {"reassoc", "contract"}
 
 
-@njit(fastmath=_FAST)
+@njit(fastmath=FAST)
 def _dot(x, y, n):
     """sum_{k<n} x[k] y[k] over contiguous rows (reassociated, so it vectorises)."""
     t = 0.0

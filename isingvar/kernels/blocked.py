@@ -35,7 +35,7 @@ seen, so every weight is <= 1; sums are rescaled when E_ref drops.
 import numpy as np
 from numba import prange
 
-from ._jit import bits_float, float_bits, njit, pjit
+from ._jit import FAST, bits_float, float_bits, njit, pjit
 from .exact import _rescale
 
 DIRECT = 0
@@ -51,11 +51,9 @@ _EXP_MAGIC = 6755399441055744.0 + 1023.0
 _C = tuple(1.0 / float(np.prod(np.arange(1, n + 1))) for n in range(13))
 _C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12 = _C
 
-# Reassociation lets the sum loops vectorise; no nnan/ninf, so inf and NaN keep their meaning.
-_FAST = {"reassoc", "contract"}
 
 
-@njit(fastmath=_FAST)
+@njit(fastmath=FAST)
 def _exp_neg(y, beta, out):
     """out[l] = exp(-beta * y[l]) for y >= 0, vectorised (no libm call).
 
@@ -82,7 +80,7 @@ def _exp_neg(y, beta, out):
         out[l] = p * bits_float(float_bits(k + _EXP_MAGIC) << 52)
 
 
-@njit(fastmath=_FAST)
+@njit(fastmath=FAST)
 def _group_sums(w, r, y, lo, hi):
     """(sum w, sum w y, sum w y^2) over states lo..hi-1, then w *= r there (one beta).
 
@@ -103,7 +101,7 @@ def _group_sums(w, r, y, lo, hi):
     return a0, a1, a2
 
 
-@njit(fastmath=_FAST)
+@njit(fastmath=FAST)
 def _group_sums4(w, r, y, lo, hi, low=None, b=0):
     """:func:`_group_sums` at four consecutive betas of the chain in one pass.
 
@@ -222,7 +220,7 @@ def _accumulate(acc, zm, y, w, r, ones, betas, mode, dbeta, gstart, mu, m_high, 
                     site[b + j, i] += s[i] * totals[j]
 
 
-@njit(fastmath=_FAST)
+@njit(fastmath=FAST)
 def _add_low(low, w):
     """Per-site sums of the low spins without an O(N) cost per state: the weight of
     each low configuration summed over blocks in ``low[l]``; the caller contracts
@@ -314,7 +312,7 @@ def _ctz(t):
     return c
 
 
-@njit(fastmath=_FAST)
+@njit(fastmath=FAST)
 def _flip_offsets(e_low, cross, row, f, e_high, eref, y):
     """cross += f row (a high spin's flip; f = 0: none) and y[l] = E_l - eref in one pass.
 
@@ -441,7 +439,7 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
     return e_ref, ground, acc, site, low[:, :nbs]
 
 
-@njit(fastmath=_FAST)
+@njit(fastmath=FAST)
 def _flip_cells(base, cross, row, f, const, cells):
     """cross += f row (a high spin's flip; f = 0: none), then each state's cell
     cells[l] = base[l] + cross[l] + const (an exact integer in float64, stored as int32).

@@ -33,8 +33,8 @@ children (roots last in each component).
 import numpy as np
 from numba import prange
 
-from ._jit import njit, pjit
-from .blocked import _FAST, _ctz, _exp_neg
+from ._jit import FAST, njit, pjit
+from .blocked import _ctz, _exp_neg
 from .bp import _root_tree
 
 #: Quantities of a mixture, in this order: ln weight, <E>, Var E, <M>, Var M, entropy.
@@ -164,7 +164,7 @@ def _ln1p(e):
     return z * ((r0 + r1 * w4) + (r2 + r3 * w4) * (w4 * w4))
 
 
-@njit(fastmath=_FAST, error_model="numpy")
+@njit(fastmath=FAST, error_model="numpy")
 def _mix_rows(a, b, x, betas, d, e, out, pb_out):
     """The mixture of two disjoint parts (module docstring) at every beta, into ``out``.
 
@@ -227,7 +227,7 @@ def merge_parts(acc_a, site_a, acc_b, site_b, betas):
     _mix_sites(site_a, site_b, pb)
 
 
-@njit(fastmath=_FAST)
+@njit(fastmath=FAST)
 def _mix_sites(site, new, pb):
     """site[i, b] = (1 - pb[b]) site[i, b] + pb[b] new[i, b] (absolute accuracy is what sites need)."""
     for i in range(site.shape[0]):
@@ -238,7 +238,7 @@ def _mix_sites(site, new, pb):
 
 
 # ---------------------------------------------------------------------------- the forest
-@njit(fastmath=_FAST, error_model="numpy")
+@njit(fastmath=FAST, error_model="numpy")
 def _isolated_sums(y, sg, e):
     """Sums over isolated spins with y = 2|H|, e = exp(-beta y) (vectorised; no libm call).
 
@@ -263,7 +263,7 @@ def _isolated_sums(y, sg, e):
     return l1, mE, vE, mM, vM, sx
 
 
-@njit(fastmath=_FAST, error_model="numpy")
+@njit(fastmath=FAST, error_model="numpy")
 def _isolated_sites(sg, e, fm, b):
     """fm[i, b] = <s_i> = sign(H_i) (1 - e_i)/(1 + e_i) for the isolated spins."""
     for i in range(e.size):
@@ -288,7 +288,7 @@ def _isolated(y, sg, e, ysum, betas, cfg, fm, sites):
         cfg[5, b] = l1 + beta * sx
 
 
-@njit(fastmath=_FAST)
+@njit(fastmath=FAST)
 def _add_rows(target, rows):
     for k in range(rows.shape[0]):
         t = target[k]
@@ -424,7 +424,7 @@ def _flip(b, sigma, gC, H, cc_ptr, cc_nbr, cc_J, cf_ptr, cf_nbr, cf_J):
     return de, -2.0 * s
 
 
-@njit(fastmath=_FAST)
+@njit(fastmath=FAST)
 def _abs_fields(H, y, sg):
     """y = 2|H|, sg = sign(H) (+1 at 0) over the isolated spins; returns sum y."""
     total = 0.0
