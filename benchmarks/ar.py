@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from isingvar.exact import exact_enumeration
+from isingvar.exact.enumeration import exact_enumeration
 from isingvar.families import make_instance, resolve_params
 from isingvar.methods import get_method, make_settings
 from isingvar.methods.exact import PATH_CODES

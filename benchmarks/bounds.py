@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from isingvar.exact import exact_enumeration
+from isingvar.exact.enumeration import exact_enumeration
 from isingvar.families import make_instance, resolve_params
 from isingvar.io.couplings import read_model_file
 from isingvar.meanfield import mean_field
@@ -77,7 +77,7 @@ def uai(args):
     mean field, exact (enumeration up to 24 spins, elimination up to width 22) and WMB iBound 2 and 4."""
     from dataclasses import replace
 
-    from isingvar import elimination
+    from isingvar.exact import elimination
 
     files = args.files or sorted(glob.glob(os.path.join(UAI, "Grids_*.uai")) + glob.glob(os.path.join(UAI, "DBN_*.uai")))
     s = trw.Settings(tree_steps=args.tree_steps, max_iterations=args.max_iterations)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from isingvar import cutset
+from isingvar.exact import cutset
 from isingvar.io.couplings import read_model_file
 from isingvar.parallel import numba_threads
 

@@ -27,7 +27,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numba
 import numpy as np
 
-from isingvar.exact import exact_enumeration
+from isingvar.exact.enumeration import exact_enumeration
 from isingvar.families import make_instance, resolve_params
 from isingvar.kernels.blocked import _exp_neg
 from isingvar.model import IsingModel

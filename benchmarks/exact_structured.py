@@ -69,7 +69,7 @@ def rows():
     """ns per message row of each elimination pass on the L = 20 lattice, one thread."""
     import numba
 
-    from isingvar import elimination
+    from isingvar.exact import elimination
 
     numba.set_num_threads(1)
     m = lattice20()
@@ -111,7 +111,7 @@ def main():
         return rows()
     print(f"load average before: {os.getloadavg()}")
     one = np.array([1.0])
-    from isingvar import elimination
+    from isingvar.exact import elimination
 
     print(f"{'file':>18} {'N':>4} {'width':>5} {'path':>11} {'lnZ_model_exact':>17} {'s (sites)':>9} {'s':>7}"
           f" {'pyGMs lnZ':>14} {'pyGMs s':>8} {'ratio':>6}")

@@ -1,4 +1,4 @@
-"""The planar zero-field Pfaffian path (isingvar.planar) on open square lattices.
+"""The planar zero-field Pfaffian path (isingvar.exact.planar) on open square lattices.
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/planar.py [--L 64 128 256 512] [--betas 32] [--beta-max 2]
                                                        [--disorder pm]
@@ -26,7 +26,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
-from isingvar import planar
+from isingvar.exact import planar
 from isingvar.families import make_instance, resolve_params
 
 
@@ -81,7 +81,7 @@ def row(a, L, model, betas):
     print(f"{L:>5} {L * L:>8} {s.size:>8} {t1 - t0:>9.2f} {t2 - t1:>7.2f} {t3 - t2:>8.2f} {per:>10.3f} "
           f"{total:>8.1f}", flush=True)
     if L * L <= a.check_enumeration:
-        from isingvar.exact import exact_enumeration
+        from isingvar.exact.enumeration import exact_enumeration
 
         ref = exact_enumeration(model, betas).lnZ
         got = planar.run(model, betas).lnZ

@@ -32,17 +32,17 @@ def slow_estimate(monkeypatch):
     """
     import importlib
 
-    import isingvar.exact
+    import isingvar.exact.enumeration
     from isingvar.methods.exact import EXACT_PATHS
 
     def slow(module):
         def fake(model, betas, *args, sites=False, **kwargs):
             if module.applicable(model, betas, sites=sites) is not None:
                 return float("inf")
-            return 3600.0 if model.n >= isingvar.exact.ESTIMATE_FROM_N else 0.0
+            return 3600.0 if model.n >= isingvar.exact.enumeration.ESTIMATE_FROM_N else 0.0
         return fake
 
     for name in EXACT_PATHS:
         module = importlib.import_module(name)
         monkeypatch.setattr(module, "estimate_seconds", slow(module))
-    return slow(isingvar.exact)
+    return slow(isingvar.exact.enumeration)

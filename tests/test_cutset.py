@@ -1,12 +1,12 @@
-"""Cutset conditioning (isingvar.cutset) against plain enumeration, identities and closed forms."""
+"""Cutset conditioning (isingvar.exact.cutset) against plain enumeration, identities and closed forms."""
 
 import signal
 
 import numpy as np
 import pytest
 
-from isingvar import cutset
 from isingvar.errors import TooLargeError
+from isingvar.exact import cutset
 from isingvar.model import IsingModel
 
 # unsorted, with 0 and a low temperature where c, chi and s are exponentially small

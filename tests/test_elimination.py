@@ -1,4 +1,4 @@
-"""Variable elimination (isingvar.elimination) against a plain-NumPy brute force, and the exact
+"""Variable elimination (isingvar.exact.elimination) against a plain-NumPy brute force, and the exact
 method's choice among its paths (any set of paths: a fake one is injected)."""
 
 import types
@@ -6,9 +6,8 @@ import types
 import numpy as np
 import pytest
 
-from isingvar import elimination
 from isingvar.errors import TooLargeError
-from isingvar.exact import ExactResult
+from isingvar.exact import ExactResult, choice, elimination
 from isingvar.model import IsingModel
 
 BETAS = np.array([0.0, 0.2, 0.7, 1.5, 4.0, 50.0])
@@ -201,7 +200,7 @@ def test_the_cheapest_applicable_path_runs(monkeypatch):
     cheap, cheap_calls = _fake_path("cheap", 0.5)
     dear, dear_calls = _fake_path("dear", 5.0)
     barred, barred_calls = _fake_path("barred", 0.0, reason="graph is not planar")
-    monkeypatch.setattr(method, "_paths", lambda: [dear, barred, cheap])
+    monkeypatch.setattr(choice, "_paths", lambda: [dear, barred, cheap])
     model = IsingModel(4, [0, 1, 2], [1, 2, 3], [1.0, -1.0, 0.5])
     assert method.choose(model, BETAS, sites=False) == (cheap, 0.5)
     assert method.cost(model, BETAS, None, sites=False) == 0.5
@@ -209,7 +208,7 @@ def test_the_cheapest_applicable_path_runs(monkeypatch):
     values = method.run(model, BETAS, None, None, sites=False)
     assert cheap_calls == ["cheap"] and not dear_calls and not barred_calls
     assert values["exact_path"] == method.PATH_CODES["planar"]
-    monkeypatch.setattr(method, "_paths", lambda: [barred])
+    monkeypatch.setattr(choice, "_paths", lambda: [barred])
     with pytest.raises(TooLargeError, match="barred: graph is not planar"):
         method.check(model, BETAS, None, sites=False)
 
@@ -223,17 +222,17 @@ def test_a_path_too_cheap_to_time_is_taken_without_probing_the_rest(monkeypatch)
     probed = []
     later, _ = _fake_path("later", 0.0)
     later.estimate_seconds = lambda model, betas, *, sites: probed.append("later") or 0.0
-    monkeypatch.setattr(method, "_paths", lambda: [free, later])
+    monkeypatch.setattr(choice, "_paths", lambda: [free, later])
     model = IsingModel(4, [0, 1, 2], [1, 2, 3], [1.0, -1.0, 0.5])
     assert method.choose(model, BETAS, sites=False) == (free, 0.0) and not probed
-    monkeypatch.setattr(method, "_paths", lambda: [_fake_path("dear", 2.0)[0], later])
+    monkeypatch.setattr(choice, "_paths", lambda: [_fake_path("dear", 2.0)[0], later])
     assert method.choose(model, BETAS, sites=False) == (later, 0.0) and probed == ["later"]
 
 
 def test_real_paths_pick_elimination_beyond_enumeration():
     from isingvar.methods import exact as method
 
-    assert method.EXACT_PATHS[:2] == ("isingvar.exact", "isingvar.elimination")
+    assert method.EXACT_PATHS[:2] == ("isingvar.exact.enumeration", "isingvar.exact.elimination")
     rng = np.random.default_rng(2)
     n = 80
     i = np.arange(1, n)

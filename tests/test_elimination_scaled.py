@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from test_elimination import BETAS, assert_matches, brute, graph
 
-from isingvar import elimination
+from isingvar.exact import elimination
 from isingvar.model import IsingModel
 from isingvar.parallel import numba_threads
 

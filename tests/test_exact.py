@@ -8,7 +8,7 @@ import pytest
 from conftest import random_model
 
 from isingvar.errors import TooLargeError
-from isingvar.exact import exact_enumeration
+from isingvar.exact.enumeration import exact_enumeration
 from isingvar.families import make_instance, resolve_params
 from isingvar.model import IsingModel
 

@@ -11,10 +11,8 @@ import naive
 import numpy as np
 import pytest
 
-import isingvar.exact as enumeration
-from isingvar import planar
 from isingvar.errors import NonFiniteResultError, TooLargeError
-from isingvar.exact import EXACT_STATUS
+from isingvar.exact import EXACT_STATUS, choice, enumeration, planar
 from isingvar.methods import exact as method
 from isingvar.model import IsingModel
 
@@ -96,7 +94,7 @@ def test_a_path_failing_at_one_beta_loses_that_beta_only(monkeypatch, how):
         sites_[bad, 2] = np.nan
         return dataclasses.replace(r, sites=sites_)
 
-    monkeypatch.setattr(method, "_paths", lambda: [fake_path("enumeration", run)])
+    monkeypatch.setattr(choice, "_paths", lambda: [fake_path("enumeration", run)])
     values = run_method(model, betas)
     assert_exact_except(values, model, betas, {2: "precision_lost" if how == "flagged" else "numerical_failure"})
     assert values["exact_path"] == method.PATH_CODES[enumeration.choose_path(model, betas, True)]
@@ -107,7 +105,7 @@ def test_quantities_a_path_declares_it_cannot_give_stay_nan_without_a_flag(monke
     path = fake_path("enumeration", lambda model, betas, *, sites=False, progress=None: dataclasses.replace(
         enumeration.run(model, betas, sites=sites), absm=np.full(len(betas), np.nan)))
     path.NOT_GIVEN = ("absm",)
-    monkeypatch.setattr(method, "_paths", lambda: [path])
+    monkeypatch.setattr(choice, "_paths", lambda: [path])
     values = run_method(model, betas, sites=False)
     assert not values["exact_status"].any() and np.isnan(values["absm_exact"]).all()
     np.testing.assert_allclose(values["lnZ_exact"], reference(model, betas)["lnZ"], rtol=1e-12)
@@ -126,12 +124,11 @@ def frustrated_pm(L=3):
 
 
 def test_planar_gives_the_betas_in_its_range_and_flags_the_rest(monkeypatch):
-    elimination = pytest.importorskip("isingvar.elimination")
+    elimination = pytest.importorskip("isingvar.exact.elimination")
     model = frustrated_pm()
     betas = np.array([0.0, 0.5, 2.0, 5.0, 8.0, 20.0])  # +-J: planar's range is beta <= ln(1e5)/2 = 5.76
     assert "accurate range" in planar.applicable(model, betas, sites=False)
-    monkeypatch.setattr(method, "_paths", lambda: [planar])  # enumeration would take this small model
-    monkeypatch.setattr(method, "_CHOICES", type(method._CHOICES)())
+    monkeypatch.setattr(choice, "_paths", lambda: [planar])  # enumeration would take this small model
     method.check(model, betas, None, sites=True)  # some betas are covered: not refused
     text = method.describe(model, betas, None, sites=True)
     assert text.startswith("planar") and "2 of 6 betas beyond every exact path's range (beta = 8, 20)" in text
@@ -166,8 +163,7 @@ def test_a_remembered_path_is_asked_again_about_this_instance(monkeypatch):
     model = frustrated_pm()
     ferro = IsingModel(model.n, model.edge_i, model.edge_j, np.ones(model.n_edges))
     betas = np.array([0.5, 8.0])
-    monkeypatch.setattr(method, "_paths", lambda: [planar])
-    monkeypatch.setattr(method, "_CHOICES", type(method._CHOICES)())
+    monkeypatch.setattr(choice, "_paths", lambda: [planar])
     assert not method.run(ferro, betas, None, None, sites=False)["exact_status"].any()
     values = method.run(model, betas, None, None, sites=False)
     np.testing.assert_array_equal(values["exact_status"], [0, STATUS["beyond_path_range"]])
@@ -186,8 +182,7 @@ def test_the_path_covering_most_betas_runs_there(monkeypatch):
                          applicable=lambda model, betas, *, sites: None if max(betas) <= top else "beta too large")
 
     few, most, dear = limited("few", 1.0, 0.0), limited("most", 3.0, 2.0), limited("dear", 3.0, 5.0)
-    monkeypatch.setattr(method, "_paths", lambda: [few, dear, most])
-    monkeypatch.setattr(method, "_CHOICES", type(method._CHOICES)())
+    monkeypatch.setattr(choice, "_paths", lambda: [few, dear, most])
     assert method.plan(model, betas, sites=False)[:2] == (most, 2.0)  # 3 betas; cheaper than dear on a tie
     values = run_method(model, betas, sites=False)
     assert runs == [("most", [0.2, 1.0, 3.0])]
@@ -208,8 +203,7 @@ def test_a_path_raising_for_the_grid_is_retried_beta_by_beta(monkeypatch):
             raise NonFiniteResultError("lost at beta = 2")
         return enumeration.run(model, betas, sites=sites, progress=progress)
 
-    monkeypatch.setattr(method, "_paths", lambda: [fake_path("enumeration", run)])
-    monkeypatch.setattr(method, "_CHOICES", type(method._CHOICES)())
+    monkeypatch.setattr(choice, "_paths", lambda: [fake_path("enumeration", run)])
     values = run_method(model, betas)
     assert calls == [list(betas), [0.3], [2.0], [0.0], [1.2]]
     assert_exact_except(values, model, betas, {1: "numerical_failure"})
@@ -223,8 +217,7 @@ def test_every_beta_failing_still_returns_flags(monkeypatch):
         raise NonFiniteResultError("never")
 
     path = fake_path("planar", run)
-    monkeypatch.setattr(method, "_paths", lambda: [path])
-    monkeypatch.setattr(method, "_CHOICES", type(method._CHOICES)())
+    monkeypatch.setattr(choice, "_paths", lambda: [path])
     values = run_method(model, betas)
     np.testing.assert_array_equal(values["exact_status"], [STATUS["numerical_failure"]] * 2)
     assert np.isnan(values["lnZ_exact"]).all() and np.isnan(values["E0_exact"])
@@ -254,8 +247,7 @@ def test_betas_a_path_takes_one_by_one_but_not_together_run_one_by_one(monkeypat
         return enumeration.run(model, betas, sites=sites, progress=progress)
 
     path = fake_path("enumeration", run, applicable=lambda model, betas, *, sites: None if len(betas) == 1 else "one")
-    monkeypatch.setattr(method, "_paths", lambda: [path])
-    monkeypatch.setattr(method, "_CHOICES", type(method._CHOICES)())
+    monkeypatch.setattr(choice, "_paths", lambda: [path])
     values = run_method(model, betas)
     assert calls == [[0.5], [1.0], [1.5]]
     assert_exact_except(values, model, betas, {})
@@ -275,7 +267,7 @@ def test_a_sweep_keeps_every_computable_beta_flags_the_failed_one_and_resume_and
         nan = {q: np.where(bad, np.nan, getattr(r, q)) for q in (*QUANTITIES, "f")}
         return dataclasses.replace(r, **nan, sites=np.where(bad[:, None], np.nan, r.sites), status=status)
 
-    monkeypatch.setattr(method, "_paths", lambda: [fake_path("enumeration", run)])
+    monkeypatch.setattr(choice, "_paths", lambda: [fake_path("enumeration", run)])
     runner = CliRunner()
     common = ["sweep", "sk", "--n", "6", "--beta", "0.5,1,1.5", "--samples", "3", "--seed", "2",
               "--method", "exact", "--method", "mf", "--workers", "1"]
@@ -321,7 +313,7 @@ def test_a_sweep_in_which_no_point_could_be_computed_exits_non_zero_with_the_fil
         nan = {q: np.full(len(betas), np.nan) for q in (*QUANTITIES, "f")}
         return dataclasses.replace(r, **nan, sites=None, status=np.full(len(betas), STATUS["precision_lost"], np.int8))
 
-    monkeypatch.setattr(method, "_paths", lambda: [fake_path("enumeration", run)])
+    monkeypatch.setattr(choice, "_paths", lambda: [fake_path("enumeration", run)])
     out = tmp_path / "none.h5"
     r = CliRunner().invoke(app, ["sweep", "sk", "--n", "5", "--beta", "0.5,1", "--method", "exact", "--no-sites",
                                  "--out", str(out)])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import random_model
 
-from isingvar.exact import choose_path, energy_quantum, exact_enumeration
+from isingvar.exact.enumeration import choose_path, energy_quantum, exact_enumeration
 from isingvar.families import make_instance, resolve_params
 from isingvar.model import IsingModel
 
@@ -175,7 +175,7 @@ def test_many_chunks_and_calls_merge_every_observable(monkeypatch, path, field_s
     # Tiny blocks and calls, so that N = 16 runs through 2^6 re-anchored chunks per worker and
     # 2^5 kernel calls whose per-worker sums (and per-site sums) are folded one into the other:
     # every observable, the ground state and <s_i> must come out as from one plain enumeration.
-    from isingvar import exact
+    from isingvar.exact import enumeration as exact
 
     monkeypatch.setattr(exact, "LOW_BLOCK", {"histogram": 4, "chain": 4, "direct": 4})
     monkeypatch.setattr(exact, "CHUNK_BITS", 2)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from isingvar.errors import ModelParameterError, UnknownModelError
-from isingvar.exact import exact_enumeration
+from isingvar.exact.enumeration import exact_enumeration
 from isingvar.families import FAMILIES, is_disordered, make_instance, n_spins, resolve_params
 
 

@@ -25,7 +25,7 @@ from isingvar.errors import (
     ShardError,
     TooLargeError,
 )
-from isingvar.exact import exact_enumeration
+from isingvar.exact.enumeration import exact_enumeration
 from isingvar.families import MAX_SEED, make_instance
 from isingvar.io.couplings import read_model_file
 from isingvar.meanfield import mean_field

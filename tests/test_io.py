@@ -3,7 +3,7 @@ import pytest
 import xarray as xr
 
 from isingvar.errors import OutputExistsError
-from isingvar.exact import exact_enumeration
+from isingvar.exact.enumeration import exact_enumeration
 from isingvar.families import make_instance
 from isingvar.io.store import check_output, commit, open_copy, open_new, schema
 from isingvar.meanfield import mean_field

@@ -9,7 +9,7 @@ from conftest import random_model
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from isingvar.exact import exact_enumeration
+from isingvar.exact.enumeration import exact_enumeration
 from isingvar.families import make_instance, resolve_params
 from isingvar.kernels.meanfield import _binary_entropy, _mf_energy_entropy, _mf_solve
 from isingvar.meanfield import mean_field

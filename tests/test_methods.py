@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from isingvar import methods
 from isingvar.errors import ConfigMismatchError, ModelParameterError, ResultFileError, TooLargeError
+from isingvar.io import schema as io_schema
 from isingvar.io import store
 from isingvar.merge import merge_shards
 from isingvar.methods.base import Var
@@ -40,7 +41,7 @@ def test_registry_lists_the_methods_and_refuses_an_unknown_one():
 
 
 def test_exact_time_limit_is_the_exact_module_s():
-    from isingvar.exact import MAX_SECONDS
+    from isingvar.exact.enumeration import MAX_SECONDS
 
     assert methods.get_method("exact").max_seconds == MAX_SECONDS
 
@@ -91,12 +92,12 @@ def toy_method(tmp_path, monkeypatch):
     (folder / "toy.py").write_text(textwrap.dedent(TOY))
     monkeypatch.setattr(methods, "__path__", [*methods.__path__, str(folder)])
     methods._discover.cache_clear()
-    store._schema.cache_clear()
+    io_schema._schema.cache_clear()
     yield methods.get_method("toy")
     sys.modules.pop("isingvar.methods.toy", None)
     monkeypatch.undo()
     methods._discover.cache_clear()
-    store._schema.cache_clear()
+    io_schema._schema.cache_clear()
 
 
 def test_a_new_method_needs_no_edit_elsewhere(toy_method, tmp_path):

@@ -394,7 +394,7 @@ def test_an_exact_path_leaving_nan_it_does_not_declare_is_a_numerical_failure(mo
     # the method itself holds every path to its NOT_GIVEN list
     import dataclasses
 
-    import isingvar.exact as enumeration
+    from isingvar.exact import enumeration
     from isingvar.families import make_instance, resolve_params
     from isingvar.methods import exact as exact_method
     from isingvar.methods.base import NoSettings

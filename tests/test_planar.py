@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from naive import all_states, energies
 
-from isingvar import planar
+from isingvar.exact import planar
 from isingvar.families import make_instance, resolve_params
 from isingvar.model import IsingModel
 
@@ -280,7 +280,7 @@ def test_growth_beyond_the_limit_is_nan_at_that_beta(monkeypatch):
 
 @pytest.mark.parametrize("L", [12, 16])
 def test_against_elimination(L):
-    elimination = pytest.importorskip("isingvar.elimination")
+    elimination = pytest.importorskip("isingvar.exact.elimination")
     rng = np.random.default_rng(L)
     i, j = lattice_bonds(L)
     m = IsingModel(L * L, i, j, rng.standard_normal(i.size))

@@ -6,8 +6,8 @@ import pymatching
 import pytest
 from test_planar import brute_e0, lattice_bonds
 
-from isingvar import planar
-from isingvar.exact import MAX_SECONDS
+from isingvar.exact import planar
+from isingvar.exact.enumeration import MAX_SECONDS
 from isingvar.families import make_instance, resolve_params
 from isingvar.model import IsingModel
 

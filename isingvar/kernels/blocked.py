@@ -29,7 +29,12 @@ Three ways of summing over beta (see :func:`_accumulate`):
   (energy / quantum, magnetisation) counts, independent of the betas.
 
 Weights are exp(-beta (E - E_ref)) with E_ref the lowest energy a worker has
-seen, so every weight is <= 1; sums are rescaled when E_ref drops.
+seen, so every weight is <= 1; sums are rescaled when E_ref drops.  The states
+exactly at E_ref (weight 1 at every beta) are counted apart from the sum of the
+others' weights, so that ln sum w = ln(n_ref + rest) keeps the rest where it is
+far below the rounding of 1 (large beta: the entropy is that rest), and the
+weights by magnetisation are returned whole, so that Var(M) is formed about its
+mean instead of as <M^2> - <M>^2 (:mod:`isingvar.exact.enumeration`).
 """
 
 import numpy as np
@@ -101,6 +106,31 @@ def _group_sums(w, r, y, lo, hi):
     return a0, a1, a2
 
 
+@njit
+def _group_sums_split(w, r, y, lo, hi):
+    """:func:`_group_sums` with the states exactly at the reference energy (y == 0: weight 1 at every
+    beta) counted apart: (sum of w over y > 0, sum w y, sum w y^2, states with y == 0), then w *= r.
+
+    Scalar; taken only for a block that set a new reference (:func:`_rebase`), a few per worker and
+    call, so its speed does not matter.
+    """
+    w = w[lo:hi]
+    r = r[lo:hi]
+    y = y[lo:hi]
+    a0 = a1 = a2 = c = 0.0
+    for l in range(w.size):
+        v = w[l]
+        if y[l] == 0.0:
+            c += 1.0
+        else:
+            vy = v * y[l]
+            a0 += v
+            a1 += vy
+            a2 += vy * y[l]
+        w[l] = v * r[l]
+    return a0, a1, a2, c
+
+
 @njit(fastmath=FAST)
 def _group_sums4(w, r, y, lo, hi, low=None, b=0):
     """:func:`_group_sums` at four consecutive betas of the chain in one pass.
@@ -168,8 +198,13 @@ def _add_group(acc, zm, b, m_index, s0, s1, s2):
 
 
 @njit
-def _accumulate(acc, zm, y, w, r, ones, betas, mode, dbeta, gstart, mu, m_high, sites, s, k, site, low):
+def _accumulate(acc, zm, y, w, r, ones, betas, mode, dbeta, gstart, mu, m_high, sites, s, k, site, low, zero, at_ref):
     """Add the weights of one high configuration's 2^k states: energy sums to acc[:, :3], weights by M to ``zm``.
+
+    With ``zero`` (the block set the reference: its state has y == 0) the block is summed one beta at
+    a time by :func:`_group_sums_split`: the states at y == 0 go to ``at_ref[0]`` (float64 (1,), a
+    count: their weight is 1 at every beta) and to ``zm``, not to acc[:, 0], which holds the weight
+    of the other states.
 
     The low states are ordered by their magnetisation ``mu[g]`` in groups
     gstart[g]..gstart[g+1]-1, so M = mu[g] + M_high is constant in a group:
@@ -189,7 +224,7 @@ def _accumulate(acc, zm, y, w, r, ones, betas, mode, dbeta, gstart, mu, m_high, 
         rr = r
     else:
         rr = ones
-    step = 4 if mode == CHAIN else 1
+    step = 4 if (mode == CHAIN and not zero) else 1
     for b in range(0, nb, step):
         if mode != CHAIN:
             _exp_neg(y, betas[b], w)
@@ -209,6 +244,13 @@ def _accumulate(acc, zm, y, w, r, ones, betas, mode, dbeta, gstart, mu, m_high, 
                 t1 += x[3]
                 t2 += x[6]
                 t3 += x[9]
+            elif zero:
+                s0, s1, s2, c = _group_sums_split(w, rr, y, gstart[g], gstart[g + 1])
+                _add_group(acc, zm, b, m_index, s0, s1, s2)
+                zm[b, m_index] += c
+                if b == 0:
+                    at_ref[0] += c
+                t0 += s0 + c
             else:
                 s0, s1, s2 = _group_sums(w, rr, y, gstart[g], gstart[g + 1])
                 _add_group(acc, zm, b, m_index, s0, s1, s2)
@@ -388,11 +430,18 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
     ground : int64 (n_workers, 2)
         (Gray index of the high block, low index) of a state at e_ref.
     acc : float64 (n_workers, nb, 6)
-        Sums about e_ref: w, w y, w y^2, w M, w M^2, w |M| with y = E - e_ref.
+        Sums about e_ref: w, w y, w y^2, w M, w M^2, w |M| with y = E - e_ref; the first over the
+        states above e_ref only (see ``at_ref``).
     site : float64 (n_workers, nb, N)
         sum w s_j for the high spins j >= k (columns < k unused); empty without ``sites``.
     low : float64 (n_workers, nb, 2^k)
         sum of w over the blocks for each low configuration; empty without ``sites``.
+    zm : float64 (n_workers, nb, N + 1)
+        sum of w by total magnetisation, column (M + N)/2 (every state, those at e_ref included).
+    at_ref : float64 (n_workers,)
+        States exactly at e_ref in the blocks that set it (weight 1 at every beta), which
+        acc[:, :, 0] leaves out: the total weight is at_ref + acc[:, :, 0] (rows 1, 2 are
+        unaffected: those states have y = 0).
     """
     n = h.size
     nl = e_low.size
@@ -404,6 +453,8 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
     nbs = nb if sites else 0
     site = np.zeros((n_workers, nbs, n))
     low = np.zeros((n_workers, (nb + 3) if sites else 0, nl))  # rows past nb: the chain's last pass
+    zms = np.zeros((n_workers, nb, n + 1))  # weights by total magnetisation (M + N)/2
+    at_ref = np.zeros(n_workers)
     for wk in prange(n_workers):
         s = np.empty(n)
         g = np.empty(n)
@@ -412,7 +463,8 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
         w = np.empty(nl)
         r = np.empty(nl)
         ones = np.ones(nl)
-        zm = np.zeros((nb, n + 1))  # weights by total magnetisation (M + N)/2
+        zm = zms[wk]
+        count = at_ref[wk:wk + 1]
         a = acc[wk]
         eref = np.inf
         for c in range(c_lo + wk, c_hi, n_workers):
@@ -420,10 +472,17 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
             e_high, m_high = _start_chunk(t0, J, h, k, n_enum, s, g, cross, C, e_low)
             for local in range(size):
                 f, row, e_high, m_high = _next_high(local, J, k, s, g, C, e_low, e_high, m_high)
-                if _flip_offsets(e_low, cross, row, f, e_high, eref, y):
+                # a block that rebases holds the state at the new reference (y == 0): its weight, 1 at every
+                # beta, is counted apart (another state that happens to lie exactly at eref, in a later block,
+                # joins the rest: then the rest is >= 1 and ln(n0 + rest) loses nothing)
+                zero = _flip_offsets(e_low, cross, row, f, e_high, eref, y)
+                if zero:
                     xmin, where = _rebase(e_low, cross, e_high, y, eref)
                     if xmin < eref:  # a new lowest energy
                         if eref < np.inf:
+                            for b in range(nb):  # the states at the old reference now lie above the new one
+                                a[b, 0] += count[0]
+                            count[0] = 0.0
                             _rescale(a, betas, eref - xmin)
                             _rescale_rows(zm, betas, eref - xmin)
                             if sites:
@@ -433,10 +492,10 @@ def _blocked_chunks(J, h, k, n_enum, chunk_bits, c_lo, c_hi, n_workers, e_low, C
                         ground[wk, 0] = t0 + local
                         ground[wk, 1] = where
                 _accumulate(a, zm, y, w, r, ones, betas, mode, dbeta, gstart, mu, m_high, sites, s, k,
-                            site[wk], low[wk])
+                            site[wk], low[wk], zero, count)
         _magnetisation_moments(a, zm)
         e_ref[wk] = eref
-    return e_ref, ground, acc, site, low[:, :nbs]
+    return e_ref, ground, acc, site, low[:, :nbs], zms, at_ref
 
 
 @njit(fastmath=FAST)

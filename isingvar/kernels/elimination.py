@@ -1,6 +1,6 @@
 """Variable-elimination kernels: one pass over a bucket tree per beta, scaled or in the log domain.
 
-The structure (built once per coupling pattern by :mod:`isingvar.elimination`) is a list of steps
+The structure (built once per coupling pattern by :mod:`isingvar.exact.elimination`) is a list of steps
 t = 0..T-1.  Step t eliminates one spin v; its clique C_t has K = k[t] + 1 bits: bit 0 is v
 (0 -> s_v = +1, 1 -> s_v = -1, as everywhere in isingvar) and bits 1..k[t] are the separator S_t.
 Its message, a table over the 2^k[t] configurations y of S_t (x = 2y + bit of v), goes to one later
@@ -184,7 +184,7 @@ def forward(beta, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_
 #: in the products that made it (absolute errors up to ~1e-308): the pass gives up (:func:`forward_scaled`).
 SCALED_TINY = 1e-290
 #: Most parts a large step's runs are dealt in to the threads; each part has a fused child's block of its
-#: own at the end of the tables (which :mod:`isingvar.elimination` sizes for them).
+#: own at the end of the tables (which :mod:`isingvar.exact.elimination` sizes for them).
 MAX_CHUNKS = 64
 
 
@@ -462,7 +462,7 @@ def forward_scaled(beta, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, map
     (``mM``/``vM``), combined as in :func:`forward`; ``wk``/``keep_w`` as ``lp``/``keep_lp`` there.
     ``rb``/``ub`` int64 (T,): runs of each step (:func:`_scaled_runs`); ``lsc``/``cinv`` float64 (T,) scratch.
     ``fused`` int64 (T,): the child step t - 1 whose rows step t computes block by block in its own runs
-    (-1: none; :func:`isingvar.elimination._fusion`), so that its message never goes to memory: it is
+    (-1: none; :func:`isingvar.exact.elimination._fusion`), so that its message never goes to memory: it is
     read divided by 2 (its entries are <= 2 as written) instead of by its largest entry, not yet known.
     ``mo_off``: message offsets for this pass (a fused child has no slot; its children live until step t).
     Returns float64 (6,): ok (1.0, or 0.0 when an entry of some message fell below :data:`SCALED_TINY`

@@ -1,13 +1,11 @@
-"""Exact thermodynamics by enumeration of all 2^N states.
+"""Exact thermodynamics by enumeration of all 2^N states (an exact path: :class:`isingvar.exact.ExactPath`).
 
-Definitions (k_B = 1; Mezard & Montanari, *Information, Physics, and
-Computation*, sec. 2.2)::
-
-    Z = sum_s exp(-beta E(s)),   F = -ln Z / beta,   U = <E>,
-    S = beta (U - F) = ln Z + beta U,   C = beta^2 Var(E),
-    m = <sum_i s_i> / N,   chi = beta N (<m^2> - <m>^2)
-
-f, u, s, c are per spin; lnZ is the total, in nats.
+The definitions of the quantities are in :mod:`isingvar.exact.result`, where
+:meth:`~isingvar.exact.ExactResult.from_moments` forms them from this path's raw moments: ln sum w
+about the least energy E0 with the states at E0 counted apart (ln n0 + log1p(rest/n0): the weight above
+them is kept at large beta, where the entropy is that weight), <E> - E0 and Var(E) about E0, and the
+magnetisation's distribution by M, whose Var(M) is formed about its mode (chi without the cancellation
+of <M^2> - <M>^2).
 
 Four summation paths give the same numbers (to ~1e-12 relative); ``auto``
 picks the cheapest that applies, and the result says which ran:
@@ -38,12 +36,12 @@ from functools import cache
 
 import numpy as np
 
-from .errors import TooLargeError
-from .exact_status import EXACT_STATUS  # noqa: F401  (re-exported: the paths' status codes)
-from .interrupt import deferred_interrupt
-from .model import IsingModel
-from .parallel import kernel_threads, numba_threads
-from .thermo import check_betas, free_energy_per_spin
+from ..errors import TooLargeError
+from ..interrupt import deferred_interrupt
+from ..model import IsingModel
+from ..parallel import kernel_threads, numba_threads
+from ..thermo import check_betas
+from .result import EXACT_STATUS, ExactResult  # noqa: F401  (EXACT_STATUS: a result's status codes, as before)
 
 #: Largest N the kernels can represent at all (Gray indices are int64).
 HARD_MAX_N = 62
@@ -63,46 +61,6 @@ STATES_PER_CALL = 1 << 26
 PATHS = ("reference", "direct", "chain", "histogram")
 
 
-@dataclass(frozen=True)
-class ExactResult:
-    """Exact results of one model over a beta grid.
-
-    Attributes (arrays float64 of shape (nb,), aligned with ``betas``)
-    ----------
-    betas : inverse temperatures.
-    lnZ : ln Z, total, nats.
-    f : free energy per spin -ln Z / (beta N); -inf at beta = 0.
-    u : internal energy per spin <E>/N.
-    s : entropy per spin (ln Z + beta U)/N, nats.
-    c : heat capacity per spin beta^2 Var(E)/N.
-    m, m2, absm : <M>/N, <M^2>/N^2, <|M|>/N with M = sum_i s_i.
-    chi : susceptibility beta N (<m^2> - <m>^2).
-    e0 : ground-state energy (total).
-    ground_state : float64 (N,) spins of one ground state.
-    path : the summation path that ran (one of :data:`PATHS`).
-    sites : float64 (nb, N) per-site magnetisations <s_i>, or None when not asked for.
-    status : int8 (nb,) indices into :data:`EXACT_STATUS`, or None (every beta computed).  Where it
-        is not 0 (``computed``) the path could not give that beta to its promised accuracy, and its
-        lnZ and f (and whatever else it gives there) are NaN.
-    """
-
-    betas: np.ndarray
-    lnZ: np.ndarray
-    f: np.ndarray
-    u: np.ndarray
-    s: np.ndarray
-    c: np.ndarray
-    m: np.ndarray
-    m2: np.ndarray
-    absm: np.ndarray
-    chi: np.ndarray
-    e0: float
-    ground_state: np.ndarray
-    path: str = "direct"
-    sites: np.ndarray | None = None
-    status: np.ndarray | None = None
-
-
 # ---------------------------------------------------------------------------- planning
 def energy_quantum(model: IsingModel, max_denominator: int = 64) -> float | None:
     """The largest q with every coupling and field an integer multiple of q, or None.
@@ -117,6 +75,7 @@ def energy_quantum(model: IsingModel, max_denominator: int = 64) -> float | None
     base = v.min()
 
     def whole(r):
+        """Where the ratios ``r`` are integers (within 1e-12)."""
         return np.abs(r - np.round(r)) <= 1e-12 * np.maximum(r, 1.0)
 
     # every denominator at once on a few values first: a Gaussian instance fails all 64 there
@@ -273,7 +232,7 @@ def _runner(plan, model, betas_sorted, path, sites=False, quantum=None, workers=
     ``quantum`` is :func:`energy_quantum` of the model, needed by the histogram path.
     Call :func:`_compile` on it before running it inside :func:`deferred_interrupt`.
     """
-    from .kernels.blocked import CHAIN, DIRECT, _blocked_chunks, _histogram_chunks
+    from ..kernels.blocked import CHAIN, DIRECT, _blocked_chunks, _histogram_chunks
 
     common = (plan.J, plan.h, plan.k, plan.n_enum, plan.chunk_bits)
     if path == "histogram":
@@ -388,22 +347,18 @@ def exact_enumeration(
     if path == "histogram":
         q_lo, _ = _histogram_levels(model, quantum)
         hist = folded + folded[:, ::-1] if plan.symmetric else folded  # held spin at -1: M -> -M
-        res = _from_histogram(hist, quantum, q_lo, bs, n)
+        moments = _from_histogram(hist, quantum, q_lo, bs, n)
         e0 = quantum * best[0]
-        if sites:  # only reached with zero fields
-            res["sites"] = np.zeros((bs.size, n))
+        site_m = np.zeros((bs.size, n)) if sites else None  # only reached with zero fields
     else:
-        e0, total, site, low = folded
-        res = _from_sums(e0, total, bs, n, plan.symmetric)
-        if sites and plan.symmetric:
-            res["sites"] = np.zeros((bs.size, n))
-        elif sites:
-            site[:, :plan.k] = low @ plan.s_low  # contract the low-configuration weights with s_i(l)
-            res["sites"] = site / total[:, :1]
+        moments, site_m = _from_sums(folded, bs, n, plan, sites)
+        e0 = folded.e0
     unsort = np.empty_like(order)
     unsort[order] = np.arange(order.size)
-    res = {key: val[unsort] for key, val in res.items()}
-    return _result(b, res, n, float(e0), _ground_spins(plan, best[1], best[2], n), path, res.get("sites"))
+    moments = {key: val[unsort] for key, val in moments.items()}
+    return ExactResult.from_moments(
+        b, n, path=path, e0=float(e0), ground_state=_ground_spins(plan, best[1], best[2], n),
+        symmetric=plan.symmetric, sites=None if site_m is None else site_m[unsort], **moments)
 
 
 def _fold_histogram(folded, e_w, part, betas):
@@ -412,46 +367,107 @@ def _fold_histogram(folded, e_w, part, betas):
     return total if folded is None else folded + total
 
 
-def _fold_sums(folded, e_w, part, betas):
-    """Running (e_ref, sums, site sums, low sums) merged with one kernel call's per-worker sums."""
-    from .kernels.exact import merge_chunks
+@dataclass(frozen=True)
+class _Sums:
+    """The blocked kernel's sums of the states seen so far, about their lowest energy ``e0``.
 
+    n0: states exactly at e0 (weight 1 at every beta); rest float64 (nb,): the weight of all the others;
+    s1, s2 float64 (nb,): sum w y, sum w y^2 with y = E - e0; zm float64 (nb, N + 1): the weight by
+    (M + N)/2 (every state); site float64 (nb, N) and low float64 (nb, 2^k): the per-site sums (empty
+    without sites; see :func:`isingvar.kernels.blocked._blocked_chunks`).
+    """
+
+    e0: float
+    n0: float
+    rest: np.ndarray
+    s1: np.ndarray
+    s2: np.ndarray
+    zm: np.ndarray
+    site: np.ndarray
+    low: np.ndarray
+
+
+def _fold_sums(folded: _Sums | None, e_w, part, betas) -> _Sums:
+    """``folded`` merged with one kernel call's per-worker sums (``part``: acc, site, low, zm, at_ref),
+    all moved to the lowest reference.  A part whose reference lies d above it is weighted by
+    exp(-beta d), its states at its own reference joining the rest; only the parts at the lowest
+    reference keep their count apart (no rounding of the rest against 1)."""
+    acc, site, low, zm, at_ref = part
     used = np.isfinite(e_w)  # a worker without a chunk saw nothing
-    e_p, acc, site, low = e_w[used], *(a[used] for a in part)
+    e_p, n_p, rest_p, s1_p, s2_p = e_w[used], at_ref[used], acc[used, :, 0], acc[used, :, 1], acc[used, :, 2]
+    zm_p, site_p, low_p = zm[used], site[used], low[used]
     if folded is not None:
-        e_p = np.r_[folded[0], e_p]
-        acc, site, low = (np.concatenate([f[None], a]) for f, a in zip(folded[1:], (acc, site, low)))
-    e0, total = merge_chunks(e_p, acc, betas)
-    if site.shape[1] == 0:  # no per-site sums asked for
-        return e0, total, site[0], low[0]
-    f = np.exp(-betas[None, :] * (e_p - e0)[:, None])[..., None]  # (parts, nb, 1)
-    return e0, total, (f * site).sum(0), (f * low).sum(0)
+        e_p, n_p = np.r_[folded.e0, e_p], np.r_[folded.n0, n_p]
+        rest_p, s1_p, s2_p, zm_p, site_p, low_p = (
+            np.concatenate([f[None], a]) for f, a in zip(
+                (folded.rest, folded.s1, folded.s2, folded.zm, folded.site, folded.low),
+                (rest_p, s1_p, s2_p, zm_p, site_p, low_p)))
+    e0 = float(e_p.min())
+    d = (e_p - e0)[:, None]  # >= 0: each part's reference lies above e0
+    f = np.exp(-betas[None, :] * d)  # (parts, nb)
+    top = d[:, 0] == 0
+    whole = rest_p + n_p[:, None]  # each part's total weight about its own reference
+    if site_p.shape[1]:  # per-site sums asked for
+        site_p, low_p = f[..., None] * site_p, f[..., None] * low_p
+    return _Sums(
+        e0=e0, n0=float(n_p[top].sum()),
+        rest=np.where(top[:, None], rest_p, f * whole).sum(0),
+        s1=(f * (s1_p + d * whole)).sum(0),
+        s2=(f * (s2_p + 2.0 * d * s1_p + d * d * whole)).sum(0),
+        zm=(f[..., None] * zm_p).sum(0), site=site_p.sum(0), low=low_p.sum(0))
 
 
-def _from_sums(e_ref, tot, betas, n, symmetric):
-    """Thermodynamics from sums about e_ref (rows: w, w y, w y^2, w M, w M^2, w |M|)."""
-    s0, s1, s2, sm, sm2, sam = (tot[:, i] for i in range(6))
-    x1 = s1 / s0
-    ln_s0 = np.log(s0) + (np.log(2.0) if symmetric else 0.0)
-    return {
-        "lnZ": ln_s0 - betas * e_ref,
-        "U": e_ref + x1,
-        "S": ln_s0 + betas * x1,  # = lnZ + beta U without the cancellation of beta e_ref
-        "var": np.maximum(s2 / s0 - x1 * x1, 0.0),
-        "m": np.zeros_like(s0) if symmetric else sm / s0 / n,
-        "m2": sm2 / s0 / n**2,
-        "absm": sam / s0 / n,
+def _magnetisation(zm: np.ndarray, n: int):
+    """(<M>, Var(M), <|M|>), each float64 (nb,), from the weights zm (nb, N + 1) by (M + N)/2.
+
+    Var(M) is centred about the most probable M: <M> - M_mode is a weighted mean of exact integer
+    differences and Var(M) = sum_M p(M) ((M - M_mode) - (<M> - M_mode))^2, a sum of non-negative terms,
+    so it keeps its relative accuracy at large beta where <M^2> - <M>^2 would cancel to 0.
+    """
+    M = 2.0 * np.arange(n + 1) - n
+    p = zm / zm.sum(1, keepdims=True)
+    mode = M[np.argmax(zm, axis=1)]
+    dM = M[None, :] - mode[:, None]
+    shift = (p * dM).sum(1)
+    return mode + shift, (p * (dM - shift[:, None]) ** 2).sum(1), p @ np.abs(M)
+
+
+def _from_sums(sums: _Sums, betas, n: int, plan: _Plan, sites: bool):
+    """(moments for :meth:`ExactResult.from_moments`, per-site <s_i> float64 (nb, N) or None) from the
+    blocked kernel's folded sums.  ln sum w = ln n0 + log1p(rest / n0): the weight above the lowest
+    states is kept where it is below the rounding of 1 (large beta, where the entropy is that weight)."""
+    ln2 = np.log(2.0) if plan.symmetric else 0.0
+    total = sums.n0 + sums.rest
+    if sums.n0 > 0:
+        ln_s0 = np.log(sums.n0) + np.log1p(sums.rest / sums.n0) + ln2
+    else:  # pragma: no cover - the lowest state is always counted at its reference
+        ln_s0 = np.log(total) + ln2
+    x1 = sums.s1 / total  # <E> - e0 >= 0
+    zm = sums.zm + sums.zm[:, ::-1] if plan.symmetric else sums.zm  # held spin at -1: M -> -M
+    mean_m, var_m, abs_m = _magnetisation(zm, n)
+    moments = {
+        "lnZ": ln_s0 - betas * sums.e0, "mean_e": sums.e0 + x1,
+        "entropy": ExactResult.entropy_from_excess(ln_s0, x1, betas),
+        "var_e": sums.s2 / total - x1 * x1,  # about e0: <y^2> - <y>^2 with y >= 0 small at large beta
+        "mean_m": mean_m, "var_m": var_m, "abs_m": abs_m,
     }
+    if not sites:
+        return moments, None
+    if plan.symmetric:
+        return moments, np.zeros((betas.size, n))
+    site = sums.site.copy()
+    site[:, :plan.k] = sums.low @ plan.s_low  # contract the low-configuration weights with s_i(l)
+    return moments, site / total[:, None]
 
 
 def _from_histogram(hist, quantum, q_lo, betas, n):
-    """Thermodynamics from exact counts hist[level, (M + N)/2], E = quantum (level + q_lo)."""
+    """Moments (for :meth:`ExactResult.from_moments`) from exact counts hist[level, (M + N)/2],
+    E = quantum (level + q_lo)."""
     per_level = hist.sum(1)
     levels = np.flatnonzero(per_level)
     counts = per_level[levels].astype(np.float64)
     E0 = quantum * (levels[0] + q_lo)
     dE = quantum * (levels - levels[0])  # >= 0, exact multiples of the quantum
-    M = 2.0 * np.arange(n + 1) - n
     cond = hist[levels].astype(np.float64) / counts[:, None]  # P(M | E)
     logw = np.log(counts)[None, :] - betas[:, None] * dE[None, :]
     top = logw.max(1, keepdims=True)
@@ -462,31 +478,12 @@ def _from_histogram(hist, quantum, q_lo, betas, n):
     ln_z = top[:, 0] + np.log1p(rest.sum(1))
     p = np.exp(logw - ln_z[:, None])
     dU = p @ dE
-    var = (p * (dE[None, :] - dU[:, None]) ** 2).sum(1)  # centred: no cancellation
+    mean_m, var_m, abs_m = _magnetisation(p @ cond, n)
     return {
-        "lnZ": ln_z - betas * E0, "U": E0 + dU, "S": ln_z + betas * dU, "var": var,
-        "m": p @ (cond @ M) / n, "m2": p @ (cond @ M**2) / n**2, "absm": p @ (cond @ np.abs(M)) / n,
+        "lnZ": ln_z - betas * E0, "mean_e": E0 + dU, "entropy": ExactResult.entropy_from_excess(ln_z, dU, betas),
+        "var_e": (p * (dE[None, :] - dU[:, None]) ** 2).sum(1),  # centred: no cancellation
+        "mean_m": mean_m, "var_m": var_m, "abs_m": abs_m,
     }
-
-
-def _result(b, r, n, e0, ground_state, path, sites=None) -> ExactResult:
-    m, m2 = r["m"], r["m2"]
-    return ExactResult(
-        betas=b,
-        lnZ=r["lnZ"],
-        f=free_energy_per_spin(r["lnZ"], b, n),
-        u=r["U"] / n,
-        s=r["S"] / n,
-        c=b * b * r["var"] / n,
-        m=m,
-        m2=m2,
-        absm=r["absm"],
-        chi=b * n * np.maximum(m2 - m * m, 0.0),
-        e0=e0,
-        ground_state=ground_state,
-        path=path,
-        sites=sites,
-    )
 
 
 def _reference_chunk_bits(n: int) -> int:
@@ -495,20 +492,38 @@ def _reference_chunk_bits(n: int) -> int:
 
 
 def _reference(model: IsingModel, b) -> ExactResult:
-    """The simple Gray-code kernel (all states, no blocking, no symmetry)."""
-    from .kernels.exact import _enumerate_chunks, gray_spins, merge_chunks
+    """The simple Gray-code kernel (all states, no blocking, no symmetry): the kernel the fast paths are
+    tested against.  Its sums are the raw ones (w, w y, w y^2 about the least energy, w M, w M^2, w |M|),
+    so its Var(M) is <M^2> - <M>^2 and ln sum w rounds the weight above the ground state against 1: at
+    large beta with a field its chi and s lose the accuracy the fast paths keep."""
+    from ..kernels.exact import _enumerate_chunks, gray_spins, merge_chunks
 
     n = model.n
     indptr, indices, data = model.csr
     e_lo, t_lo, acc = _enumerate_chunks(indptr, indices, data, model.fields, b, _reference_chunk_bits(n))
     e0, tot = merge_chunks(e_lo, acc, b)
-    res = _from_sums(e0, tot, b, n, symmetric=False)
-    return _result(b, res, n, float(e0), gray_spins(t_lo[int(np.argmin(e_lo))], n), "reference")
+    s0, x1, mean_m = tot[:, 0], tot[:, 1] / tot[:, 0], tot[:, 3] / tot[:, 0]
+    ln_s0 = np.log(s0)
+    return ExactResult.from_moments(
+        b, n, path="reference", e0=float(e0), ground_state=gray_spins(t_lo[int(np.argmin(e_lo))], n),
+        lnZ=ln_s0 - b * e0, mean_e=e0 + x1, entropy=ExactResult.entropy_from_excess(ln_s0, x1, b),
+        var_e=tot[:, 2] / s0 - x1 * x1, mean_m=mean_m, var_m=tot[:, 4] / s0 - mean_m * mean_m,
+        abs_m=tot[:, 5] / s0)
 
 
 # ---------------------------------------------------------------------------- the exact-path protocol
 #: Name of this module's path family in messages and ``--dry-run`` (its runs report the summation path).
 PATH_NAME = "enumeration"
+#: ExactResult fields this path leaves NaN: none.
+NOT_GIVEN: tuple[str, ...] = ()
+#: Modelled ns of the blocked kernel on one core, per state (the offsets pass and, on the chain, its two
+#: exps) and per state and beta, by summation path: measured with one thread on SK N = 24 (direct 1 and
+#: 8 betas, chain 64, histogram; the 2-core test machine, 2026-12-06).  Only their ratios to the other
+#: paths' constants matter: they decide the path, never a time limit.
+NS_PER_STATE = {"histogram": 1.0, "chain": 2.5, "direct": 0.5}
+NS_PER_STATE_BETA = {"histogram": 0.0, "chain": 0.35, "direct": 2.2}
+#: Work of the per-site sums relative to the plain pass (+40 % at 64 betas, docs/architecture.md).
+SITES_FACTOR = 1.4
 
 
 def applicable(model: IsingModel, betas, *, sites: bool) -> str | None:
@@ -518,7 +533,25 @@ def applicable(model: IsingModel, betas, *, sites: bool) -> str | None:
     return None
 
 
+def work(model: IsingModel, betas, *, sites: bool = False) -> float:
+    """Modelled seconds of :func:`run` on one core (the :class:`isingvar.exact.ExactPath` protocol): the
+    states enumerated (half with every field zero) times :data:`NS_PER_STATE` + :data:`NS_PER_STATE_BETA`
+    x betas of the summation path :func:`choose_path` picks; 0 below N = :data:`ESTIMATE_FROM_N`
+    (milliseconds: enumeration, listed first, then wins), inf beyond :data:`HARD_MAX_N`.  Deterministic."""
+    if applicable(model, betas, sites=sites) is not None:
+        return float("inf")
+    if model.n < ESTIMATE_FROM_N:
+        return 0.0
+    b = np.sort(np.asarray(betas, dtype=np.float64).reshape(-1))
+    path = choose_path(model, b, sites)
+    symmetric = not np.any(model.fields)
+    ns = NS_PER_STATE[path] + NS_PER_STATE_BETA[path] * b.size
+    if sites and not symmetric:
+        ns *= SITES_FACTOR
+    return 2.0 ** (model.n - (1 if symmetric else 0)) * ns * 1e-9
+
+
 def run(model: IsingModel, betas, *, sites: bool = False,
         progress: Callable[[int, int], None] | None = None) -> ExactResult:
-    """:func:`exact_enumeration` on the ``auto`` path (the exact-path protocol of :mod:`isingvar.methods.exact`)."""
+    """:func:`exact_enumeration` on the ``auto`` path (the :class:`isingvar.exact.ExactPath` protocol)."""
     return exact_enumeration(model, betas, sites=sites, progress=progress)

@@ -22,6 +22,12 @@ block by block, so that message never goes to memory and back (:func:`_fusion`).
 distribution P(M) would need an extra magnetisation index of N + 1 values on every table).
 
 With every field zero, E(s) = E(-s): <m> and every <s_i> are 0 exactly, as on the enumeration path.
+The moments go to :meth:`isingvar.exact.ExactResult.from_moments` (one path of
+:mod:`isingvar.exact`: :class:`isingvar.exact.ExactPath`).
+
+Over 600 lines: the structure (orders, cliques, index maps, memory plan, the scaled pass's runs and
+fusion) and the run that walks it share the :class:`Structure` layout field by field; split, every
+change to that layout would span two modules.
 """
 
 from __future__ import annotations
@@ -34,17 +40,19 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import TooLargeError
-from .exact import ExactResult, _result
-from .interrupt import deferred_interrupt
-from .model import IsingModel
-from .parallel import kernel_threads, numba_threads
-from .thermo import check_betas
+from ..errors import TooLargeError
+from ..interrupt import deferred_interrupt
+from ..model import IsingModel
+from ..parallel import kernel_threads, numba_threads
+from ..thermo import check_betas
+from .result import ExactResult
 
+#: Name of the path in messages, ``--dry-run`` and the file's ``exact_path``.
+PATH_NAME = "elimination"
 #: ExactResult fields this path leaves NaN (it cannot give them exactly; docs/methods.md).
 NOT_GIVEN = ("absm",)
 
@@ -397,7 +405,7 @@ def build_structure(n: int, edge_i, edge_j, max_width: int = MAX_WIDTH) -> Struc
         lifetime[parent == fused[t]] = t
     lp_fused, n_fused = _allocate([0 if acc[t] or inner[t] else msg[t] for t in range(T)], lifetime)
     lp_fused = lp_fused[owner]
-    from .kernels.elimination import MAX_CHUNKS
+    from ..kernels.elimination import MAX_CHUNKS
 
     n_fused += MAX_CHUNKS << (int(runs["rb"].max()) + 1)  # a fused child's block per thread's part, at the end
     bit_off = lp_full.copy()
@@ -547,6 +555,26 @@ def _threads(plan: Structure, nb: int, sites: bool) -> tuple[int, int]:
     return workers, threads
 
 
+#: Modelled ns per clique entry of a pass on one core, for :func:`work`: the scaled pass on an L = 16 open
+#: lattice's tables measured 8-11 ns (one thread, under load; the 2-core test machine, 2026-12-06).  Only its
+#: ratio to the other paths' constants matters: it decides the path, never a time limit.
+NS_PER_ENTRY = 10.0
+
+
+def work(model: IsingModel, betas, *, sites: bool = False) -> float:
+    """Modelled seconds of :func:`run` on one core (the :class:`isingvar.exact.ExactPath` protocol): clique
+    entries x passes (one per beta, the per-site backward pass at :data:`BACKWARD_FACTOR`, min-sum at
+    :data:`MIN_SUM_FACTOR`) x :data:`NS_PER_ENTRY`; 0 below :data:`ESTIMATE_FROM_ENTRIES` entries in all,
+    inf where :func:`applicable` refuses.  Deterministic: the structure of the coupling pattern only."""
+    if applicable(model, betas, sites=sites) is not None:
+        return float("inf")
+    entries = structure(model).entries
+    passes = max(1, len(np.atleast_1d(betas))) * (1.0 + (BACKWARD_FACTOR if sites else 0.0)) + MIN_SUM_FACTOR
+    if entries * passes < ESTIMATE_FROM_ENTRIES:
+        return 0.0
+    return entries * passes * NS_PER_ENTRY * 1e-9
+
+
 def estimate_seconds(model: IsingModel, betas, *, sites: bool = False) -> float:
     """Seconds :func:`run` would take: clique entries x passes x a timed rate (0 below
     :data:`ESTIMATE_FROM_ENTRIES` entries in all); inf where :func:`applicable` refuses.  Every beta is
@@ -580,7 +608,7 @@ class _Work:
     """The per-instance tables of one run: local fields, arenas, scratch."""
 
     def __init__(self, plan: Structure, model: IsingModel, sites: bool, threads: int = 1):
-        from .kernels.elimination import fill_phi
+        from ..kernels.elimination import fill_phi
 
         self.plan, self.sites = plan, sites
         # steps of at least PARALLEL_ROWS rows run on the threads; with one thread none does
@@ -604,7 +632,7 @@ class _Work:
         return (p.k, p.a, p.child_ptr, p.child_ids, p.lo_off, p.hi_off, p.maps, p.phi_lo, p.phi_hi, self.phi)
 
     def forward(self, beta: float) -> np.ndarray:
-        from .kernels.elimination import forward
+        from ..kernels.elimination import forward
 
         p = self.plan
         return forward(beta, *self._common(), p.lp_reuse, p.acc, *self.mo, p.lp_full, self.lp, self.sites,
@@ -613,7 +641,7 @@ class _Work:
     def forward_scaled(self, beta: float) -> np.ndarray:
         """float64 (6,): ok, ln Z, <E>, Var E, <M>, Var M (:func:`isingvar.kernels.elimination.forward_scaled`:
         ok 0 where the scaled domain cannot hold this beta's tables exactly)."""
-        from .kernels.elimination import forward_scaled
+        from ..kernels.elimination import forward_scaled
 
         p = self.plan
         return forward_scaled(beta, p.rb, p.ub, *self._common(), p.lp_fused, self.own, self.bz, *self.steps, *self.mo[1:],
@@ -621,7 +649,7 @@ class _Work:
 
     def backward(self) -> np.ndarray:
         """Per-site <s_i>, float64 (N,), from the weights the last forward pass (either) kept."""
-        from .kernels.elimination import backward
+        from ..kernels.elimination import backward
 
         p = self.plan
         sites = np.zeros(p.n)
@@ -630,7 +658,7 @@ class _Work:
         return sites
 
     def ground_state(self) -> tuple[float, np.ndarray]:
-        from .kernels.elimination import backtrack, min_sum
+        from ..kernels.elimination import backtrack, min_sum
 
         p = self.plan
         arena = _table(p.n_reuse)
@@ -644,7 +672,7 @@ class _Work:
 def _compile() -> None:
     """Compile (or load from numba's cache) the kernels on a 2-spin model before a run enters
     :func:`deferred_interrupt`, where Ctrl-C would wait for the compiler."""
-    from .kernels.elimination import forward
+    from ..kernels.elimination import forward
 
     if not forward.signatures:
         tiny = IsingModel(2, [0], [1], [1.0], [0.1, 0.0])
@@ -694,14 +722,14 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     _compile()
 
     def one(beta):
+        """The moments at ``beta`` on a set of tables of the pool's (one per thread)."""
         work = works.get()
         try:
             return _one_beta(work, beta, sites and not symmetric)
         finally:
             works.put(work)
 
-    r = {key: np.empty(nb) for key in ("lnZ", "U", "S", "var", "m", "m2")}
-    var_m = np.empty(nb)
+    r = {key: np.empty(nb) for key in ("lnZ", "mean_e", "entropy", "var_e", "mean_m", "var_m")}
     site_m = np.zeros((nb, n)) if sites else None
     blist = b.tolist()
     pool = ThreadPoolExecutor(workers) if workers > 1 else None  # none for one: run() is called per component by TRW
@@ -717,17 +745,11 @@ def run(model: IsingModel, betas, *, sites: bool = False,
                 pending = {pool.submit(one, beta): i for i, beta in enumerate(blist)}
                 stream = ((pending[fut], fut.result) for fut in as_completed(pending))
             for done, (i, get) in enumerate(stream):
-                lnz, mean_e, s, var_e, mean_m, var_m[i], site = get()
-                if site is not None:
-                    site_m[i] = site
-                if symmetric:
-                    mean_m = 0.0  # E(s) = E(-s): exactly, not to rounding
-                r["lnZ"][i] = lnz
-                r["U"][i] = mean_e
-                r["S"][i] = s
-                r["var"][i] = var_e
-                r["m"][i] = mean_m / n
-                r["m2"][i] = (var_m[i] + mean_m * mean_m) / n**2
+                got = get()
+                for key, value in zip(r, got[:6]):
+                    r[key][i] = value
+                if got[6] is not None:
+                    site_m[i] = got[6]
                 check()
                 if progress:
                     progress(done + 1, nb)
@@ -738,9 +760,10 @@ def run(model: IsingModel, betas, *, sites: bool = False,
                 for fut in pending:
                     fut.cancel()  # after Ctrl-C: the betas not started are dropped, the running ones finish
                 pool.shutdown(wait=True)
-    r["absm"] = np.full(nb, np.nan)
-    res = _result(b, r, n, float(model.energy(gs)), gs, "elimination", site_m)
-    return replace(res, chi=b * var_m / n)  # beta Var(M)/N from the variance itself: no m2 - m^2 cancellation
+    # the tables carry cumulants: Var(E) and Var(M) come centred; with zero fields <M> = 0 exactly (not to
+    # rounding) and the variance about the computed ~0 mean is <M^2>
+    return ExactResult.from_moments(b, n, path="elimination", e0=float(model.energy(gs)), ground_state=gs,
+                                    symmetric=symmetric, sites=site_m, **r)
 
 
 def _one_beta(work: _Work, beta: float, sites: bool):
@@ -759,5 +782,5 @@ def _one_beta(work: _Work, beta: float, sites: bool):
         e0, lq, de, var_e, mean_m, var_m = work.forward(beta)
         lnz = lq - beta * e0
         mean_e = e0 + de
-        s = lq + beta * de  # both terms >= 0
+        s = float(ExactResult.entropy_from_excess(lq, de, beta))  # both terms >= 0
     return lnz, mean_e, s, var_e, mean_m, var_m, work.backward() if sites else None

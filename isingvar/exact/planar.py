@@ -1,7 +1,7 @@
 """Exact ln Z of a planar Ising model at zero field, in polynomial time, by a Pfaffian.
 
-One of the exact paths (the "path protocol" of :mod:`isingvar.methods.exact`: :func:`applicable`,
-:func:`estimate_seconds`, :func:`run`).  At h = 0 on a planar graph the spin configurations, up to
+One of the exact paths of :mod:`isingvar.exact` (:class:`isingvar.exact.ExactPath`: :func:`applicable`,
+:func:`work`, :func:`estimate_seconds`, :func:`run`).  At h = 0 on a planar graph the spin configurations, up to
 the global flip, are in one-to-one correspondence with the cuts of the graph, i.e. with the even
 subgraphs of its dual, and those with the perfect matchings of a decorated dual graph whose
 Pfaffian, with a Kasteleyn orientation, sums them all with one sign (Kasteleyn, J. Math. Phys. 4,
@@ -52,12 +52,13 @@ from math import isqrt
 
 import numpy as np
 
-from .exact import ExactResult
-from .exact_status import PRECISION_LOST, PRECISION_NOT_CONFIRMED
-from .interrupt import deferred_interrupt
-from .model import IsingModel
-from .thermo import check_betas, free_energy_per_spin
+from ..interrupt import deferred_interrupt
+from ..model import IsingModel
+from ..thermo import check_betas
+from .result import PRECISION_LOST, PRECISION_NOT_CONFIRMED, ExactResult
 
+#: Name of the path in messages, ``--dry-run`` and the file's ``exact_path``.
+PATH_NAME = "planar"
 #: ExactResult fields this path leaves NaN (it cannot give them exactly; docs/methods.md).
 NOT_GIVEN = ("u", "s", "c", "m2", "absm", "chi", "e0")
 
@@ -176,7 +177,7 @@ class _Structure:
     """
 
     def __init__(self, n, eu, ev, face_next, index):
-        from .kernels.planar import face_labels, fan_triangulation, kasteleyn_orientation
+        from ..kernels.planar import face_labels, fan_triangulation, kasteleyn_orientation
 
         self.n = n
         self.eu, self.ev = eu, ev
@@ -301,7 +302,7 @@ def ground_state(n: int, tail: np.ndarray, face: np.ndarray, J: np.ndarray) -> n
     import pymatching
     import scipy.sparse as sp
 
-    from .kernels.planar import spins_from_bonds
+    from ..kernels.planar import spins_from_bonds
 
     E = J.size
     fa, fb = face[0::2], face[1::2]
@@ -438,7 +439,7 @@ def _frustration(model: IsingModel, emb) -> float:
     about exp(2 beta |J|) of such bonds (measured on +-J and Gaussian glasses): the cheap test
     behind :func:`applicable`'s beta limit; :func:`run` checks the actual growth.
     """
-    from .kernels.planar import face_labels
+    from ..kernels.planar import face_labels
 
     eu, _, face_next, index = emb
     key = ("frustration", model.n, model.edge_i.tobytes(), model.edge_j.tobytes(), model.couplings.tobytes())
@@ -482,9 +483,30 @@ def estimate_seconds(model: IsingModel, betas, *, sites: bool) -> float:
     32-beta +-J sweeps: 40 s and 214 s estimated, 39 s and 246 s measured at L = 256 and 512
     (docs/performance.md); the M^1.5 model it replaces said 261 s and 1450 s.
     """
+    return _seconds(model, betas, *_probe_rate())
+
+
+#: One factorisation of the probe's decorated graph (the 24 x 24 lattice, M = 3444) on one core of the
+#: reference machine, for :func:`work` (8.3 ms measured on the 2-core test machine, 2026-12-06).  Only its
+#: ratio to the other paths' constants matters: it decides the path, never a time limit.
+PROBE_SECONDS, PROBE_SIZE = 8.3e-3, 3444
+
+
+def work(model: IsingModel, betas, *, sites: bool = False) -> float:
+    """Modelled seconds of :func:`run` (the :class:`isingvar.exact.ExactPath` protocol): the model of
+    :func:`estimate_seconds` with the probe's time fixed at :data:`PROBE_SECONDS` instead of timed;
+    inf where :func:`applicable` refuses.  Deterministic: the size, the frustration (which sets the betas
+    that are factorised twice) and the betas."""
+    if applicable(model, betas, sites=sites) is not None:
+        return float("inf")
+    return _seconds(model, betas, PROBE_SECONDS, PROBE_SIZE)
+
+
+def _seconds(model: IsingModel, betas, seconds: float, size: int) -> float:
+    """Factorisations of :func:`run` (one per beta, a second for the betas cross-checked, the setup) x
+    ``seconds`` per factorisation of a decorated graph of ``size`` scaled as M^:data:`TIME_EXPONENT`."""
     b = np.asarray(betas, dtype=np.float64)
     checked = int(np.count_nonzero(b > _cross_check_beta(model)))
-    seconds, size = _probe_rate()
     extra = SETUP_FACTORISATIONS + (checked + 1 if checked else 0)  # the second order's own ordering
     return seconds * (6.0 * model.n / size) ** TIME_EXPONENT * (b.size + extra)
 
@@ -549,21 +571,12 @@ def run(model: IsingModel, betas, *, sites: bool = False,
                     status[i] = PRECISION_NOT_CONFIRMED
             if progress:
                 progress(i + 1, b.size)
-    n = model.n
-    lost = status != 0
-    lnz[lost] = np.nan
-    nan = np.full(b.size, np.nan)
     certain = _ground_state_is_exact(model, jg)
-    sites_out = None
-    if sites:
-        sites_out = np.zeros((b.size, n))
-        sites_out[lost] = np.nan
-    return ExactResult(
-        betas=b, lnZ=lnz, f=free_energy_per_spin(lnz, b, n), u=nan, s=nan.copy(), c=nan.copy(),
-        m=np.where(lost, np.nan, 0.0), m2=nan.copy(), absm=nan.copy(), chi=nan.copy(),
-        e0=e_ref if certain else float("nan"), ground_state=s0 if certain else np.full(n, np.nan), path="planar",
-        sites=sites_out, status=status,
-    )
+    # ln Z only (module docstring); m = 0 and <s_i> = 0 by the h = 0 symmetry; NaN where status flags a beta
+    return ExactResult.from_moments(
+        b, model.n, path="planar", lnZ=lnz, symmetric=True, status=status,
+        e0=e_ref if certain else float("nan"), ground_state=s0 if certain else None,
+        sites=np.zeros((b.size, model.n)) if sites else None)
 
 
 def _ground_state_is_exact(model: IsingModel, jg: np.ndarray) -> bool:

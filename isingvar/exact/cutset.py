@@ -15,8 +15,9 @@ cached per pattern (every disorder sample and every J, h of a sweep share it).
 Every quantity of :class:`isingvar.exact.ExactResult` is exact except ``absm``: <|M|> needs the
 distribution of M, which the forest sums do not carry (they carry its first two moments), so it
 is NaN.  With all fields zero, E(s) = E(-s): one cutset spin is held at +1 (half the work), m = 0
-and the per-site magnetisations are 0 exactly.  This module is one path of the exact method (the
-path protocol: :func:`applicable`, :func:`estimate_seconds`, :func:`run`).
+and the per-site magnetisations are 0 exactly.  This module is one path of :mod:`isingvar.exact`
+(:class:`isingvar.exact.ExactPath`: :func:`applicable`, :func:`work`, :func:`estimate_seconds`,
+:func:`run`); its moments go to :meth:`isingvar.exact.ExactResult.from_moments`.
 """
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .exact import ExactResult
-from .interrupt import deferred_interrupt
-from .model import IsingModel
-from .parallel import kernel_threads, numba_threads
-from .thermo import free_energy_per_spin
+from ..interrupt import deferred_interrupt
+from ..model import IsingModel
+from ..parallel import kernel_threads, numba_threads
+from .result import ExactResult
 
+#: Name of the path in messages, ``--dry-run`` and the file's ``exact_path``.
+PATH_NAME = "cutset"
 #: ExactResult fields this path leaves NaN (it cannot give them exactly; docs/methods.md).
 NOT_GIVEN = ("absm",)
 
@@ -84,6 +86,7 @@ class Structure:
 
     @property
     def n_tree(self) -> int:
+        """Forest spins with a tree neighbour (the forest's spins less the isolated ones)."""
         return self.fvert.size - self.n_iso
 
 
@@ -115,7 +118,7 @@ def _cost(c: int, n_iso: int, n_tree: int) -> float:
 
 
 def _build(model: IsingModel) -> Structure:
-    from .kernels.cutset import forest_layout, greedy_fvs
+    from ..kernels.cutset import forest_layout, greedy_fvs
 
     n = model.n
     indptr, indices, src = model.csr_pattern
@@ -183,7 +186,7 @@ def _build(model: IsingModel) -> Structure:
 
 def _component_labels(indptr, indices, in_forest):
     """Label of each forest vertex's tree (its root), -1 off the forest."""
-    from .kernels.cutset import forest_layout
+    from ..kernels.cutset import forest_layout
 
     fvert, _, parent, _ = forest_layout(indptr, indices, in_forest)
     label = np.full(indptr.size - 1, -1, dtype=np.int64)
@@ -220,7 +223,7 @@ class _Plan:
 def _plan(model: IsingModel) -> _Plan:
     st = structure(model)
     if st.too_large:
-        from .errors import TooLargeError
+        from ..errors import TooLargeError
 
         raise TooLargeError(f"cutset conditioning needs a cutset of at most {MAX_CUTSET} spins; "
                             "use another exact path or --method mf and --method trw")
@@ -248,7 +251,7 @@ def _workers(plan: _Plan, nb: int) -> int:
 
 
 def _call(plan: _Plan, lo: int, hi: int, workers: int, betas, sites: bool, chunk_bits=None):
-    from .kernels.cutset import cutset_chunks
+    from ..kernels.cutset import cutset_chunks
 
     bits = plan.chunk_bits if chunk_bits is None else chunk_bits
     n_enum, *rest = plan.args
@@ -257,10 +260,23 @@ def _call(plan: _Plan, lo: int, hi: int, workers: int, betas, sites: bool, chunk
 
 def _compile(plan: _Plan, betas, sites: bool) -> None:
     """Compile the kernel outside :func:`deferred_interrupt` (an empty range: no work)."""
-    from .kernels.cutset import cutset_chunks
+    from ..kernels.cutset import cutset_chunks
 
     if not cutset_chunks.signatures:
         _call(plan, 0, 0, 1, betas, sites)
+
+
+def work(model: IsingModel, betas, *, sites: bool = False) -> float:
+    """Modelled seconds of :func:`run` on one core (the :class:`isingvar.exact.ExactPath` protocol): the
+    2^|C| cutset configurations (half with every field zero) x betas x the cost model
+    (:data:`COST_FIXED`, :data:`COST_ISOLATED`, :data:`COST_TREE` ns); inf where :func:`applicable`
+    refuses.  Deterministic: the structure of the coupling pattern and whether the fields are zero."""
+    if applicable(model, betas, sites=sites) is not None:
+        return float("inf")
+    st = structure(model)
+    n_enum = st.cut.size - (1 if st.cut.size > 0 and not np.any(model.fields) else 0)
+    nb = max(1, len(np.atleast_1d(betas)))
+    return 2.0 ** n_enum * nb * _config_ns(st.n_iso, st.n_tree) * 1e-9
 
 
 def estimate_seconds(model: IsingModel, betas, *, sites: bool) -> float:
@@ -325,7 +341,7 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     ValueError
         If ``betas`` is empty or a beta is negative or not finite.
     """
-    from .kernels.cutset import cut_state, forest_min, merge_parts
+    from ..kernels.cutset import cut_state, forest_min, merge_parts
 
     b = np.ascontiguousarray(betas, dtype=np.float64)
     if b.ndim != 1 or b.size == 0 or not np.all(np.isfinite(b)) or np.any(b < 0):
@@ -373,7 +389,6 @@ def run(model: IsingModel, betas, *, sites: bool = False,
         S = S + np.log(2.0)
     if symmetric:  # <M> = 0 exactly; the half's second moment about 0 is the whole's variance
         varM = varM + mM * mM
-        mM = np.zeros_like(mM)
     sites_out = None
     if sites:
         sites_out = np.zeros((bs.size, n))
@@ -382,10 +397,7 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     unsort = np.empty_like(order)
     unsort[order] = np.arange(order.size)
     L, U, varE, mM, varM, S = (x[unsort] for x in (L, U, varE, mM, varM, S))
-    if sites_out is not None:
-        sites_out = sites_out[unsort]
-    return ExactResult(
-        betas=b, lnZ=L, f=free_energy_per_spin(L, b, n), u=U / n, s=S / n, c=b * b * varE / n,
-        m=mM / n, m2=(varM + mM * mM) / n**2, absm=np.full(b.size, np.nan), chi=b * varM / n,
-        e0=best[0], ground_state=ground, path="cutset", sites=sites_out,
-    )
+    # mixtures carry centred moments and the entropy by the chain rule: every term >= 0 (module docstring)
+    return ExactResult.from_moments(
+        b, n, path="cutset", e0=best[0], ground_state=ground, lnZ=L, entropy=S, mean_e=U, var_e=varE,
+        mean_m=mM, var_m=varM, symmetric=symmetric, sites=None if sites_out is None else sites_out[unsort])
