@@ -72,8 +72,26 @@ class NonFiniteResultError(IsingvarError, ArithmeticError):
     """A computed value that is NaN or infinite where a number is expected (a numerical failure)."""
 
 
+class CertificateError(IsingvarError, RuntimeError):
+    """A certified bound whose certificate failed: the decomposition behind it (TRW's tree list, its
+    components) does not reproduce the model, so the bound is not reported.  The message says what
+    failed and what to change in one line.  A RuntimeError too, as these failures were before.
+    """
+
+
 class ConfigFileError(IsingvarError, ValueError):
     """A ``--config`` TOML file that is missing, malformed or names an unknown option."""
+
+
+class SettingsError(ModelParameterError, ConfigFileError):
+    """A method setting (``--<method>-<setting>``, key ``<setting>`` of a ``[<method>]`` table of
+    ``--config``) that the method does not have, of the wrong type, out of its declared range
+    (:func:`isingvar.methods.base.setting`), or given for a method the sweep does not run.
+
+    The one class of every settings error: :func:`isingvar.methods.make_settings` raises it whatever
+    check refused the value.  It is a :class:`ModelParameterError` and a :class:`ConfigFileError`, so
+    code that caught either for a bad setting still does.
+    """
 
 
 class ConfigMismatchError(IsingvarError, ValueError):

@@ -21,7 +21,7 @@ def test_real_estimate_is_compared_with_the_limit():
     # the loop, speed-independently, by moving the limit below whatever this machine measures
     import dataclasses
 
-    from isingvar import exact
+    from isingvar.exact import enumeration as exact
     from isingvar.sweep import estimate_time, make_config
 
     config = make_config("sk", {"n": 30}, beta="1", samples=8, methods=["exact"], force=True)
@@ -46,7 +46,7 @@ def test_kernel_threads_decision():
 
 def test_small_instances_run_serially_large_ones_in_parallel(monkeypatch):
     import isingvar.meanfield as mf
-    from isingvar import exact
+    from isingvar.exact import enumeration as exact
 
     def model(n):
         return make_instance("sk", resolve_params("sk", {"n": n}), 0, 0)
@@ -62,7 +62,7 @@ def test_small_instances_run_serially_large_ones_in_parallel(monkeypatch):
 
 
 def test_exact_enumeration_sets_the_chosen_threads(monkeypatch):
-    from isingvar import exact
+    from isingvar.exact import enumeration as exact
     from isingvar.parallel import numba_threads
 
     seen = []
@@ -156,16 +156,19 @@ def test_pool_tasks_do_not_grow_with_the_samples(tmp_path, samples):
     assert reference.computed == samples
 
 
-def test_task_groups():
+def test_task_groups(monkeypatch):
     from isingvar import sweep
-    from isingvar.exact import ESTIMATE_FROM_N
+    from isingvar.sweep import estimate
 
+    config = sweep.make_config("sk", {"n": 8}, beta="0.5", samples=2)
     todo = [(k, 0, 0) for k in range(1001)]
-    groups = sweep.task_groups(todo, 2, 8)
+    monkeypatch.setattr(estimate, "instance_seconds", lambda config, **kw: 1e-3)  # short instances: grouped
+    groups = sweep.task_groups(todo, 2, config)
     assert [inst for g in groups for inst in g] == todo  # every instance once, in order
     assert len(groups) <= 2 * sweep.TASKS_PER_WORKER
-    assert sweep.task_groups(todo[:5], 2, 8) == [[t] for t in todo[:5]]
-    assert sweep.task_groups(todo, 2, ESTIMATE_FROM_N) == [[t] for t in todo]  # long instances: one per task
+    assert sweep.task_groups(todo[:5], 2, config) == [[t] for t in todo[:5]]
+    monkeypatch.setattr(estimate, "instance_seconds", lambda config, **kw: sweep.TASK_SECONDS)
+    assert sweep.task_groups(todo, 2, config) == [[t] for t in todo]  # long instances: one per task
 
 
 # ------------------------------------------------------------------ item 6: signals during the setup
@@ -176,7 +179,7 @@ def test_task_groups():
 # which is how SIGTERM and SIGINT were swallowed while a many-sample file was created.
 SLOW_SETUP = r"""
 import pathlib, sys, time
-import isingvar.exact, isingvar.sweep
+import isingvar.exact.enumeration, isingvar.sweep
 from isingvar.families import make_instance
 
 marker, phase, *argv = sys.argv[1:]
@@ -197,7 +200,7 @@ def slow_instance(name, params, seed, sample):
     return make_instance(name, params, seed, sample)
 
 if phase == "probe":
-    isingvar.exact.estimate_seconds = slow_probe  # the exact method's cost: the time probe
+    isingvar.exact.enumeration.estimate_seconds = slow_probe  # the exact method's cost: the time probe
 else:
     isingvar.sweep.run.make_instance = slow_instance  # where the run loop builds the instances
 from isingvar_cli.main import app
@@ -307,7 +310,7 @@ def test_workers_die_when_their_parent_is_killed(tmp_path):
 def test_workers_are_capped_at_the_cores():
     from isingvar.sweep import choose_workers, make_config
 
-    config = make_config("sk", {"n": 26}, methods=["mf"])
+    config = make_config("sk", {"n": 20}, methods=["ar"], samples=8)  # seconds per instance (its cost formula)
     assert choose_workers(None, config, 8) == (8, None)
     assert choose_workers(2, config, 8) == (2, None)
     workers, note = choose_workers(16, config, 2)

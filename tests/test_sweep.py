@@ -61,16 +61,22 @@ def test_exact_time_probes_split_zero_and_nonzero_fields():
     assert len(only) == 1 and only[0][1] == 6
 
 
-def test_small_sweeps_run_in_process_by_default():
-    from isingvar.sweep import default_workers
+def test_small_sweeps_run_in_process_by_default(monkeypatch):
+    # workers from the estimated work of the methods run (issue 20: never from N), tests/test_settings_defects.py
+    from isingvar.sweep import default_workers, estimate
 
     assert default_workers(make_config(None, {}), cores=8) == 1  # the embedded default: milliseconds
-    assert default_workers(make_config("sk", {"n": 24}, beta="0.1:3:64", samples=16), cores=8) == 1
-    assert default_workers(make_config("sk", {"n": 25}, methods=["mf"]), cores=8) == 8
-    assert default_workers(make_config("square", {"L": 40}, methods=["mf"]), cores=8) == 8  # N = 1600
-    # many small instances: starting the workers is won back
-    assert default_workers(make_config("sk", {"n": 8}, beta="0.5", h="0,0.1", samples=999), cores=8) == 1
-    assert default_workers(make_config("sk", {"n": 8}, beta="0.5", h="0,0.1", samples=1000), cores=8) == 8
+    assert default_workers(make_config("sk", {"n": 26}, methods=["mf"]), cores=8) == 1  # N = 26, mean field: ms
+    assert default_workers(make_config("square", {"L": 40}, methods=["mf"]), cores=8) == 1  # one instance: no pool
+    # many small instances: their overhead alone wins the workers back, without timing a method
+    many = make_config("sk", {"n": 8}, beta="0.5", h="0,0.1", samples=1000)
+    monkeypatch.setattr(estimate, "instance_seconds", lambda config, **kw: pytest.fail("timed the methods"))
+    assert default_workers(many, cores=8) == 8
+    # a few instances: the methods' estimate decides, and no more workers than instances
+    few = make_config("sk", {"n": 8}, beta="0.5", samples=4)
+    for seconds, workers in ((0.3, 1), (0.5, 4)):
+        monkeypatch.setattr(estimate, "instance_seconds", lambda config, seconds=seconds, **kw: seconds)
+        assert default_workers(few, cores=8) == workers
 
 
 def test_default_methods_leave_out_exact_where_it_cannot_run():

@@ -22,8 +22,18 @@ from functools import cache
 
 import numpy as np
 
-from ..errors import ModelParameterError
-from .base import ESTIMATE_STATUS, Method, NoSettings, Var
+from ..errors import ConfigFileError, ModelParameterError, SettingsError
+from .base import (
+    ESTIMATE_STATUS,
+    Bounds,
+    Method,
+    NoSettings,
+    Var,
+    check_setting,
+    setting,
+    setting_flag,
+    settings_bounds,
+)
 
 #: Modules of this package that are not methods.
 _NOT_METHODS = frozenset({"base"})
@@ -105,29 +115,41 @@ def setting_fields(method: Method) -> list[tuple[str, type, object]]:
     return [(f.name, hints[f.name], f.default) for f in dataclasses.fields(method.settings)]
 
 
+def setting_bounds(method: Method) -> dict[str, Bounds | None]:
+    """field name -> the :class:`Bounds` declared with :func:`base.setting` (None: only the type is
+    checked, and a float must be finite) of each setting of ``method``."""
+    return {name: bounds for name, (_, bounds) in settings_bounds(method.settings).items()}
+
+
 def make_settings(method: Method, values: dict | None = None):
     """The settings dataclass of ``method`` from ``values`` (field -> value; missing or None: default).
 
+    Every value is checked before the dataclass is made, by one rule for every method
+    (:func:`base.check_setting`): its type, without coercion (a string, a boolean or a float with a
+    fraction is not an integer; an integer is a number), and its declared bounds (:func:`base.setting`;
+    a float must be finite unless declared otherwise).
+
     Raises
     ------
-    ModelParameterError
-        For a field the method does not have, a value of the wrong type, or one
-        the settings class refuses (its ``__post_init__``).
+    SettingsError
+        One line naming the option: a field the method does not have, a value of the wrong type or
+        out of bounds, or one the settings class itself refuses (its ``__post_init__``, whatever
+        error class it raises).
     """
     values = {k: v for k, v in (values or {}).items() if v is not None}
-    fields = {name: kind for name, kind, _ in setting_fields(method)}
+    declared = settings_bounds(method.settings)
     for key, value in values.items():
-        if key not in fields:
-            valid = ", ".join(f"--{method.name}-{k.replace('_', '-')}" for k in fields) or "none"
-            raise ModelParameterError(f"method {method.name} has no setting {key!r}; its settings: {valid}")
-        kind = fields[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            values[key] = float(value)
-        elif not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            raise ModelParameterError(
-                f"--{method.name}-{key.replace('_', '-')} must be {kind.__name__}, got {value!r}"
-            )
-    return method.settings(**values)
+        if key not in declared:
+            valid = ", ".join(setting_flag(method.name, k) for k in declared) or "none"
+            raise SettingsError(f"method {method.name} has no setting {key!r}; its settings: {valid}")
+        kind, bounds = declared[key]
+        values[key] = check_setting(method.name, key, kind, value, bounds)
+    try:
+        return method.settings(**values)
+    except SettingsError:
+        raise
+    except (ModelParameterError, ConfigFileError) as e:  # a settings class's own check, in another class
+        raise SettingsError(str(e)) from None
 
 
 # ------------------------------------------------------------------ derived variables
@@ -256,5 +278,5 @@ def screen_estimates(methods, values: dict) -> dict:
 __all__ = [
     "Method", "NoSettings", "Var", "all_methods", "canonical", "certified_interval", "default_methods",
     "derived_values", "derived_variables", "get_method", "make_settings", "method_names", "screen_estimates",
-    "setting_fields",
+    "setting", "setting_bounds", "setting_fields", "setting_flag",
 ]

@@ -24,14 +24,13 @@ error of ``X``, a naming convention that ``show`` and ``plot`` use for error bar
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ModelParameterError, TooLargeError
+from ..errors import TooLargeError
 from ..thermo import check_betas
-from .base import ESTIMATE_STATUS, Method, Var, status_var
+from .base import ESTIMATE_STATUS, Method, Var, check_settings, setting, status_var
 
 _INF0 = "-inf at beta = 0"
 _NAN_INF0 = "nan; -inf at beta = 0"
@@ -47,26 +46,43 @@ MAX_N = 4096
 SECONDS_PER_FLOP = 5e-10
 
 
+#: Most Adam steps per beta, training and evaluation samples and hidden units: far beyond any run that
+#: ends (each step draws a batch of N-spin samples), and ``ar_steps`` is stored as a 32-bit integer.
+#: What fits the memory a method may use is decided with the rest of the settings by :func:`memory`.
+MAX_STEPS = 10**8
+MAX_DEPTH = 100
+MAX_HIDDEN = 2**16
+MAX_BATCH = 2**24
+MAX_SAMPLES = 10**9
+#: Largest Adam learning rate.  Adam moves every parameter by about lr per step, so large rates throw q
+#: onto a few states in the first steps: sk N = 12 (200 steps, 2,000 samples, beta 0.1 .. 3) gives the
+#: same bounds and estimates from lr 0.01 to 0.3; at 2 to 3 the certified bound drops from 8.3 to 1.2-2.5
+#: and the importance-sampling estimate is as far off with every weight alike (ESS = samples, status
+#: reliable); at 10 every sample is one state (``ar_status`` single_state) at every beta.
+MAX_LR = 1.0
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Autoregressive settings (``--ar-depth``, ``--ar-hidden``, ...; TOML table ``[ar]``)."""
+    """Autoregressive settings (``--ar-depth``, ``--ar-hidden``, ...; TOML table ``[ar]``), each bounded
+    (:func:`isingvar.methods.base.setting`); their memory together is :func:`memory`."""
 
-    depth: int = 1  #: 1: a_i = b_i + sum_{j<i} W_ij s_j; d >= 2: MADE with d - 1 tanh hidden layers
-    hidden: int = 32  #: width of each hidden layer (depth >= 2)
-    steps: int = 200  #: Adam steps per beta (warm-started from the previous beta of the grid)
-    batch: int = 256  #: samples per training step
-    lr: float = 0.01  #: Adam learning rate
-    samples: int = 10000  #: fresh samples for the Monte Carlo estimates at each beta
-    delta: float = 0.01  #: the probabilistic lower bound on ln Z fails with probability at most delta
+    #: 1: a_i = b_i + sum_{j<i} W_ij s_j; d >= 2: MADE with d - 1 tanh hidden layers
+    depth: int = setting(1, ge=1, le=MAX_DEPTH, why="each layer adds hidden^2 parameters; deeper nets do not train")
+    hidden: int = setting(32, ge=1, le=MAX_HIDDEN)  #: width of each hidden layer (depth >= 2)
+    #: Adam steps per beta (warm-started from the previous beta of the grid)
+    steps: int = setting(200, ge=0, le=MAX_STEPS)
+    batch: int = setting(256, ge=2, le=MAX_BATCH)  #: samples per training step
+    #: Adam learning rate
+    lr: float = setting(0.01, gt=0, le=MAX_LR, why="larger Adam steps throw q onto a few states")
+    #: fresh samples for the Monte Carlo estimates at each beta
+    samples: int = setting(10000, ge=2, le=MAX_SAMPLES)
+    #: the probabilistic lower bound on ln Z fails with probability at most delta
+    delta: float = setting(0.01, gt=0, lt=1)
 
     def __post_init__(self):
-        for name, least in (("depth", 1), ("hidden", 1), ("steps", 0), ("batch", 2), ("samples", 2)):
-            if getattr(self, name) < least:
-                raise ModelParameterError(f"--ar-{name} must be at least {least}, got {getattr(self, name)}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ModelParameterError(f"--ar-lr must be a finite number > 0, got {self.lr}")
-        if not 0.0 < self.delta < 1.0:
-            raise ModelParameterError(f"--ar-delta must lie strictly between 0 and 1, got {self.delta}")
+        """Check every field's type and bounds (:func:`isingvar.methods.base.check_settings`)."""
+        check_settings("ar", self)
 
 
 _MC = "Monte Carlo estimate from --ar-samples fresh samples of q"
@@ -230,6 +246,30 @@ def cost(model, betas, settings, *, sites=False) -> float:
     return nb * work * SECONDS_PER_FLOP
 
 
+def memory(n, n_edges, betas, settings) -> float:
+    """Estimated peak bytes of :func:`run` on N spins and E coupled pairs (a formula: nothing built).
+
+    float64 everywhere: the parameters and their masks, Adam's two moments, the gradient and the
+    update's temporaries (10 vectors of the P parameters); a batch of B samples (samples, uniforms,
+    activations and hidden layers, their gradients: B (3N + 3LH + 8) values); the evaluation's 18 values per sample
+    (energies, ln q, magnetisations, weights, their smoothing and influence functions); the exact
+    sum's tree of partial states for N <= 24; the dense couplings of a dense model; 1 MiB besides.
+    Against tracemalloc's peak of one run (tests/test_settings_defects.py): from 1.0 to 2.5 times it,
+    from N = 12 to 1500, hidden 2048 to 4096, batch 2^19 and 10^7 samples.
+    """
+    from ..autoregressive import EXACT_MAX_N
+
+    L = settings.depth - 1 if n >= 2 else 0
+    H = settings.hidden if L else 0
+    params = n + n * n + 2 * H * n + L * H + max(L - 1, 0) * H * H
+    values = 10 * params + settings.batch * (3 * n + 3 * L * H + 8) + 18 * settings.samples
+    if n <= EXACT_MAX_N:
+        values += (n + 1) * (3 * n + H + max(L, 1) * H + 4)
+    if 2 * n_edges >= n * n / 4:  # the dense energy function (autoregressive.energy_function)
+        values += n * n
+    return 8.0 * values + 2**20
+
+
 def check(model, betas, settings, *, sites) -> None:
     """Refuse N > :data:`MAX_N` (the network alone would hold N^2 parameters)."""
     n = model.n
@@ -253,5 +293,6 @@ METHOD = Method(
     cost=cost,
     progress_units=progress_units,
     check=check,
+    memory=memory,
     var_attrs=lambda settings: {name: {"delta": settings.delta} for name in ("lnZ_ar_lower_prob", "f_ar_upper_prob")},
 )

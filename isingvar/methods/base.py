@@ -9,10 +9,14 @@ through writing one.
 
 from __future__ import annotations
 
+import math
+import typing
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 import numpy as np
+
+from ..errors import SettingsError
 
 #: Kinds of a variable: lower/upper are certified bounds on the side their name says
 #: (lnZ_x_lower <= ln Z, f_x_upper >= f); lower_prob/upper_prob are bounds that hold with a stated
@@ -52,6 +56,7 @@ class Var:
     flags: tuple = ()  #: ((values...), "meaning1 meaning2 ...") for flag variables
 
     def __post_init__(self):
+        """Refuse a kind, layout or non-finite rule that is not one of the declared ones (ValueError)."""
         if self.kind not in KINDS:
             raise ValueError(f"Var {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
         if self.per not in PER:
@@ -84,6 +89,161 @@ def status_var(method: str, meanings: tuple, long_name: str) -> Var:
 @dataclass(frozen=True)
 class NoSettings:
     """Settings of a method that has none."""
+
+
+# ------------------------------------------------------------------ settings: types and bounds
+#: Key of a settings field's ``metadata`` that holds its :class:`Bounds` (:func:`setting`).
+BOUNDS_KEY = "isingvar_bounds"
+
+#: What each type of setting accepts, for messages.
+_TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The values one setting accepts (declared with :func:`setting`): ``ge`` <= x <= ``le`` and
+    ``gt`` < x < ``lt`` (None: no such bound).  A float setting must be finite unless ``finite`` is
+    False (then +-inf passes the bounds it can; NaN never does).  ``why`` ends the message of a value
+    beyond ``le``/``lt``: what goes wrong above it."""
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    finite: bool = True
+    why: str = ""
+
+    def problem(self, value) -> str | None:
+        """What is wrong with ``value`` ("must be at least 1"), or None when it is accepted."""
+        if isinstance(value, float) and math.isnan(value):
+            return "must be a number"
+        if isinstance(value, float) and self.finite and not math.isfinite(value):
+            return "must be a finite number"
+        if self.ge is not None and not value >= self.ge:
+            return f"must be at least {_number(self.ge)}"
+        if self.gt is not None and not value > self.gt:
+            return f"must be > {_number(self.gt)}"
+        tail = f" ({self.why})" if self.why else ""
+        if self.le is not None and not value <= self.le:
+            return f"must be at most {_number(self.le)}{tail}"
+        if self.lt is not None and not value < self.lt:
+            return f"must be < {_number(self.lt)}{tail}"
+        return None
+
+    def text(self) -> str:
+        """The accepted range in words, e.g. "1 .. 100000000" or "> 0, <= 10" ("" when unbounded)."""
+        if self.ge is not None and self.le is not None:
+            return f"{_number(self.ge)} .. {_number(self.le)}"
+        parts = [f"{op} {_number(x)}" for op, x in ((">=", self.ge), (">", self.gt), ("<=", self.le), ("<", self.lt))
+                 if x is not None]
+        return ", ".join(parts)
+
+
+def _number(x) -> str:
+    return str(x) if isinstance(x, int) else f"{x:g}"
+
+
+def setting(default, *, ge=None, gt=None, le=None, lt=None, finite: bool = True, why: str = ""):
+    """A field of a method's settings dataclass with the values it accepts (:class:`Bounds`).
+
+    They are checked by :func:`check_setting` wherever settings are made
+    (:func:`isingvar.methods.make_settings`, and the dataclass's ``__post_init__`` through
+    :func:`check_settings`), e.g. ``steps: int = setting(200, ge=0, le=10**8)``.
+
+    Parameters
+    ----------
+    default : int, float, bool or str
+        The setting's default.
+    ge, gt, le, lt : float or None
+        Bounds: ``ge`` <= x, ``gt`` < x, x <= ``le``, x < ``lt`` (None: none on that side).
+    finite : bool
+        A float setting must be finite (default); False lets +-inf through.
+    why : str
+        What goes wrong above the upper bound, for the message.
+
+    Returns
+    -------
+    dataclasses.Field
+        The field, its :class:`Bounds` in ``metadata[BOUNDS_KEY]``.
+    """
+    return field(default=default, metadata={BOUNDS_KEY: Bounds(ge, gt, le, lt, finite, why)})
+
+
+def setting_flag(method: str, name: str) -> str:
+    """The command-line option of setting ``name`` of ``method``: ``--<method>-<name with dashes>``."""
+    return f"--{method}-{name.replace('_', '-')}"
+
+
+def type_problem(kind: type, value) -> str | None:
+    """What is wrong with the type of ``value`` for a setting of type ``kind`` ("must be an integer"),
+    or None.  Nothing is coerced: a bool is no number, a string no number, a float with a fraction no
+    integer; an integer is a number (a float setting takes it as a float)."""
+    if kind is bool:
+        ok = isinstance(value, (bool, np.bool_))
+    elif kind is int:
+        ok = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    elif kind is float:
+        ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    else:
+        ok = isinstance(value, kind)
+    return None if ok else f"must be {_TYPE_WORDS.get(kind, kind.__name__)}"
+
+
+def describe_value(value) -> str:
+    """``value`` for a message: its repr, with its type where the repr alone would mislead ('3' (a string))."""
+    if isinstance(value, str):
+        return f"{value!r} (a string)"
+    if isinstance(value, (bool, np.bool_)):
+        return f"{str(bool(value)).lower()} (a boolean)"
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def check_setting(method: str, name: str, kind: type, value, bounds: Bounds | None = None, *,
+                  label: str | None = None):
+    """``value`` for setting ``name`` (of type ``kind``, accepting ``bounds``) of ``method``: of the right
+    type (:func:`type_problem`) and within its bounds.  Returns it as ``kind`` (an integer for a float
+    setting becomes a float).  ``label`` names the setting in the message (default its option,
+    :func:`setting_flag`; a config file gives ``FILE: [ar] lr``).
+
+    Raises
+    ------
+    SettingsError
+        One line naming the option, e.g. ``--ar-lr must be at most 10 (...), got 1e+300``.
+    """
+    problem = type_problem(kind, value)
+    if problem is None:
+        if kind in (int, float, bool):
+            value = kind(value)
+        if bounds is None and kind is float:
+            bounds = Bounds()  # floats are finite unless declared otherwise
+        problem = bounds.problem(value) if bounds is not None and kind in (int, float) else None
+    if problem is not None:
+        raise SettingsError(f"{label or setting_flag(method, name)} {problem}, got {describe_value(value)}")
+    return value
+
+
+def settings_bounds(cls) -> dict[str, tuple[type, Bounds | None]]:
+    """field name -> (type, its :class:`Bounds` or None) of a settings dataclass."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: (hints[f.name], f.metadata.get(BOUNDS_KEY)) for f in fields(cls)}
+
+
+def check_settings(method: str, settings) -> None:
+    """Every field of the settings dataclass instance ``settings`` of ``method`` checked
+    (:func:`check_setting`), an integer of a float field stored as a float; a settings class calls it
+    from ``__post_init__`` so that a direct construction is checked as
+    :func:`isingvar.methods.make_settings` checks.
+
+    Raises
+    ------
+    SettingsError
+        For the first field of a wrong type or out of its bounds.
+    """
+    for name, (kind, bounds) in settings_bounds(type(settings)).items():
+        value = getattr(settings, name)
+        checked = check_setting(method, name, kind, value, bounds)
+        if type(checked) is not type(value):  # 1 for a float setting: 1.0, one hash for one value
+            object.__setattr__(settings, name, checked)
 
 
 @dataclass(frozen=True)
@@ -181,6 +341,7 @@ def model_file_lnZ(var: Var) -> tuple[Var, Callable]:
                     "J = 1, h = 0 of the file family", nonfinite="nan")
 
     def file_hook(values, betas, J, h, source) -> dict:
+        """``{name: value + lnZ_offset}`` at beta = 1, J = 1, h = 0, NaN elsewhere (float64 (nb,))."""
         here = (np.asarray(betas) == 1.0) & (J == 1.0) & (h == 0.0)
         return {name: np.where(here, values[var.name] + source["lnZ_offset"], np.nan)}
 

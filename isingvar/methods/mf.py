@@ -12,24 +12,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ModelParameterError
-from .base import Method, Var, model_file_lnZ
+from .base import Method, Var, check_settings, model_file_lnZ, setting
 
 _INF0 = "-inf at beta = 0"
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Mean-field settings (``--mf-max-sweeps``, ``--mf-tol``; TOML table ``[mf]``)."""
+    """Mean-field settings (``--mf-max-sweeps``, ``--mf-tol``; TOML table ``[mf]``), each bounded
+    (:func:`isingvar.methods.base.setting`)."""
 
-    max_sweeps: int = 2000  #: sequential sweeps allowed per run
-    tol: float = 1e-10  #: convergence threshold on max_i |delta m_i| over one sweep
+    #: sequential sweeps allowed per run (``mf_iterations`` is a 32-bit integer)
+    max_sweeps: int = setting(2000, ge=1, le=10**8)
+    #: convergence threshold on max_i |delta m_i| over one sweep
+    tol: float = setting(1e-10, gt=0, le=1, why="|delta m_i| <= 2: a threshold of 1 or more stops at once")
 
     def __post_init__(self):
-        if self.max_sweeps < 1:
-            raise ModelParameterError(f"--mf-max-sweeps must be at least 1, got {self.max_sweeps}")
-        if not self.tol > 0:
-            raise ModelParameterError(f"--mf-tol must be > 0, got {self.tol}")
+        """Check every field's type and bounds (:func:`isingvar.methods.base.check_settings`)."""
+        check_settings("mf", self)
 
 
 VARIABLES = (

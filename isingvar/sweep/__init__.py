@@ -35,11 +35,13 @@ from .config import (
     read_config_file,
     result_bytes,
 )
-from .estimate import TimeEstimate, _probes, estimate_time, method_plans
+from .estimate import TimeEstimate, _probes, estimate_time, instance_seconds, method_plans
 from .grid import (
-    MANY_INSTANCES,
+    INSTANCE_OVERHEAD,
     MAX_SHARDS,
+    TASK_SECONDS,
     TASKS_PER_WORKER,
+    WORKERS_FROM_SECONDS,
     choose_workers,
     default_workers,
     parse_shard,

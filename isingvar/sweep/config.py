@@ -12,13 +12,25 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigFileError, GridError, ModelError, ModelParameterError, RangeSpecError, TooLargeError
+from ..errors import (
+    ConfigFileError,
+    GridError,
+    ModelError,
+    ModelParameterError,
+    RangeSpecError,
+    SettingsError,
+    TooLargeError,
+)
 from ..families import check_seed, get_family, is_disordered, make_instance, n_spins, resolve_params
-from ..methods import all_methods, canonical, get_method, make_settings
+from ..methods import all_methods, canonical, get_method, make_settings, setting_bounds, setting_flag
 from .estimate import _probes, check_memory, estimate_time
 
 #: Per-site mean-field magnetisations are stored by default up to this N.
 SITES_DEFAULT_MAX_N = 1024
+
+#: The model of a sweep that names none (``isingvar sweep`` with no MODEL): (family, parameters); a
+#: parameter given (not None) overrides the one here.  The CLI's help text is built from it.
+DEFAULT_MODEL = ("sk", (("n", 16),))
 
 
 #: Most values one grid axis (beta, J or h) may have: every value is stored as text in the
@@ -174,20 +186,71 @@ class SweepConfig:
 
 
 def config_differences(stored: dict, config: SweepConfig) -> list[str]:
-    """Human-readable differences between a stored :meth:`SweepConfig.to_dict` and ``config``."""
+    """The differences between a stored :meth:`SweepConfig.to_dict` and ``config``, one short line each,
+    named as the user knows them: ``trw.width: 2 in the file, 3 in this command`` (a method's setting),
+    ``n: 16 in the file, 20 in this command`` (a model parameter), ``methods: exact, mf, trw in the file,
+    exact, mf in this command``, ``beta: 60 values 0.05 ... 3 in the file, 40 values 0.05 ... 3 in this
+    command``.  Settings of a method that only one side runs are left out: the methods line says it.
+    Any stored value (a file of another version) is described, never formatted as a number it is not."""
     now = config.to_dict()
-    out = []
-    for key in sorted(set(stored) | set(now)):
+    out: list[str] = []
+    for key in [*now, *(k for k in stored if k not in now)]:
         a, b = stored.get(key), now.get(key)
-        if a != b:
-            out.append(f"{key} {_brief(a)} in the file, {_brief(b)} in this command")
+        if a == b:
+            continue
+        if key == "settings" and isinstance(a, dict) and isinstance(b, dict):
+            for method in [m for m in b if m in a]:
+                _dict_differences(a[method], b[method], f"{method}.", out)
+        elif key == "params" and isinstance(a, dict) and isinstance(b, dict):
+            _dict_differences(a, b, "", out)
+        elif key == "n" and stored.get("params") != now.get("params"):
+            continue  # the spin count follows from a parameter, already named
+        else:
+            out.append(_difference(key, a, b))
     return out
 
 
+def _difference(name: str, a, b) -> str:
+    """One line of :func:`config_differences`: ``name: a in the file, b in this command``; for two lists
+    that read alike in brief (same count and ends), the first value where they differ."""
+    x, y = _brief(a), _brief(b)
+    i = next((i for i, (p, q) in enumerate(zip(a, b)) if p != q), None) if (
+        x == y and isinstance(a, list) and isinstance(b, list) and len(a) == len(b)) else None
+    if i is not None:
+        return f"{name}: value {i + 1} of {len(a)} is {_brief(a[i])} in the file, {_brief(b[i])} in this command"
+    return f"{name}: {x} in the file, {y} in this command"
+
+
+def _dict_differences(a, b, prefix: str, out: list) -> None:
+    """Lines ``<prefix><key>: x in the file, y in this command`` for the keys where dicts ``a`` and ``b`` differ."""
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        out.append(_difference(prefix.rstrip("."), a, b))
+        return
+    for key in [*b, *(k for k in a if k not in b)]:
+        if a.get(key, _MISSING) != b.get(key, _MISSING):
+            out.append(_difference(f"{prefix}{key}", a.get(key, _MISSING), b.get(key, _MISSING)))
+
+
+_MISSING = object()
+
+
 def _brief(value) -> str:
-    if isinstance(value, list) and len(value) > 4:
-        return f"[{len(value)} values {value[0]:g} … {value[-1]:g}]"
-    return json.dumps(value)
+    """``value`` of a configuration in a few words: a number as given, a list of method names joined, a
+    long list of numbers as its count and ends, anything else as short JSON."""
+    if value is _MISSING:
+        return "not set"
+    if isinstance(value, list):
+        if all(isinstance(v, str) for v in value):
+            return ", ".join(value) if value else "none"
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        if numbers and len(value) > 4:
+            return f"{len(value)} values {value[0]:g} … {value[-1]:g}"
+        if numbers:
+            return ", ".join(f"{v:g}" for v in value)
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    text = json.dumps(value, default=str)
+    return _short(text, 60)
 
 
 def make_config(
@@ -206,41 +269,47 @@ def make_config(
 ) -> SweepConfig:
     """Validate the user's choices and resolve defaults.
 
-    With ``model=None`` the embedded default is used: a Sherrington-Kirkpatrick
-    instance with N = 16 (``params`` may still override N).  ``samples``
+    With ``model=None`` the embedded default :data:`DEFAULT_MODEL` is used (``params`` may still
+    override its parameters).  ``samples``
     defaults to 4 for disordered families and 1 otherwise; ``sites`` (store
     per-site magnetisations of every method) to N <= :data:`SITES_DEFAULT_MAX_N`;
     ``methods`` to the registry's default methods (:func:`isingvar.methods.default_methods`) that can
     run on sample 0 (exact: where one of its paths applies).
     ``settings`` maps a method name to its settings (field -> value; missing
-    fields take the defaults); settings of methods not in the sweep are ignored.
+    or None fields take the defaults); settings given for a method the sweep does not run are refused,
+    and a method given settings is refused, not left out, where it cannot run (as one named in
+    ``methods``).
 
     Raises
     ------
     UnknownModelError, ModelParameterError, CouplingsFileError
         From the model family.
     RangeSpecError, GridError
-        For a malformed or invalid beta, J or h grid, or one whose energies
-        overflow (:func:`isingvar.model.check_energy_range` on sample 0).
+        For a malformed or invalid beta, J or h grid, a positive beta below
+        :data:`MIN_POSITIVE_BETA`, or a grid whose energies overflow
+        (:func:`isingvar.model.check_energy_range` on sample 0).
     ModelParameterError
-        For an unknown method or setting, or a setting the method refuses.
+        For an unknown method.
+    SettingsError
+        For an unknown setting, one of the wrong type or out of its bounds
+        (:func:`isingvar.methods.make_settings`), or settings of a method the
+        sweep does not run.
     TooLargeError
         If the result file would exceed :data:`MAX_RESULT_BYTES` (checked before
         anything is built), a method cannot run at this N at all (its
         ``check``), or, without ``force``, a method with a time limit is
         estimated (:func:`estimate_time`, timed on sample 0) to take longer
-        than it (exact enumeration: :data:`isingvar.exact.MAX_SECONDS`).
+        than it (exact enumeration: :data:`isingvar.exact.enumeration.MAX_SECONDS`).
     """
     from ..model import check_energy_range
 
     params = dict(params or {})
     if model is None:
-        model = "sk"
-        if params.get("n") is None:
-            params["n"] = 16
+        model, defaults = DEFAULT_MODEL
+        params.update({key: value for key, value in defaults if params.get(key) is None})
     params = resolve_params(model, params)  # refuses too many spins or couplings before building
     n = n_spins(model, params)
-    betas = _check_axis(parse_range(beta, "beta"), "beta", nonnegative=True)
+    betas = _check_betas(_check_axis(parse_range(beta, "beta"), "beta", nonnegative=True))
     Js = _check_axis(parse_range(J, "J"), "J")
     hs = _check_axis(parse_range(h, "h"), "h")
     if samples is None:
@@ -248,11 +317,14 @@ def make_config(
     if samples < 1:
         raise ModelParameterError(f"--samples must be at least 1, got {samples}")
     check_seed(seed)
-    explicit = bool(methods)
-    methods = check_methods(methods)
-    settings = settings or {}
+    settings = {name: values for name, values in (settings or {}).items() if any(
+        v is not None for v in (values or {}).values())}
     for name in settings:
         get_method(name)  # an unknown method name: ModelParameterError listing the choices
+    # a method the user named, or whose settings they gave, is refused rather than left out
+    explicit = set(methods or ()) or set(settings)
+    methods = check_methods(methods)
+    _check_settings_run(settings, methods)
     chosen = {name: make_settings(get_method(name), settings.get(name)) for name in methods}
     if sites is None:
         sites = n <= SITES_DEFAULT_MAX_N
@@ -263,6 +335,7 @@ def make_config(
     first = make_instance(model, params, seed, 0)
 
     def check(name):
+        """Method ``name``'s ``check`` on sample 0 at each probed (J, h) (TooLargeError where it cannot run)."""
         check = get_method(name).check
         if check is not None:
             for probe, _ in _probes(first, Js, hs):
@@ -283,24 +356,66 @@ def make_config(
     return config
 
 
-def _applicable(methods: tuple, n: int, explicit: bool, check) -> tuple:
+def _applicable(methods: tuple, n: int, explicit, check) -> tuple:
     """``methods`` without the default ones that ``check(name)`` refuses (TooLargeError): those that need
     too much memory (:func:`check_memory`) or cannot run on this model at all (their ``check`` on sample 0
     at the instances :func:`estimate_time` times: the exact method beyond N = 62 where no structured
     exact path applies), so that a sweep of a large model with no ``--method`` gives its bounds; a method
-    the user named is refused instead, as is a sweep left with none."""
+    in ``explicit`` (a set of names: those named with ``--method``, or given settings; True: every one)
+    is refused instead, as is a sweep left with none."""
     kept = []
     for name in methods:
         try:
             check(name)
         except TooLargeError:
-            if explicit:
+            if explicit is True or (explicit is not False and name in explicit):
                 raise
             continue
         kept.append(name)
     if not kept:
         raise TooLargeError(f"no default method can run at N = {n}; choose one with --method (isingvar methods lists them)")
     return tuple(kept)
+
+
+def _check_settings_run(settings: dict, methods: tuple) -> None:
+    """Refuse settings (``settings``: method -> {field: value}, the given ones) of a method that is not
+    among ``methods``: they would change nothing, and the user asked for something that would not happen.
+
+    Raises
+    ------
+    SettingsError
+        One line naming the method, its options that were given and the ``--method`` to add.
+    """
+    for name, values in settings.items():
+        if name not in methods:
+            given = ", ".join(setting_flag(name, k) for k, v in values.items() if v is not None)
+            raise SettingsError(
+                f"{given} {'is a setting' if ',' not in given else 'are settings'} of method {name}, which this sweep "
+                f"does not run (methods: {', '.join(methods)}); add --method {name} (with the others you want), "
+                f"or leave {'it' if ',' not in given else 'them'} out"
+            )
+
+
+#: Least positive beta: the smallest normal float64.  Below it f = -ln Z/(beta N) overflows (ln Z >= N ln 2
+#: at beta -> 0), and beta J_ij, beta h_i lose their precision (subnormal).
+MIN_POSITIVE_BETA = float(np.finfo(np.float64).tiny)
+
+
+def _check_betas(betas: np.ndarray) -> np.ndarray:
+    """Refuse a positive beta below :data:`MIN_POSITIVE_BETA` (0 itself is allowed: infinite temperature).
+
+    Raises
+    ------
+    GridError
+        Naming ``--beta``, the value and the least positive beta.
+    """
+    tiny = betas[(betas > 0) & (betas < MIN_POSITIVE_BETA)]
+    if tiny.size:
+        raise GridError(
+            f"--beta {tiny.min():g} is positive but below {MIN_POSITIVE_BETA:.3g}, the smallest normal float64: "
+            f"f = -ln Z/(beta N) overflows there; use 0 (infinite temperature) or a beta >= {MIN_POSITIVE_BETA:.3g}"
+        )
+    return betas
 
 
 def model_edges(model: str, params: dict) -> int:
@@ -313,11 +428,11 @@ def result_bytes(model: str, params: dict, n: int, samples: int, n_beta: int, n_
                  methods, sites: bool) -> int:
     """Bytes of the result file's data before compression, from the schema (nothing is built).
 
-    Every variable of :func:`isingvar.io.store.schema` of the sweep's methods,
+    Every variable of :func:`isingvar.io.schema.schema` of the sweep's methods,
     the coordinates and the stored instances (their edge count from the
     family's parameters, an upper bound).  Python ints: no overflow however large.
     """
-    from ..io.store import COORDS, schema
+    from ..io.schema import COORDS, schema
 
     sizes = {"sample": samples, "J": n_J, "h": n_h, "beta": n_beta, "site": n, "edge": model_edges(model, params)}
     total = sum(sizes[name] * np.dtype(dtype).itemsize for name, (dtype, _, _) in COORDS.items())
@@ -361,6 +476,44 @@ def _source(model: str, params: dict) -> dict | None:
 #: Options whose value is a grid (a range string, a number or a list of numbers in a config file).
 GRID_OPTIONS = ("beta", "J", "h")
 
+#: TOML types of the sweep's own options in a ``--config`` file (keys as the command line's options, without
+#: ``--``; ``list`` is an array of strings).  The other keys take their types from where they are declared:
+#: model parameters from their family (:class:`isingvar.families.Param`), method settings from their settings
+#: dataclass, grids as :data:`GRID_OPTIONS`.  tests/test_settings_defects.py checks that every option of
+#: ``isingvar sweep`` has a type here or there.
+OPTION_TYPES = {"model": str, "samples": int, "seed": int, "method": list, "sites": bool, "force": bool, "out": str,
+                "overwrite": bool, "resume": bool, "retry-failed": bool, "interval": str, "json": bool, "shard": str,
+                "workers": int}
+
+
+def option_types() -> dict[str, type]:
+    """Every ``--config`` key with a declared type (:data:`OPTION_TYPES`, the families' parameters);
+    method settings and grids are checked where they are read (:func:`read_config_file`)."""
+    from ..families import FAMILIES
+
+    types = {p.name: (str if p.kind is Path else p.kind) for family in FAMILIES.values() for p in family.params}
+    return {**types, **OPTION_TYPES}
+
+
+def _check_option_type(path, key: str, value, kind: type) -> None:
+    """Refuse a ``--config`` value of another TOML type than its option's (nothing is coerced).
+
+    Raises
+    ------
+    ConfigFileError
+        One line: the file, the key, what it takes and what it got.
+    """
+    from ..methods.base import describe_value, type_problem
+
+    if kind is list:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return
+        example = f"[{json.dumps(value)}]" if isinstance(value, str) else '["exact", "mf"]'
+        raise ConfigFileError(f"{path}: {key} must be an array of strings such as {example}, got {describe_value(value)}")
+    problem = type_problem(kind, value)
+    if problem is not None:
+        raise ConfigFileError(f"{path}: {key} {problem}, got {describe_value(value)}")
+
 
 def read_config_file(path) -> dict:
     """Read a ``--config`` TOML file: option name (as on the command line, without ``--``) -> value.
@@ -369,16 +522,27 @@ def read_config_file(path) -> dict:
     array of numbers; they are returned as the range string the command line
     takes.  A table ``[<method>]`` holds that method's settings; its keys are
     returned as ``<method>-<setting>`` (``[mf] max_sweeps = 50`` ->
-    ``mf-max-sweeps``), the command line's ``--mf-max-sweeps``.  Which keys are
-    valid is up to the caller (the CLI knows its options).
+    ``mf-max-sweeps``), the command line's ``--mf-max-sweeps``.  Every value
+    must have its option's TOML type, nothing is coerced (``width = "3"`` and
+    ``steps = true`` are not integers, ``method = "trw"`` is not an array), and
+    a method setting must lie within its bounds (:func:`isingvar.methods.base.check_setting`).
+    Which other keys are valid is up to the caller (the CLI knows its options).
 
     Raises
     ------
     ConfigFileError
         If the file is missing, not UTF-8 text, not valid TOML (the message gives
-        the line), a grid value has another type, or a table is not a method's.
+        the line), a table is not a method's, or a value has another type than its
+        option's.
+    SettingsError
+        (a ConfigFileError too) For a method setting the method does not have, of
+        another type or out of its bounds: ``FILE: [trw] width must be an integer,
+        got '3' (a string)``.
     """
     import tomllib
+
+    from ..methods import setting_fields
+    from ..methods.base import check_setting
 
     path = Path(path)
     try:
@@ -393,11 +557,20 @@ def read_config_file(path) -> dict:
     except UnicodeDecodeError as e:  # TOML is UTF-8; tomllib decodes before it parses
         line = e.object[:e.start].count(b"\n") + 1
         raise ConfigFileError(f"{path}:{line}: not UTF-8 text (byte 0x{e.object[e.start]:02x}); a config file is TOML, saved as UTF-8") from None
+    types = option_types()
+    for key, value in list(values.items()):
+        if key in types and not isinstance(value, dict):
+            _check_option_type(path, key, value, types[key])
     for key in [k for k, v in values.items() if isinstance(v, dict) and k not in GRID_OPTIONS]:
         if key not in all_methods():
             raise ConfigFileError(f"{path}: table [{key}] is not a method; tables are method settings: "
                                   f"{', '.join(f'[{m}]' for m in all_methods())}")
+        method = get_method(key)
+        declared = {name: kind for name, kind, _ in setting_fields(method)}
+        bounds = setting_bounds(method)
         for name, value in values.pop(key).items():
+            if name in declared:  # an unknown one: the CLI names the option it does not have
+                value = check_setting(key, name, declared[name], value, bounds[name], label=f"{path}: [{key}] {name}")
             values[f"{key}-{name.replace('_', '-')}"] = value
     for key in GRID_OPTIONS:
         if key not in values:

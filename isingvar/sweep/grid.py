@@ -93,6 +93,7 @@ def shard_instances(config: SweepConfig, shard: tuple[int, int] | None) -> list[
             )
 
     def cost(inst):
+        """The shard weight of instance ``inst`` = (k, a, b): its (J, h)'s."""
         return weights[inst[1], inst[2]]
 
     # with n >= the instance count, instance r (by cost) goes to shard r and the rest stay empty,
@@ -110,43 +111,63 @@ def shard_instances(config: SweepConfig, shard: tuple[int, int] | None) -> list[
 #: Pool tasks per worker when instances are grouped (see :func:`task_groups`).
 TASKS_PER_WORKER = 16
 
+#: From this estimated time per instance (:func:`isingvar.sweep.estimate.instance_seconds`) each instance is
+#: a pool task of its own: a task costs the pool about a millisecond, 2 % of it.
+TASK_SECONDS = 0.05
 
-def task_groups(todo: list, workers: int, n: int) -> list[list]:
+#: Seconds the sweep spends on an instance besides its methods' estimated cost (building and scaling it,
+#: the values into the file): sk N = 8, exact and mean field, 1,000 samples took 1.7 s in one process.
+INSTANCE_OVERHEAD = 1e-3
+
+#: Worker processes are started when the sweep's estimated work (instances x (their methods' cost +
+#: :data:`INSTANCE_OVERHEAD`)) is at least this: starting them (spawn, imports, the compiled kernels) costs
+#: ~0.7 s, won back with two workers from ~1.4 s of work.
+WORKERS_FROM_SECONDS = 1.5
+
+
+def task_groups(todo: list, workers: int, config: SweepConfig) -> list[list]:
     """``todo`` split into consecutive groups, one pool task each.
 
-    One instance per task from N = :data:`isingvar.exact.ESTIMATE_FROM_N`,
-    where an instance takes long enough that a task's cost does not count and
-    the finest grain balances best.  Below, about :data:`TASKS_PER_WORKER`
-    tasks per worker: a task costs the pool about a millisecond (the config
-    pickled, two pipes, a future), more than a small instance takes, so one
-    task per instance made 20,000 samples of N = 8 slower on two workers
-    (44 s) than in one process (13 s).
+    One instance per task where an instance of ``config`` is estimated at
+    :data:`TASK_SECONDS` or more (:func:`isingvar.sweep.estimate.instance_seconds`,
+    its methods' costs): a task's cost does not count there and the finest
+    grain balances best.  Below, about :data:`TASKS_PER_WORKER` tasks per
+    worker: a task costs the pool about a millisecond (the config pickled, two
+    pipes, a future), more than a small instance takes, so one task per
+    instance made 20,000 samples of N = 8 slower on two workers (44 s) than in
+    one process (13 s).
     """
-    from ..exact import ESTIMATE_FROM_N
+    from .estimate import instance_seconds
 
-    size = 1 if n >= ESTIMATE_FROM_N else -(-len(todo) // (TASKS_PER_WORKER * max(1, workers)))
+    long = len(todo) <= 1 or instance_seconds(config) >= TASK_SECONDS
+    size = 1 if long else -(-len(todo) // (TASKS_PER_WORKER * max(1, workers)))
     return [todo[i:i + size] for i in range(0, len(todo), size)]
 
 
-#: From this many instances a sweep of small ones (N < 25) runs in worker processes by default.
-MANY_INSTANCES = 2000
-
-
 def default_workers(config: SweepConfig, cores: int) -> int:
-    """Worker processes when ``--workers`` is not given: ``cores``, or 1 for a few small instances.
+    """Worker processes when ``--workers`` is not given, from the estimated work of the methods the
+    sweep runs (never from N: ar on N = 20 takes seconds per instance, mean field on N = 1600
+    milliseconds).
 
-    Below N = 25 every method takes milliseconds per instance and the exact
-    kernel already uses every core within an instance, so starting worker
-    processes (spawn, imports, loading the compiled kernels: ~0.7 s) is won
-    back only over many instances: N = 24, 8 samples, 0.89 s with one worker,
-    1.29 s with two (docs/batch.md); sk N = 8, exact and mean field, 1,000
-    samples 1.7 s and 1.6 s, 3,000 samples 4.1 s and 2.8 s (docs/performance.md).
-    So one process below N = 25 unless the sweep has :data:`MANY_INSTANCES`.
+    The work is the instance count times (:func:`isingvar.sweep.estimate.instance_seconds`, the
+    methods' ``cost`` on sample 0, + :data:`INSTANCE_OVERHEAD`).  Below :data:`WORKERS_FROM_SECONDS`
+    one process: starting workers (spawn, imports, loading the compiled kernels: ~0.7 s) is not won
+    back (N = 24, 8 samples, exact and mean field: 0.89 s with one worker, 1.29 s with two,
+    docs/batch.md; sk N = 8, exact and mean field, 1,000 samples 1.7 s and 1.6 s, 3,000 samples 4.1 s
+    and 2.8 s, docs/performance.md).  Above it ``cores``, but no more than the instances: a worker
+    without an instance would only take threads from the others.  The methods are not estimated where
+    the instance count alone decides (one instance; so many that their overhead alone passes the mark).
     """
-    from ..exact import ESTIMATE_FROM_N
+    from .estimate import instance_seconds
 
-    small = config.n < ESTIMATE_FROM_N and len(config.instances()) < MANY_INSTANCES
-    return 1 if small else cores
+    count = len(config.instances())
+    if count <= 1:  # one instance never goes to a pool
+        return 1
+    if count * INSTANCE_OVERHEAD < WORKERS_FROM_SECONDS:  # else enough work without timing the methods
+        work = count * (instance_seconds(config) + INSTANCE_OVERHEAD)
+        if not work >= WORKERS_FROM_SECONDS:
+            return 1
+    return max(1, min(cores, count))
 
 
 def choose_workers(requested: int | None, config: SweepConfig, cores: int) -> tuple[int, str | None]:

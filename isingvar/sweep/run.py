@@ -35,6 +35,7 @@ class SweepSummary:
     total: int  # instances of this run's shard
 
     def to_dict(self) -> dict:
+        """The summary as JSON-ready types (``--json``)."""
         return {
             "path": str(self.path),
             "shape": dict(zip(("sample", "J", "h", "beta"), self.shape)),
@@ -330,7 +331,7 @@ def run_sweep(
             commit_cost = save()
             last_commit = time.perf_counter()
             if pool is not None and len(todo) > 1:
-                tasks = [(config, group) for group in task_groups(todo, getattr(pool, "workers", 1), config.n)]
+                tasks = [(config, group) for group in task_groups(todo, getattr(pool, "workers", 1), config)]
                 results = itertools.chain.from_iterable(pool.imap_unordered(_compute_task, tasks, progress=report))
             else:
                 results = ((inst, compute_instance(config, *inst, progress=report)) for inst in todo)
