@@ -64,8 +64,20 @@ def _encodable(text: str, console: Console | None = None) -> str:
 
 
 def _add_row(table: Table, *cells: str) -> None:
-    """``table.add_row`` with every cell :func:`_encodable`."""
-    table.add_row(*(_encodable(c) for c in cells))
+    """``table.add_row`` with every cell :func:`_encodable`, as plain text (never read as rich markup:
+    ``[periodic|open]`` stays)."""
+    from rich.text import Text
+
+    table.add_row(*(Text(_encodable(c)) for c in cells))
+
+
+def _info_grid() -> Table:
+    """A two-column grid of name and value (``show``, ``--dry-run``): the value wraps between words and
+    breaks a word longer than the line (a path) rather than cut it."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    return grid
 
 
 def _tolerant_streams():
@@ -131,7 +143,106 @@ def _fmt(x: float, se: float = math.nan) -> str:
     return _encodable(f"{x:.{d}f} ± {se:.{d}f}")
 
 
-def _bounds_table(rows, title: str, free_energies: dict, labels: dict | None = None) -> Table:
+# ------------------------------------------------------------------ tables that read at any width
+# A cell is either whole (a number, "x ± se", a name: never broken, never cut) or text that may wrap
+# between words (a reason, a description).  A table whose columns do not fit the console side by side
+# is split into several tables with fewer columns, each repeating the key column(s) (beta, the model,
+# the method), rather than letting rich shrink a column below its longest number or word (which cuts
+# it: "-13.89…").  Where even one column beside the key does not fit, that table is printed wider than
+# the console: a line runs over, nothing is cut.
+
+#: Width of a boxed rich table beyond its columns' content: one padding space each side of a cell and a
+#: rule between (and around) the cells.
+_CELL_EXTRA = 3
+
+
+class _Column:
+    """One column of :func:`_tables`: a header (wraps between words), its cells and, per cell, whether it
+    is whole (never broken) or wraps between words."""
+
+    def __init__(self, header: str, cells: list, whole, justify: str = "left"):
+        self.header = _encodable(header)
+        self.cells = [_encodable(c) for c in cells]
+        self.whole = [whole] * len(cells) if isinstance(whole, bool) else list(whole)
+        self.justify = justify
+
+    def widths(self) -> tuple[int, int]:
+        """(least, natural) content width: the least keeps every whole cell and every word on one line."""
+        from rich.cells import cell_len
+
+        least, natural = 1, 1
+        for text, whole in [(self.header, False), *zip(self.cells, self.whole)]:
+            lines = text.split("\n")
+            natural = max(natural, *(cell_len(line) for line in lines))
+            parts = lines if whole else [word for line in lines for word in line.split()]
+            least = max(least, *(cell_len(p) for p in parts), 1)
+        return least, natural
+
+
+def _groups(least: list, key: int, width: int) -> list[list[int]]:
+    """Column indices of each table: the ``key`` first columns in every one, then as many of the others
+    (in order) as fit in ``width`` at their least widths; at least one each."""
+    groups, current = [], list(range(key))
+    for i in range(key, len(least)):
+        if len(current) > key and sum(least[k] + _CELL_EXTRA for k in current + [i]) + 1 > width:
+            groups.append(current)
+            current = list(range(key))
+        current.append(i)
+    groups.append(current)
+    return groups
+
+
+def _fit(least: list, natural: list, width: int) -> list[int]:
+    """Content widths of one table's columns: natural, the widest narrowed first (never below its least)
+    until the table fits ``width``."""
+    widths = list(natural)
+    excess = sum(w + _CELL_EXTRA for w in widths) + 1 - width
+    while excess > 0:
+        i = max(range(len(widths)), key=lambda k: (widths[k] - least[k] > 0, widths[k]))
+        if widths[i] <= least[i]:
+            break
+        widths[i] -= 1
+        excess -= 1
+    return widths
+
+
+def _tables(title: str, columns: list, *, key: int = 1, width: int | None = None, **table_options) -> list:
+    """``columns`` (:class:`_Column`) as one rich Table, or as several with fewer columns (the ``key`` first
+    columns repeated in each) where they do not fit ``width`` (default the console's) side by side; the
+    title says "(part i of n)".  No number or word is ever cut: every column is at least as wide as its
+    widest whole cell and its longest word."""
+    from rich.text import Text
+
+    width = width or out.width
+    measured = [c.widths() for c in columns]
+    least, natural = [m[0] for m in measured], [m[1] for m in measured]
+    groups = _groups(least, key, width)
+    tables = []
+    for n, group in enumerate(groups, start=1):
+        part = f" (part {n} of {len(groups)})" if len(groups) > 1 else ""
+        table = Table(title=_encodable(title + part), title_justify="left", **table_options)
+        for col, w in zip(group, _fit([least[i] for i in group], [natural[i] for i in group], width)):
+            c = columns[col]
+            table.add_column(Text(c.header), justify=c.justify, width=w, overflow="fold")
+        for r in range(len(columns[0].cells)):
+            table.add_row(*(Text(columns[col].cells[r]) for col in group))
+        tables.append(table)
+    return tables
+
+
+def _print_tables(tables: list) -> None:
+    """Print each table at the console's width, or wider where its columns need more (never cut)."""
+    from rich.segment import Segments
+
+    for table in tables:
+        needed = sum(c.width + _CELL_EXTRA for c in table.columns) + 1
+        if needed <= out.width:
+            out.print(table)
+        else:
+            out.print(Segments(out.render(table, out.options.update_width(needed))), crop=False)
+
+
+def _bounds_tables(rows, title: str, free_energies: dict, labels: dict | None = None, width: int | None = None) -> list:
     """Sample means (± standard error with several samples) against beta, from
     :func:`isingvar.report.bounds_table`: each lower bound on f (certified, then probabilistic), the exact
     f, each estimate of f (an approximation or a Monte Carlo estimate, ± its standard error; not a bound),
@@ -139,29 +250,23 @@ def _bounds_table(rows, title: str, free_energies: dict, labels: dict | None = N
     without a lower bound, the gap of the upper bound above the exact f and each kl_<method> instead.
     Where a value is withheld or not computed its cell holds the reason (``<name>_reason``) in place of
     the number.  ``free_energies`` is :func:`isingvar.report.free_energy_names`; ``labels`` column name ->
-    header (:func:`_column_labels`: a probabilistic bound says its probability)."""
+    header (:func:`_column_labels`: a probabilistic bound says its probability).
+
+    One table, or where the columns do not fit ``width`` (default: the console's) several with beta
+    repeated in each (:func:`_tables`): a number (``x ± se`` included) is never cut or broken over lines;
+    a reason and a header wrap between words."""
     f = free_energies
     lower = [*f["lower"], *f.get("lower_prob", ())]
     names = ["beta", *lower, *f["exact"][:1], *f.get("estimate", ()), *f.get("upper_prob", ()), *f["upper"]]
     names += ["width"] if "width" in rows[0] else ["gap", *(k for k in rows[0] if k.startswith("kl_") and not k.endswith("_se"))]
     # columns of a method that did not run would only hold dashes
     names = [k for k in names if k in rows[0] and any(not math.isnan(r[k]) or r.get(f"{k}_reason") for r in rows)]
-    cells = [[_encodable(r[f"{k}_reason"]) if r.get(f"{k}_reason") else _fmt(r[k], r.get(f"{k}_se", math.nan))
-              for k in names] for r in rows]
-    table = Table(title=_encodable(title), title_justify="left")
-    for col, name in enumerate(names):
-        header = _encodable((labels or {}).get(name, name))
-        if any(r.get(f"{name}_reason") for r in rows):
-            # where the terminal is narrow a reason wraps onto more lines between words, never cut; its
-            # numbers and words stay whole
-            whole = [len(c[col]) for c, r in zip(cells, rows) if not r.get(f"{name}_reason")]
-            whole += [len(word) for c, r in zip(cells, rows) if r.get(f"{name}_reason") for word in c[col].split()]
-            table.add_column(header, justify="right", overflow="fold", min_width=max(whole, default=None))
-        else:
-            table.add_column(header, justify="right")
-    for row in cells:
-        table.add_row(*row)
-    return table
+    columns = []
+    for name in names:
+        reasons = [r.get(f"{name}_reason") for r in rows]
+        cells = [why or _fmt(r[name], r.get(f"{name}_se", math.nan)) for r, why in zip(rows, reasons)]
+        columns.append(_Column((labels or {}).get(name, name), cells, [not why for why in reasons], justify="right"))
+    return _tables(title, columns, key=1, width=width)
 
 
 def _column_labels(result: dict, probabilistic: bool) -> dict:
@@ -254,8 +359,35 @@ class _Progress:
             self.bar.__exit__(*exc)
 
 
+# Help text from the registry and the sweep's defaults, built when the CLI is imported (no numba).
+def _default_model_text() -> str:
+    """The default model of ``isingvar sweep`` as options, e.g. ``sk --n 16`` (from :data:`isingvar.sweep.config.DEFAULT_MODEL`)."""
+    from isingvar.sweep.config import DEFAULT_MODEL
+
+    family, params = DEFAULT_MODEL
+    return " ".join([family, *(f"--{key} {value}" for key, value in params)])
+
+
+def _method_help() -> str:
+    """Help of ``--method``, from the registry: the methods and the default ones."""
+    from isingvar.methods import all_methods, default_methods
+
+    return (f"A method to run (repeat the option): {', '.join(all_methods())}; `isingvar methods` describes them. "
+            f"Default: {', '.join(default_methods())}; a default method that cannot run on the model, or would need "
+            "more memory than allowed, is left out.")
+
+
+def _force_help() -> str:
+    """Help of ``--force``, from the registry: the methods with a time limit (``max_seconds``) and the limits."""
+    from isingvar.methods import all_methods
+
+    limits = ", ".join(f"{name} {m.max_seconds / 60:g} min" for name, m in all_methods().items() if m.max_seconds)
+    return ("Run a method that has a time limit even when it is estimated to take longer (the refusal gives the "
+            f"estimate). Limits: {limits or 'none'}.")
+
+
 # Model options, shared by `sweep` and `model export` (defined once; None means the family's default).
-MODEL_ARGUMENT = typer.Argument(None, help="Model family (see `isingvar models`). Default: an SK instance with N = 16.")
+MODEL_ARGUMENT = typer.Argument(None, help=f"Model family (see `isingvar models`). Default: `{_default_model_text()}`.")
 N_OPTION = typer.Option(None, "--n", help="Number of spins N (sk, curie-weiss, chain, rrg).", rich_help_panel="Model")
 L_OPTION = typer.Option(None, "--L", help="Linear size L (square: N = L^2, cubic: N = L^3).", rich_help_panel="Model")
 J0_OPTION = typer.Option(None, "--J0", help="sk: mean coupling times N, in units of the J axis (default 0).", rich_help_panel="Model")
@@ -370,8 +502,8 @@ def sweep(
     h: str = typer.Option("0", "--h", help="Uniform field(s) added to every h_i.", rich_help_panel="Grid"),
     samples: int | None = typer.Option(None, "--samples", help="Disorder samples (default 4 for disordered families, else 1).", rich_help_panel="Grid"),
     seed: int = typer.Option(0, "--seed", help="Seed; sample k is drawn from rng([seed, k]).", rich_help_panel="Grid"),
-    method: list[str] | None = typer.Option(None, "--method", help="A method to run (repeat the option); see `isingvar methods`. Default: exact (up to N = 62), mf and trw.", rich_help_panel="Methods"),
-    force: bool = typer.Option(False, "--force", help="Run exact enumeration even when it is estimated to take more than 10 minutes.", rich_help_panel="Methods"),
+    method: list[str] | None = typer.Option(None, "--method", help=_method_help(), rich_help_panel="Methods"),
+    force: bool = typer.Option(False, "--force", help=_force_help(), rich_help_panel="Methods"),
     sites: bool | None = typer.Option(None, "--sites/--no-sites", help="Store the methods' per-site variables, e.g. exact <s_i> and mean-field m_i (default: when N <= 1024).", rich_help_panel="Output"),
     out_path: Path | None = typer.Option(None, "--out", help="Result file (default `runs/<model>-n<N>-<UTC time>.h5`).", rich_help_panel="Output"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file.", rich_help_panel="Output"),
@@ -380,7 +512,7 @@ def sweep(
     interval: str = INTERVAL_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout instead of tables.", rich_help_panel="Output"),
     shard: str | None = typer.Option(None, "--shard", help="Run shard i/n (0 <= i < n) of the instances, or 'slurm' for the job-array task; join the files with `isingvar merge`.", rich_help_panel="Batch"),
-    workers: int | None = typer.Option(None, "--workers", help="Processes computing instances in parallel (default: the number of cores; 1 below N = 25 with fewer than 2,000 instances, where starting them costs more than they save).", rich_help_panel="Batch"),
+    workers: int | None = typer.Option(None, "--workers", help="Processes computing instances in parallel (default: the number of cores, no more than the instances; 1 where the methods' estimated work for the sweep is under 1.5 s, where starting them costs more than they save).", rich_help_panel="Batch"),
     config_file: Path | None = typer.Option(None, "--config", is_eager=True, callback=_load_config, help="TOML file of sweep options (keys as the option names, e.g. beta = \"0.1:3:60\"); command-line options override it.", rich_help_panel="Batch"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved grid, instance count and a time estimate; compute and write nothing.", rich_help_panel="Batch"),
     **settings,
@@ -398,7 +530,8 @@ def sweep(
     # SIGTERM stops every phase like Ctrl-C (before the first commit: no file, exit 130)
     with _user_errors(), terminate_as_interrupt():
         from isingvar.errors import ModelParameterError, OutputWriteError, SweepInterrupted
-        from isingvar.io.store import check_output, read_summary
+        from isingvar.io.outputs import check_output
+        from isingvar.io.store import read_summary
         from isingvar.parallel import WorkerPool, available_cores
         from isingvar.report import (
             bounds_table,
@@ -470,7 +603,7 @@ def sweep(
         else:
             rows = bounds_table(result, probabilistic=probabilistic)
             title = f"mean over {rows[0]['n_done']} sample(s) at J={config.J[0]:g}, h={config.h[0]:g}"
-            out.print(_bounds_table(rows, title, free_energy_names(result), _column_labels(result, probabilistic)))
+            _print_tables(_bounds_tables(rows, title, free_energy_names(result), _column_labels(result, probabilistic)))
             for name, value in model_lnZ_values(result).items():
                 out.print(f"{name} = {value:.12g}  (the file's own model, at beta = 1)", highlight=False)
             _print_failures(result)
@@ -498,7 +631,7 @@ def _dry_run(config, shard_spec, path: Path, resume: bool, as_json: bool, force:
     refused = estimate.over_limit and not force
     info = {
         "model": config.model, "params": config.params, "n_spins": config.n,
-        "beta": [float(config.beta.min()), float(config.beta.max()), int(config.beta.size)],
+        "beta": config.beta.tolist(),  # the grid itself: reusable as --beta (comma-joined) or in --config
         "J": config.J.tolist(), "h": config.h.tolist(), "samples": config.samples, "seed": config.seed,
         "methods": list(config.methods), "instances": len(config.instances()), "in_shard": len(mine),
         "to_compute": todo, "estimated_s": round(secs, 1),
@@ -510,7 +643,7 @@ def _dry_run(config, shard_spec, path: Path, resume: bool, as_json: bool, force:
     if as_json:
         typer.echo(json.dumps(info))
         return
-    table = Table.grid(padding=(0, 2))
+    table = _info_grid()
     _add_row(table, "model", f"{config.model} {json.dumps(config.params)}  (N = {config.n})")
     _add_row(table, "beta", f"{config.beta.size} value(s), {config.beta.min():g} … {config.beta.max():g}")
     _add_row(table, "J", ", ".join(f"{x:g}" for x in config.J))
@@ -554,7 +687,7 @@ def show(
         result = read_summary(file)
         a, c = result["attrs"], result["coords"]
         done = result["done"]
-        info = Table.grid(padding=(0, 2))
+        info = _info_grid()
         _add_row(info, "model", f"{a.get('model_family')} {json.dumps(a.get('model_params'))}")
         _add_row(info, "spins N", str(a.get("n_spins")))
         if a.get("source_file"):
@@ -575,7 +708,7 @@ def show(
         for j, k in pairs[:4]:
             rows = bounds_table(result, j, k, probabilistic=probabilistic)
             title = f"mean ± standard error over {rows[0]['n_done']} completed sample(s) at J={c['J'][j]:g}, h={c['h'][k]:g}"
-            out.print(_bounds_table(rows, title, free_energy_names(result), labels))
+            _print_tables(_bounds_tables(rows, title, free_energy_names(result), labels))
         if len(pairs) > 4:
             out.print(f"({len(pairs) - 4} more (J, h) pairs in the file)")
         _print_failures(result)
@@ -613,23 +746,32 @@ def plot(
     var: str = typer.Option("", "--var", help="Also draw these declared quantities against beta, comma-separated (e.g. `u,c,m,chi`): every method that has one on the same axes."),
     interval: str = INTERVAL_OPTION,
 ):
-    """Figure of the free energy (exact and bounds, their interval shaded), the bound gaps and any quantity against beta, per J and h."""
+    """Figure of the free energy (exact and bounds, their interval shaded), the bound gaps and any quantity against beta, per J and h.
+
+    The (J, h) pairs are laid out in a grid, a few side by side and rows as needed; pairs beyond what
+    one image holds go to further images beside it, FILE-2.png, FILE-3.png, ... (docs/cli.md)."""
     with _user_errors():
-        from isingvar.io.store import check_output, read_summary
-        from isingvar.plot import figure_format, plot_result
+        from isingvar.io.outputs import check_output
+        from isingvar.io.store import read_summary
+        from isingvar.plot import figure_format, image_paths, plot_result
         from isingvar.report import is_probabilistic
 
         is_probabilistic(interval)
         png = out_png or file.with_suffix(".png")
         check_output(png, overwrite, inputs=[file])
         figure_format(png)
-        left_out = plot_result(read_summary(file), png, variables=[q.strip() for q in var.split(",") if q.strip()],
-                               interval=interval)
+        summary = read_summary(file)
+        variables = [q.strip() for q in var.split(",") if q.strip()]
+        images = image_paths(summary, png, variables=variables)  # many (J, h) pairs: more than one image
+        for image in images[1:]:
+            check_output(image, overwrite, inputs=[file])
+        left_out = plot_result(summary, png, variables=variables, interval=interval)
         for name, counts in left_out.items():
             total = sum(counts.values())
             reasons = ", ".join(f"{reason}: {n}" for reason, n in counts.items())
             typer.echo(f"left out {total} point{'s' * (total != 1)} of {name} ({reasons})", err=True)
-        out.print(f"wrote {png}", highlight=False)
+        more = f" ({len(images)} images: the (J, h) pairs in order)" if len(images) > 1 else ""
+        out.print(f"wrote {', '.join(map(str, images))}{more}", highlight=False)
 
 
 @app.command()
@@ -637,19 +779,17 @@ def models():
     """The model families, their parameters and energies."""
     from isingvar.families import FAMILIES
 
-    table = Table(title="Model families (energy E = -sum_{i<j} J_ij s_i s_j - sum_i h_i s_i)", show_lines=True)
-    table.add_column("model", no_wrap=True)
-    table.add_column("N", no_wrap=True)
-    table.add_column("parameters")
-    table.add_column("couplings", overflow="fold", ratio=2)
+    rows = []
     for fam in FAMILIES.values():
         params = "\n".join(
-            f"--{p.name} {p.kind.__name__.upper()}" + (f" [{'|'.join(p.choices)}]" if p.choices else "")
+            f"--{p.name} {p.kind.__name__.upper()}" + (f": {', '.join(p.choices)}" if p.choices else "")
             + (" (required)" if p.default is None else f" (default {p.default})")
             for p in fam.params
         )
-        table.add_row(fam.name, fam.size, params, f"{fam.summary}\n{fam.energy}")
-    out.print(table)
+        rows.append((fam.name, fam.size, params, f"{fam.summary}\n{fam.energy}"))
+    # names and sizes whole; parameters and couplings wrap between words (a narrow console: split, model repeated)
+    columns = [_Column(header, [r[k] for r in rows], k < 2) for k, header in enumerate(("model", "N", "parameters", "couplings"))]
+    _print_tables(_tables("Model families (energy E = -sum_{i<j} J_ij s_i s_j - sum_i h_i s_i)", columns, show_lines=True))
 
 
 @app.command()
@@ -657,15 +797,13 @@ def methods():
     """The methods a sweep can run: settings (options --<method>-<setting>) and variables."""
     from isingvar.methods import all_methods, setting_fields
 
-    table = Table(title="Methods (isingvar sweep --method NAME; default ones marked *)", show_lines=True)
-    table.add_column("method", no_wrap=True)
-    table.add_column("settings")
-    table.add_column("variables", overflow="fold", ratio=2)
+    rows = []
     for name, m in all_methods().items():
         settings = "\n".join(f"--{name}-{f.replace('_', '-')} (default {d!r})" for f, _, d in setting_fields(m)) or "—"
         variables = ", ".join(f"{v.name} ({v.kind})" for v in m.variables)
-        _add_row(table, name + (" *" if m.default else ""), settings, f"{m.summary}\n{variables}")
-    out.print(table)
+        rows.append((name + (" *" if m.default else ""), settings, f"{m.summary}\n{variables}"))
+    columns = [_Column(header, [r[k] for r in rows], k == 0) for k, header in enumerate(("method", "settings", "variables"))]
+    _print_tables(_tables("Methods (isingvar sweep --method NAME; default ones marked *)", columns, show_lines=True))
 
 
 model_app = typer.Typer(help="Model instances: write the instance a sweep would use, for other tools.")

@@ -256,10 +256,10 @@ _PHRASES = {
 
 def _entries(summary: dict) -> dict:
     """name -> schema entry (kind, quantity, methods, flags) of the variables of ``summary``: its
-    ``schema``, else the registry's declarations (:func:`isingvar.io.store.schema`) for a hand-built one."""
+    ``schema``, else the registry's declarations (:func:`isingvar.io.schema.schema`) for a hand-built one."""
     if "schema" in summary:
         return summary["schema"]
-    from .io.store import schema
+    from .io.schema import schema
     from .methods import all_methods
 
     return schema(tuple(all_methods()), sites=False)
