@@ -10,11 +10,12 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from isingvar import trw
 from isingvar.families import make_instance, resolve_params
-from isingvar.methods import trw
+from isingvar.methods import trw as trw_method
 from isingvar.model import IsingModel
 
-METHOD = trw.METHOD
+METHOD = trw_method.METHOD
 
 
 def run(model, betas, rng=None, **kw):
@@ -150,7 +151,7 @@ def test_converged_messages_minimise_the_primal():
     m = m.scaled(1.0, 0.4)
     g = trw.Graph(m)
     trees = trw.starting_trees(g, rng, 2)
-    sol = trw.solve(g, trees, 0.5, np.zeros(g.indices.size), trw.Settings(max_iterations=5000, tol=1e-13))
+    sol = trw.solve(g, trees, 0.5, np.zeros(g.indices.size), trw_method.Settings(max_iterations=5000, tol=1e-13))
     assert sol.converged
     for _ in range(5):
         bound, *_ = trw.primal(g, trees, 0.5, sol.u + 1e-3 * rng.normal(size=sol.u.size))
@@ -176,12 +177,12 @@ def test_settings_refused():
     from isingvar.errors import IsingvarError
 
     with pytest.raises(IsingvarError, match="--trw-damping"):
-        trw.Settings(damping=1.0)
+        trw_method.Settings(damping=1.0)
 
 
 def test_cost_and_progress():
     m = inst("square", {"L": 8}, 0)
-    s = trw.Settings()
+    s = trw_method.Settings()
     assert METHOD.cost(m, np.linspace(0.1, 1, 8), s, sites=False) > 0
     assert METHOD.progress_units(m.n, np.linspace(0.1, 1, 8), s) == 8
     steps = []
@@ -195,7 +196,7 @@ def test_polish_lowers_the_primal_and_reaches_the_message_fixed_point():
     m = inst("square", {"L": 4, "boundary": "periodic", "disorder": "gaussian"}, 4).scaled(1.0, 0.3)
     g = trw.Graph(m)
     trees = trw.starting_trees(g, np.random.default_rng(1), 2)
-    sol = trw.solve(g, trees, 0.7, np.zeros(g.indices.size), trw.Settings(max_iterations=5000, tol=1e-13))
+    sol = trw.solve(g, trees, 0.7, np.zeros(g.indices.size), trw_method.Settings(max_iterations=5000, tol=1e-13))
     assert sol.converged
     start, *_ = trw.primal(g, trees, 0.7, np.zeros(g.indices.size))
     u, _ = trw.polish(g, trees, 0.7, np.zeros(g.indices.size), 500, 1e-10)
@@ -270,7 +271,7 @@ def test_memory_model_and_refusal_of_star_trees():
     from isingvar.sweep.config import _applicable
     from isingvar.sweep.estimate import MAX_METHOD_BYTES, check_memory
 
-    s = trw.Settings()
+    s = trw_method.Settings()
     betas = np.array([0.5, 1.0])
     # the estimate covers what a run holds at its peak (star trees on a complete graph: O(N^2))
     m = inst("sk", {"n": 120}, 0)

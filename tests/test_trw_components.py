@@ -4,10 +4,11 @@ width reaches the graph's own, checked against plain-numpy enumeration."""
 import numpy as np
 import pytest
 
+from isingvar import trw_components as tc
 from isingvar.errors import ConfigFileError
-from isingvar.methods import _trw_components as tc
 from isingvar.methods import trw
 from isingvar.model import IsingModel
+from isingvar.trw import RESIDUAL_LIMIT
 
 BETAS = np.array([0.05, 0.4, 1.0, 3.0])
 
@@ -97,8 +98,8 @@ def test_share_optimisation_lowers_the_bound():
     exact = brute_lnz(m, 1.0)[0]
     for c in tc.constructions(m, 2):
         start = np.zeros((c.K, m.n))
-        uniform = tc.optimise(m, c, 1.0, start, 0, 1e-8, trw.RESIDUAL_LIMIT)[0]
-        tuned = tc.optimise(m, c, 1.0, start, 20, 1e-8, trw.RESIDUAL_LIMIT)[0]
+        uniform = tc.optimise(m, c, 1.0, start, 0, 1e-8, RESIDUAL_LIMIT)[0]
+        tuned = tc.optimise(m, c, 1.0, start, 20, 1e-8, RESIDUAL_LIMIT)[0]
         assert exact <= tuned < uniform - 1e-6, c.name
 
 

@@ -1,10 +1,10 @@
-"""Reweighted upper bound on ln Z over components of small width (the trw method's ``width > 1``).
+"""Reweighted upper bound on ln Z over components of small width (:mod:`isingvar.trw` with ``width > 1``).
 
 For subgraphs P with weights rho_P (sum 1) and parameters theta_P supported on P with
 sum_P rho_P theta_P = theta, convexity of ln Z gives ln Z(theta) <= sum_P rho_P ln Z(theta_P)
 (Wainwright, Jaakkola & Willsky, IEEE Trans. Inf. Theory 51, 2313 (2005), Sec. VII, hypertrees;
 Wainwright & Jordan 2008, sec. 7.2).  Each ln Z(theta_P) is over all N spins and computed exactly by
-variable elimination (:mod:`isingvar.elimination`) on the spins P's bonds touch; every other spin
+variable elimination (:mod:`isingvar.exact.elimination`) on the spins P's bonds touch; every other spin
 contributes ln 2cosh of its field share.  Every component has elimination width <= the setting
 ``width`` (checked on the plan elimination builds, never assumed), weights are uniform, 1 / K.
 
@@ -22,38 +22,76 @@ Coupling shares are uniform: theta_P,e = theta_e K / c_e over the c_e components
 shares start uniform (theta_i each) and are then improved by L-BFGS on the primal, the gradient being
 <s_i> of each component (exact, from elimination's per-site values); every iterate is a certified
 bound and the least one is reported.
+
+Every function that runs elimination takes ``check`` (:func:`isingvar.interrupt.deferred_interrupt`'s) and
+calls it after each union model: a signal waits for one elimination call, never for a whole
+construction (on ``square --L 100`` with width 20 a union model's plan and pass take seconds).
+
+(Slightly over 600 lines: finding the constructions and evaluating them share the union models, and a
+split would only move :class:`Construction` between two modules that both need its internals.)
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import Callable
 
 import numpy as np
 
-from .. import elimination
-from ..model import IsingModel
+from .errors import CertificateError
+from .exact import elimination
+from .model import IsingModel
+
+
+def _never() -> None:
+    """The ``check`` of a caller that holds no signals."""
+
 
 #: Most spins in one union model of components (elimination runs greedy min-fill up to this size).
 MAX_UNION_SPINS = 4000
+
+_ONE = np.ones(1)
 
 
 class Construction:
     """K components (bond lists) with uniform weights and their union models for elimination.
 
-    name : str; edges : list of int64 arrays (bond ids of the model); counts : int (E,) components holding
-    each bond; spins : list of int64 arrays, the spins each component's bonds touch; chunks : list of
-    dicts from :meth:`_union` (components in one union model of at most :data:`MAX_UNION_SPINS` spins,
-    unless one component alone is larger).
+    Parameters
+    ----------
+    model : IsingModel
+    name : str
+    edges : list of int64 arrays
+        The bond ids of each component.
+
+    Attributes
+    ----------
+    name, K : the construction's name and number of components.
+    edges : list of int64 arrays (bond ids of the model); counts : int (E,) components holding each bond.
+    spins : list of int64 arrays
+        The spins each component's bonds touch.
+    chunks : list of dict
+        Union models from :meth:`_union`: components in one union model of at most
+        :data:`MAX_UNION_SPINS` spins, unless one component alone is larger (then its connected pieces).
+    entries : int or None
+        Clique entries of one elimination pass over every union model (set by :meth:`width`).
+    sites_fit : bool
+        Whether every union model's per-site pass (the field shares' gradient) fits elimination's memory
+        (set by :meth:`width`; False: the shares stay uniform).
     """
 
     def __init__(self, model: IsingModel, name: str, edges: list[np.ndarray]):
         self.name = name
         self.n = model.n
+        self._edge_i, self._edge_j = model.edge_i, model.edge_j
         self.edges = [np.asarray(e, dtype=np.int64) for e in edges]
         self.K = len(self.edges)
         self.counts = np.bincount(np.concatenate(self.edges), minlength=model.n_edges) if self.edges else \
             np.zeros(model.n_edges, dtype=np.int64)
         self.spins = [np.unique(np.concatenate([model.edge_i[e], model.edge_j[e]])) for e in self.edges]
+        self.entries = None
+        self.sites_fit = True
+        self._reverse = False
         # items: a component, or its connected pieces where it is too large for one union model (a
         # component of disjoint bands on a large lattice: each band is eliminated on its own)
         items = []
@@ -69,15 +107,15 @@ class Construction:
         for p, e in items:
             k = np.unique(np.concatenate([model.edge_i[e], model.edge_j[e]])).size
             if cur and size + k > MAX_UNION_SPINS:
-                self.chunks.append(self._union(model, cur))
+                self.chunks.append(self._union(cur))
                 cur, size = [], 0
             cur.append((p, e))
             size += k
         if cur:
-            self.chunks.append(self._union(model, cur))
+            self.chunks.append(self._union(cur))
 
-    def _union(self, model, items):
-        """The disjoint union of ``items`` ((component, bond ids) pairs) as one model: dict of comps
+    def _union(self, items):
+        """The disjoint union of ``items`` ((component, bond ids) pairs) as one model: dict of items, comps
         (int64 (k,), the component of each item), eid (model bond of each union bond, union order), glob
         (model spin of each union spin), offsets (int64 (k + 1,), each item's first union spin) and
         pattern (IsingModel with unit couplings)."""
@@ -85,24 +123,33 @@ class Construction:
         off = 0
         offsets = []
         for p, e in items:
-            sp = np.unique(np.concatenate([model.edge_i[e], model.edge_j[e]]))
+            sp = np.unique(np.concatenate([self._edge_i[e], self._edge_j[e]]))
             offsets.append(off)
-            ei.append(np.searchsorted(sp, model.edge_i[e]) + off)
-            ej.append(np.searchsorted(sp, model.edge_j[e]) + off)
+            ei.append(np.searchsorted(sp, self._edge_i[e]) + off)
+            ej.append(np.searchsorted(sp, self._edge_j[e]) + off)
             eid.append(e)
             glob.append(sp)
             off += sp.size
         ei, ej, eid = np.concatenate(ei), np.concatenate(ej), np.concatenate(eid)
         order = np.argsort(ei * off + ej, kind="stable")
         pattern = IsingModel(off, ei[order], ej[order], np.ones(ei.size))
-        return {"comps": np.array([p for p, _ in items], dtype=np.int64), "eid": eid[order],
+        return {"items": items, "comps": np.array([p for p, _ in items], dtype=np.int64), "eid": eid[order],
                 "glob": np.concatenate(glob), "offsets": np.array(offsets + [off]), "pattern": pattern}
 
-    def orders_fit(self, width: int) -> bool:
+    def chunk_order(self) -> list[int]:
+        """The union models' indices in the order of the next evaluation: alternately forward and backward,
+        so that consecutive evaluations of a construction of more union models than elimination's plan
+        cache holds rebuild only the plans beyond it, not every one (the values do not depend on it)."""
+        order = list(range(len(self.chunks)))
+        self._reverse = not self._reverse
+        return order[::-1] if not self._reverse else order
+
+    def orders_fit(self, width: int, check: Callable[[], None] = _never) -> bool:
         """Whether every union model has an elimination order within ``width`` (an order search that
-        gives up past it; no plan built), each distinct pattern searched once."""
+        gives up past it; no plan built), each distinct pattern searched once; ``check()`` before each."""
         seen = set()
         for ch in self.chunks:
+            check()
             pat = ch["pattern"]
             key = pat.edge_i.tobytes() + pat.edge_j.tobytes() + bytes(str(pat.n), "ascii")
             if key in seen:
@@ -112,14 +159,34 @@ class Construction:
             seen.add(key)
         return True
 
-    def width(self) -> int | None:
-        """Largest elimination width over the union models (None where elimination finds no plan)."""
-        w = 0
-        for ch in self.chunks:
-            plan = elimination.structure(ch["pattern"])
-            if plan is None:
+    def width(self, check: Callable[[], None] = _never) -> int | None:
+        """Largest elimination width over the union models, checked on elimination's own plans
+        (``check()`` before each plan).
+
+        Returns None where elimination finds no plan for a union model or its tables would not fit
+        (:func:`isingvar.exact.elimination.applicable`).  A union model whose per-site pass would not fit
+        is split into halves of its items while it has two or more; :attr:`sites_fit` says whether every
+        one fits then.  Sets :attr:`entries`.
+        """
+        w, entries, a = 0, 0, 0
+        self.sites_fit = True
+        while a < len(self.chunks):
+            check()
+            pat = self.chunks[a]["pattern"]
+            plan = elimination.structure(pat)
+            if plan is None or elimination.applicable(pat, _ONE, sites=False) is not None:
                 return None
+            if elimination.applicable(pat, _ONE, sites=True) is not None:
+                items = self.chunks[a]["items"]
+                if len(items) > 1:
+                    half = len(items) // 2
+                    self.chunks[a:a + 1] = [self._union(items[:half]), self._union(items[half:])]
+                    continue
+                self.sites_fit = False
             w = max(w, plan.width)
+            entries += plan.entries
+            a += 1
+        self.entries = entries
         return w
 
 
@@ -281,25 +348,90 @@ def _groups(model: IsingModel, cover: np.ndarray, size: int) -> list[list[np.nda
     return out
 
 
-def constructions(model: IsingModel, width: int) -> list[Construction]:
-    """Every construction of components of elimination width <= ``width`` that covers each coupled
-    pair (module docstring); each is checked on elimination's own plan.  The whole graph alone where it
-    passes (then nothing else is needed: the bound is exact)."""
+#: Constructions :func:`survey` built for a cost estimate, handed to the next :func:`constructions` of the
+#: same model and width (once: the sweep estimates sample 0, then runs it): key, constructions.
+_HANDOFF: dict = {}
+
+#: Largest N whose constructions :func:`survey` builds whole; above, those of its first SURVEY_MAX_N spins
+#: (the first rows of a lattice) scaled by N / SURVEY_MAX_N.  Building them for N = 10^4 (square L = 100,
+#: width 20) took 23-44 s of Python.
+SURVEY_MAX_N = 10_000
+
+
+def _key(model: IsingModel, width: int) -> tuple:
+    digest = hashlib.sha1(np.int64(model.n).tobytes() + model.edge_i.tobytes() + model.edge_j.tobytes()
+                          + model.couplings.tobytes()).digest()
+    return digest, width, MAX_UNION_SPINS
+
+
+def survey(model: IsingModel, width: int) -> tuple[float, list[Construction]]:
+    """The constructions a run on ``model`` would evaluate, for a cost estimate.
+
+    Returns
+    -------
+    (scale, constructions)
+        The constructions of ``model`` (handed to the run's own :func:`constructions` call that follows)
+        with ``scale`` 1; above :data:`SURVEY_MAX_N` spins those of the model induced on its first
+        SURVEY_MAX_N spins, to be multiplied by ``scale`` = N / SURVEY_MAX_N.
+    """
+    probe, scale = model, 1.0
+    if model.n > SURVEY_MAX_N:
+        keep = (model.edge_i < SURVEY_MAX_N) & (model.edge_j < SURVEY_MAX_N)
+        probe = IsingModel(SURVEY_MAX_N, model.edge_i[keep], model.edge_j[keep], model.couplings[keep],
+                           model.fields[:SURVEY_MAX_N])
+        scale = model.n / SURVEY_MAX_N
+    cons = _constructions(probe, width, _never)
+    if probe is model:
+        _HANDOFF.clear()
+        _HANDOFF.update(key=_key(model, width), cons=cons)
+    return scale, cons
+
+
+def constructions(model: IsingModel, width: int, check: Callable[[], None] = _never) -> list[Construction]:
+    """Every construction of components of elimination width <= ``width`` that covers each coupled pair.
+
+    Parameters
+    ----------
+    model : IsingModel
+    width : int
+        Largest elimination width of a component.
+    check : callable
+        Called between steps (before each union model's order search and plan, each layering): raises
+        KeyboardInterrupt for a held signal.
+
+    Returns
+    -------
+    list of Construction
+        The constructions of the module docstring, each checked on elimination's own plan; the whole
+        graph alone where it passes (then nothing else is needed: the bound is exact); empty where none
+        fits.  Those :func:`survey` just built for the same model and width where it did.
+    """
+    handed = _HANDOFF.copy()
+    _HANDOFF.clear()
+    if handed and handed["key"] == _key(model, width):
+        return handed["cons"]
+    return _constructions(model, width, check)
+
+
+def _constructions(model: IsingModel, width: int, check: Callable[[], None]) -> list[Construction]:
+    """:func:`constructions`, built."""
     needed = model.couplings != 0
     if model.n_edges == 0 or not needed.any():
         return [Construction(model, "whole", [np.arange(model.n_edges)])]
     whole = Construction(model, "whole", [np.arange(model.n_edges)])
     # an order search that gives up past the width first: a wide graph is told at once
-    if whole.orders_fit(width):
-        w = whole.width()
+    if whole.orders_fit(width, check):
+        w = whole.width(check)
         if w is not None and w <= width:
             return [whole]
+    check()
     out = []
     found = _index_layers(model)
     layerings = [("bfs-bands", _far_vertex_layers(model), 0)]
     if found is not None:
         layerings.append(("index-bands", found[0], found[1]))
     for name, layer, period in layerings:
+        check()
         ok = []
         for r in range(2, int(layer.max()) + 1):
             # the thickest bands within the width: one component's own plan first (N spins), the union
@@ -312,7 +444,7 @@ def constructions(model: IsingModel, width: int) -> list[Construction]:
             else:
                 continue
             # an order search that gives up past the width (no plan built): most tries fail fast
-            if not Construction(model, name, comps[:1]).orders_fit(width):
+            if not Construction(model, name, comps[:1]).orders_fit(width, check):
                 break
             ok.append((r, comps))
         for r, _ in reversed(ok):
@@ -325,7 +457,7 @@ def constructions(model: IsingModel, width: int) -> list[Construction]:
                 if np.any(cnt[needed] == 0):
                     continue
                 c = Construction(model, f"{name}(r={r}, K={k})", comps)
-                cw = c.width()
+                cw = c.width(check)
                 if cw is not None and cw <= width:
                     found.append(c)
             if found:
@@ -337,7 +469,7 @@ def constructions(model: IsingModel, width: int) -> list[Construction]:
         for kind, groups in zip(("consecutive", "dissimilar"), _groups(model, cover, width)):
             comps = [np.flatnonzero(np.isin(model.edge_i, g) | np.isin(model.edge_j, g)) for g in groups]
             c = Construction(model, f"cover{side}-{kind}(k={width})", comps)
-            cw = c.width()
+            cw = c.width(check)
             if cw is not None and cw <= width:
                 out.append(c)
     return out
@@ -350,39 +482,39 @@ def shares(model: IsingModel, c: Construction, beta: float) -> list[np.ndarray]:
     return [theta[ch["eid"]] * c.K / c.counts[ch["eid"]] for ch in c.chunks]
 
 
-def evaluate(model: IsingModel, c: Construction, beta: float, fields: np.ndarray, *, sites: bool,
-             residual_limit: float):
-    """The certified bound (1/K) sum_P ln Z(theta_P) for field shares ``fields`` float64 (K, N).
+def _union_lnz(ch: dict, cs: np.ndarray, fields: np.ndarray, sites: bool):
+    """ln Z of one union model ``ch`` of a construction with coupling shares ``cs`` (union order) and the
+    field shares ``fields`` (K, N) of its components, by elimination; returns (ln Z, <s> over the union's
+    spins or None)."""
+    f_union = np.empty(ch["glob"].size)
+    for a, p in enumerate(ch["comps"].tolist()):
+        lo, hi = ch["offsets"][a], ch["offsets"][a + 1]
+        f_union[lo:hi] = fields[p, ch["glob"][lo:hi]]
+    pat = ch["pattern"]
+    m = IsingModel(pat.n, pat.edge_i, pat.edge_j, cs, f_union)
+    res = elimination.run(m, np.array([1.0]), sites=sites)
+    if not sites:
+        return float(res.lnZ[0]), None
+    return float(res.lnZ[0]), (res.sites[0] if res.sites is not None else np.zeros(pat.n))
 
-    Returns (bound, <s_i>_P float64 (K, N) or None, relative residual).  Raises RuntimeError when the
-    decomposition does not reproduce beta J and beta h to ``residual_limit`` (relative), or a
-    component's elimination width exceeds its plan's (checked by the caller through Construction.width).
-    """
+
+def _certified(model: IsingModel, c: Construction, beta: float, fields: np.ndarray, cshares: list,
+               lnz_parts: list, residual_limit: float) -> tuple[float, float]:
+    """The bound (1/K) sum_P ln Z(theta_P) from the union models' ln Z (``lnz_parts``, chunk order) and
+    the spins outside every component, once the split (``cshares``, ``fields``) is checked to reproduce
+    beta J and beta h; returns (bound, relative residual).  Raises CertificateError when it does not."""
+    from .trw import relative_residual
+
     K, n = c.K, model.n
     coup_sum = np.zeros(model.n_edges)
     inside = np.zeros((K, n), dtype=bool)
-    lnz_parts = []
-    mags = np.tanh(fields) if sites else None
-    cshares = shares(model, c, beta)
     for ch, cs in zip(c.chunks, cshares):
         np.add.at(coup_sum, ch["eid"], cs / K)
-        f_union = np.empty(ch["glob"].size)
         for a, p in enumerate(ch["comps"].tolist()):
-            lo, hi = ch["offsets"][a], ch["offsets"][a + 1]
-            f_union[lo:hi] = fields[p, ch["glob"][lo:hi]]
-            inside[p, ch["glob"][lo:hi]] = True
-        pat = ch["pattern"]
-        m = IsingModel(pat.n, pat.edge_i, pat.edge_j, cs, f_union)
-        res = elimination.run(m, np.array([1.0]), sites=sites)
-        lnz_parts.append(float(res.lnZ[0]))
-        if sites:
-            s = res.sites[0] if res.sites is not None else np.zeros(pat.n)
-            for a, p in enumerate(ch["comps"].tolist()):
-                lo, hi = ch["offsets"][a], ch["offsets"][a + 1]
-                mags[p, ch["glob"][lo:hi]] = s[lo:hi]
+            inside[p, ch["glob"][ch["offsets"][a]:ch["offsets"][a + 1]]] = True
     # spins outside a component: ln 2cosh of their field share
     out = np.where(inside, 0.0, np.logaddexp(fields, -fields))
-    lnz_parts.append(math.fsum(out.ravel()))
+    parts = list(lnz_parts) + [math.fsum(out.ravel())]
     # the certificate: sum_P rho_P theta_P = theta
     theta_e, theta_h = beta * model.couplings, beta * model.fields
     fsum = fields.sum(axis=0) / K
@@ -390,29 +522,115 @@ def evaluate(model: IsingModel, c: Construction, beta: float, fields: np.ndarray
                 max((np.max(np.abs(cs), initial=0.0) for cs in cshares), default=0.0) / K,
                 np.max(np.abs(fields), initial=0.0) / K)
     err = max(np.max(np.abs(coup_sum - theta_e), initial=0.0), np.max(np.abs(fsum - theta_h), initial=0.0))
-    residual = err / scale if scale > 0 else err
+    residual = relative_residual(err, scale)
     if not residual <= residual_limit:
-        raise RuntimeError(f"TRW: component decomposition does not reproduce the model (relative residual "
-                           f"{residual:.3g})")
-    return math.fsum(lnz_parts) / K, mags, residual
+        raise CertificateError(f"TRW certificate failed at beta = {beta:g}: the component decomposition {c.name} does not "
+                               f"reproduce the model (relative residual {residual:.3g}, limit {residual_limit:g}); "
+                               f"no bound is reported; use --trw-width 1, or report it with the instance "
+                               f"(isingvar model export)")
+    return math.fsum(parts) / K, residual
+
+
+def evaluate(model: IsingModel, c: Construction, beta: float, fields: np.ndarray, *, sites: bool,
+             residual_limit: float, check: Callable[[], None] = _never):
+    """The certified bound (1/K) sum_P ln Z(theta_P) for field shares ``fields``.
+
+    Parameters
+    ----------
+    model : IsingModel
+    c : Construction
+    beta : float
+    fields : float64 (K, N)
+        Each component's field shares (summing to K beta h over the components).
+    sites : bool
+        Also <s_i> of every component (the gradient of the bound).
+    residual_limit : float
+        Largest relative residual of the split accepted.
+    check : callable
+        Called after each union model's elimination.
+
+    Returns
+    -------
+    (bound, <s_i>_P float64 (K, N) or None, relative residual)
+
+    Raises
+    ------
+    CertificateError
+        When the decomposition does not reproduce beta J and beta h to ``residual_limit`` (relative).
+        A component's elimination width is checked by the caller (:meth:`Construction.width`).
+    """
+    mags = np.tanh(fields) if sites else None
+    cshares = shares(model, c, beta)
+    lnz_parts = [0.0] * len(c.chunks)
+    for a in c.chunk_order():
+        ch = c.chunks[a]
+        lnz, s = _union_lnz(ch, cshares[a], fields, sites)
+        lnz_parts[a] = lnz
+        if sites:
+            for a, p in enumerate(ch["comps"].tolist()):
+                lo, hi = ch["offsets"][a], ch["offsets"][a + 1]
+                mags[p, ch["glob"][lo:hi]] = s[lo:hi]
+        check()
+    bound, residual = _certified(model, c, beta, fields, cshares, lnz_parts, residual_limit)
+    return bound, mags, residual
+
+
+def evaluate_uniform(model: IsingModel, c: Construction, betas: np.ndarray, residual_limit: float,
+                     check: Callable[[], None] = _never) -> np.ndarray:
+    """:func:`evaluate` with the uniform field split (every component beta h) at each of ``betas``.
+
+    The same numbers as one :func:`evaluate` per beta, computed union model by union model (each over
+    all betas), so elimination builds each union model's plan once however many the construction has
+    (its plan cache holds a few patterns only).
+
+    Parameters
+    ----------
+    model : IsingModel
+    c : Construction
+    betas : float64 (nb,)
+    residual_limit : float
+    check : callable
+        Called after each elimination.
+
+    Returns
+    -------
+    float64 (nb,)
+        The certified bounds.
+    """
+    K, n = c.K, model.n
+    fields = [np.broadcast_to(float(beta) * model.fields, (K, n)) for beta in betas]
+    cshares = [shares(model, c, float(beta)) for beta in betas]
+    parts = [[] for _ in betas]
+    for a, ch in enumerate(c.chunks):
+        for q in range(len(betas)):
+            parts[q].append(_union_lnz(ch, cshares[q][a], fields[q], False)[0])
+            check()
+    return np.array([_certified(model, c, float(beta), fields[q], cshares[q], parts[q], residual_limit)[0]
+                     for q, beta in enumerate(betas)], dtype=np.float64)
 
 
 def optimise(model: IsingModel, c: Construction, beta: float, d0: np.ndarray, iterations: int, tol: float,
-             residual_limit: float):
+             residual_limit: float, check: Callable[[], None] = _never):
     """Field shares fields = beta h + d - mean_P d minimising the primal, by L-BFGS
-    (:func:`isingvar.methods._lbfgs.minimise`) from offsets ``d0`` float64 (K, N).
+    (:func:`isingvar.lbfgs.minimise`) from offsets ``d0`` float64 (K, N).
 
-    Every evaluation is a certified bound; returns (least bound, its offsets d (K, N), evaluations,
-    converged: gradient max below ``tol`` or no relative progress above 1e-13).
+    Every evaluation is a certified bound (:func:`evaluate`, ``check`` after each union model).
+
+    Returns
+    -------
+    (least bound, its offsets d (K, N), evaluations, converged: gradient max below ``tol`` or no
+    relative progress above 1e-13)
     """
-    from ._lbfgs import minimise
+    from .lbfgs import minimise
 
     theta_h = beta * model.fields
     K = c.K
 
     def fg(d):
+        """The bound at offsets ``d`` (projected on sum_P d = 0) and its projected gradient."""
         d = d - d.mean(axis=0)
-        val, mags, _ = evaluate(model, c, beta, theta_h + d, sites=iterations > 0, residual_limit=residual_limit)
+        val, mags, _ = evaluate(model, c, beta, theta_h + d, sites=iterations > 0, residual_limit=residual_limit,
+                                check=check)
         if mags is None:
             return val, np.zeros_like(d)
         g = mags / K

@@ -1,8 +1,8 @@
 """Minimising a convex primal bound with scipy's L-BFGS-B, keeping the least value it evaluated.
 
-Both reweighted bounds (trw's messages and its components' field shares) minimise a convex function
-whose every evaluation is itself a certified upper bound on ln Z, so the least value seen is the one
-to report, whether or not the optimiser converged.
+Both reweighted bounds (:mod:`isingvar.trw`'s messages and :mod:`isingvar.trw_components`' field
+shares) minimise a convex function whose every evaluation is itself a certified upper bound on ln Z, so
+the least value seen is the one to report, whether or not the optimiser converged.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ def minimise(fg, x0: np.ndarray, iterations: int, tol: float, ftol: float):
     evals = [0]
 
     def flat(x):
+        """``fg`` on the flat vector scipy passes, counting calls and keeping the least value."""
         x = x.reshape(shape)
         f, g = fg(x)
         evals[0] += 1
