@@ -131,10 +131,12 @@ class Trainer:
     t: int = 0
 
     def __post_init__(self):
+        """Zero Adam moments shaped like the network's parameters."""
         self.m = np.zeros_like(self.net.theta)
         self.v = np.zeros_like(self.net.theta)
 
     def step(self, g):
+        """One Adam step along the gradient ``g`` (float64, the parameters' shape), in place."""
         self.t += 1
         self.m *= ADAM_BETA1
         self.m += (1 - ADAM_BETA1) * g
@@ -167,6 +169,7 @@ def energy_function(model):
     indptr, indices, data = model.csr
 
     def sparse(s):
+        """Energies float64 (K,) of the K rows of ``s`` from the CSR couplings."""
         out = np.empty(s.shape[0])
         ar.energies(indptr, indices, data, model.fields, s, out)
         return out
@@ -286,6 +289,7 @@ def evaluate(net: Network, model, beta: float, samples: int, batch: int, rng, de
     dU = rho * (E - U)
 
     def se(infl):
+        """Delta-method standard error: the root sum of squares of the influences ``infl``."""
         return float(np.sqrt(np.sum(infl * infl)))
 
     return Estimates(

@@ -13,6 +13,7 @@ from .errors import ModelError, ModelParameterError
 
 @dataclass(frozen=True)
 class ExportSummary:
+    """What ``model export`` wrote: the file and the instance it holds."""
     path: Path
     format: str
     n: int

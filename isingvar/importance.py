@@ -265,7 +265,8 @@ def markov_lower_bound(logw, delta: float) -> float:
     logc, n, A = np.array(logc), np.array(n), np.array(A)
     ln_inv_delta = -math.log(d)
 
-    def excess(t: float) -> float:  # ln G(t) - ln(1/delta), decreasing in t
+    def excess(t: float) -> float:
+        """ln G(t) - ln(1/delta): decreasing in t, zero at the bound."""
         return _logsumexp(logc + n * (A - t)) - ln_inv_delta
 
     # lo: one term alone reaches 1/delta, so G(lo) >= 1/delta; hi: every term <= 1/(delta #terms).

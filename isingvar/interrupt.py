@@ -32,9 +32,11 @@ def deferred_interrupt():
     previous = {s: h for s in HELD_SIGNALS if callable(h := signal.getsignal(s))}
 
     def hold(signum, frame):
+        """Signal handler: remember the signal, to be raised at the next :func:`check`."""
         pending.append(signum)
 
     def check():
+        """Raise KeyboardInterrupt if a signal arrived since the block began (an interrupt point)."""
         if pending:
             raise KeyboardInterrupt
 
@@ -60,6 +62,7 @@ def terminate_as_interrupt():
         return
 
     def interrupt(signum, frame):
+        """Signal handler: stop as Ctrl-C does."""
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, interrupt)

@@ -381,6 +381,7 @@ def mean_field(
     names = [name for name in STARTS if not (name == "down" and not np.any(model.fields))]
 
     def convex(k):
+        """Whether the step at beta index ``k`` keeps the update a contraction (beta lam < 1)."""
         return b[k] * lam < 1.0
 
     # the runs live in the sweep's order (the carry too); only the random rows are renumbered, and only

@@ -22,6 +22,7 @@ class MergeSummary:
     missing: list
 
     def to_dict(self) -> dict:
+        """The summary as JSON-ready types (``merge --json``)."""
         return {"path": str(self.path), "done": self.done, "total": self.total,
                 "missing": [list(m) for m in self.missing]}
 

@@ -47,6 +47,7 @@ class Variable:
 
     @property
     def per_site(self) -> bool:
+        """Whether the variable has a ``site`` axis."""
         return "site" in self.dims
 
 
