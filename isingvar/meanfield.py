@@ -13,11 +13,11 @@ bound is evaluated at the final m whether or not the iteration converged.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import patterns
 from .interrupt import deferred_interrupt
 from .model import IsingModel
 from .parallel import kernel_threads, numba_threads
@@ -31,7 +31,9 @@ STARTS = ("paramagnetic", "up", "down", "random")
 class MeanFieldResult:
     """Mean-field results of one model over a beta grid.
 
-    Attributes (float64 arrays of shape (nb,) aligned with ``betas`` unless noted)
+    The arrays are float64 of shape (nb,), aligned with ``betas``, unless noted.
+
+    Attributes
     ----------
     betas : inverse temperatures.
     lnZ_lower : S - beta U at the chosen m; a lower bound on ln Z (nats, total).
@@ -92,13 +94,9 @@ MIN_CLASS = 16
 #: against 25 ms on one, L = 300 48 ms against 3 (docs/performance.md), so only beyond 4 * 10^6 spins.
 WIDE_MIN = 1 << 22
 
-# colourings by the CSR pattern they colour (IsingModel.scaled shares the pattern, so a sweep's
-# J and h axes colour once); an entry goes with its pattern
-_COLOURINGS: dict[int, tuple] = {}
-
-
 def colour_classes(model: IsingModel):
-    """A proper colouring of the coupling graph, grouped: (perm, cstart), cached per CSR pattern.
+    """A proper colouring of the coupling graph, grouped: (perm, cstart), kept in the pattern cache
+    (:mod:`isingvar.patterns`: a sweep's samples and its J and h axes colour once).
 
     ``perm`` int64 (N,) lists the sites class by class (ascending within a class) and
     class c is ``perm[cstart[c]:cstart[c + 1]]`` (``cstart`` int64 (C + 1,)).  No two
@@ -106,21 +104,40 @@ def colour_classes(model: IsingModel):
     (:func:`isingvar.kernels.meanfield._greedy_colouring`): 2 classes on square and
     cubic lattices with even L or open boundaries, at most d + 1 on a d-regular graph,
     N on a dense model.
-    """
-    indptr, indices, _ = model.csr  # indices: the pattern's array, shared by scaled copies
-    hit = _COLOURINGS.get(id(indices))
-    if hit is not None and hit[0]() is indices:
-        return hit[1]
-    from .kernels.meanfield import _greedy_colouring
 
-    colour = _greedy_colouring(indptr, indices)
-    perm = np.argsort(colour, kind="stable")
-    cstart = np.zeros(int(colour.max(initial=-1)) + 2, dtype=np.int64)
-    np.cumsum(np.bincount(colour, minlength=cstart.size - 1), out=cstart[1:])
-    key = id(indices)
-    _COLOURINGS[key] = (weakref.ref(indices), (perm, cstart))
-    weakref.finalize(indices, _COLOURINGS.pop, key, None)
-    return perm, cstart
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+
+    Returns
+    -------
+    perm : ndarray of int64, shape (N,)
+        The sites class by class.
+    cstart : ndarray of int64, shape (C + 1,)
+        Start of each class in ``perm``.
+    """
+
+    def build():
+        """(perm, cstart) of the model's pattern.
+
+        Returns
+        -------
+        perm : ndarray of int64, shape (N,)
+            The sites class by class.
+        cstart : ndarray of int64, shape (C + 1,)
+            Start of each class in ``perm``.
+        """
+        from .kernels.meanfield import _greedy_colouring
+
+        indptr, indices, _ = model.csr_pattern
+        colour = _greedy_colouring(indptr, indices)
+        perm = np.argsort(colour, kind="stable")
+        cstart = np.zeros(int(colour.max(initial=-1)) + 2, dtype=np.int64)
+        np.cumsum(np.bincount(colour, minlength=cstart.size - 1), out=cstart[1:])
+        return perm, cstart
+
+    return patterns.get(model, "meanfield colouring", build)
 
 
 def gershgorin_bound(model: IsingModel) -> float:
@@ -129,6 +146,16 @@ def gershgorin_bound(model: IsingModel) -> float:
     Below beta = 1 / this value the mean-field free energy F~ is strictly convex on [-1, 1]^N
     (its Hessian diag(1 / (1 - m_i^2)) - beta J >= I - beta J is positive definite), so it has
     a single minimum.  0.0 for a model without couplings.  Units: energy (those of J).
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+
+    Returns
+    -------
+    float
+        The bound (energy).
     """
     indptr, _, data = model.csr
     if data.size == 0:
@@ -359,7 +386,20 @@ def mean_field(
     sites = np.empty((nb, n)) if keep_sites else None
 
     def solve(k, starts):
-        """Run from every row of ``starts`` (sweep order); keep the best if it beats the record at k."""
+        """Run from every row of ``starts`` (sweep order); keep the best if it beats the record at k.
+
+        Parameters
+        ----------
+        k : int
+            Beta index.
+        starts : ndarray of float64, shape (R, N)
+            Starting magnetisations, in sweep order.
+
+        Returns
+        -------
+        ndarray of float64, shape (N,)
+            The best run's row (a view into ``starts``).
+        """
         sw, conv, stats = _descend(sweeper, b[k], starts, max_sweeps, tol)
         r = int(np.argmin(stats[:, 0]))
         if stats[r, 0] < beta_f[k]:
@@ -381,7 +421,18 @@ def mean_field(
     names = [name for name in STARTS if not (name == "down" and not np.any(model.fields))]
 
     def convex(k):
-        """Whether the step at beta index ``k`` keeps the update a contraction (beta lam < 1)."""
+        """Whether the step at beta index ``k`` keeps the update a contraction (beta lam < 1).
+
+        Parameters
+        ----------
+        k : int
+            Beta index.
+
+        Returns
+        -------
+        bool
+            True below the Gershgorin threshold.
+        """
         return b[k] * lam < 1.0
 
     # the runs live in the sweep's order (the carry too); only the random rows are renumbered, and only

@@ -136,6 +136,14 @@ class IsingModel:
             Symmetric (to ``rtol`` times the largest |J_ij|), zero diagonal, finite.
             Only the pairs i < j with J_ij != 0 are kept.
         fields : array_like of float, shape (N,), optional
+            h_i, finite; zeros when omitted.
+        rtol : float
+            Relative tolerance of the symmetry check.
+
+        Returns
+        -------
+        IsingModel
+            The model.
 
         Raises
         ------
@@ -173,30 +181,54 @@ class IsingModel:
 
         This is how a sweep moves along its J and h axes.  The CSR pattern is
         shared with ``self``, so scaling a 10^6-spin lattice costs O(E).
+
+        Parameters
+        ----------
+        J : float
+            Factor of every coupling.
+        h : float
+            Added to every field.
+
+        Returns
+        -------
+        IsingModel
+            The new model (J J_ij, h_i + h).
         """
         new = object.__new__(IsingModel)
         new._set(self.n, self.edge_i, self.edge_j, self.couplings * float(J), self.fields + float(h))
-        if "csr_pattern" in self.__dict__:
-            new.__dict__["csr_pattern"] = self.csr_pattern
+        for name in ("csr_pattern", "_pattern_key"):  # the pattern and its key (isingvar.patterns) are the same
+            if name in self.__dict__:
+                new.__dict__[name] = self.__dict__[name]
         return new
 
     # ------------------------------------------------------------------ views
     @property
     def n_edges(self) -> int:
-        """Number of coupled pairs E."""
+        """Number of coupled pairs E.
+
+        Returns
+        -------
+        int
+            E.
+        """
         return self.couplings.size
 
     @cached_property
     def csr_pattern(self):
         """The coupling graph's symmetric CSR structure and the edge behind each slot.
 
-        Returns ``(indptr, indices, slot_edge)``: ``indptr`` int64 (N+1,) and
-        ``indices`` int64 (2E,) as in :attr:`csr` (row i lists every j coupled to
-        i, in ascending order), and ``slot_edge`` int64 (2E,), the edge number k
-        (into ``edge_i``, ``edge_j``, ``couplings``) that joins i and
-        ``indices[p]`` at slot p, so ``couplings[slot_edge]`` is the CSR data.
         Depends only on the edges: :meth:`scaled` copies share it (the same
         arrays), and kernels that keep per-pattern data may key on it.
+
+        Returns
+        -------
+        indptr : ndarray of int64, shape (N+1,)
+            Row pointers, as in :attr:`csr`.
+        indices : ndarray of int64, shape (2E,)
+            Row i lists every j coupled to i, in ascending order.
+        slot_edge : ndarray of int64, shape (2E,)
+            The edge number k (into ``edge_i``, ``edge_j``, ``couplings``) that joins i and
+            ``indices[p]`` at slot p, so ``couplings[slot_edge]`` is the CSR data.
         """
         n, E = self.n, self.n_edges
         rows = np.concatenate([self.edge_i, self.edge_j])
@@ -211,15 +243,28 @@ class IsingModel:
     def csr(self):
         """Symmetric CSR form ``(indptr, indices, data)``.
 
-        ``indptr`` int64 (N+1,), ``indices`` int64 (2E,), ``data`` float64 (2E,):
-        row i holds every j coupled to i with J_ij, so the local field is
+        Row i holds every j coupled to i with J_ij, so the local field is
         ``h_i + sum(data[indptr[i]:indptr[i+1]] * s[indices[...]])``.
+
+        Returns
+        -------
+        indptr : ndarray of int64, shape (N+1,)
+            Row pointers.
+        indices : ndarray of int64, shape (2E,)
+            Column of each slot: the spins coupled to row i, ascending.
+        data : ndarray of float64, shape (2E,)
+            J_ij of each slot.
         """
         indptr, indices, src = self.csr_pattern
         return indptr, indices, np.ascontiguousarray(self.couplings[src])
 
     def dense(self):
         """The N x N symmetric coupling matrix (float64, zero diagonal).
+
+        Returns
+        -------
+        ndarray of float64, shape (N, N)
+            J_ij at [i, j] and [j, i], 0 for uncoupled pairs and on the diagonal.
 
         Raises
         ------
@@ -236,13 +281,17 @@ class IsingModel:
     def energy(self, spins):
         """E(s) for one configuration or a batch.
 
+        E(s) = -sum_{i<j} J_ij s_i s_j - sum_i h_i s_i.
+
         Parameters
         ----------
         spins : array_like of +-1, shape (N,) or (K, N)
+            One configuration, or K of them.
 
         Returns
         -------
         float or ndarray of shape (K,)
+            The energy of each configuration.
         """
         s = np.asarray(spins, dtype=np.float64)
         pair = s[..., self.edge_i] * s[..., self.edge_j]
@@ -257,7 +306,14 @@ def check_size_limits(n: int, n_edges: int) -> None:
 
     Called with counts known before anything is built (a family's parameters,
     a file's header), so that a too large model fails at once, without
-    allocating.  ``n`` and ``n_edges`` are Python ints of any size.
+    allocating.
+
+    Parameters
+    ----------
+    n : int
+        Number of spins, a Python int of any size.
+    n_edges : int
+        Number of coupled pairs, a Python int of any size.
 
     Raises
     ------
@@ -273,9 +329,22 @@ def check_size_limits(n: int, n_edges: int) -> None:
 def energy_scale(model: IsingModel, J=(1.0,), h=(0.0,)) -> float:
     """Largest sum|J J_ij| + sum|h_i + h| over the coupling scales ``J`` and fields ``h``.
 
-    A bound on |E(s)| of every instance ``model.scaled(J, h)`` of a sweep (same
-    energy units as the couplings); inf if it overflows.  The sum over fields is
-    convex in h, so only the extreme values of ``h`` are tried.
+    The sum over fields is convex in h, so only the extreme values of ``h`` are tried.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance at unit scale.
+    J : array_like of float
+        The coupling scales of the sweep (its J axis).
+    h : array_like of float
+        The fields added (its h axis).
+
+    Returns
+    -------
+    float
+        A bound on |E(s)| of every instance ``model.scaled(J, h)`` of a sweep (same
+        energy units as the couplings); inf if it overflows.
     """
     J = np.asarray(J, dtype=np.float64).ravel()
     h = np.asarray(h, dtype=np.float64).ravel()
@@ -294,6 +363,17 @@ def check_energy_range(model: IsingModel, betas=(0.0,), J=(1.0,), h=(0.0,)) -> N
     ``betas``, requires S <= :data:`ENERGY_LIMIT` and beta_max S <= ENERGY_LIMIT.
     One rule for every caller: the sweep's grid, model files at read time (S of
     the file alone) and exports.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance at unit scale.
+    betas : array_like of float
+        The inverse temperatures.
+    J : array_like of float
+        The coupling scales.
+    h : array_like of float
+        The fields added.
 
     Raises
     ------

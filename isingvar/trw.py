@@ -26,6 +26,9 @@ This is the algorithm of the ``trw`` method (:mod:`isingvar.methods.trw`, its se
 cost).  ``params`` below is that plug-in's ``Settings`` (a frozen dataclass with the attributes
 max_iterations, tol, damping, tree_steps, max_trees, start_trees, polish_iterations, width and
 share_iterations, docs/methods.md).  The kernels (numba) are imported inside the functions that call them.
+
+Over 600 lines, about 290 of them docstrings: the code (~400 lines) is the one algorithm above, whose
+tree list, message passing and conditional-gradient steps share the pseudo-marginals' layout.
 """
 
 from __future__ import annotations
@@ -74,8 +77,22 @@ LEAD_FRACTION = 0.05
 
 
 def relative_residual(err: float, scale: float) -> float:
-    """``err`` relative to ``scale``, never to less than :data:`SCALE_FLOOR` (so an error below the
-    smallest normal float64 passes :data:`RESIDUAL_LIMIT` whatever the scale)."""
+    """``err`` relative to ``scale``, never to less than :data:`SCALE_FLOOR`.
+
+    So an error below the smallest normal float64 passes :data:`RESIDUAL_LIMIT` whatever the scale.
+
+    Parameters
+    ----------
+    err : float
+        Absolute error.
+    scale : float
+        Size of the largest summand.
+
+    Returns
+    -------
+    float
+        err / max(scale, :data:`SCALE_FLOOR`).
+    """
     return err / max(scale, SCALE_FLOOR)
 
 
@@ -105,7 +122,13 @@ class TreeList:
         self._stacked = None
 
     def copy(self):
-        """A copy whose lists and weights can change without changing this one (the arrays are shared)."""
+        """A copy whose lists and weights can change without changing this one (the arrays are shared).
+
+        Returns
+        -------
+        TreeList
+            The copy.
+        """
         t = TreeList(self.g)
         t.orders, t.parents, t.pslots = list(self.orders), list(self.parents), list(self.pslots)
         t.edges, t.hashes = list(self.edges), list(self.hashes)
@@ -114,7 +137,17 @@ class TreeList:
         return t
 
     def stacked(self):
-        """(orders, parents, pslots) as int64 (K, N) arrays (cached until the list changes)."""
+        """(orders, parents, pslots) as int64 (K, N) arrays (cached until the list changes).
+
+        Returns
+        -------
+        orders : ndarray of int64, shape (K, N)
+            Each tree's order (as :func:`isingvar.kernels.bp.tree_lnz` takes it).
+        parents : ndarray of int64, shape (K, N)
+            Each tree's parents.
+        pslots : ndarray of int64, shape (K, N)
+            Each tree's parent slots.
+        """
         if self._stacked is None:
             self._stacked = (np.stack(self.orders), np.stack(self.parents), np.stack(self.pslots))
         return self._stacked
@@ -123,11 +156,34 @@ class TreeList:
         return len(self.orders)
 
     def edges_of(self, k):
-        """Edge ids (E-indexing) of tree k."""
+        """Edge ids (E-indexing) of tree k.
+
+        Parameters
+        ----------
+        k : int
+            Index of the tree in the list.
+
+        Returns
+        -------
+        ndarray of int
+            The tree's edge ids.
+        """
         return self.edges[k]
 
     def add(self, order, parent, pslot, gamma):
-        """Mix in a tree with weight gamma: rho <- (1 - gamma) rho + gamma 1_T (merged if already listed)."""
+        """Mix in a tree with weight gamma: rho <- (1 - gamma) rho + gamma 1_T (merged if already listed).
+
+        Parameters
+        ----------
+        order : ndarray of int64, shape (N,)
+            Nodes with every parent before its children (:func:`isingvar.kernels.bp.tree_lnz`).
+        parent : ndarray of int64, shape (N,)
+            Parent node, -1 at roots.
+        pslot : ndarray of int64, shape (N,)
+            CSR slot (row c -> parent) of each node c; -1 at roots.
+        gamma : float
+            Weight of the new tree, in [0, 1].
+        """
         edges = self.g.slot_edge[pslot[pslot >= 0]]
         h = int(np.sum(self.g.edge_keys[edges], dtype=np.uint64))
         self.weights = self.weights * (1.0 - gamma)
@@ -143,7 +199,13 @@ class TreeList:
         self.weights = np.append(self.weights, gamma)
 
     def edge_rho(self):
-        """rho_e = sum_{T contains e} rho_T, float64 (E,)."""
+        """rho_e = sum_{T contains e} rho_T.
+
+        Returns
+        -------
+        ndarray of float64, shape (E,)
+            The edge appearance probabilities (zeros for an empty list).
+        """
         if not self.edges:
             return np.zeros(self.g.J.size)
         sizes = [e.size for e in self.edges]
@@ -151,8 +213,17 @@ class TreeList:
                            minlength=self.g.J.size)
 
     def prune(self, keep: int, needed: np.ndarray):
-        """Drop the lightest trees while more than ``keep`` remain, keeping every edge in ``needed``
-        (bool (E,)) covered; the remaining weights are renormalised to sum 1."""
+        """Drop the lightest trees while more than ``keep`` remain, keeping every edge in ``needed`` covered.
+
+        The remaining weights are renormalised to sum 1.
+
+        Parameters
+        ----------
+        keep : int
+            Most trees to keep.
+        needed : ndarray of bool, shape (E,)
+            Edges that must stay in some tree.
+        """
         if len(self) <= keep:
             return
         counts = np.bincount(np.concatenate(self.edges), minlength=self.g.J.size)
@@ -382,7 +453,20 @@ def polish(graph, trees, beta, u, iterations, tol):
     threads = _tree_threads(trees)
 
     def fg(x):
-        """The primal at messages ``x`` and its gradient."""
+        """The primal at messages ``x`` and its gradient.
+
+        Parameters
+        ----------
+        x : ndarray of float64, shape (2E,)
+            Messages.
+
+        Returns
+        -------
+        value : float
+            The primal sum_T rho_T ln Z_T (nats).
+        gradient : ndarray of float64, shape (2E,)
+            Its gradient in ``x``.
+        """
         g = np.empty(x.size)
         with numba_threads(threads):
             bp.trw_primal_gradient(graph.indptr, graph.rev, rho, kappa, theta_h, x, orders, parents, pslots,
@@ -394,12 +478,31 @@ def polish(graph, trees, beta, u, iterations, tol):
 
 
 def optimise_beta(graph, trees, u, beta, params, base_count, check=lambda: None):
-    """TRW at one beta: messages for the current trees, then ``params.tree_steps`` conditional-gradient
-    steps on rho (``check()`` between them).
+    """TRW at one beta: messages for the current trees, then conditional-gradient steps on rho.
+
+    Parameters
+    ----------
+    graph : Graph
+        The model's structure.
+    trees : TreeList
+        The starting tree list.
+    u : ndarray of float64, shape (2E,)
+        Starting messages (copied, not changed).
+    beta : float
+        Inverse temperature.
+    params : Settings
+        The trw method's settings; ``params.tree_steps`` steps on rho at most.
+    base_count : int
+        Trees of the start; a step prunes the list to ``base_count + params.max_trees - 1`` first.
+    check : callable()
+        Called between steps (the interrupt point).
 
     Returns
     -------
-    (best Solution, total message sweeps)
+    best : Solution
+        The least certified bound found.
+    sweeps : int
+        Total message sweeps of every solve.
     """
     from .kernels import bp
     best = solve(graph, trees, beta, u.copy(), params)
@@ -546,7 +649,7 @@ def _components_bound(model, b, params, rng, progress=None) -> TrwResult:
     top = order[-1]  # the constructions differ most at the largest beta (at beta = 0 all equal N ln 2)
     lead = out.lnZ[top]
     with deferred_interrupt() as check:
-        # the last constructions built are the ones still in elimination's plan cache
+        # the last constructions built are the ones surely still in the pattern cache (isingvar.patterns)
         for c in reversed(cons):
             # the uniform split at every beta (each value certified), union model by union model
             starts = tc.evaluate_uniform(model, c, b[order], RESIDUAL_LIMIT, check)[np.argsort(order)]

@@ -27,7 +27,7 @@ Every function that runs elimination takes ``check`` (:func:`isingvar.interrupt.
 calls it after each union model: a signal waits for one elimination call, never for a whole
 construction (on ``square --L 100`` with width 20 a union model's plan and pass take seconds).
 
-(Slightly over 600 lines: finding the constructions and evaluating them share the union models, and a
+(Over 600 lines, about 280 of them docstrings: finding the constructions and evaluating them share the union models, and a
 split would only move :class:`Construction` between two modules that both need its internals.)
 """
 
@@ -39,6 +39,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from . import patterns
 from .errors import CertificateError
 from .exact import elimination
 from .model import IsingModel
@@ -78,6 +79,9 @@ class Construction:
     sites_fit : bool
         Whether every union model's per-site pass (the field shares' gradient) fits elimination's memory
         (set by :meth:`width`; False: the shares stay uniform).
+    plan_bytes : int
+        Bytes of the union models' elimination plans (:func:`isingvar.patterns.nbytes`; set by
+        :meth:`width`), for the cost model's question whether the pattern cache holds them all.
     """
 
     def __init__(self, model: IsingModel, name: str, edges: list[np.ndarray]):
@@ -90,6 +94,7 @@ class Construction:
             np.zeros(model.n_edges, dtype=np.int64)
         self.spins = [np.unique(np.concatenate([model.edge_i[e], model.edge_j[e]])) for e in self.edges]
         self.entries = None
+        self.plan_bytes = 0
         self.sites_fit = True
         self._reverse = False
         # items: a component, or its connected pieces where it is too large for one union model (a
@@ -137,21 +142,43 @@ class Construction:
                 "glob": np.concatenate(glob), "offsets": np.array(offsets + [off]), "pattern": pattern}
 
     def chunk_order(self) -> list[int]:
-        """The union models' indices in the order of the next evaluation: alternately forward and backward,
-        so that consecutive evaluations of a construction of more union models than elimination's plan
-        cache holds rebuild only the plans beyond it, not every one (the values do not depend on it)."""
+        """The union models' indices in the order of the next evaluation: alternately forward and backward.
+
+        So where a construction has more union models than the pattern cache (:mod:`isingvar.patterns`)
+        holds plans of, consecutive evaluations rebuild only the plans beyond it, not every one (the values
+        do not depend on the order).
+
+        Returns
+        -------
+        list of int
+            Indices into :attr:`chunks`.
+        """
         order = list(range(len(self.chunks)))
         self._reverse = not self._reverse
         return order[::-1] if not self._reverse else order
 
     def orders_fit(self, width: int, check: Callable[[], None] = _never) -> bool:
-        """Whether every union model has an elimination order within ``width`` (an order search that
-        gives up past it; no plan built), each distinct pattern searched once; ``check()`` before each."""
+        """Whether every union model has an elimination order within ``width``.
+
+        An order search that gives up past it; no plan built; each distinct pattern searched once.
+
+        Parameters
+        ----------
+        width : int
+            Largest elimination width.
+        check : callable()
+            Called before each search (the interrupt point).
+
+        Returns
+        -------
+        bool
+            True where every union model has such an order.
+        """
         seen = set()
         for ch in self.chunks:
             check()
             pat = ch["pattern"]
-            key = pat.edge_i.tobytes() + pat.edge_j.tobytes() + bytes(str(pat.n), "ascii")
+            key = patterns.pattern_key(pat)
             if key in seen:
                 continue
             if pat.n > elimination.MAX_N or elimination.elimination_order(pat.n, pat.edge_i, pat.edge_j, width) is None:
@@ -160,15 +187,24 @@ class Construction:
         return True
 
     def width(self, check: Callable[[], None] = _never) -> int | None:
-        """Largest elimination width over the union models, checked on elimination's own plans
-        (``check()`` before each plan).
+        """Largest elimination width over the union models, checked on elimination's own plans.
 
-        Returns None where elimination finds no plan for a union model or its tables would not fit
-        (:func:`isingvar.exact.elimination.applicable`).  A union model whose per-site pass would not fit
-        is split into halves of its items while it has two or more; :attr:`sites_fit` says whether every
-        one fits then.  Sets :attr:`entries`.
+        A union model whose per-site pass would not fit is split into halves of its items while it has
+        two or more; :attr:`sites_fit` says whether every one fits then.  Sets :attr:`entries` and
+        :attr:`plan_bytes`.
+
+        Parameters
+        ----------
+        check : callable()
+            Called before each plan (the interrupt point).
+
+        Returns
+        -------
+        int or None
+            The width; None where elimination finds no plan for a union model or its tables would not
+            fit (:func:`isingvar.exact.elimination.applicable`).
         """
-        w, entries, a = 0, 0, 0
+        w, entries, size, a = 0, 0, 0, 0
         self.sites_fit = True
         while a < len(self.chunks):
             check()
@@ -185,58 +221,36 @@ class Construction:
                 self.sites_fit = False
             w = max(w, plan.width)
             entries += plan.entries
+            size += patterns.nbytes(plan)
             a += 1
-        self.entries = entries
+        self.entries, self.plan_bytes = entries, size
         return w
 
 
 def _pieces(model: IsingModel, e: np.ndarray) -> list[np.ndarray]:
-    """The bonds ``e`` split by connected piece of the graph they form (label propagation with pointer
-    jumping), list of int64 arrays."""
+    """The bonds ``e`` split by connected piece of the graph they form
+    (:func:`scipy.sparse.csgraph.connected_components`), in order of each piece's lowest spin, each in the
+    order of ``e``: list of int64 arrays."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
     i, j = model.edge_i[e], model.edge_j[e]
-    lab = np.arange(model.n)
-    while True:
-        m = np.minimum(lab[i], lab[j])
-        new = lab.copy()
-        np.minimum.at(new, i, m)
-        np.minimum.at(new, j, m)
-        new = new[new]
-        if np.array_equal(new, lab):
-            break
-        lab = new
-    root = lab[i]
+    graph = sp.csr_matrix((np.ones(e.size, dtype=np.int8), (i, j)), shape=(model.n, model.n))
+    _, label = connected_components(graph, directed=False)
+    root = label[i]
     order = np.argsort(root, kind="stable")
     cuts = np.flatnonzero(np.diff(root[order])) + 1
     return [e[idx] for idx in np.split(order, cuts)]
 
 
 def _far_vertex_layers(model: IsingModel) -> np.ndarray:
-    """Breadth-first distance of every spin from a far vertex of its connected component, int64 (N,)."""
-    n = model.n
+    """Breadth-first distance of every spin from a far vertex of its connected component (the first of
+    the deepest layer a search from its lowest spin reaches: :func:`isingvar.kernels.graph.far_vertex_order`),
+    int64 (N,)."""
+    from .kernels.graph import far_vertex_order
+
     indptr, indices, _ = model.csr_pattern
-    layer = np.full(n, -1, dtype=np.int64)
-
-    def bfs(s):
-        dist = {s: 0}
-        front = [s]
-        while front:
-            nxt = []
-            for v in front:
-                for u in indices[indptr[v]:indptr[v + 1]].tolist():
-                    if u not in dist:
-                        dist[u] = dist[v] + 1
-                        nxt.append(u)
-            front = nxt
-        return dist
-
-    for s in range(n):
-        if layer[s] >= 0:
-            continue
-        d = bfs(s)
-        far = max(d, key=d.get)
-        for v, k in bfs(far).items():
-            layer[v] = k
-    return layer
+    return far_vertex_order(indptr, indices, False)[1]
 
 
 def _index_layers(model: IsingModel) -> tuple[np.ndarray, int] | None:
@@ -275,24 +289,14 @@ def _bands(model: IsingModel, layer: np.ndarray, period: int, r: int, K: int) ->
 def _covers(model: IsingModel) -> list[np.ndarray]:
     """Vertex covers: both colour classes of a bipartite graph (spins with a bond), else one greedy
     highest-degree cover."""
+    from .kernels.graph import bfs_forest
+
     n = model.n
     indptr, indices, _ = model.csr_pattern
-    col = np.full(n, -1)
-    ok = True
-    for s in range(n):
-        if col[s] >= 0:
-            continue
-        col[s] = 0
-        stack = [s]
-        while stack and ok:
-            v = stack.pop()
-            for u in indices[indptr[v]:indptr[v + 1]].tolist():
-                if col[u] < 0:
-                    col[u] = 1 - col[v]
-                    stack.append(u)
-                elif col[u] == col[v]:
-                    ok = False
-                    break
+    # the two colours alternate along the breadth-first trees (rooted at each component's lowest spin);
+    # the graph is bipartite when no bond joins two spins of one colour
+    col = bfs_forest(indptr, indices)[1] % 2
+    ok = not np.any(col[model.edge_i] == col[model.edge_j])
     if ok:
         a = np.flatnonzero(col == 0)
         b = np.flatnonzero(col == 1)
@@ -359,13 +363,21 @@ SURVEY_MAX_N = 10_000
 
 
 def _key(model: IsingModel, width: int) -> tuple:
-    digest = hashlib.sha1(np.int64(model.n).tobytes() + model.edge_i.tobytes() + model.edge_j.tobytes()
-                          + model.couplings.tobytes()).digest()
-    return digest, width, MAX_UNION_SPINS
+    """What the constructions of ``model`` depend on: its pattern, its couplings (which bonds are zero, the
+    similarity of :func:`_groups`) and the width."""
+    values = hashlib.sha1(model.couplings, usedforsecurity=False).digest()
+    return patterns.pattern_key(model), values, width, MAX_UNION_SPINS
 
 
 def survey(model: IsingModel, width: int) -> tuple[float, list[Construction]]:
     """The constructions a run on ``model`` would evaluate, for a cost estimate.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    width : int
+        Largest elimination width of a component.
 
     Returns
     -------
@@ -476,8 +488,22 @@ def _constructions(model: IsingModel, width: int, check: Callable[[], None]) -> 
 
 
 def shares(model: IsingModel, c: Construction, beta: float) -> list[np.ndarray]:
-    """Uniform coupling shares theta_P,e = beta J_e K / c_e of every bond in union order, per chunk:
-    list of float64 arrays."""
+    """Uniform coupling shares theta_P,e = beta J_e K / c_e of every bond in union order, per chunk.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    c : Construction
+        Its construction (K components, c_e of them holding bond e).
+    beta : float
+        Inverse temperature.
+
+    Returns
+    -------
+    list of ndarray of float64
+        One array per union model of ``c`` (:attr:`Construction.chunks`), its bonds in union order.
+    """
     theta = beta * model.couplings
     return [theta[ch["eid"]] * c.K / c.counts[ch["eid"]] for ch in c.chunks]
 
@@ -580,8 +606,8 @@ def evaluate_uniform(model: IsingModel, c: Construction, betas: np.ndarray, resi
     """:func:`evaluate` with the uniform field split (every component beta h) at each of ``betas``.
 
     The same numbers as one :func:`evaluate` per beta, computed union model by union model (each over
-    all betas), so elimination builds each union model's plan once however many the construction has
-    (its plan cache holds a few patterns only).
+    all betas), so elimination builds each union model's plan once however many the construction has,
+    even where the pattern cache cannot hold them all.
 
     Parameters
     ----------
@@ -611,15 +637,44 @@ def evaluate_uniform(model: IsingModel, c: Construction, betas: np.ndarray, resi
 
 def optimise(model: IsingModel, c: Construction, beta: float, d0: np.ndarray, iterations: int, tol: float,
              residual_limit: float, check: Callable[[], None] = _never):
-    """Field shares fields = beta h + d - mean_P d minimising the primal, by L-BFGS
-    (:func:`isingvar.lbfgs.minimise`) from offsets ``d0`` float64 (K, N).
+    """Field shares fields = beta h + d - mean_P d minimising the primal, by L-BFGS (:func:`isingvar.lbfgs.minimise`).
 
     Every evaluation is a certified bound (:func:`evaluate`, ``check`` after each union model).
 
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    c : Construction
+        Its construction, K components.
+    beta : float
+        Inverse temperature.
+    d0 : array_like of float, shape (K, N)
+        Starting offsets.
+    iterations : int
+        Most L-BFGS iterations; 0 evaluates ``d0`` only.
+    tol : float
+        Converged when the gradient's max |.| is at most ``tol``.
+    residual_limit : float
+        Largest relative residual of the split accepted (:func:`evaluate`).
+    check : callable()
+        Called after each union model's elimination (the interrupt point).
+
     Returns
     -------
-    (least bound, its offsets d (K, N), evaluations, converged: gradient max below ``tol`` or no
-    relative progress above 1e-13)
+    bound : float
+        The least bound evaluated (nats).
+    d : ndarray of float64, shape (K, N)
+        Its offsets, projected on sum_P d = 0.
+    evaluations : int
+        Bound evaluations.
+    converged : bool
+        Gradient max below ``tol`` or no relative progress above 1e-13.
+
+    Raises
+    ------
+    CertificateError
+        As :func:`evaluate`.
     """
     from .lbfgs import minimise
 
@@ -627,7 +682,20 @@ def optimise(model: IsingModel, c: Construction, beta: float, d0: np.ndarray, it
     K = c.K
 
     def fg(d):
-        """The bound at offsets ``d`` (projected on sum_P d = 0) and its projected gradient."""
+        """The bound at offsets ``d`` (projected on sum_P d = 0) and its projected gradient.
+
+        Parameters
+        ----------
+        d : ndarray of float64, shape (K, N)
+            Offsets.
+
+        Returns
+        -------
+        value : float
+            The certified bound (nats).
+        gradient : ndarray of float64, shape (K, N)
+            Its gradient, projected on sum_P = 0 (zeros without per-site values).
+        """
         d = d - d.mean(axis=0)
         val, mags, _ = evaluate(model, c, beta, theta_h + d, sites=iterations > 0, residual_limit=residual_limit,
                                 check=check)

@@ -23,12 +23,12 @@ and the per-site magnetisations are 0 exactly.  This module is one path of :mod:
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from .. import patterns
 from ..interrupt import deferred_interrupt
 from ..model import IsingModel
 from ..parallel import kernel_threads, numba_threads
@@ -54,8 +54,6 @@ WORK_PER_CALL = 2e8
 MIN_THREAD_WORK = 1e6
 #: Modelled work (ns) of the probe of :func:`estimate_seconds`.
 PROBE_WORK = 5e6
-#: Patterns whose structure is kept.
-_CACHE_SIZE = 16
 
 
 @dataclass(frozen=True)
@@ -86,25 +84,30 @@ class Structure:
 
     @property
     def n_tree(self) -> int:
-        """Forest spins with a tree neighbour (the forest's spins less the isolated ones)."""
+        """Forest spins with a tree neighbour (the forest's spins less the isolated ones).
+
+        Returns
+        -------
+        int
+            Their number.
+        """
         return self.fvert.size - self.n_iso
 
 
-_structures: OrderedDict = OrderedDict()
-
-
 def structure(model: IsingModel) -> Structure:
-    """The :class:`Structure` of ``model``'s coupling pattern (cached per pattern)."""
-    key = (model.n, model.edge_i.tobytes(), model.edge_j.tobytes())
-    hit = _structures.get(key)
-    if hit is not None:
-        _structures.move_to_end(key)
-        return hit
-    st = _build(model)
-    _structures[key] = st
-    if len(_structures) > _CACHE_SIZE:
-        _structures.popitem(last=False)
-    return st
+    """The :class:`Structure` of ``model``'s coupling pattern, kept in the pattern cache (:mod:`isingvar.patterns`).
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+
+    Returns
+    -------
+    Structure
+        The cutset and forest layout (``too_large`` where the greedy cutset passes :data:`MAX_CUTSET`).
+    """
+    return patterns.get(model, PATH_NAME, lambda: _build(model))
 
 
 def _config_ns(n_iso: int, n_tree: int) -> float:
@@ -185,16 +188,16 @@ def _build(model: IsingModel) -> Structure:
 
 
 def _component_labels(indptr, indices, in_forest):
-    """Label of each forest vertex's tree (its root), -1 off the forest."""
-    from ..kernels.cutset import forest_layout
+    """Label of each forest vertex's tree (0, 1, ... in order of the trees' lowest vertex), -1 off the forest."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
 
-    fvert, _, parent, _ = forest_layout(indptr, indices, in_forest)
-    label = np.full(indptr.size - 1, -1, dtype=np.int64)
-    lab = np.empty(fvert.size, dtype=np.int64)
-    for q in range(fvert.size - 1, -1, -1):  # parents after children: walk down from the roots
-        lab[q] = fvert[q] if parent[q] < 0 else lab[parent[q]]
-    label[fvert] = lab
-    return label
+    n = indptr.size - 1
+    rows = np.repeat(np.arange(n), np.diff(indptr))
+    keep = in_forest[rows] & in_forest[indices]
+    graph = sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.int8), (rows[keep], indices[keep])), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    return np.where(in_forest, label, -1).astype(np.int64)
 
 
 # ---------------------------------------------------------------------------- the protocol
@@ -202,6 +205,20 @@ def applicable(model: IsingModel, betas, *, sites: bool) -> str | None:
     """None if cutset conditioning computes ``model`` exactly; else a short reason.
 
     Cheap after the first call per coupling pattern (:func:`structure` is cached).
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures (unused).
+    sites : bool
+        Per-site magnetisations wanted (unused).
+
+    Returns
+    -------
+    str or None
+        The reason, or None.
     """
     st = structure(model)
     if st.too_large:
@@ -270,7 +287,22 @@ def work(model: IsingModel, betas, *, sites: bool = False) -> float:
     """Modelled seconds of :func:`run` on one core (the :class:`isingvar.exact.ExactPath` protocol): the
     2^|C| cutset configurations (half with every field zero) x betas x the cost model
     (:data:`COST_FIXED`, :data:`COST_ISOLATED`, :data:`COST_TREE` ns); inf where :func:`applicable`
-    refuses.  Deterministic: the structure of the coupling pattern and whether the fields are zero."""
+    refuses.  Deterministic: the structure of the coupling pattern and whether the fields are zero.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures (their count matters).
+    sites : bool, default False
+        Per-site magnetisations wanted (unused by the model).
+
+    Returns
+    -------
+    float
+        Modelled seconds.
+    """
     if applicable(model, betas, sites=sites) is not None:
         return float("inf")
     st = structure(model)
@@ -285,7 +317,20 @@ def estimate_seconds(model: IsingModel, betas, *, sites: bool) -> float:
     Times one (possibly shortened) chunk on one thread after a warm-up call (on a forest too large
     for that, one configuration at a few betas) and extrapolates to all 2^|C| configurations and
     betas on the threads :func:`run` would use (perfect scaling assumed).
-    inf if not :func:`applicable`.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures.
+    sites : bool
+        Include the per-site sums.
+
+    Returns
+    -------
+    float
+        Estimated wall seconds; inf if not :func:`applicable`.
     """
     if applicable(model, betas, sites=sites) is not None:
         return float("inf")

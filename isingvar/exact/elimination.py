@@ -32,18 +32,17 @@ change to that layout would span two modules.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import mmap
 import queue
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
 
+from .. import patterns
 from ..errors import TooLargeError
 from ..interrupt import deferred_interrupt
 from ..model import IsingModel
@@ -72,8 +71,6 @@ MAX_N = 10_000
 #: Steps with this many message rows or more are dealt to numba's threads (each row ~20 ns: 2^16 rows
 #: are ~1 ms, far above a parallel region's wake-up; below, the steps of a tree or a chain stay serial).
 PARALLEL_ROWS = 1 << 16
-#: Coupling patterns whose structure is kept (each holds its order, maps and memory plan).
-STRUCTURE_CACHE = 4
 #: Below this many table entries (over all betas) nothing is timed: the run takes milliseconds.
 ESTIMATE_FROM_ENTRIES = 1 << 22
 #: Work of the backward (per-site) pass relative to the scaled forward pass (a scatter of probabilities
@@ -142,16 +139,39 @@ class Structure:
 
     @property
     def width(self) -> int:
-        """Largest separator size (the clique has one more spin)."""
+        """Largest separator size (the clique has one more spin).
+
+        Returns
+        -------
+        int
+            max_t k_t (0 without steps).
+        """
         return int(self.k.max(initial=0))
 
     @property
     def entries(self) -> int:
-        """Clique entries visited by one forward pass: sum_t 2^(k_t + 1)."""
+        """Clique entries visited by one forward pass: sum_t 2^(k_t + 1).
+
+        Returns
+        -------
+        int
+            The entry count.
+        """
         return int(np.sum(np.left_shift(np.int64(2), self.k)))
 
     def table_bytes(self, sites: bool) -> int:
-        """Bytes of tables a run holds at once (messages, 4 moment tables, min-sum, scratch)."""
+        """Bytes of tables a run holds at once (messages, 4 moment tables, min-sum, scratch).
+
+        Parameters
+        ----------
+        sites : bool
+            Per-site values wanted: every message is kept.
+
+        Returns
+        -------
+        int
+            The size in bytes.
+        """
         scratch = 3 << (self.width + 1)
         kept = self.n_full if sites else 0
         return 8 * (kept + 6 * max(self.n_reuse, self.n_fused) + scratch) + self.n_bits // 8 + self.maps.nbytes
@@ -212,37 +232,23 @@ def _min_fill_order(n: int, edge_i, edge_j, max_width: int):
 
 
 def _bfs_order(n: int, edge_i, edge_j) -> list:
-    """Cuthill-McKee order (breadth first, fewer neighbours first) from a far vertex of each component:
-    its width is at most the bandwidth it finds (a lattice's side), where greedy min-fill can do worse
-    (an L = 20 open lattice: min-fill passes width 26, row by row is 20)."""
-    adj = [sorted(s) for s in _adjacency(n, edge_i, edge_j)]
-    deg = [len(s) for s in adj]
-    seen = [False] * n
-    order = []
+    """Cuthill-McKee order (breadth first, fewer neighbours first, then the lower index) from a far vertex
+    of each component (the last one a search from its lowest spin reaches:
+    :func:`isingvar.kernels.graph.far_vertex_order`): its width is at most the bandwidth it finds (a
+    lattice's side), where greedy min-fill can do worse (an L = 20 open lattice: min-fill passes width
+    26, row by row is 20)."""
+    from ..kernels.graph import far_vertex_order
 
-    def sweep(start):
-        out, front = [start], [start]
-        mark = {start}
-        while front:
-            nxt = []
-            for v in front:
-                for u in sorted(adj[v], key=deg.__getitem__):
-                    if u not in mark:
-                        mark.add(u)
-                        nxt.append(u)
-            out += nxt
-            front = nxt
-        return out
-
-    for s0 in range(n):
-        if seen[s0]:
-            continue
-        far = sweep(s0)[-1]  # a pseudo-peripheral start: the last vertex reached from any start
-        comp = sweep(far)
-        for v in comp:
-            seen[v] = True
-        order += comp
-    return order
+    i, j = np.asarray(edge_i, dtype=np.int64), np.asarray(edge_j, dtype=np.int64)
+    pair = np.unique(np.minimum(i, j) * n + np.maximum(i, j))  # each pair once
+    rows = np.concatenate([pair // n, pair % n])
+    cols = np.concatenate([pair % n, pair // n])
+    deg = np.bincount(rows, minlength=n)
+    slot = np.lexsort((cols, deg[cols], rows))  # each row's neighbours by (degree, index)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    order, _ = far_vertex_order(indptr, np.ascontiguousarray(cols[slot]), True)
+    return order.tolist()
 
 
 def _symbolic(n: int, edge_i, edge_j, order, max_width: int, bound: float):
@@ -267,9 +273,26 @@ def _symbolic(n: int, edge_i, edge_j, order, max_width: int, bound: float):
 
 
 def elimination_order(n: int, edge_i, edge_j, max_width: int = MAX_WIDTH):
-    """The cheapest of greedy min-fill (up to :data:`MIN_FILL_MAX_N` spins), Cuthill-McKee, its reverse
-    (leaves first on a tree) and the spins' own order, by the work sum_t 2^(k_t + 1) of their cliques.  Returns (order, separators), or None when each of them
-    passes ``max_width``."""
+    """The cheapest of several elimination orders, by the work sum_t 2^(k_t + 1) of their cliques.
+
+    The candidates: greedy min-fill (up to :data:`MIN_FILL_MAX_N` spins), Cuthill-McKee, its reverse
+    (leaves first on a tree) and the spins' own order.
+
+    Parameters
+    ----------
+    n : int
+        Number of spins N.
+    edge_i, edge_j : ndarray of int, shape (E,)
+        The bonds edge_i[e]-edge_j[e].
+    max_width : int, default :data:`MAX_WIDTH`
+        Largest separator size allowed.
+
+    Returns
+    -------
+    tuple of (list of int, list of frozenset) or None
+        (order, separators): the spins in elimination order and the separator of each; None when
+        each candidate passes ``max_width``.
+    """
     best = None
     bfs = _bfs_order(n, edge_i, edge_j)
     candidates = [bfs, bfs[::-1], list(range(n))]  # cheap, and they give up at once on a wide graph
@@ -319,8 +342,22 @@ def _allocate(sizes, parent) -> tuple[np.ndarray, int]:
 
 
 def build_structure(n: int, edge_i, edge_j, max_width: int = MAX_WIDTH) -> Structure | None:
-    """The elimination plan of the graph (N spins, bonds edge_i[e]-edge_j[e]) in the order of
-    :func:`elimination_order`, or None when no order stays within ``max_width``."""
+    """The elimination plan of the graph in the order of :func:`elimination_order`.
+
+    Parameters
+    ----------
+    n : int
+        Number of spins N.
+    edge_i, edge_j : array_like of int, shape (E,)
+        The bonds edge_i[e]-edge_j[e].
+    max_width : int, default :data:`MAX_WIDTH`
+        Largest separator size allowed.
+
+    Returns
+    -------
+    Structure or None
+        The plan, or None when no order stays within ``max_width``.
+    """
     found = elimination_order(n, np.asarray(edge_i), np.asarray(edge_j), max_width)
     if found is None:
         return None
@@ -473,21 +510,23 @@ def _fusion(k, rb, child_ptr, child_ids, grp_ptr, grp_ids) -> np.ndarray:
     return fused
 
 
-_CACHE: OrderedDict = OrderedDict()
-
-
 def structure(model: IsingModel) -> Structure | None:
-    """:func:`build_structure` of ``model``'s coupling pattern, cached per pattern (the edge arrays'
-    bytes): every disorder sample and every (J, h) of a sweep shares it."""
-    key = hashlib.sha1(np.int64(model.n).tobytes() + model.edge_i.tobytes() + model.edge_j.tobytes()).digest()
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
-    plan = None if model.n > MAX_N else build_structure(model.n, model.edge_i, model.edge_j)
-    _CACHE[key] = plan
-    while len(_CACHE) > STRUCTURE_CACHE:
-        _CACHE.popitem(last=False)
-    return plan
+    """:func:`build_structure` of ``model``'s coupling pattern, kept in the pattern cache.
+
+    The cache is :mod:`isingvar.patterns`: every disorder sample and every (J, h) of a sweep shares it.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+
+    Returns
+    -------
+    Structure or None
+        The plan; None beyond :data:`MAX_N` spins or where no order stays within :data:`MAX_WIDTH`.
+    """
+    return patterns.get(model, PATH_NAME, lambda: None if model.n > MAX_N else
+                        build_structure(model.n, model.edge_i, model.edge_j))
 
 
 # ---------------------------------------------------------------------------- the path protocol
@@ -496,7 +535,22 @@ def _gib(x: float) -> str:
 
 
 def applicable(model: IsingModel, betas, *, sites: bool) -> str | None:
-    """None if elimination can run on ``model`` within :data:`MAX_TABLE_BYTES`; else the reason (one line)."""
+    """None if elimination can run on ``model`` within :data:`MAX_TABLE_BYTES`; else the reason (one line).
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures (unused: the answer depends on the structure alone).
+    sites : bool
+        Per-site values wanted (every message is kept).
+
+    Returns
+    -------
+    str or None
+        The reason, or None.
+    """
     if model.n > MAX_N:
         return f"N = {model.n} is beyond the {MAX_N} spins elimination tries"
     plan = structure(model)
@@ -565,7 +619,22 @@ def work(model: IsingModel, betas, *, sites: bool = False) -> float:
     """Modelled seconds of :func:`run` on one core (the :class:`isingvar.exact.ExactPath` protocol): clique
     entries x passes (one per beta, the per-site backward pass at :data:`BACKWARD_FACTOR`, min-sum at
     :data:`MIN_SUM_FACTOR`) x :data:`NS_PER_ENTRY`; 0 below :data:`ESTIMATE_FROM_ENTRIES` entries in all,
-    inf where :func:`applicable` refuses.  Deterministic: the structure of the coupling pattern only."""
+    inf where :func:`applicable` refuses.  Deterministic: the structure of the coupling pattern only.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures (their count matters).
+    sites : bool, default False
+        Per-site values wanted (adds the backward passes).
+
+    Returns
+    -------
+    float
+        Modelled seconds.
+    """
     if applicable(model, betas, sites=sites) is not None:
         return float("inf")
     entries = structure(model).entries
@@ -576,9 +645,25 @@ def work(model: IsingModel, betas, *, sites: bool = False) -> float:
 
 
 def estimate_seconds(model: IsingModel, betas, *, sites: bool = False) -> float:
-    """Seconds :func:`run` would take: clique entries x passes x a timed rate (0 below
-    :data:`ESTIMATE_FROM_ENTRIES` entries in all); inf where :func:`applicable` refuses.  Every beta is
-    counted at the scaled pass's rate (a beta it cannot take costs about 3 times as much: the log pass)."""
+    """Seconds :func:`run` would take: clique entries x passes x a timed rate.
+
+    0 below :data:`ESTIMATE_FROM_ENTRIES` entries in all; inf where :func:`applicable` refuses.  Every beta is
+    counted at the scaled pass's rate (a beta it cannot take costs about 3 times as much: the log pass).
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures (their count matters).
+    sites : bool, default False
+        Per-site values wanted (adds the backward passes).
+
+    Returns
+    -------
+    float
+        Estimated wall seconds.
+    """
     if applicable(model, betas, sites=sites) is not None:
         return float("inf")
     plan = structure(model)
@@ -722,7 +807,18 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     _compile()
 
     def one(beta):
-        """The moments at ``beta`` on a set of tables of the pool's (one per thread)."""
+        """The moments at ``beta`` on a set of tables of the pool's (one per thread).
+
+        Parameters
+        ----------
+        beta : float
+            Inverse temperature.
+
+        Returns
+        -------
+        tuple
+            (ln Z, U, S, Var E, <M>, Var M, per-site <s_i> or None), as :func:`_one_beta`.
+        """
         work = works.get()
         try:
             return _one_beta(work, beta, sites and not symmetric)

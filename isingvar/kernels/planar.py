@@ -8,12 +8,27 @@ along the face on d's left (a permutation whose cycles are the faces).
 import numpy as np
 
 from ._jit import njit
+from .graph import breadth_first
 
 
 @njit
 def darts_by_tail(n, tail):
-    """The darts grouped by tail vertex (CSR): (start int64 (n + 1,), darts int64 (D,)); the darts of
-    vertex v are ``darts[start[v]:start[v + 1]]``, in increasing order."""
+    """The darts grouped by tail vertex (CSR).
+
+    Parameters
+    ----------
+    n : int
+        Number of vertices.
+    tail : ndarray of int64, shape (D,)
+        Tail vertex of each dart.
+
+    Returns
+    -------
+    start : ndarray of int64, shape (n + 1,)
+        Row starts.
+    darts : ndarray of int64, shape (D,)
+        The darts of vertex v are ``darts[start[v]:start[v + 1]]``, in increasing order.
+    """
     D = tail.size
     start = np.zeros(n + 1, dtype=np.int64)
     for d in range(D):
@@ -103,28 +118,22 @@ def fan_triangulation(face_next, tail):
 
 @njit
 def _bfs_tree(n, tail, root):
-    """Breadth-first spanning tree of the map from ``root``: (parent_edge int64 (n,), the edge k to each
-    vertex's parent, -1 at the root and unreached vertices; order int64 (n,), the vertices reached, in
-    visiting order, parents first; size, how many were reached)."""
+    """Breadth-first spanning tree of the map from ``root`` (:func:`isingvar.kernels.graph.breadth_first` over
+    the darts by tail): (parent_edge int64 (n,), the edge k to each vertex's parent, -1 at the root and
+    unreached vertices; order int64 (n,), the vertices reached, in visiting order, parents first; size, how
+    many were reached)."""
     start, out = darts_by_tail(n, tail)
-    parent_edge = np.full(n, -1, dtype=np.int64)
+    head = np.empty(out.size, dtype=np.int64)
+    for p in range(out.size):
+        head[p] = tail[out[p] ^ 1]
     order = np.empty(n, dtype=np.int64)
-    visited = np.zeros(n, dtype=np.bool_)
-    visited[root] = True
-    order[0] = root
-    head = 0
-    size = 1
-    while head < size:
-        v = order[head]
-        head += 1
-        for p in range(start[v], start[v + 1]):
-            d = out[p]
-            w = tail[d ^ 1]
-            if not visited[w]:
-                visited[w] = True
-                parent_edge[w] = d >> 1
-                order[size] = w
-                size += 1
+    depth = np.empty(n, dtype=np.int64)
+    pslot = np.full(n, -1, dtype=np.int64)
+    size = breadth_first(start, head, root, np.zeros(n, dtype=np.bool_), order, depth, pslot)
+    parent_edge = np.full(n, -1, dtype=np.int64)
+    for q in range(1, size):
+        w = order[q]
+        parent_edge[w] = out[pslot[w]] >> 1
     return parent_edge, order, size
 
 
@@ -177,7 +186,18 @@ def kasteleyn_orientation(n, tail, root):
 
 @njit
 def face_labels(face_next):
-    """Label of the face (cycle of ``face_next``) of every dart: int64 (D,), faces numbered 0, 1, ..."""
+    """Label of the face (cycle of ``face_next``) of every dart, faces numbered 0, 1, ...
+
+    Parameters
+    ----------
+    face_next : ndarray of int64, shape (D,)
+        The next dart around the face of each dart (a permutation).
+
+    Returns
+    -------
+    ndarray of int64, shape (D,)
+        The face of each dart.
+    """
     D = face_next.size
     label = np.full(D, -1, dtype=np.int64)
     f = 0
@@ -195,9 +215,24 @@ def face_labels(face_next):
 def spins_from_bonds(n, tail, sign, root):
     """Spins with s_tail(2k) s_tail(2k+1) = sign[k] along a breadth-first tree from ``root``.
 
-    Parameters: n vertices (one connected component), tail int64 (2E,), sign float64 (E,) of +-1.
-    Returns float64 (n,) of +-1 (s_root = +1).  Consistent on every edge when ``sign`` is a cut
-    pattern (its product around every cycle is +1); the caller checks that.
+    Consistent on every edge when ``sign`` is a cut pattern (its product around every cycle is +1);
+    the caller checks that.
+
+    Parameters
+    ----------
+    n : int
+        Number of vertices (one connected component).
+    tail : ndarray of int64, shape (2E,)
+        Tail vertex of each dart; darts 2k and 2k + 1 are the two ends of edge k.
+    sign : ndarray of float64, shape (E,)
+        The wanted product s_i s_j of each edge, +-1.
+    root : int
+        The root of the tree.
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+        Spins of +-1, s_root = +1.
     """
     parent_edge, order, size = _bfs_tree(n, tail, root)
     s = np.zeros(n)

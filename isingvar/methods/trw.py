@@ -17,7 +17,7 @@ import numpy as np
 from ..bp import MAX_SWEEPS, SECONDS_PER_SLOT_SWEEP
 from ..thermo import check_betas, free_energy_per_spin
 from ..trw import MAX_TREES, MAX_WIDTH
-from .base import Method, Var, check_settings, model_file_lnZ, per_beta, setting
+from .base import Method, Nonfinite, Var, check_settings, model_file_lnZ, per_beta, setting
 
 #: Most conditional-gradient steps per beta, L-BFGS steps of the polish and of the field shares: each is
 #: one or more solves (passes over every tree or component) at every beta, and the iteration counts are
@@ -177,11 +177,12 @@ def _component_seconds(model, nb, settings, cons, scale) -> float:
     ``scale``, where they are a part of the model's: :func:`isingvar.trw_components.survey`).
 
     Per construction: its plans (:data:`CONSTRUCTION_FACTOR` times their cost for finding them, once more
-    in the run: elimination's cache keeps few), nb uniform evaluations, and for the costlier half (those
-    that start within 5 % of the best: the thick bands, not the vertex covers) nb x the share iterations'
-    evaluations with the per-site pass, plus the plans rebuilt per evaluation beyond the cache.
+    in the run where the pattern cache, :data:`isingvar.patterns.CACHE`, cannot hold every construction's
+    plans), nb uniform evaluations, and for the costlier half (those that start within 5 % of the best: the
+    thick bands, not the vertex covers) nb x the share iterations' evaluations with the per-site pass, plus
+    the plans rebuilt per evaluation beyond what the cache holds of the construction's.
     """
-    from ..exact.elimination import STRUCTURE_CACHE
+    from ..patterns import CACHE
 
     if settings.share_iterations == 0:
         evals = 0.0
@@ -190,15 +191,17 @@ def _component_seconds(model, nb, settings, cons, scale) -> float:
     else:
         evals = 1.0  # zero gradient: the first evaluation is the minimum
     total, optimised = 0.0, []
+    n_plans = sum(len(c.chunks) for c in cons)
+    again = 0.0 if CACHE.room(n_plans, sum(c.plan_bytes for c in cons) // max(n_plans, 1)) == n_plans else 1.0
     for c in cons:
         spins = sum(ch["pattern"].n for ch in c.chunks)
         chunks = len(c.chunks)
         fixed = chunks * SECONDS_PER_CALL + spins * SECONDS_PER_UNION_SPIN
         separator = max(0.0, math.log2(max(c.entries, 1) / max(spins, 1)) - 1.0)
         plans = spins * (SECONDS_PER_PLAN_SPIN + SECONDS_PER_PLAN_SEPARATOR_SPIN * separator)
-        total += (CONSTRUCTION_FACTOR + 1.0) * plans + nb * (fixed + c.entries * SECONDS_PER_ENTRY)
+        total += (CONSTRUCTION_FACTOR + again) * plans + nb * (fixed + c.entries * SECONDS_PER_ENTRY)
         if c.sites_fit:
-            rebuilt = plans * max(0, chunks - STRUCTURE_CACHE) / max(chunks, 1)
+            rebuilt = plans * (chunks - CACHE.room(chunks, c.plan_bytes // max(chunks, 1))) / max(chunks, 1)
             optimised.append(nb * evals * (fixed + c.entries * SECONDS_PER_ENTRY_SITES + rebuilt))
     lead = sorted(optimised, reverse=True)[:(len(cons) + 1) // 2]
     return scale * (total + sum(lead))
@@ -285,12 +288,16 @@ def memory(n, n_edges, betas, settings) -> float:
     return total
 
 
+_LNZ = Var("lnZ_trw_upper", "upper", "lnZ", "nat",
+           "tree-reweighted upper bound on ln Z (>= lnZ_exact): sum_T rho_T ln Z(theta_T) over an explicit tree list")
+_MODEL_VAR, _file_hook = model_file_lnZ(_LNZ)  # lnZ_model_trw_upper: an upper bound on the file's ln Z
+
+#: In the order of the file (a new variable is one line at its place).
 VARIABLES = (
-    Var("lnZ_trw_upper", "upper", "lnZ", "nat",
-        "tree-reweighted upper bound on ln Z (>= lnZ_exact): sum_T rho_T ln Z(theta_T) over an explicit tree list"),
+    _LNZ,
     Var("f_trw_lower", "lower", "f", "energy per spin",
         "tree-reweighted lower bound on the free energy per spin (<= f_exact), -lnZ_trw_upper/(beta N)",
-        nonfinite="-inf at beta = 0"),
+        nonfinite=Nonfinite.NEG_INF_AT_BETA0),
     Var("trw_iterations", "diagnostic", None, "1", "TRW message sweeps at this beta, all solves (plus primal evaluations where polish_iterations > 0); with width > 1 plus the elimination passes over the components",
         dtype="i4", fill=-1),
     Var("trw_converged", "diagnostic", None, "1",
@@ -298,9 +305,8 @@ VARIABLES = (
         dtype="i1", fill=-1, flags=((0, 1), "not_converged converged")),
     Var("trw_trees", "diagnostic", None, "1", "components of the decomposition of the bound: spanning trees (forests), or with width > 1 subgraphs of elimination width <= width where they gave the least bound",
         dtype="i4", fill=-1),
+    _MODEL_VAR,
 )
-_MODEL_VAR, _file_hook = model_file_lnZ(VARIABLES[0])  # lnZ_model_trw_upper: an upper bound on the file's ln Z
-VARIABLES += (_MODEL_VAR,)
 
 
 METHOD = Method(
