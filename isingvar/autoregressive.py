@@ -34,8 +34,22 @@ ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
 
 
 def degrees(n: int, hidden: int) -> np.ndarray:
-    """MADE degrees of the ``hidden`` units of a layer, int64 (hidden,): 1 .. N-1, non-decreasing,
-    as evenly spread as ``hidden`` allows (every layer uses the same)."""
+    """MADE degrees of the ``hidden`` units of a layer.
+
+    Every layer uses the same degrees.
+
+    Parameters
+    ----------
+    n : int
+        Number of spins N.
+    hidden : int
+        Number of hidden units per layer.
+
+    Returns
+    -------
+    ndarray of int64, shape (hidden,)
+        Degrees in 1 .. N-1, non-decreasing, as evenly spread as ``hidden`` allows.
+    """
     k = np.arange(hidden, dtype=np.int64)
     return 1 + (k * (n - 1)) // hidden
 
@@ -47,6 +61,17 @@ class Network:
     ``hidden`` (MADE).  N = 1 has no hidden layers (nothing to condition on).  The initial q is
     uniform (b = W = V = 0); the hidden weights start random (from ``rng``), N(0, 1/fan-in) within
     their masks, so that their gradients are not all zero.
+
+    Parameters
+    ----------
+    n : int
+        Number of spins N.
+    depth : int, default 1
+        1: the fully visible network; >= 2: plus ``depth`` - 1 hidden tanh layers.
+    hidden : int, default 0
+        Width H of the hidden layers (0: none, whatever ``depth``).
+    rng : numpy.random.Generator or None
+        Source of the initial hidden weights; None: ``default_rng(0)``.
     """
 
     def __init__(self, n: int, depth: int = 1, hidden: int = 0, rng: np.random.Generator | None = None):
@@ -84,13 +109,40 @@ class Network:
         return out
 
     def arrays(self, flat=None):
-        """(b, W, U, C, Uh, V) views of ``flat`` (default the parameters), the kernels' argument order."""
+        """(b, W, U, C, Uh, V) views of ``flat`` (default the parameters), the kernels' argument order.
+
+        Parameters
+        ----------
+        flat : ndarray of float64, shaped like ``theta``, optional
+            A flat parameter vector; None: the network's own ``theta``.
+
+        Returns
+        -------
+        tuple of ndarray
+            Views b (N,), W (N, N), U (H, N), C (L, H), Uh (max(L-1, 0), H, H), V (N, H) of ``flat``.
+        """
         v = self.params if flat is None else self._views(flat)
         return v["b"], v["W"], v["U"], v["C"], v["Uh"], v["V"]
 
     def forward(self, s, u=None):
-        """ln q of the configurations s (float64 (B, N) of +-1), or, with uniforms u (B, N), fresh samples
-        written into s.  Returns (lnq (B,), a (B, N), h (B, L, H)) for :meth:`gradient`."""
+        """ln q of the configurations s, or, with uniforms u, fresh samples written into s.
+
+        Parameters
+        ----------
+        s : ndarray of float64, shape (B, N)
+            Configurations of +-1: read, or overwritten with the samples when ``u`` is given.
+        u : ndarray of float64, shape (B, N), optional
+            Uniforms in [0, 1) that drive the sampling; None: evaluate ``s`` as given.
+
+        Returns
+        -------
+        lnq : ndarray of float64, shape (B,)
+            ln q(s_r) (nats).
+        a : ndarray of float64, shape (B, N)
+            The logits a_i(s_<i), for :meth:`gradient`.
+        h : ndarray of float64, shape (B, L, H)
+            The hidden activations, for :meth:`gradient`.
+        """
         from .kernels import ar
 
         B = s.shape[0]
@@ -100,7 +152,24 @@ class Network:
         return lnq, a, h
 
     def gradient(self, s, a, h, coef):
-        """Gradient (flat, like ``theta``) of sum_r coef[r] ln q(s_r); (s, a, h) from :meth:`forward`."""
+        """Gradient (flat, like ``theta``) of sum_r coef[r] ln q(s_r); (s, a, h) from :meth:`forward`.
+
+        Parameters
+        ----------
+        s : ndarray of float64, shape (B, N)
+            The configurations (+-1).
+        a : ndarray of float64, shape (B, N)
+            Their logits, from :meth:`forward`.
+        h : ndarray of float64, shape (B, L, H)
+            Their hidden activations, from :meth:`forward`.
+        coef : array_like of float, shape (B,)
+            Weight of each row's ln q.
+
+        Returns
+        -------
+        ndarray of float64, shaped like ``theta``
+            The gradient, zero on masked entries.
+        """
         from .kernels import ar
 
         g = np.zeros_like(self.theta)
@@ -112,8 +181,22 @@ class Network:
 
 
 def all_states(n: int, start: int = 0, stop: int | None = None) -> np.ndarray:
-    """States start..stop-1 of the 2^n configurations, float64 (count, n) of +-1, s_0 the most
-    significant bit (bit set: +1)."""
+    """States start..stop-1 of the 2^n configurations, s_0 the most significant bit (bit set: +1).
+
+    Parameters
+    ----------
+    n : int
+        Number of spins.
+    start : int, default 0
+        Index of the first state.
+    stop : int or None
+        One past the index of the last state; None: 2^n.
+
+    Returns
+    -------
+    ndarray of float64, shape (stop - start, n)
+        The states, entries +-1.
+    """
     stop = (1 << n) if stop is None else stop
     t = np.arange(start, stop, dtype=np.int64)
     bits = (t[:, None] >> np.arange(n - 1, -1, -1, dtype=np.int64)[None, :]) & 1
@@ -136,7 +219,13 @@ class Trainer:
         self.v = np.zeros_like(self.net.theta)
 
     def step(self, g):
-        """One Adam step along the gradient ``g`` (float64, the parameters' shape), in place."""
+        """One Adam step along the gradient ``g``, in place.
+
+        Parameters
+        ----------
+        g : ndarray of float64, shaped like the network's ``theta``
+            Gradient of the loss.
+        """
         self.t += 1
         self.m *= ADAM_BETA1
         self.m += (1 - ADAM_BETA1) * g
@@ -153,6 +242,16 @@ def energy_function(model):
     A dense model (2E >= N^2/4: SK, Curie-Weiss) goes through the dense couplings (N^2/2 vectorised
     multiply-adds per state; the CSR gather costs several times more there; no BLAS, whose threads
     collapse on a shared machine), a sparse one through the CSR kernel.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The model whose energy is evaluated.
+
+    Returns
+    -------
+    callable
+        ``f(s)`` with s float64 (B, N) of +-1, returning E(s_r) as float64 (B,).
     """
     from .kernels import ar
 
@@ -169,7 +268,18 @@ def energy_function(model):
     indptr, indices, data = model.csr
 
     def sparse(s):
-        """Energies float64 (K,) of the K rows of ``s`` from the CSR couplings."""
+        """Energies of the K rows of ``s`` from the CSR couplings.
+
+        Parameters
+        ----------
+        s : ndarray of float64, shape (K, N)
+            Configurations of +-1.
+
+        Returns
+        -------
+        ndarray of float64, shape (K,)
+            E(s_r).
+        """
         out = np.empty(s.shape[0])
         ar.energies(indptr, indices, data, model.fields, s, out)
         return out
@@ -178,15 +288,53 @@ def energy_function(model):
 
 
 def energies(model, s) -> np.ndarray:
-    """E(s_r) of every row of s (float64 (B, N) of +-1), float64 (B,) (:func:`energy_function`)."""
+    """E(s_r) of every row of s (:func:`energy_function`).
+
+    Parameters
+    ----------
+    model : IsingModel
+        The model whose energy is evaluated.
+    s : ndarray of float64, shape (B, N)
+        Configurations of +-1.
+
+    Returns
+    -------
+    ndarray of float64, shape (B,)
+        The energies.
+    """
     return energy_function(model)(s)
 
 
 def train(net: Network, trainer: Trainer, model, beta: float, steps: int, batch: int, rng, check=None,
           progress=None) -> float:
-    """``steps`` Adam steps on beta F~[q] with batches of ``batch`` samples; returns the last batch's
-    mean of beta E + ln q (an estimate of beta F~, nats).  ``check()`` is called between steps (the
-    interrupt point), ``progress(k)`` after every k steps."""
+    """``steps`` Adam steps on beta F~[q] with batches of ``batch`` samples.
+
+    Parameters
+    ----------
+    net : Network
+        The network trained, in place.
+    trainer : Trainer
+        Adam state of ``net``, updated in place.
+    model : IsingModel
+        The model whose free energy is bounded.
+    beta : float
+        Inverse temperature.
+    steps : int
+        Number of Adam steps.
+    batch : int
+        Samples per step.
+    rng : numpy.random.Generator
+        Source of every sample.
+    check : callable() or None
+        Called between steps (the interrupt point).
+    progress : callable(k) or None
+        Called with k (float) after every k steps.
+
+    Returns
+    -------
+    float
+        The last batch's mean of beta E + ln q (an estimate of beta F~, nats); NaN when ``steps`` is 0.
+    """
     n = net.n
     s = np.empty((batch, n))
     loss = math.nan
@@ -213,7 +361,28 @@ def train(net: Network, trainer: Trainer, model, beta: float, steps: int, batch:
 def exact_lower_bound(net: Network, model, beta: float) -> tuple[float, float, float]:
     """(ln Z lower bound, <E>_q, S[q]) summed exactly over all 2^N states (nats; energy).
 
-    Raises ValueError for N > :data:`EXACT_MAX_N` (the caller reports NaN there).
+    Parameters
+    ----------
+    net : Network
+        The trained network (q).
+    model : IsingModel
+        The model.
+    beta : float
+        Inverse temperature.
+
+    Returns
+    -------
+    lnz_lower : float
+        The certified bound S[q] - beta <E>_q on ln Z (nats).
+    energy : float
+        <E>_q (energy units of the couplings).
+    entropy : float
+        S[q] = -<ln q>_q (nats).
+
+    Raises
+    ------
+    ValueError
+        For N > :data:`EXACT_MAX_N` (the caller reports NaN there).
     """
     from .kernels import ar
 
@@ -259,6 +428,28 @@ def evaluate(net: Network, model, beta: float, samples: int, batch: int, rng, de
     ln Z_is has influence rho_k - 1/M, a weighted mean <A> has rho_k (A_k - <A>), the entropy the sum
     beta times the energy's plus ln Z's (all totals).  ``lnz_lower_prob`` is
     :func:`isingvar.importance.markov_lower_bound` of the raw weights at ``delta``.
+
+    Parameters
+    ----------
+    net : Network
+        The trained network (q).
+    model : IsingModel
+        The model.
+    beta : float
+        Inverse temperature.
+    samples : int
+        Number M of fresh samples.
+    batch : int
+        Samples drawn per batch.
+    rng : numpy.random.Generator
+        Source of every sample.
+    delta : float, default 0.01
+        Failure probability of ``lnz_lower_prob``.
+
+    Returns
+    -------
+    Estimates
+        The Monte Carlo values at ``beta``.
     """
     from .importance import KHAT_MAX, markov_lower_bound, psis
 
@@ -289,7 +480,18 @@ def evaluate(net: Network, model, beta: float, samples: int, batch: int, rng, de
     dU = rho * (E - U)
 
     def se(infl):
-        """Delta-method standard error: the root sum of squares of the influences ``infl``."""
+        """Delta-method standard error: the root sum of squares of the influences ``infl``.
+
+        Parameters
+        ----------
+        infl : ndarray of float64, shape (M,)
+            Influence of each sample.
+
+        Returns
+        -------
+        float
+            The standard error.
+        """
         return float(np.sqrt(np.sum(infl * infl)))
 
     return Estimates(
@@ -307,7 +509,13 @@ def _log_mean_exp(x: np.ndarray) -> float:
 
 
 def compile_kernels(model) -> None:
-    """Compile every kernel (empty or tiny calls) so that no later call waits on the compiler."""
+    """Compile every kernel (empty or tiny calls) so that no later call waits on the compiler.
+
+    Parameters
+    ----------
+    model : IsingModel
+        Sizes the networks of the warm-up calls.
+    """
     from .kernels import ar
 
     for depth in (1, 2):

@@ -266,7 +266,18 @@ def markov_lower_bound(logw, delta: float) -> float:
     ln_inv_delta = -math.log(d)
 
     def excess(t: float) -> float:
-        """ln G(t) - ln(1/delta): decreasing in t, zero at the bound."""
+        """ln G(t) - ln(1/delta): decreasing in t, zero at the bound.
+
+        Parameters
+        ----------
+        t : float
+            A candidate bound (nats).
+
+        Returns
+        -------
+        float
+            The excess.
+        """
         return _logsumexp(logc + n * (A - t)) - ln_inv_delta
 
     # lo: one term alone reaches 1/delta, so G(lo) >= 1/delta; hi: every term <= 1/(delta #terms).

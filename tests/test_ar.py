@@ -19,7 +19,7 @@ from isingvar.errors import ModelParameterError, TooLargeError
 from isingvar.families import make_instance, resolve_params
 from isingvar.io import store
 from isingvar.kernels import ar as ar_kernels
-from isingvar.methods import derived_variables, get_method, make_settings
+from isingvar.methods import Nonfinite, derived_variables, get_method, make_settings
 from isingvar.model import IsingModel
 from isingvar.report import bounds_table, estimate_stats, free_energy_names
 
@@ -237,14 +237,14 @@ def test_settings_are_validated_with_one_line_messages_and_large_n_refused():
 
 # ------------------------------------------------------------------ generic pieces, through a sweep
 def test_nan_or_minus_inf_at_beta_zero_is_accepted_and_kl_of_a_nan_bound_may_be_nan():
-    var = store.Variable(("sample", "J", "h", "beta"), "f8", "", "", nonfinite="nan; -inf at beta = 0")
+    var = store.Variable(("sample", "J", "h", "beta"), "f8", "", "", nonfinite=Nonfinite.NAN | Nonfinite.NEG_INF_AT_BETA0)
     beta = np.array([0.0, 1.0, 2.0])
     assert store._unexpected_nonfinite(var, np.array([-np.inf, np.nan, 1.0]), beta) is None
     assert store._unexpected_nonfinite(var, np.array([0.0, -np.inf, 1.0]), beta) == (1,)
     assert store._unexpected_nonfinite(var, np.array([np.inf, 1.0, 1.0]), beta) == (0,)
     kl = {v.name: v for v, _ in derived_variables(("ar", "exact", "mf"))}
     # kl_mf may be NaN only where exact_status flags the exact value
-    assert kl["kl_ar"].nonfinite == "nan" and kl["kl_mf"].nonfinite == "nan where flagged"
+    assert kl["kl_ar"].nonfinite == Nonfinite.NAN and kl["kl_mf"].nonfinite == Nonfinite.NAN_WHERE_FLAGGED
 
 
 def test_sweep_show_and_plot_carry_the_bound_and_the_estimate_with_its_error(tmp_path):

@@ -1,11 +1,10 @@
 """Model files end to end through the CLI: sweeps of UAI/.fg files, lnZ_model_exact, export, models."""
 
 import hashlib
-import itertools
-import math
 from pathlib import Path
 
 import h5py
+import naive
 import numpy as np
 import pytest
 from isingvar_cli.main import app
@@ -41,17 +40,7 @@ def random_uai(n, rng):
     return "\n".join(lines) + "\n", factors
 
 
-def product_lnZ(n, factors):
-    """ln of the sum over x in {0,1}^n of the product of the tables (UAI order: last scope variable fastest)."""
-    x = np.array(list(itertools.product((0, 1), repeat=n)), dtype=np.int64)
-    log_w = np.zeros(len(x))
-    for scope, table in factors:
-        index = x[:, scope[0]] if len(scope) == 1 else 2 * x[:, scope[0]] + x[:, scope[1]]
-        log_w += np.log(table[index])
-    top = log_w.max()
-    return top + math.log(np.exp(log_w - top).sum())
-
-
+@pytest.mark.slow
 def test_sweep_of_a_20_variable_uai_file_gives_its_lnZ(tmp_path):
     # the issue's done-when: lnZ_model_exact equals a plain product-of-potentials enumeration
     text, factors = random_uai(20, np.random.default_rng(5))
@@ -67,7 +56,7 @@ def test_sweep_of_a_20_variable_uai_file_gives_its_lnZ(tmp_path):
         assert f.attrs["source_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
         lnZ_mf = f["lnZ_mf_lower"][0, 0, 0, :]
     assert np.isnan(lnZ_model[[0, 2]]).all()  # only at beta = 1: elsewhere it is not the file's model
-    assert lnZ_model[1] == pytest.approx(product_lnZ(20, factors), rel=1e-10, abs=1e-10)
+    assert lnZ_model[1] == pytest.approx(naive.factor_lnZ(20, factors), rel=1e-10, abs=1e-10)
     assert lnZ_mf[1] + offset <= lnZ_model[1]  # the bound holds for the file's model too
     r = run("show", out)
     assert r.exit_code == 0 and "m20.uai (uai, sha256" in r.output
@@ -94,11 +83,11 @@ def test_libdai_testfast_sweep_matches_the_factor_product(tmp_path):
         for e in range(entries):
             table[int(tokens[k + 1 + 2 * e])] = float(tokens[k + 2 + 2 * e])
         k += 1 + 2 * entries
-        if m == 2:  # to the UAI order of product_lnZ: index 2 x_first + x_second
+        if m == 2:  # to the UAI order of naive.factor_lnZ: index 2 x_first + x_second
             table = table.reshape(2, 2).T.ravel()
         factors.append((scope, table))
     with h5py.File(out, "r") as f:
-        assert f["lnZ_model_exact"][0, 0, 0, 0] == pytest.approx(product_lnZ(model_file.model.n, factors), rel=1e-10)
+        assert f["lnZ_model_exact"][0, 0, 0, 0] == pytest.approx(naive.factor_lnZ(model_file.model.n, factors), rel=1e-10)
 
 
 @pytest.mark.parametrize("suffix", [".npz", ".txt", ".uai", ".fg"])
@@ -171,10 +160,7 @@ def test_a_model_file_gets_both_sides_of_its_lnZ(tmp_path):
     lines += [f"4\n{' '.join(f'{t:.17g}' for t in tables[p])}" for p in pairs]
     path = tmp_path / "m.uai"
     path.write_text("\n".join(lines) + "\n")
-    Z = 0.0
-    for x in itertools.product((0, 1), repeat=n):
-        w = np.prod([unary[i, x[i]] for i in range(n)])
-        Z += w * np.prod([tables[(i, j)][2 * x[i] + x[j]] for i, j in pairs])
+    lnZ = naive.factor_lnZ(n, [((i,), unary[i]) for i in range(n)] + [(p, tables[p]) for p in pairs])
     out = tmp_path / "r.h5"
     r = run("sweep", "file", "--couplings", path, "--beta", "0.5,1", "--method", "exact", "--method", "mf",
             "--method", "trw", "--out", out)
@@ -182,5 +168,34 @@ def test_a_model_file_gets_both_sides_of_its_lnZ(tmp_path):
     with h5py.File(out, "r") as f:
         lower, exact, upper = (f[name][0, 0, 0] for name in ("lnZ_model_mf_lower", "lnZ_model_exact", "lnZ_model_trw_upper"))
     assert np.isnan([lower[0], exact[0], upper[0]]).all()  # beta = 0.5 is not the file's model
-    assert exact[1] == pytest.approx(np.log(Z), rel=1e-12)
+    assert exact[1] == pytest.approx(lnZ, rel=1e-12)
     assert lower[1] <= exact[1] <= upper[1]
+
+
+def test_lnZ_model_variables_only_in_model_file_sweeps_and_one_per_certified_method(tmp_path):
+    """lnZ_model_* exist in a sweep of a model file only (issue 20: non-file sweeps carried all-NaN ones), one
+    per method with a certified ln Z (exact, the mf, ar and trw bounds), each its method's value + lnZ_offset
+    at beta = 1 and a bound on the file's own ln Z (a plain product-of-potentials enumeration)."""
+    text, factors = random_uai(8, np.random.default_rng(3))
+    path = tmp_path / "m8.uai"
+    path.write_text(text)
+    methods = ("exact", "mf", "ar", "trw")
+    args = [a for m in methods for a in ("--method", m)]
+    out = tmp_path / "file.h5"
+    r = run("sweep", "file", "--couplings", path, "--beta", "0.5,1", "--ar-steps", "20", *args, "--out", out)
+    assert r.exit_code == 0, r.output
+    truth = naive.factor_lnZ(8, factors)
+    with h5py.File(out, "r") as f:
+        offset = float(f.attrs["lnZ_offset"])
+        assert sorted(k for k in f if k.startswith("lnZ_model_")) == [
+            "lnZ_model_ar_lower", "lnZ_model_exact", "lnZ_model_mf_lower", "lnZ_model_trw_upper"]
+        for name, own in (("lnZ_model_ar_lower", "lnZ_ar_lower"), ("lnZ_model_mf_lower", "lnZ_mf_lower")):
+            model = f[name][0, 0, 0, :]
+            assert np.isnan(model[0]) and model[1] == f[own][0, 0, 0, 1] + offset
+            assert model[1] <= truth + 1e-9
+        assert f["lnZ_model_trw_upper"][0, 0, 0, 1] >= truth - 1e-9
+    plain = tmp_path / "sk.h5"
+    r = run("sweep", "sk", "--n", "6", "--samples", "1", "--beta", "1", "--ar-steps", "20", *args, "--out", plain)
+    assert r.exit_code == 0, r.output
+    with h5py.File(plain, "r") as f:
+        assert not [k for k in f if k.startswith("lnZ_model_")]

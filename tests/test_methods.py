@@ -52,7 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from isingvar.methods.base import Method, Var
+from isingvar.methods.base import Method, Nonfinite, Var
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ METHOD = Method(
     name="toy", summary="one-state lower bound", settings=Settings,
     variables=(
         Var("lnZ_toy_lower", "lower", "lnZ", "nat", "lower bound on ln Z: -beta E(all up)"),
-        Var("f_toy_upper", "upper", "f", "energy per spin", "upper bound on f: E(all up)/N", nonfinite="-inf at beta = 0"),
+        Var("f_toy_upper", "upper", "f", "energy per spin", "upper bound on f: E(all up)/N", nonfinite=Nonfinite.NEG_INF_AT_BETA0),
         Var("toy_calls", "diagnostic", None, "1", "calls", dtype="i4", fill=-1),
     ),
     run=run, cost=lambda model, betas, settings, *, sites: 0.0,

@@ -88,6 +88,7 @@ HOLDER = """
 
 
 # ------------------------------------------------------------------ item 4: two runs on one file
+@pytest.mark.process
 def test_a_second_run_on_an_output_being_written_is_refused_and_nothing_is_lost(tmp_path):
     out = tmp_path / "r.h5"
     first = spawn(SLOW_SWEEP, "sweep", *SMALL, "--out", out, "--resume", "--json")
@@ -106,6 +107,7 @@ def test_a_second_run_on_an_output_being_written_is_refused_and_nothing_is_lost(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.h5"]  # no lock or temporary file left
 
 
+@pytest.mark.process
 def test_a_lock_of_a_killed_run_blocks_nothing_and_is_cleaned(tmp_path, result):
     holder = spawn(HOLDER, result)
     assert (tmp_path / ".r.h5.lock").exists()
@@ -135,6 +137,7 @@ READER = """
 """
 
 
+@pytest.mark.process
 def test_resume_and_merge_while_readers_hold_the_files(tmp_path, result):
     with h5py.File(result, "r+") as f:
         f["done"][1] = 0  # one instance to compute
@@ -231,6 +234,7 @@ KILLED_IN_COMMIT = """
 """
 
 
+@pytest.mark.process
 def test_the_temporary_file_of_a_commit_killed_by_sigkill_is_removed_by_the_next_run(tmp_path):
     out = tmp_path / "r.h5"
     proc = spawn(KILLED_IN_COMMIT, "sweep", *SMALL, "--out", out)
@@ -353,7 +357,7 @@ def test_show_of_a_directory_says_so(tmp_path):
 def test_write_points_refuses_nan_and_allows_the_declared_non_finite_values(tmp_path, result):
     with store.open_copy(result) as f:
         nb = f["beta"].shape[0]
-        ok = {"f_exact": np.r_[-np.inf, np.ones(nb - 1)], "lnZ_model_exact": np.full(nb, np.nan),
+        ok = {"f_exact": np.r_[-np.inf, np.ones(nb - 1)], "c_exact": np.full(nb, np.nan),
               "u_exact": np.zeros(nb)}
         store.write_points(f, [((0, 0, 0), ok)])
         bad = np.zeros(nb)

@@ -72,6 +72,18 @@ def temp_path(target: Path, pid: int | None = None) -> Path:
 
     The suffix is kept for writers that choose a format by it; a NAME too long
     for that is shortened (see :func:`_side_prefix`), so any valid output name works.
+
+    Parameters
+    ----------
+    target : str or os.PathLike
+        The output file.
+    pid : int or None
+        The writing process; None: this one.
+
+    Returns
+    -------
+    pathlib.Path
+        The temporary file, beside ``target``.
     """
     target = Path(target)
     suffix = target.suffix if len(target.suffix) <= 16 else ""
@@ -101,6 +113,16 @@ def hold_output(path):
     by killed runs (:func:`temp_path`), and records the folder's identity,
     which every commit checks (:func:`replace_atomically`).  On a file system
     without ``flock`` the output is written unlocked.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output file.
+
+    Yields
+    ------
+    pathlib.Path
+        The file to write (symbolic links followed).
 
     Raises
     ------
@@ -197,6 +219,18 @@ def replace_atomically(path, write) -> Path:
     than putting the file elsewhere).  Errors that name ``tmp`` are re-raised
     naming ``path``.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output file.
+    write : callable(tmp)
+        Writes the whole new content to the path ``tmp`` (a pathlib.Path).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (a link's target).
+
     Raises
     ------
     OutputWriteError
@@ -249,6 +283,15 @@ def replace_atomically(path, write) -> Path:
 def check_output(path, overwrite: bool, inputs=()) -> None:
     """Raise unless ``path`` may be written as an output (symbolic links followed).
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output file.
+    overwrite : bool
+        Whether an existing regular file may be replaced.
+    inputs : iterable of str or os.PathLike
+        The command's input files, which the output must not be.
+
     Raises
     ------
     OutputExistsError
@@ -280,7 +323,18 @@ def check_output(path, overwrite: bool, inputs=()) -> None:
 
 
 def same_file(a, b) -> bool:
-    """Whether paths ``a`` and ``b`` name one file (links and ``..`` resolved; hard links too when both exist)."""
+    """Whether paths ``a`` and ``b`` name one file (links and ``..`` resolved; hard links too when both exist).
+
+    Parameters
+    ----------
+    a, b : str or os.PathLike
+        The paths.
+
+    Returns
+    -------
+    bool
+        True for one file.
+    """
     try:
         return os.path.samefile(a, b)
     except OSError:

@@ -44,19 +44,21 @@ from ..errors import NonFiniteResultError, ResultFileError
 # the schema and the atomic outputs are their own modules; the names below are the store's API too
 from .outputs import check_output, hold_output, replace_atomically, same_file, temp_path  # noqa: F401
 from .schema import (  # noqa: F401
-    _FLAGGED,
     _GRID,
     COORDS,
     DIMS,
+    MODEL_FILE_FAMILY,
     READABLE_VERSIONS,
     SCHEMA_VERSION,
     VARIABLES,
     Variable,
-    _allowed,
     _attr,
     _unexpected_nonfinite,
+    allowed,
     file_methods,
     file_schema,
+    is_model_file_sweep,
+    needs_flags,
     schema,
 )
 
@@ -107,6 +109,18 @@ def open_copy(path, *, any_version: bool = False):
     With ``any_version`` (merge) a file of any of :data:`READABLE_VERSIONS` is
     opened; else (resume) only this version.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The result file.
+    any_version : bool, default False
+        Accept any readable schema version (merge), not only this one (resume).
+
+    Returns
+    -------
+    h5py.File
+        The writable in-memory copy; the caller closes it.
+
     Raises
     ------
     ResultFileError
@@ -133,6 +147,16 @@ def open_copy(path, *, any_version: bool = False):
 
 def open_result(path):
     """The result file ``path`` opened read-only from an in-memory image (no HDF5 file lock).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The result file.
+
+    Returns
+    -------
+    h5py.File
+        The read-only in-memory file; the caller closes it.
 
     Raises
     ------
@@ -242,6 +266,18 @@ def commit(f, path) -> float:
     SIGTERM are held until the commit is done.  See :func:`replace_atomically`
     (locking, symbolic links, errors).
 
+    Parameters
+    ----------
+    f : h5py.File
+        The in-memory result file.
+    path : str or os.PathLike
+        Where it goes.
+
+    Returns
+    -------
+    float
+        Wall seconds of the commit.
+
     Raises
     ------
     OutputWriteError
@@ -271,7 +307,8 @@ def _fill(f, coords, attrs, methods, sites):
         ds.attrs["long_name"] = long_name
         ds.make_scale(name)
     sizes = {name: len(coords[name]) for name in COORDS}
-    for name, var in schema(methods, sites).items():
+    model_file = attrs.get("model_family") == MODEL_FILE_FAMILY
+    for name, var in schema(methods, sites, model_file).items():
         shape = tuple(sizes[d] for d in var.dims)
         fill = var.fill if var.fill is not None else (np.nan if var.dtype == "f8" else 0)
         chunks = _chunks(shape, var.dtype)
@@ -307,9 +344,25 @@ def _chunks(shape, dtype):
 
 
 def write_instances(f, start: int, models) -> None:
-    """Store the couplings and fields of samples ``start``, ``start + 1``, ... (``models``, unit J, h = 0)
-    in one write per dataset: a write into a compressed dataset recompresses every chunk it touches,
-    so sample-by-sample writes cost O(samples) each (a sweep of 20,000 samples spent minutes here)."""
+    """Store the couplings and fields of samples ``start``, ``start + 1``, ... in one write per dataset.
+
+    A write into a compressed dataset recompresses every chunk it touches, so sample-by-sample writes
+    cost O(samples) each (a sweep of 20,000 samples spent minutes here).
+
+    Parameters
+    ----------
+    f : h5py.File
+        The open, writable result file.
+    start : int
+        Sample index of ``models[0]``.
+    models : sequence of IsingModel
+        The samples at unit J, h = 0, each with the file's edge count.
+
+    Raises
+    ------
+    ValueError
+        If a sample's edge count differs from the file's.
+    """
     if not models:
         return
     n_edges = f["edge"].shape[0]
@@ -330,6 +383,13 @@ def write_points(f, items) -> None:
     one write per variable of the samples the items span: a write into a
     compressed dataset recompresses every chunk it touches, so instance-by-
     instance writes cost O(samples) each.
+
+    Parameters
+    ----------
+    f : h5py.File
+        The open, writable result file.
+    items : list of tuple of (tuple of int, dict)
+        The (index, values) of each finished instance.
 
     Raises
     ------
@@ -359,9 +419,18 @@ def check_values(f, index: tuple, values: dict) -> None:
 
     ``values`` is variable name -> array over beta (or scalar) of instance
     ``index`` = (sample, J index, h index) of the open result file ``f``.  So a
-    numerical failure is never stored, let alone marked done.  A variable
-    allowing "nan where flagged" may be NaN only where its method's
+    numerical failure is never stored, let alone marked done (:func:`allowed` decides).  A variable
+    allowing ``Nonfinite.NAN_WHERE_FLAGGED`` may be NaN only where its method's
     ``<method>_status`` (in ``values``, else in the file) is not 0.
+
+    Parameters
+    ----------
+    f : h5py.File
+        The open result file.
+    index : tuple of int
+        (sample, J index, h index).
+    values : dict
+        Variable name -> array over beta (or scalar).
 
     Raises
     ------
@@ -378,7 +447,7 @@ def check_values(f, index: tuple, values: dict) -> None:
         variables = file_schema(f) if variables is None else variables
         var = variables[name]
         flagged = None
-        if var.nonfinite in _FLAGGED:
+        if needs_flags(var):
             status = f"{var.methods[0]}_status"
             if status in values or status in f:
                 flagged = np.asarray(values[status] if status in values else f[status][index]) > 0
@@ -400,6 +469,16 @@ def read_done(f) -> np.ndarray:
     the schema allows it) and, for integer variables, not the fill value.
     A file edited to mark NaN values done therefore has them recomputed by a
     resume, not reported as results.
+
+    Parameters
+    ----------
+    f : h5py.File
+        The open result file.
+
+    Returns
+    -------
+    ndarray of bool, shape (sample, J, h)
+        True where the instance is done.
     """
     done = f["done"][()].astype(bool)
     beta = f["beta"][()]
@@ -411,8 +490,8 @@ def read_done(f) -> np.ndarray:
         values = f[name][()]
         if var.dtype == "f8":
             status = f"{var.methods[0]}_status"
-            flagged = f[status][()] > 0 if var.nonfinite in _FLAGGED and status in f else None
-            ok = _allowed(var, values, beta, flagged)
+            flagged = f[status][()] > 0 if needs_flags(var) and status in f else None
+            ok = allowed(var, values, beta, flagged)
         else:
             ok = values != var.fill
         done &= ok.reshape(done.shape + (-1,)).all(axis=-1)
@@ -420,8 +499,20 @@ def read_done(f) -> np.ndarray:
 
 
 def read_flagged(f) -> np.ndarray:
-    """bool (sample, J, h): the instances of an open result file with a point some method flagged as not
-    computed or withheld (a ``<method>_status`` flag variable, :func:`isingvar.methods.base.status_var`, above 0)."""
+    """The instances of an open result file with a point some method flagged as not computed or withheld.
+
+    Flagged: a ``<method>_status`` flag variable (:func:`isingvar.methods.base.status_var`) above 0.
+
+    Parameters
+    ----------
+    f : h5py.File
+        The open result file.
+
+    Returns
+    -------
+    ndarray of bool, shape (sample, J, h)
+        True where some point of the instance is flagged.
+    """
     flagged = np.zeros(f["done"].shape, dtype=bool)
     for name, var in file_schema(f).items():
         if var.quantity == "status" and var.dtype != "f8" and name in f:
@@ -433,6 +524,11 @@ def read_flagged(f) -> np.ndarray:
 
 def read_summary(path) -> dict:
     """Read what ``isingvar show`` needs from a result file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The result file.
 
     Returns
     -------
@@ -478,7 +574,18 @@ def read_summary(path) -> dict:
 
 
 def read_attrs(f) -> dict:
-    """Root attributes of an open result file, JSON text decoded, numpy scalars as Python ones."""
+    """Root attributes of an open result file, JSON text decoded, numpy scalars as Python ones.
+
+    Parameters
+    ----------
+    f : h5py.File
+        The open result file.
+
+    Returns
+    -------
+    dict
+        Attribute name -> value.
+    """
     attrs = {}
     for key in f.attrs:
         value = _attr(f, key)

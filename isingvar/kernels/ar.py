@@ -59,11 +59,27 @@ def _dot(x, y, n):
 def forward(b, W, U, C, Uh, V, deg, cnt, s, u, sample, lnq, a, h):
     """One left-to-right pass over a batch: sample (``sample``) or read s, and evaluate ln q(s).
 
-    Parameters: the network (module docstring); s float64 (B, N): written when ``sample``
-    (s_i = +1 where u[r, i] < q(s_i = +1 | s_<i), else -1), read otherwise; u float64 (B, N)
-    uniforms in [0, 1) (unused when not sampling; pass any (B, N) array).
-    Outputs: lnq (B,) = ln q(s) [nats]; a (B, N) the logits a_i(s_<i); h (B, L, H) the hidden
-    activations (for :func:`backward`).
+    Parameters
+    ----------
+    b, W, U, C, Uh, V : ndarray of float64
+        The network, shapes as in the module docstring.
+    deg : ndarray of int64, shape (H,)
+        Degrees of the hidden units.
+    cnt : ndarray of int64, shape (N,)
+        cnt[i] = #{k: deg[k] <= i}.
+    s : ndarray of float64, shape (B, N)
+        Configurations of +-1: written when ``sample`` (s_i = +1 where u[r, i] < q(s_i = +1 | s_<i),
+        else -1), read otherwise.
+    u : ndarray of float64, shape (B, N)
+        Uniforms in [0, 1) (unused when not sampling; pass any (B, N) array).
+    sample : bool
+        Sample s (True) or read it (False).
+    lnq : ndarray of float64, shape (B,)
+        Output: ln q(s) [nats].
+    a : ndarray of float64, shape (B, N)
+        Output: the logits a_i(s_<i).
+    h : ndarray of float64, shape (B, L, H)
+        Output: the hidden activations (for :func:`backward`).
     """
     B, N = s.shape
     L = C.shape[0]
@@ -92,9 +108,27 @@ def forward(b, W, U, C, Uh, V, deg, cnt, s, u, sample, lnq, a, h):
 def backward(W, U, C, Uh, V, deg, cnt, s, a, h, coef, gb, gW, gU, gC, gUh, gV):
     """Add the gradient of sum_r coef[r] ln q(s_r) to (gb, gW, gU, gC, gUh, gV).
 
-    s (B, N), a (B, N), h (B, L, H) as :func:`forward` left them; coef float64 (B,).
     d ln q / d a_i = s_i sigmoid(-s_i a_i); back-propagated through the masked layers (masked
-    entries get no gradient).  The gradient arrays are shaped like b, W, U, C, Uh, V.
+    entries get no gradient).
+
+    Parameters
+    ----------
+    W, U, C, Uh, V : ndarray of float64
+        The network, shapes as in the module docstring.
+    deg : ndarray of int64, shape (H,)
+        Degrees of the hidden units.
+    cnt : ndarray of int64, shape (N,)
+        cnt[i] = #{k: deg[k] <= i}.
+    s : ndarray of float64, shape (B, N)
+        Configurations of +-1, as :func:`forward` left them.
+    a : ndarray of float64, shape (B, N)
+        Logits, as :func:`forward` left them.
+    h : ndarray of float64, shape (B, L, H)
+        Hidden activations, as :func:`forward` left them.
+    coef : ndarray of float64, shape (B,)
+        Weight of each row's ln q.
+    gb, gW, gU, gC, gUh, gV : ndarray of float64
+        Gradient accumulators shaped like b, W, U, C, Uh, V, added to in place.
     """
     B, N = s.shape
     L, H = C.shape
@@ -144,15 +178,40 @@ def backward(W, U, C, Uh, V, deg, cnt, s, a, h, coef, gb, gW, gU, gC, gUh, gV):
 
 @njit
 def energies(indptr, indices, data, hfield, s, out):
-    """E(s_r) for every row of s (B, N) into out (B,), from the symmetric CSR couplings."""
+    """E(s_r) for every row of s into out, from the symmetric CSR couplings.
+
+    Parameters
+    ----------
+    indptr, indices, data : ndarray
+        The symmetric CSR couplings (int64, int64, float64).
+    hfield : ndarray of float64, shape (N,)
+        Fields h_i.
+    s : ndarray of float64, shape (B, N)
+        Configurations of +-1.
+    out : ndarray of float64, shape (B,)
+        Output: the energies.
+    """
     for r in range(s.shape[0]):
         out[r] = _energy(indptr, indices, data, hfield, s[r])
 
 
 @njit
 def dense_energies(J, hfield, s, out):
-    """E(s_r) = -sum_i s_i (h_i + sum_{j<i} J_ij s_j) for every row of s (B, N) into out (B,), from the
-    dense symmetric couplings J (N, N) (only j < i is read: half the work of the CSR gather, vectorised)."""
+    """E(s_r) = -sum_i s_i (h_i + sum_{j<i} J_ij s_j) for every row of s into out, from dense couplings.
+
+    Only j < i is read: half the work of the CSR gather, vectorised.
+
+    Parameters
+    ----------
+    J : ndarray of float64, shape (N, N)
+        The dense symmetric couplings.
+    hfield : ndarray of float64, shape (N,)
+        Fields h_i.
+    s : ndarray of float64, shape (B, N)
+        Configurations of +-1.
+    out : ndarray of float64, shape (B,)
+        Output: the energies.
+    """
     N = s.shape[1]
     for r in range(s.shape[0]):
         sr = s[r]
@@ -170,7 +229,28 @@ def exact_elbo(b, W, U, C, Uh, V, deg, cnt, indptr, indices, data, hfield):
     next only the spins below the lowest changed depth are redone, about one inner node per leaf,
     each an O(N + L H) update of the prefix sums (logits, local fields, first-layer
     pre-activations), so the cost is O(2^N (N + L H)), not a forward pass per state.  Sums are compensated (Kahan).
-    Returns (sum_q, sum_q_E, sum_q_lnq) as floats; N <= 62.
+
+    Parameters
+    ----------
+    b, W, U, C, Uh, V : ndarray of float64
+        The network, shapes as in the module docstring; N <= 62.
+    deg : ndarray of int64, shape (H,)
+        Degrees of the hidden units.
+    cnt : ndarray of int64, shape (N,)
+        cnt[i] = #{k: deg[k] <= i}.
+    indptr, indices, data : ndarray
+        The symmetric CSR couplings (int64, int64, float64).
+    hfield : ndarray of float64, shape (N,)
+        Fields h_i.
+
+    Returns
+    -------
+    sum_q : float
+        sum_s q(s) (1 up to rounding).
+    sum_q_E : float
+        <E>_q.
+    sum_q_lnq : float
+        <ln q>_q (nats).
     """
     N = b.shape[0]
     L, H = C.shape

@@ -27,6 +27,7 @@ from .base import (
     ESTIMATE_STATUS,
     Bounds,
     Method,
+    Nonfinite,
     NoSettings,
     Var,
     check_setting,
@@ -58,22 +59,49 @@ def all_methods() -> dict[str, Method]:
     """Every registered method, name -> :class:`Method`, in canonical (alphabetical) order.
 
     The order is the order of a sweep's methods, its variables in the file and its table columns.
+
+    Returns
+    -------
+    dict of str to Method
+        A new dict each call.
     """
     return dict(_discover())
 
 
 def method_names() -> tuple[str, ...]:
-    """Names of every registered method, in canonical order."""
+    """Names of every registered method, in canonical order.
+
+    Returns
+    -------
+    tuple of str
+        The names.
+    """
     return tuple(all_methods())
 
 
 def default_methods() -> tuple[str, ...]:
-    """The methods a sweep runs when none is given (those declared ``default=True``)."""
+    """The methods a sweep runs when none is given (those declared ``default=True``).
+
+    Returns
+    -------
+    tuple of str
+        Their names, in canonical order.
+    """
     return tuple(name for name, m in all_methods().items() if m.default)
 
 
 def get_method(name: str) -> Method:
     """The method called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A method name.
+
+    Returns
+    -------
+    Method
+        The registered method.
 
     Raises
     ------
@@ -87,8 +115,19 @@ def get_method(name: str) -> Method:
 
 
 def canonical(names) -> tuple[str, ...]:
-    """``names`` (an iterable of method names) checked, deduplicated and in canonical order; the
-    default methods when empty.  Methods named in a method's ``needs`` are added.
+    """``names`` checked, deduplicated and in canonical order; the default methods when empty.
+
+    Methods named in a method's ``needs`` are added.
+
+    Parameters
+    ----------
+    names : iterable of str or None
+        Method names.
+
+    Returns
+    -------
+    tuple of str
+        The names, with the methods they need, in canonical order.
 
     Raises
     ------
@@ -110,14 +149,35 @@ def canonical(names) -> tuple[str, ...]:
 
 # ------------------------------------------------------------------ settings
 def setting_fields(method: Method) -> list[tuple[str, type, object]]:
-    """(field name, type, default) of each setting of ``method`` (its settings dataclass)."""
+    """(field name, type, default) of each setting of ``method`` (its settings dataclass).
+
+    Parameters
+    ----------
+    method : Method
+        The method.
+
+    Returns
+    -------
+    list of tuple of (str, type, object)
+        One entry per field, in field order.
+    """
     hints = typing.get_type_hints(method.settings)
     return [(f.name, hints[f.name], f.default) for f in dataclasses.fields(method.settings)]
 
 
 def setting_bounds(method: Method) -> dict[str, Bounds | None]:
-    """field name -> the :class:`Bounds` declared with :func:`base.setting` (None: only the type is
-    checked, and a float must be finite) of each setting of ``method``."""
+    """field name -> the :class:`Bounds` declared with :func:`base.setting` of each setting of ``method``.
+
+    Parameters
+    ----------
+    method : Method
+        The method.
+
+    Returns
+    -------
+    dict of str to Bounds or None
+        One entry per field; None: only the type is checked, and a float must be finite.
+    """
     return {name: bounds for name, (_, bounds) in settings_bounds(method.settings).items()}
 
 
@@ -128,6 +188,18 @@ def make_settings(method: Method, values: dict | None = None):
     (:func:`base.check_setting`): its type, without coercion (a string, a boolean or a float with a
     fraction is not an integer; an integer is a number), and its declared bounds (:func:`base.setting`;
     a float must be finite unless declared otherwise).
+
+    Parameters
+    ----------
+    method : Method
+        The method.
+    values : dict or None
+        Field -> value; missing or None: the default.
+
+    Returns
+    -------
+    dataclass instance
+        An instance of ``method.settings``.
 
     Raises
     ------
@@ -163,8 +235,21 @@ def _exact_lnz(methods) -> tuple[str, str] | None:
 
 
 def derived_variables(methods) -> list[tuple[Var, tuple[str, ...]]]:
-    """Derived variables of a sweep of ``methods``: (Var, the methods it needs) for each
-    ``kl_<method>`` = exact ln Z - that method's lower bound on ln Z."""
+    """Derived variables of a sweep of ``methods``.
+
+    ``kl_<method>`` = exact ln Z - that method's lower bound on ln Z, for each method with a lower bound,
+    when one of ``methods`` gives an exact ln Z.
+
+    Parameters
+    ----------
+    methods : iterable of str
+        The sweep's method names.
+
+    Returns
+    -------
+    list of tuple of (Var, tuple of str)
+        Each derived variable and the two methods it needs (the exact one, the bounding one).
+    """
     ref = _exact_lnz(methods)
     if ref is None:
         return []
@@ -178,14 +263,27 @@ def derived_variables(methods) -> list[tuple[Var, tuple[str, ...]]]:
                     f"bound the divergence D_KL(Q_{name} || P)",
                     # NaN where the bound is (a bound computed only for small N), else only where the
                     # exact value is (a point its method flags: exact_status)
-                    nonfinite="nan" if v.nonfinite in ("nan", "nan; -inf at beta = 0") else "nan where flagged",
+                    nonfinite=Nonfinite.NAN if Nonfinite.NAN in v.nonfinite else Nonfinite.NAN_WHERE_FLAGGED,
                 )
                 out.append((kl, (ref[0], name)))
     return out
 
 
 def derived_values(methods, values: dict) -> dict:
-    """The derived variables (:func:`derived_variables`) of one instance from its ``values``."""
+    """The derived variables (:func:`derived_variables`) of one instance from its ``values``.
+
+    Parameters
+    ----------
+    methods : iterable of str
+        The sweep's method names.
+    values : dict
+        The instance's values, var name -> array.
+
+    Returns
+    -------
+    dict
+        Derived var name -> float64 array (nb,), for those whose inputs are in ``values``.
+    """
     ref = _exact_lnz(methods)
     out = {}
     for var, (_, name) in derived_variables(methods):
@@ -205,12 +303,25 @@ INTERVAL_RTOL = 1e-9
 
 
 def certified_interval(methods, values: dict) -> tuple[np.ndarray, np.ndarray] | None:
-    """(greatest certified lower bound, least certified upper bound) on ln Z per beta of one instance, over
-    every per-beta variable of kind "lower" / "upper" and quantity "lnZ" of ``methods`` in ``values``
-    (float64 (nb,) each; -inf / +inf where no bound is finite); None when there is no bound at all.
+    """(greatest certified lower bound, least certified upper bound) on ln Z per beta of one instance.
 
-    Probabilistic bounds (kinds lower_prob, upper_prob) and exact values are not part of it: an exact value
-    sits beside the estimate in the file, where its error shows directly."""
+    Over every per-beta variable of kind "lower" / "upper" and quantity "lnZ" of ``methods`` in ``values``.
+    Probabilistic bounds (kinds lower_prob, upper_prob) and exact values are not part of it: the exact
+    value screens only estimates that carry a standard error (:func:`screen_estimates`).
+
+    Parameters
+    ----------
+    methods : iterable of str
+        The sweep's method names.
+    values : dict
+        The instance's values, var name -> array.
+
+    Returns
+    -------
+    tuple of ndarray or None
+        (lower, upper), float64 (nb,) each (nats); -inf / +inf where no bound is finite; None when
+        there is no bound at all.
+    """
     lower, upper = [], []
     for name in methods:
         for v in get_method(name).variables:
@@ -232,12 +343,30 @@ def screen_estimates(methods, values: dict) -> dict:
     meanings are :data:`base.ESTIMATE_STATUS`: where its status is 0 and one of its per-beta ln Z estimates
     lies below the greatest certified lower bound or above the least certified upper bound
     (:func:`certified_interval`) by more than :data:`INTERVAL_SE` of its standard error (``<name>_se``; 0
-    where it has none), the status becomes ``outside_certified_interval``.  Then at every beta where the
-    status is not 0, each of the method's variables of kind "estimate" (per beta or per site) and its
-    standard error are set to NaN: the reason is in the status, the raw value in the method's own
-    diagnostics (``lnZ_ar_is_raw``).
+    where it has none), or, for an estimate with a standard error, further than that from the exact ln Z of
+    the instance (:func:`_exact_lnz`, where it is finite), the status becomes ``outside_certified_interval``.
+    The exact value is the one check that sees mass a Monte Carlo proposal never draws: every diagnostic of
+    its own samples (k-hat, ESS) passes there.  An approximation without a standard error (Bethe) is held to
+    the bounds only: it promises no distance from the exact value.  Then at every beta where the status is
+    not 0, each of the method's variables of kind "estimate" (per beta or per site) and its standard error
+    are set to NaN: the reason is in the status, the raw value in the method's own diagnostics
+    (``lnZ_ar_is_raw``).
+
+    Parameters
+    ----------
+    methods : iterable of str
+        The sweep's method names.
+    values : dict
+        The instance's values, var name -> array; changed in place.
+
+    Returns
+    -------
+    dict
+        ``values``.
     """
     interval = None
+    ref = _exact_lnz(methods)
+    exact = np.asarray(values[ref[1]], dtype=float) if ref is not None and ref[1] in values else None
     outside = ESTIMATE_STATUS.index("outside_certified_interval")
     for name in methods:
         method = get_method(name)
@@ -257,10 +386,13 @@ def screen_estimates(methods, values: dict) -> dict:
             if v.per != "beta" or v.quantity != "lnZ":
                 continue
             x = np.asarray(values[v.name], dtype=float)
+            has_se = f"{v.name}_se" in values
             se = np.asarray(values.get(f"{v.name}_se", 0.0), dtype=float)
             slack = INTERVAL_SE * np.nan_to_num(se) + INTERVAL_RTOL * np.abs(x)
             with np.errstate(invalid="ignore"):
                 bad = (x < lo - slack) | (x > hi + slack)
+                if exact is not None and has_se:
+                    bad |= np.abs(x - exact) > INTERVAL_SE * np.nan_to_num(se) + INTERVAL_RTOL * np.abs(exact)
             status = np.where((status == 0) & bad, np.int8(outside), status).astype(np.int8)
         values[status_name] = status
         withheld = status != 0
@@ -276,7 +408,7 @@ def screen_estimates(methods, values: dict) -> dict:
 
 
 __all__ = [
-    "Method", "NoSettings", "Var", "all_methods", "canonical", "certified_interval", "default_methods",
+    "Method", "NoSettings", "Nonfinite", "Var", "all_methods", "canonical", "certified_interval", "default_methods",
     "derived_values", "derived_variables", "get_method", "make_settings", "method_names", "screen_estimates",
     "setting", "setting_bounds", "setting_fields", "setting_flag",
 ]

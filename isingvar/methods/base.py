@@ -9,6 +9,7 @@ through writing one.
 
 from __future__ import annotations
 
+import enum
 import math
 import typing
 from collections.abc import Callable
@@ -26,11 +27,25 @@ KINDS = ("exact", "lower", "upper", "lower_prob", "upper_prob", "estimate", "dia
 #: How a variable is laid out: per="beta" (sample, J, h, beta); "instance" (sample, J, h);
 #: "site" (sample, J, h, beta, site).
 PER = ("beta", "instance", "site")
-#: Non-finite values a computed float may legitimately take (see :attr:`Var.nonfinite`): "nan where
-#: flagged" allows NaN only at the betas where the method's ``<method>_status`` (:func:`status_var`) is
-#: not 0, so an unflagged NaN stays a numerical failure.
-NONFINITE = (None, "nan", "-inf at beta = 0", "nan; -inf at beta = 0", "nan where flagged",
-             "nan where flagged; -inf at beta = 0")
+
+
+class Nonfinite(enum.Flag):
+    """The non-finite values a computed float variable may legitimately hold (:attr:`Var.nonfinite`);
+    any other NaN or inf is a numerical failure, never stored (:func:`isingvar.io.schema.allowed` decides).
+
+    Members combine with ``|``: ``Nonfinite.NAN_WHERE_FLAGGED | Nonfinite.NEG_INF_AT_BETA0`` for a free
+    energy that is -inf at beta = 0 and withheld where its method flags a point.
+    """
+
+    #: finite everywhere
+    NEVER = 0
+    #: NaN anywhere: a value not defined at every point (a bound computed only for small N, say)
+    NAN = enum.auto()
+    #: NaN only where the method's ``<method>_status`` (:func:`status_var`) is not 0, so that an
+    #: unflagged NaN stays a numerical failure
+    NAN_WHERE_FLAGGED = enum.auto()
+    #: -inf at beta = 0 (f = -ln Z/(beta N) and its bounds)
+    NEG_INF_AT_BETA0 = enum.auto()
 
 
 @dataclass(frozen=True)
@@ -52,17 +67,23 @@ class Var:
     dtype: str = "f8"  #: "f8", "i4" or "i1"
     per: str = "beta"  #: one of :data:`PER`
     fill: int | None = None  #: _FillValue of integer variables
-    nonfinite: str | None = None  #: one of :data:`NONFINITE`
+    nonfinite: Nonfinite = Nonfinite.NEVER  #: the non-finite values it may hold (:class:`Nonfinite`)
     flags: tuple = ()  #: ((values...), "meaning1 meaning2 ...") for flag variables
+    model_file: bool = False  #: only in a sweep of a model file (the ``file`` family): ``lnZ_model_*``
 
     def __post_init__(self):
-        """Refuse a kind, layout or non-finite rule that is not one of the declared ones (ValueError)."""
+        """Refuse a kind, layout or non-finite rule that is not one of the declared ones (ValueError; a
+        non-finite rule that is no :class:`Nonfinite`: TypeError)."""
         if self.kind not in KINDS:
             raise ValueError(f"Var {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
         if self.per not in PER:
             raise ValueError(f"Var {self.name!r}: per {self.per!r} is not one of {PER}")
-        if self.nonfinite not in NONFINITE:
-            raise ValueError(f"Var {self.name!r}: nonfinite {self.nonfinite!r} is not one of {NONFINITE}")
+        if not isinstance(self.nonfinite, Nonfinite):
+            raise TypeError(f"Var {self.name!r}: nonfinite must be a Nonfinite (Nonfinite.NAN, ...), "
+                             f"got {self.nonfinite!r}")
+        if (Nonfinite.NAN | Nonfinite.NAN_WHERE_FLAGGED) in self.nonfinite:
+            raise ValueError(f"Var {self.name!r}: nonfinite {self.nonfinite}: NAN already allows NaN everywhere; "
+                             "leave out NAN_WHERE_FLAGGED")
         if self.dtype != "f8" and self.fill is None:
             raise ValueError(f"Var {self.name!r}: an integer variable needs a fill value")
 
@@ -81,6 +102,20 @@ def status_var(method: str, meanings: tuple, long_name: str) -> Var:
     The sweep reports the betas of each non-zero reason (:func:`isingvar.sweep.failures`), ``show``
     prints the reason in place of a withheld estimate, and ``--resume --retry-failed`` computes such
     instances again.
+
+    Parameters
+    ----------
+    method : str
+        The method's name (the variable's prefix).
+    meanings : tuple of str
+        Flag meanings in flag-value order, ``meanings[0]`` the shown state (e.g. :data:`ESTIMATE_STATUS`).
+    long_name : str
+        The variable's ``long_name``.
+
+    Returns
+    -------
+    Var
+        The diagnostic variable, per beta.
     """
     return Var(f"{method}_status", "diagnostic", "status", "1", long_name, dtype="i1", fill=-1,
                flags=(tuple(range(len(meanings))), " ".join(meanings)))
@@ -114,7 +149,18 @@ class Bounds:
     why: str = ""
 
     def problem(self, value) -> str | None:
-        """What is wrong with ``value`` ("must be at least 1"), or None when it is accepted."""
+        """What is wrong with ``value`` ("must be at least 1"), or None when it is accepted.
+
+        Parameters
+        ----------
+        value : int or float
+            The setting's value, already of the setting's type.
+
+        Returns
+        -------
+        str or None
+            The problem in words, or None.
+        """
         if isinstance(value, float) and math.isnan(value):
             return "must be a number"
         if isinstance(value, float) and self.finite and not math.isfinite(value):
@@ -131,7 +177,13 @@ class Bounds:
         return None
 
     def text(self) -> str:
-        """The accepted range in words, e.g. "1 .. 100000000" or "> 0, <= 10" ("" when unbounded)."""
+        """The accepted range in words, e.g. "1 .. 100000000" or "> 0, <= 10" ("" when unbounded).
+
+        Returns
+        -------
+        str
+            The range.
+        """
         if self.ge is not None and self.le is not None:
             return f"{_number(self.ge)} .. {_number(self.le)}"
         parts = [f"{op} {_number(x)}" for op, x in ((">=", self.ge), (">", self.gt), ("<=", self.le), ("<", self.lt))
@@ -170,14 +222,41 @@ def setting(default, *, ge=None, gt=None, le=None, lt=None, finite: bool = True,
 
 
 def setting_flag(method: str, name: str) -> str:
-    """The command-line option of setting ``name`` of ``method``: ``--<method>-<name with dashes>``."""
+    """The command-line option of setting ``name`` of ``method``: ``--<method>-<name with dashes>``.
+
+    Parameters
+    ----------
+    method : str
+        The method's name.
+    name : str
+        The settings field's name.
+
+    Returns
+    -------
+    str
+        The option.
+    """
     return f"--{method}-{name.replace('_', '-')}"
 
 
 def type_problem(kind: type, value) -> str | None:
-    """What is wrong with the type of ``value`` for a setting of type ``kind`` ("must be an integer"),
-    or None.  Nothing is coerced: a bool is no number, a string no number, a float with a fraction no
-    integer; an integer is a number (a float setting takes it as a float)."""
+    """What is wrong with the type of ``value`` for a setting of type ``kind`` ("must be an integer"), or None.
+
+    Nothing is coerced: a bool is no number, a string no number, a float with a fraction no
+    integer; an integer is a number (a float setting takes it as a float).
+
+    Parameters
+    ----------
+    kind : type
+        The setting's type (int, float, bool, str or another class).
+    value : object
+        The value given.
+
+    Returns
+    -------
+    str or None
+        The problem in words, or None when the type is accepted.
+    """
     if kind is bool:
         ok = isinstance(value, (bool, np.bool_))
     elif kind is int:
@@ -190,7 +269,18 @@ def type_problem(kind: type, value) -> str | None:
 
 
 def describe_value(value) -> str:
-    """``value`` for a message: its repr, with its type where the repr alone would mislead ('3' (a string))."""
+    """``value`` for a message: its repr, with its type where the repr alone would mislead ('3' (a string)).
+
+    Parameters
+    ----------
+    value : object
+        Any value (numpy scalars are shown as Python ones).
+
+    Returns
+    -------
+    str
+        The description.
+    """
     if isinstance(value, str):
         return f"{value!r} (a string)"
     if isinstance(value, (bool, np.bool_)):
@@ -200,10 +290,30 @@ def describe_value(value) -> str:
 
 def check_setting(method: str, name: str, kind: type, value, bounds: Bounds | None = None, *,
                   label: str | None = None):
-    """``value`` for setting ``name`` (of type ``kind``, accepting ``bounds``) of ``method``: of the right
-    type (:func:`type_problem`) and within its bounds.  Returns it as ``kind`` (an integer for a float
-    setting becomes a float).  ``label`` names the setting in the message (default its option,
-    :func:`setting_flag`; a config file gives ``FILE: [ar] lr``).
+    """``value`` for setting ``name`` (of type ``kind``, accepting ``bounds``) of ``method``, checked.
+
+    Of the right type (:func:`type_problem`) and within its bounds.
+
+    Parameters
+    ----------
+    method : str
+        The method's name.
+    name : str
+        The settings field's name.
+    kind : type
+        The setting's type.
+    value : object
+        The value given.
+    bounds : Bounds or None
+        The accepted values; None: any (a float must still be finite).
+    label : str or None
+        Names the setting in the message (default its option, :func:`setting_flag`; a config file
+        gives ``FILE: [ar] lr``).
+
+    Returns
+    -------
+    object
+        ``value`` as ``kind`` (an integer for a float setting becomes a float).
 
     Raises
     ------
@@ -223,7 +333,18 @@ def check_setting(method: str, name: str, kind: type, value, bounds: Bounds | No
 
 
 def settings_bounds(cls) -> dict[str, tuple[type, Bounds | None]]:
-    """field name -> (type, its :class:`Bounds` or None) of a settings dataclass."""
+    """field name -> (type, its :class:`Bounds` or None) of a settings dataclass.
+
+    Parameters
+    ----------
+    cls : type
+        The settings dataclass.
+
+    Returns
+    -------
+    dict of str to tuple of (type, Bounds or None)
+        One entry per field, in field order.
+    """
     hints = typing.get_type_hints(cls)
     return {f.name: (hints[f.name], f.metadata.get(BOUNDS_KEY)) for f in fields(cls)}
 
@@ -233,6 +354,13 @@ def check_settings(method: str, settings) -> None:
     (:func:`check_setting`), an integer of a float field stored as a float; a settings class calls it
     from ``__post_init__`` so that a direct construction is checked as
     :func:`isingvar.methods.make_settings` checks.
+
+    Parameters
+    ----------
+    method : str
+        The method's name (for the messages).
+    settings : dataclass instance
+        The settings, changed in place where an integer of a float field becomes a float.
 
     Raises
     ------
@@ -289,6 +417,12 @@ class Method:
     ``describe(model, betas, settings, *, sites) -> str`` (optional)
         What the method would do on this instance, for ``--dry-run`` (the exact
         method: the path it picks and its estimate).
+    ``decision(model, betas, settings, *, sites) -> str`` (optional)
+        What the method decides to do on this instance from its own values, in
+        a word or a few (exact: its path, "planar"), timing nothing: the
+        sweep's estimate asks it of every sample and times one instance per
+        distinct decision (:mod:`isingvar.sweep.estimate`).  Without it the
+        method is estimated on sample 0 alone.
     ``var_attrs(settings) -> {var name: {attribute: value}}`` (optional)
         Attributes a sweep's settings add to the method's variables in the
         result file (``ar``: ``delta`` of its probabilistic bounds).
@@ -310,9 +444,26 @@ class Method:
     memory: Callable | None = None
     describe: Callable | None = None
     var_attrs: Callable | None = None
+    decision: Callable | None = None
 
     def var(self, name: str) -> Var:
-        """The declared variable ``name`` (KeyError if this method has none of that name)."""
+        """The declared variable ``name``.
+
+        Parameters
+        ----------
+        name : str
+            The variable's name.
+
+        Returns
+        -------
+        Var
+            The declared variable.
+
+        Raises
+        ------
+        KeyError
+            If this method has none of that name.
+        """
         for v in self.variables:
             if v.name == name:
                 return v
@@ -320,7 +471,22 @@ class Method:
 
 
 def per_beta(n, betas, settings) -> float:
-    """``progress_units`` of a method that reports one unit per beta of the grid."""
+    """``progress_units`` of a method that reports one unit per beta of the grid.
+
+    Parameters
+    ----------
+    n : int
+        Number of spins (unused).
+    betas : sequence of float
+        The betas.
+    settings : dataclass instance
+        The method's settings (unused).
+
+    Returns
+    -------
+    float
+        ``len(betas)``.
+    """
     return float(len(betas))
 
 
@@ -333,15 +499,45 @@ def model_file_lnZ(var: Var) -> tuple[Var, Callable]:
     ``lnZ_model_<suffix>`` (``lnZ_exact`` -> ``lnZ_model_exact``,
     ``lnZ_trw_upper`` -> ``lnZ_model_trw_upper``: same kind, so a bound stays
     a bound) and the ``file_hook`` that fills it: ``var + lnZ_offset`` at that
-    point, NaN elsewhere.
+    point, NaN elsewhere.  The variable is created only in sweeps of a model
+    file (``Var.model_file``: :func:`isingvar.io.schema.schema`).
+
+    Parameters
+    ----------
+    var : Var
+        The method's ln Z variable, named ``lnZ_<suffix>``.
+
+    Returns
+    -------
+    model_var : Var
+        The variable ``lnZ_model_<suffix>``.
+    file_hook : callable
+        ``file_hook(values, betas, J, h, source) -> {name: array}`` that fills it.
     """
     name = "lnZ_model_" + var.name.removeprefix("lnZ_")
     model_var = Var(name, var.kind, "lnZ_model", var.units,
                     f"{var.long_name}; of the model as given in its source file (+ lnZ_offset), only at beta = 1, "
-                    "J = 1, h = 0 of the file family", nonfinite="nan")
+                    "J = 1, h = 0 of the file family", nonfinite=Nonfinite.NAN, model_file=True)
 
     def file_hook(values, betas, J, h, source) -> dict:
-        """``{name: value + lnZ_offset}`` at beta = 1, J = 1, h = 0, NaN elsewhere (float64 (nb,))."""
+        """``{name: value + lnZ_offset}`` at beta = 1, J = 1, h = 0, NaN elsewhere.
+
+        Parameters
+        ----------
+        values : dict
+            The method's values of this instance (var name -> float64 (nb,)).
+        betas : array_like of float, shape (nb,)
+            The betas.
+        J, h : float
+            This instance's coordinates.
+        source : dict
+            The config's file record (its ``lnZ_offset`` is used).
+
+        Returns
+        -------
+        dict
+            ``{name: float64 (nb,)}``.
+        """
         here = (np.asarray(betas) == 1.0) & (J == 1.0) & (h == 0.0)
         return {name: np.where(here, values[var.name] + source["lnZ_offset"], np.nan)}
 

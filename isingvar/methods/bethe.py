@@ -14,7 +14,9 @@ import numpy as np
 
 from ..bp import MAX_SWEEPS, SECONDS_PER_SLOT_SWEEP
 from ..thermo import check_betas, free_energy_per_spin
-from .base import ESTIMATE_STATUS, Method, Var, check_settings, per_beta, setting, status_var
+from .base import ESTIMATE_STATUS, Method, Nonfinite, Var, check_settings, per_beta, setting, status_var
+
+_FLAGGED = Nonfinite.NAN_WHERE_FLAGGED  # an estimate: NaN only where bethe_status withholds it
 
 
 @dataclass(frozen=True)
@@ -114,20 +116,20 @@ METHOD = Method(
     variables=(
         Var("lnZ_bethe", "estimate", "lnZ", "nat",
             "Bethe approximation of ln Z at the final BP messages (approximation, not a bound; exact on trees; "
-            "NaN where bethe_status is not 0)", nonfinite="nan where flagged"),
+            "NaN where bethe_status is not 0)", nonfinite=_FLAGGED),
         Var("f_bethe", "estimate", "f", "energy per spin",
             "Bethe approximation of the free energy per spin -lnZ_bethe/(beta N) (approximation, not a bound; "
-            "NaN where bethe_status is not 0)", nonfinite="nan where flagged; -inf at beta = 0"),
+            "NaN where bethe_status is not 0)", nonfinite=_FLAGGED | Nonfinite.NEG_INF_AT_BETA0),
         Var("m_bethe", "estimate", "m", "1",
             "BP magnetisation per spin sum_i tanh(H_i)/N (approximation, not a bound; NaN where bethe_status "
-            "is not 0)", nonfinite="nan where flagged"),
+            "is not 0)", nonfinite=_FLAGGED),
         status_var("bethe", ESTIMATE_STATUS,
                    "whether the Bethe values at this point are shown (reliable) or why they are NaN "
                    "(outside_certified_interval: beyond a certified bound on ln Z of the file's methods)"),
         Var("bethe_iterations", "diagnostic", None, "1", "BP message sweeps at this beta", dtype="i4", fill=-1),
         Var("bethe_converged", "diagnostic", None, "1", "BP converged (max |delta u| < tol)",
             dtype="i1", fill=-1, flags=((0, 1), "not_converged converged")),
-        Var("m_bethe_site", "estimate", "m", "1", "BP site magnetisations tanh(H_i) (approximation, not a bound)", per="site", nonfinite="nan where flagged"),
+        Var("m_bethe_site", "estimate", "m", "1", "BP site magnetisations tanh(H_i) (approximation, not a bound)", per="site", nonfinite=_FLAGGED),
     ),
     run=run,
     cost=cost,

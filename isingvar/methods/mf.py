@@ -12,9 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Method, Var, check_settings, model_file_lnZ, setting
-
-_INF0 = "-inf at beta = 0"
+from .base import Method, Nonfinite, Var, check_settings, model_file_lnZ, setting
 
 
 @dataclass(frozen=True)
@@ -32,10 +30,14 @@ class Settings:
         check_settings("mf", self)
 
 
+_LNZ = Var("lnZ_mf_lower", "lower", "lnZ", "nat", "naive mean-field lower bound on ln Z (<= lnZ_exact): S[Q] - beta <E>_Q")
+_MODEL_VAR, _file_hook = model_file_lnZ(_LNZ)  # lnZ_model_mf_lower: a lower bound on the file's ln Z
+
+#: In the order of the file (a new variable is one line at its place).
 VARIABLES = (
-    Var("lnZ_mf_lower", "lower", "lnZ", "nat", "naive mean-field lower bound on ln Z (<= lnZ_exact): S[Q] - beta <E>_Q"),
+    _LNZ,
     Var("f_mf_upper", "upper", "f", "energy per spin",
-        "naive mean-field upper bound on the free energy per spin (>= f_exact)", nonfinite=_INF0),
+        "naive mean-field upper bound on the free energy per spin (>= f_exact)", nonfinite=Nonfinite.NEG_INF_AT_BETA0),
     Var("u_mf", "estimate", "u", "energy per spin", "mean-field internal energy per spin <E>_Q/N (not a bound)"),
     Var("s_mf", "estimate", "s", "nat per spin", "entropy per spin of the mean-field distribution Q (not a bound)"),
     Var("m_mf", "estimate", "m", "1", "mean-field magnetisation per spin sum_i m_i/N (not a bound)"),
@@ -44,14 +46,36 @@ VARIABLES = (
     Var("mf_converged", "diagnostic", None, "1", "mean-field iteration converged (max |dm_i| < tol)",
         dtype="i1", fill=-1, flags=((0, 1), "not_converged converged")),
     Var("m_mf_site", "estimate", "m", "1", "mean-field site magnetisations m_i (not a bound)", per="site"),
+    _MODEL_VAR,
 )
-_MODEL_VAR, _file_hook = model_file_lnZ(VARIABLES[0])  # lnZ_model_mf_lower: a lower bound on the file's ln Z
-VARIABLES += (_MODEL_VAR,)
 
 
 def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
-    """Mean-field values of ``model`` over ``betas`` (:func:`isingvar.meanfield.mean_field`, continuation
-    up and down the grid from ``rng``'s random starts).  ``progress``: one unit per continuation step."""
+    """Mean-field values of ``model`` over ``betas`` (the plug-in's entry point).
+
+    :func:`isingvar.meanfield.mean_field`, continuation up and down the grid from ``rng``'s random starts.
+
+    Parameters
+    ----------
+    model : IsingModel
+        Already scaled to the sweep's J and h.
+    betas : ndarray of float64, shape (nb,)
+        Finite, >= 0, any order.
+    settings : Settings
+        The method's settings (``max_sweeps``, ``tol``).
+    rng : numpy.random.Generator
+        Draws the random starts.
+    sites : bool
+        Also the per-site magnetisations ``m_mf_site``, float64 (nb, N).
+    progress : callable(step) or None
+        One unit per continuation step.
+
+    Returns
+    -------
+    dict
+        lnZ_mf_lower, f_mf_upper, u_mf, s_mf, m_mf float64 (nb,), mf_iterations (nb,), mf_converged
+        int8 (nb,) (:data:`VARIABLES`), and ``m_mf_site`` with ``sites``.
+    """
     from ..meanfield import mean_field
 
     r = mean_field(
@@ -68,8 +92,26 @@ def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
 
 
 def cost(model, betas, settings, *, sites) -> float:
-    """Seconds of one run: a timed run over at most 3 of the betas (after a compiling call), scaled to
-    the grid.  Its cost varies with beta, so this is a guide only."""
+    """Seconds of one run: a timed run over at most 3 of the betas (after a compiling call), scaled to the grid.
+
+    Its cost varies with beta, so this is a guide only.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures.
+    settings : Settings
+        The method's settings.
+    sites : bool
+        Unused (the timed run keeps no per-site values).
+
+    Returns
+    -------
+    float
+        Estimated seconds.
+    """
     from ..meanfield import mean_field
 
     betas = np.asarray(betas, dtype=float)
@@ -82,7 +124,22 @@ def cost(model, betas, settings, *, sites) -> float:
 
 
 def progress_units(n, betas, settings) -> float:
-    """2 nb - 1 continuation steps (up the grid, then down)."""
+    """2 nb - 1 continuation steps (up the grid, then down).
+
+    Parameters
+    ----------
+    n : int
+        Number of spins (unused).
+    betas : sequence of float
+        Inverse temperatures.
+    settings : Settings
+        The method's settings (unused).
+
+    Returns
+    -------
+    float
+        Total progress units of :func:`run`.
+    """
     return float(2 * len(betas) - 1)
 
 
