@@ -142,10 +142,26 @@ def random_regular_graph(n: int, d: int, rng: np.random.Generator) -> tuple[np.n
     complement of a random (n - 1 - d)-regular one (switches are easy in
     sparse graphs, stuck in nearly complete ones).
 
+    Parameters
+    ----------
+    n : int
+        Number of vertices.
+    d : int
+        Degree of every vertex, 0 <= d < n, with n d even.
+    rng : numpy.random.Generator
+        The source of randomness.
+
+    Returns
+    -------
+    i : ndarray of int, shape (n d / 2,)
+        First end of each edge.
+    j : ndarray of int, shape (n d / 2,)
+        Second end of each edge, i < j.
+
     Raises
     ------
     ModelParameterError
-        If n d is odd or d >= n.
+        If n d is odd or d >= n, or if no graph could be built (then another seed may succeed).
     """
     if (n * d) % 2 or not 0 <= d < n:
         raise ModelParameterError(
@@ -317,12 +333,24 @@ FAMILIES: dict[str, Family] = {
     )
 }
 
-#: The model run by ``isingvar sweep`` with no arguments.
-DEFAULT_MODEL = ("sk", {"n": 16})
-
-
 def get_family(name: str) -> Family:
-    """The family called ``name``; :class:`UnknownModelError` lists the known ones."""
+    """The family called ``name``; :class:`UnknownModelError` lists the known ones.
+
+    Parameters
+    ----------
+    name : str
+        Family name, a key of :data:`FAMILIES`.
+
+    Returns
+    -------
+    Family
+        The family.
+
+    Raises
+    ------
+    UnknownModelError
+        If there is no family ``name``; its message lists the known ones.
+    """
     try:
         return FAMILIES[name]
     except KeyError:
@@ -387,24 +415,76 @@ def resolve_params(name: str, given: dict) -> dict:
 
 
 def n_spins(name: str, params: dict) -> int:
-    """Number of spins N of family ``name`` with resolved ``params``."""
+    """Number of spins N of family ``name`` with resolved ``params``.
+
+    Parameters
+    ----------
+    name : str
+        Family name.
+    params : dict
+        Parameters as :func:`resolve_params` returns them.
+
+    Returns
+    -------
+    int
+        N.
+    """
     return get_family(name).n_spins(params)
 
 
 def is_disordered(name: str, params: dict) -> bool:
-    """Whether instances differ between samples (so several samples make sense)."""
+    """Whether instances differ between samples (so several samples make sense).
+
+    Parameters
+    ----------
+    name : str
+        Family name.
+    params : dict
+        Parameters as :func:`resolve_params` returns them.
+
+    Returns
+    -------
+    bool
+        True when instances differ between samples.
+    """
     return get_family(name).disordered(params)
 
 
 def check_seed(seed: int, sample: int = 0) -> None:
-    """Refuse a seed or sample index outside 0..:data:`MAX_SEED` (:class:`ModelParameterError`)."""
+    """Refuse a seed or sample index outside 0..:data:`MAX_SEED` (:class:`ModelParameterError`).
+
+    Parameters
+    ----------
+    seed : int
+        The seed.
+    sample : int
+        The sample index.
+
+    Raises
+    ------
+    ModelParameterError
+        If ``seed`` or ``sample`` is outside 0..:data:`MAX_SEED`.
+    """
     for name, value in (("--seed", seed), ("--sample", sample)):
         if not 0 <= value <= MAX_SEED:
             raise ModelParameterError(f"{name} must be in 0..2^63-1 ({MAX_SEED}), got {value}")
 
 
 def sample_rng(seed: int, sample: int) -> np.random.Generator:
-    """The generator of sample ``sample`` of seed ``seed`` (both in 0..:data:`MAX_SEED`)."""
+    """The generator of sample ``sample`` of seed ``seed`` (both in 0..:data:`MAX_SEED`).
+
+    Parameters
+    ----------
+    seed : int
+        The seed, in 0..:data:`MAX_SEED`.
+    sample : int
+        The sample index, in 0..:data:`MAX_SEED`.
+
+    Returns
+    -------
+    numpy.random.Generator
+        ``numpy.random.default_rng([seed, sample])``.
+    """
     return np.random.default_rng([int(seed), int(sample)])
 
 
@@ -418,7 +498,26 @@ def make_instance(name: str, params: dict, seed: int, sample: int) -> IsingModel
     regular graph of 10^6 spins takes seconds to build.  (The file
     family has its own cache, keyed by the file's size and mtime.)
 
-    Raises :class:`ModelParameterError` for a seed or sample outside 0..:data:`MAX_SEED`.
+    Parameters
+    ----------
+    name : str
+        Family name.
+    params : dict
+        Parameters as :func:`resolve_params` returns them.
+    seed : int
+        The seed, in 0..:data:`MAX_SEED`.
+    sample : int
+        The sample index, in 0..:data:`MAX_SEED`.
+
+    Returns
+    -------
+    IsingModel
+        The instance.
+
+    Raises
+    ------
+    ModelParameterError
+        For a seed or sample outside 0..:data:`MAX_SEED`.
     """
     check_seed(seed, sample)
     if name == "file":

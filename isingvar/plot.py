@@ -49,16 +49,44 @@ _NEUTRAL = "0.3"
 
 
 def pairs_per_image(n_variables: int = 0) -> int:
-    """How many (J, h) pairs one image holds with ``n_variables`` quantity panels per pair:
-    :data:`MAX_PAIR_COLUMNS` side by side, in as many rows as :data:`MAX_PANEL_ROWS` allows (at least one)."""
+    """How many (J, h) pairs one image holds with ``n_variables`` quantity panels per pair.
+
+    Parameters
+    ----------
+    n_variables : int
+        Quantity panels per pair (the entries of ``variables`` of :func:`plot_result`).
+
+    Returns
+    -------
+    int
+        :data:`MAX_PAIR_COLUMNS` side by side, in as many rows as :data:`MAX_PANEL_ROWS` allows (at
+        least one).
+    """
     return MAX_PAIR_COLUMNS * max(1, MAX_PANEL_ROWS // (2 + n_variables))
 
 
 def image_paths(summary: dict, path, *, pairs=None, variables=()) -> list[Path]:
-    """The images :func:`plot_result` writes for these arguments: ``path`` itself, and where the pairs are
-    more than :func:`pairs_per_image`, one more image per further group of pairs, ``<stem>-2<suffix>``,
-    ``<stem>-3<suffix>``, ... beside it (check them before drawing: the CLI refuses to replace any without
-    ``--overwrite``)."""
+    """The images :func:`plot_result` writes for these arguments.
+
+    Check them before drawing: the CLI refuses to replace any without ``--overwrite``.
+
+    Parameters
+    ----------
+    summary : dict
+        As :func:`isingvar.io.store.read_summary` returns.
+    path : path-like
+        The image named on the command line.
+    pairs : sequence of (int, int), optional
+        As in :func:`plot_result`; default every pair.
+    variables : sequence of str
+        As in :func:`plot_result`.
+
+    Returns
+    -------
+    list of Path
+        ``path`` itself, and where the pairs are more than :func:`pairs_per_image`, one more image per
+        further group of pairs, ``<stem>-2<suffix>``, ``<stem>-3<suffix>``, ... beside it.
+    """
     coords = summary["coords"]
     n_pairs = coords["J"].size * coords["h"].size if pairs is None else len(pairs)
     path = Path(path)
@@ -67,9 +95,14 @@ def image_paths(summary: dict, path, *, pairs=None, variables=()) -> list[Path]:
 
 
 def method_colours() -> dict:
-    """method name -> matplotlib colour, the same in every panel and every figure: black for a method
-    with exact values (the reference), the others the tab10 colours (grey left out: it marks what is
-    no method's) in the registry's order."""
+    """Method name -> matplotlib colour, the same in every panel and every figure.
+
+    Returns
+    -------
+    dict
+        method name -> colour: black for a method with exact values (the reference), the others the
+        tab10 colours (grey left out: it marks what is no method's) in the registry's order.
+    """
     from .methods import all_methods
 
     palette = [f"C{k}" for k in range(10) if k != 7]
@@ -128,6 +161,16 @@ _BETA_LABEL = _axis_label("inverse temperature β", "1/energy")
 
 def figure_format(path) -> str:
     """The image format matplotlib writes for ``path``, from its suffix (``.png``, ``.pdf``, ``.svg``, ...).
+
+    Parameters
+    ----------
+    path : path-like
+        The image to write.
+
+    Returns
+    -------
+    str
+        The format, the suffix lower-cased without its dot.
 
     Raises
     ------
@@ -198,8 +241,8 @@ def plot_result(summary: dict, path, *, pairs=None, variables=(), interval: str 
         Declared quantities ("u", "c", "m", "chi", "s", ...) drawn below, one
         panel each: every variable of that quantity in the file (exact values,
         bounds, estimates of every method) on the same axes.  A variable with
-        no value at a pair where its method computed others (``c_exact`` where
-        the planar exact path ran: it gives no c) gets a note saying so and
+        no value at a pair where its method computed others (``chi_exact`` where
+        the planar exact path ran: it gives no chi) gets a note saying so and
         what that method gave there.
     interval : {"certified", "probabilistic"}
         The shaded interval and the gaps: the certified bounds only (default),
@@ -393,8 +436,8 @@ def _draw_quantity(summary, j, h, quantity, ax):
 
 def _absent_note(summary, name, j, h, done) -> str | None:
     """Why variable ``name`` has no value at any completed sample of (j, h) although its method computed
-    others there (it gives no such quantity on the path it took: ``c_exact`` on the planar exact path),
-    e.g. "no c_exact: the planar exact path gives no c (it gave lnZ, f, m here)"; None where it has a
+    others there (it gives no such quantity on the path it took: ``chi_exact`` on the planar exact path),
+    e.g. "no chi_exact: the planar exact path gives no chi (it gave lnZ, f, u, s, c, m here)"; None where it has a
     value, or its method gave nothing there (withheld or not run: :func:`isingvar.report.withheld_points`
     counts those)."""
     if not done.any() or np.isfinite(grid_values(summary, name, j, h)[done]).any():

@@ -164,17 +164,21 @@ def test_show_rejects_non_result_file(tmp_path):
     assert r.exit_code != 0 and r.stderr.startswith("error: ")
 
 
+@pytest.mark.process
 def test_help_does_not_import_numba():
     code = "import sys; from isingvar_cli.main import app; assert 'numba' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+@pytest.mark.process
 def test_console_script_installed():
     script = Path(sys.executable).parent / "isingvar"
     r = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=False)
     assert r.returncode == 0 and r.stdout.startswith("isingvar ")
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_ctrl_c_commits_and_exits_75(tmp_path):
     # a sweep long enough to interrupt (N = 30 exact, ~7 s); SIGINT once enumeration reports progress
     import signal
@@ -220,3 +224,20 @@ def test_sweep_header_does_not_time_the_methods(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     assert "exact: enumeration" in r.output
     assert len(calls) == 1  # the run itself
+
+
+def test_methods_lists_each_setting_with_its_default_and_accepted_range(monkeypatch):
+    """`isingvar methods` shows, from the registry, each setting's default and the range it accepts."""
+    from isingvar.methods import all_methods, setting_bounds, setting_fields
+
+    monkeypatch.setenv("COLUMNS", "400")
+    r = CliRunner().invoke(app, ["methods"])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "--ar-lr (default 0.01; > 0, <= 0.05)" in text  # one spelled out: the cap of issue 20
+    for name, m in all_methods().items():
+        bounds = setting_bounds(m)
+        for f, _, d in setting_fields(m):
+            b = bounds.get(f)
+            shown = f"--{name}-{f.replace('_', '-')} (default {d!r}" + (f"; {b.text()}" if b and b.text() else "") + ")"
+            assert shown in text, shown

@@ -65,8 +65,11 @@ def test_small_sweeps_run_in_process_by_default(monkeypatch):
     # workers from the estimated work of the methods run (issue 20: never from N), tests/test_settings_defects.py
     from isingvar.sweep import default_workers, estimate
 
-    assert default_workers(make_config(None, {}), cores=8) == 1  # the embedded default: milliseconds
-    assert default_workers(make_config("sk", {"n": 26}, methods=["mf"]), cores=8) == 1  # N = 26, mean field: ms
+    # the estimate is injected (a timed one depends on the machine): milliseconds stay in process
+    monkeypatch.setattr(estimate, "instance_seconds", lambda config, **kw: 0.01)
+    assert default_workers(make_config(None, {}), cores=8) == 1  # the embedded default
+    assert default_workers(make_config("sk", {"n": 26}, methods=["mf"]), cores=8) == 1  # N = 26, mean field
+    monkeypatch.setattr(estimate, "instance_seconds", lambda config, **kw: 1e4)
     assert default_workers(make_config("square", {"L": 40}, methods=["mf"]), cores=8) == 1  # one instance: no pool
     # many small instances: their overhead alone wins the workers back, without timing a method
     many = make_config("sk", {"n": 8}, beta="0.5", h="0,0.1", samples=1000)

@@ -8,33 +8,25 @@ file of :mod:`isingvar.io.store`, one instance at a time, values first and the
 continued with ``resume``.  A sweep can be split into shards (deterministic,
 cost-balanced subsets of the instances) whose files :mod:`isingvar.merge` joins.
 
-The package by concern: :mod:`.config` (range syntax, SweepConfig, make_config, config files),
-:mod:`.estimate` (time estimates and refusals), :mod:`.grid` (shards, pool tasks, workers),
-:mod:`.provenance` and :mod:`.run` (the run loop).
+The package by concern: :mod:`.ranges` (range syntax, grid axis checks), :mod:`.config` (SweepConfig,
+make_config), :mod:`.config_file` (``--config`` files), :mod:`.estimate` (time estimates and refusals),
+:mod:`.grid` (shards, pool tasks, workers), :mod:`.provenance` and :mod:`.run` (the run loop).
 """
 
 from .config import (
-    _NUMBER,
-    GRID_OPTIONS,
-    MAX_AXIS_POINTS,
     MAX_RESULT_BYTES,
     SITES_DEFAULT_MAX_N,
     SweepConfig,
     _brief,
-    _check_axis,
-    _match_item,
-    _parse_item,
-    _short,
     _source,
     check_methods,
     check_result_size,
     config_differences,
     default_output_path,
     make_config,
-    parse_range,
-    read_config_file,
     result_bytes,
 )
+from .config_file import GRID_OPTIONS, read_config_file
 from .estimate import TimeEstimate, _probes, estimate_time, instance_seconds, method_plans
 from .grid import (
     INSTANCE_OVERHEAD,
@@ -50,6 +42,7 @@ from .grid import (
     task_groups,
 )
 from .provenance import _git_commit, provenance
+from .ranges import _NUMBER, MAX_AXIS_POINTS, _check_axis, _match_item, _parse_item, _short, parse_range
 from .run import (
     COMMIT_OVERHEAD,
     INSTANCE_BLOCK_BYTES,

@@ -1,29 +1,25 @@
-"""A sweep's configuration: range syntax, :class:`SweepConfig` (hash, TOML, method settings),
-:func:`make_config` (validation, defaults, size and time refusals) and ``--config`` files."""
+"""A sweep's configuration: :class:`SweepConfig` (hash, TOML, method settings), :func:`config_differences`
+and :func:`make_config` (validation, defaults, size and time refusals).
+
+The grid syntax is in :mod:`.ranges`, ``--config`` files in :mod:`.config_file`.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import (
-    ConfigFileError,
-    GridError,
-    ModelError,
-    ModelParameterError,
-    RangeSpecError,
-    SettingsError,
-    TooLargeError,
-)
+from ..errors import GridError, ModelError, ModelParameterError, SettingsError, TooLargeError
 from ..families import check_seed, get_family, is_disordered, make_instance, n_spins, resolve_params
-from ..methods import all_methods, canonical, get_method, make_settings, setting_bounds, setting_flag
+from ..methods import canonical, get_method, make_settings, setting_flag
+from .config_file import GRID_OPTIONS, option_types  # noqa: F401  (re-exported: importers of .config)
 from .estimate import _probes, check_memory, estimate_time
+from .ranges import _check_axis, _check_betas, _short, parse_range
 
 #: Per-site mean-field magnetisations are stored by default up to this N.
 SITES_DEFAULT_MAX_N = 1024
@@ -33,87 +29,11 @@ SITES_DEFAULT_MAX_N = 1024
 DEFAULT_MODEL = ("sk", (("n", 16),))
 
 
-#: Most values one grid axis (beta, J or h) may have: every value is stored as text in the
-#: file's configuration attributes (~20 bytes each) and mean field runs two passes per beta.
-MAX_AXIS_POINTS = 100_000
-
-
 #: Largest result file a sweep may hold in memory (bytes, from the schema before it is made).
 #: The sweep keeps the whole file in memory and a commit writes a second copy of it, so this
 #: needs twice as much memory; beyond it, split the sweep (fewer --samples, a coarser --beta,
 #: fewer J or h values, --no-sites).
 MAX_RESULT_BYTES = 8 * 2**30
-
-
-_NUMBER = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"  # ASCII digits: no '1_0', no other scripts
-
-
-def parse_range(spec: str, name: str = "value") -> np.ndarray:
-    """Parse a grid specification into a float64 array.
-
-    A comma-separated list of items, each ``a:b:n`` (n points from a to b
-    inclusive, ``numpy.linspace``), ``log:a:b:n`` (n log-spaced points,
-    a, b > 0) or a single number; e.g. ``0,0.1:1:10``.
-
-    Raises
-    ------
-    RangeSpecError
-        If an item has none of these forms (the message names ``--name``), or
-        the grid would have more than :data:`MAX_AXIS_POINTS` values (checked
-        before any array is made).
-    """
-    text = str(spec).strip()
-    items = [_match_item(item.strip(), text, name) for item in text.split(",")]
-    total = sum(1 if m is None else int(m.group(4)) for _, m in items)
-    if total > MAX_AXIS_POINTS:
-        raise RangeSpecError(
-            f"--{name} {_short(text)!r} has {total} values, more than the {MAX_AXIS_POINTS} a grid axis may have; "
-            "use fewer points"
-        )
-    return np.concatenate([_parse_item(item, m, text, name) for item, m in items])
-
-
-def _short(text: str, width: int = 40) -> str:
-    return text if len(text) <= width else text[:width] + "..."
-
-
-def _match_item(item, text, name):
-    """(item, None) for a single number, (item, match of a:b:n) for a range."""
-    num = rf"\s*({_NUMBER})\s*"
-    if re.fullmatch(num, item, re.ASCII):
-        return item, None
-    m = re.fullmatch(rf"(log:)?{num}:{num}:\s*([0-9]+)\s*", item, re.ASCII)
-    if not m:
-        raise RangeSpecError(
-            f"--{name} {_short(text)!r} is not a valid range; use a:b:n (n points from a to b), "
-            "log:a:b:n, a,b,c or a single number"
-        )
-    return item, m
-
-
-def _parse_item(item, m, text, name):
-    if m is None:
-        return np.array([float(item)])
-    a, b, n = float(m.group(2)), float(m.group(3)), int(m.group(4))
-    if n < 1:
-        raise RangeSpecError(f"--{name} {text!r}: the number of points must be at least 1")
-    if n == 1 and a != b:
-        raise RangeSpecError(f"--{name} {text!r}: one point cannot span {a:g} to {b:g}; use n >= 2 or a single number")
-    if m.group(1):
-        if a <= 0 or b <= 0:
-            raise RangeSpecError(f"--{name} {text!r}: log ranges need a, b > 0")
-        return np.geomspace(a, b, n)
-    return np.linspace(a, b, n)
-
-
-def _check_axis(values, name, nonnegative=False):
-    if not np.all(np.isfinite(values)):
-        raise GridError(f"--{name} values must be finite")
-    if nonnegative and np.any(values < 0):
-        raise GridError(f"--{name} values must be >= 0 (got {values.min():g}); inverse temperatures are non-negative")
-    if np.unique(values).size != values.size:
-        raise GridError(f"--{name} lists a value twice; give each value once")
-    return values
 
 
 @dataclass(frozen=True)
@@ -141,15 +61,34 @@ class SweepConfig:
 
     @property
     def shape(self) -> tuple:
-        """(samples, len(J), len(h), len(beta))."""
+        """(samples, len(J), len(h), len(beta)).
+
+        Returns
+        -------
+        tuple of int
+            The shape of the sweep's result grid.
+        """
         return (self.samples, self.J.size, self.h.size, self.beta.size)
 
     def instances(self) -> list[tuple[int, int, int]]:
-        """Every instance (sample k, J index a, h index b), in the order a single run computes them."""
+        """Every instance (sample k, J index a, h index b), in the order a single run computes them.
+
+        Returns
+        -------
+        list of tuple of (int, int, int)
+            The (k, a, b) of each instance.
+        """
         return [(k, a, b) for k in range(self.samples) for a in range(self.J.size) for b in range(self.h.size)]
 
     def to_dict(self) -> dict:
-        """Everything that determines the results, JSON-serialisable (``force`` does not)."""
+        """Everything that determines the results, JSON-serialisable (``force`` does not).
+
+        Returns
+        -------
+        dict
+            The fields, grids as lists, ``settings`` as method name -> {field: value} of every method;
+            no ``source`` key when there is no model file.
+        """
         d = asdict(self)
         del d["force"]
         for k in ("beta", "J", "h"):
@@ -161,18 +100,41 @@ class SweepConfig:
         return d
 
     def method_settings(self, name: str):
-        """The settings of method ``name`` (its defaults when the sweep was given none)."""
+        """The settings of method ``name`` (its defaults when the sweep was given none).
+
+        Parameters
+        ----------
+        name : str
+            A method name.
+
+        Returns
+        -------
+        dataclass instance
+            The method's settings (:attr:`isingvar.methods.base.Method.settings`).
+        """
         if name in self.settings:
             return self.settings[name]
         return make_settings(get_method(name))
 
     def config_hash(self) -> str:
-        """SHA-256 of :meth:`to_dict` in canonical JSON: equal exactly when two sweeps compute the same numbers."""
+        """SHA-256 of :meth:`to_dict` in canonical JSON: equal exactly when two sweeps compute the same numbers.
+
+        Returns
+        -------
+        str
+            The hash as 64 hexadecimal digits.
+        """
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
     def to_toml(self) -> str:
-        """The resolved configuration as TOML, in the keys of ``--config`` (a valid config file itself)."""
+        """The resolved configuration as TOML, in the keys of ``--config`` (a valid config file itself).
+
+        Returns
+        -------
+        str
+            The TOML text.
+        """
         import tomli_w
 
         d = {"model": self.model, **self.params}
@@ -186,12 +148,26 @@ class SweepConfig:
 
 
 def config_differences(stored: dict, config: SweepConfig) -> list[str]:
-    """The differences between a stored :meth:`SweepConfig.to_dict` and ``config``, one short line each,
-    named as the user knows them: ``trw.width: 2 in the file, 3 in this command`` (a method's setting),
+    """The differences between a stored :meth:`SweepConfig.to_dict` and ``config``, one short line each.
+
+    Named as the user knows them: ``trw.width: 2 in the file, 3 in this command`` (a method's setting),
     ``n: 16 in the file, 20 in this command`` (a model parameter), ``methods: exact, mf, trw in the file,
     exact, mf in this command``, ``beta: 60 values 0.05 ... 3 in the file, 40 values 0.05 ... 3 in this
     command``.  Settings of a method that only one side runs are left out: the methods line says it.
-    Any stored value (a file of another version) is described, never formatted as a number it is not."""
+    Any stored value (a file of another version) is described, never formatted as a number it is not.
+
+    Parameters
+    ----------
+    stored : dict
+        A stored :meth:`SweepConfig.to_dict` (the file's).
+    config : SweepConfig
+        This command's configuration.
+
+    Returns
+    -------
+    list of str
+        One line per difference; empty when they agree.
+    """
     now = config.to_dict()
     out: list[str] = []
     for key in [*now, *(k for k in stored if k not in now)]:
@@ -280,13 +256,43 @@ def make_config(
     and a method given settings is refused, not left out, where it cannot run (as one named in
     ``methods``).
 
+    Parameters
+    ----------
+    model : str or None
+        Family name; None: :data:`DEFAULT_MODEL`.
+    params : dict or None
+        The family's parameters (name -> value; None values take the defaults).
+    beta : str, default "0.05:3:60"
+        Inverse temperatures, in the range syntax of :func:`parse_range`.
+    J : str, default "1"
+        Coupling scales, in the range syntax.
+    h : str, default "0"
+        Field values, in the range syntax.
+    samples : int or None
+        Number of disorder samples (>= 1); None: the default above.
+    seed : int, default 0
+        Seed of the disorder samples.
+    methods : iterable of str or None
+        Method names; None or empty: the default methods above.
+    sites : bool or None
+        Store per-site magnetisations; None: the default above.
+    force : bool, default False
+        Skip the time-limit refusal.
+    settings : dict or None
+        Method name -> {field: value}.
+
+    Returns
+    -------
+    SweepConfig
+        The validated sweep.
+
     Raises
     ------
     UnknownModelError, ModelParameterError, CouplingsFileError
         From the model family.
     RangeSpecError, GridError
         For a malformed or invalid beta, J or h grid, a positive beta below
-        :data:`MIN_POSITIVE_BETA`, or a grid whose energies overflow
+        :data:`isingvar.sweep.ranges.MIN_POSITIVE_BETA`, or a grid whose energies overflow
         (:func:`isingvar.model.check_energy_range` on sample 0).
     ModelParameterError
         For an unknown method.
@@ -298,7 +304,7 @@ def make_config(
         If the result file would exceed :data:`MAX_RESULT_BYTES` (checked before
         anything is built), a method cannot run at this N at all (its
         ``check``), or, without ``force``, a method with a time limit is
-        estimated (:func:`estimate_time`, timed on sample 0) to take longer
+        estimated (:func:`estimate_time`: the sum of each instance's own estimate) to take longer
         than it (exact enumeration: :data:`isingvar.exact.enumeration.MAX_SECONDS`).
     """
     from ..model import check_energy_range
@@ -335,7 +341,13 @@ def make_config(
     first = make_instance(model, params, seed, 0)
 
     def check(name):
-        """Method ``name``'s ``check`` on sample 0 at each probed (J, h) (TooLargeError where it cannot run)."""
+        """Method ``name``'s ``check`` on sample 0 at each probed (J, h) (TooLargeError where it cannot run).
+
+        Parameters
+        ----------
+        name : str
+            A method name.
+        """
         check = get_method(name).check
         if check is not None:
             for probe, _ in _probes(first, Js, hs):
@@ -396,31 +408,25 @@ def _check_settings_run(settings: dict, methods: tuple) -> None:
             )
 
 
-#: Least positive beta: the smallest normal float64.  Below it f = -ln Z/(beta N) overflows (ln Z >= N ln 2
-#: at beta -> 0), and beta J_ij, beta h_i lose their precision (subnormal).
-MIN_POSITIVE_BETA = float(np.finfo(np.float64).tiny)
-
-
-def _check_betas(betas: np.ndarray) -> np.ndarray:
-    """Refuse a positive beta below :data:`MIN_POSITIVE_BETA` (0 itself is allowed: infinite temperature).
-
-    Raises
-    ------
-    GridError
-        Naming ``--beta``, the value and the least positive beta.
-    """
-    tiny = betas[(betas > 0) & (betas < MIN_POSITIVE_BETA)]
-    if tiny.size:
-        raise GridError(
-            f"--beta {tiny.min():g} is positive but below {MIN_POSITIVE_BETA:.3g}, the smallest normal float64: "
-            f"f = -ln Z/(beta N) overflows there; use 0 (infinite temperature) or a beta >= {MIN_POSITIVE_BETA:.3g}"
-        )
-    return betas
 
 
 def model_edges(model: str, params: dict) -> int:
-    """Coupled pairs of the family's instances, from its parameters (an upper bound where a disorder
-    draws zero couplings); a model file is read (cached)."""
+    """Coupled pairs of the family's instances, from its parameters.
+
+    An upper bound where a disorder draws zero couplings; a model file is read (cached).
+
+    Parameters
+    ----------
+    model : str
+        Family name.
+    params : dict
+        The family's resolved parameters.
+
+    Returns
+    -------
+    int
+        Number of edges E.
+    """
     return get_family(model).n_edges(params) if model != "file" else make_instance(model, params, 0, 0).n_edges
 
 
@@ -431,12 +437,34 @@ def result_bytes(model: str, params: dict, n: int, samples: int, n_beta: int, n_
     Every variable of :func:`isingvar.io.schema.schema` of the sweep's methods,
     the coordinates and the stored instances (their edge count from the
     family's parameters, an upper bound).  Python ints: no overflow however large.
+
+    Parameters
+    ----------
+    model : str
+        Family name.
+    params : dict
+        The family's resolved parameters.
+    n : int
+        Number of spins N.
+    samples : int
+        Number of disorder samples.
+    n_beta, n_J, n_h : int
+        Grid sizes.
+    methods : iterable of str
+        The sweep's methods.
+    sites : bool
+        Whether per-site magnetisations are stored.
+
+    Returns
+    -------
+    int
+        The size in bytes.
     """
-    from ..io.schema import COORDS, schema
+    from ..io.schema import COORDS, MODEL_FILE_FAMILY, schema
 
     sizes = {"sample": samples, "J": n_J, "h": n_h, "beta": n_beta, "site": n, "edge": model_edges(model, params)}
     total = sum(sizes[name] * np.dtype(dtype).itemsize for name, (dtype, _, _) in COORDS.items())
-    for var in schema(methods, sites).values():
+    for var in schema(methods, sites, model_file=model == MODEL_FILE_FAMILY).values():
         count = 1
         for dim in var.dims:
             count *= sizes[dim]
@@ -447,6 +475,23 @@ def result_bytes(model: str, params: dict, n: int, samples: int, n_beta: int, n_
 def check_result_size(model: str, params: dict, n: int, samples: int, n_beta: int, n_J: int, n_h: int,
                       methods, sites: bool) -> None:
     """Refuse a sweep whose result file (:func:`result_bytes`) exceeds :data:`MAX_RESULT_BYTES`.
+
+    Parameters
+    ----------
+    model : str
+        Family name.
+    params : dict
+        The family's resolved parameters.
+    n : int
+        Number of spins N.
+    samples : int
+        Number of disorder samples.
+    n_beta, n_J, n_h : int
+        Grid sizes.
+    methods : iterable of str
+        The sweep's methods.
+    sites : bool
+        Whether per-site magnetisations are stored.
 
     Raises
     ------
@@ -473,123 +518,42 @@ def _source(model: str, params: dict) -> dict | None:
     return {"file": Path(f.path).name, "sha256": f.sha256, "format": f.format, "lnZ_offset": f.lnZ_offset}
 
 
-#: Options whose value is a grid (a range string, a number or a list of numbers in a config file).
-GRID_OPTIONS = ("beta", "J", "h")
-
-#: TOML types of the sweep's own options in a ``--config`` file (keys as the command line's options, without
-#: ``--``; ``list`` is an array of strings).  The other keys take their types from where they are declared:
-#: model parameters from their family (:class:`isingvar.families.Param`), method settings from their settings
-#: dataclass, grids as :data:`GRID_OPTIONS`.  tests/test_settings_defects.py checks that every option of
-#: ``isingvar sweep`` has a type here or there.
-OPTION_TYPES = {"model": str, "samples": int, "seed": int, "method": list, "sites": bool, "force": bool, "out": str,
-                "overwrite": bool, "resume": bool, "retry-failed": bool, "interval": str, "json": bool, "shard": str,
-                "workers": int}
-
-
-def option_types() -> dict[str, type]:
-    """Every ``--config`` key with a declared type (:data:`OPTION_TYPES`, the families' parameters);
-    method settings and grids are checked where they are read (:func:`read_config_file`)."""
-    from ..families import FAMILIES
-
-    types = {p.name: (str if p.kind is Path else p.kind) for family in FAMILIES.values() for p in family.params}
-    return {**types, **OPTION_TYPES}
-
-
-def _check_option_type(path, key: str, value, kind: type) -> None:
-    """Refuse a ``--config`` value of another TOML type than its option's (nothing is coerced).
-
-    Raises
-    ------
-    ConfigFileError
-        One line: the file, the key, what it takes and what it got.
-    """
-    from ..methods.base import describe_value, type_problem
-
-    if kind is list:
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return
-        example = f"[{json.dumps(value)}]" if isinstance(value, str) else '["exact", "mf"]'
-        raise ConfigFileError(f"{path}: {key} must be an array of strings such as {example}, got {describe_value(value)}")
-    problem = type_problem(kind, value)
-    if problem is not None:
-        raise ConfigFileError(f"{path}: {key} {problem}, got {describe_value(value)}")
-
-
-def read_config_file(path) -> dict:
-    """Read a ``--config`` TOML file: option name (as on the command line, without ``--``) -> value.
-
-    Grid options (``beta``, ``J``, ``h``) may be a range string, a number or an
-    array of numbers; they are returned as the range string the command line
-    takes.  A table ``[<method>]`` holds that method's settings; its keys are
-    returned as ``<method>-<setting>`` (``[mf] max_sweeps = 50`` ->
-    ``mf-max-sweeps``), the command line's ``--mf-max-sweeps``.  Every value
-    must have its option's TOML type, nothing is coerced (``width = "3"`` and
-    ``steps = true`` are not integers, ``method = "trw"`` is not an array), and
-    a method setting must lie within its bounds (:func:`isingvar.methods.base.check_setting`).
-    Which other keys are valid is up to the caller (the CLI knows its options).
-
-    Raises
-    ------
-    ConfigFileError
-        If the file is missing, not UTF-8 text, not valid TOML (the message gives
-        the line), a table is not a method's, or a value has another type than its
-        option's.
-    SettingsError
-        (a ConfigFileError too) For a method setting the method does not have, of
-        another type or out of its bounds: ``FILE: [trw] width must be an integer,
-        got '3' (a string)``.
-    """
-    import tomllib
-
-    from ..methods import setting_fields
-    from ..methods.base import check_setting
-
-    path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            values = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigFileError(f"config file {str(path)!r} does not exist") from None
-    except OSError as e:
-        raise ConfigFileError(f"cannot read config file {path}: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigFileError(f"{path} is not valid TOML: {e}") from None
-    except UnicodeDecodeError as e:  # TOML is UTF-8; tomllib decodes before it parses
-        line = e.object[:e.start].count(b"\n") + 1
-        raise ConfigFileError(f"{path}:{line}: not UTF-8 text (byte 0x{e.object[e.start]:02x}); a config file is TOML, saved as UTF-8") from None
-    types = option_types()
-    for key, value in list(values.items()):
-        if key in types and not isinstance(value, dict):
-            _check_option_type(path, key, value, types[key])
-    for key in [k for k, v in values.items() if isinstance(v, dict) and k not in GRID_OPTIONS]:
-        if key not in all_methods():
-            raise ConfigFileError(f"{path}: table [{key}] is not a method; tables are method settings: "
-                                  f"{', '.join(f'[{m}]' for m in all_methods())}")
-        method = get_method(key)
-        declared = {name: kind for name, kind, _ in setting_fields(method)}
-        bounds = setting_bounds(method)
-        for name, value in values.pop(key).items():
-            if name in declared:  # an unknown one: the CLI names the option it does not have
-                value = check_setting(key, name, declared[name], value, bounds[name], label=f"{path}: [{key}] {name}")
-            values[f"{key}-{name.replace('_', '-')}"] = value
-    for key in GRID_OPTIONS:
-        if key not in values:
-            continue
-        value = values[key]
-        items = value if isinstance(value, list) else [value]
-        if not all(isinstance(v, (int, float, str)) and not isinstance(v, bool) for v in items):
-            raise ConfigFileError(f"{path}: {key} must be a range string such as \"0.1:3:60\", a number or an array of numbers")
-        values[key] = ",".join(repr(v) if isinstance(v, float) else str(v) for v in items)
-    return values
-
 
 def check_methods(methods) -> tuple:
-    """Canonical tuple of method names (:func:`isingvar.methods.canonical`); the default methods when
-    empty; :class:`ModelParameterError` for an unknown one."""
+    """Canonical tuple of method names (:func:`isingvar.methods.canonical`).
+
+    Parameters
+    ----------
+    methods : iterable of str or None
+        Method names.
+
+    Returns
+    -------
+    tuple of str
+        The names in canonical order, with the methods they need; the default methods when empty.
+
+    Raises
+    ------
+    ModelParameterError
+        For an unknown name.
+    """
     return canonical(methods)
 
 
 def default_output_path(config: SweepConfig, now: datetime | None = None) -> Path:
-    """``runs/<model>-n<N>-<UTC timestamp>.h5``."""
+    """``runs/<model>-n<N>-<UTC timestamp>.h5``.
+
+    Parameters
+    ----------
+    config : SweepConfig
+        The sweep.
+    now : datetime or None
+        The timestamp; None: the current UTC time.
+
+    Returns
+    -------
+    pathlib.Path
+        The relative path.
+    """
     now = now or datetime.now(UTC)
     return Path("runs") / f"{config.model}-n{config.n}-{now.strftime('%Y%m%dT%H%M%SZ')}.h5"

@@ -10,7 +10,8 @@ import numpy as np
 from ..errors import ShardError
 from ..families import make_instance
 from ..methods import get_method
-from .config import SweepConfig, _short
+from .config import SweepConfig
+from .ranges import _short
 
 #: Most shards of a sweep (a SLURM job array has at most 4,000,001 tasks).
 MAX_SHARDS = 4_000_001
@@ -22,6 +23,18 @@ def parse_shard(spec: str | None, environ=None) -> tuple[int, int] | None:
     ``slurm`` reads the job-array variables: i = (SLURM_ARRAY_TASK_ID - MIN) / STEP
     and n = SLURM_ARRAY_TASK_COUNT (or from SLURM_ARRAY_TASK_MIN/MAX), so
     ``sbatch --array=0-7`` gives shards 0/8 ... 7/8.
+
+    Parameters
+    ----------
+    spec : str or None
+        The ``--shard`` value: ``"i/n"``, ``"slurm"``, or None for a whole sweep.
+    environ : mapping, optional
+        Environment to read the SLURM variables from; default ``os.environ``.
+
+    Returns
+    -------
+    tuple of (int, int) or None
+        (i, n), or None when ``spec`` is None.
 
     Raises
     ------
@@ -62,7 +75,18 @@ def parse_shard(spec: str | None, environ=None) -> tuple[int, int] | None:
 
 
 def shard_text(shard: tuple[int, int] | None) -> str:
-    """"i/n", or "" for a whole sweep (as stored in the file's ``shard`` attribute)."""
+    """"i/n", or "" for a whole sweep (as stored in the file's ``shard`` attribute).
+
+    Parameters
+    ----------
+    shard : tuple of (int, int) or None
+        (i, n) as :func:`parse_shard` returns it; None for a whole sweep.
+
+    Returns
+    -------
+    str
+        "i/n", or "".
+    """
     return "" if shard is None else f"{shard[0]}/{shard[1]}"
 
 
@@ -76,6 +100,18 @@ def shard_instances(config: SweepConfig, shard: tuple[int, int] | None) -> list[
     halves the work).  The weights are deterministic, so the assignment
     depends only on the configuration and every task of an array computes the
     same partition.
+
+    Parameters
+    ----------
+    config : SweepConfig
+        The sweep.
+    shard : tuple of (int, int) or None
+        (i, n) as :func:`parse_shard` returns it; None for a whole sweep.
+
+    Returns
+    -------
+    list of tuple of (int, int, int)
+        The instances (sample k, J index a, h index b) of the shard.
     """
     everything = config.instances()
     if shard is None:
@@ -93,7 +129,18 @@ def shard_instances(config: SweepConfig, shard: tuple[int, int] | None) -> list[
             )
 
     def cost(inst):
-        """The shard weight of instance ``inst`` = (k, a, b): its (J, h)'s."""
+        """The shard weight of instance ``inst`` = (k, a, b): its (J, h)'s.
+
+        Parameters
+        ----------
+        inst : tuple of (int, int, int)
+            The instance (k, a, b).
+
+        Returns
+        -------
+        float
+            Its weight.
+        """
         return weights[inst[1], inst[2]]
 
     # with n >= the instance count, instance r (by cost) goes to shard r and the rest stay empty,
@@ -136,6 +183,20 @@ def task_groups(todo: list, workers: int, config: SweepConfig) -> list[list]:
     pipes, a future), more than a small instance takes, so one task per
     instance made 20,000 samples of N = 8 slower on two workers (44 s) than in
     one process (13 s).
+
+    Parameters
+    ----------
+    todo : list
+        The instances to compute, in order.
+    workers : int
+        Worker processes.
+    config : SweepConfig
+        The sweep.
+
+    Returns
+    -------
+    list of list
+        Consecutive groups of ``todo``, together all of it.
     """
     from .estimate import instance_seconds
 
@@ -145,10 +206,9 @@ def task_groups(todo: list, workers: int, config: SweepConfig) -> list[list]:
 
 
 def default_workers(config: SweepConfig, cores: int) -> int:
-    """Worker processes when ``--workers`` is not given, from the estimated work of the methods the
-    sweep runs (never from N: ar on N = 20 takes seconds per instance, mean field on N = 1600
-    milliseconds).
+    """Worker processes when ``--workers`` is not given, from the estimated work of the methods.
 
+    Never from N: ar on N = 20 takes seconds per instance, mean field on N = 1600 milliseconds.
     The work is the instance count times (:func:`isingvar.sweep.estimate.instance_seconds`, the
     methods' ``cost`` on sample 0, + :data:`INSTANCE_OVERHEAD`).  Below :data:`WORKERS_FROM_SECONDS`
     one process: starting workers (spawn, imports, loading the compiled kernels: ~0.7 s) is not won
@@ -157,6 +217,18 @@ def default_workers(config: SweepConfig, cores: int) -> int:
     and 2.8 s, docs/performance.md).  Above it ``cores``, but no more than the instances: a worker
     without an instance would only take threads from the others.  The methods are not estimated where
     the instance count alone decides (one instance; so many that their overhead alone passes the mark).
+
+    Parameters
+    ----------
+    config : SweepConfig
+        The sweep.
+    cores : int
+        Cores this process may use.
+
+    Returns
+    -------
+    int
+        Worker processes, >= 1.
     """
     from .estimate import instance_seconds
 
@@ -173,10 +245,25 @@ def default_workers(config: SweepConfig, cores: int) -> int:
 def choose_workers(requested: int | None, config: SweepConfig, cores: int) -> tuple[int, str | None]:
     """Worker processes for a sweep on ``cores`` cores, and a one-line note when a request was reduced.
 
-    ``requested`` None: :func:`default_workers`.  More workers than cores only
-    share the cores (each process also loads the kernels and holds its own
-    instance), so a larger request is capped at ``cores``; the note says so (the
-    CLI prints it as a warning).
+    More workers than cores only share the cores (each process also loads the kernels and holds its
+    own instance), so a larger request is capped at ``cores``; the note says so (the CLI prints it as a
+    warning).
+
+    Parameters
+    ----------
+    requested : int or None
+        ``--workers``; None: :func:`default_workers`.
+    config : SweepConfig
+        The sweep.
+    cores : int
+        Cores this process may use.
+
+    Returns
+    -------
+    workers : int
+        Worker processes.
+    note : str or None
+        The note, or None when the request stands.
     """
     if requested is None:
         return default_workers(config, cores), None

@@ -9,7 +9,20 @@ import numpy as np
 
 
 def provenance(environ=None) -> dict:
-    """Where and with what a file was written: versions, host, git commit when known, SLURM ids."""
+    """Where and with what a file was written: versions, host, git commit when known, SLURM ids.
+
+    Parameters
+    ----------
+    environ : mapping, optional
+        Environment to read the SLURM ids from; default ``os.environ``.
+
+    Returns
+    -------
+    dict
+        ``hostname``, ``python_version``, ``numpy_version``, ``numba_version``, ``h5py_version``;
+        ``git_commit`` when running from a git checkout (``-dirty`` marks local changes), and
+        ``slurm_job_id``, ``slurm_array_job_id``, ``slurm_array_task_id`` where set (str).
+    """
     import platform
     import socket
 

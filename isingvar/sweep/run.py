@@ -35,7 +35,14 @@ class SweepSummary:
     total: int  # instances of this run's shard
 
     def to_dict(self) -> dict:
-        """The summary as JSON-ready types (``--json``)."""
+        """The summary as JSON-ready types (``--json``).
+
+        Returns
+        -------
+        dict
+            ``path`` (str), ``shape`` (dict sample/J/h/beta -> length), ``n_spins``, ``methods`` (list),
+            ``elapsed_s`` (seconds, rounded to ms), ``computed``, ``done`` and ``total`` (instances).
+        """
         return {
             "path": str(self.path),
             "shape": dict(zip(("sample", "J", "h", "beta"), self.shape)),
@@ -50,13 +57,35 @@ class SweepSummary:
 
 # ------------------------------------------------------------------ one instance
 def progress_units(config: SweepConfig) -> float:
-    """Progress units of one instance: the sum of its methods' ``progress_units``."""
+    """Progress units of one instance: the sum of its methods' ``progress_units``.
+
+    Parameters
+    ----------
+    config : SweepConfig
+        The sweep.
+
+    Returns
+    -------
+    float
+        The units of one instance.
+    """
     return float(sum(get_method(name).progress_units(config.n, config.beta, config.method_settings(name))
                      for name in config.methods))
 
 
 def method_seed(name: str) -> int:
-    """The integer that keys method ``name``'s random stream: its name's bytes (``mf`` -> 0x6D66)."""
+    """The integer that keys method ``name``'s random stream: its name's bytes (``mf`` -> 0x6D66).
+
+    Parameters
+    ----------
+    name : str
+        The method's name.
+
+    Returns
+    -------
+    int
+        The name's UTF-8 bytes read as a big-endian integer.
+    """
     return int.from_bytes(name.encode(), "big")
 
 
@@ -69,11 +98,28 @@ def compute_instance(config: SweepConfig, k: int, a: int, b: int, progress=None)
     instance is drawn from ``rng([seed, k])`` and method m's random stream is
     ``rng([seed, k, method_seed(m), a, b])`` (mean field: 0x6D66), so a single
     run, a shard, a resume and a worker process compute the same numbers.
-    ``progress(step, label)`` is called in units of :func:`progress_units`.
     For a model file, a method's ``file_hook`` adds its values of the file's
     own model (the instance at beta = 1, J = 1, h = 0).  Estimates that are not
     trustworthy are withheld (NaN, the reason in ``<method>_status``:
     :func:`isingvar.methods.screen_estimates`) before the derived variables are added.
+
+    Parameters
+    ----------
+    config : SweepConfig
+        The sweep.
+    k : int
+        Sample index.
+    a : int
+        J index.
+    b : int
+        h index.
+    progress : callable(step, label), optional
+        Called in units of :func:`progress_units`.
+
+    Returns
+    -------
+    dict
+        Variable name -> array over beta or scalar.
     """
     model = make_instance(config.model, config.params, config.seed, k).scaled(config.J[a], config.h[b])
     label = f"sample {k} J={config.J[a]:g} h={config.h[b]:g}"
@@ -172,7 +218,24 @@ def _samples_per_block(chunks, bytes_per_sample: int, samples: int) -> int:
 
 
 def check_resumable(attrs: dict, config: SweepConfig, shard, path) -> None:
-    """Raise :class:`ConfigMismatchError` unless the file with root ``attrs`` is this sweep (and shard)."""
+    """Raise :class:`ConfigMismatchError` unless the file with root ``attrs`` is this sweep (and shard).
+
+    Parameters
+    ----------
+    attrs : dict
+        The file's root attributes.
+    config : SweepConfig
+        The sweep to resume.
+    shard : tuple of (int, int) or None
+        Its shard (i, n), None for the whole sweep.
+    path : path-like
+        The file, for the message.
+
+    Raises
+    ------
+    ConfigMismatchError
+        If the file was made by another configuration (by its ``config_hash``) or another shard.
+    """
     if attrs.get("config_hash") != config.config_hash():
         diffs = config_differences(attrs.get("config") or {}, config)
         raise ConfigMismatchError(
@@ -227,6 +290,7 @@ def run_sweep(
     Parameters
     ----------
     config : SweepConfig
+        The sweep.
     out : path-like
         Result file.
     overwrite : bool
@@ -249,6 +313,12 @@ def run_sweep(
         Stored in the file's attributes.
     progress : callable(done, total, label), optional
         Called as work completes (units of :func:`progress_units`); the library never prints.
+
+    Returns
+    -------
+    SweepSummary
+        The file, the grid's shape, N, the methods, the elapsed seconds, and the instances this run
+        computed, those of its shard now complete in the file, and those of its shard.
 
     Raises
     ------
