@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import h5py
@@ -15,13 +14,14 @@ import pytest
 import xarray as xr
 from isingvar_cli.main import app
 from typer.testing import CliRunner
+from waiting import wait_for
 
 from isingvar.errors import ConfigMismatchError, ShardError
 from isingvar.merge import merge_shards
 from isingvar.sweep import make_config, parse_shard, run_sweep, shard_instances
 
 runner = CliRunner()
-ISINGVAR = str(Path(sys.executable).parent / "isingvar")
+TESTS = str(Path(__file__).parent)
 
 # attributes that say where and when a file was written, not what it holds
 PROVENANCE = {"command_line", "created", "completed", "elapsed_s", "hostname", "merged_from", "git_commit"}
@@ -54,18 +54,22 @@ def done_count(path):
         return -1
 
 
-def start_and_wait(args, path, at_least, timeout=60):
-    """Start ``isingvar sweep`` in a subprocess; return it once ``path`` holds ``at_least`` done instances."""
-    proc = subprocess.Popen([ISINGVAR, "sweep", *map(str, args)], stderr=subprocess.PIPE, text=True)
-    t = time.monotonic()
-    while done_count(path) < at_least:
-        assert proc.poll() is None, proc.stderr.read()
-        assert time.monotonic() - t < timeout
-        time.sleep(0.005)
+def start_and_wait(args, path, at_least):
+    """Start ``isingvar sweep`` in a subprocess; return it once ``path`` holds ``at_least`` done instances.
+
+    The sweep then waits (tests/paused_sweep.py): it cannot finish before the test signals or kills it,
+    however fast the machine, and the file holds exactly ``at_least`` done instances.
+    """
+    marker = Path(path).with_name(Path(path).name + ".paused")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([TESTS, *filter(None, [os.environ.get("PYTHONPATH")])]))
+    proc = subprocess.Popen([sys.executable, "-c", "import paused_sweep; paused_sweep.main()", str(marker),
+                             str(at_least), *map(str, args)], stderr=subprocess.PIPE, text=True, env=env)
+    wait_for(marker.exists, f"{path} holds {at_least} done instances", proc=proc)
+    assert done_count(path) == at_least
     return proc
 
 
-# N = 22 and 64 betas on the chain path: ~0.1 s per instance with one worker, so a kill lands mid-sweep
+# N = 22 and 64 betas on the chain path: instances long enough that the sweep is mid-instance when it pauses
 LONG = ["sk", "--n", "22", "--beta", "0.1:3:64", "--samples", "24", "--workers", "1"]
 
 
@@ -78,6 +82,8 @@ def reference(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_kill9_then_resume_equals_an_uninterrupted_run(tmp_path, reference):
     out = tmp_path / "a.h5"
     proc = start_and_wait([*LONG, "--out", out], out, at_least=2)
@@ -95,6 +101,8 @@ def test_kill9_then_resume_equals_an_uninterrupted_run(tmp_path, reference):
     assert_same_results(out, reference)
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_sigterm_commits_exits_75_and_resumes(tmp_path, reference):
     out = tmp_path / "t.h5"
     proc = start_and_wait([*LONG, "--out", out], out, at_least=1)
@@ -102,13 +110,15 @@ def test_sigterm_commits_exits_75_and_resumes(tmp_path, reference):
     stderr = proc.communicate(timeout=60)[1]
     assert proc.returncode == 75, stderr
     assert "--resume" in stderr.splitlines()[-1]
-    assert [p.name for p in tmp_path.iterdir()] == ["t.h5"]
+    assert [p.name for p in tmp_path.iterdir() if p.suffix != ".paused"] == ["t.h5"]  # no temporary file left
     assert 1 <= done_count(out) < 24
     r = run("sweep", *LONG, "--out", out, "--resume", "--json")
     assert r.exit_code == 0, r.output
     assert_same_results(out, reference)
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_workers_give_the_same_numbers(tmp_path, reference):
     out = tmp_path / "w.h5"
     args = [a if a != "1" or LONG[i - 1] != "--workers" else "2" for i, a in enumerate(LONG)]
@@ -133,6 +143,8 @@ def worker_pids(parent):
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.slow
+@pytest.mark.process
 def test_a_killed_worker_stops_the_sweep_resumably(tmp_path, reference):
     out = tmp_path / "k.h5"
     args = [a if a != "1" or LONG[i - 1] != "--workers" else "2" for i, a in enumerate(LONG)]
@@ -336,6 +348,7 @@ def test_dry_run_estimates_beyond_the_limit_instead_of_refusing(tmp_path, monkey
     assert r.exit_code == 2 and "--force" in r.output
 
 
+@pytest.mark.process
 def test_worker_progress_reaches_the_parent(tmp_path):
     from isingvar.parallel import WorkerPool
 

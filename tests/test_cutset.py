@@ -2,6 +2,7 @@
 
 import signal
 
+import naive
 import numpy as np
 import pytest
 
@@ -13,41 +14,6 @@ from isingvar.model import IsingModel
 BETAS = np.array([50.0, 0.0, 0.3, 1.0, 3.0, 12.0])
 SIGNED = ("lnZ", "f", "u", "m")  # means: compared with an absolute floor as well
 NONNEG = ("s", "c", "m2", "chi")  # sums of non-negative terms: relative accuracy at any beta
-
-
-def brute(m, betas):
-    """Thermodynamics by enumeration of all 2^N states in plain NumPy, written so that every
-    non-negative quantity is a sum of non-negative terms (relative accuracy at beta = 50):
-    energies about the ground energy E0, magnetisations about that of a ground state (M is an
-    integer), entropy ln g + ln(1 + sum of excited weights / g) + beta <E - E0>."""
-    n = m.n
-    S = 1.0 - 2.0 * ((np.arange(1 << n)[:, None] >> np.arange(n)) & 1)
-    E = -S @ m.fields
-    for i, j, J in zip(m.edge_i, m.edge_j, m.couplings):
-        E -= J * S[:, i] * S[:, j]
-    M = S.sum(1)
-    e0 = E.min()
-    dev = E - e0
-    ground = dev == 0.0
-    dM = M - M[np.argmin(E)]
-    out = {k: [] for k in ("lnZ", "f", "u", "s", "c", "m", "m2", "chi", "sites")}
-    for b in betas:
-        w = np.exp(-b * dev)
-        g, rest = w[ground].sum(), w[~ground].sum()
-        p = w / (g + rest)
-        du, dm = p @ dev, p @ dM
-        out["lnZ"].append(-b * e0 + np.log(g + rest))
-        out["f"].append(-out["lnZ"][-1] / (b * n) if b > 0 else -np.inf)
-        out["u"].append((e0 + du) / n)
-        out["s"].append((np.log(g) + np.log1p(rest / g) + b * du) / n)
-        out["c"].append(b * b * (p @ (dev - du) ** 2) / n)
-        out["m"].append((M[np.argmin(E)] + dm) / n)
-        out["m2"].append(p @ M**2 / n**2)
-        out["chi"].append(b * (p @ (dM - dm) ** 2) / n)
-        out["sites"].append(p @ S)
-    out = {k: np.array(v) for k, v in out.items()}
-    out["e0"] = e0
-    return out
 
 
 def assert_matches(res, ref, m):
@@ -117,7 +83,7 @@ def test_every_observable_matches_enumeration(graph, h):
     rng = np.random.default_rng([list(GRAPHS).index(graph), int(10 * h)])
     m = GRAPHS[graph](rng, h)
     assert cutset.applicable(m, BETAS, sites=True) is None
-    assert_matches(cutset.run(m, BETAS, sites=True), brute(m, BETAS), m)
+    assert_matches(cutset.run(m, BETAS, sites=True), naive.model_thermo(m, BETAS), m)
 
 
 def test_chunks_and_threads_merge_exactly(monkeypatch):
@@ -130,7 +96,7 @@ def test_chunks_and_threads_merge_exactly(monkeypatch):
         assert cutset.structure(m).cut.size >= 4  # more than one call
         calls = []
         res = cutset.run(m, BETAS, sites=True, progress=lambda done, total, calls=calls: calls.append((done, total)))
-        assert_matches(res, brute(m, BETAS), m)
+        assert_matches(res, naive.model_thermo(m, BETAS), m)
         assert len(calls) > 1 and calls[-1][0] == calls[-1][1]
 
 
@@ -140,7 +106,7 @@ def test_large_fields_and_couplings_at_beta_50():
     m = bipartite(4, 6, rng, h=0.0)
     m = IsingModel(m.n, m.edge_i, m.edge_j, 30 * m.couplings, 20 * rng.normal(size=m.n))
     betas = np.array([0.01, 1.0, 50.0])
-    res, ref = cutset.run(m, betas, sites=True), brute(m, betas)
+    res, ref = cutset.run(m, betas, sites=True), naive.model_thermo(m, betas)
     np.testing.assert_allclose(res.lnZ, ref["lnZ"], rtol=1e-12)
     np.testing.assert_allclose(res.u, ref["u"], rtol=1e-12)
     np.testing.assert_allclose(res.m, ref["m"], rtol=1e-12)

@@ -2,9 +2,10 @@
 backward pass and the betas dealt to threads (issue 12, speed).  Every observable against a brute-force
 sum is in test_elimination.py, whose runs now take the scaled pass wherever it holds."""
 
+import naive
 import numpy as np
 import pytest
-from test_elimination import BETAS, assert_matches, brute, graph
+from test_elimination import BETAS, assert_matches, graph
 
 from isingvar.exact import elimination
 from isingvar.model import IsingModel
@@ -66,7 +67,7 @@ def test_the_log_pass_takes_the_betas_the_scaled_one_cannot(monkeypatch):
         logged.clear()
         r = elimination.run(model, BETAS, sites=True)
         assert 50.0 in logged and 0.2 not in logged and 0.7 not in logged, (kind, logged)
-        assert_matches(r, brute(model, BETAS), model)
+        assert_matches(r, naive.model_thermo(model, BETAS), model)
 
     # +-J bonds, some 0, fields +-0.5 on the grid at beta = 50: the scaled tables hold (ok, and S cancels
     # only 2.6e3-fold) but Var E = 3e-22 is near their rounding floor (1e-8 off): the log pass takes it
@@ -79,7 +80,7 @@ def test_the_log_pass_takes_the_betas_the_scaled_one_cannot(monkeypatch):
     logged.clear()
     r = elimination.run(model, BETAS, sites=True)
     assert logged == [50.0]
-    assert_matches(r, brute(model, BETAS), model)
+    assert_matches(r, naive.model_thermo(model, BETAS), model)
 
 
 def test_betas_dealt_to_threads_give_the_serial_values(monkeypatch):
@@ -99,7 +100,7 @@ def test_betas_dealt_to_threads_give_the_serial_values(monkeypatch):
         par = elimination.run(model, betas, sites=True)
     for q in ("lnZ", "u", "s", "c", "m", "m2", "chi", "sites"):
         np.testing.assert_array_equal(getattr(par, q), getattr(serial, q), err_msg=q)
-    assert_matches(par, brute(model, betas), model)
+    assert_matches(par, naive.model_thermo(model, betas), model)
 
 
 def test_estimate_counts_the_passes_and_the_beta_threads(monkeypatch):
@@ -171,7 +172,7 @@ def test_fused_children_against_brute_force(monkeypatch):
     model = lattice(4, 5, np.random.default_rng(11))
     plan = fused_plan(model, monkeypatch)
     monkeypatch.setattr(elimination, "structure", lambda m: plan)
-    assert_matches(elimination.run(model, BETAS, sites=True), brute(model, BETAS), model)
+    assert_matches(elimination.run(model, BETAS, sites=True), naive.model_thermo(model, BETAS), model)
 
 
 def test_fused_children_agree_with_the_log_pass_serial_and_on_threads(monkeypatch):

@@ -115,6 +115,7 @@ def test_an_undertrained_q_gives_no_estimate_and_says_why():
     assert (out["lnZ_ar_lower_prob"] <= exact).all()  # at delta = 0.01 a violation here would be a 1 % event
 
 
+@pytest.mark.slow
 def test_a_well_trained_q_gives_reliable_estimates_within_four_se_of_exact():
     model = sk16()
     betas = np.linspace(0.1, 1.5, 8)

@@ -108,6 +108,7 @@ def test_heat_capacity_at_large_beta_against_mpmath(beta):
         assert c == pytest.approx(expected, rel=1e-9, abs=1e-300)
 
 
+@pytest.mark.slow
 def test_no_drift_on_a_long_run():
     # 2^26 states through many chunks: lnZ matches the reference kernel, and the
     # ground state found has the energy reported (recomputed from scratch)

@@ -175,6 +175,7 @@ def test_shapes_other_than_a_non_empty_vector_raise(bad):
             f(bad)
 
 
+@pytest.mark.process
 def test_import_is_light():
     code = "import sys, isingvar.importance; assert 'arviz_stats' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

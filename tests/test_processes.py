@@ -8,10 +8,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
+from waiting import wait_for
 
 from isingvar.families import make_instance, resolve_params
 
@@ -136,7 +136,7 @@ class _CountingPool:
             yield func(item, progress)
 
 
-@pytest.mark.parametrize("samples", [40, 4000])
+@pytest.mark.parametrize("samples", [40, pytest.param(4000, marks=pytest.mark.slow)])
 def test_pool_tasks_do_not_grow_with_the_samples(tmp_path, samples):
     # a pool task costs ~1 ms (the config pickled, two pipes, a future): one per instance made
     # 20,000 samples of N = 8 take 44 s on two workers against 13 s in one process
@@ -216,11 +216,7 @@ def _signal_during_setup(tmp_path, phase, signum):
     proc = subprocess.Popen([sys.executable, "-c", SLOW_SETUP, str(marker), phase, *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
-        t = time.monotonic()
-        while not marker.exists():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() - t < 60
-            time.sleep(0.01)
+        wait_for(marker.exists, f"the {phase} phase began", proc=proc)
         proc.send_signal(signum)
         _, stderr = proc.communicate(timeout=20)  # the setup alone would take minutes
     finally:
@@ -229,6 +225,7 @@ def _signal_during_setup(tmp_path, phase, signum):
     return proc.returncode, stderr, out
 
 
+@pytest.mark.process
 def test_sigterm_during_the_time_probe_stops_cleanly(tmp_path):
     code, stderr, out = _signal_during_setup(tmp_path, "probe", signal.SIGTERM)
     assert code == 130, stderr  # not killed by the signal's default action
@@ -236,6 +233,7 @@ def test_sigterm_during_the_time_probe_stops_cleanly(tmp_path):
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".r.h5")]
 
 
+@pytest.mark.process
 def test_signals_while_instances_are_stored_stop_the_run(tmp_path):
     for signum in (signal.SIGTERM, signal.SIGINT):
         code, stderr, out = _signal_during_setup(tmp_path, "instances", signum)
@@ -278,6 +276,7 @@ def _alive(pid):
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
+@pytest.mark.process
 def test_workers_die_when_their_parent_is_killed(tmp_path):
     from isingvar.parallel import PARENT_POLL
 
@@ -286,19 +285,18 @@ def test_workers_die_when_their_parent_is_killed(tmp_path):
                              "--out", str(tmp_path / "w.h5"), "--json"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        t = time.monotonic()
         workers = []
-        while len(workers) < 2:  # the pool's workers (the resource tracker is a child too, without a worker's args)
-            assert proc.poll() is None and time.monotonic() - t < 60
-            workers = [c for c in _children(proc.pid)
-                       if b"spawn_main" in (cmd := _cmdline(c)) and b"resource_tracker" not in cmd]
-            time.sleep(0.02)
+
+        def started():  # the pool's workers (the resource tracker is a child too, without a worker's args)
+            workers[:] = [c for c in _children(proc.pid)
+                          if b"spawn_main" in (cmd := _cmdline(c)) and b"resource_tracker" not in cmd]
+            return len(workers) >= 2
+
+        wait_for(started, "the sweep started its two workers", proc=proc)
         proc.kill()
         proc.wait()
-        t = time.monotonic()
-        while any(_alive(w) for w in workers) and time.monotonic() - t < 10 * PARENT_POLL + 10:
-            time.sleep(0.05)
-        assert not any(_alive(w) for w in workers)
+        wait_for(lambda: not any(_alive(w) for w in workers), "the workers ended after their parent",
+                 interval=PARENT_POLL / 10)
     finally:
         for w in workers if "workers" in locals() else []:
             if _alive(w):
@@ -353,6 +351,7 @@ def _import_kernels_without_a_cache_place(tmp_path):
                           timeout=120, cwd=tmp_path, check=False)
 
 
+@pytest.mark.process
 def test_kernels_are_cached_in_a_temporary_directory_when_nowhere_else(tmp_path):
     r = _import_kernels_without_a_cache_place(tmp_path)
     assert r.returncode == 0, r.stderr
@@ -362,6 +361,7 @@ def test_kernels_are_cached_in_a_temporary_directory_when_nowhere_else(tmp_path)
     assert list(place.rglob("*.nbi"))  # the kernel is cached there
 
 
+@pytest.mark.process
 def test_kernels_compile_uncached_when_no_directory_is_writable(tmp_path):
     (tmp_path / f"isingvar-numba-{os.getuid()}").touch()  # the temporary place is taken by a file
     r = _import_kernels_without_a_cache_place(tmp_path)
@@ -370,60 +370,85 @@ def test_kernels_compile_uncached_when_no_directory_is_writable(tmp_path):
     assert "every process compiles the kernels" in r.stderr and "NUMBA_CACHE_DIR" in r.stderr
 
 
-# The portable fallback alone (no prctl): a "parent" process starts a child that watches it.
+# The portable fallback alone (no prctl): a "parent" process starts a child that watches it.  The watch's
+# first sleep writes the marker: by then it has looked at its parent once and found it alive.
 WATCHED_CHILD = r"""
-import os, subprocess, sys, time
-if sys.argv[1] == "parent":
-    child = subprocess.Popen([sys.executable, "-c", sys.argv[2], "child", str(os.getpid())])
+import os, pathlib, subprocess, sys, time, types
+script, role, marker, *rest = sys.argv
+if role == "parent":
+    child = subprocess.Popen([sys.executable, "-c", rest[0], "child", marker, str(os.getpid())])
     print(child.pid, flush=True)
     time.sleep(600)
 else:
-    from isingvar.parallel import _die_with_parent
-    _die_with_parent(int(sys.argv[2]), kernel_signal=False)
+    import isingvar.parallel
+
+    def sleep(seconds):
+        pathlib.Path(marker).touch()
+        time.sleep(seconds)
+
+    isingvar.parallel.time = types.SimpleNamespace(sleep=sleep)
+    isingvar.parallel._die_with_parent(int(rest[0]), kernel_signal=False)
     time.sleep(600)
 """
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
-def test_watchdog_ends_a_worker_whose_parent_died():
+@pytest.mark.process
+def test_watchdog_ends_a_worker_whose_parent_died(tmp_path):
     from isingvar.parallel import PARENT_POLL
 
-    parent = subprocess.Popen([sys.executable, "-c", WATCHED_CHILD, "parent", WATCHED_CHILD],
+    marker = tmp_path / "watching"
+    parent = subprocess.Popen([sys.executable, "-c", WATCHED_CHILD, "parent", str(marker), WATCHED_CHILD],
                               stdout=subprocess.PIPE, text=True)
     child = int(parent.stdout.readline())
     try:
-        time.sleep(0.2)  # let the child reach its watch (it must not exit while the parent lives)
-        assert _alive(child)
+        wait_for(lambda: marker.exists() or not _alive(child), "the child's watch looked at its parent")
+        assert _alive(child)  # it must not exit while the parent lives
         parent.kill()
         parent.wait()
-        t = time.monotonic()
-        while _alive(child) and time.monotonic() - t < 10 * PARENT_POLL + 10:
-            time.sleep(0.05)
-        assert not _alive(child)
+        wait_for(lambda: not _alive(child), "the child ended after its parent", interval=PARENT_POLL / 10)
     finally:
         parent.kill()
         if _alive(child):
             os.kill(child, signal.SIGKILL)
 
 
+# numba's compiler, entered once the result file exists (committed when created, before the first
+# instance): it writes the marker and takes 120 s more, so a Ctrl-C held until it returns shows as a
+# timeout whatever the machine's speed
+SLOW_COMPILE = r"""
+import pathlib, sys, time
+from numba.core.dispatcher import Dispatcher
+
+marker, out, *argv = sys.argv[1:]
+compile_for_args = Dispatcher._compile_for_args
+
+def slow_compile(self, *args, **kwargs):
+    if pathlib.Path(out).exists():
+        pathlib.Path(marker).touch()
+        time.sleep(120)
+    return compile_for_args(self, *args, **kwargs)
+
+Dispatcher._compile_for_args = slow_compile
+from isingvar_cli.main import app
+sys.argv = ["isingvar", *argv]
+app()
+"""
+
+
+@pytest.mark.process
 def test_ctrl_c_while_the_kernels_compile(tmp_path):
     # without numba's cache the first kernel call compiles for seconds (12 s here); that used to happen
     # with signals held, so Ctrl-C waited for the compiler; now the compiler runs with them live
-    out = tmp_path / "c.h5"
+    out, marker = tmp_path / "c.h5", tmp_path / "compiling"
     env = dict(os.environ, ISINGVAR_NUMBA_CACHE="0")
-    isingvar = os.path.join(os.path.dirname(sys.executable), "isingvar")
-    proc = subprocess.Popen([isingvar, "sweep", "sk", "--n", "12", "--samples", "2", "--beta", "1",
-                             "--method", "exact", "--out", str(out)],
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_COMPILE, str(marker), str(out), "sweep", "sk", "--n", "12",
+                             "--samples", "2", "--beta", "1", "--method", "exact", "--out", str(out)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        t = time.monotonic()
-        while not out.exists():  # committed when created, before the first instance (and its compile)
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() - t < 60
-            time.sleep(0.01)
-        time.sleep(0.3)
+        wait_for(marker.exists, "a kernel began to compile after the file was created", proc=proc)
         proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=5)
+        _, stderr = proc.communicate(timeout=60)  # held for the compile: 120 s
     finally:
         proc.kill()
         proc.wait()

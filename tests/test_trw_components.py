@@ -1,6 +1,7 @@
 """TRW over components of small width (trw.width > 1): a certified upper bound on ln Z, exact when the
 width reaches the graph's own, checked against plain-numpy enumeration."""
 
+import naive
 import numpy as np
 import pytest
 
@@ -11,19 +12,6 @@ from isingvar.model import IsingModel
 from isingvar.trw import RESIDUAL_LIMIT
 
 BETAS = np.array([0.05, 0.4, 1.0, 3.0])
-
-
-def brute_lnz(model, betas):
-    """ln Z at each beta by enumerating all 2^N states (plain numpy), float64 (nb,)."""
-    n = model.n
-    s = (1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)).astype(np.int8)
-    e = (s[:, model.edge_i] * s[:, model.edge_j]) @ model.couplings + s @ model.fields
-    out = []
-    for beta in np.atleast_1d(betas):
-        x = beta * e
-        mx = x.max()
-        out.append(mx + np.log(np.exp(x - mx).sum()))
-    return np.array(out)
 
 
 def grid(r, c, rng, h):
@@ -68,11 +56,12 @@ CASES = [
 
 @pytest.mark.parametrize("name,make", CASES, ids=[c[0] for c in CASES])
 @pytest.mark.parametrize("h", [0.0, 0.5])
+@pytest.mark.slow
 def test_bound_above_brute_force(name, make, h):
     rng = np.random.default_rng(abs(hash(name)) % 2**32 + int(10 * h))
     m = make(rng, h)
     plan_width = tc.Construction(m, "whole", [np.arange(m.n_edges)]).width()
-    exact = brute_lnz(m, BETAS)
+    exact = naive.model_lnZ(m, BETAS)
     for W in (2, 3, 4):
         out = trw.METHOD.run(m, BETAS, trw.Settings(width=W, share_iterations=8), np.random.default_rng(0))
         assert np.all(out["lnZ_trw_upper"] >= exact - 1e-9 * np.maximum(1.0, np.abs(exact))), W
@@ -90,12 +79,13 @@ def test_exact_when_width_reaches_the_graph(name, make):
     W = tc.Construction(m, "whole", [np.arange(m.n_edges)]).width()
     out = trw.METHOD.run(m, BETAS, trw.Settings(width=max(W, 2)), np.random.default_rng(0))
     assert np.all(out["trw_trees"] == 1)
-    np.testing.assert_allclose(out["lnZ_trw_upper"], brute_lnz(m, BETAS), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(out["lnZ_trw_upper"], naive.model_lnZ(m, BETAS), rtol=0, atol=1e-10)
 
 
+@pytest.mark.slow
 def test_share_optimisation_lowers_the_bound():
     m = grid(4, 5, np.random.default_rng(2), 0.5)
-    exact = brute_lnz(m, 1.0)[0]
+    exact = naive.model_lnZ(m, 1.0)[0]
     for c in tc.constructions(m, 2):
         start = np.zeros((c.K, m.n))
         uniform = tc.optimise(m, c, 1.0, start, 0, 1e-8, RESIDUAL_LIMIT)[0]
@@ -130,6 +120,7 @@ def test_width_setting_checked():
         trw.Settings(share_iterations=-1)
 
 
+@pytest.mark.slow
 def test_never_looser_than_spanning_trees():
     # a ferromagnetic bipartite graph: the cover groups are looser than the trees (as on DBN_14-16)
     rng = np.random.default_rng(6)
@@ -138,7 +129,7 @@ def test_never_looser_than_spanning_trees():
     trees = trw.METHOD.run(m, BETAS, trw.Settings(), np.random.default_rng(0))["lnZ_trw_upper"]
     comps = trw.METHOD.run(m, BETAS, trw.Settings(width=2), np.random.default_rng(0))["lnZ_trw_upper"]
     assert np.all(comps <= trees)
-    assert np.all(comps >= brute_lnz(m, BETAS) - 1e-9)
+    assert np.all(comps >= naive.model_lnZ(m, BETAS) - 1e-9)
 
 
 def test_no_construction_is_a_one_line_error(monkeypatch):
@@ -149,6 +140,7 @@ def test_no_construction_is_a_one_line_error(monkeypatch):
         trw.METHOD.run(grid(3, 3, np.random.default_rng(0), 0.0), BETAS, trw.Settings(width=2), np.random.default_rng(0))
 
 
+@pytest.mark.slow
 def test_large_components_split_into_pieces(monkeypatch):
     # a band component larger than one union model is eliminated band by band: the same bound
     m = grid(6, 3, np.random.default_rng(7), 0.4)
@@ -157,4 +149,4 @@ def test_large_components_split_into_pieces(monkeypatch):
     assert any(len(c.chunks) > c.K for c in tc.constructions(m, 2))
     split = trw.METHOD.run(m, BETAS, trw.Settings(width=2, share_iterations=3), np.random.default_rng(0))["lnZ_trw_upper"]
     np.testing.assert_allclose(split, whole, rtol=1e-12)
-    assert np.all(split >= brute_lnz(m, BETAS) - 1e-9)
+    assert np.all(split >= naive.model_lnZ(m, BETAS) - 1e-9)

@@ -111,6 +111,7 @@ def test_component_certificate_failure_names_trw_width_one(monkeypatch):
 
 
 # ----------------------------------------------------------------------------- signals
+@pytest.mark.slow
 def test_a_signal_is_honoured_after_one_union_model(monkeypatch):
     """A construction of several union models (components too large for one) was evaluated whole, every
     union model eliminated, before a held SIGINT was looked at (16-35 s on square L = 100, width 20);
