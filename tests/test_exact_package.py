@@ -154,6 +154,7 @@ def test_from_moments_nan_where_not_given_or_flagged():
 
 
 # ---------------------------------------------------------------------------- the package and the protocol
+@pytest.mark.process
 def test_every_path_is_an_exact_path_and_the_package_loads_no_numba():
     for name in choice.EXACT_PATHS:
         module = __import__(name, fromlist=["_"])
@@ -239,6 +240,7 @@ def _in_a_process(out, shard="-", resume=False):
                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
 
 
+@pytest.mark.process
 def test_single_sharded_merged_and_resumed_sweeps_write_the_same_file(tmp_path, monkeypatch):
     from isingvar.errors import SweepInterrupted
     from isingvar.merge import merge_shards

@@ -2,10 +2,10 @@
 
 from itertools import combinations
 
+import naive
 import networkx as nx
 import numpy as np
 import pytest
-from naive import all_states, energies
 
 from isingvar.exact import planar
 from isingvar.families import make_instance, resolve_params
@@ -34,61 +34,6 @@ def lattice_bonds(L):
     return np.array(i), np.array(j)
 
 
-def logsumexp(x, axis=None):
-    top = np.max(x, axis=axis, keepdims=True)
-    return np.squeeze(top, axis=axis) + np.log(np.exp(x - top).sum(axis=axis))
-
-
-def brute_e0(m):
-    """Ground-state energy by listing all 2^n states with a dense coupling matrix (plain NumPy)."""
-    J = np.zeros((m.n, m.n))
-    J[m.edge_i, m.edge_j] = J[m.edge_j, m.edge_i] = m.couplings
-    return energies(J, np.zeros(m.n), all_states(m.n)).min()
-
-
-def brute_lnz(n, i, j, J, betas):
-    """ln Z by listing all 2^n states (n <= 18)."""
-    states = 1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
-    E = -(states[:, i] * states[:, j]) @ J
-    return np.array([logsumexp(-b * E) for b in betas])
-
-
-def brute_lnz_5x5(J_h, J_v, betas):
-    """ln Z of the open 5 x 5 lattice by listing all 2^25 states, row by row (plain NumPy).
-
-    J_h (5, 4) couples (r, c)-(r, c+1), J_v (4, 5) couples (r, c)-(r+1, c).  Each state's energy
-    is the sum of its five rows' energies and the four row-pairs' energies (tables over 32 row
-    states); the states are summed in 32 blocks of 32^4 with the first row fixed.
-    """
-    L = 5
-    rows = 1 - 2 * ((np.arange(2**L)[:, None] >> np.arange(L)) & 1)  # (32, 5)
-    e_row = [-(rows[:, :-1] * rows[:, 1:]) @ J_h[r] for r in range(L)]  # (32,) each
-    e_pair = [-(rows[:, None, :] * rows[None, :, :]) @ J_v[r] for r in range(L - 1)]  # (32, 32)
-    out = np.full(len(betas), -np.inf)
-    for a in range(2**L):
-        E = (e_row[0][a] + e_pair[0][a][:, None, None, None] + e_row[1][:, None, None, None]
-             + e_pair[1][:, :, None, None] + e_row[2][None, :, None, None]
-             + e_pair[2][None, :, :, None] + e_row[3][None, None, :, None]
-             + e_pair[3][None, None, :, :] + e_row[4][None, None, None, :])
-        for k, b in enumerate(betas):
-            out[k] = np.logaddexp(out[k], logsumexp(-b * E.ravel()))
-    return out
-
-
-def transfer_lnz(L, J_h, J_v, betas):
-    """ln Z of the open L x L lattice by a column transfer matrix in log space (L <= 11)."""
-    cols = 1 - 2 * ((np.arange(2**L)[:, None] >> np.arange(L)) & 1)
-    inner = [-(cols[:, :-1] * cols[:, 1:]) @ J_v[:, c] for c in range(L)]  # energy inside column c
-    across = [-(cols[:, None, :] * cols[None, :, :]) @ J_h[:, c] for c in range(L - 1)]  # (from, to)
-    out = []
-    for b in betas:
-        v = -b * inner[0]
-        for c in range(1, L):
-            v = logsumexp(v[:, None] - b * across[c - 1], axis=0) - b * inner[c]
-        out.append(logsumexp(v))
-    return np.array(out)
-
-
 def lattice_model(L, J_h, J_v):
     i, j = lattice_bonds(L)
     J = np.array([J_h[a // L, a % L] if b == a + 1 else J_v[a // L, a % L] for a, b in zip(i, j)])
@@ -113,11 +58,11 @@ def test_open_4x4_against_enumeration(kind, seed):
     betas = accepted(m, BETAS)
     r = planar.run(m, betas)
     assert r.path == "planar"
-    assert_close(r.lnZ, brute_lnz(m.n, m.edge_i, m.edge_j, m.couplings, betas))
+    assert_close(r.lnZ, naive.model_lnZ(m, betas))
     assert r.lnZ[1] == pytest.approx(m.n * np.log(2), rel=1e-15)
     np.testing.assert_array_equal(r.m, 0.0)
-    assert np.all(np.isnan(r.u)) and np.all(np.isnan(r.c))
-    e0 = brute_e0(m)
+    assert np.all(np.isnan(r.m2)) and np.all(np.isnan(r.chi))  # u, s, c: tests/test_planar_derivatives.py
+    e0 = naive.ground_energy(m)
     if kind == "pm" or e0 == pytest.approx(-np.abs(m.couplings).sum(), abs=1e-12):  # +-J, or no frustration
         assert r.e0 == pytest.approx(e0, abs=1e-12)
         assert m.energy(r.ground_state) == pytest.approx(e0, abs=1e-12)
@@ -127,16 +72,18 @@ def test_open_4x4_against_enumeration(kind, seed):
 
 
 @pytest.mark.parametrize("kind", ["pm", "gaussian"])
+@pytest.mark.slow
 def test_open_5x5_against_enumeration(kind):
     rng = np.random.default_rng(55)
     J_h, J_v = draw(kind, (5, 4), rng), draw(kind, (4, 5), rng)
     m = lattice_model(5, J_h, J_v)
     betas = accepted(m, np.array([0.05, 0.44, 1.0, 2.0, 3.0, 4.5]))
-    assert_close(planar.run(m, betas).lnZ, brute_lnz_5x5(J_h, J_v, betas))
+    assert_close(planar.run(m, betas).lnZ, naive.lattice_5x5_lnZ(J_h, J_v, betas))
 
 
 @pytest.mark.parametrize("kind", ["pm", "gaussian"])
 @pytest.mark.parametrize("seed", [0, 2])
+@pytest.mark.slow
 def test_open_10x10_against_transfer_matrix(kind, seed):
     # frustrated glasses up to their accepted beta (seed 2, +-J: the growth reaches 1e4 at beta = 5,
     # where an LU with partial pivoting has long lost all precision)
@@ -145,7 +92,7 @@ def test_open_10x10_against_transfer_matrix(kind, seed):
     J_h, J_v = draw(kind, (L, L - 1), rng), draw(kind, (L - 1, L), rng)
     m = lattice_model(L, J_h, J_v)
     betas = accepted(m, np.array([0.1, 0.44, 1.0, 2.0, 3.0, 4.0, 4.5, 6.0, 10.0, 50.0]))
-    assert_close(planar.run(m, betas).lnZ, transfer_lnz(L, J_h, J_v, betas))
+    assert_close(planar.run(m, betas).lnZ, naive.lattice_transfer_lnZ(L, J_h, J_v, betas))
 
 
 def test_unfrustrated_glass_at_large_beta():
@@ -158,7 +105,7 @@ def test_unfrustrated_glass_at_large_beta():
     J_v = rng.uniform(0.5, 1.5, (L - 1, L)) * tau[:-1, :] * tau[1:, :]
     m = lattice_model(L, J_h, J_v)
     assert planar.applicable(m, BETAS, sites=False) is None
-    assert_close(planar.run(m, BETAS).lnZ, transfer_lnz(L, np.abs(J_h), np.abs(J_v), BETAS))
+    assert_close(planar.run(m, BETAS).lnZ, naive.lattice_transfer_lnZ(L, np.abs(J_h), np.abs(J_v), BETAS))
 
 
 def random_planar(rng, n):
@@ -184,7 +131,7 @@ def test_random_planar_graphs_against_enumeration(seed):
     J = draw("pm" if seed % 2 else "gaussian", i.size, rng) * 1.3
     m = IsingModel(n, i, j, J)
     betas = accepted(m, BETAS)
-    assert_close(planar.run(m, betas).lnZ, brute_lnz(n, i, j, J, betas))
+    assert_close(planar.run(m, betas).lnZ, naive.model_lnZ(IsingModel(n, i, j, J), betas))
 
 
 @pytest.mark.parametrize("graph", ["tree", "isolated", "wheel"])
@@ -199,7 +146,7 @@ def test_special_graphs_against_enumeration(graph):
     J = rng.standard_normal(i.size)
     m = IsingModel(n, i, j, J)
     betas = accepted(m, BETAS)
-    assert_close(planar.run(m, betas).lnZ, brute_lnz(n, i, j, J, betas))
+    assert_close(planar.run(m, betas).lnZ, naive.model_lnZ(IsingModel(n, i, j, J), betas))
 
 
 def test_lattice_with_missing_bonds_is_the_lattice_with_zero_bonds():
@@ -210,7 +157,7 @@ def test_lattice_with_missing_bonds_is_the_lattice_with_zero_bonds():
     m = IsingModel(16, i[keep], j[keep], J[keep])
     assert planar._square_side(m) == 4  # recognised as the lattice, embedded directly
     betas = accepted(m, BETAS)
-    assert_close(planar.run(m, betas).lnZ, brute_lnz(16, i[keep], j[keep], J[keep], betas))
+    assert_close(planar.run(m, betas).lnZ, naive.model_lnZ(IsingModel(16, i[keep], j[keep], J[keep]), betas))
 
 
 def test_gauge_invariance():
@@ -265,13 +212,13 @@ def test_growth_beyond_the_limit_is_nan_at_that_beta(monkeypatch):
     pm = make_instance("square", resolve_params("square", {"L": 6, "boundary": "open", "disorder": "pm"}), 1, 0)
     assert planar.applicable(pm, [3.0], sites=False) is None
     good = planar.run(pm, [0.5, 3.0], sites=True)
-    real = planar._Structure.log_pfaffian
+    real = planar._Structure.jet_log_pfaffian
 
     def grown_at_3(self, beta, jg):
         log_pf, growth = real(self, beta, jg)
         return log_pf, (10 * planar.GROWTH_LIMIT if beta == 3.0 else growth)
 
-    monkeypatch.setattr(planar._Structure, "log_pfaffian", grown_at_3)
+    monkeypatch.setattr(planar._Structure, "jet_log_pfaffian", grown_at_3)
     r = planar.run(pm, [0.5, 3.0], sites=True)
     assert [EXACT_STATUS[k] for k in r.status] == ["computed", "precision_lost"]
     assert r.lnZ[0] == good.lnZ[0] and np.isnan([r.lnZ[1], r.f[1], r.m[1]]).all() and np.isnan(r.sites[1]).all()

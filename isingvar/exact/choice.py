@@ -31,7 +31,7 @@ from .result import BEYOND_PATH_RANGE, EXACT_STATUS, NUMERICAL_FAILURE, ExactRes
 
 #: The exact paths, in order of preference on equal costs: the one place to add a path.
 EXACT_PATHS = ("isingvar.exact.enumeration", "isingvar.exact.elimination", "isingvar.exact.cutset",
-               "isingvar.exact.planar")
+               "isingvar.exact.planar", "isingvar.exact.torus")
 #: ExactResult fields of the per-beta values a run collects.
 QUANTITIES = ("lnZ", "f", "u", "s", "c", "m", "m2", "absm", "chi")
 
@@ -41,7 +41,18 @@ def _paths() -> list:
 
 
 def path_name(module) -> str:
-    """A path module's name in messages: its ``PATH_NAME`` or the last part of its module name."""
+    """A path module's name in messages: its ``PATH_NAME`` or the last part of its module name.
+
+    Parameters
+    ----------
+    module : module
+        An exact path module (:class:`isingvar.exact.ExactPath`).
+
+    Returns
+    -------
+    str
+        The name.
+    """
     return getattr(module, "PATH_NAME", module.__name__.rsplit(".", 1)[-1])
 
 
@@ -85,14 +96,29 @@ def _coverage(module, model, b: np.ndarray, sites: bool) -> np.ndarray:
 
 
 def decide(model, betas, *, sites: bool):
-    """(path module, covered) of the exact path for ``model`` over ``betas``: a function of the instance
-    alone (module docstring); times nothing.
+    """(path module, covered) of the exact path for ``model`` over ``betas``: a function of the instance alone.
 
-    The cheapest path (least ``work``) that applies to the whole grid, ``covered`` all True; where none
-    does (planar: a beta beyond its accurate range on a frustrated instance), the path that applies at
-    the most betas, each asked about one beta alone (the cheapest on its betas on a tie, the first
-    listed on equal costs), to run on those: ``covered`` bool (nb,) marks them, the others are beyond
-    every path's range.
+    See the module docstring; times nothing.  The cheapest path (least ``work``) that applies to the
+    whole grid, ``covered`` all True; where none does (planar: a beta beyond its accurate range on a
+    frustrated instance), the path that applies at the most betas, each asked about one beta alone (the
+    cheapest on its betas on a tie, the first listed on equal costs), to run on those: ``covered`` marks
+    them, the others are beyond every path's range.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures.
+    sites : bool
+        Per-site magnetisations wanted.
+
+    Returns
+    -------
+    module : module
+        The chosen path module.
+    covered : ndarray of bool, shape (nb,)
+        The betas it runs on.
 
     Raises
     ------
@@ -120,8 +146,25 @@ def decide(model, betas, *, sites: bool):
 
 
 def choose(model, betas, *, sites: bool):
-    """(path module, estimated seconds) of the exact path for ``model`` on the whole grid ``betas``:
+    """(path module, estimated seconds) of the exact path for ``model`` on the whole grid ``betas``.
+
     :func:`decide`'s path and its ``estimate_seconds`` (a timed probe at most).
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures.
+    sites : bool
+        Per-site magnetisations wanted.
+
+    Returns
+    -------
+    module : module
+        The chosen path module.
+    seconds : float
+        Its estimated wall seconds.
 
     Raises
     ------
@@ -137,8 +180,27 @@ def choose(model, betas, *, sites: bool):
 
 
 def plan(model, betas, *, sites: bool):
-    """(path module, estimated seconds, covered) of the exact path for ``model`` over ``betas``:
+    """(path module, estimated seconds, covered) of the exact path for ``model`` over ``betas``.
+
     :func:`decide`, and the chosen path's ``estimate_seconds`` on the betas it covers.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures.
+    sites : bool
+        Per-site magnetisations wanted.
+
+    Returns
+    -------
+    module : module
+        The chosen path module.
+    seconds : float
+        Its estimated wall seconds on the covered betas.
+    covered : ndarray of bool, shape (nb,)
+        The betas it runs on.
 
     Raises
     ------
@@ -153,6 +215,15 @@ def plan(model, betas, *, sites: bool):
 def check(model, betas, *, sites: bool) -> None:
     """Refuse a model no exact path can compute at any beta (its structure: N > 62 and no low-width
     elimination order, ...); a path that covers only some betas passes.  Times nothing.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures.
+    sites : bool
+        Per-site magnetisations wanted.
 
     Raises
     ------
@@ -180,9 +251,24 @@ def _betas_text(b: np.ndarray) -> str:
 
 
 def describe(model, betas, *, sites: bool) -> str:
-    """The path an instance takes and its estimate, for ``--dry-run`` ("elimination (3.2 s per
-    instance)"), and the betas no path covers ("...; 2 of 7 betas beyond every exact path's range
-    (beta = 6.5, 7): NaN there, exact_status beyond_path_range").
+    """The path an instance takes and its estimate, for ``--dry-run``, and the betas no path covers.
+
+    E.g. "elimination (3.2 s per instance)", and "...; 2 of 7 betas beyond every exact path's range
+    (beta = 6.5, 7): NaN there, exact_status beyond_path_range".
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures.
+    sites : bool
+        Per-site magnetisations wanted.
+
+    Returns
+    -------
+    str
+        One line.
 
     Raises
     ------
@@ -218,10 +304,10 @@ class _Progress:
 
 def _failed(module, r: ExactResult, sites: bool) -> np.ndarray:
     """bool (nb,) of result ``r``: where path ``module`` gave a non-finite lnZ, f (but f = -inf at beta =
-    0), per-site value or quantity it does not declare in its ``NOT_GIVEN`` (ExactResult field names;
-    default none).  The file's variables allow NaN (for the paths that cannot give a quantity, and for
+    0), per-site value or quantity it does not declare in its ``NOT_GIVEN`` or ``UNCONFIRMED``
+    (ExactResult field names; default none).  The file's variables allow NaN (for the paths that cannot give a quantity, and for
     the betas flagged in exact_status), so the file's own check would let such a failure through."""
-    allowed = set(getattr(module, "NOT_GIVEN", ()))
+    allowed = set(getattr(module, "NOT_GIVEN", ())) | set(getattr(module, "UNCONFIRMED", ()))
     at0 = np.asarray(r.betas, dtype=np.float64) == 0
     bad = ~np.isfinite(r.lnZ) | ~(np.isfinite(r.f) | (np.isneginf(r.f) & at0))
     for field in ("u", "s", "c", "m", "m2", "absm", "chi"):
@@ -241,6 +327,7 @@ class _Collected:
         self.sites = np.full((nb, n), np.nan) if sites else None
         self.status = np.zeros(nb, dtype=np.int8)
         self.e0, self.ground_state = float("nan"), None
+        self.f_dw = None  # float64 (nb,) once a path gives the domain-wall free energy (torus)
         self.paths: dict = {}  # path name -> betas it computed, in order of the runs
 
     def take(self, module, idx: np.ndarray, r: ExactResult) -> None:
@@ -252,6 +339,10 @@ class _Collected:
             self.values[q][idx] = getattr(r, q)
         if self.sites is not None and r.sites is not None:
             self.sites[idx] = r.sites
+        if r.f_dw is not None:
+            if self.f_dw is None:
+                self.f_dw = np.full(self.status.size, np.nan)
+            self.f_dw[idx] = r.f_dw
         self.fail(idx[status != 0], status[status != 0])
         if np.isnan(self.e0) and np.isfinite(r.e0):  # E0 does not depend on beta: any run's will do
             self.e0, self.ground_state = float(r.e0), r.ground_state
@@ -264,11 +355,13 @@ class _Collected:
             values[idx] = np.nan
         if self.sites is not None:
             self.sites[idx] = np.nan
+        if self.f_dw is not None:
+            self.f_dw[idx] = np.nan
 
     def result(self, b: np.ndarray, path: str) -> ExactResult:
         gs = np.full(self.n, np.nan) if self.ground_state is None else self.ground_state
         return ExactResult(betas=b, e0=self.e0, ground_state=gs, path=path, sites=self.sites, status=self.status,
-                           **self.values)
+                           f_dw=self.f_dw, **self.values)
 
 
 def _first_path(module, model, b: np.ndarray, sites: bool) -> str:

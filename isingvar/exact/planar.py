@@ -34,24 +34,39 @@ Middleton, PRE 80, 046708 (2009)).  Steps (docs/methods.md, "Planar zero-field P
    ``precision_not_confirmed``).  (With an arbitrary reference
    state or with partial pivoting, ln Z is lost already at beta ~ 1-3 on a 5 x 5 glass.)
 
-Exactly: ln Z and f; m = 0 and <s_i> = 0 by the h = 0 symmetry; E0 and a ground state where s0 is
-certainly one (no frustrated face, or +-J couplings: PyMatching's matching is exact on its integer
-weights), else NaN (it rounds real-valued weights, so s0 is then a reference, not a certified ground
-state).  The derivatives (u, s, c) would need the derivative of ln det through the factorisation (a
-complex step through SuperLU measured 8-20 times the cost of the real factorisation; a selected
-inverse is not available from SuperLU), so they are NaN here, as are <m^2>, <|m|> and chi.
+5. u, s, c.  Each beta's factorisation carries the jets of A(beta + eps) to eps^2
+   (:mod:`isingvar.exact.pfaffian`: one SuperLU factorisation of a 3M x 3M real matrix, 6-11 times the
+   real one, where a complex step measured 9-18 times for u alone), which give ln Pf, d ln Pf/dbeta
+   and d^2 ln Pf/dbeta^2 to rounding, so U = E(s0) - d ln Pf/dbeta, S = ln 2 + ln Pf - beta d ln Pf/dbeta
+   (ln Pf >= 0 and -d ln Pf/dbeta >= 0 in the ground-state gauge: no cancellation between the
+   terms) and Var E = d^2 ln Pf/dbeta^2.  They lose precision before ln Z does (measured on open
+   glasses, two orders: L = 64 +-J, beta = 3: ln Z agreed to 2e-14, U - E0 to 1e-4; the elimination's
+   entries reach 1e7 where its pivots stay below 15), so beyond an estimated growth of
+   :data:`DERIVATIVE_CHECK_GROWTH` (+-J: beta > 1.15) the second order carries the jets too and each of
+   u, s, c is NaN where the two differ by more than :data:`CROSS_CHECK_RTOL` of it; and the cheap
+   certificates c >= 0 and u >= E0/N (where E0 is certain) make it NaN where they fail beyond rounding.
+   Where M > :data:`JET_MAX_SIZE` (open lattices beyond L = 130) the factorisation is the real one
+   and u, s, c are NaN.
+
+Exactly: ln Z and f; u, s and c (above); m = 0 and <s_i> = 0 by the h = 0 symmetry; E0 and a ground
+state where s0 is certainly one (no frustrated face, or +-J couplings: PyMatching's matching is exact on
+its integer weights), else NaN (it rounds real-valued weights, so s0 is then a reference, not a
+certified ground state).  <m^2>, <|m|> and chi are no derivative of the Pfaffian at h = 0: NaN.
+
+Over 600 lines, about 210 of them docstrings: the embedding, the structure and the checked, jet-carrying
+factorisation share the decorated graph's layout (the torus path reuses its kernels).
 """
 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import contextmanager
 from math import isqrt
 
 import numpy as np
 
+from .. import patterns
 from ..interrupt import deferred_interrupt
 from ..model import IsingModel
 from ..thermo import check_betas
@@ -60,7 +75,10 @@ from .result import PRECISION_LOST, PRECISION_NOT_CONFIRMED, ExactResult
 #: Name of the path in messages, ``--dry-run`` and the file's ``exact_path``.
 PATH_NAME = "planar"
 #: ExactResult fields this path leaves NaN (it cannot give them exactly; docs/methods.md).
-NOT_GIVEN = ("u", "s", "c", "m2", "absm", "chi", "e0")
+NOT_GIVEN = ("m2", "absm", "chi", "e0")
+#: Given where confirmed, NaN elsewhere at a beta whose ln Z and f it gives: u, s, c beyond
+#: :data:`JET_MAX_SIZE` or where the second order or a certificate does not confirm them (step 5).
+UNCONFIRMED = ("u", "s", "c")
 
 #: Refuse beta max|J| beyond this: matrix entries reach exp(2 beta max|J|) (float64 ends at e^709).
 MAX_BETA_J = 300.0
@@ -72,13 +90,22 @@ GROWTH_LIMIT = 1e5
 #: 1.3e-6 (docs/methods.md); up to beta = 2.42 (below: exp(2 beta) = 100 at beta = 2.3) they agreed to ~1e-12.
 CROSS_CHECK_GROWTH = 1e2
 CROSS_CHECK_RTOL = 1e-10
+#: The derivatives lose precision before ln Z does (measured, two orders on open glasses: at L = 32, +-J,
+#: beta = 2 they differed by 5e-6 of d^2 ln Z while ln Z agreed to 1e-12): beyond this estimated growth
+#: (+-J: beta > 1.15) u, s and c are each confirmed in the second order to CROSS_CHECK_RTOL, else NaN.
+DERIVATIVE_CHECK_GROWTH = 1e1
+#: Largest matrix order M (~6N) whose factorisation carries the jets for u, s and c: the jets cost
+#: JET_COST times the real factorisation in time (with their second order from beta ~ 1.15 on +-J: a
+#: 32-beta sweep of an open L = 256 glass would pass the exact method's 10-minute limit) and ~6 times in
+#: memory (L = 512: ~6 GB); beyond it ln Z and f only (u, s, c NaN).  6 x 130^2: open lattices to L = 130.
+JET_MAX_SIZE = 6 * 130**2
+#: Seconds of a jet factorisation over a real one (:mod:`isingvar.exact.pfaffian`; measured 6-11 on open
+#: +-J lattices, L = 16..128, 2 cores shared).
+JET_COST = 10.0
 #: The ground state and the first beta's fill-reducing order, in factorisations, for :func:`estimate_seconds`.
 SETUP_FACTORISATIONS = 3
 #: A factorisation's seconds grow like M^TIME_EXPONENT (measured 1.15-1.35 on open lattices, L = 24..512).
 TIME_EXPONENT = 1.2
-#: Embeddings and structures kept (one of each per coupling pattern: every disorder sample of a sweep shares them).
-_CACHE_SIZE = 4
-_structures: OrderedDict = OrderedDict()
 #: (seconds, M) of one factorisation of the probe's decorated graph (set once per process).
 _rate: list[tuple[float, int]] = []
 
@@ -130,11 +157,16 @@ def _graph(model: IsingModel):
     Returns (graph, extra) with extra a list of the added (u, v) pairs (J = 0).
     """
     import networkx as nx
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
 
     g = nx.Graph()
     g.add_nodes_from(range(model.n))
     g.add_edges_from(zip(model.edge_i.tolist(), model.edge_j.tolist()))
-    reps = [min(c) for c in nx.connected_components(g)]
+    indptr, indices, _ = model.csr_pattern
+    _, label = connected_components(sp.csr_matrix((np.ones(indices.size, dtype=np.int8), indices, indptr),
+                                                  shape=(model.n, model.n)), directed=False)
+    reps = np.unique(label, return_index=True)[1].tolist()  # each component's lowest spin, in order
     extra = [(reps[0], r) for r in reps[1:]]  # bridges between components keep the graph planar
     g.add_edges_from(extra)
     return g, extra
@@ -212,7 +244,7 @@ class _Structure:
         """CSC pattern of A, permuted by its fill-reducing order (computed on the first factorisation)."""
         self.rows, self.cols = rows, cols
         self.perm = None
-        self.perm2 = None  # the second order of log_pfaffian_checked, relative to perm
+        self.jets = self.jets2 = None  # the jet factorisations in the first and the second order (built once)
         self._csc(np.arange(self.size))
 
     def _csc(self, perm):
@@ -241,12 +273,22 @@ class _Structure:
         couplings ``jg`` (float64 (E,) of the map bonds); ln |Pf K| = ln |det A| / 2."""
         import scipy.sparse as sp
 
+        data = self.entries(beta, jg, 0)[0]
+        return sp.csc_matrix((data, self.indices, self.indptr), shape=(self.size, self.size))
+
+    def entries(self, beta: float, jg: np.ndarray, order: int) -> list[np.ndarray]:
+        """The stored nonzeros of A(beta + eps) (float64 (nnz,) each, CSC order) to ``order`` (0..2) in eps:
+        A, dA/dbeta and d^2A/dbeta^2 / 2.  A triangle entry exp(-beta W) (W = J'_a + J'_b) has the jet
+        exp(-beta W) (1 - W eps + W^2 eps^2 / 2); the dual edges (the diagonal) are constants."""
         jt = np.zeros(self.size // 2)
         jt[: jg.size] = jg
-        w = np.exp(-beta * (jt[self.bond_p] + jt[self.bond_q]))
-        vals = np.concatenate([w, w, np.ones(self.size)]) * self.sign
-        data = np.bincount(self.slot, weights=vals, minlength=self.nnz)
-        return sp.csc_matrix((data, self.indices, self.indptr), shape=(self.size, self.size))
+        W = jt[self.bond_p] + jt[self.bond_q]
+        w = np.exp(-beta * W)
+        out = []
+        for k, x in enumerate((w, -W * w, 0.5 * W * W * w)[: order + 1]):
+            vals = np.concatenate([x, x, np.full(self.size, 1.0 if k == 0 else 0.0)]) * self.sign
+            out.append(np.bincount(self.slot, weights=vals, minlength=self.nnz))
+        return out
 
     def log_pfaffian(self, beta: float, jg: np.ndarray) -> tuple[float, float]:
         """(ln |Pf K|, pivot growth) at ``beta`` for gauge couplings ``jg`` (float64 (E,) of the map bonds).
@@ -266,20 +308,53 @@ class _Structure:
         pivots = np.abs(lu.U.diagonal())
         return 0.5 * float(np.log(pivots).sum()), float(max(pivots.max(), 1.0 / pivots.min()))
 
-    def log_pfaffian_checked(self, beta: float, jg: np.ndarray) -> float:
-        """ln |Pf K| as :meth:`log_pfaffian`, but in a second fill-reducing order (SuperLU's MMD on AᵀA,
-        computed on the first call and kept): a different rounding path for the same number."""
+    def jet_log_pfaffian(self, beta: float, jg: np.ndarray) -> tuple[np.ndarray, float]:
+        """(jet, pivot growth) at ``beta`` for gauge couplings ``jg`` (float64 (E,) of the map bonds).
+
+        ``jet`` float64 (2, 3): row 0 ln |Pf K|, d ln |Pf K| / dbeta and (1/2) d^2 ln |Pf K| / dbeta^2, from
+        one factorisation of the jets of A (:class:`isingvar.exact.pfaffian.JetLU`) in the order of
+        :meth:`log_pfaffian` (which a first call runs once to compute it); row 1 the sums of the
+        absolute values of the pivots' terms (the scale of the rounding).  The derivatives are NaN
+        where M > :data:`JET_MAX_SIZE` (a real factorisation there).  The growth as in
+        :meth:`log_pfaffian`, of the same pivots.
+        """
+        if self.perm is None:
+            self.log_pfaffian(beta, jg)
+        if self.jets is None:
+            self.jets = self._jet_lu(np.arange(self.size))
+        return self._jet_sum(self.jets, beta, jg)
+
+    def jet_log_pfaffian_checked(self, beta: float, jg: np.ndarray) -> np.ndarray:
+        """The jet of :meth:`jet_log_pfaffian`, but in a second fill-reducing order (SuperLU's MMD on AᵀA,
+        computed by a real factorisation on the first call and kept): a different rounding path for the
+        same three numbers."""
         from scipy.sparse.linalg import splu
 
-        A = self.matrix(beta, jg)
-        options = {"SymmetricMode": True}
-        if self.perm2 is None:
-            lu = splu(A, permc_spec="MMD_ATA", diag_pivot_thresh=0.0, options=options)
-            self.perm2 = np.argsort(lu.perm_c)
-        else:
-            p = self.perm2
-            lu = splu(A[p][:, p].tocsc(), permc_spec="NATURAL", diag_pivot_thresh=0.0, options=options)
-        return 0.5 * float(np.log(np.abs(lu.U.diagonal())).sum())
+        if self.perm is None:
+            self.log_pfaffian(beta, jg)
+        if self.jets2 is None:
+            lu = splu(self.matrix(beta, jg), permc_spec="MMD_ATA", diag_pivot_thresh=0.0,
+                      options={"SymmetricMode": True})
+            self.jets2 = self._jet_lu(lu.perm_c)
+        return self._jet_sum(self.jets2, beta, jg)[0][0]
+
+    def _jet_lu(self, position: np.ndarray):
+        """The :class:`~isingvar.exact.pfaffian.JetLU` of A with stored row/column j eliminated
+        ``position[j]``-th; the triangle entries vary with beta, the dual edges (the diagonal) do not."""
+        from .pfaffian import JetLU
+
+        col = np.repeat(np.arange(self.size), np.diff(self.indptr))
+        varying = np.bincount(self.slot[: 2 * self.n_tri], minlength=self.nnz) > 0
+        order = 2 if self.size <= JET_MAX_SIZE else 0
+        return JetLU(self.size, position[self.indices], position[col], varying, order)
+
+    def _jet_sum(self, lu, beta: float, jg: np.ndarray) -> tuple[np.ndarray, float]:
+        """(ln |Pf K| jet and its scale, pivot growth) from the jet factorisation ``lu``: half the sum of the
+        pivots' jet logarithms (ln |Pf K| = ln |det A| / 2) and of their absolute values, float64 (2, 3);
+        the growth max(|p0|, 1/|p0|), NaN at a zero pivot."""
+        logs = lu.log_pivots(*self.entries(beta, jg, 2))
+        sums = 0.5 * np.stack([logs.sum(axis=0), np.abs(logs).sum(axis=0)])
+        return sums, float(np.exp(np.abs(logs[:, 0]).max()))
 
 
 def ground_state(n: int, tail: np.ndarray, face: np.ndarray, J: np.ndarray) -> np.ndarray:
@@ -296,8 +371,26 @@ def ground_state(n: int, tail: np.ndarray, face: np.ndarray, J: np.ndarray) -> n
     of degree ~4L it made the decoder's time erratic on dense +-J syndromes (L = 300: 78 s against
     0.8 s; benchmarks/planar.py --ground-state).
 
-    Parameters: ``tail`` int64 (2E,) dart tails of a connected planar map, ``face`` int64 (2E,)
-    face of each dart, ``J`` float64 (E,) bond couplings.
+    Parameters
+    ----------
+    n : int
+        Number of spins.
+    tail : numpy.ndarray
+        int64 (2E,): dart tails of a connected planar map (darts 2k and 2k + 1: bond k's two ends).
+    face : numpy.ndarray
+        int64 (2E,): face of each dart.
+    J : numpy.ndarray
+        float64 (E,): bond couplings.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 (n,) of +-1: the state (exact up to PyMatching's rounding of real-valued weights, above).
+
+    Raises
+    ------
+    ArithmeticError
+        If the matched bonds' signs do not form a cut (never expected: a matching is a cut).
     """
     import pymatching
     import scipy.sparse as sp
@@ -366,22 +459,12 @@ def heap_kept():
         trim(0)
 
 
-def _cached(key, build):
-    hit = _structures.get(key)
-    if hit is None:
-        hit = _structures[key] = build()
-        while len(_structures) > _CACHE_SIZE:
-            _structures.popitem(last=False)
-    _structures.move_to_end(key)
-    return hit
-
-
 def _embedding(model: IsingModel):
-    """(eu, ev, face_next, index) of the model's planar map, or the reason it has none (cached).
+    """(eu, ev, face_next, index) of the model's planar map, or the reason it has none (kept in the pattern
+    cache, :mod:`isingvar.patterns`).
 
     ``index`` int64 (E,) is the model's bond number of each map bond, -1 for added J = 0 bonds.
     """
-    key = ("embedding", model.n, model.edge_i.tobytes(), model.edge_j.tobytes())
 
     def build():
         L = _square_side(model)
@@ -397,13 +480,13 @@ def _embedding(model: IsingModel):
             return "fewer than 3 spins"
         return _embedded_map(model)
 
-    return _cached(key, build)
+    return patterns.get(model, (PATH_NAME, "embedding"), build)
 
 
 def _structure(model: IsingModel) -> _Structure:
-    """The cached :class:`_Structure` of the model's coupling pattern (the model must be planar)."""
-    key = ("structure", model.n, model.edge_i.tobytes(), model.edge_j.tobytes())
-    return _cached(key, lambda: _Structure(model.n, *_embedding(model)))
+    """The :class:`_Structure` of the model's coupling pattern (the model must be planar), kept in the pattern
+    cache."""
+    return patterns.get(model, (PATH_NAME, "structure"), lambda: _Structure(model.n, *_embedding(model)))
 
 
 # ---------------------------------------------------------------------------- the path protocol
@@ -414,6 +497,20 @@ def applicable(model: IsingModel, betas, *, sites: bool) -> str | None:
     bonds in O(E); other graphs go through networkx's planarity test, once per coupling pattern),
     beta max|J| <= :data:`MAX_BETA_J`, and, on a frustrated instance, beta below the limit where
     the elimination's pivot growth would pass :data:`GROWTH_LIMIT` (see :func:`_frustration`).
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures (the largest sets the limits).
+    sites : bool
+        Per-site magnetisations wanted (unused: they are 0 at h = 0).
+
+    Returns
+    -------
+    str or None
+        The reason, or None.
     """
     if np.any(model.fields):
         return "fields are nonzero"
@@ -439,23 +536,29 @@ def _frustration(model: IsingModel, emb) -> float:
     about exp(2 beta |J|) of such bonds (measured on +-J and Gaussian glasses): the cheap test
     behind :func:`applicable`'s beta limit; :func:`run` checks the actual growth.
     """
-    from ..kernels.planar import face_labels
+    bond, starts = _faces(model, emb)
+    J = np.zeros(bond.size)  # the coupling of each face's darts in turn
+    real = bond >= 0
+    J[real] = model.couplings[bond[real]]
+    odd = np.add.reduceat((J < 0).astype(np.int64), starts) % 2 == 1
+    weakest = np.minimum.reduceat(np.abs(J), starts)
+    return float(weakest[odd].max(initial=0.0))
 
-    eu, _, face_next, index = emb
-    key = ("frustration", model.n, model.edge_i.tobytes(), model.edge_j.tobytes(), model.couplings.tobytes())
+
+def _faces(model: IsingModel, emb) -> tuple[np.ndarray, np.ndarray]:
+    """The darts of the planar map ``emb`` face by face: (the model bond of each, -1 for an added J = 0 bond;
+    the first position of each face), int64 (2E,) and (F,), kept in the pattern cache."""
 
     def build():
-        face = face_labels(face_next)
-        J = np.zeros(eu.size)
-        J[index >= 0] = model.couplings[index[index >= 0]]
-        bond = np.arange(face.size) >> 1
-        nf = int(face.max()) + 1
-        odd = np.bincount(face, weights=(J[bond] < 0), minlength=nf) % 2 == 1
-        weakest = np.full(nf, np.inf)
-        np.minimum.at(weakest, face, np.abs(J[bond]))
-        return float(weakest[odd].max(initial=0.0))
+        from ..kernels.planar import face_labels
 
-    return _cached(key, build)
+        _, _, face_next, index = emb
+        face = face_labels(face_next)
+        order = np.argsort(face, kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(face[order]) != 0])
+        return np.ascontiguousarray(index[order >> 1]), starts
+
+    return patterns.get(model, (PATH_NAME, "faces"), build)
 
 
 def _probe_rate() -> tuple[float, int]:
@@ -482,6 +585,20 @@ def estimate_seconds(model: IsingModel, betas, *, sites: bool) -> float:
     :data:`SETUP_FACTORISATIONS` (measured 1-3 on +-J lattices of L = 256..512).  For the issue's
     32-beta +-J sweeps: 40 s and 214 s estimated, 39 s and 246 s measured at L = 256 and 512
     (docs/performance.md); the M^1.5 model it replaces said 261 s and 1450 s.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance (a planar one :func:`applicable` accepts).
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures (their count, and how many are factorised twice).
+    sites : bool
+        Per-site magnetisations wanted (unused: they are 0 at h = 0).
+
+    Returns
+    -------
+    float
+        Estimated wall seconds.
     """
     return _seconds(model, betas, *_probe_rate())
 
@@ -494,32 +611,59 @@ PROBE_SECONDS, PROBE_SIZE = 8.3e-3, 3444
 
 def work(model: IsingModel, betas, *, sites: bool = False) -> float:
     """Modelled seconds of :func:`run` (the :class:`isingvar.exact.ExactPath` protocol): the model of
-    :func:`estimate_seconds` with the probe's time fixed at :data:`PROBE_SECONDS` instead of timed;
-    inf where :func:`applicable` refuses.  Deterministic: the size, the frustration (which sets the betas
-    that are factorised twice) and the betas."""
+    :func:`estimate_seconds` with the probe's time fixed at :data:`PROBE_SECONDS` instead of timed.
+    Deterministic: the size, the frustration (which sets the betas that are factorised twice) and the
+    betas.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures (their count, and how many are factorised twice).
+    sites : bool, default False
+        Per-site magnetisations wanted (unused: they are 0 at h = 0).
+
+    Returns
+    -------
+    float
+        Modelled seconds; inf where :func:`applicable` refuses.
+    """
     if applicable(model, betas, sites=sites) is not None:
         return float("inf")
     return _seconds(model, betas, PROBE_SECONDS, PROBE_SIZE)
 
 
 def _seconds(model: IsingModel, betas, seconds: float, size: int) -> float:
-    """Factorisations of :func:`run` (one per beta, a second for the betas cross-checked, the setup) x
-    ``seconds`` per factorisation of a decorated graph of ``size`` scaled as M^:data:`TIME_EXPONENT`."""
+    """Factorisations of :func:`run` (one per beta, a second for the betas cross-checked: jet ones, each
+    :data:`JET_COST` real ones, where M ~ 6N <= :data:`JET_MAX_SIZE`; the setup and the second order's
+    own ordering: real ones) x ``seconds`` per real factorisation of a decorated graph of ``size`` scaled
+    as M^:data:`TIME_EXPONENT`."""
     b = np.asarray(betas, dtype=np.float64)
-    checked = int(np.count_nonzero(b > _cross_check_beta(model)))
-    extra = SETUP_FACTORISATIONS + (checked + 1 if checked else 0)  # the second order's own ordering
-    return seconds * (6.0 * model.n / size) ** TIME_EXPONENT * (b.size + extra)
+    jets = 6.0 * model.n <= JET_MAX_SIZE
+    checked = int(np.count_nonzero(b > _second_order_beta(model, jets)))
+    per_beta = JET_COST if jets else 1.0
+    extra = SETUP_FACTORISATIONS + (1 if checked else 0)
+    return seconds * (6.0 * model.n / size) ** TIME_EXPONENT * (per_beta * (b.size + checked) + extra)
 
 
-def _cross_check_beta(model: IsingModel) -> float:
-    """Beta above which :func:`run` confirms each ln Pf in a second order (inf without frustration)."""
+def _cross_check_beta(model: IsingModel, growth: float = CROSS_CHECK_GROWTH) -> float:
+    """Beta above which the estimated pivot growth exp(2 beta J*) passes ``growth`` (inf without frustration):
+    with :data:`CROSS_CHECK_GROWTH`, where :func:`run` confirms each ln Pf in a second order; with
+    :data:`DERIVATIVE_CHECK_GROWTH`, where it confirms u, s and c."""
     frustration = _frustration(model, _embedding(model))
-    return float(np.log(CROSS_CHECK_GROWTH) / (2.0 * frustration)) if frustration > 0 else float("inf")
+    return float(np.log(growth) / (2.0 * frustration)) if frustration > 0 else float("inf")
+
+
+def _second_order_beta(model: IsingModel, jets: bool) -> float:
+    """Beta above which :func:`run` factorises in a second order: from :data:`DERIVATIVE_CHECK_GROWTH` where
+    it carries the jets (``jets``), else from :data:`CROSS_CHECK_GROWTH` (ln Z alone)."""
+    return _cross_check_beta(model, DERIVATIVE_CHECK_GROWTH if jets else CROSS_CHECK_GROWTH)
 
 
 def run(model: IsingModel, betas, *, sites: bool = False,
         progress: Callable[[float, float], None] | None = None) -> ExactResult:
-    """ln Z and f of a planar zero-field model on every beta, exactly (module docstring).
+    """ln Z, f, u, s and c of a planar zero-field model on every beta, exactly (module docstring).
 
     Parameters
     ----------
@@ -530,14 +674,15 @@ def run(model: IsingModel, betas, *, sites: bool = False,
 
     Returns
     -------
-    ExactResult with path "planar": lnZ, f exact; m = 0; e0 and ground_state where the reference is
-    certainly a ground state (no frustration, or +-J couplings), else NaN; u, s, c, m2, absm and chi
-    NaN (see the module docstring).  ``status`` (int8 (nb,), codes of
+    ExactResult with path "planar": lnZ, f, u, s, c exact (u, s, c NaN where M > :data:`JET_MAX_SIZE`, and
+    each where a second order or a certificate does not confirm it: module docstring, step 5); m = 0;
+    e0 and ground_state where the reference is certainly a ground state (no frustration, or +-J
+    couplings), else NaN; m2, absm and chi NaN.  ``status`` (int8 (nb,), codes of
     :data:`isingvar.exact.EXACT_STATUS`) is ``precision_lost`` where the pivot growth passed
     :data:`GROWTH_LIMIT` (ln Z would lose more than ~1e-10 relative) and ``precision_not_confirmed``
     where, beyond the estimated growth :data:`CROSS_CHECK_GROWTH`, a second elimination order
-    disagreed by more than :data:`CROSS_CHECK_RTOL` of ln Z; lnZ, f, m and the sites are NaN at
-    those betas and every other beta is computed.
+    disagreed by more than :data:`CROSS_CHECK_RTOL` of ln Z; every value is NaN at those betas and
+    every other beta is computed.
 
     Raises
     ------
@@ -550,33 +695,53 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     reason = applicable(model, b, sites=sites)
     if reason is not None:
         raise ValueError(f"the planar path does not apply: {reason}")
-    lnz = np.empty(b.size)
+    lnz, mean_e, entropy, var_e = (np.full(b.size, np.nan) for _ in range(4))
     status = np.zeros(b.size, dtype=np.int8)
     with deferred_interrupt() as check, heap_kept():  # the structure kernels are numba: a signal is held there too
         s = _structure(model)
         s0, jg = s.reference(model)
         e_ref = -float(jg.sum())  # E(s0)
+        certain = _ground_state_is_exact(model, jg)
         check_from = _cross_check_beta(model)
+        second_from = _second_order_beta(model, s.size <= JET_MAX_SIZE)
         check()
         for i, beta in enumerate(b):
-            log_pf, growth = s.log_pfaffian(float(beta), jg)
+            beta = float(beta)
+            jet, growth = s.jet_log_pfaffian(beta, jg)
             check()
+            (log_pf, d1, d2), scale = jet
             lnz[i] = np.log(2.0) - beta * e_ref + log_pf
-            if growth > GROWTH_LIMIT:  # a value off by more than ~1e-10: none, and the other betas go on
+            if not growth <= GROWTH_LIMIT:  # a value off by more than ~1e-10 (NaN: a zero pivot): none
                 status[i] = PRECISION_LOST
-            elif beta > check_from:
-                spread = abs(s.log_pfaffian_checked(float(beta), jg) - log_pf) / abs(lnz[i])
-                check()
-                if spread > CROSS_CHECK_RTOL:
-                    status[i] = PRECISION_NOT_CONFIRMED
+            else:
+                # U = E(s0) - d ln Pf/dbeta; S = ln Z + beta U; Var E = d^2 ln Pf/dbeta^2
+                mean_e[i], entropy[i], var_e[i] = e_ref - d1, np.log(2.0) + log_pf - beta * d1, 2.0 * d2
+                if beta > second_from:  # the same numbers along a second rounding path
+                    diff = np.abs(s.jet_log_pfaffian_checked(beta, jg) - jet[0])
+                    check()
+                    if beta > check_from and diff[0] > CROSS_CHECK_RTOL * abs(lnz[i]):
+                        status[i] = PRECISION_NOT_CONFIRMED
+                    mean_e[i] = _confirmed(mean_e[i], diff[1], mean_e[i])
+                    entropy[i] = _confirmed(entropy[i], diff[0] + beta * diff[1], entropy[i])
+                    var_e[i] = _confirmed(var_e[i], 2.0 * diff[2], var_e[i])
+                # the cheap certificates: u >= E0/N where s0 is certainly a ground state, c >= 0
+                if certain and d1 > CROSS_CHECK_RTOL * scale[1]:
+                    mean_e[i] = entropy[i] = np.nan
+                if d2 < -CROSS_CHECK_RTOL * scale[2]:
+                    var_e[i] = np.nan
             if progress:
                 progress(i + 1, b.size)
-    certain = _ground_state_is_exact(model, jg)
-    # ln Z only (module docstring); m = 0 and <s_i> = 0 by the h = 0 symmetry; NaN where status flags a beta
+    # m = 0 and <s_i> = 0 by the h = 0 symmetry; everything NaN where status flags a beta
     return ExactResult.from_moments(
-        b, model.n, path="planar", lnZ=lnz, symmetric=True, status=status,
-        e0=e_ref if certain else float("nan"), ground_state=s0 if certain else None,
+        b, model.n, path="planar", lnZ=lnz, mean_e=mean_e, entropy=entropy, var_e=var_e, symmetric=True,
+        status=status, e0=e_ref if certain else float("nan"), ground_state=s0 if certain else None,
         sites=np.zeros((b.size, model.n)) if sites else None)
+
+
+def _confirmed(value: float, spread: float, scale: float) -> float:
+    """``value`` where two elimination orders agree on it (``spread``) to :data:`CROSS_CHECK_RTOL` of |``scale``|,
+    else NaN (also where either is NaN)."""
+    return value if spread <= CROSS_CHECK_RTOL * abs(scale) else float("nan")
 
 
 def _ground_state_is_exact(model: IsingModel, jg: np.ndarray) -> bool:

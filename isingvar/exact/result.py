@@ -71,6 +71,11 @@ class ExactResult:
         int8 (nb,) indices into :data:`EXACT_STATUS`, or None (every beta computed).  Where it is not 0
         (``computed``) the path could not give that beta to its promised accuracy, and every value at
         that beta is NaN.
+    f_dw : numpy.ndarray or None
+        float64 (nb,) domain-wall free energy F_AP - F_PP = -(ln Z_AP - ln Z_PP) / beta of a periodic
+        lattice (total, not per spin, units of J; AP: the bonds across the first axis's seam negated, for
+        the square family those joining row L - 1 to row 0, sites (L - 1) L + c and c), NaN where it
+        cannot be confirmed and at beta = 0; None where the path does not give it (every path but torus).
     """
 
     betas: np.ndarray
@@ -88,6 +93,7 @@ class ExactResult:
     path: str = "direct"
     sites: np.ndarray | None = None
     status: np.ndarray | None = None
+    f_dw: np.ndarray | None = None
 
     @classmethod
     def from_moments(cls, betas, n: int, *, lnZ, path: str, e0: float = float("nan"), ground_state=None,
@@ -151,7 +157,25 @@ class ExactResult:
         nb = b.size
 
         def per_beta(x, name):
-            """Moment ``x`` as float64 (nb,) (a copy; NaN where None)."""
+            """Moment ``x`` as float64 (nb,) (a copy; NaN where None).
+
+            Parameters
+            ----------
+            x : array_like of float, scalar or None
+                The moment; a scalar is repeated at every beta.
+            name : str
+                Its name, for the message.
+
+            Returns
+            -------
+            ndarray of float64, shape (nb,)
+                The moment per beta.
+
+            Raises
+            ------
+            ValueError
+                If ``x`` does not hold nb values.
+            """
             if x is None:
                 return np.full(nb, np.nan)
             x = np.array(x, dtype=np.float64).reshape(-1) if np.ndim(x) else np.full(nb, float(x))
