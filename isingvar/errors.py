@@ -107,6 +107,17 @@ class SweepInterrupted(IsingvarError):
 
     ``exit_code`` is 75 (EX_TEMPFAIL: try again), the convention for a job
     that can be resumed.
+
+    Parameters
+    ----------
+    path : path-like
+        The result file the finished instances are saved in.
+    done : int
+        Instances saved.
+    total : int
+        Instances of the sweep (or of its shard).
+    reason : str
+        What stopped it, the start of the message ("interrupted").
     """
 
     exit_code = 75

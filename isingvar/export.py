@@ -35,10 +35,39 @@ def export_instance(model: str, params: dict, *, seed: int = 0, sample: int = 0,
     (:func:`isingvar.io.outputs.replace_atomically`: a symbolic link is followed,
     only a regular file is replaced, its folder is created).
 
+    Parameters
+    ----------
+    model : str
+        Family name (:mod:`isingvar.families`).
+    params : dict
+        The family's parameters as the user gave them (defaults filled in and checked here,
+        :func:`isingvar.families.resolve_params`).
+    seed : int
+        The seed, in 0..2^63-1.
+    sample : int
+        The sample index, in 0..2^63-1.
+    J : float
+        Factor of every coupling, finite.
+    h : float
+        Added to every field, finite.
+    out : path-like
+        The file to write.
+    format : str, optional
+        The file format, as in :func:`isingvar.io.couplings.format_of`; None or "auto": from the
+        extension of ``out``.
+    overwrite : bool
+        Replace an existing ``out``.
+
+    Returns
+    -------
+    ExportSummary
+        ``out``, the format written, N, the number of coupled pairs and the number of non-zero fields.
+
     Raises
     ------
     UnknownModelError, ModelParameterError, CouplingsFileError
-        For bad model parameters, a sample or seed outside 0..2^63-1, or an unknown format.
+        For bad model parameters, a sample or seed outside 0..2^63-1, a J or h that is not finite,
+        or an unknown format.
     ModelError
         If J or h scale the instance beyond the energy range the sweep accepts
         (:func:`isingvar.model.check_energy_range`).

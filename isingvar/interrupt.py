@@ -32,7 +32,15 @@ def deferred_interrupt():
     previous = {s: h for s in HELD_SIGNALS if callable(h := signal.getsignal(s))}
 
     def hold(signum, frame):
-        """Signal handler: remember the signal, to be raised at the next :func:`check`."""
+        """Signal handler: remember the signal, to be raised at the next :func:`check`.
+
+        Parameters
+        ----------
+        signum : int
+            The signal number.
+        frame : frame or None
+            The interrupted stack frame (unused).
+        """
         pending.append(signum)
 
     def check():
@@ -62,7 +70,20 @@ def terminate_as_interrupt():
         return
 
     def interrupt(signum, frame):
-        """Signal handler: stop as Ctrl-C does."""
+        """Signal handler: stop as Ctrl-C does.
+
+        Parameters
+        ----------
+        signum : int
+            The signal number.
+        frame : frame or None
+            The interrupted stack frame (unused).
+
+        Raises
+        ------
+        KeyboardInterrupt
+            Always.
+        """
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, interrupt)

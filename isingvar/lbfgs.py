@@ -14,14 +14,17 @@ MEMORY = 8
 
 
 def minimise(fg, x0: np.ndarray, iterations: int, tol: float, ftol: float):
-    """Minimise ``fg`` from ``x0`` by L-BFGS (Nocedal & Wright, *Numerical Optimization*, 2nd ed.,
-    Alg. 7.5; scipy.optimize's L-BFGS-B without bounds).
+    """Minimise ``fg`` from ``x0`` by L-BFGS, keeping the least value evaluated.
+
+    The method is Nocedal & Wright, *Numerical Optimization*, 2nd ed., Alg. 7.5 (scipy.optimize's
+    L-BFGS-B without bounds).
 
     Parameters
     ----------
     fg : callable(x) -> (float, ndarray)
         The value and its gradient (same shape as ``x0``); every call is counted.
     x0 : float64 array, any shape
+        The starting point.
     iterations : int
         Most L-BFGS iterations; 0 evaluates ``x0`` only.
     tol : float
@@ -31,9 +34,14 @@ def minimise(fg, x0: np.ndarray, iterations: int, tol: float, ftol: float):
 
     Returns
     -------
-    (f_best, x_best, evaluations, converged): the least value evaluated, its point (``x0``'s shape),
-    the number of calls of ``fg`` and whether a convergence criterion was met (never with 0
-    iterations).
+    f_best : float
+        The least value evaluated.
+    x_best : ndarray of float64
+        Its point (``x0``'s shape).
+    evaluations : int
+        The number of calls of ``fg``.
+    converged : bool
+        Whether a convergence criterion was met (never with 0 iterations).
     """
     from scipy.optimize import minimize
 
@@ -42,7 +50,20 @@ def minimise(fg, x0: np.ndarray, iterations: int, tol: float, ftol: float):
     evals = [0]
 
     def flat(x):
-        """``fg`` on the flat vector scipy passes, counting calls and keeping the least value."""
+        """``fg`` on the flat vector scipy passes, counting calls and keeping the least value.
+
+        Parameters
+        ----------
+        x : ndarray of float64, shape (size of ``x0``,)
+            The point, flattened.
+
+        Returns
+        -------
+        f : float
+            The value at ``x``.
+        g : ndarray of float64
+            Its gradient, flattened.
+        """
         x = x.reshape(shape)
         f, g = fg(x)
         evals[0] += 1

@@ -22,7 +22,13 @@ class MergeSummary:
     missing: list
 
     def to_dict(self) -> dict:
-        """The summary as JSON-ready types (``merge --json``)."""
+        """The summary as JSON-ready types (``merge --json``).
+
+        Returns
+        -------
+        dict
+            ``path`` (str), ``done`` and ``total`` (instances), ``missing`` (list of [k, a, b]).
+        """
         return {"path": str(self.path), "done": self.done, "total": self.total,
                 "missing": [list(m) for m in self.missing]}
 
@@ -42,6 +48,20 @@ def merge_shards(out, paths, *, overwrite: bool = False) -> MergeSummary:
     An instance flagged done over NaN values (:func:`isingvar.io.store.read_done`)
     is taken as not done.  Shards of schema version 2 merge into a file of
     version 2 (the variables are the same).
+
+    Parameters
+    ----------
+    out : path-like
+        The merged file to write.
+    paths : sequence of path-like
+        The shard files, at least one, each once.
+    overwrite : bool
+        Replace an existing ``out``.
+
+    Returns
+    -------
+    MergeSummary
+        ``out``, the instances done in it and in all, and the (k, a, b) instances no shard completed.
 
     Raises
     ------

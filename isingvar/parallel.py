@@ -22,7 +22,13 @@ from .errors import WorkerDied
 
 
 def available_cores() -> int:
-    """Cores this process may run on (the affinity mask where the OS has one, as under SLURM)."""
+    """Cores this process may run on (the affinity mask where the OS has one, as under SLURM).
+
+    Returns
+    -------
+    int
+        The number of cores, >= 1.
+    """
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - macOS, Windows
@@ -39,6 +45,22 @@ def kernel_threads(work: float, parts: int, min_work: float, available: int) -> 
     another process on a core a thread may wait a scheduler time slice
     (milliseconds) to run, so tiny calls made parallel stalled: the default
     sweep took 13 s instead of 0.8 s with one core taken (docs/performance.md).
+
+    Parameters
+    ----------
+    work : float
+        The call's work, in the kernel's own unit.
+    parts : int
+        The call's independent parts (chunks, mean-field runs).
+    min_work : float
+        The least work per thread, in the same unit as ``work``.
+    available : int
+        Threads available.
+
+    Returns
+    -------
+    int
+        min(available, parts, work // min_work), at least 1.
     """
     return int(max(1, min(available, parts, work // min_work)))
 
@@ -49,6 +71,11 @@ def numba_threads(threads: int):
 
     With one thread a parallel region runs on the calling thread alone: no
     other thread is woken or waited for.
+
+    Parameters
+    ----------
+    threads : int
+        Threads wanted; clipped to 1..``numba.config.NUMBA_NUM_THREADS``.
     """
     import numba
 
@@ -162,6 +189,13 @@ class WorkerPool:
     also end when this process dies without leaving it (``kill -9``): see
     :func:`_die_with_parent`.
 
+    Parameters
+    ----------
+    workers : int, optional
+        Worker processes, >= 1; default ``cores``.
+    cores : int, optional
+        Cores to share among the workers; default :func:`available_cores`.
+
     Raises
     ------
     ValueError
@@ -182,6 +216,25 @@ class WorkerPool:
 
         ``report(step, label)``, called in the worker, reaches ``progress(step,
         label)`` here, in this process, a few times a second.
+
+        Parameters
+        ----------
+        func : callable(item, report)
+            Picklable function run in a worker on each item.
+        iterable : iterable
+            The items; each is a task of its own.
+        progress : callable(step, label), optional
+            Receives the workers' progress reports.
+
+        Yields
+        ------
+        object
+            ``func(item, report)`` of each item, in the order they complete.
+
+        Raises
+        ------
+        WorkerDied
+            If a worker process ended abnormally (killed from outside, out of memory).
         """
         if self._executor is None:
             ctx = multiprocessing.get_context("spawn")

@@ -28,7 +28,18 @@ LN2 = np.log(2.0)
 
 @njit
 def lncosh2(x):
-    """ln(2 cosh x), float64, without overflow: |x| + log1p(exp(-2|x|))."""
+    """ln(2 cosh x), float64, without overflow: |x| + log1p(exp(-2|x|)).
+
+    Parameters
+    ----------
+    x : float
+        The argument.
+
+    Returns
+    -------
+    float
+        ln(2 cosh x).
+    """
     a = abs(x)
     return a + np.log1p(np.exp(-2.0 * a))
 
@@ -69,19 +80,33 @@ def message_sweeps(indptr, indices, rev, kappa, rho, theta_h, u, H, damping, max
 
     Parameters
     ----------
-    indptr, indices : int64 (N+1,), (2E,)  symmetric CSR pattern, columns sorted in each row.
-    rev : int64 (2E,)  opposite slot (:func:`_reverse_slots`).
-    kappa : float64 (2E,)  K_st = theta_st / rho_st on both slots of each edge.
-    rho : float64 (2E,)  edge appearance probabilities (1 for BP).
-    theta_h : float64 (N,)  theta_t = beta h_t.
-    u : float64 (2E,)  messages, updated in place (warm start).
-    H : float64 (N,)  output: node fields of the final messages.
-    damping : float in [0, 1)  u <- (1 - damping) u_new + damping u_old.
-    max_sweeps : int ;  tol : float  convergence when max |delta u| over a sweep < tol.
+    indptr, indices : ndarray of int64, shapes (N+1,) and (2E,)
+        Symmetric CSR pattern of the model graph, columns sorted in each row.
+    rev : ndarray of int64, shape (2E,)
+        Opposite slot of each slot (:func:`_reverse_slots`).
+    kappa : ndarray of float64, shape (2E,)
+        K_st = theta_st / rho_st on both slots of each edge.
+    rho : ndarray of float64, shape (2E,)
+        Edge appearance probabilities rho_st on both slots of each edge (1 for BP).
+    theta_h : ndarray of float64, shape (N,)
+        theta_t = beta h_t.
+    u : ndarray of float64, shape (2E,)
+        Messages, updated in place (warm start).
+    H : ndarray of float64, shape (N,)
+        Output: node fields of the final messages.
+    damping : float
+        In [0, 1): u <- (1 - damping) u_new + damping u_old.
+    max_sweeps : int
+        Most sweeps to do.
+    tol : float
+        Convergence when max |delta u| over a sweep < tol.
 
     Returns
     -------
-    (sweeps done, converged)
+    sweeps : int
+        Sweeps done.
+    converged : bool
+        Whether the last sweep changed no message by ``tol`` or more.
     """
     n = indptr.size - 1
     sweeps = 0
@@ -127,9 +152,25 @@ def _log_pair(K, a, b, out):
 def edge_mutual_information(indptr, indices, rev, kappa, u, H, edge_slot, mi):
     """Mutual information (nats) of each edge's pairwise belief, into mi (E,).
 
-    edge_slot : int64 (E,)  a slot (row t, column s) of each edge.  The belief is
-    tau_ts(x, y) ~ exp(K x y + a_{t|s} x + a_{s|t} y) (module docstring); its marginals are used
-    for I = sum tau ln(tau / (tau_t tau_s)) (Wainwright et al. 2005, Sec. VI).
+    The belief is tau_ts(x, y) ~ exp(K x y + a_{t|s} x + a_{s|t} y) (module docstring); its
+    marginals are used for I = sum tau ln(tau / (tau_t tau_s)) (Wainwright et al. 2005, Sec. VI).
+
+    Parameters
+    ----------
+    indptr, indices : ndarray of int64, shapes (N+1,) and (2E,)
+        Symmetric CSR pattern of the model graph, columns sorted in each row.
+    rev : ndarray of int64, shape (2E,)
+        Opposite slot of each slot (:func:`_reverse_slots`).
+    kappa : ndarray of float64, shape (2E,)
+        K_st = theta_st / rho_st on both slots of each edge.
+    u : ndarray of float64, shape (2E,)
+        Messages u_{t->s} = 1/2 ln(M_ts(+1) / M_ts(-1)), one per slot (module docstring).
+    H : ndarray of float64, shape (N,)
+        Node fields H_t = theta_t + sum_v rho_vt u_{v->t} of the messages ``u``.
+    edge_slot : ndarray of int64, shape (E,)
+        A slot (row t, column s) of each edge.
+    mi : ndarray of float64, shape (E,)
+        Output: the mutual information of each edge, >= 0.
     """
     lw = np.empty(4)
     for e in range(edge_slot.size):
@@ -162,6 +203,26 @@ def bethe_lnz(indptr, indices, rev, kappa, theta_h, u, H):
     ln Z_ij = ln sum_{x,y} exp(K_ij x y + c_{i|j} x + c_{j|i} y), with cavity fields
     c_{j|i} = H_j - u_{i->j} (Mezard & Montanari, eq. 14.27-14.28, pairwise form).  Exact on a tree
     at the fixed point; elsewhere an approximation, not a bound.
+
+    Parameters
+    ----------
+    indptr, indices : ndarray of int64, shapes (N+1,) and (2E,)
+        Symmetric CSR pattern of the model graph, columns sorted in each row.
+    rev : ndarray of int64, shape (2E,)
+        Opposite slot of each slot (:func:`_reverse_slots`).
+    kappa : ndarray of float64, shape (2E,)
+        K_ij = theta_ij = beta J_ij on both slots of each edge.
+    theta_h : ndarray of float64, shape (N,)
+        theta_t = beta h_t.
+    u : ndarray of float64, shape (2E,)
+        BP messages, one per slot (module docstring).
+    H : ndarray of float64, shape (N,)
+        Node fields H_j = theta_j + sum_v u_{v->j} of the messages ``u``.
+
+    Returns
+    -------
+    float
+        The Bethe ln Z.
     """
     n = indptr.size - 1
     lw = np.empty(4)
@@ -186,12 +247,28 @@ def bethe_lnz(indptr, indices, rev, kappa, theta_h, u, H):
 def tree_lnz(order, parent, pslot, kappa, g, F):
     """ln Z of one spanning tree (or forest) with couplings kappa on its edges and fields g.
 
-    order : int64 (N,)  nodes with every parent before its children (roots first in each component).
-    parent : int64 (N,)  parent node, -1 at roots.  pslot : int64 (N,)  CSR slot (row c -> parent).
-    kappa : float64 (2E,)  tree coupling per slot.  g : float64 (N,)  tree fields.  F : work (N,).
-
     Exact log-domain sum-product from the leaves: summing out s_c gives
     lc(F_c + K s_p) = 1/2[lc(F_c+K) + lc(F_c-K)] + s_p 1/2[lc(F_c+K) - lc(F_c-K)], lc = ln 2cosh.
+
+    Parameters
+    ----------
+    order : ndarray of int64, shape (N,)
+        Nodes with every parent before its children (roots first in each component).
+    parent : ndarray of int64, shape (N,)
+        Parent node, -1 at roots.
+    pslot : ndarray of int64, shape (N,)
+        CSR slot (row c -> parent) of each node c; -1 at roots.
+    kappa : ndarray of float64, shape (2E,)
+        Tree coupling per slot.
+    g : ndarray of float64, shape (N,)
+        Tree fields.
+    F : ndarray of float64, shape (N,)
+        Work space; on return F_c is the field of c from its subtree.
+
+    Returns
+    -------
+    float
+        ln Z of the tree.
     """
     n = order.size
     for q in range(n):
@@ -241,9 +318,30 @@ def _tree_fields(hbar, rev, u, parent, pslot, g):
 def trw_primal(indptr, rev, rho, kappa, theta_h, u, orders, parents, pslots, weights, lnz_trees, fields_out):
     """ln Z(theta_T) of every tree of the list, and the tree fields used, in parallel over trees.
 
-    orders, parents, pslots : int64 (K, N).  weights : float64 (K,) rho_T.
-    lnz_trees : float64 (K,) output.  fields_out : float64 (K, N) output g^T.
     The bound is sum_T rho_T lnz_trees[T] (checked by the caller).
+
+    Parameters
+    ----------
+    indptr : ndarray of int64, shape (N+1,)
+        CSR row pointers of the model graph.
+    rev : ndarray of int64, shape (2E,)
+        Opposite slot of each slot (:func:`_reverse_slots`).
+    rho : ndarray of float64, shape (2E,)
+        Edge appearance probabilities rho_st on both slots of each edge (1 for BP).
+    kappa : ndarray of float64, shape (2E,)
+        K_st = theta_st / rho_st on both slots of each edge.
+    theta_h : ndarray of float64, shape (N,)
+        theta_t = beta h_t.
+    u : ndarray of float64, shape (2E,)
+        Messages u_{t->s} = 1/2 ln(M_ts(+1) / M_ts(-1)), one per slot (module docstring).
+    orders, parents, pslots : ndarray of int64, shape (K, N)
+        One rooted tree per row, each as ``order``, ``parent``, ``pslot`` of :func:`tree_lnz`.
+    weights : ndarray of float64, shape (K,)
+        rho_T of each tree (not read here: the caller weights ``lnz_trees``).
+    lnz_trees : ndarray of float64, shape (K,)
+        Output: ln Z(theta_T) of each tree.
+    fields_out : ndarray of float64, shape (K, N)
+        Output: the tree fields g^T (:func:`_tree_fields`).
     """
     K = orders.shape[0]
     n = orders.shape[1]
@@ -259,7 +357,22 @@ def trw_primal(indptr, rev, rho, kappa, theta_h, u, orders, parents, pslots, wei
 def decomposition_sums(slot_edge, kappa, parents, pslots, weights, fields, coup_sum, field_sum):
     """sum_T rho_T theta_T over the explicit tree list, for the decomposition check.
 
-    coup_sum (E,) += rho_T K^T_e on each tree edge, field_sum (N,) += rho_T g^T_i; both zeroed here.
+    Parameters
+    ----------
+    slot_edge : ndarray of int64, shape (2E,)
+        Edge number of each CSR slot.
+    kappa : ndarray of float64, shape (2E,)
+        K^T_e = theta_e / rho_e on both slots of each edge.
+    parents, pslots : ndarray of int64, shape (K, N)
+        Parent and parent slot of each node in each tree, as :func:`tree_lnz` reads them.
+    weights : ndarray of float64, shape (K,)
+        rho_T of each tree.
+    fields : ndarray of float64, shape (K, N)
+        Tree fields g^T (``fields_out`` of :func:`trw_primal`).
+    coup_sum : ndarray of float64, shape (E,)
+        Output, zeroed here: += rho_T K^T_e on each tree edge.
+    field_sum : ndarray of float64, shape (N,)
+        Output, zeroed here: += rho_T g^T_i.
     """
     coup_sum[:] = 0.0
     field_sum[:] = 0.0
@@ -286,8 +399,23 @@ def _find(uf, x):
 def max_spanning_tree(n, edge_i, edge_j, weight, indptr, indices, order_out, parent_out, pslot_out):
     """Maximum-weight spanning tree (forest on a disconnected graph) by Kruskal, as rooted arrays.
 
-    edge_i, edge_j : int64 (E,);  weight : float64 (E,).  Fills order_out, parent_out, pslot_out (N,)
-    (see :func:`tree_lnz`) and returns the number of tree edges.
+    Parameters
+    ----------
+    n : int
+        Number of nodes N.
+    edge_i, edge_j : ndarray of int64, shape (E,)
+        End points of each edge.
+    weight : ndarray of float64, shape (E,)
+        Weight of each edge.
+    indptr, indices : ndarray of int64, shapes (N+1,) and (2E,)
+        Symmetric CSR pattern of the model graph, columns sorted in each row.
+    order_out, parent_out, pslot_out : ndarray of int64, shape (N,)
+        Output: the tree as ``order``, ``parent``, ``pslot`` of :func:`tree_lnz`.
+
+    Returns
+    -------
+    int
+        The number of tree edges.
     """
     E = edge_i.size
     idx = np.argsort(-weight, kind="mergesort")
@@ -359,8 +487,26 @@ def _root_tree(indptr, indices, chosen, order, parent, pslot):
 
 @njit
 def star_tree(indptr, indices, center, order, parent, pslot):
-    """The star around ``center`` of a complete graph, as rooted arrays; False if some node is not
-    adjacent to ``center``."""
+    """The star around ``center`` of a complete graph, as rooted arrays.
+
+    Parameters
+    ----------
+    indptr, indices : ndarray of int64, shapes (N+1,) and (2E,)
+        Symmetric CSR pattern of the model graph, columns sorted in each row.
+    center : int
+        The root node.
+    order : ndarray of int64, shape (N,)
+        Output: nodes with every parent before its children (roots first in each component).
+    parent : ndarray of int64, shape (N,)
+        Output: parent node, -1 at roots.
+    pslot : ndarray of int64, shape (N,)
+        Output: CSR slot (row c -> parent) of each node c; -1 at roots.
+
+    Returns
+    -------
+    bool
+        False if some node is not adjacent to ``center`` (the outputs are then partial), else True.
+    """
     n = indptr.size - 1
     order[0] = center
     parent[center] = -1
@@ -383,10 +529,31 @@ def star_tree(indptr, indices, center, order, parent, pslot):
 def tree_lnz_magnetisations(order, parent, pslot, kappa, g, F, mag):
     """:func:`tree_lnz` plus the exact tree magnetisations <s_i>_T into mag (N,) (downward pass).
 
-    F : work (N,).  After the upward pass F_c is the field of c from its subtree; going down, parents
-    first, the message p -> c is 1/2[lc(x + K) - lc(x - K)] with x the full field of p less the
-    upward message of c, itself recomputed from F_c (sum-product on a tree; Mezard & Montanari
-    eq. 14.2-14.4).
+    After the upward pass F_c is the field of c from its subtree; going down, parents first, the
+    message p -> c is 1/2[lc(x + K) - lc(x - K)] with x the full field of p less the upward message of
+    c, itself recomputed from F_c (sum-product on a tree; Mezard & Montanari eq. 14.2-14.4).
+
+    Parameters
+    ----------
+    order : ndarray of int64, shape (N,)
+        Nodes with every parent before its children (roots first in each component).
+    parent : ndarray of int64, shape (N,)
+        Parent node, -1 at roots.
+    pslot : ndarray of int64, shape (N,)
+        CSR slot (row c -> parent) of each node c; -1 at roots.
+    kappa : ndarray of float64, shape (2E,)
+        Tree coupling per slot.
+    g : ndarray of float64, shape (N,)
+        Tree fields.
+    F : ndarray of float64, shape (N,)
+        Work space; on return the full field of each node.
+    mag : ndarray of float64, shape (N,)
+        Output: <s_i>_T = tanh(F_i).
+
+    Returns
+    -------
+    float
+        ln Z of the tree.
     """
     lnz = tree_lnz(order, parent, pslot, kappa, g, F)
     for q in range(order.size):  # parents before children: F becomes the full field
@@ -407,7 +574,32 @@ def trw_primal_gradient(indptr, rev, rho, kappa, theta_h, u, orders, parents, ps
 
     theta_T(u) as in :func:`_tree_fields` is affine in u, so the primal is convex in u; with
     d g^T_j / d u_{i->j} = rho_ij - [ij in T] the gradient on slot k = (i -> j) is
-    rho_ij sum_T rho_T m^T_j - sum_{T contains ij} rho_T m^T_j.  mags (K, N) output, grad (2E,) output.
+    rho_ij sum_T rho_T m^T_j - sum_{T contains ij} rho_T m^T_j.
+
+    Parameters
+    ----------
+    indptr : ndarray of int64, shape (N+1,)
+        CSR row pointers of the model graph.
+    rev : ndarray of int64, shape (2E,)
+        Opposite slot of each slot (:func:`_reverse_slots`).
+    rho : ndarray of float64, shape (2E,)
+        Edge appearance probabilities rho_st on both slots of each edge (1 for BP).
+    kappa : ndarray of float64, shape (2E,)
+        K_st = theta_st / rho_st on both slots of each edge.
+    theta_h : ndarray of float64, shape (N,)
+        theta_t = beta h_t.
+    u : ndarray of float64, shape (2E,)
+        Messages u_{t->s} = 1/2 ln(M_ts(+1) / M_ts(-1)), one per slot (module docstring).
+    orders, parents, pslots : ndarray of int64, shape (K, N)
+        One rooted tree per row, each as ``order``, ``parent``, ``pslot`` of :func:`tree_lnz`.
+    weights : ndarray of float64, shape (K,)
+        rho_T of each tree.
+    lnz_trees : ndarray of float64, shape (K,)
+        Output: ln Z(theta_T) of each tree.
+    mags : ndarray of float64, shape (K, N)
+        Output: tree magnetisations m^T_i (:func:`tree_lnz_magnetisations`).
+    grad : ndarray of float64, shape (2E,)
+        Output: the gradient, one entry per message slot.
     """
     K = orders.shape[0]
     n = orders.shape[1]
@@ -437,10 +629,24 @@ def trw_primal_gradient(indptr, rev, rho, kappa, theta_h, u, orders, parents, ps
 
 @njit
 def forests_valid(indptr, indices, orders, parents, pslots):
-    """Whether every listed tree is a rooted spanning forest of the model graph as
-    :func:`tree_lnz` reads it: ``order`` a permutation with each parent before its children, and
-    ``pslot[c]`` the CSR slot of row c whose column is ``parent[c]`` (so the coupling summed in the
-    decomposition check is the one on the tree's edge).  orders, parents, pslots : int64 (K, N)."""
+    """Whether every listed tree is a rooted spanning forest of the model graph as :func:`tree_lnz` reads it.
+
+    That is ``order`` a permutation with each parent before its children, and ``pslot[c]`` the CSR
+    slot of row c whose column is ``parent[c]`` (so the coupling summed in the decomposition check is
+    the one on the tree's edge).
+
+    Parameters
+    ----------
+    indptr, indices : ndarray of int64, shapes (N+1,) and (2E,)
+        Symmetric CSR pattern of the model graph, columns sorted in each row.
+    orders, parents, pslots : ndarray of int64, shape (K, N)
+        One rooted tree per row, each as ``order``, ``parent``, ``pslot`` of :func:`tree_lnz`.
+
+    Returns
+    -------
+    bool
+        True when every tree is valid.
+    """
     K = orders.shape[0]
     n = orders.shape[1]
     pos = np.empty(n, dtype=np.int64)

@@ -47,13 +47,22 @@ _L0, _L1, _L2, _L3, _L4, _L5, _L6, _L7, _L8, _L9, _L10, _L11, _L12, _L13, _L14, 
 # ---------------------------------------------------------------------------- structure
 @njit
 def greedy_fvs(indptr, indices, limit):
-    """A feedback vertex set by the greedy 2-core rule: prune vertices of degree <= 1, then
-    repeatedly take the vertex of highest remaining degree (lowest index on ties) and prune again.
+    """A feedback vertex set by the greedy 2-core rule.
 
-    indptr, indices : int64 (N+1,), int64 (2E,)  symmetric CSR pattern.
-    limit : int  stop after limit + 1 vertices (the caller refuses then).
-    Returns int64 (k,) the chosen vertices in the order taken; removing them leaves a forest
-    (when k <= limit).
+    Prune vertices of degree <= 1, then repeatedly take the vertex of highest remaining degree (lowest
+    index on ties) and prune again.
+
+    Parameters
+    ----------
+    indptr, indices : ndarray of int64, shapes (N+1,) and (2E,)
+        Symmetric CSR pattern of the coupling graph.
+    limit : int
+        Stop after limit + 1 vertices (the caller refuses then).
+
+    Returns
+    -------
+    ndarray of int64, shape (k,)
+        The chosen vertices in the order taken; removing them leaves a forest (when k <= limit).
     """
     n = indptr.size - 1
     deg = np.empty(n, dtype=np.int64)
@@ -98,9 +107,23 @@ def greedy_fvs(indptr, indices, limit):
 def forest_layout(indptr, indices, in_forest):
     """Root the forest left by the cutset (breadth first, :func:`isingvar.kernels.bp._root_tree`).
 
-    in_forest : bool (N,).  Returns (fvert, n_iso, parent, pslot): fvert int64 (nf,) the forest
-    vertices in the layout of the module docstring; parent int64 (nf,) the parent's forest index or
-    -1; pslot int64 (nf,) the CSR slot (vertex -> parent vertex) or -1.
+    Parameters
+    ----------
+    indptr, indices : ndarray of int64, shapes (N+1,) and (2E,)
+        Symmetric CSR pattern of the coupling graph.
+    in_forest : ndarray of bool, shape (N,)
+        Whether each vertex is in the forest (not in the cutset).
+
+    Returns
+    -------
+    fvert : ndarray of int64, shape (nf,)
+        The forest vertices in the layout of the module docstring.
+    n_iso : int
+        Number of isolated forest spins (the first ``n_iso`` of ``fvert``).
+    parent : ndarray of int64, shape (nf,)
+        The parent's forest index, or -1.
+    pslot : ndarray of int64, shape (nf,)
+        The CSR slot (vertex -> parent vertex), or -1.
     """
     n = indptr.size - 1
     chosen = np.zeros(indices.size, dtype=np.bool_)
@@ -208,8 +231,20 @@ def _mix_rows(a, b, x, betas, d, e, out, pb_out):
 def merge_parts(acc_a, site_a, acc_b, site_b, betas):
     """Merge mixture b into a in place; a with L = -inf (nothing yet) becomes b.
 
-    acc : float64 (6, nb) rows as in :data:`N_QUANT`; site : float64 (N, nb or 0) per-site means,
-    mixed with the same weights.  A part b with L = -inf (a worker without a chunk) is skipped.
+    A part b with L = -inf (a worker without a chunk) is skipped.
+
+    Parameters
+    ----------
+    acc_a : ndarray of float64, shape (6, nb)
+        Mixture a, rows as in :data:`N_QUANT`; updated in place.
+    site_a : ndarray of float64, shape (N, nb or 0)
+        Per-site means of a, mixed with the same weights; updated in place.
+    acc_b : ndarray of float64, shape (6, nb)
+        Mixture b.
+    site_b : ndarray of float64, shape (N, nb or 0)
+        Per-site means of b.
+    betas : ndarray of float64, shape (nb,)
+        Inverse temperatures.
     """
     if acc_b[0, 0] == -np.inf:
         return
@@ -351,8 +386,28 @@ def _trees(betas, H, n_iso, parent, Jp, slot, cm, tmp, d, e, pb, cfg, fm, sites)
 
 @njit
 def forest_min(H, n_iso, parent, Jp, best, spins):
-    """Minimum forest energy given the fields H (min-sum from the leaves); with ``spins`` (a float64
-    (nf,) array, or size 0 for none) also a minimising configuration.  best : float64 (nf, 2) work."""
+    """Minimum forest energy given the fields H (min-sum from the leaves).
+
+    Parameters
+    ----------
+    H : ndarray of float64, shape (nf,)
+        Forest fields.
+    n_iso : int
+        Isolated forest spins (0..n_iso-1).
+    parent : ndarray of int64, shape (nf,)
+        Forest parent (-1 for roots and isolated spins).
+    Jp : ndarray of float64, shape (nf,)
+        The coupling to the parent.
+    best : ndarray of float64, shape (nf, 2)
+        Work space.
+    spins : ndarray of float64, shape (nf,) or (0,)
+        Output: a minimising configuration (entries +-1); size 0 for none.
+
+    Returns
+    -------
+    float
+        The minimum forest energy.
+    """
     nf = H.size
     e = 0.0
     for i in range(n_iso):
@@ -387,9 +442,33 @@ def forest_min(H, n_iso, parent, Jp, best, spins):
 def cut_state(t, n_enum, sigma, gC, H, hC, hF, cc_ptr, cc_nbr, cc_J, cf_ptr, cf_nbr, cf_J):
     """Set the cutset to Gray index t (bits >= n_enum held at +1) and the fields from scratch.
 
-    sigma, gC : float64 (c,) cutset spins and their fields h_c + sum_{c' in C} J_cc' sigma_c'.
-    H : float64 (nf,) forest fields.  Returns (E_C, M_C): the energy of the cutset's own couplings
-    and fields, and its magnetisation.
+    Parameters
+    ----------
+    t : int
+        Gray index.
+    n_enum : int
+        Cutset bits enumerated; bits n_enum..c-1 are held at +1.
+    sigma : ndarray of float64, shape (c,)
+        Output: the cutset spins.
+    gC : ndarray of float64, shape (c,)
+        Output: their fields h_c + sum_{c' in C} J_cc' sigma_c'.
+    H : ndarray of float64, shape (nf,)
+        Output: the forest fields H_i = h_i + sum_{c in C} J_ic sigma_c.
+    hC : ndarray of float64, shape (c,)
+        Fields of the cutset spins.
+    hF : ndarray of float64, shape (nf,)
+        Fields of the forest spins.
+    cc_ptr, cc_nbr, cc_J : ndarray, int64 (c+1,), int64 (.,), float64 (.,)
+        Couplings inside the cutset, both directions (CSR over bits).
+    cf_ptr, cf_nbr, cf_J : ndarray, int64 (c+1,), int64 (.,), float64 (.,)
+        Couplings from each cutset bit to forest spins.
+
+    Returns
+    -------
+    E_C : float
+        The energy of the cutset's own couplings and fields.
+    M_C : float
+        The cutset's magnetisation.
     """
     c = sigma.size
     code = t ^ (t >> 1)

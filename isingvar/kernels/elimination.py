@@ -30,9 +30,26 @@ from ._jit import bits_float, float_bits, njit, pjit
 def fill_phi(k, a, var, edge_ptr, edge_bit, edge_id, J, h, phi_lo, phi_hi, phi):
     """Local fields of each step's spin, split into low/high tables (module docstring).
 
-    ``edge_ptr`` int64 (T+1,), ``edge_bit``/``edge_id`` int64: the bit in C_t and the bond index of
-    each original bond of step t's spin to its separator; ``J`` float64 (E,), ``h`` float64 (N,);
-    ``phi`` float64 output, filled at offsets ``phi_lo``/``phi_hi`` (int64 (T,)).
+    Parameters
+    ----------
+    k : ndarray of int64, shape (T,)
+        Separator size of each step; the clique of step t has k[t] + 1 bits.
+    a : ndarray of int64, shape (T,)
+        Low bits of each step's clique index (the lo/hi split of the index maps and local fields).
+    var : ndarray of int64, shape (T,)
+        Spin eliminated at each step.
+    edge_ptr : ndarray of int64, shape (T+1,)
+        CSR pointers into ``edge_bit``/``edge_id``: the original bonds of step t's spin to its separator.
+    edge_bit, edge_id : ndarray of int64
+        The bit in C_t and the bond index of each such bond.
+    J : ndarray of float64, shape (E,)
+        Couplings of the bonds.
+    h : ndarray of float64, shape (N,)
+        Fields of the spins.
+    phi_lo, phi_hi : ndarray of int64, shape (T,)
+        Offsets of each step's low and high tables in ``phi``.
+    phi : ndarray of float64
+        Output: h_v + sum_u J_vu s_u, split as ``phi[phi_lo[t] + (x & mask)] + phi[phi_hi[t] + (x >> a)]``.
     """
     for t in range(k.size):
         at = a[t]
@@ -153,12 +170,48 @@ def forward(beta, k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_
     exp(-beta (E - emin)) >= 0, ``dE`` = <E> - emin >= 0, ``vE`` = Var E, ``mM``/``vM`` mean and
     variance of their magnetisation.  Measured from the minimum, ln Z + beta E0 and the entropy
     ln Z + beta U are sums of non-negative terms: no cancellation at large beta.
-    With ``keep_lp`` also each row's weights of s_v (:func:`_small_weight`) into ``lp`` at ``lp_off[t]``
-    (for :func:`backward`).
     A step with ``acc[t]`` adds its message into the slot (a sibling's, of the same separator) instead
     of writing it: a product of independent parts adds every one of these six quantities.
-    Returns float64 (6,): E0, ln Z + beta E0, <E> - E0, Var E, <M>, Var M.
-    ``parallel_rows``: steps with at least this many rows run on the threads (numba's thread count).
+
+    Parameters
+    ----------
+    beta : float
+        Inverse temperature.
+    k : ndarray of int64, shape (T,)
+        Separator size of each step; the clique of step t has k[t] + 1 bits.
+    a : ndarray of int64, shape (T,)
+        Low bits of each step's clique index (the lo/hi split of the index maps and local fields).
+    child_ptr : ndarray of int64, shape (T+1,)
+        CSR pointers into ``child_ids``.
+    child_ids : ndarray of int64
+        Steps whose message step t consumes, one per separator, at ``child_ptr[t]:child_ptr[t + 1]``.
+    lo_off, hi_off : ndarray of int64, one entry per child slot
+        Offsets into ``maps`` of each child slot's low and high index map (module docstring).
+    maps : ndarray of int64
+        The index maps.
+    phi_lo, phi_hi : ndarray of int64, shape (T,)
+        Offsets of each step's low and high local-field tables in ``phi``.
+    phi : ndarray of float64
+        The local-field tables (:func:`fill_phi`).
+    mo_off : ndarray of int64, shape (T,)
+        Offset of each step's message in the arenas.
+    acc : ndarray of bool, shape (T,)
+        Whether step t adds its message into its slot instead of writing it.
+    emin, lq, dE, vE, mM, vM : ndarray of float64
+        The message arenas, as above; written here.
+    lp_off : ndarray of int64, shape (T,)
+        Offset of each step's rows in ``lp``.
+    lp : ndarray of float64
+        Output with ``keep_lp``: each row's weights of s_v (:func:`_small_weight`), for :func:`backward`.
+    keep_lp : bool
+        Whether to fill ``lp``.
+    parallel_rows : int
+        Steps with at least this many rows run on the threads (numba's thread count).
+
+    Returns
+    -------
+    ndarray of float64, shape (6,)
+        E0, ln Z + beta E0, <E> - E0, Var E, <M>, Var M.
     """
     out = np.zeros(6)
     for t in range(k.size):
@@ -192,10 +245,26 @@ MAX_CHUNKS = 64
 def boltzmann(beta, k, a, phi_lo, phi_hi, phi, bz, shift):
     """Per-beta Boltzmann factors of the local fields, for :func:`forward_scaled`.
 
-    ``bz`` float64 (2 n_phi,): at each table entry i of ``phi`` (the lo/hi split of :func:`fill_phi`),
+    At each table entry i of ``phi`` (the lo/hi split of :func:`fill_phi`),
     bz[i] = exp(beta phi[i] - c) (s_v = +1) and bz[n_phi + i] = exp(-beta phi[i] - c) (s_v = -1), c = beta
-    max |phi| over that lo or hi table, so every factor is <= 1; ``shift`` float64 (T,): the two c of
-    step t added (ln of what its factors were divided by).
+    max |phi| over that lo or hi table, so every factor is <= 1.
+
+    Parameters
+    ----------
+    beta : float
+        Inverse temperature.
+    k : ndarray of int64, shape (T,)
+        Separator size of each step; the clique of step t has k[t] + 1 bits.
+    a : ndarray of int64, shape (T,)
+        Low bits of each step's clique index (the lo/hi split of the index maps and local fields).
+    phi_lo, phi_hi : ndarray of int64, shape (T,)
+        Offsets of each step's low and high local-field tables in ``phi``.
+    phi : ndarray of float64
+        The local-field tables (:func:`fill_phi`).
+    bz : ndarray of float64, shape (2 n_phi,)
+        Output: the factors, as above.
+    shift : ndarray of float64, shape (T,)
+        Output: the two c of step t added (ln of what its factors were divided by).
     """
     n_phi = phi.size
     for t in range(k.size):
@@ -459,15 +528,61 @@ def forward_scaled(beta, rb, ub, k, a, child_ptr, child_ids, lo_off, hi_off, map
     divided by its largest entry (``cinv[o]``), so products of entries and of the factors of
     :func:`boltzmann` (filled here into ``bz``/``shift``) stay <= 2: no exp or log per row.  Per entry
     ``z``, the mean and variance of the energy (``mE``/``vE``, not measured from a minimum) and of M
-    (``mM``/``vM``), combined as in :func:`forward`; ``wk``/``keep_w`` as ``lp``/``keep_lp`` there.
-    ``rb``/``ub`` int64 (T,): runs of each step (:func:`_scaled_runs`); ``lsc``/``cinv`` float64 (T,) scratch.
-    ``fused`` int64 (T,): the child step t - 1 whose rows step t computes block by block in its own runs
-    (-1: none; :func:`isingvar.exact.elimination._fusion`), so that its message never goes to memory: it is
-    read divided by 2 (its entries are <= 2 as written) instead of by its largest entry, not yet known.
-    ``mo_off``: message offsets for this pass (a fused child has no slot; its children live until step t).
-    Returns float64 (6,): ok (1.0, or 0.0 when an entry of some message fell below :data:`SCALED_TINY`
-    or was not finite: the pass stops there and the caller must use :func:`forward`),
-    ln Z, <E>, Var E, <M>, Var M.
+    (``mM``/``vM``), combined as in :func:`forward`.
+
+    Parameters
+    ----------
+    beta : float
+        Inverse temperature.
+    rb, ub : ndarray of int64, shape (T,)
+        Runs of each step (:func:`_scaled_runs`).
+    k : ndarray of int64, shape (T,)
+        Separator size of each step; the clique of step t has k[t] + 1 bits.
+    a : ndarray of int64, shape (T,)
+        Low bits of each step's clique index (the lo/hi split of the index maps and local fields).
+    child_ptr : ndarray of int64, shape (T+1,)
+        CSR pointers into ``child_ids``.
+    child_ids : ndarray of int64
+        Steps whose message step t consumes, one per separator, at ``child_ptr[t]:child_ptr[t + 1]``.
+    lo_off, hi_off : ndarray of int64, one entry per child slot
+        Offsets into ``maps`` of each child slot's low and high index map (module docstring).
+    maps : ndarray of int64
+        The index maps.
+    phi_lo, phi_hi : ndarray of int64, shape (T,)
+        Offsets of each step's low and high local-field tables in ``phi``.
+    phi : ndarray of float64
+        The local-field tables (:func:`fill_phi`).
+    mo_off : ndarray of int64, shape (T,)
+        Message offsets for this pass (a fused child has no slot; its children live until step t).
+    own : ndarray of int64, shape (T,)
+        The step whose slot each step's message is in (siblings of one separator share it).
+    bz : ndarray of float64, shape (2 n_phi,)
+        Scratch: the factors of :func:`boltzmann`.
+    shift : ndarray of float64, shape (T,)
+        Scratch: the ``shift`` of :func:`boltzmann`.
+    lsc, cinv : ndarray of float64, shape (T,)
+        Scratch: ln of each slot's scale and 1 / its largest entry.
+    z, mE, vE, mM, vM : ndarray of float64
+        The message arenas, as above; written here.
+    w_off : ndarray of int64, shape (T,)
+        Offset of each step's rows in ``wk``.
+    wk : ndarray of float64
+        Output with ``keep_w``, as ``lp`` of :func:`forward`.
+    keep_w : bool
+        Whether to fill ``wk``, as ``keep_lp`` of :func:`forward`.
+    parallel_rows : int
+        Steps with at least this many rows run on the threads.
+    fused : ndarray of int64, shape (T,)
+        The child step t - 1 whose rows step t computes block by block in its own runs
+        (-1: none; :func:`isingvar.exact.elimination._fusion`), so that its message never goes to memory:
+        it is read divided by 2 (its entries are <= 2 as written) instead of by its largest entry, not
+        yet known.
+
+    Returns
+    -------
+    ndarray of float64, shape (6,)
+        ok (1.0, or 0.0 when an entry of some message fell below :data:`SCALED_TINY` or was not finite:
+        the pass stops there and the caller must use :func:`forward`), ln Z, <E>, Var E, <M>, Var M.
     """
     out = np.zeros(6)
     boltzmann(beta, k, a, phi_lo, phi_hi, phi, bz, shift)
@@ -536,7 +651,36 @@ def backward(rb, ub, var, k, a, child_ptr, child_ids, lo_off, hi_off, maps, w_of
     separates the summed-out spins from the rest, so w_b(y) is P(s_v | S_t = y).  Each child slot's
     marginal is the sum of the clique's over the spins it lacks, added run by run (``rb``/``ub``, in
     :func:`_scaled_runs`'s order).  Probabilities only, no exp or log; one that underflows is below 1e-308 of
-    the whole.  Writes ``sites`` float64 (N,); ``pm`` float64 scratch (the forward's reused arena size).
+    the whole.
+
+    Parameters
+    ----------
+    rb, ub : ndarray of int64, shape (T,)
+        Runs of each step (:func:`_scaled_runs`).
+    var : ndarray of int64, shape (T,)
+        Spin eliminated at each step.
+    k : ndarray of int64, shape (T,)
+        Separator size of each step; the clique of step t has k[t] + 1 bits.
+    a : ndarray of int64, shape (T,)
+        Low bits of each step's clique index (the lo/hi split of the index maps and local fields).
+    child_ptr : ndarray of int64, shape (T+1,)
+        CSR pointers into ``child_ids``.
+    child_ids : ndarray of int64
+        Steps whose message step t consumes, one per separator, at ``child_ptr[t]:child_ptr[t + 1]``.
+    lo_off, hi_off : ndarray of int64, one entry per child slot
+        Offsets into ``maps`` of each child slot's low and high index map (module docstring).
+    maps : ndarray of int64
+        The index maps.
+    w_off : ndarray of int64, shape (T,)
+        Offset of each step's rows in ``wk``.
+    wk : ndarray of float64
+        The weights of s_v of every row (:func:`_small_weight`), as a forward pass kept them.
+    p_off : ndarray of int64, shape (T,)
+        Offset of each step's separator marginal in ``pm``.
+    pm : ndarray of float64
+        Scratch (the forward's reused arena size).
+    sites : ndarray of float64, shape (N,)
+        Output: <s_v> of every spin.
     """
     nmax = 1 << rb.max()
     p0_s, p1_s, s0_s, s1_s = np.empty(nmax), np.empty(nmax), np.empty(nmax), np.empty(nmax)
@@ -593,8 +737,39 @@ def backward(rb, ub, var, k, a, child_ptr, child_ids, lo_off, hi_off, maps, w_of
 def min_sum(k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, phi, off, acc, arena, bit_off, bits):
     """Ground-state energy by min-sum over the same steps (beta-free).
 
-    ``arena`` float64 messages at ``off`` (reused, and added into with ``acc``, as in :func:`forward`); ``bits`` uint8 (bit-packed)
-    receives, at bit ``bit_off[t] + y``, 1 where s_v = -1 minimises given y.  Returns E0 (float).
+    Parameters
+    ----------
+    k : ndarray of int64, shape (T,)
+        Separator size of each step; the clique of step t has k[t] + 1 bits.
+    a : ndarray of int64, shape (T,)
+        Low bits of each step's clique index (the lo/hi split of the index maps and local fields).
+    child_ptr : ndarray of int64, shape (T+1,)
+        CSR pointers into ``child_ids``.
+    child_ids : ndarray of int64
+        Steps whose message step t consumes, one per separator, at ``child_ptr[t]:child_ptr[t + 1]``.
+    lo_off, hi_off : ndarray of int64, one entry per child slot
+        Offsets into ``maps`` of each child slot's low and high index map (module docstring).
+    maps : ndarray of int64
+        The index maps.
+    phi_lo, phi_hi : ndarray of int64, shape (T,)
+        Offsets of each step's low and high local-field tables in ``phi``.
+    phi : ndarray of float64
+        The local-field tables (:func:`fill_phi`).
+    off : ndarray of int64, shape (T,)
+        Offset of each step's message in ``arena``.
+    acc : ndarray of bool, shape (T,)
+        Whether step t adds its message into its slot, as in :func:`forward`.
+    arena : ndarray of float64
+        Message arena (slots reused, as in :func:`forward`).
+    bit_off : ndarray of int64, shape (T,)
+        Offset of each step's choices in ``bits``.
+    bits : ndarray of uint8
+        Output, bit-packed: at bit ``bit_off[t] + y``, 1 where s_v = -1 minimises given y.
+
+    Returns
+    -------
+    float
+        E0, the ground-state energy.
     """
     e_min = 0.0
     for t in range(k.size):
@@ -632,7 +807,23 @@ def min_sum(k, a, child_ptr, child_ids, lo_off, hi_off, maps, phi_lo, phi_hi, ph
 
 @njit
 def backtrack(var, k, scope_ptr, scope_vars, bit_off, bits, spins):
-    """One ground state from :func:`min_sum`'s choices, last step first, into ``spins`` float64 (N,)."""
+    """One ground state from :func:`min_sum`'s choices, last step first, into ``spins`` float64 (N,).
+
+    Parameters
+    ----------
+    var : ndarray of int64, shape (T,)
+        Spin eliminated at each step.
+    k : ndarray of int64, shape (T,)
+        Separator size of each step.
+    scope_ptr, scope_vars : ndarray of int64
+        The separator's spins: bit j + 1 of the clique of step t is ``scope_vars[scope_ptr[t] + j]``.
+    bit_off : ndarray of int64, shape (T,)
+        Offset of each step's choices in ``bits``.
+    bits : ndarray of uint8
+        The choices :func:`min_sum` wrote.
+    spins : ndarray of float64, shape (N,)
+        Output: the ground state, entries +-1.
+    """
     for t in range(k.size - 1, -1, -1):
         y = 0
         for j in range(k[t]):

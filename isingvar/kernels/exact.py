@@ -157,6 +157,19 @@ def merge_chunks(e_lo, acc, betas):
 
 
 def gray_spins(t, n):
-    """Spins (float64, shape (n,)) of Gray index t, in the kernel's convention."""
+    """Spins (float64, shape (n,)) of Gray index t, in the kernel's convention.
+
+    Parameters
+    ----------
+    t : int
+        Gray index, 0 <= t < 2^n.
+    n : int
+        Number of spins.
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+        s_i = 1 - 2 * bit_i(gray(t)), gray(t) = t ^ (t >> 1) (module docstring): entries +-1.
+    """
     code = int(t) ^ (int(t) >> 1)
     return 1.0 - 2.0 * ((code >> np.arange(n)) & 1).astype(np.float64)
