@@ -30,7 +30,7 @@ def _method_help() -> str:
     """Help of ``--method``, from the registry: the methods and the default ones."""
     from isingvar.methods import all_methods, default_methods
 
-    return (f"A method to run (repeat the option): {', '.join(all_methods())}; `isingvar methods` describes them. "
+    return (f"A method to run (repeat the option, or list them: --method mf,trw): {', '.join(all_methods())}; `isingvar methods` describes them. "
             f"Default: {', '.join(default_methods())}; a default method that cannot run on the model, or would need "
             "more memory than allowed, is left out.")
 

@@ -28,7 +28,8 @@ def show(
     file : pathlib.Path
         The result file.
     interval : str
-        ``--interval``: "certified" or "probabilistic", the interval on f of the width column.
+        ``--interval``: "certified" or "probabilistic", the interval on f of the best-bound and width
+        columns.
     """
     with _user_errors():
         from isingvar.io.store import read_summary

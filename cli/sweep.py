@@ -206,6 +206,8 @@ def sweep(
             raise ModelParameterError(f"--workers must be at least 1, got {workers}")
         shard_spec = parse_shard(shard)
         params = _model_params(n, L, J0, boundary, disorder, degree, couplings, file_format)
+        if method:  # --method mf,trw as --method mf --method trw
+            method = [name.strip() for item in method for name in item.split(",") if name.strip()]
         config = make_config(
             model, params, beta=beta, J=J, h=h, samples=samples, seed=seed,
             methods=method, sites=sites, force=force or dry_run,  # a dry run estimates, never refuses

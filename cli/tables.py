@@ -113,7 +113,8 @@ def _bounds_tables(rows, title: str, free_energies: dict, labels: dict | None = 
     """Sample means (± standard error with several samples) against beta, from
     :func:`isingvar.report.bounds_table`: each lower bound on f (certified, then probabilistic), the exact
     f, each estimate of f (an approximation or a Monte Carlo estimate, ± its standard error; not a bound),
-    each upper bound (probabilistic, then certified), then the width of the interval the bounds give;
+    each upper bound (probabilistic, then certified), the best interval (the tightest lower and upper
+    bound, each with the method that gives it: :func:`_by_text`), then the width of the interval the bounds give;
     without a lower bound, the gap of the upper bound above the exact f and each kl_<method> instead.
     Where a value is withheld or not computed its cell holds the reason (``<name>_reason``) in place of
     the number.  ``free_energies`` is :func:`isingvar.report.free_energy_names`; ``labels`` column name ->
@@ -125,6 +126,7 @@ def _bounds_tables(rows, title: str, free_energies: dict, labels: dict | None = 
     f = free_energies
     lower = [*f["lower"], *f.get("lower_prob", ())]
     names = ["beta", *lower, *f["exact"][:1], *f.get("estimate", ()), *f.get("upper_prob", ()), *f["upper"]]
+    names += ["best_lower", "best_upper"]
     names += ["width"] if "width" in rows[0] else ["gap", *(k for k in rows[0] if k.startswith("kl_") and not k.endswith("_se"))]
     # columns of a method that did not run would only hold dashes
     names = [k for k in names if k in rows[0] and any(not math.isnan(r[k]) or r.get(f"{k}_reason") for r in rows)]
@@ -132,13 +134,34 @@ def _bounds_tables(rows, title: str, free_energies: dict, labels: dict | None = 
     for name in names:
         reasons = [r.get(f"{name}_reason") for r in rows]
         cells = [why or _fmt(r[name], r.get(f"{name}_se", math.nan)) for r, why in zip(rows, reasons)]
-        columns.append(_Column((labels or {}).get(name, name), cells, [not why for why in reasons], justify="right"))
+        if f"{name}_by" in rows[0]:
+            cells = [cell + _by_text(r[f"{name}_by"]) for cell, r in zip(cells, rows)]
+        header = (labels or {}).get(name, _BEST_HEADERS.get(name, name))
+        columns.append(_Column(header, cells, [not why for why in reasons], justify="right"))
     return _tables(title, columns, key=1, width=width)
+
+
+#: Headers of the best-interval columns of the bounds table (``best_lower``, ``best_upper``).
+_BEST_HEADERS = {"best_lower": "best lower (method)", "best_upper": "best upper (method)"}
+
+
+def _by_text(tally) -> str:
+    """`` (trw)`` after a best bound that one method gives in every counted sample; ``(trw 3/4, mf 1/4)``
+    where the methods differ between samples (``tally``: :func:`isingvar.report.source_tally`), each
+    method after the first on a line of its own (the column stays as narrow as a one-method cell); ""
+    for none."""
+    if not tally:
+        return ""
+    if len(tally) == 1:
+        return f" ({tally[0][0]})"
+    n = sum(count for _, count in tally)
+    return " (" + ",\n".join(f"{label} {count}/{n}" for label, count in tally) + ")"
 
 
 def _column_labels(result: dict, probabilistic: bool) -> dict:
     """Headers of the bounds table that differ from the column's name: each probabilistic bound on f and,
-    when the interval joins them, ``width`` say with what probability they hold, e.g.
+    when the interval joins them, ``width`` and the best bounds (:data:`_BEST_HEADERS`) say with what
+    probability they hold, e.g.
     ``f_ar_upper_prob (p ≥ 0.99)`` (``(probabilistic)`` where the file gives no delta)."""
     from isingvar.report import bound_delta, free_energy_names, interval_delta
 
@@ -150,6 +173,7 @@ def _column_labels(result: dict, probabilistic: bool) -> dict:
     delta = interval_delta(result, probabilistic)
     if delta != 0:
         labels["width"] = f"width ({p(delta)})"
+        labels |= {name: f"{header[:-1]}; {p(delta)})" for name, header in _BEST_HEADERS.items()}
     return labels
 
 

@@ -26,8 +26,10 @@ from .report import (
     quantity_names,
     sample_stats,
     se_name,
-    tightest,
+    source_tally,
+    tightest_source,
     variable_kinds,
+    variable_method,
     withheld_mask,
     withheld_points,
 )
@@ -116,28 +118,10 @@ def method_colours() -> dict:
     return out
 
 
-def _owner(summary: dict, name: str) -> str | None:
-    """The method a variable of ``summary`` belongs to: its schema entry's last method (``kl_mf``: mf),
-    else the registry's declarations (a hand-built summary); None when neither knows it."""
-    entry = summary.get("schema", {}).get(name)
-    methods = tuple(getattr(entry, "methods", ()) or ())
-    if methods:
-        return methods[-1]
-    from .methods import all_methods, derived_variables
-
-    for method in all_methods().values():
-        if any(v.name == name for v in method.variables):
-            return method.name
-    for var, needs in derived_variables(tuple(all_methods())):
-        if var.name == name:
-            return needs[-1]
-    return None
-
-
 def _colour(summary: dict, name: str):
     """The colour of variable ``name``: its method's (:func:`method_colours`); None (matplotlib's next) when
     it has none."""
-    return method_colours().get(_owner(summary, name))
+    return method_colours().get(variable_method(summary, name))
 
 
 def _units(summary: dict, name: str | None, default: str) -> str:
@@ -405,14 +389,23 @@ def _draw_column(summary, j, h, names, top, bottom, probabilistic=False):
 
 def _interval(ax, beta, summary, j, h, done, probabilistic=False):
     """Shade the interval on f between the tightest lower and upper bounds (means over the samples):
-    the certified bounds, or with ``probabilistic`` the probabilistic ones too."""
-    lower = sample_stats(tightest(summary, "lower", j, h, probabilistic), done)[0]
-    upper = sample_stats(tightest(summary, "upper", j, h, probabilistic), done)[0]
+    the certified bounds, or with ``probabilistic`` the probabilistic ones too.  The legend names it
+    ("certified interval") and the methods that give each side somewhere in the panel, most points
+    first (:func:`isingvar.report.source_tally`)."""
+    sides = {}
+    for side in ("lower", "upper"):
+        values, source, names = tightest_source(summary, side, j, h, probabilistic)
+        totals = {}
+        for label, n in (pair for point in source_tally(summary, source, names, done) for pair in point):
+            totals[label] = totals.get(label, 0) + n
+        sides[side] = (sample_stats(values, done)[0], sorted(totals, key=lambda label: -totals[label]))
+    (lower, by_lower), (upper, by_upper) = sides["lower"], sides["upper"]
     band = np.isfinite(lower) & np.isfinite(upper)
     if band.any():
         delta = interval_delta(summary, probabilistic)
-        label = ("bounds: f lies in here" if delta == 0 else "bounds: f lies in here with probability"
+        label = ("certified interval" if delta == 0 else "interval with probability"
                  + ("" if delta is None else f" ≥ {1 - delta:g}"))
+        label += f": f lies in here\n(lower: {', '.join(by_lower) or '—'}; upper: {', '.join(by_upper) or '—'})"
         ax.fill_between(beta, lower, upper, where=band, color="0.5", alpha=0.2, linewidth=0, label=label)
 
 
@@ -442,11 +435,11 @@ def _absent_note(summary, name, j, h, done) -> str | None:
     counts those)."""
     if not done.any() or np.isfinite(grid_values(summary, name, j, h)[done]).any():
         return None
-    method = _owner(summary, name)
+    method = variable_method(summary, name)
     kinds = variable_kinds(summary)
     given = [quantity for other, (kind, quantity) in kinds.items()
              if other != name and quantity and kind != "diagnostic" and other in summary
-             and _owner(summary, other) == method and np.isfinite(grid_values(summary, other, j, h)[done]).any()]
+             and variable_method(summary, other) == method and np.isfinite(grid_values(summary, other, j, h)[done]).any()]
     if method is None or not given:
         return None
     paths = _paths_taken(summary, method, j, h, done)

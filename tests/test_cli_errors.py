@@ -58,3 +58,18 @@ def test_help_and_version_still_exit_0():
 def test_library_errors_are_unchanged():
     line = one_line(["sweep", "sk", "--n", "8", "--samples", "0"])
     assert "--samples" in line
+
+
+def test_method_accepts_a_comma_separated_list():
+    """`--method mf,trw` is `--method mf --method trw` (as the grid options take lists); a bad name in it is
+    still a one-line error naming the choices."""
+    from isingvar_cli.main import app
+    from typer.testing import CliRunner
+
+    r = CliRunner().invoke(app, ["sweep", "chain", "--n", "4", "--beta", "1", "--method", "mf, trw", "--dry-run", "--json"])
+    assert r.exit_code == 0, r.output
+    import json
+
+    assert json.loads(r.stdout)["methods"] == ["mf", "trw"]
+    r = CliRunner().invoke(app, ["sweep", "chain", "--n", "4", "--method", "mf,nope", "--dry-run"])
+    assert r.exit_code != 0 and "unknown method 'nope'" in r.output

@@ -289,8 +289,8 @@ def test_bound_table_takes_the_tightest_bounds_by_kind():
     summary |= {name: v[:, None, None, :] for name, v in values.items()}
     rows = bounds_table(summary)
     assert [k for k in rows[0] if not k.endswith("_se")] == [
-        "beta", "f_exact", "f_c_lower", "f_a_upper", "f_b_upper", "f_d", "gap", "gap_lower", "width", "kl_c",
-        "n_done"]
+        "beta", "f_exact", "f_c_lower", "f_a_upper", "f_b_upper", "f_d", "gap", "gap_lower", "width", "best_lower",
+        "best_upper", "kl_c", "best_lower_by", "best_upper_by", "n_done"]
     for k, r in enumerate(rows):
         # an estimate (kind "estimate") is shown, but is neither the tightest bound nor part of the width
         assert r["f_d"] == pytest.approx([-2.0, -1.0, -0.5][k] - 0.1 + 0.05)

@@ -333,6 +333,117 @@ def _nan_reduce(stack, reduce):
     return out
 
 
+def variable_method(summary: dict, name: str) -> str | None:
+    """The method a variable of ``summary`` belongs to.
+
+    Parameters
+    ----------
+    summary : dict
+        As :func:`isingvar.io.store.read_summary` returns, or built by hand.
+    name : str
+        The variable.
+
+    Returns
+    -------
+    str or None
+        The last method of its schema entry (``kl_mf``: mf), else the registry's declarations (a summary
+        built by hand); None when neither knows it.
+    """
+    entry = summary.get("schema", {}).get(name)
+    methods = tuple(getattr(entry, "methods", ()) or ())
+    if methods:
+        return methods[-1]
+    from ..methods import all_methods, derived_variables
+
+    for method in all_methods().values():
+        if any(v.name == name for v in method.variables):
+            return method.name
+    for var, needs in derived_variables(tuple(all_methods())):
+        if var.name == name:
+            return needs[-1]
+    return None
+
+
+def tightest_source(summary: dict, side: str, j: int, h: int,
+                    probabilistic: bool = False) -> tuple[np.ndarray, np.ndarray, list]:
+    """Per sample the tightest bound on f of ``side`` and the variable that gives it.
+
+    The bounds that join are those of :func:`tightest`.  A variable that is NaN at a point (not
+    computed there) does not supply it; where several give the same tightest value the first in the
+    file's order is named; where the tightest value is not finite (beta = 0, where every bound on f is
+    -inf) none is.
+
+    Parameters
+    ----------
+    summary : dict
+        As :func:`isingvar.io.store.read_summary` returns.
+    side : {"upper", "lower"}
+        "upper": the least upper bound, "lower": the greatest lower bound.
+    j, h : int
+        Indices into the J and h coordinates.
+    probabilistic : bool
+        Whether the probabilistic bounds join the certified ones.
+
+    Returns
+    -------
+    values : ndarray of float64, shape (sample, beta)
+        The tightest bound (energy per spin); NaN where none.
+    source : ndarray of int64, shape (sample, beta)
+        Index into ``names`` of the variable that gives it; -1 where none is named.
+    names : list of str
+        The bound variables that joined, in the file's order.
+    """
+    f = free_energy_names(summary)
+    names = f[side] + (f[f"{side}_prob"] if probabilistic else [])
+    shape = (summary["done"].shape[0], summary["coords"]["beta"].size)
+    if not names:
+        return np.full(shape, np.nan), np.full(shape, -1, dtype=np.int64), []
+    stack = np.stack([grid_values(summary, name, j, h) for name in names])
+    values = _nan_reduce(stack, np.fmin if side == "upper" else np.fmax)
+    # the first variable that attains the tightest value; NaN never equals it
+    hit = stack == values[None]
+    source = np.where(hit.any(axis=0) & np.isfinite(values), hit.argmax(axis=0), -1).astype(np.int64)
+    return values, source, names
+
+
+def source_tally(summary: dict, source: np.ndarray, names: list, done) -> list:
+    """Per beta, how many completed samples each method supplies the tightest bound in.
+
+    Parameters
+    ----------
+    summary : dict
+        As :func:`isingvar.io.store.read_summary` returns.
+    source : ndarray of int, shape (sample, beta)
+        Index into ``names`` of the variable giving the tightest bound, -1 for none
+        (:func:`tightest_source`).
+    names : list of str
+        The bound variables, as :func:`tightest_source` returns them.
+    done : array_like of bool, shape (sample,)
+        The completed samples; only they count.
+
+    Returns
+    -------
+    list of tuple
+        One entry per beta: ``((label, count), ...)``, most samples first (ties in the file's order);
+        ``label`` the variable's method (:func:`variable_method`), with " probabilistic" after it for a
+        bound of kind lower_prob or upper_prob; () where no sample names one.
+    """
+    kinds = variable_kinds(summary)
+    labels = []
+    for name in names:
+        label = variable_method(summary, name) or name
+        labels.append(label + (" probabilistic" if kinds.get(name, ("", ""))[0].endswith("_prob") else ""))
+    source = np.asarray(source)[np.asarray(done, dtype=bool)]
+    out = []
+    for column in source.T:
+        counts: dict = {}
+        for k in column[column >= 0]:
+            counts[labels[k]] = counts.get(labels[k], 0) + 1
+        order = sorted(counts, key=lambda label: -counts[label])  # stable: file order among equal counts
+        out.append(tuple((label, counts[label]) for label in order))
+    return out
+
+
 def tightest(summary: dict, side: str, j: int, h: int, probabilistic: bool = False) -> np.ndarray:
     """Per sample the tightest bound on f of ``side`` over the methods in ``summary``.
 
@@ -356,13 +467,7 @@ def tightest(summary: dict, side: str, j: int, h: int, probabilistic: bool = Fal
     ndarray of float64, shape (sample, beta)
         The tightest bound (energy per spin); NaN where none.
     """
-    f = free_energy_names(summary)
-    names = f[side] + (f[f"{side}_prob"] if probabilistic else [])
-    shape = (summary["done"].shape[0], summary["coords"]["beta"].size)
-    if not names:
-        return np.full(shape, np.nan)
-    stack = np.stack([grid_values(summary, name, j, h) for name in names])
-    return _nan_reduce(stack, np.fmin if side == "upper" else np.fmax)
+    return tightest_source(summary, side, j, h, probabilistic)[0]
 
 
 def _finite(a):

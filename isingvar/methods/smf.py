@@ -1,0 +1,128 @@
+"""Structured mean field over an induced forest (:mod:`isingvar.smf`) as a method: a lower bound on ln Z.
+
+Variables: ``lnZ_smf_lower`` <= ln Z and ``f_smf_upper`` >= f (Gibbs variational principle with a
+product of tree Ising models), the diagnostics ``smf_iterations`` and ``smf_converged``, and
+``lnZ_model_smf_lower`` in sweeps of a model file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .base import Method, Nonfinite, Var, check_settings, model_file_lnZ, per_beta, setting
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Structured mean-field settings (``--smf-max-iterations``, ``--smf-tol``; TOML table ``[smf]``), each
+    bounded (:func:`isingvar.methods.base.setting`)."""
+
+    #: block sweeps (every colour of components once) allowed per beta (``smf_iterations`` is 32-bit)
+    max_iterations: int = setting(1000, ge=0, le=10**8)
+    #: convergence threshold on max_i |delta m_i| over one block sweep
+    tol: float = setting(1e-10, gt=0, le=1, why="|delta m_i| <= 2: a threshold of 1 or more stops at once")
+
+    def __post_init__(self):
+        """Check every field's type and bounds (:func:`isingvar.methods.base.check_settings`)."""
+        check_settings("smf", self)
+
+
+_LNZ = Var("lnZ_smf_lower", "lower", "lnZ", "nat",
+           "structured mean-field lower bound on ln Z (<= lnZ_exact): S[Q] - beta <E>_Q, Q a product of tree "
+           "Ising models on an induced forest")
+_MODEL_VAR, _file_hook = model_file_lnZ(_LNZ)  # lnZ_model_smf_lower: a lower bound on the file's ln Z
+
+#: In the order of the file.
+VARIABLES = (
+    _LNZ,
+    Var("f_smf_upper", "upper", "f", "energy per spin",
+        "structured mean-field upper bound on the free energy per spin (>= f_exact)",
+        nonfinite=Nonfinite.NEG_INF_AT_BETA0),
+    Var("smf_iterations", "diagnostic", None, "1", "block sweeps of the structured mean-field ascent",
+        dtype="i4", fill=-1),
+    Var("smf_converged", "diagnostic", None, "1", "structured mean-field ascent converged (max |dm_i| < tol)",
+        dtype="i1", fill=-1, flags=((0, 1), "not_converged converged")),
+    _MODEL_VAR,
+)
+
+#: Assumed sweeps per beta of the cost model: naive mean-field runs plus the block ascent (a guide).
+COST_SWEEPS = 200
+
+
+def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
+    """Structured mean-field values of ``model`` over ``betas`` (the plug-in's entry point).
+
+    :func:`isingvar.smf.structured_mean_field`, started at every beta from the naive mean-field solution
+    (random starts from ``rng``).
+
+    Parameters
+    ----------
+    model : IsingModel
+        Already scaled to the sweep's J and h.
+    betas : ndarray of float64, shape (nb,)
+        Finite, >= 0, any order.
+    settings : Settings
+        The method's settings (``max_iterations``, ``tol``).
+    rng : numpy.random.Generator
+        Draws the naive mean-field starts.
+    sites : bool
+        Unused (no per-site variables).
+    progress : callable(step) or None
+        One unit per beta.
+
+    Returns
+    -------
+    dict
+        lnZ_smf_lower, f_smf_upper float64 (nb,), smf_iterations int64 (nb,), smf_converged int8 (nb,)
+        (:data:`VARIABLES`).
+    """
+    from ..smf import structured_mean_field
+
+    r = structured_mean_field(model, betas, rng=rng, max_iterations=settings.max_iterations, tol=settings.tol,
+                              progress=(lambda: progress(1.0)) if progress is not None else None)
+    return {"lnZ_smf_lower": r.lnZ_lower, "f_smf_upper": r.f_upper, "smf_iterations": r.iterations,
+            "smf_converged": r.converged.astype(np.int8)}
+
+
+def cost(model, betas, settings, *, sites) -> float:
+    """Seconds of one run, from a work model without timing (a guide only).
+
+    :data:`COST_SWEEPS` sweeps per beta, each one tree pass and one pass over the couplings per colour
+    of the component graph, the colours taken as min(N, mean degree + 1), at
+    :data:`isingvar.bp.SECONDS_PER_SLOT_SWEEP` per unit of work.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures.
+    settings : Settings
+        The method's settings (unused).
+    sites : bool
+        Unused.
+
+    Returns
+    -------
+    float
+        Estimated seconds.
+    """
+    from ..bp import SECONDS_PER_SLOT_SWEEP
+
+    n, e = model.n, model.n_edges
+    colours = min(n, 1.0 + 2.0 * e / max(n, 1))
+    return len(betas) * COST_SWEEPS * colours * (n + 2 * e) * SECONDS_PER_SLOT_SWEEP
+
+
+METHOD = Method(
+    name="smf",
+    summary="structured mean field on an induced forest: lower bound on ln Z, upper bound on f",
+    settings=Settings,
+    variables=VARIABLES,
+    run=run,
+    cost=cost,
+    progress_units=per_beta,
+    file_hook=_file_hook,
+)
