@@ -229,9 +229,9 @@ def test_sweep_header_does_not_time_the_methods(tmp_path, monkeypatch):
 
 def test_methods_lists_each_setting_with_its_default_and_accepted_range(monkeypatch):
     """`isingvar methods` shows, from the registry, each setting's default and the range it accepts."""
-    from isingvar.methods import all_methods, setting_bounds, setting_fields
-
     from isingvar_cli import console
+
+    from isingvar.methods import all_methods, setting_bounds, setting_fields
 
     monkeypatch.setattr(console.out, "width", 400)  # the one stdout console: no setting wrapped
     r = CliRunner().invoke(app, ["methods"])

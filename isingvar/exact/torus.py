@@ -130,7 +130,17 @@ from ..interrupt import deferred_interrupt
 from ..model import IsingModel
 from ..thermo import check_betas
 from .pfaffian import pfaffian_pivots
-from .planar import heap_kept
+
+# The planar path's limits and checks, shared: MAX_BETA_J (weights overflow), GROWTH_LIMIT (the interior's
+# pivot growth), CROSS_CHECK_GROWTH (beyond it a beta needs a second seam position) and
+# DERIVATIVE_CHECK_GROWTH (likewise u, s, c).
+from .planar import (
+    CROSS_CHECK_GROWTH,
+    DERIVATIVE_CHECK_GROWTH,
+    GROWTH_LIMIT,
+    MAX_BETA_J,
+    heap_kept,
+)
 from .result import PRECISION_LOST, PRECISION_NOT_CONFIRMED, ExactResult
 
 #: Name of the path in messages, ``--dry-run`` and the file's ``exact_path``.
@@ -144,10 +154,6 @@ UNCONFIRMED = ("u", "s", "c")
 
 #: The boundary conditions, in class order h = x1 + 2 x2 (x1: antiperiodic along the first axis).
 BOUNDARIES = ("PP", "AP", "PA", "AA")
-#: Refuse beta max|J| beyond this: matrix entries reach exp(2 beta max|J|) (float64 ends at e^709).
-MAX_BETA_J = 300.0
-#: Largest pivot growth max(|p|, 1/|p|) of the interior's elimination accepted (the planar path's limit).
-GROWTH_LIMIT = 1e5
 #: Absolute error of ln |Pf K_II| per unit growth and per pair eliminated (the planar path's measured
 #: ~1e-15 x growth relative to ln Z, as a bound per pair).
 PF_EPS = 1e-16
@@ -158,12 +164,6 @@ SAFETY = 10.0
 RTOL = 1e-10
 #: F_dw is NaN where the bound on the error of ln(Z_PP / Z_AP) passes this.
 DW_ATOL = 1e-9
-#: Where the estimated pivot growth exp(2 beta J*) (the planar path's estimate) passes this, a beta is
-#: computed at a second seam position and the two must agree to RTOL |ln Z| (the planar path's check).
-CROSS_CHECK_GROWTH = 1e2
-#: Beyond this estimated growth (+-J: beta > 1.15) u, s and c are each confirmed at a second seam position to
-#: RTOL of it, else NaN (the planar path's DERIVATIVE_CHECK_GROWTH: the derivatives lose precision before ln Z).
-DERIVATIVE_CHECK_GROWTH = 1e1
 #: Relative rounding of a derivative of ln W per unit of the scale of its terms (the sum of their absolute
 #: values, :func:`class_derivatives`): measured ~2e-16 where the periodic class is far below the lightest.
 DERIVATIVE_EPS = 1e-15
