@@ -157,7 +157,7 @@ class StructuredResult:
     lnZ_lower : the best bound B over the iterates: a lower bound on ln Z (nats, total).
     f_upper : -lnZ_lower / (beta N), an upper bound on the free energy per spin (-inf at beta = 0).
     lnZ_start : B at the start (the fields of the naive mean-field solution).
-    lnZ_mf_lower : the naive mean-field bound of that start.
+    lnZ_naive : the naive mean-field bound on ln Z of that start (isingvar.meanfield).
     iterations : int64, block sweeps (each colour once) run.
     converged : bool, whether max_i |delta m_i| < tol over a sweep.
     forest_edges : int, edges of the forest.
@@ -167,7 +167,7 @@ class StructuredResult:
     lnZ_lower: np.ndarray
     f_upper: np.ndarray
     lnZ_start: np.ndarray
-    lnZ_mf_lower: np.ndarray
+    lnZ_naive: np.ndarray
     iterations: np.ndarray
     converged: np.ndarray
     forest_edges: int
@@ -282,6 +282,6 @@ def structured_mean_field(model: IsingModel, betas, *, rng: np.random.Generator,
                 progress()
     return StructuredResult(
         betas=b, lnZ_lower=lnz_lower, f_upper=free_energy_per_spin(lnz_lower, b, n), lnZ_start=start,
-        lnZ_mf_lower=mf.lnZ_lower, iterations=iterations, converged=converged,
+        lnZ_naive=mf.lnZ_lower, iterations=iterations, converged=converged,
         forest_edges=int(forest.in_forest.sum()),
     )
