@@ -169,20 +169,13 @@ def open_chain_lnZ(J, h, beta):
 
 
 def lattice_transfer_lnZ(L, J_h, J_v, betas):
-    """ln Z of the open L x L lattice, no field, by a column transfer matrix in log space (L <= 11).
+    """ln Z of the open L x L lattice, no field (:func:`square_transfer_thermo`, L <= 16).
 
     J_h (L, L-1) couples (r, c)-(r, c+1), J_v (L-1, L) couples (r, c)-(r+1, c).
     """
-    cols = 1 - 2 * ((np.arange(2**L)[:, None] >> np.arange(L)) & 1)
-    inner = [-(cols[:, :-1] * cols[:, 1:]) @ J_v[:, c] for c in range(L)]  # energy inside column c
-    across = [-(cols[:, None, :] * cols[None, :, :]) @ J_h[:, c] for c in range(L - 1)]  # (from, to)
-    out = []
-    for b in betas:
-        v = -b * inner[0]
-        for c in range(1, L):
-            v = logsumexp(v[:, None] - b * across[c - 1], axis=0) - b * inner[c]
-        out.append(logsumexp(v))
-    return np.array(out)
+    pad_h, pad_v = np.zeros((L, L)), np.zeros((L, L))
+    pad_h[:, :-1], pad_v[:-1] = J_h, J_v
+    return square_transfer_thermo(pad_h, pad_v, betas)["lnZ"]
 
 
 def lattice_5x5_lnZ(J_h, J_v, betas):
@@ -205,6 +198,191 @@ def lattice_5x5_lnZ(J_h, J_v, betas):
         for k, b in enumerate(betas):
             out[k] = np.logaddexp(out[k], logsumexp(-b * E.ravel()))
     return out
+
+
+def square_bonds(model):
+    """The couplings of an IsingModel on the L x L square lattice as two (L, L) arrays, read off its edge list.
+
+    Sites are row-major, ``site = r L + c`` (the square family's layout, isingvar/families.py; the *first
+    axis* is the row index r).  Returns ``(J_h, J_v, wraps)``: ``J_h[r, c]`` couples (r, c)-(r, (c+1) % L),
+    ``J_v[r, c]`` couples (r, c)-((r+1) % L, c), float64, zero where no bond is listed (so the last column
+    of J_h and the last row of J_v hold the seam bonds); ``wraps`` (bool, bool) says whether any bond
+    crosses the first axis's seam (row L-1 to row 0), resp. the second's (column L-1 to column 0).  On a
+    periodic L = 2 lattice the family merges the two bonds of a pair into one: that one is read as the
+    inner bond (same energy; no seam left to negate).  ValueError for N not a square >= 4 or a bond that
+    is not a nearest-neighbour pair.
+    """
+    L = math.isqrt(model.n)
+    if L * L != model.n or L < 2:
+        raise ValueError(f"N = {model.n} is not L^2 with L >= 2")
+    ri, ci = np.divmod(np.asarray(model.edge_i), L)  # edge_i < edge_j
+    rj, cj = np.divmod(np.asarray(model.edge_j), L)
+    J = np.asarray(model.couplings, float)
+    right = (ri == rj) & (cj == ci + 1)
+    hseam = (ri == rj) & (ci == 0) & (cj == L - 1) & ~right
+    down = (ci == cj) & (rj == ri + 1)
+    vseam = (ci == cj) & (ri == 0) & (rj == L - 1) & ~down
+    if not np.all(right | hseam | down | vseam):
+        raise ValueError("a bond of the model is not a nearest-neighbour bond of the L x L square lattice")
+    J_h, J_v = np.zeros((L, L)), np.zeros((L, L))
+    J_h[ri[right], ci[right]] = J[right]
+    J_h[ri[hseam], L - 1] = J[hseam]
+    J_v[ri[down], ci[down]] = J[down]
+    J_v[L - 1, ci[vseam]] = J[vseam]
+    return J_h, J_v, (bool(vseam.any()), bool(hseam.any()))
+
+
+def square_transfer_thermo(J_h, J_v, betas, h=0.0, seams=(0, 0)):
+    """ln Z, f, u, s, c of the L x L square lattice by a row-to-row transfer matrix, bond by bond (plain NumPy).
+
+    E(s) = -sum J_h[r, c] s(r, c) s(r, c+1) - sum J_v[r, c] s(r, c) s(r+1, c) - sum h[r, c] s(r, c), with the
+    seam bonds (the last column of ``J_h``, (r, L-1)-(r, 0); the last row of ``J_v``, (L-1, c)-(0, c)) times
+    ``seams[1]``, resp. ``seams[0]``: 0 open (the seam bonds left out), 1 periodic, -1 antiperiodic.
+
+    The transfer runs along the first axis over the 2^L states of a row (Baxter, *Exactly Solved Models
+    in Statistical Mechanics*, sec. 7.1); the vertical bonds between two rows are applied one column at a
+    time (a 2 x 2 matrix on one spin of the row vector, O(L 2^L) per row, no 2^L x 2^L matrix), the
+    horizontal bonds and fields as a diagonal weight per row.  Each row state carries the weight of the
+    partial configurations ending in it (scaled: every factor <= 1, the row vector divided by its maximum
+    after each row, the logarithms of the scales summed; a state below ~1e-300 of the largest is dropped,
+    which no moment can notice), and their conditional mean energy and conditional variance; two
+    branches merge by the law of total variance, Var = p0 v0 + p1 v1 + p0 p1 (a0 - a1)^2, a sum of
+    non-negative terms, so U = <E> and C = beta^2 Var E are exact to rounding at any beta (no finite
+    differences, no <E^2> - <E>^2).  S = ln Z + beta U loses ~1e-16 beta |U| / S of its relative accuracy.
+
+    Periodic along the first axis (``seams[0] != 0``) is a trace: the row-0 state is held fixed, one
+    batch entry per start state (half of them at h = 0, by the global flip), and the seam bonds bring the
+    last row back onto it; that costs 4^L: L <= 10 only.  Periodic along the second axis only is
+    transposed first (then the transfer runs along the open axis).
+
+    Parameters: J_h, J_v float (L, L); betas (nb,) >= 0; h a scalar or float (L, L); seams (first, second),
+    each 0, 1 or -1.  Returns a dict of float64 (nb,) arrays as :func:`thermo`'s: lnZ (total), f, u, s, c
+    (per spin; f = -inf at beta = 0).  ValueError for L > 16, or a trace with L > 10.
+    """
+    J_h, J_v = np.array(J_h, float), np.array(J_v, float)
+    L = J_h.shape[0]
+    h = np.broadcast_to(np.asarray(h, float), (L, L))
+    first, second = (float(x) for x in seams)
+    if first and not second:  # transpose: transfer along the open axis
+        J_h, J_v, h, first, second = J_v.T.copy(), J_h.T.copy(), h.T, second, first
+    if L > 16 or (first and L > 10):
+        raise ValueError(f"L = {L}: the transfer matrix takes L <= 16 (L <= 10 periodic along both axes)")
+    J_h[:, L - 1] *= second
+    J_v[L - 1, :] *= first
+    betas = np.atleast_1d(np.asarray(betas, float))
+    spins = 1 - 2 * ((np.arange(2**L)[:, None] >> np.arange(L)) & 1)  # (2^L, L): column c is bit c, bit 0 -> +1
+    e_row = -(spins * np.roll(spins, -1, axis=1)) @ J_h.T - spins @ h.T  # (2^L, L): row r's energy, column r
+    # the trace's start states: all of them, or those with s_{L-1} = +1 at h = 0 (the flip gives the others)
+    symmetric = bool(first) and not h.any()
+    starts = np.arange(2 ** (L - 1) if symmetric else 2**L) if first else None
+    # blocks of start states and of betas whose row vectors stay within ~2^16 entries (in cache: twice as fast)
+    blocks = [None] if starts is None else np.array_split(starts, max(1, starts.size * 2**L // 2**16))
+    chunk = max(1, 2**16 // (2**L * (1 if starts is None else blocks[0].size)))
+    parts = []
+    for k in range(0, betas.size, chunk):
+        sums = [_transfer_moments(J_v, e_row, betas[k:k + chunk], block) for block in blocks]
+        parts.append(_pool(*(np.stack(x, axis=1) for x in zip(*sums))))
+    lnz, mean, var = (np.concatenate(x) for x in zip(*parts))
+    lnz = lnz + (math.log(2.0) if symmetric else 0.0)
+    n = L * L
+    with np.errstate(divide="ignore"):
+        f = np.where(betas > 0, -lnz / (betas * n), -np.inf)
+    return {"lnZ": lnz, "f": f, "u": mean / n, "s": (lnz + betas * mean) / n, "c": betas**2 * var / n}
+
+
+def _transfer_moments(J_v, e_row, betas, starts):
+    """ln Z (or ln of the trace over ``starts``), <E> and Var E (totals, (nb,)) of
+    :func:`square_transfer_thermo`'s transfer; ``starts`` None (open along the first axis) or the row-0
+    states held fixed (int (S,)), closed by the seam bonds J_v[L-1].
+
+    Row vectors are (nb, S, 2^L): weight w, conditional mean energy m, conditional variance v; the
+    state's bit c is column c's spin (0: +1).  Between two rows the columns are replaced from the top bit
+    down, each new spin moved to the bottom (so both halves of every step are contiguous, and after L
+    steps the bits are back in place).
+    """
+    L, nb = e_row.shape[1], betas.size
+    half = 2 ** (L - 1)
+    lo0 = e_row[:, 0].min()
+    if starts is None:
+        w = np.exp(-betas[:, None, None] * (e_row[:, 0] - lo0))
+    else:
+        w = np.zeros((nb, starts.size, 2**L))
+        w[:, np.arange(starts.size), starts] = np.exp(-betas[:, None] * (e_row[starts, 0] - lo0))
+    m = np.broadcast_to(e_row[:, 0], w.shape).copy()
+    v = np.zeros(w.shape)
+    log_scale = -betas * lo0
+    shape = (nb, w.shape[1], 2, half)
+    spare = [np.empty((nb, w.shape[1], half, 2)) for _ in range(3)]  # the next row vector (no allocation per step:
+    n0, n1, inv, p0, p1, d, dm, tmp = np.empty((8, nb, w.shape[1], half))  # a 2x difference in system time)
+    for r in range(L if starts is not None else L - 1):
+        for c in range(L - 1, -1, -1):  # the bond (r, c)-(r+1, c): column c's spin goes from row r to row r+1
+            J = J_v[r, c]
+            w4, m4, v4 = w.reshape(shape), m.reshape(shape), v.reshape(shape)
+            out = [x.reshape(nb, w.shape[1], half, 2) for x in spare]
+            np.subtract(m4[:, :, 0], m4[:, :, 1], out=dm)
+            for tb, t in ((0, 1.0), (1, -1.0)):
+                # from s = +1, -1 to t: factor exp(beta (J s t - |J|)) <= 1, energy -J s t
+                np.multiply(w4[:, :, 0], np.exp(betas * (J * t - abs(J)))[:, None, None], out=n0)
+                np.multiply(w4[:, :, 1], np.exp(betas * (-J * t - abs(J)))[:, None, None], out=n1)
+                np.add(n0, n1, out=out[0][..., tb])
+                np.maximum(out[0][..., tb], 1e-300, out=inv)  # both shares 0 where the weight is 0
+                np.reciprocal(inv, out=inv)
+                np.multiply(n0, inv, out=p0)  # both divided out: 1 - p0 would lose a share below 1e-16
+                np.multiply(n1, inv, out=p1)
+                np.subtract(dm, 2.0 * J * t, out=d)  # a0 - a1 = (m0 - J t) - (m1 + J t)
+                np.multiply(p0, d, out=tmp)  # m' = a1 + p0 (a0 - a1)
+                tmp += m4[:, :, 1]
+                np.add(tmp, J * t, out=out[1][..., tb])
+                d *= d  # v' = p0 v0 + p1 v1 + p0 p1 (a0 - a1)^2
+                d *= p0
+                d *= p1
+                np.multiply(p0, v4[:, :, 0], out=tmp)
+                tmp += d
+                p1 *= v4[:, :, 1]
+                np.add(tmp, p1, out=out[2][..., tb])
+            (w, m, v), spare = (x.reshape(w.shape) for x in out), [w, m, v]
+            log_scale = log_scale + betas * abs(J)
+        if r + 1 < L:  # row r + 1's own bonds and fields
+            lo = e_row[:, r + 1].min()
+            w *= np.exp(-betas[:, None, None] * (e_row[:, r + 1] - lo))
+            m += e_row[:, r + 1]
+            log_scale = log_scale - betas * lo
+        top = w.max(axis=(1, 2))
+        w /= top[:, None, None]
+        log_scale = log_scale + np.log(top)
+    if starts is not None:  # the trace: the seam brought the last row back onto row 0's state
+        pick = (slice(None), np.arange(starts.size), starts)
+        w, m, v = w[pick], m[pick], v[pick]
+    with np.errstate(divide="ignore"):
+        return _pool(np.log(w.reshape(nb, -1)) + log_scale[:, None], m.reshape(nb, -1), v.reshape(nb, -1))
+
+
+def _pool(log_w, mean, var):
+    """ln sum_k W_k, the mean and the variance of the union of parts k (arrays (nb, K): ln W_k, their
+    means and variances) by the law of total variance, sum_k p_k (v_k + (m_k - m)^2): non-negative terms.
+
+    The mean is taken about the heaviest part's (m's rounding, squared, is the floor of the variance:
+    ~(1e-16 |E|)^2 from a mean of all of E, far below it from its spread about the heaviest part)."""
+    total = logsumexp(log_w, axis=1)
+    p = np.exp(log_w - total[:, None])
+    p /= p.sum(axis=1, keepdims=True)
+    ref = np.take_along_axis(mean, np.argmax(log_w, axis=1)[:, None], axis=1)
+    dm = mean - ref
+    m = (p * dm).sum(axis=1)
+    return total, ref[:, 0] + m, (p * (var + (dm - m[:, None]) ** 2)).sum(axis=1)
+
+
+def square_model_thermo(model, betas, antiperiodic=(False, False)):
+    """:func:`square_transfer_thermo` of an IsingModel on the L x L square lattice (:func:`square_bonds`;
+    its fields as h): open along an axis no bond wraps, else periodic, or antiperiodic (the seam bonds
+    negated) where ``antiperiodic`` says so (first axis: the bonds (L-1, c)-(0, c)).  ValueError for an
+    antiperiodic axis that does not wrap."""
+    J_h, J_v, wraps = square_bonds(model)
+    if any(a and not w for a, w in zip(antiperiodic, wraps)):
+        raise ValueError("antiperiodic along an axis that no bond wraps around")
+    seams = tuple((-1 if a else 1) if w else 0 for a, w in zip(antiperiodic, wraps))
+    L = J_h.shape[0]
+    return square_transfer_thermo(J_h, J_v, betas, np.asarray(model.fields).reshape(L, L), seams)
 
 
 def curie_weiss_lnZ(n, J, h, beta):

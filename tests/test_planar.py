@@ -204,25 +204,53 @@ def test_refusals():
         planar.run(square(4, "open", h=0.1), BETAS)
 
 
-def test_growth_beyond_the_limit_is_nan_at_that_beta(monkeypatch):
-    # the run checks the elimination's actual pivot growth at every beta, whatever applicable()
-    # estimated: NaN with its reason at a beta beyond the limit, the other betas computed
+def test_growth_beyond_the_limit_goes_to_double_double(monkeypatch):
+    # the run checks the double elimination's actual pivot growth at every beta, whatever applicable()
+    # estimated: past the limit that beta (and every larger one) is factorised in double-double, in two
+    # orders, and gives the same numbers as an accurate double run
     from isingvar.exact import EXACT_STATUS
 
     pm = make_instance("square", resolve_params("square", {"L": 6, "boundary": "open", "disorder": "pm"}), 1, 0)
     assert planar.applicable(pm, [3.0], sites=False) is None
-    good = planar.run(pm, [0.5, 3.0], sites=True)
+    betas = [0.5, 3.0, 4.0]
+    good = planar.run(pm, betas, sites=True)
     real = planar._Structure.jet_log_pfaffian
+    calls = []
 
     def grown_at_3(self, beta, jg):
+        calls.append(beta)
         log_pf, growth = real(self, beta, jg)
         return log_pf, (10 * planar.GROWTH_LIMIT if beta == 3.0 else growth)
 
     monkeypatch.setattr(planar._Structure, "jet_log_pfaffian", grown_at_3)
-    r = planar.run(pm, [0.5, 3.0], sites=True)
-    assert [EXACT_STATUS[k] for k in r.status] == ["computed", "precision_lost"]
-    assert r.lnZ[0] == good.lnZ[0] and np.isnan([r.lnZ[1], r.f[1], r.m[1]]).all() and np.isnan(r.sites[1]).all()
-    assert np.isfinite(good.lnZ[1]) and not r.sites[0].any()
+    r = planar.run(pm, betas[::-1], sites=True)  # any order: the betas run ascending
+    assert calls == [0.5, 3.0]  # beta = 4 goes straight to double-double
+    assert [EXACT_STATUS[k] for k in r.status] == ["computed"] * 3
+    for name in ("lnZ", "u", "s", "c"):
+        np.testing.assert_allclose(getattr(r, name)[::-1], getattr(good, name), rtol=1e-12, atol=1e-12)
+
+
+def test_double_double_orders_that_disagree_give_nan_and_stop(monkeypatch):
+    # where the two double-double orders disagree on ln Pf the beta is NaN (precision_not_confirmed) and
+    # the larger betas are not attempted (precision_lost); the smaller ones are kept
+    from isingvar.exact import EXACT_STATUS
+
+    pm = make_instance("square", resolve_params("square", {"L": 6, "boundary": "open", "disorder": "pm"}), 1, 0)
+    real_jet, real_dd = planar._Structure.jet_log_pfaffian, planar._Structure.dd_jet
+
+    def grown(self, beta, jg):
+        log_pf, growth = real_jet(self, beta, jg)
+        return log_pf, (10 * planar.GROWTH_LIMIT if beta >= 3.0 else growth)
+
+    def shifted(self, beta, jg, second=False):
+        jet, scale, growth = real_dd(self, beta, jg, second)
+        return jet + (1e-6 if second else 0.0), scale, growth
+
+    monkeypatch.setattr(planar._Structure, "jet_log_pfaffian", grown)
+    monkeypatch.setattr(planar._Structure, "dd_jet", shifted)
+    r = planar.run(pm, [0.5, 3.0, 4.0], sites=True)
+    assert [EXACT_STATUS[k] for k in r.status] == ["computed", "precision_not_confirmed", "precision_lost"]
+    assert np.isfinite(r.lnZ[0]) and np.isnan(r.lnZ[1:]).all() and np.isnan(r.c[1:]).all()
 
 
 @pytest.mark.parametrize("L", [12, 16])

@@ -103,8 +103,9 @@ def test_against_elimination(disorder):
 
 
 def test_unconfirmed_derivatives_are_nan_and_ln_z_is_kept(monkeypatch):
-    # beyond DERIVATIVE_CHECK_GROWTH u, s, c are each confirmed in a second order; a disagreement in
-    # the derivatives alone makes those NaN and keeps ln Z (checked only from CROSS_CHECK_GROWTH)
+    # beyond DERIVATIVE_CHECK_GROWTH u, s, c are each confirmed in a second order; a disagreement in the
+    # derivatives alone sends the beta to double-double (which gives the same numbers here), and where its two
+    # orders disagree on them too, those are NaN and ln Z is kept (checked only from CROSS_CHECK_GROWTH)
     m = square(6, "pm", 1)
     betas = np.array([0.5, 2.0])  # +-J: u, s, c checked above beta = 1.15, ln Z above 2.30
     good = planar.run(m, betas)
@@ -113,14 +114,27 @@ def test_unconfirmed_derivatives_are_nan_and_ln_z_is_kept(monkeypatch):
                         lambda self, beta, jg: checked(self, beta, jg) + [0.0, 1e-6, 0.0])
     r = planar.run(m, betas)
     assert list(r.status) == [0, 0]
-    np.testing.assert_array_equal(r.lnZ, good.lnZ)
-    assert r.u[0] == good.u[0] and np.isnan([r.u[1], r.s[1]]).all() and r.c[1] == good.c[1]
+    for name in ("lnZ", "u", "s", "c"):
+        np.testing.assert_allclose(getattr(r, name), getattr(good, name), rtol=1e-12)
+    dd = planar._Structure.dd_jet
+
+    def shifted(self, beta, jg, second=False):
+        jet, scale, growth = dd(self, beta, jg, second)
+        return jet + (np.array([0.0, 1e-6, 0.0]) if second else 0.0), scale, growth
+
+    monkeypatch.setattr(planar._Structure, "dd_jet", shifted)
+    r = planar.run(m, betas)
+    assert list(r.status) == [0, 0]
+    np.testing.assert_allclose(r.lnZ, good.lnZ, rtol=1e-12)
+    assert r.u[0] == good.u[0] and np.isnan([r.u[1], r.s[1]]).all()
+    np.testing.assert_allclose(r.c[1], good.c[1], rtol=1e-10)
 
 
 def test_certificate_u_above_ground_energy(monkeypatch):
-    # u >= E0/N where E0 is certain: a jet that breaks it (d ln Pf/dbeta > 0) leaves u and s NaN
+    # u >= E0/N where E0 is certain: a jet that breaks it (d ln Pf/dbeta > 0), in double and in double-double,
+    # leaves u and s NaN
     m = square(4, "pm", 0)
-    real = planar._Structure.jet_log_pfaffian
+    real, real_dd = planar._Structure.jet_log_pfaffian, planar._Structure.dd_jet
 
     def broken(self, beta, jg):
         jet, growth = real(self, beta, jg)
@@ -128,7 +142,12 @@ def test_certificate_u_above_ground_energy(monkeypatch):
         jet[0, 1] = abs(jet[0, 1]) + 1.0
         return jet, growth
 
+    def broken_dd(self, beta, jg, second=False):
+        jet, scale, growth = real_dd(self, beta, jg, second)
+        return jet + [0.0, abs(jet[1]) + 1.0, 0.0], scale, growth
+
     monkeypatch.setattr(planar._Structure, "jet_log_pfaffian", broken)
+    monkeypatch.setattr(planar._Structure, "dd_jet", broken_dd)
     r = planar.run(m, [0.5])
     assert np.isnan([r.u[0], r.s[0]]).all() and np.isfinite([r.lnZ[0], r.c[0]]).all()
 

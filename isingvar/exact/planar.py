@@ -90,6 +90,11 @@ GROWTH_LIMIT = 1e5
 #: 1.3e-6 (docs/methods.md); up to beta = 2.42 (below: exp(2 beta) = 100 at beta = 2.3) they agreed to ~1e-12.
 CROSS_CHECK_GROWTH = 1e2
 CROSS_CHECK_RTOL = 1e-10
+#: Refuse a frustrated instance's beta where the estimated growth exp(2 beta J*) passes this (+-J: beta > 10).
+#: Below it :func:`run` tries: in double precision, then (M <= :data:`JET_MAX_SIZE`) in double-double, two
+#: orders that must agree; measured on open +-J glasses (seed 0): L = 64 confirmed to beta = 5 (the two
+#: orders agreed to the last digit), L = 32 to beta = 5 for ln Z (u, s, c to beta 4), not at beta = 6.
+EXTENDED_GROWTH_LIMIT = float(np.exp(20.0))
 #: The derivatives lose precision before ln Z does (measured, two orders on open glasses: at L = 32, +-J,
 #: beta = 2 they differed by 5e-6 of d^2 ln Z while ln Z agreed to 1e-12): beyond this estimated growth
 #: (+-J: beta > 1.15) u, s and c are each confirmed in the second order to CROSS_CHECK_RTOL, else NaN.
@@ -227,9 +232,11 @@ class _Structure:
         p = tri.ravel()
         q = np.roll(tri, -1, axis=1).ravel()
         self.bond_p, self.bond_q = p >> 1, q >> 1  # bond (map bonds first, then chords) of each end
+        self.tri_p, self.tri_q = p, q  # K[p, q] = w, K[q, p] = -w
         k = np.arange(M // 2)
         # K[2k+1, 2k] = +1 if orient[k] else -1; K[2k, 2k+1] = -K[2k+1, 2k]
         dual_even = np.where(orient == 1, 1.0, -1.0)  # K[2k+1, 2k]
+        self.dual_even = dual_even
         sgn = np.empty(M)
         sgn[2 * k] = dual_even  # 1 / K[a ^ 1, a] for a = 2k
         sgn[2 * k + 1] = -dual_even
@@ -245,6 +252,8 @@ class _Structure:
         self.rows, self.cols = rows, cols
         self.perm = None
         self.jets = self.jets2 = None  # the jet factorisations in the first and the second order (built once)
+        self.perm2 = None  # the second order's position of each stored row (built once)
+        self.dd = [None, None]  # the double-double Pfaffians in the two orders (built once)
         self._csc(np.arange(self.size))
 
     def _csc(self, perm):
@@ -328,15 +337,68 @@ class _Structure:
         """The jet of :meth:`jet_log_pfaffian`, but in a second fill-reducing order (SuperLU's MMD on AᵀA,
         computed by a real factorisation on the first call and kept): a different rounding path for the
         same three numbers."""
-        from scipy.sparse.linalg import splu
 
         if self.perm is None:
             self.log_pfaffian(beta, jg)
         if self.jets2 is None:
+            self.jets2 = self._jet_lu(self._second_position(beta, jg))
+        return self._jet_sum(self.jets2, beta, jg)[0][0]
+
+    def _second_position(self, beta: float, jg: np.ndarray) -> np.ndarray:
+        """The second order (SuperLU's MMD on AᵀA): the elimination position of each stored row, int (M,)."""
+        from scipy.sparse.linalg import splu
+
+        if self.perm2 is None:
             lu = splu(self.matrix(beta, jg), permc_spec="MMD_ATA", diag_pivot_thresh=0.0,
                       options={"SymmetricMode": True})
-            self.jets2 = self._jet_lu(lu.perm_c)
-        return self._jet_sum(self.jets2, beta, jg)[0][0]
+            self.perm2 = lu.perm_c
+        return self.perm2
+
+    def dd_jet(self, beta: float, jg: np.ndarray, second: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
+        """ln |Pf K| and its derivatives by the double-double elimination of the dart pairs
+        (:class:`isingvar.exact.pfaffian.PairedPfaffian`), in the first or the ``second`` order.
+
+        Parameters
+        ----------
+        beta : float
+            Inverse temperature.
+        jg : numpy.ndarray
+            float64 (E,): the gauge couplings of the map bonds.
+        second : bool, default False
+            Eliminate the pairs in the second order (a different rounding path).
+
+        Returns
+        -------
+        jet : numpy.ndarray
+            float64 (3,): ln |Pf K|, d ln |Pf K|/dbeta, (1/2) d^2 ln |Pf K|/dbeta^2.
+        scale : numpy.ndarray
+            float64 (3,): the sums of the pivots' terms' absolute values.
+        growth : float
+            The pairs' pivot growth max_k max(|d_k|, 1/|d_k|).
+        """
+        from .pfaffian import PairedPfaffian
+
+        if self.perm is None:
+            self.log_pfaffian(beta, jg)
+        k = int(second)
+        if self.dd[k] is None:
+            position = np.argsort(self.perm)  # of each dart, in the first order
+            if second:
+                position = self._second_position(beta, jg)[position]
+            # a pair goes when its first dart would
+            order = np.argsort(np.minimum(position[0::2], position[1::2]), kind="stable")
+            pairs = np.arange(self.size // 2)
+            self.dd[k] = PairedPfaffian(self.size, np.concatenate([self.tri_p, 2 * pairs + 1]),
+                                        np.concatenate([self.tri_q, 2 * pairs]), order)
+        jt = np.zeros(self.size // 2)
+        jt[: jg.size] = jg
+        W = jt[self.bond_p] + jt[self.bond_q]
+        w = np.exp(-beta * W)
+        values = np.zeros((self.tri_p.size + self.size // 2, 3))
+        values[: w.size] = np.column_stack([w, -W * w, 0.5 * W * W * w])
+        values[w.size:, 0] = self.dual_even
+        jet, scale, _, growth = self.dd[k].log_pfaffian(values)
+        return jet, scale, growth
 
     def _jet_lu(self, position: np.ndarray):
         """The :class:`~isingvar.exact.pfaffian.JetLU` of A with stored row/column j eliminated
@@ -523,9 +585,9 @@ def applicable(model: IsingModel, betas, *, sites: bool) -> str | None:
         return emb
     beta_max = float(np.max(b, initial=0.0))
     frustration = _frustration(model, emb)
-    if 2.0 * beta_max * frustration > np.log(GROWTH_LIMIT):
+    if 2.0 * beta_max * frustration > np.log(EXTENDED_GROWTH_LIMIT):
         return (f"beta = {beta_max:g} is beyond the planar Pfaffian's accurate range on this frustrated instance "
-                f"(beta <= {np.log(GROWTH_LIMIT) / (2.0 * frustration):.3g})")
+                f"(beta <= {np.log(EXTENDED_GROWTH_LIMIT) / (2.0 * frustration):.3g})")
     return None
 
 
@@ -703,39 +765,69 @@ def run(model: IsingModel, betas, *, sites: bool = False,
         e_ref = -float(jg.sum())  # E(s0)
         certain = _ground_state_is_exact(model, jg)
         check_from = _cross_check_beta(model)
-        second_from = _second_order_beta(model, s.size <= JET_MAX_SIZE)
+        extended = s.size <= JET_MAX_SIZE
+        second_from = _second_order_beta(model, extended)
         check()
-        for i, beta in enumerate(b):
-            beta = float(beta)
-            jet, growth = s.jet_log_pfaffian(beta, jg)
-            check()
-            (log_pf, d1, d2), scale = jet
-            lnz[i] = np.log(2.0) - beta * e_ref + log_pf
-            if not growth <= GROWTH_LIMIT:  # a value off by more than ~1e-10 (NaN: a zero pivot): none
+        double = True  # until the double-precision elimination first fails (ascending beta): then double-double
+        lost = False  # once the double-double one cannot confirm ln Z, the larger betas are not attempted
+        for done, i in enumerate(np.argsort(b, kind="stable")):
+            beta = float(b[i])
+            if lost:
                 status[i] = PRECISION_LOST
-            else:
-                # U = E(s0) - d ln Pf/dbeta; S = ln Z + beta U; Var E = d^2 ln Pf/dbeta^2
-                mean_e[i], entropy[i], var_e[i] = e_ref - d1, np.log(2.0) + log_pf - beta * d1, 2.0 * d2
-                if beta > second_from:  # the same numbers along a second rounding path
-                    diff = np.abs(s.jet_log_pfaffian_checked(beta, jg) - jet[0])
+            elif double:
+                jet, growth = s.jet_log_pfaffian(beta, jg)
+                check()
+                spread = None
+                if growth <= GROWTH_LIMIT and beta > second_from:  # the same numbers along a second rounding path
+                    spread = np.abs(s.jet_log_pfaffian_checked(beta, jg) - jet[0])
                     check()
-                    if beta > check_from and diff[0] > CROSS_CHECK_RTOL * abs(lnz[i]):
-                        status[i] = PRECISION_NOT_CONFIRMED
-                    mean_e[i] = _confirmed(mean_e[i], diff[1], mean_e[i])
-                    entropy[i] = _confirmed(entropy[i], diff[0] + beta * diff[1], entropy[i])
-                    var_e[i] = _confirmed(var_e[i], 2.0 * diff[2], var_e[i])
-                # the cheap certificates: u >= E0/N where s0 is certainly a ground state, c >= 0
-                if certain and d1 > CROSS_CHECK_RTOL * scale[1]:
-                    mean_e[i] = entropy[i] = np.nan
-                if d2 < -CROSS_CHECK_RTOL * scale[2]:
-                    var_e[i] = np.nan
+                status[i] = _moments(i, beta, e_ref, jet, growth <= GROWTH_LIMIT, spread, beta > check_from,
+                                     certain, lnz, mean_e, entropy, var_e)
+                double = not extended or (status[i] == 0 and np.isfinite([mean_e[i], entropy[i], var_e[i]]).all())
+                lost = not extended and status[i] != 0
+            if not double and not lost:
+                jet1, scale, _ = s.dd_jet(beta, jg)
+                check()
+                jet2 = s.dd_jet(beta, jg, second=True)[0]
+                check()
+                status[i] = _moments(i, beta, e_ref, np.stack([jet1, scale]), True, np.abs(jet1 - jet2), True,
+                                     certain, lnz, mean_e, entropy, var_e)
+                lost = status[i] != 0
             if progress:
-                progress(i + 1, b.size)
+                progress(done + 1, b.size)
     # m = 0 and <s_i> = 0 by the h = 0 symmetry; everything NaN where status flags a beta
     return ExactResult.from_moments(
         b, model.n, path="planar", lnZ=lnz, mean_e=mean_e, entropy=entropy, var_e=var_e, symmetric=True,
         status=status, e0=e_ref if certain else float("nan"), ground_state=s0 if certain else None,
         sites=np.zeros((b.size, model.n)) if sites else None)
+
+
+def _moments(i: int, beta: float, e_ref: float, jet: np.ndarray, accurate: bool, spread, required: bool,
+             certain: bool, lnz: np.ndarray, mean_e: np.ndarray, entropy: np.ndarray, var_e: np.ndarray) -> int:
+    """Fill beta ``i``'s ln Z, U, S and Var E from a factorisation's ``jet`` (float64 (2, 3): ln Pf and its
+    derivatives, their scales); return its status code (0, ``precision_lost`` where not ``accurate``, or
+    ``precision_not_confirmed`` where a second order was ``required`` for ln Z and its ``spread`` (float64 (3,)
+    or None: not computed) passes :data:`CROSS_CHECK_RTOL`).  U, S, Var E are each NaN where the spread does
+    not confirm them or a cheap certificate fails (u >= E0/N where s0 is ``certain``ly a ground state, c >= 0)."""
+    (log_pf, d1, d2), scale = jet
+    lnz[i] = np.log(2.0) - beta * e_ref + log_pf
+    if not accurate:  # a value off by more than ~1e-10 (NaN: a zero pivot): none
+        lnz[i] = np.nan
+        return PRECISION_LOST
+    # U = E(s0) - d ln Pf/dbeta; S = ln Z + beta U; Var E = d^2 ln Pf/dbeta^2
+    mean_e[i], entropy[i], var_e[i] = e_ref - d1, np.log(2.0) + log_pf - beta * d1, 2.0 * d2
+    code = 0
+    if spread is not None:
+        if required and not spread[0] <= CROSS_CHECK_RTOL * abs(lnz[i]):
+            code = PRECISION_NOT_CONFIRMED
+        mean_e[i] = _confirmed(mean_e[i], spread[1], mean_e[i])
+        entropy[i] = _confirmed(entropy[i], spread[0] + beta * spread[1], entropy[i])
+        var_e[i] = _confirmed(var_e[i], 2.0 * spread[2], var_e[i])
+    if certain and d1 > CROSS_CHECK_RTOL * scale[1]:
+        mean_e[i] = entropy[i] = np.nan
+    if d2 < -CROSS_CHECK_RTOL * scale[2]:
+        var_e[i] = np.nan
+    return code
 
 
 def _confirmed(value: float, spread: float, scale: float) -> float:

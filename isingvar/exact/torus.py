@@ -137,6 +137,7 @@ from .pfaffian import pfaffian_pivots
 from .planar import (
     CROSS_CHECK_GROWTH,
     DERIVATIVE_CHECK_GROWTH,
+    EXTENDED_GROWTH_LIMIT,
     GROWTH_LIMIT,
     MAX_BETA_J,
     heap_kept,
@@ -372,6 +373,8 @@ class _Structure:
         pos = np.empty(M, dtype=np.int64)
         pos[inner[np.argsort(lu.perm_c)]] = np.arange(n_i)
         pos[self.seam_nodes] = n_i + np.arange(n_s)
+        self.pos, self.dual = pos, d
+        self._dd = None  # the double-double interior (built on first use)
         # bordered matrix: I rows of A, S rows of K restricted to I columns, alpha on S's diagonal
         br = np.concatenate([pos[rows[ii] ^ 1], pos[rows[si]], n_i + np.arange(n_s)])
         bc = np.concatenate([pos[cols[ii]], pos[cols[si]], n_i + np.arange(n_s)])
@@ -438,6 +441,26 @@ class _Structure:
         growth = float(np.exp(np.abs(logs[:, 0]).max()))
         T = jets.schur_product(lu, self.n_i)
         return 0.5 * logs.sum(axis=0), 0.5 * np.abs(logs).sum(axis=0), growth, T, w
+
+    def dd_interior(self):
+        """The :class:`~isingvar.exact.pfaffian.PairedPfaffian` of K without its seam-seam entries, the pairs in the
+        bordered matrix's order (I in its fill-reducing order, the seam strip last, in seam-node order), built
+        once; its entries: the triangle edges not inside the strip (weights ``self.dd_src``), then the
+        interior's dual edges (K[2j+1, 2j] = ``self.dd_dual``)."""
+        from .pfaffian import PairedPfaffian
+
+        if self._dd is None:
+            p, q = self.tri.ravel(), np.roll(self.tri, -1, axis=1).ravel()
+            seam = np.zeros(self.size, dtype=bool)
+            seam[self.seam_nodes] = True
+            keep = ~(seam[p] & seam[q])
+            inner = np.flatnonzero(~seam[0::2])  # pairs (bonds) off the strip
+            order = np.argsort(np.minimum(self.pos[0::2], self.pos[1::2]), kind="stable")
+            self.dd_src = np.flatnonzero(keep)
+            self.dd_dual = self.dual[inner]
+            self._dd = PairedPfaffian(self.size, np.concatenate([p[keep], 2 * inner + 1]),
+                                      np.concatenate([q[keep], 2 * inner]), order)
+        return self._dd
 
     def seam_block(self, w: np.ndarray, k: int, j: int = 0) -> np.ndarray:
         """float64 (n_S, n_S): coefficient j of the jet of K_SS under orientation k for the weights' jet ``w``
@@ -646,6 +669,113 @@ def seam_pfaffians(s: _Structure, beta: float, jg: np.ndarray, order: int = 0):
     return signs, logs, np.stack([rel, rel_dense]), growth, common, jets
 
 
+#: Unit roundoff of double-double arithmetic (about 106 bits; :mod:`isingvar.kernels.ddpfaffian`).
+DD_EPS = 2.0**-104
+
+
+def seam_pfaffians_dd(s: _Structure, beta: float, jg: np.ndarray, order: int = 0):
+    """:func:`seam_pfaffians` in double-double: the same Schur step, its interior eliminated pair by pair
+    (:meth:`~isingvar.exact.pfaffian.PairedPfaffian.schur`) and each C_k by the double-double Parlett-Reid
+    (:func:`isingvar.kernels.ddpfaffian.dense_pivots`), for the betas where double precision cannot confirm.
+
+    Parameters
+    ----------
+    s : _Structure
+        The structure of the torus size.
+    beta : float
+        Inverse temperature.
+    jg : numpy.ndarray
+        float64 (2N,): the gauge couplings of the torus bonds at the seam position.
+    order : {0, 2}, default 0
+        The order of the jets carried.
+
+    Returns
+    -------
+    tuple
+        As :func:`seam_pfaffians`, with ``rel`` and ``common`` at double-double rounding (n_S or the pairs times
+        :data:`DD_EPS` times the growth): an estimate, not a bound (the elimination's entries may grow beyond
+        its pivots), so :func:`_sweep` accepts a double-double beta only where two seam positions agree; and a
+        seventh item, the class sums' (ln W_h, err_h) twice (as :func:`class_logs` for ``rel``'s two rows),
+        summed in double-double (:func:`_dd_class_logs`).
+    """
+    from ..kernels.ddpfaffian import dense_pivots, log_jets
+
+    pf = s.dd_interior()
+    w = s.weights(beta, jg, order)
+    nt = order + 1
+    values = np.zeros((s.dd_src.size + s.dd_dual.size, nt))
+    values[: s.dd_src.size] = w[:, s.dd_src].T
+    values[s.dd_src.size:, 0] = s.dd_dual
+    piv, X = pf.schur(values, pf.n - s.n_s // 2)
+    sums, scale, _, growth = log_jets(piv)
+    log_ii = np.full(3, np.nan)
+    log_ii[:nt], scale_ii = sums, np.r_[scale, np.full(3 - nt, np.nan)]
+    signs, logs, seam, dense_growth = np.empty(4), np.empty(4), [], 1.0
+    mant, expo = np.zeros((4, 2)), np.zeros(4, dtype=np.int64)
+    for k in range(4):
+        C = X.copy()
+        for j in range(nt):  # C_k = K_SS^(k) + the interior's part, added in double-double (two_sum)
+            C[:, :, j, 0], C[:, :, j, 1] = _dd_add_arrays(C[:, :, j, 0], C[:, :, j, 1], s.seam_block(w, k, j))
+        sign, p = dense_pivots(C)
+        p0h, p0l = p[:, 0, 0], p[:, 0, 1]
+        if np.any(p0h == 0):
+            raise ArithmeticError("a seam block is singular")
+        signs[k] = sign * np.prod(np.sign(p0h))
+        logs[k] = log_ii[0] + float(np.sum(np.log(np.abs(p0h)) + p0l / p0h))
+        mant[k], expo[k] = _dd_product(p0h, p0l)
+        mant[k] *= sign
+        dense_growth = max(dense_growth, float(np.max(np.maximum(np.abs(p0h), 1.0 / np.abs(p0h)))))
+        if order >= 2:
+            seam.append((sign, p[:, :, 0] + p[:, :, 1], log_ii[0]))
+    rel = np.full((2, 4), SAFETY * s.n_s * DD_EPS * dense_growth)
+    common = DD_EPS * growth * (s.n_i // 2)
+    jets = None if order < 2 else (np.stack([log_ii, scale_ii]), seam)
+    return signs, logs, rel, growth, common, jets, _dd_class_logs(mant, expo, log_ii[0], rel[0], s.S)
+
+
+def _dd_add_arrays(hi, lo, x):
+    """(hi, lo) + x elementwise in double-double (two_sum, then renormalised), float64 arrays."""
+    s = hi + x
+    bb = s - hi
+    e = lo + ((hi - (s - bb)) + (x - bb))
+    t = s + e
+    return t, e - (t - s)
+
+
+def _dd_product(hi, lo) -> tuple[np.ndarray, int]:
+    """(double-double mantissa float64 (2,), binary exponent) of prod_j (hi_j + lo_j), renormalised each step."""
+    from ..kernels.ddpfaffian import dd_mul
+
+    mh, ml, e = 1.0, 0.0, 0
+    for a, b in zip(hi, lo):
+        mh, ml = dd_mul(mh, ml, float(a), float(b))
+        f, x = np.frexp(mh)
+        mh, ml, e = f, float(np.ldexp(ml, -x)), e + int(x)
+    return np.array([mh, ml]), e
+
+
+def _dd_class_logs(mant, expo, log_ii: float, rel, S):
+    """(ln W_h, err_h) pairs as :func:`class_logs` gives them, from the four Pf C_k in double-double (mantissa
+    float64 (4, 2), binary exponents (4,)): the class sums W_h = Pf K_II / 4 |sum_k S[k, h] Pf C_k| taken in
+    double-double, so a class far below the lightest keeps its digits (in double its sum cancels them)."""
+    top = int(expo.max())
+    v = mant * np.exp2(expo - top)[:, None]  # exact: powers of 2
+    w = np.zeros((4, 2))
+    for h in range(4):
+        for k in range(4):
+            w[h] = _dd_add_arrays(w[h, 0], w[h, 1], S[k, h] * v[k, 0])
+            w[h, 0], w[h, 1] = _dd_add_arrays(w[h, 0], w[h, 1], S[k, h] * v[k, 1])
+    lead = np.sign(w[np.argmax(np.abs(w[:, 0])), 0])
+    w *= 0.25 * lead
+    bound = 0.25 * float(np.sum(np.abs(v[:, 0]) * rel)) + 4 * DD_EPS * float(np.abs(v[:, 0]).sum())
+    base = log_ii + top * np.log(2.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pos = w[:, 0] > 0
+        ln_w = np.where(pos, base + np.log(np.where(pos, w[:, 0], 1.0)) + w[:, 1] / np.where(pos, w[:, 0], 1.0), np.nan)
+        err = np.where(pos, bound / np.where(pos, w[:, 0], 1.0), np.inf)
+    return (ln_w, err), (ln_w, err)
+
+
 def class_logs(signs, logs, rel, S) -> tuple[np.ndarray, np.ndarray]:
     """(ln W_h, err_h) of the four class sums W_h = 1/4 |sum_k S[k, h] Pf_k| from signed Pfaffians.
 
@@ -789,9 +919,9 @@ def applicable(model: IsingModel, betas, *, sites: bool) -> str | None:
     if scale > MAX_BETA_J:
         return f"beta max|J| = {scale:.3g} exceeds {MAX_BETA_J:g} (the Pfaffian's weights would overflow)"
     frustration = _frustration(model, L)
-    if 2.0 * beta_max * frustration > np.log(GROWTH_LIMIT):
+    if 2.0 * beta_max * frustration > np.log(EXTENDED_GROWTH_LIMIT):
         return (f"beta = {beta_max:g} is beyond the torus Pfaffian's accurate range on this frustrated instance "
-                f"(beta <= {np.log(GROWTH_LIMIT) / (2.0 * frustration):.3g})")
+                f"(beta <= {np.log(EXTENDED_GROWTH_LIMIT) / (2.0 * frustration):.3g})")
     return None
 
 
@@ -963,6 +1093,8 @@ def _sweep(model: IsingModel, betas, progress, order: int):
         # betas in increasing order: the seam positions are tried best-first by the previous beta's bounds,
         # and once a beta failed at every position the larger ones are not tried
         shifts, hopeless, lost = _shifts(L), False, False
+        # double-double once double precision failed at a beta (ascending), where the jets are carried at all
+        extended, dd = False, order > 0
         for done, i in enumerate(np.argsort(betas, kind="stable")):
             beta = float(betas[i])
             if beta == 0:  # every state weighs 1 (three of the four Pfaffians vanish exactly there)
@@ -979,31 +1111,18 @@ def _sweep(model: IsingModel, betas, progress, order: int):
                 if progress:
                     progress(done + 1, nb)
                 continue
-            tries, moments, growths, bound, found, accepted = [], [], [], {}, None, -1
             step_order = 0 if lost else order
-            for a, b in shifts:
-                if found is not None and _derivatives_settled(moments, growths, accepted, step_order,
-                                                              beta > derivative_from):
-                    break  # ln Z found, and its derivatives confirmed or needing no second position
-                try:
-                    signs, logs, rel, growth, c, jets = seam_pfaffians(s, beta, jg[s.shifted(a, b)], step_order)
-                except ArithmeticError:
-                    continue
-                check()
-                value = np.log(2.0) - beta * e_ref
-                (ln_w, e), (_, e_dense) = class_logs(signs, logs, rel[0], s.S), class_logs(signs, logs, rel[1], s.S)
-                if growth > GROWTH_LIMIT:
-                    e = e_dense = np.full(4, np.inf)
-                t = (value + ln_w[cls], e[cls], c, e_dense[cls])
-                bound[(a, b)] = t[1][0] + c
-                moments.append(np.full(3, np.nan) if jets is None or growth > GROWTH_LIMIT
-                               else _moments(class_derivatives(*jets, s.S, h_ref), ln_w[h_ref],
-                                             e_dense[h_ref] + c, beta, e_ref, certain))
-                growths.append(growth)
-                if found is None:
-                    found = _accept(t, tries, needed)
-                    accepted = len(tries)
-                tries.append(t)
+            if not extended:
+                found, tries, moments, growths, accepted, bound = _positions(
+                    seam_pfaffians, s, beta, jg, shifts, step_order, needed, h_ref, cls, e_ref, certain, derivative_from,
+                    check)
+                # double precision could not confirm ln Z, or u, s, c: this beta and the larger ones in double-double
+                extended = dd and (found is None or bool(step_order) and np.isnan(
+                    _confirmed_moments(moments, growths, accepted, beta > derivative_from)).any())
+            if extended:
+                found, tries, moments, growths, accepted, bound = _positions(
+                    seam_pfaffians_dd, s, beta, jg, shifts, step_order, 2, h_ref, cls, e_ref, certain, derivative_from,
+                    check)
             shifts = sorted(shifts, key=lambda x: bound.get(x, np.inf))  # stable: untried keep their order
             if found is not None:
                 lnz[i], err[i], common[i] = found
@@ -1020,6 +1139,39 @@ def _sweep(model: IsingModel, betas, progress, order: int):
                 progress(done + 1, nb)
     certain = h_ref == 0 and certain
     return lnz, err, common, status, s0, (e_ref if certain else float("nan")), thermo
+
+
+def _positions(pfaffians, s, beta, jg, shifts, order, needed, h_ref, cls, e_ref, certain, derivative_from, check):
+    """One beta's seam positions, best first, until ln Z is found (:func:`_accept`) and u, s, c are settled.
+
+    ``pfaffians`` is :func:`seam_pfaffians` or :func:`seam_pfaffians_dd`.  Returns (found: (ln Z, err, common) or
+    None, the attempts, their moments, their growths, the index of the accepted one, each position's bound)."""
+    tries, moments, growths, bound, found, accepted = [], [], [], {}, None, -1
+    for a, b in shifts:
+        if found is not None and _derivatives_settled(moments, growths, accepted, order, beta > derivative_from):
+            break  # ln Z found, and its derivatives confirmed or needing no second position
+        try:
+            signs, logs, rel, growth, c, jets, *classes = pfaffians(s, beta, jg[s.shifted(a, b)], order)
+        except ArithmeticError:
+            continue
+        check()
+        value = np.log(2.0) - beta * e_ref
+        # the class sums (seam_pfaffians_dd gives them, in double-double)
+        (ln_w, e), (_, e_dense) = classes[0] if classes else (class_logs(signs, logs, rel[0], s.S),
+                                                              class_logs(signs, logs, rel[1], s.S))
+        if growth > GROWTH_LIMIT and pfaffians is seam_pfaffians:
+            e = e_dense = np.full(4, np.inf)
+        t = (value + ln_w[cls], e[cls], c, e_dense[cls])
+        bound[(a, b)] = t[1][0] + c
+        moments.append(np.full(3, np.nan) if jets is None or (growth > GROWTH_LIMIT and pfaffians is seam_pfaffians)
+                       else _moments(class_derivatives(*jets, s.S, h_ref), ln_w[h_ref], e_dense[h_ref] + c, beta,
+                                     e_ref, certain))
+        growths.append(growth)
+        if found is None:
+            found = _accept(t, tries, needed)
+            accepted = len(tries)
+        tries.append(t)
+    return found, tries, moments, growths, accepted, bound
 
 
 def _pair_needed(growths, accepted: int, beyond: bool) -> bool:

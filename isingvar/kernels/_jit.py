@@ -88,3 +88,19 @@ def _bitcast(name, src, dst, doc):
 
 float_bits = _bitcast("float_bits", types.float64, types.int64, "The bits of a float64 as an int64.")
 bits_float = _bitcast("bits_float", types.int64, types.float64, "The float64 whose bits are the int64 x.")
+
+
+def _fma_typer(typingctx, a, b, c):
+    if not (a == b == c == types.float64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return types.float64(types.float64, types.float64, types.float64), codegen
+
+
+_fma_typer.__name__ = _fma_typer.__qualname__ = "fma"
+_fma_typer.__doc__ = ("a * b + c rounded once (LLVM's llvm.fma.f64: the CPU's fused multiply-add, else libm's "
+                      "exact emulation), float64: the error-free product of double-double arithmetic.")
+fma = intrinsic(_fma_typer)
