@@ -162,11 +162,40 @@ def _build(model: IsingModel) -> Structure:
         both = in_forest[rows] & in_forest[indices]
 
     cut = np.asarray(cut, dtype=np.int64)
-    bit = np.full(n, -1, dtype=np.int64)
-    bit[cut] = np.arange(cut.size)
     fvert, n_iso, parent, pslot = forest_layout(indptr, indices, in_forest)
-    local = np.full(n, -1, dtype=np.int64)
-    local[fvert] = np.arange(fvert.size)
+    pedge = np.full(fvert.size, -1, dtype=np.int64)
+    pedge[pslot >= 0] = src[pslot[pslot >= 0]]
+    return Structure(cut, *conditioning_csr(model, cut, fvert), fvert, int(n_iso), parent, pedge)
+
+
+def conditioning_csr(model: IsingModel, cut, rest) -> tuple:
+    """The couplings of the spins ``cut`` among themselves and to the spins ``rest``, as the CSR over
+    bits that :func:`isingvar.kernels.cutset.cut_state` reads to condition ``model`` on a configuration
+    of ``cut`` (the rest's fields h_i + sum_{c in cut} J_ic sigma_c and the energy of the cut's own part).
+
+    Shared by this path and by clamping (:mod:`isingvar.clamp`).
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    cut : ndarray of int64, shape (c,)
+        The conditioned spins; bit b is ``cut[b]``.
+    rest : ndarray of int64, shape (nf,)
+        The other spins; local index r is ``rest[r]`` (every spin in exactly one of the two).
+
+    Returns
+    -------
+    cc_ptr, cc_nbr, cc_edge : ndarray of int64, shapes (c+1,), (.,), (.,)
+        Couplings inside ``cut``, both directions: the neighbour's bit and the edge index.
+    cf_ptr, cf_nbr, cf_edge : ndarray of int64, shapes (c+1,), (.,), (.,)
+        Couplings from each bit to ``rest``: the neighbour's local index and the edge index.
+    """
+    indptr, indices, src = model.csr_pattern
+    bit = np.full(model.n, -1, dtype=np.int64)
+    bit[cut] = np.arange(len(cut))
+    local = np.full(model.n, -1, dtype=np.int64)
+    local[rest] = np.arange(len(rest))
     cc_nbr, cc_edge, cf_nbr, cf_edge = [], [], [], []
     cc_ptr, cf_ptr = [0], [0]
     for v in cut:
@@ -180,11 +209,8 @@ def _build(model: IsingModel) -> Structure:
         cc_ptr.append(cc_ptr[-1] + int(inside.sum()))
         cf_ptr.append(cf_ptr[-1] + int((~inside).sum()))
     cat = lambda parts: np.ascontiguousarray(np.concatenate(parts) if parts else np.empty(0), dtype=np.int64)
-    pedge = np.full(fvert.size, -1, dtype=np.int64)
-    pedge[pslot >= 0] = src[pslot[pslot >= 0]]
-    return Structure(cut, np.asarray(cc_ptr, dtype=np.int64), cat(cc_nbr), cat(cc_edge),
-                     np.asarray(cf_ptr, dtype=np.int64), cat(cf_nbr), cat(cf_edge),
-                     fvert, int(n_iso), parent, pedge)
+    return (np.asarray(cc_ptr, dtype=np.int64), cat(cc_nbr), cat(cc_edge),
+            np.asarray(cf_ptr, dtype=np.int64), cat(cf_nbr), cat(cf_edge))
 
 
 def _component_labels(indptr, indices, in_forest):

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..clamp import MAX_CLAMP
+from ..thermo import free_energy_per_spin
 from .base import Method, Nonfinite, Var, check_settings, model_file_lnZ, setting
 
 
@@ -24,6 +26,10 @@ class Settings:
     max_sweeps: int = setting(2000, ge=1, le=10**8)
     #: convergence threshold on max_i |delta m_i| over one sweep
     tol: float = setting(1e-10, gt=0, le=1, why="|delta m_i| <= 2: a threshold of 1 or more stops at once")
+    #: spins clamped (:mod:`isingvar.clamp`; 0: off): the greater of the unclamped bound and the logsumexp
+    #: of the 2^clamp conditioned models' bounds is reported, each conditioned run also warm-started from
+    #: the unclamped solution (u, s, m stay the unclamped product distribution's)
+    clamp: int = setting(0, ge=0, le=MAX_CLAMP, why="2^clamp conditioned models, each a full mean-field run")
 
     def __post_init__(self):
         """Check every field's type and bounds (:func:`isingvar.methods.base.check_settings`)."""
@@ -76,17 +82,61 @@ def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
         lnZ_mf_lower, f_mf_upper, u_mf, s_mf, m_mf float64 (nb,), mf_iterations (nb,), mf_converged
         int8 (nb,) (:data:`VARIABLES`), and ``m_mf_site`` with ``sites``.
     """
+    from ..clamp import clamped, split_progress, warm_mean_field
     from ..meanfield import mean_field
 
-    r = mean_field(
-        model, betas, rng=rng, keep_sites=sites, max_sweeps=settings.max_sweeps, tol=settings.tol,
-        progress=(lambda: progress(1.0)) if progress is not None else None,
-    )
+    progress = split_progress(progress, model, settings.clamp)
+
+    def solve(m, keep, prog):
+        """Mean field of ``m`` over the grid.
+
+        Parameters
+        ----------
+        m : IsingModel
+            The model or a conditioned one.
+        keep : bool
+            Keep the per-site magnetisations.
+        prog : callable(step) or None
+            Progress.
+
+        Returns
+        -------
+        MeanFieldResult
+            :func:`isingvar.meanfield.mean_field`'s.
+        """
+        return mean_field(m, betas, rng=rng, keep_sites=keep, max_sweeps=settings.max_sweeps, tol=settings.tol,
+                          progress=(lambda: prog(1.0)) if prog is not None else None)
+
+    r = solve(model, sites or settings.clamp > 0, progress)
+    lnZ, f = r.lnZ_lower, r.f_upper
+    if settings.clamp:
+        def bound(cond, t, prog):
+            """The better of conditioned model ``t``'s own run and the warm start: lower bounds, (nb,).
+
+            Parameters
+            ----------
+            cond : isingvar.clamp.Conditioning
+                The conditioning.
+            t : int
+                The configuration.
+            prog : callable(step) or None
+                Progress.
+
+            Returns
+            -------
+            ndarray of float64, shape (nb,)
+                Lower bounds on the conditioned ln Z.
+            """
+            warm = warm_mean_field(cond, t, betas, r.sites, max_sweeps=settings.max_sweeps, tol=settings.tol)
+            return np.maximum(solve(cond.models[t], False, prog).lnZ_lower, warm)
+
+        lnZ = np.maximum(lnZ, clamped(model, betas, settings.clamp, bound, progress))
+        f = free_energy_per_spin(lnZ, betas, model.n)
     values = {
-        "lnZ_mf_lower": r.lnZ_lower, "f_mf_upper": r.f_upper, "u_mf": r.u, "s_mf": r.s, "m_mf": r.m,
+        "lnZ_mf_lower": lnZ, "f_mf_upper": f, "u_mf": r.u, "s_mf": r.s, "m_mf": r.m,
         "mf_iterations": r.iterations, "mf_converged": r.converged.astype(np.int8),
     }
-    if r.sites is not None:
+    if sites:
         values["m_mf_site"] = r.sites
     return values
 
@@ -94,7 +144,8 @@ def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
 def cost(model, betas, settings, *, sites) -> float:
     """Seconds of one run: a timed run over at most 3 of the betas (after a compiling call), scaled to the grid.
 
-    Its cost varies with beta, so this is a guide only.
+    Its cost varies with beta, so this is a guide only.  With ``clamp`` > 0, times 1 + the conditioned
+    models (:func:`isingvar.clamp.runs`).
 
     Parameters
     ----------
@@ -120,7 +171,9 @@ def cost(model, betas, settings, *, sites) -> float:
     t = time.perf_counter()
     mean_field(model, few, rng=np.random.default_rng(0), keep_sites=False,
                max_sweeps=settings.max_sweeps, tol=settings.tol)
-    return (time.perf_counter() - t) * betas.size / few.size
+    from ..clamp import runs
+
+    return (time.perf_counter() - t) * betas.size / few.size * (1 + runs(model, settings.clamp))
 
 
 def progress_units(n, betas, settings) -> float:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..clamp import MAX_CLAMP
+from ..thermo import free_energy_per_spin
 from .base import Method, Nonfinite, Var, check_settings, model_file_lnZ, per_beta, setting
 
 
@@ -23,6 +25,10 @@ class Settings:
     max_iterations: int = setting(1000, ge=0, le=10**8)
     #: convergence threshold on max_i |delta m_i| over one block sweep
     tol: float = setting(1e-10, gt=0, le=1, why="|delta m_i| <= 2: a threshold of 1 or more stops at once")
+    #: spins clamped (:mod:`isingvar.clamp`; 0: off): the greater of the unclamped bound and the logsumexp
+    #: over the 2^clamp conditioned models of the best of their structured and naive bounds and the naive
+    #: descent warm-started from the unclamped naive solution is reported
+    clamp: int = setting(0, ge=0, le=MAX_CLAMP, why="2^clamp conditioned models, each a full run")
 
     def __post_init__(self):
         """Check every field's type and bounds (:func:`isingvar.methods.base.check_settings`)."""
@@ -78,11 +84,62 @@ def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
         lnZ_smf_lower, f_smf_upper float64 (nb,), smf_iterations int64 (nb,), smf_converged int8 (nb,)
         (:data:`VARIABLES`).
     """
+    from ..clamp import clamped, split_progress, warm_mean_field
+    from ..meanfield import mean_field
     from ..smf import structured_mean_field
 
-    r = structured_mean_field(model, betas, rng=rng, max_iterations=settings.max_iterations, tol=settings.tol,
-                              progress=(lambda: progress(1.0)) if progress is not None else None)
-    return {"lnZ_smf_lower": r.lnZ_lower, "f_smf_upper": r.f_upper, "smf_iterations": r.iterations,
+    progress = split_progress(progress, model, settings.clamp)
+
+    def solve(m, prog):
+        """Structured mean field of ``m`` over the grid.
+
+        Parameters
+        ----------
+        m : IsingModel
+            The model or a conditioned one.
+        prog : callable(step) or None
+            Progress.
+
+        Returns
+        -------
+        StructuredResult
+            :func:`isingvar.smf.structured_mean_field`'s.
+        """
+        return structured_mean_field(m, betas, rng=rng, max_iterations=settings.max_iterations, tol=settings.tol,
+                                     progress=(lambda: prog(1.0)) if prog is not None else None)
+
+    r = solve(model, progress)
+    lnZ, f = r.lnZ_lower, r.f_upper
+    if settings.clamp:
+        from .mf import Settings as NaiveSettings
+
+        sweeps = NaiveSettings().max_sweeps  # as structured_mean_field's own naive runs
+        naive = mean_field(model, betas, rng=rng, max_sweeps=sweeps, tol=settings.tol, keep_sites=True).sites
+
+        def bound(cond, t, prog):
+            """The best of conditioned model ``t``'s structured and naive bounds and the naive warm start.
+
+            Parameters
+            ----------
+            cond : isingvar.clamp.Conditioning
+                The conditioning.
+            t : int
+                The configuration.
+            prog : callable(step) or None
+                Progress.
+
+            Returns
+            -------
+            ndarray of float64, shape (nb,)
+                Lower bounds on the conditioned ln Z (each value is one: the greatest is).
+            """
+            c = solve(cond.models[t], prog)
+            warm = warm_mean_field(cond, t, betas, naive, max_sweeps=sweeps, tol=settings.tol)
+            return np.maximum(np.maximum(c.lnZ_lower, c.lnZ_naive), warm)
+
+        lnZ = np.maximum(lnZ, clamped(model, betas, settings.clamp, bound, progress))
+        f = free_energy_per_spin(lnZ, betas, model.n)
+    return {"lnZ_smf_lower": lnZ, "f_smf_upper": f, "smf_iterations": r.iterations,
             "smf_converged": r.converged.astype(np.int8)}
 
 
@@ -91,7 +148,8 @@ def cost(model, betas, settings, *, sites) -> float:
 
     :data:`COST_SWEEPS` sweeps per beta, each one tree pass and one pass over the couplings per colour
     of the component graph, the colours taken as min(N, mean degree + 1), at
-    :data:`isingvar.bp.SECONDS_PER_SLOT_SWEEP` per unit of work.
+    :data:`isingvar.bp.SECONDS_PER_SLOT_SWEEP` per unit of work; with ``clamp`` > 0, times 1 + the
+    conditioned models (:func:`isingvar.clamp.runs`).
 
     Parameters
     ----------
@@ -100,7 +158,7 @@ def cost(model, betas, settings, *, sites) -> float:
     betas : array_like of float, shape (nb,)
         Inverse temperatures.
     settings : Settings
-        The method's settings (unused).
+        The method's settings (``clamp``).
     sites : bool
         Unused.
 
@@ -110,10 +168,12 @@ def cost(model, betas, settings, *, sites) -> float:
         Estimated seconds.
     """
     from ..bp import SECONDS_PER_SLOT_SWEEP
+    from ..clamp import runs
 
     n, e = model.n, model.n_edges
     colours = min(n, 1.0 + 2.0 * e / max(n, 1))
-    return len(betas) * COST_SWEEPS * colours * (n + 2 * e) * SECONDS_PER_SLOT_SWEEP
+    parts = 1 + runs(model, settings.clamp)
+    return parts * len(betas) * COST_SWEEPS * colours * (n + 2 * e) * SECONDS_PER_SLOT_SWEEP
 
 
 METHOD = Method(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..bp import MAX_SWEEPS, SECONDS_PER_SLOT_SWEEP
+from ..clamp import MAX_CLAMP
 from ..thermo import check_betas, free_energy_per_spin
 from ..trw import MAX_TREES, MAX_WIDTH
 from .base import Method, Nonfinite, Var, check_settings, model_file_lnZ, per_beta, setting
@@ -59,6 +60,10 @@ class Settings:
     share_iterations : int
         With width > 1, L-BFGS steps on the components' field shares per beta and construction (0:
         uniform shares).
+    clamp : int
+        0 (default): off.  k > 0: also the bound clamped on k spins (:mod:`isingvar.clamp`), the
+        logsumexp of the bounds of the 2^k conditioned models; the lesser of it and the unclamped bound
+        is reported (both certified; the diagnostics are the unclamped run's).
     """
 
     max_iterations: int = setting(300, ge=1, le=MAX_SWEEPS, why="each sweep passes over every bond")
@@ -70,6 +75,7 @@ class Settings:
     polish_iterations: int = setting(0, ge=0, le=MAX_STEPS, why="each step passes over every tree")
     width: int = setting(1, ge=1, le=MAX_WIDTH, why="a component's tables hold 2^(width + 1) entries per spin")
     share_iterations: int = setting(30, ge=0, le=MAX_STEPS, why="each step eliminates every component")
+    clamp: int = setting(0, ge=0, le=MAX_CLAMP, why="2^clamp conditioned models, each bounded by a full run")
 
     def __post_init__(self):
         """Check every field's type and bounds (:func:`isingvar.methods.base.check_settings`)."""
@@ -108,16 +114,22 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
     TooLargeError
         With ``settings.width > 1``, when no construction of components of that width covers the graph.
     """
+    from ..clamp import clamped, split_progress
     from ..trw import upper_bound
 
     b = check_betas(betas)
+    progress = split_progress(progress, model, settings.clamp)
     res = upper_bound(model, b, settings, rng, progress)
+    lnZ = res.lnZ
+    if settings.clamp:
+        lnZ = np.minimum(lnZ, clamped(model, b, settings.clamp,
+                                      lambda c, t, p: upper_bound(c.models[t], b, settings, rng, p).lnZ, progress))
     return {
-        "lnZ_trw_upper": res.lnZ,
+        "lnZ_trw_upper": lnZ,
         "trw_iterations": res.iterations,
         "trw_converged": res.converged,
         "trw_trees": res.trees,
-        "f_trw_lower": free_energy_per_spin(res.lnZ, b, model.n),
+        "f_trw_lower": free_energy_per_spin(lnZ, b, model.n),
     }
 
 
@@ -214,7 +226,8 @@ def cost(model, betas, settings, *, sites=False):
     (:func:`isingvar.trw_components.survey`; the run that follows reuses them; above 10^4 spins those of
     the first 10^4, scaled), then the tree bound (unless the whole graph fits) and the constructions and
     evaluations from the union models' spins and their plans' clique entries (:func:`_component_seconds`),
-    never from 2^width: the plans decide.  Deterministic: no timing.
+    never from 2^width: the plans decide.  With ``clamp`` > 0, times 1 + the conditioned models
+    (:func:`isingvar.clamp.runs`; each a little smaller than the model).  Deterministic: no timing.
 
     Parameters
     ----------
@@ -229,16 +242,19 @@ def cost(model, betas, settings, *, sites=False):
     float
         Seconds.
     """
+    from ..clamp import runs
+
+    parts = 1 + runs(model, settings.clamp)
     nb = np.asarray(betas).size
     trees = _tree_seconds(model.n, model.n_edges, nb, settings)
     if settings.width == 1 or nb == 0:
-        return trees
+        return parts * trees
     from ..trw_components import survey
 
     scale, cons = survey(model, settings.width)
     if len(cons) == 1 and cons[0].K == 1 and scale == 1.0:
         trees = 0.0  # the whole graph fits: its ln Z is the bound, no trees join
-    return trees + _component_seconds(model, nb, settings, cons, scale)
+    return parts * (trees + _component_seconds(model, nb, settings, cons, scale))
 
 
 #: Peak bytes of :func:`run` per CSR slot (messages, reverse slots, per-slot couplings and weights, the
