@@ -105,16 +105,16 @@ def test_samples_beyond_those_asked_take_their_mean(decides, monkeypatch):
 
 def test_a_method_without_decisions_is_timed_on_sample_0(monkeypatch):
     calls = []
-    real = methods.get_method("mf")
+    real = methods.get_method("bethe")  # mf and trw decide their construction (--bound-budget)
 
     def cost(model, betas, settings, *, sites):
         calls.append(model)
         return 2.0
 
-    monkeypatch.setitem(methods._discover(), "mf", dataclasses.replace(real, cost=cost))
-    config = make_config("sk", {"n": 10}, beta="1", samples=5, methods=["mf"])
+    monkeypatch.setitem(methods._discover(), "bethe", dataclasses.replace(real, cost=cost))
+    config = make_config("sk", {"n": 10}, beta="1", samples=5, methods=["bethe"])
     est = estimate_time(config)
-    assert est.per_method["mf"] == pytest.approx(10.0) and len(calls) == 1 and "mf" not in est.decisions
+    assert est.per_method["bethe"] == pytest.approx(10.0) and len(calls) == 1 and "bethe" not in est.decisions
 
 
 # ---------------------------------------------------------------------------- the issue's reproducer
@@ -142,12 +142,12 @@ def test_dry_run_names_each_path_its_count_and_sums_their_estimates(path_seconds
     """square L = 18, open, gaussian: the path depends on each sample's values (planar or elimination)."""
     from isingvar.exact.choice import decide, path_name
 
-    args = ["square", "--L", "18", "--boundary", "open", "--disorder", "gaussian", "--samples", "3", "--beta", "0.5,5",
+    args = ["square", "--L", "18", "--boundary", "open", "--disorder", "gaussian", "--samples", "3", "--beta", "0.5,9",
             "--method", "exact"]
     r = runner.invoke(app, ["sweep", *args, "--dry-run", "--json"])
     assert r.exit_code == 0, r.output
     info = json.loads(r.stdout)
-    config = make_config("square", {"L": 18, "boundary": "open", "disorder": "gaussian"}, beta="0.5,5", samples=3,
+    config = make_config("square", {"L": 18, "boundary": "open", "disorder": "gaussian"}, beta="0.5,9", samples=3,
                          methods=["exact"])
     paths = [path_name(decide(make_instance("square", config.params, 0, k), config.beta, sites=True)[0])
              for k in range(3)]

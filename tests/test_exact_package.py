@@ -176,11 +176,11 @@ def _open_lattice(L, J):
 
 
 def test_the_choice_is_a_function_of_the_instance(monkeypatch):
-    # one coupling pattern, two instances: the ferromagnet is planar's at beta = 8; the +-J glass is not (its
-    # range ends at beta = ln(1e5)/2 = 5.8), so elimination takes it.  Asked in any order, each keeps its path.
+    # one coupling pattern, two instances: the ferromagnet is planar's at beta = 12; the +-J glass is not (its
+    # range ends at beta = 20/2 = 10), so elimination takes it.  Asked in any order, each keeps its path.
     ferro = _open_lattice(16, np.ones)
     glass = _open_lattice(16, lambda e: np.where(np.arange(e) % 7 == 0, -1.0, 1.0))
-    betas = np.array([0.5, 8.0])
+    betas = np.array([0.5, 12.0])
     assert planar.applicable(ferro, betas, sites=False) is None
     assert "accurate range" in planar.applicable(glass, betas, sites=False)
 
@@ -197,13 +197,13 @@ def test_the_choice_is_a_function_of_the_instance(monkeypatch):
 
 
 # ---------------------------------------------------------------------------- single == shards merged == resumed
-#: The issue's done-when command at L = 16 (seconds): seed 8 puts sample 0 on elimination (planar's range ends
-#: below beta = 5 on it) and sample 1 on planar, which a choice remembered per coupling pattern gave elimination in
+#: The issue's done-when command at L = 16 (seconds), at beta 0.5 and 8.5: seed 8 puts sample 0 on elimination
+#: (planar's range ends at beta = 8.33 on it) and sample 1 on planar (8.72), which a choice remembered per coupling pattern gave elimination in
 #: a single run and planar in a shard run alone.
 def _config():
     from isingvar.sweep import make_config
 
-    return make_config("square", {"L": 16, "boundary": "open", "disorder": "gaussian"}, beta="0.5,5", samples=2,
+    return make_config("square", {"L": 16, "boundary": "open", "disorder": "gaussian"}, beta="0.5,8.5", samples=2,
                        seed=8, methods=["exact"])
 
 
@@ -211,7 +211,7 @@ RUN_IN_A_PROCESS = textwrap.dedent("""
     import sys
     from isingvar.sweep import make_config, run_sweep
     out, shard, resume = sys.argv[1], sys.argv[2], sys.argv[3] == "resume"
-    config = make_config("square", {"L": 16, "boundary": "open", "disorder": "gaussian"}, beta="0.5,5", samples=2,
+    config = make_config("square", {"L": 16, "boundary": "open", "disorder": "gaussian"}, beta="0.5,8.5", samples=2,
                          seed=8, methods=["exact"])  # as _config()
     run_sweep(config, out, shard=None if shard == "-" else (int(shard), 2), resume=resume)
 """)

@@ -112,12 +112,12 @@ def frustrated_pm(L=3):
 def test_planar_gives_the_betas_in_its_range_and_flags_the_rest(monkeypatch):
     elimination = pytest.importorskip("isingvar.exact.elimination")
     model = frustrated_pm()
-    betas = np.array([0.0, 0.5, 2.0, 5.0, 8.0, 20.0])  # +-J: planar's range is beta <= ln(1e5)/2 = 5.76
+    betas = np.array([0.0, 0.5, 2.0, 5.0, 11.0, 20.0])  # +-J: planar's range is beta <= 20/2 = 10
     assert "accurate range" in planar.applicable(model, betas, sites=False)
     monkeypatch.setattr(choice, "_paths", lambda: [planar])  # enumeration would take this small model
     method.check(model, betas, None, sites=True)  # some betas are covered: not refused
     text = method.describe(model, betas, None, sites=True)
-    assert text.startswith("planar") and "2 of 6 betas beyond every exact path's range (beta = 8, 20)" in text
+    assert text.startswith("planar") and "2 of 6 betas beyond every exact path's range (beta = 11, 20)" in text
     assert method.cost(model, betas, None, sites=True) > 0
 
     values = run_method(model, betas)
@@ -145,10 +145,10 @@ def test_planar_gives_the_betas_in_its_range_and_flags_the_rest(monkeypatch):
 
 def test_a_remembered_path_is_asked_again_about_this_instance(monkeypatch):
     # the choice is remembered per coupling pattern, but planar's range depends on the values: a
-    # ferromagnet of the pattern covers beta = 8, the glass does not (the planar run would refuse it)
+    # ferromagnet of the pattern covers beta = 11, the glass does not (the planar run would refuse it)
     model = frustrated_pm()
     ferro = IsingModel(model.n, model.edge_i, model.edge_j, np.ones(model.n_edges))
-    betas = np.array([0.5, 8.0])
+    betas = np.array([0.5, 11.0])
     monkeypatch.setattr(choice, "_paths", lambda: [planar])
     assert not method.run(ferro, betas, None, None, sites=False)["exact_status"].any()
     values = method.run(model, betas, None, None, sites=False)

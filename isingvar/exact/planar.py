@@ -24,15 +24,19 @@ Middleton, PRE 80, 046708 (2009)).  Steps (docs/methods.md, "Planar zero-field P
    computed once per coupling pattern.  Where no bond is frustrated this is exact to rounding at
    any beta; on a frustrated glass the partial sums of the elimination grow like
    exp(2 beta |J|) of the bonds the ground state must leave unsatisfied, and so does the error
-   (measured: relative error ~1e-15 times the pivot growth max(|p|, 1/|p|)).  So
-   :func:`applicable` refuses betas beyond an estimate of where the growth reaches
-   :data:`GROWTH_LIMIT` (+-J: beta <= 5.7), and :func:`run` checks the actual growth at every beta
-   and gives NaN there (``precision_lost`` in :attr:`ExactResult.status`) rather than a value off by
-   more than ~1e-10.  The growth is not a proof: on large glasses at beta ~ 3 orders disagreed by up
+   (measured: relative error ~1e-15 times the pivot growth max(|p|, 1/|p|)).  So :func:`run` checks
+   the actual growth at every beta against :data:`GROWTH_LIMIT` and does not take a double-precision
+   value beyond it.  The growth is not a proof: on large glasses at beta ~ 3 orders disagreed by up
    to 1e-6 inside the limit, so beyond an estimated growth of :data:`CROSS_CHECK_GROWTH` (+-J:
-   beta > 2.3) each beta is factorised in a second order too and the two must agree (else NaN,
-   ``precision_not_confirmed``).  (With an arbitrary reference
-   state or with partial pivoting, ln Z is lost already at beta ~ 1-3 on a 5 x 5 glass.)
+   beta > 2.3) each beta is factorised in a second order too and the two must agree.  (With an
+   arbitrary reference state or with partial pivoting, ln Z is lost already at beta ~ 1-3 on a 5 x 5
+   glass.)  Where double precision cannot confirm a beta (ln Z, or u, s, c), that beta and the larger
+   ones are eliminated again, pair by pair in double-double (:class:`isingvar.exact.pfaffian.PairedPfaffian`,
+   where M <= :data:`JET_MAX_SIZE`), in two orders that must agree as above; where they do not, the beta
+   is NaN (``precision_not_confirmed``) and the larger ones are not attempted (``precision_lost``).
+   :func:`applicable` refuses only beyond an estimated growth of :data:`EXTENDED_GROWTH_LIMIT` (+-J:
+   beta > 10).  Measured: open 32 x 32 +-J (seed 0) ln Z confirmed to beta = 6 (double: 2.5), u and s
+   to 5, c to 4 (docs/methods.md, "Low temperature").
 
 5. u, s, c.  Each beta's factorisation carries the jets of A(beta + eps) to eps^2
    (:mod:`isingvar.exact.pfaffian`: one SuperLU factorisation of a 3M x 3M real matrix, 6-11 times the
@@ -107,6 +111,9 @@ JET_MAX_SIZE = 6 * 130**2
 #: Seconds of a jet factorisation over a real one (:mod:`isingvar.exact.pfaffian`; measured 6-11 on open
 #: +-J lattices, L = 16..128, 2 cores shared).
 JET_COST = 10.0
+#: Seconds of a double-double jet factorisation (:class:`isingvar.exact.pfaffian.PairedPfaffian`) over a real
+#: SuperLU one (measured 21 at L = 32 and 38 at L = 64 on open +-J lattices, 2 shared cores).
+DD_COST = 30.0
 #: The ground state and the first beta's fill-reducing order, in factorisations, for :func:`estimate_seconds`.
 SETUP_FACTORISATIONS = 3
 #: A factorisation's seconds grow like M^TIME_EXPONENT (measured 1.15-1.35 on open lattices, L = 24..512).
@@ -698,15 +705,18 @@ def work(model: IsingModel, betas, *, sites: bool = False) -> float:
 
 def _seconds(model: IsingModel, betas, seconds: float, size: int) -> float:
     """Factorisations of :func:`run` (one per beta, a second for the betas cross-checked: jet ones, each
-    :data:`JET_COST` real ones, where M ~ 6N <= :data:`JET_MAX_SIZE`; the setup and the second order's
-    own ordering: real ones) x ``seconds`` per real factorisation of a decorated graph of ``size`` scaled
-    as M^:data:`TIME_EXPONENT`."""
+    :data:`JET_COST` real ones, where M ~ 6N <= :data:`JET_MAX_SIZE`; beyond the estimated growth
+    :data:`CROSS_CHECK_GROWTH`, where double precision is expected to fail, two double-double ones of
+    :data:`DD_COST` each instead; the setup and the second order's own ordering: real ones) x ``seconds`` per
+    real factorisation of a decorated graph of ``size`` scaled as M^:data:`TIME_EXPONENT`."""
     b = np.asarray(betas, dtype=np.float64)
     jets = 6.0 * model.n <= JET_MAX_SIZE
-    checked = int(np.count_nonzero(b > _second_order_beta(model, jets)))
+    dd = int(np.count_nonzero(b > _cross_check_beta(model))) if jets else 0
+    checked = int(np.count_nonzero(b > _second_order_beta(model, jets))) - dd
     per_beta = JET_COST if jets else 1.0
-    extra = SETUP_FACTORISATIONS + (1 if checked else 0)
-    return seconds * (6.0 * model.n / size) ** TIME_EXPONENT * (per_beta * (b.size + checked) + extra)
+    extra = SETUP_FACTORISATIONS + (1 if checked or dd else 0)
+    steps = per_beta * (b.size - dd + checked) + 2.0 * DD_COST * dd + extra
+    return seconds * (6.0 * model.n / size) ** TIME_EXPONENT * steps
 
 
 def _cross_check_beta(model: IsingModel, growth: float = CROSS_CHECK_GROWTH) -> float:

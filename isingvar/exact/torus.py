@@ -94,22 +94,21 @@ Chosen over the planar pair-order factorisation of the four K_k (its high-temper
 above) and over a numba Parlett-Reid sparse elimination of our own (SuperLU's supernodal BLAS for the
 O(M^1.5) fronts; the dense part is O(L^3), 4 x 0.06 s at L = 128).
 
-Limits (double precision): every beta on uniform tori; on Gaussian glasses every beta up to the growth
-limit of :func:`applicable` (L = 64, 128: beta ~ 3-4); on +-J glasses, C_k's condition grows like
-exp(4 beta), and betas are confirmed to about 3-4 at L = 32-64 (2.3-3 at L = 128), NaN beyond.  A
-boundary condition far above the lightest class (F_dw: ln(Z_PP / Z_AP) beyond ~ 16, e.g. the ordered
-ferromagnet at beta L >~ 10, or Z_PP of a frustrated torus whose AA model is not) is a small difference
-of the four Pfaffians and is NaN there; both need extended precision (issue 21, point 3).
+Limits: in double precision every beta on uniform tori; on glasses ln Z to beta ~ 3-4 and u, s, c (+-J) to
+beta ~ 1.8-2.6 at L = 32-64.  Where double precision cannot confirm a beta (ln Z, u, s, c or F_dw), that beta
+and the larger ones are redone in double-double (:func:`seam_pfaffians_dd`: the interior eliminated pair by
+pair, each C_k by a double-double Parlett-Reid, the four class sums in double-double; two seam positions
+must agree), where the jets are carried (L <= 100).  Measured: periodic 64 x 64 +-J, 4 samples, 32 betas
+0.2 .. 5: ln Z, u, s, c at every beta (docs/methods.md, "Low temperature").  A class below ~1e-30 of the
+lightest (the odd antiferromagnet at beta L >~ 18) stays out of reach: NaN.
 
 Exactly: ln Z and f of the periodic model (``PP``); u, s and c (step 5); the domain-wall free energy
 F_dw = F_AP - F_PP = -(ln Z_AP - ln Z_PP) / beta (total, not per spin; AP = antiperiodic along the
 first axis; NaN at beta = 0 and where its bound passes :data:`DW_ATOL`: the error of ln K_II cancels in
-it); m = 0 by the h = 0 symmetry; E0 and a ground state where the reference is one of the periodic model
-and certainly minimal (+-J, or no frustration), else NaN.  <m^2>, <|m|> and chi: NaN (as on the planar
-path).
-
-Extensions (issue 21, point 3): extended precision would redo the dense step (and T) in double-double or
-MPFR where the bounds of step 4 fail, and would carry u, s, c of +-J glasses to low temperature.
+it); m = 0 by the h = 0 symmetry; E0 where certain (:func:`_periodic_ground_energy`: the reference's energy
+where it is a state of the periodic model; for +-J also where a confirmed <E> lies within 2|J| of the
+lightest class's) and a ground state where the reference is one, else NaN.  <m^2>, <|m|> and chi: NaN (as
+on the planar path).
 
 Over 600 lines, a third of them docstrings: the map, the Schur step, its error bounds and the seam
 positions that confirm it share the structure's layout (the seam strip, the bordered matrix's order),
@@ -1116,8 +1115,9 @@ def _sweep(model: IsingModel, betas, progress, order: int):
                 found, tries, moments, growths, accepted, bound = _positions(
                     seam_pfaffians, s, beta, jg, shifts, step_order, needed, h_ref, cls, e_ref, certain, derivative_from,
                     check)
-                # double precision could not confirm ln Z, or u, s, c: this beta and the larger ones in double-double
-                extended = dd and (found is None or bool(step_order) and np.isnan(
+                # double precision could not confirm ln Z, u, s, c or F_dw: this beta and the larger ones in
+                # double-double
+                extended = dd and (found is None or found[1][0] + found[1][1] > DW_ATOL or bool(step_order) and np.isnan(
                     _confirmed_moments(moments, growths, accepted, beta > derivative_from)).any())
             if extended:
                 found, tries, moments, growths, accepted, bound = _positions(
@@ -1137,8 +1137,8 @@ def _sweep(model: IsingModel, betas, progress, order: int):
                 status[i] = PRECISION_NOT_CONFIRMED if any(_passes(t) for t in tries) else PRECISION_LOST
             if progress:
                 progress(done + 1, nb)
-    certain = h_ref == 0 and certain
-    return lnz, err, common, status, s0, (e_ref if certain else float("nan")), thermo
+    lightest = e_ref if certain else float("nan")  # the least energy over the four classes, where certain
+    return lnz, err, common, status, s0, (lightest if h_ref == 0 else float("nan")), thermo, lightest
 
 
 def _positions(pfaffians, s, beta, jg, shifts, order, needed, h_ref, cls, e_ref, certain, derivative_from, check):
@@ -1298,16 +1298,34 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     reason = applicable(model, b, sites=sites)
     if reason is not None:
         raise ValueError(f"the torus path does not apply: {reason}")
-    lnz4, err4, _, status, s0, e0, thermo = _sweep(model, b, progress, _jet_order(model))
+    lnz4, err4, _, status, s0, e0, thermo, lightest = _sweep(model, b, progress, _jet_order(model))
+    ground_state = s0 if np.isfinite(e0) else None
+    if np.isnan(e0):
+        e0 = _periodic_ground_energy(model, lightest, thermo[:, 0])
     lnz = lnz4[:, 0]
     with np.errstate(divide="ignore", invalid="ignore"):
         f_dw = np.where((b > 0) & (status == 0) & (err4[:, 0] + err4[:, 1] <= DW_ATOL),
                         -(lnz4[:, 1] - lnz) / b, np.nan)
     r = ExactResult.from_moments(
         b, model.n, path=PATH_NAME, lnZ=lnz, mean_e=thermo[:, 0], entropy=thermo[:, 1], var_e=thermo[:, 2],
-        symmetric=True, status=status, e0=e0, ground_state=s0 if np.isfinite(e0) else None,
+        symmetric=True, status=status, e0=e0, ground_state=ground_state,
         sites=np.zeros((b.size, model.n)) if sites else None)
     return replace(r, f_dw=f_dw)
+
+
+def _periodic_ground_energy(model: IsingModel, lightest: float, mean_e: np.ndarray) -> float:
+    """E0 of the periodic model where the lightest class is another (or tied with it): certain for +-J couplings.
+
+    With every nonzero |J| equal to J0 every state of every class has E = -sum_b J_b s_i s_j on the lattice
+    E* + 2 J0 Z (each bond gives +-J0), E* = ``lightest`` the least over the four classes (certain: PyMatching's
+    integer weights).  E* <= E0 <= <E>(beta) at any beta, so where a confirmed <E> (``mean_e``, float64 (nb,),
+    totals, NaN where not computed) lies below E* + 2 J0, E0 = E*.  Else NaN.
+    """
+    mags = np.abs(model.couplings[model.couplings != 0])
+    if not np.isfinite(lightest) or mags.size == 0 or not np.all(mags == mags[0]):
+        return float("nan")
+    below = np.nanmin(mean_e, initial=np.inf) - lightest
+    return lightest if below < 2.0 * mags[0] * (1.0 - 1e-9) else float("nan")
 
 
 def _jet_order(model: IsingModel) -> int:
