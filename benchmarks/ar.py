@@ -3,10 +3,24 @@
     python benchmarks/ar.py sk20      # SK N=20, 8 samples, beta 0.5,1,2,3: mean relative f error, ar vs mf
     python benchmarks/ar.py square    # 2D +-J glass L=16 open (exact by elimination): IS within 3 SE, f error
     python benchmarks/ar.py sk100     # SK N=100, 32 betas 0.1..2, default settings, one instance: seconds
+    python benchmarks/ar.py lattice   # issue 23's table: 16x16 ferromagnetic torus at 0.3, 0.4407 and the
+                                      # open 16x16 +-J seed 7 at 0.5, 1, 2 against the exact 2D paths
+    python benchmarks/ar.py cost      # the cost model against the CPU seconds of short runs
 
 Targets (issue 13): sk20 mf error / ar error >= 10 at every beta; square at beta = 1 |lnZ_ar_is - lnZ|
 <= 3 SE and |f_ar_upper - f| <= 1e-3 per spin; sk100 <= 300 s on 2 cores.  Default ar settings
-unless ``--steps`` etc. are given.
+unless ``--steps`` etc. are given.  Issue 23 (lattice): ELBO relative error <= 5e-4 and ESS >= 5,000 on
+the torus; ESS >= 1,000, IS within 3 SE and ELBO f error <= 2e-3 per spin on the glass.
+
+``lattice`` at the defaults (2,000 steps, lr 0.01 cosine to 3e-4, stop at ESS 0.9), EPYC, load ~5,
+2026-12-07 (docs/performance.md, "Autoregressive"):
+
+    instance            beta   ELBO rel.err  ELBO f err/spin   ESS      IS err/SE   status   steps   CPU s
+    16x16 ferro torus  0.3000      2.10e-04         5.54e-04     9068        2.10        0     650     27.0
+    16x16 ferro torus  0.4407      4.02e-04         8.51e-04     5712        0.43        1    1450     73.4
+    16x16 open +-J s7  0.5000      1.77e-04         3.25e-04     9258       -1.16        0     600     23.7
+    16x16 open +-J s7  1.0000      7.89e-04         1.15e-03     5338       -1.68        0    1750     70.7
+    16x16 open +-J s7  2.0000      1.12e-03         1.54e-03       80       -0.54        1    1950     68.9
 """
 
 import argparse
@@ -18,14 +32,73 @@ from isingvar.exact.enumeration import exact_enumeration
 from isingvar.families import make_instance, resolve_params
 from isingvar.methods import get_method, make_settings
 from isingvar.methods.exact import PATH_CODES
+from isingvar.model import IsingModel
 
 AR = get_method("ar")
 MF = get_method("mf")
 EXACT = get_method("exact")
 
 
+OPTIONS = (("steps", int), ("batch", int), ("lr", float), ("depth", int), ("hidden", int), ("samples", int),
+           ("arch", str), ("hops", int), ("checkpoint", int), ("stop_ess", float), ("decay", float))
+
+
 def settings(args):
-    return make_settings(AR, {k: getattr(args, k) for k in ("steps", "batch", "lr", "depth", "hidden", "samples")})
+    return make_settings(AR, {k: getattr(args, k) for k, _ in OPTIONS})
+
+
+def _timed_run(m, betas, s, rng):
+    """AR.run with the CPU seconds of each beta (from the progress calls: steps + 1 units per beta)."""
+    order = np.argsort(betas, kind="stable")
+    marks, done = [], [0.0]
+
+    def progress(k):
+        done[0] += k
+        if done[0] >= (len(marks) + 1) * (s.steps + 1) - 1e-9:
+            marks.append(time.process_time())
+
+    t0 = time.process_time()
+    r = AR.run(m, betas, s, rng, sites=False, progress=progress)
+    seconds = np.empty(betas.size)
+    seconds[order] = np.diff([t0, *marks])
+    return r, seconds
+
+
+def lattice(args):
+    s = settings(args)
+    print(f"{s}")
+    print(" instance            beta   ELBO rel.err  ELBO f err/spin   ESS      IS err/SE   status   steps   CPU s")
+    cases = (("16x16 ferro torus", {"L": 16, "boundary": "periodic", "disorder": "none"}, 0, [0.3, 0.4407]),
+             ("16x16 open +-J s7", {"L": 16, "boundary": "open", "disorder": "pm"}, 7, [0.5, 1.0, 2.0]))
+    for name, params, seed, betas in cases:
+        betas = np.array(betas)
+        m = make_instance("square", resolve_params("square", params), seed, 0)
+        lnz = EXACT.run(m, betas, EXACT.settings(), np.random.default_rng(0), sites=False)["lnZ_exact"]
+        r, sec = _timed_run(m, betas, s, np.random.default_rng(0))
+        for k, b in enumerate(betas):
+            gap = lnz[k] - r["lnZ_ar_elbo"][k]
+            z = (r["lnZ_ar_is"][k] - lnz[k]) / r["lnZ_ar_is_se"][k]  # not screened here: ar_status says
+            print(f" {name}  {b:6.4f}   {gap / abs(lnz[k]):11.2e}   {gap / (b * m.n):14.2e}   {r['ar_ess'][k]:6.0f}   "
+                  f"{z:9.2f}   {r['ar_status'][k]:6d}   {r['ar_steps'][k]:5d}   {sec[k]:6.1f}", flush=True)
+
+
+def cost(args):
+    s = settings(args)
+    for fam, params, h in (("square", {"L": 16, "boundary": "open", "disorder": "pm"}, 0.0),
+                           ("square", {"L": 16, "boundary": "open", "disorder": "pm"}, 0.2),
+                           ("sk", {"n": 20}, 0.0), ("sk", {"n": 100}, 0.0),
+                           ("cubic", {"L": 6, "boundary": "periodic", "disorder": "pm"}, 0.0)):
+        m = make_instance(fam, resolve_params(fam, params), 0, 0)
+        if h:
+            m = IsingModel(m.n, m.edge_i, m.edge_j, m.couplings, np.full(m.n, h))
+        betas = np.array([0.5, 1.0])
+        ss = make_settings(AR, {**{k: getattr(s, k) for k, _ in OPTIONS}, "stop_ess": 0.0})  # the full budget
+        AR.run(m, betas[:1], make_settings(AR, {"steps": 1, "samples": 2}), np.random.default_rng(0), sites=False)
+        t = time.process_time()
+        AR.run(m, betas, ss, np.random.default_rng(0), sites=False)
+        dt = time.process_time() - t
+        est = AR.cost(m, betas, ss, sites=False)
+        print(f"{fam} {params} h={h}: CPU {dt:.2f} s, cost model {est:.2f} s (ratio {est / dt:.2f})", flush=True)
 
 
 def sk20(args):
@@ -93,13 +166,12 @@ def sk100(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["sk20", "square", "sk100"])
+    ap.add_argument("what", choices=["sk20", "square", "sk100", "lattice", "cost"])
     ap.add_argument("--L", type=int, default=16, help="side of the square glass (exact by a structured path)")
-    for name, kind in (("steps", int), ("batch", int), ("lr", float), ("depth", int), ("hidden", int),
-                       ("samples", int)):
-        ap.add_argument(f"--{name}", type=kind)
+    for name, kind in OPTIONS:
+        ap.add_argument(f"--{name.replace('_', '-')}", type=kind)
     args = ap.parse_args()
-    {"sk20": sk20, "square": square, "sk100": sk100}[args.what](args)
+    {"sk20": sk20, "square": square, "sk100": sk100, "lattice": lattice, "cost": cost}[args.what](args)
 
 
 if __name__ == "__main__":

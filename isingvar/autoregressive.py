@@ -6,8 +6,9 @@ The trial distribution q(s) = prod_i q(s_i | s_<i) over the spins in the model's
     beta F~[q] = <beta E + ln q>_q = beta F + D_KL(q || P) >= beta F,   i.e.  ln Z >= S[q] - beta <E>_q.
 
 Training minimises beta F~ over the network's parameters with the score-function gradient and the
-batch-mean baseline, E_q[(beta E + ln q - b) grad ln q] (VAN eq. 5), by Adam, a fixed number of steps
-per beta, the betas in ascending order, each warm-started from the previous one.  Every random draw
+batch-mean baseline, E_q[(beta E + ln q - b) grad ln q] (VAN eq. 5), by Adam with a cosine-decayed
+learning rate, up to a step budget per beta (:func:`train`: best checkpoint, a stopping rule on the
+effective sample size), the betas in ascending order, each warm-started from the previous one.  Every random draw
 comes from the caller's numpy Generator, so a seed fixes every number.
 
 Reported per beta (:func:`evaluate`, :func:`exact_lower_bound`):
@@ -78,6 +79,7 @@ class Network:
         L = depth - 1 if n >= 2 and hidden > 0 else 0
         H = hidden if L > 0 else 0
         self.n, self.layers, self.hidden = n, L, H
+        self.uniforms = n  # per sample, for forward
         self.deg = degrees(n, H) if H else np.zeros(0, dtype=np.int64)
         self.cnt = np.searchsorted(self.deg, np.arange(n), side="right").astype(np.int64)
         shapes = {"b": (n,), "W": (n, n), "U": (H, n), "C": (L, H), "Uh": (max(L - 1, 0), H, H), "V": (n, H)}
@@ -123,6 +125,21 @@ class Network:
         """
         v = self.params if flat is None else self._views(flat)
         return v["b"], v["W"], v["U"], v["C"], v["Uh"], v["V"]
+
+    def set_mean_field(self, m):
+        """q = the product distribution prod_i (1 + m_i s_i)/2: b = :func:`mean_field_biases` (m), W = V = 0.
+
+        The hidden weights are kept (with V = 0 they do not reach q, and they are not all zero, so that
+        their gradients are not either once V moves).
+
+        Parameters
+        ----------
+        m : array_like of float, shape (N,)
+            Magnetisations in [-1, 1].
+        """
+        self.params["b"][:] = mean_field_biases(m)
+        self.params["W"][:] = 0.0
+        self.params["V"][:] = 0.0
 
     def forward(self, s, u=None):
         """ln q of the configurations s, or, with uniforms u, fresh samples written into s.
@@ -178,6 +195,393 @@ class Network:
                     *self.arrays(g))
         g *= self.mask
         return g
+
+
+#: Largest |b_i| of the mean-field initialisation: a saturated m_i = +-1 (tanh rounds to 1 at large
+#: beta g_i) would need an infinite bias; at 30, q(s_i = -m_i) = e^-30 ~ 1e-13, so the ELBO differs from the
+#: mean-field bound by ~3e-12 nats per such spin, and the gradient of that bias does not vanish to rounding.
+MF_BIAS_MAX = 30.0
+
+
+def spin_order(model) -> np.ndarray:
+    """The order in which q places the spins: site order[t] is the t-th spin of q (docs/methods.md, "ar").
+
+    - the square lattice (open, or periodic with L >= 3; recognised from its bonds by the exact planar
+      and torus paths' own tests): the snake order, rows top to bottom, every other row right to left,
+      so that consecutive spins are always lattice neighbours;
+    - any other graph: reverse Cuthill-McKee (scipy.sparse.csgraph), a bandwidth-reducing order, so that
+      the spins coupled to spin i that are already placed are among the last few placed; the model's own
+      order where its bandwidth is no larger (a chain keeps its natural order, in which an open chain's
+      Boltzmann distribution is itself two-body autoregressive).
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+
+    Returns
+    -------
+    ndarray of int64, shape (N,)
+        A permutation of the sites.
+    """
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+    from .exact.planar import _square_side
+    from .exact.torus import _torus_side
+
+    n = model.n
+    L = _square_side(model) or _torus_side(model)
+    if L:
+        grid = np.arange(n, dtype=np.int64).reshape(L, L)
+        grid[1::2] = grid[1::2, ::-1]
+        return grid.ravel()
+    identity = np.arange(n, dtype=np.int64)
+    if model.n_edges == 0:
+        return identity
+    indptr, indices, _ = model.csr_pattern
+    graph = csr_matrix((np.ones(indices.size), indices, indptr), shape=(n, n))
+    rcm = np.asarray(reverse_cuthill_mckee(graph, symmetric_mode=True), dtype=np.int64)
+    return rcm if _bandwidth(model, rcm) < _bandwidth(model, identity) else identity
+
+
+def _bandwidth(model, order):
+    """max |pos(i) - pos(j)| over the bonds, with pos the inverse of ``order``."""
+    pos = np.empty_like(order)
+    pos[order] = np.arange(order.size)
+    return int(np.abs(pos[model.edge_i] - pos[model.edge_j]).max(initial=0))
+
+
+def reorder(model, order):
+    """``model`` with its sites renumbered: new site t is old site ``order[t]`` (same couplings, fields).
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    order : ndarray of int64, shape (N,)
+        A permutation of the sites (:func:`spin_order`).
+
+    Returns
+    -------
+    IsingModel
+        The renumbered model: every energy, ln Z and total magnetisation is unchanged.
+    """
+    from .model import IsingModel
+
+    pos = np.empty_like(order)
+    pos[order] = np.arange(order.size)
+    i, j = pos[model.edge_i], pos[model.edge_j]
+    return IsingModel(model.n, np.minimum(i, j), np.maximum(i, j), model.couplings, model.fields[order])
+
+
+def allowed_pairs(model, hops: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs (i, j), j < i, of spins at most ``hops`` bonds apart, as CSR rows i (in the model's order).
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance, in the order of q (:func:`reorder`).
+    hops : int
+        Largest graph distance of a pair (>= 1).
+
+    Returns
+    -------
+    rowptr : ndarray of int64, shape (N + 1,)
+        Row starts.
+    cols : ndarray of int64, shape (P,)
+        The earlier spins j of each row, ascending.
+    """
+    from scipy.sparse import tril
+
+    low = tril(_reach(model, hops), k=-1, format="csr")
+    low.sort_indices()
+    return low.indptr.astype(np.int64), low.indices.astype(np.int64)
+
+
+def _reach(model, hops, limit=None):
+    """The pattern (CSR, 1.0 entries, diagonal included) of the pairs at most ``hops`` bonds apart; None
+    once it holds more than ``limit`` entries (the product is then not built any further)."""
+    from scipy.sparse import csr_matrix, identity
+
+    n = model.n
+    indptr, indices, _ = model.csr_pattern
+    adj = csr_matrix((np.ones(indices.size), indices, indptr), shape=(n, n)) + identity(n, format="csr")
+    reach = adj
+    for _ in range(hops - 1):
+        if limit is not None and reach.nnz > limit:
+            return None
+        reach = reach @ adj
+        reach.data[:] = 1.0  # only the pattern matters; keeps the entries small
+    return None if limit is not None and reach.nnz > limit else reach
+
+
+def pair_count(model, hops: int) -> int:
+    """Number P of pairs of :func:`allowed_pairs` (the pair weights of :class:`SparseNetwork`), for cost models.
+
+    Exact while the pairs within ``hops`` bonds are at most a quarter of all N^2 (their pattern is built
+    by sparse products, as :func:`allowed_pairs` does); above that, the bound N(N-1)/2, which a dense
+    graph (SK) reaches at one hop, is returned without building anything of size N^2.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance (any order: P does not depend on it).
+    hops : int
+        Largest graph distance of a pair (>= 1).
+
+    Returns
+    -------
+    int
+        P, or N(N-1)/2 where the pattern would be dense.
+    """
+    n = model.n
+    everything = n * (n - 1) // 2
+    if 2 * model.n_edges >= n * n / 4:
+        return everything if hops >= 2 else int(model.n_edges)
+    reach = _reach(model, hops, limit=n * n / 4)
+    return everything if reach is None else (int(reach.nnz) - n) // 2
+
+
+class SparseNetwork:
+    """The sparse two-body q: a_i = b_i + sum_{j in P(i)} W_ij s_j, P(i) the earlier spins within ``hops``.
+
+    Biazzo, Wu & Carleo, "Sparse autoregressive neural networks for classical spin systems"
+    (cqsl/sparse-twobody-arnn): the conditional of spin i sees the spins already placed only through
+    the couplings' neighbourhood.  Parameters: b (N,) then the pair weights w (P,) in one flat vector
+    (``theta``), every entry free (``mask`` all ones).  The initial q is uniform;
+    :meth:`set_mean_field` makes it the mean-field product distribution.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance in the order of q (:func:`reorder`).
+    hops : int, default 2
+        Largest graph distance of a pair (>= 1).
+    """
+
+    def __init__(self, model, hops: int = 2):
+        self.n = self.uniforms = model.n
+        self.rowptr, self.cols = allowed_pairs(model, hops)
+        self.theta = np.zeros(self.n + self.cols.size)
+        self.mask = np.ones_like(self.theta)
+
+    def split(self, flat=None):
+        """(b, w) views of ``flat`` (default the parameters).
+
+        Parameters
+        ----------
+        flat : ndarray of float64, shaped like ``theta``, optional
+            A flat parameter vector; None: the network's own ``theta``.
+
+        Returns
+        -------
+        tuple of ndarray
+            b (N,) and w (P,), views of ``flat``.
+        """
+        flat = self.theta if flat is None else flat
+        return flat[:self.n], flat[self.n:]
+
+    def set_mean_field(self, m):
+        """q = the product distribution prod_i (1 + m_i s_i)/2: w = 0, b = :func:`mean_field_biases` (m).
+
+        Parameters
+        ----------
+        m : array_like of float, shape (N,)
+            Magnetisations in [-1, 1], in the order of q.
+        """
+        b, w = self.split()
+        b[:] = mean_field_biases(m)
+        w[:] = 0.0
+
+    def forward(self, s, u=None):
+        """ln q of the configurations s, or, with uniforms u, fresh samples written into s.
+
+        Parameters
+        ----------
+        s : ndarray of float64, shape (B, N)
+            Configurations of +-1: read, or overwritten with the samples when ``u`` is given.
+        u : ndarray of float64, shape (B, N), optional
+            Uniforms in [0, 1) that drive the sampling; None: evaluate ``s`` as given.
+
+        Returns
+        -------
+        lnq : ndarray of float64, shape (B,)
+            ln q(s_r) (nats).
+        a : ndarray of float64, shape (B, N)
+            The logits a_i(s_<i), for :meth:`gradient`.
+        h : ndarray of float64, shape (B, 0, 0)
+            Empty (no hidden layer; the interface of :class:`Network`).
+        """
+        from .kernels import ar
+
+        B = s.shape[0]
+        lnq, a = np.empty(B), np.empty((B, self.n))
+        b, w = self.split()
+        ar.sparse_forward(b, self.rowptr, self.cols, w, s, s if u is None else u, u is not None, lnq, a)
+        return lnq, a, np.zeros((B, 0, 0))
+
+    def gradient(self, s, a, h, coef):
+        """Gradient (flat, like ``theta``) of sum_r coef[r] ln q(s_r); (s, a, h) from :meth:`forward`.
+
+        Parameters
+        ----------
+        s : ndarray of float64, shape (B, N)
+            The configurations (+-1).
+        a : ndarray of float64, shape (B, N)
+            Their logits, from :meth:`forward`.
+        h : ndarray
+            Unused (the interface of :class:`Network`).
+        coef : array_like of float, shape (B,)
+            Weight of each row's ln q.
+
+        Returns
+        -------
+        ndarray of float64, shaped like ``theta``
+            The gradient.
+        """
+        from .kernels import ar
+
+        g = np.zeros_like(self.theta)
+        ar.sparse_backward(self.rowptr, self.cols, s, a, np.ascontiguousarray(coef, dtype=np.float64), *self.split(g))
+        return g
+
+    def dense(self):
+        """The same q as a depth-1 :class:`Network` (W dense, zero off the allowed pairs): for the exact sums.
+
+        Returns
+        -------
+        Network
+            A depth-1 network with q's b and W.
+        """
+        net = Network(self.n, 1, 0)
+        b, w = self.split()
+        net.params["b"][:] = b
+        rows = np.repeat(np.arange(self.n), np.diff(self.rowptr))
+        net.params["W"][rows, self.cols] = w
+        return net
+
+
+def mean_field_biases(m) -> np.ndarray:
+    """The biases of the product q(s) = prod_i (1 + m_i s_i)/2: b_i = 2 artanh(m_i) = ln((1 + m_i)/(1 - m_i)).
+
+    q(s_i = +1) = sigmoid(b_i) = (1 + m_i)/2.  Clipped to |b_i| <= :data:`MF_BIAS_MAX` (a saturated m_i = +-1).
+
+    Parameters
+    ----------
+    m : array_like of float, shape (N,)
+        Magnetisations in [-1, 1].
+
+    Returns
+    -------
+    ndarray of float64, shape (N,)
+        The biases.
+    """
+    m = np.asarray(m, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return np.clip(np.log1p(m) - np.log1p(-m), -MF_BIAS_MAX, MF_BIAS_MAX)
+
+
+class Symmetrised:
+    """q_sym(s) = (q(s) + q(-s))/2 of a network q: for a model without fields, whose P(s) = P(-s).
+
+    Every state and its mirror image get the same probability, so a q trained in one of the two
+    ordered phases (a magnetised mean-field start, or a glass's frozen state) still covers the other,
+    whose mass its importance weights would otherwise miss: ln 2 at low temperature (VAN's Z2
+    symmetrisation, Wu, Wang & Zhang, PRL 122, 080602 (2019)).  For such a P, D_KL is convex in q and
+    the same for q and its mirror image, so D_KL(q_sym || P) <= D_KL(q || P): it never lowers the bound.
+    Sampling: a sample of q, flipped as a whole where the extra uniform u[:, N] < 1/2.
+
+    Parameters
+    ----------
+    net : Network or SparseNetwork
+        The network q (its parameters are the ones trained).
+    """
+
+    def __init__(self, net):
+        self.net = net
+        self.n = net.n
+        self.uniforms = net.n + 1
+        self.theta, self.mask = net.theta, net.mask
+
+    def set_mean_field(self, m):
+        """q = the product distribution of the magnetisations ``m``, q_sym its symmetrisation.
+
+        Parameters
+        ----------
+        m : array_like of float, shape (N,)
+            Magnetisations in [-1, 1].
+        """
+        self.net.set_mean_field(m)
+
+    def forward(self, s, u=None):
+        """ln q_sym of the configurations s, or, with uniforms u, fresh samples of q_sym written into s.
+
+        Parameters
+        ----------
+        s : ndarray of float64, shape (B, N)
+            Configurations of +-1: read, or overwritten with the samples when ``u`` is given.
+        u : ndarray of float64, shape (B, N + 1), optional
+            Uniforms in [0, 1): the first N drive q's sampling, the last the flip; None: evaluate ``s``.
+
+        Returns
+        -------
+        lnq : ndarray of float64, shape (B,)
+            ln q_sym(s_r) = ln((q(s_r) + q(-s_r))/2) (nats).
+        a : ndarray of float64, shape (2, B, N)
+            q's logits at s and at -s, for :meth:`gradient`.
+        h : tuple
+            q's hidden activations at s and at -s, and rho = q(s)/(q(s) + q(-s)) float64 (B,).
+        """
+        if u is not None:
+            self.net.forward(s, np.ascontiguousarray(u[:, :self.n]))
+            s[u[:, self.n] < 0.5] *= -1.0
+        lnq1, a1, h1 = self.net.forward(s)
+        lnq2, a2, h2 = self.net.forward(-s)
+        both = np.logaddexp(lnq1, lnq2)
+        rho = np.exp(lnq1 - both)  # q(s)/(q(s) + q(-s)) without overflow where q(-s) << q(s)
+        return both - math.log(2.0), np.stack([a1, a2]), (h1, h2, rho)
+
+    def gradient(self, s, a, h, coef):
+        """Gradient (flat, like ``theta``) of sum_r coef[r] ln q_sym(s_r): rho grad ln q(s) + (1 - rho) grad ln q(-s).
+
+        Parameters
+        ----------
+        s : ndarray of float64, shape (B, N)
+            The configurations (+-1).
+        a : ndarray of float64, shape (2, B, N)
+            From :meth:`forward`.
+        h : tuple
+            From :meth:`forward`.
+        coef : array_like of float, shape (B,)
+            Weight of each row's ln q_sym.
+
+        Returns
+        -------
+        ndarray of float64, shaped like ``theta``
+            The gradient.
+        """
+        h1, h2, rho = h
+        coef = np.asarray(coef, dtype=np.float64)
+        return self.net.gradient(s, a[0], h1, coef * rho) + self.net.gradient(-s, a[1], h2, coef * (1.0 - rho))
+
+
+#: States per block of the enumeration of a symmetrised q (:func:`exact_lower_bound`).
+ENUM_BLOCK = 1 << 14
+
+
+def _symmetrised_exact(net, model):
+    """(sum q_sym, <E>_q_sym, <ln q_sym>_q_sym) by blocks of all 2^N states (compensated by math.fsum)."""
+    sq, se, sl = [], [], []
+    energy = energy_function(model)
+    for start in range(0, 1 << net.n, ENUM_BLOCK):
+        S = all_states(net.n, start, min(start + ENUM_BLOCK, 1 << net.n))
+        lnq = net.forward(S)[0]
+        q = np.exp(lnq)
+        sq.append(q.sum())
+        se.append(q @ energy(S))
+        sl.append(q @ lnq)
+    return math.fsum(sq), math.fsum(se), math.fsum(sl)
 
 
 def all_states(n: int, start: int = 0, stop: int | None = None) -> np.ndarray:
@@ -305,22 +709,97 @@ def energies(model, s) -> np.ndarray:
     return energy_function(model)(s)
 
 
-def train(net: Network, trainer: Trainer, model, beta: float, steps: int, batch: int, rng, check=None,
-          progress=None) -> float:
-    """``steps`` Adam steps on beta F~[q] with batches of ``batch`` samples.
+#: Standard errors subtracted from a held-out ELBO estimate to score a checkpoint (:func:`train`): of two
+#: q with equal ELBO the one with less spread of ln w (the better importance sampler) wins, and a lucky
+#: estimate of a noisy q rarely beats a well-trained one.
+SCORE_SE = 2.0
+
+
+def heldout_score(net, energy, beta: float, samples: int, rng) -> tuple[float, float]:
+    """Score of q and its effective sample size fraction, from ``samples`` fresh samples of q.
 
     Parameters
     ----------
-    net : Network
+    net : Network or SparseNetwork
+        The network (q).
+    energy : callable
+        s float64 (B, N) -> E float64 (B,) (:func:`energy_function`).
+    beta : float
+        Inverse temperature.
+    samples : int
+        Number M of fresh samples (>= 2).
+    rng : numpy.random.Generator
+        Source of the samples.
+
+    Returns
+    -------
+    score : float
+        mean - :data:`SCORE_SE` x SE of -beta E - ln q (nats): a lower confidence value of the ELBO.
+    ess : float
+        (sum w)^2 / (M sum w^2) of the raw weights w = e^{-beta E}/q, in [1/M, 1]: the effective
+        sample size as a fraction of M (Kong's, as in Nicoli et al., PRE 101, 023304 (2020)).
+    """
+    s = np.empty((samples, net.n))
+    lnq = net.forward(s, rng.random((samples, net.uniforms)))[0]
+    x = -beta * energy(s) - lnq
+    w = np.exp(x - x.max())
+    return float(x.mean() - SCORE_SE * x.std(ddof=1) / math.sqrt(samples)), float(w.sum()**2 / (samples * (w @ w)))
+
+
+def learning_rate(lr: float, decay: float, step: int, steps: int) -> float:
+    """The learning rate of step ``step`` (0-based) of ``steps``: cosine from ``lr`` down to ``decay`` x ``lr``.
+
+    lr_t = lr (decay + (1 - decay)(1 + cos(pi t / steps))/2) (Loshchilov & Hutter, ICLR 2017, without
+    restarts within a beta; each beta of the grid starts again from ``lr``).
+
+    Parameters
+    ----------
+    lr : float
+        Initial learning rate.
+    decay : float
+        Final rate as a fraction of ``lr`` (1: constant).
+    step : int
+        Index of the step.
+    steps : int
+        The beta's step budget.
+
+    Returns
+    -------
+    float
+        The learning rate.
+    """
+    if decay == 1.0 or steps <= 0:
+        return lr
+    return lr * (decay + (1.0 - decay) * 0.5 * (1.0 + math.cos(math.pi * step / steps)))
+
+
+def train(net, trainer: Trainer, model, beta: float, steps: int, batch: int, rng, check=None,
+          progress=None, every: int = 0, holdout: int = 0, start_score: float = -math.inf, *,
+          stop_ess: float = 0.0, decay: float = 1.0, ramp: int = 0, start_theta=None) -> tuple[float, int, int]:
+    """Up to ``steps`` Adam steps on beta F~[q] with batches of ``batch`` samples, keeping the best checkpoint.
+
+    With ``every`` > 0, q is scored (:func:`heldout_score`, ``holdout`` fresh samples) after every
+    ``every`` steps and after the last; the parameters with the highest score, the starting ones
+    (``start_score``) included, are the ones left in ``net``: more steps never leave a q that scored
+    worse than one already seen (a learning rate too large for the late steps cannot undo the early ones).
+    With ``stop_ess`` > 0, training stops at the first checkpoint whose effective sample size is at
+    least ``stop_ess`` of its samples (an easy beta ends early; the estimates keep their own diagnostics).
+    The learning rate follows :func:`learning_rate` over the ``steps`` (``decay`` 1: constant).  With
+    ``ramp`` > 0 the first ``ramp`` steps anneal: step t trains at beta min(1, (t + 1)/ramp) (VAN's
+    annealing from beta = 0, where a uniform q is exact); the checkpoints always score q at ``beta``.
+
+    Parameters
+    ----------
+    net : Network or SparseNetwork
         The network trained, in place.
     trainer : Trainer
-        Adam state of ``net``, updated in place.
+        Adam state of ``net``, updated in place (its ``lr`` is the initial rate, restored on return).
     model : IsingModel
         The model whose free energy is bounded.
     beta : float
         Inverse temperature.
     steps : int
-        Number of Adam steps.
+        Most Adam steps.
     batch : int
         Samples per step.
     rng : numpy.random.Generator
@@ -328,42 +807,81 @@ def train(net: Network, trainer: Trainer, model, beta: float, steps: int, batch:
     check : callable() or None
         Called between steps (the interrupt point).
     progress : callable(k) or None
-        Called with k (float) after every k steps.
+        Called with k (float) after every k steps; ``steps`` units in all, whenever training stops.
+    every : int, default 0
+        Steps between checkpoints; 0: none (the last parameters are kept).
+    holdout : int, default 0
+        Fresh samples per checkpoint score (>= 2 when ``every`` > 0).
+    start_score : float, default -inf
+        Score of the starting parameters (-inf: any checkpoint replaces them).
+    stop_ess : float, default 0
+        Effective sample size fraction in (0, 1] at which a checkpoint ends training; 0: never.
+    decay : float, default 1
+        Final learning rate as a fraction of the initial one (cosine schedule).
+    ramp : int, default 0
+        Steps of the annealing from beta = 0 (0: none).
+    start_theta : ndarray of float64, shaped like ``theta``, optional
+        The parameters that ``start_score`` belongs to, where training starts from others; None: ``net``'s.
 
     Returns
     -------
-    float
-        The last batch's mean of beta E + ln q (an estimate of beta F~, nats); NaN when ``steps`` is 0.
+    loss : float
+        The last batch's mean of beta E + ln q (an estimate of beta F~, nats); NaN when no step was taken.
+    best_step : int
+        Steps taken by the parameters left in ``net`` (the steps taken without checkpoints).
+    taken : int
+        Steps taken.
     """
     n = net.n
     s = np.empty((batch, n))
     loss = math.nan
     done = 0
     energy = energy_function(model)
-    for step in range(steps):
-        u = rng.random((batch, n))
-        lnq, a, h = net.forward(s, u)
-        x = beta * energy(s) + lnq
-        loss = float(x.mean())
-        # the baseline b = batch mean: unbiased up to O(1/B), and zero variance where q = P.  Taken
-        # about x[0], so that equal x give exactly zero (Adam would blow rounding up to steps of lr)
-        d = x - x[0]
-        trainer.step(net.gradient(s, a, h, (d - d.mean()) / batch))
-        if check is not None:
-            check()
-        done += 1
-        if progress is not None and (done == 16 or step == steps - 1):
-            progress(float(done))
-            done = 0
-    return loss
+    best, best_step = start_score, 0
+    best_theta = (net.theta if start_theta is None else start_theta).copy()
+    lr = trainer.lr
+    taken = 0
+    try:
+        for step in range(steps):
+            trainer.lr = learning_rate(lr, decay, step, steps)
+            u = rng.random((batch, net.uniforms))
+            lnq, a, h = net.forward(s, u)
+            x = (beta * min(1.0, (step + 1) / ramp) if step < ramp else beta) * energy(s) + lnq
+            loss = float(x.mean())
+            # the baseline b = batch mean: unbiased up to O(1/B), and zero variance where q = P.  Taken
+            # about x[0], so that equal x give exactly zero (Adam would blow rounding up to steps of lr)
+            d = x - x[0]
+            trainer.step(net.gradient(s, a, h, (d - d.mean()) / batch))
+            taken = step + 1
+            stop = False
+            if every and (taken % every == 0 or taken == steps):
+                score, ess = heldout_score(net, energy, beta, holdout, rng)
+                if score >= best:  # ties to the later q
+                    best, best_step = score, taken
+                    best_theta[:] = net.theta
+                stop = stop_ess > 0 and ess >= stop_ess
+            if check is not None:
+                check()
+            done += 1
+            if progress is not None and (done == 16 or taken == steps or stop):
+                progress(float(done + (steps - taken if stop else 0)))
+                done = 0
+            if stop:
+                break
+    finally:
+        trainer.lr = lr
+    if not every:
+        return loss, taken, taken
+    net.theta[:] = best_theta
+    return loss, best_step, taken
 
 
-def exact_lower_bound(net: Network, model, beta: float) -> tuple[float, float, float]:
+def exact_lower_bound(net, model, beta: float) -> tuple[float, float, float]:
     """(ln Z lower bound, <E>_q, S[q]) summed exactly over all 2^N states (nats; energy).
 
     Parameters
     ----------
-    net : Network
+    net : Network or SparseNetwork
         The trained network (q).
     model : IsingModel
         The model.
@@ -388,6 +906,11 @@ def exact_lower_bound(net: Network, model, beta: float) -> tuple[float, float, f
 
     if net.n > EXACT_MAX_N:
         raise ValueError(f"exact ELBO only for N <= {EXACT_MAX_N}")
+    if isinstance(net, Symmetrised):
+        _sq, se, sl = _symmetrised_exact(net, model)
+        return -beta * se - sl, se, -sl
+    if isinstance(net, SparseNetwork):
+        net = net.dense()
     indptr, indices, data = model.csr
     _sq, se, sl = ar.exact_elbo(*net.arrays(), net.deg, net.cnt, indptr, indices, data, model.fields)
     return -beta * se - sl, se, -sl
@@ -410,7 +933,7 @@ class Estimates:
     lnz_lower_prob: float  #: a lower bound on ln Z holding with probability >= 1 - delta (raw weights)
     khat: float  #: PSIS tail shape of the weights (NaN: constant tail)
     ess: float  #: (sum w)^2 / sum w^2 of the weights the estimates use, 1 .. M
-    one_state: bool  #: every sample is the same state
+    one_state: bool  #: every sample is the same state (for a :class:`Symmetrised` q: or its mirror image)
     energy: float  #: importance-weighted <E> (energy)
     energy_se: float
     entropy: float  #: ln Z_is + beta <E>_w (nats)
@@ -419,7 +942,7 @@ class Estimates:
     magnetisation_se: float
 
 
-def evaluate(net: Network, model, beta: float, samples: int, batch: int, rng, delta: float = 0.01) -> Estimates:
+def evaluate(net, model, beta: float, samples: int, batch: int, rng, delta: float = 0.01) -> Estimates:
     """Estimates from ``samples`` fresh samples of q drawn in batches of ``batch``.
 
     Weights: w_k = e^{-beta E_k}/q(s_k), smoothed by PSIS (:func:`isingvar.importance.psis`; Vehtari et
@@ -431,7 +954,7 @@ def evaluate(net: Network, model, beta: float, samples: int, batch: int, rng, de
 
     Parameters
     ----------
-    net : Network
+    net : Network or SparseNetwork
         The trained network (q).
     model : IsingModel
         The model.
@@ -456,16 +979,19 @@ def evaluate(net: Network, model, beta: float, samples: int, batch: int, rng, de
     n = net.n
     energy = energy_function(model)
     E, lnq, M = np.empty(samples), np.empty(samples), np.empty(samples)
-    one_state = True
+    one_state, mirrored = True, isinstance(net, Symmetrised)
     first = None
     for start in range(0, samples, batch):
         stop = min(start + batch, samples)
         s = np.empty((stop - start, n))
-        lnq[start:stop] = net.forward(s, rng.random((stop - start, n)))[0]
+        lnq[start:stop] = net.forward(s, rng.random((stop - start, net.uniforms)))[0]
         E[start:stop] = energy(s)
         M[start:stop] = s.sum(axis=1)
         first = s[0].copy() if first is None else first
-        one_state = one_state and bool(np.all(s == first))
+        same = np.all(s == first, axis=1)
+        if mirrored:  # a collapsed symmetrised q draws one state and its mirror image: as blind as one state
+            same |= np.all(s == -first, axis=1)
+        one_state = one_state and bool(np.all(same))
     logw = -beta * E - lnq
     lnz_raw = _log_mean_exp(logw)
     smoothed, khat = psis(logw)
@@ -523,6 +1049,10 @@ def compile_kernels(model) -> None:
         s = np.empty((0, net.n))
         _lnq, a, h = net.forward(s, np.empty((0, net.n)))
         net.gradient(s, a, h, np.empty(0))
+    e = np.zeros(2, dtype=np.int64)
+    ar.sparse_forward(np.zeros(1), e, e[:0], np.empty(0), np.zeros((0, 1)), np.zeros((0, 1)), True, np.empty(0),
+                      np.zeros((0, 1)))
+    ar.sparse_backward(e, e[:0], np.zeros((0, 1)), np.zeros((0, 1)), np.empty(0), np.zeros(1), np.empty(0))
     ar.dense_energies(np.zeros((1, 1)), np.zeros(1), np.zeros((0, 1)), np.empty(0))
     ar.energies(np.zeros(2, dtype=np.int64), np.zeros(0, dtype=np.int64), np.empty(0), np.zeros(1), np.zeros((0, 1)),
                 np.empty(0))

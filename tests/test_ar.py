@@ -151,6 +151,8 @@ def test_energies_of_a_batch_dense_and_sparse():
 
 # ------------------------------------------------------------------ the method
 def ar_run(model, betas, seed=0, **settings):
+    settings.setdefault("arch", "dense")  # this file's network (the sparse one: tests/test_ar_sparse.py)
+    settings.setdefault("stop_ess", 0.0)  # every step of the budget (the stopping rule: tests/test_ar_sparse.py)
     method = get_method("ar")
     return method.run(model, np.asarray(betas, float), make_settings(method, settings),
                       np.random.default_rng(seed), sites=False)
@@ -178,7 +180,7 @@ def test_certified_bound_is_below_exact_lnz(family):
     assert np.all(np.abs(r["lnZ_ar_is"] - ref["lnZ"]) <= 5 * r["lnZ_ar_is_se"] + 1e-9)
     np.testing.assert_allclose(r["u_ar"], ref["u"], atol=5 * r["u_ar_se"].max() + 1e-9)
     assert np.all((r["ar_ess"] > 1) & (r["ar_ess"] <= 10000))
-    assert np.all(r["ar_steps"] == 60)
+    assert np.all((r["ar_steps"] >= 0) & (r["ar_steps"] <= 60))  # the best checkpoint's steps
 
 
 @pytest.mark.parametrize("name,params", CROSS, ids=[f"{n}-{'-'.join(map(str, p.values()))}" for n, p in CROSS])
@@ -202,7 +204,7 @@ def test_training_on_a_chain_in_its_natural_order_reaches_exact_lnz():
     n = 8
     model = IsingModel(n, np.arange(n - 1), np.arange(1, n), rng.uniform(0.5, 1.5, n - 1), rng.uniform(-0.3, 0.3, n))
     betas = [0.5, 1.0]
-    r = ar_run(model, betas, seed=1, steps=1000)
+    r = ar_run(model, betas, seed=1, steps=1500)
     ref = naive.thermo(model.dense(), model.fields, betas)["lnZ"]
     assert np.all(np.abs(r["lnZ_ar_lower"] - ref) < 1e-6), r["lnZ_ar_lower"] - ref
     assert np.all(r["lnZ_ar_is_se"] < 1e-5) and np.all(np.abs(r["lnZ_ar_is"] - ref) < 1e-5)

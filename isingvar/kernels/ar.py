@@ -177,6 +177,87 @@ def backward(W, U, C, Uh, V, deg, cnt, s, a, h, coef, gb, gW, gU, gC, gUh, gV):
 
 
 @njit
+def sparse_forward(b, rowptr, cols, w, s, u, sample, lnq, a):
+    """The sparse two-body network: a left-to-right pass that samples (``sample``) or reads s, and ln q(s).
+
+    a_i = b_i + sum_{k in rowptr[i]..rowptr[i+1]} w_k s_{cols[k]}, every cols[k] < i (the allowed pairs
+    of spin i, CSR; Biazzo, Wu & Carleo, "Sparse autoregressive neural networks for classical spin
+    systems"), q(s_i = +1 | s_<i) = sigmoid(a_i).
+
+    Parameters
+    ----------
+    b : ndarray of float64, shape (N,)
+        Biases.
+    rowptr : ndarray of int64, shape (N + 1,)
+        Row starts of the allowed pairs.
+    cols : ndarray of int64, shape (P,)
+        Earlier spin of each allowed pair (cols[k] < i in row i).
+    w : ndarray of float64, shape (P,)
+        Weight of each allowed pair.
+    s : ndarray of float64, shape (B, N)
+        Configurations of +-1: written when ``sample`` (s_i = +1 where u[r, i] < q(s_i = +1 | s_<i),
+        else -1), read otherwise.
+    u : ndarray of float64, shape (B, N)
+        Uniforms in [0, 1) (unused when not sampling; pass any (B, N) array).
+    sample : bool
+        Sample s (True) or read it (False).
+    lnq : ndarray of float64, shape (B,)
+        Output: ln q(s) [nats].
+    a : ndarray of float64, shape (B, N)
+        Output: the logits a_i(s_<i).
+    """
+    B, N = s.shape
+    for r in range(B):
+        sr = s[r]
+        total = 0.0
+        for i in range(N):
+            x = b[i]
+            for k in range(rowptr[i], rowptr[i + 1]):
+                x += w[k] * sr[cols[k]]
+            a[r, i] = x
+            if sample:
+                sr[i] = 1.0 if u[r, i] < _sigmoid(x) else -1.0
+            total += _log_sigmoid(sr[i] * x)
+        lnq[r] = total
+
+
+@njit
+def sparse_backward(rowptr, cols, s, a, coef, gb, gw):
+    """Add the gradient of sum_r coef[r] ln q(s_r) of the sparse network to (gb, gw).
+
+    d ln q / d a_i = s_i sigmoid(-s_i a_i); d a_i / d b_i = 1, d a_i / d w_k = s_{cols[k]}.
+
+    Parameters
+    ----------
+    rowptr : ndarray of int64, shape (N + 1,)
+        Row starts of the allowed pairs.
+    cols : ndarray of int64, shape (P,)
+        Earlier spin of each allowed pair.
+    s : ndarray of float64, shape (B, N)
+        Configurations of +-1, as :func:`sparse_forward` left them.
+    a : ndarray of float64, shape (B, N)
+        Logits, as :func:`sparse_forward` left them.
+    coef : ndarray of float64, shape (B,)
+        Weight of each row's ln q.
+    gb : ndarray of float64, shape (N,)
+        Gradient of the biases, added to in place.
+    gw : ndarray of float64, shape (P,)
+        Gradient of the pair weights, added to in place.
+    """
+    B, N = s.shape
+    for r in range(B):
+        sr = s[r]
+        c = coef[r]
+        if c == 0.0:
+            continue
+        for i in range(N):
+            d = c * sr[i] * _sigmoid(-sr[i] * a[r, i])
+            gb[i] += d
+            for k in range(rowptr[i], rowptr[i + 1]):
+                gw[k] += d * sr[cols[k]]
+
+
+@njit
 def energies(indptr, indices, data, hfield, s, out):
     """E(s_r) for every row of s into out, from the symmetric CSR couplings.
 

@@ -91,7 +91,7 @@ class Var:
 #: Flag meanings of an estimate's ``<method>_status`` (:func:`status_var`), in flag-value order: 0 the
 #: estimates are shown; any other value says why every estimate of the method at that point is NaN.
 ESTIMATE_STATUS = ("reliable", "khat_above_0.7", "ess_below_floor", "outside_certified_interval", "single_state",
-                   "not_run")
+                   "not_run", "khat_undefined")
 
 
 def status_var(method: str, meanings: tuple, long_name: str) -> Var:
