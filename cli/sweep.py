@@ -103,6 +103,7 @@ def sweep(
     seed: int = typer.Option(0, "--seed", help="Seed; sample k is drawn from rng([seed, k]).", rich_help_panel="Grid"),
     method: list[str] | None = typer.Option(None, "--method", help=_method_help(), rich_help_panel="Methods"),
     force: bool = typer.Option(False, "--force", help=_force_help(), rich_help_panel="Methods"),
+    bound_budget: float | None = typer.Option(None, "--bound-budget", help="Seconds per instance (its beta grid) that each certified-bound method with construction choices (trw: width and clamp; mf, smf: clamp) may spend: it takes the tightest construction of its ladder whose estimated cost fits (docs/methods.md, Budgets); a method's own width, clamp or budget setting (e.g. --trw-width) wins. Default: none (today's constructions).", rich_help_panel="Methods"),
     sites: bool | None = typer.Option(None, "--sites/--no-sites", help="Store the methods' per-site variables, e.g. exact <s_i> and mean-field m_i (default: when N <= 1024).", rich_help_panel="Output"),
     out_path: Path | None = typer.Option(None, "--out", help="Result file (default `runs/<model>-n<N>-<UTC time>.h5`).", rich_help_panel="Output"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file.", rich_help_panel="Output"),
@@ -144,6 +145,8 @@ def sweep(
         ``--method``: the methods to run; None: the default ones.
     force : bool
         ``--force``: run even where a method's time estimate is over its limit.
+    bound_budget : float or None
+        ``--bound-budget``: seconds per instance for the bound methods' constructions; None: none.
     sites : bool or None
         ``--sites/--no-sites``: store the per-site variables; None: when N <= 1024.
     out_path : pathlib.Path or None
@@ -211,7 +214,7 @@ def sweep(
         config = make_config(
             model, params, beta=beta, J=J, h=h, samples=samples, seed=seed,
             methods=method, sites=sites, force=force or dry_run,  # a dry run estimates, never refuses
-            settings=_method_settings(settings),
+            settings=_method_settings(settings), bound_budget=bound_budget,
         )
         path = out_path or default_output_path(config)
         if dry_run:

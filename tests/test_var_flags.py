@@ -21,8 +21,9 @@ FILE_ORDER = {
     "exact": ["lnZ_exact", "f_exact", "u_exact", "s_exact", "c_exact", "m_exact", "m2_exact", "absm_exact",
               "chi_exact", "lnZ_model_exact", "E0_exact", "F_dw_exact", "m_exact_site", "exact_path", "exact_status"],
     "mf": ["lnZ_mf_lower", "f_mf_upper", "u_mf", "s_mf", "m_mf", "mf_iterations", "mf_converged", "m_mf_site",
-           "lnZ_model_mf_lower"],
-    "trw": ["lnZ_trw_upper", "f_trw_lower", "trw_iterations", "trw_converged", "trw_trees", "lnZ_model_trw_upper"],
+           "lnZ_model_mf_lower", "mf_clamp"],
+    "trw": ["lnZ_trw_upper", "f_trw_lower", "trw_iterations", "trw_converged", "trw_trees", "lnZ_model_trw_upper",
+            "trw_width", "trw_clamp"],
 }
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..budget import MAX_BUDGET
 from ..clamp import MAX_CLAMP
 from ..thermo import free_energy_per_spin
 from .base import Method, Nonfinite, Var, check_settings, model_file_lnZ, setting
@@ -30,6 +31,10 @@ class Settings:
     #: of the 2^clamp conditioned models' bounds is reported, each conditioned run also warm-started from
     #: the unclamped solution (u, s, m stay the unclamped product distribution's)
     clamp: int = setting(0, ge=0, le=MAX_CLAMP, why="2^clamp conditioned models, each a full mean-field run")
+    #: seconds per instance (0: off): ``clamp`` is the last rung of :data:`isingvar.budget.CLAMP_LADDER` whose
+    #: estimated cost (:func:`work_seconds`, deterministic) fits (:mod:`isingvar.budget`; ``clamp`` must then be
+    #: left at its default); ``--bound-budget`` sets it
+    budget: float = setting(0.0, ge=0, le=MAX_BUDGET, why="seconds per instance; a year is beyond any construction")
 
     def __post_init__(self):
         """Check every field's type and bounds (:func:`isingvar.methods.base.check_settings`)."""
@@ -53,6 +58,8 @@ VARIABLES = (
         dtype="i1", fill=-1, flags=((0, 1), "not_converged converged")),
     Var("m_mf_site", "estimate", "m", "1", "mean-field site magnetisations m_i (not a bound)", per="site"),
     _MODEL_VAR,
+    Var("mf_clamp", "diagnostic", None, "1", "spins clamped (0: none; isingvar.clamp); with a budget the rung of "
+        "isingvar.budget.CLAMP_LADDER it took", dtype="i4", per="instance", fill=-1),
 )
 
 
@@ -68,7 +75,8 @@ def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
     betas : ndarray of float64, shape (nb,)
         Finite, >= 0, any order.
     settings : Settings
-        The method's settings (``max_sweeps``, ``tol``).
+        The method's settings (``max_sweeps``, ``tol``; with ``budget`` > 0 the clamp is the ladder's
+        choice: :func:`resolved`).
     rng : numpy.random.Generator
         Draws the random starts.
     sites : bool
@@ -80,11 +88,12 @@ def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
     -------
     dict
         lnZ_mf_lower, f_mf_upper, u_mf, s_mf, m_mf float64 (nb,), mf_iterations (nb,), mf_converged
-        int8 (nb,) (:data:`VARIABLES`), and ``m_mf_site`` with ``sites``.
+        int8 (nb,), mf_clamp int (the spins clamped) (:data:`VARIABLES`), and ``m_mf_site`` with ``sites``.
     """
-    from ..clamp import clamped, split_progress, warm_mean_field
+    from ..clamp import clamp_count, clamped, split_progress, warm_mean_field
     from ..meanfield import mean_field
 
+    settings = resolved(model, betas, settings)
     progress = split_progress(progress, model, settings.clamp)
 
     def solve(m, keep, prog):
@@ -135,6 +144,7 @@ def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
     values = {
         "lnZ_mf_lower": lnZ, "f_mf_upper": f, "u_mf": r.u, "s_mf": r.s, "m_mf": r.m,
         "mf_iterations": r.iterations, "mf_converged": r.converged.astype(np.int8),
+        "mf_clamp": clamp_count(model, settings.clamp),
     }
     if sites:
         values["m_mf_site"] = r.sites
@@ -145,7 +155,7 @@ def cost(model, betas, settings, *, sites) -> float:
     """Seconds of one run: a timed run over at most 3 of the betas (after a compiling call), scaled to the grid.
 
     Its cost varies with beta, so this is a guide only.  With ``clamp`` > 0, times 1 + the conditioned
-    models (:func:`isingvar.clamp.runs`).
+    models (:func:`isingvar.clamp.runs`); with ``budget`` > 0 the clamp it takes (:func:`resolved`).
 
     Parameters
     ----------
@@ -165,6 +175,7 @@ def cost(model, betas, settings, *, sites) -> float:
     """
     from ..meanfield import mean_field
 
+    settings = resolved(model, betas, settings)
     betas = np.asarray(betas, dtype=float)
     few = betas[np.unique(np.linspace(0, betas.size - 1, 3).round().astype(int))]
     mean_field(model, few[:1], rng=np.random.default_rng(0), max_sweeps=2)  # compile outside the timing
@@ -174,6 +185,88 @@ def cost(model, betas, settings, *, sites) -> float:
     from ..clamp import runs
 
     return (time.perf_counter() - t) * betas.size / few.size * (1 + runs(model, settings.clamp))
+
+
+#: Sequential sweeps per beta and continuation pass assumed by :func:`work_seconds` (a converged run takes
+#: tens near beta = 0 and hundreds near a transition; the sweep runs the grid up and down).
+WORK_SWEEPS = 100
+
+
+def work_seconds(model, betas, settings) -> float:
+    """Seconds of :func:`run` from a work model, without timing: what a budget compares (a choice that
+    depends on no clock is the same on every machine, shard and resume).
+
+    2 passes x nb betas x :data:`WORK_SWEEPS` sweeps over N + 2E sites and CSR slots at
+    :data:`isingvar.bp.SECONDS_PER_SLOT_SWEEP`; with ``clamp`` > 0 plus two runs (its own and the warm
+    start) per conditioned model (:func:`isingvar.clamp.runs`).
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures.
+    settings : Settings
+        The method's settings (``clamp``).
+
+    Returns
+    -------
+    float
+        Estimated seconds.
+    """
+    from ..bp import SECONDS_PER_SLOT_SWEEP
+    from ..clamp import runs
+
+    one = 2 * np.asarray(betas).size * WORK_SWEEPS * (model.n + 2 * model.n_edges) * SECONDS_PER_SLOT_SWEEP
+    return one * (1 + 2 * runs(model, settings.clamp))
+
+
+def resolved(model, betas, settings):
+    """``settings`` with the clamp ``settings.budget`` takes on this instance (:func:`isingvar.budget.resolve`
+    over :data:`isingvar.budget.CLAMP_LADDER`, costed by :func:`work_seconds`); unchanged without a budget.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures.
+    settings : Settings
+        The method's settings.
+
+    Returns
+    -------
+    Settings
+        With ``budget`` 0.
+    """
+    from ..budget import resolve
+
+    return resolve("mf", settings, lambda s: work_seconds(model, betas, s))
+
+
+def decision(model, betas, settings, *, sites) -> str:
+    """The spins this instance clamps, e.g. "clamp 3 (budget 1 s)" (:func:`resolved`; no timing).
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures.
+    settings : Settings
+        The method's settings.
+    sites : bool
+        Unused.
+
+    Returns
+    -------
+    str
+        The clamped spins, and the budget where one chose them.
+    """
+    from ..clamp import clamp_count
+
+    used = resolved(model, betas, settings)
+    return f"clamp {clamp_count(model, used.clamp)}" + (f" (budget {settings.budget:g} s)" if settings.budget > 0 else "")
 
 
 def progress_units(n, betas, settings) -> float:
@@ -206,4 +299,5 @@ METHOD = Method(
     progress_units=progress_units,
     default=True,
     file_hook=_file_hook,
+    decision=decision,
 )

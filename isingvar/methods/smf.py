@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..budget import MAX_BUDGET
 from ..clamp import MAX_CLAMP
 from ..thermo import free_energy_per_spin
 from .base import Method, Nonfinite, Var, check_settings, model_file_lnZ, per_beta, setting
@@ -29,6 +30,10 @@ class Settings:
     #: over the 2^clamp conditioned models of the best of their structured and naive bounds and the naive
     #: descent warm-started from the unclamped naive solution is reported
     clamp: int = setting(0, ge=0, le=MAX_CLAMP, why="2^clamp conditioned models, each a full run")
+    #: seconds per instance (0: off): ``clamp`` is the last rung of :data:`isingvar.budget.CLAMP_LADDER` whose
+    #: estimated cost (:func:`cost`, deterministic) fits (:mod:`isingvar.budget`; ``clamp`` must then be
+    #: left at its default); ``--bound-budget`` sets it
+    budget: float = setting(0.0, ge=0, le=MAX_BUDGET, why="seconds per instance; a year is beyond any construction")
 
     def __post_init__(self):
         """Check every field's type and bounds (:func:`isingvar.methods.base.check_settings`)."""
@@ -51,6 +56,8 @@ VARIABLES = (
     Var("smf_converged", "diagnostic", None, "1", "structured mean-field ascent converged (max |dm_i| < tol)",
         dtype="i1", fill=-1, flags=((0, 1), "not_converged converged")),
     _MODEL_VAR,
+    Var("smf_clamp", "diagnostic", None, "1", "spins clamped (0: none; isingvar.clamp); with a budget the rung of "
+        "isingvar.budget.CLAMP_LADDER it took", dtype="i4", per="instance", fill=-1),
 )
 
 #: Assumed sweeps per beta of the cost model: naive mean-field runs plus the block ascent (a guide).
@@ -70,7 +77,8 @@ def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
     betas : ndarray of float64, shape (nb,)
         Finite, >= 0, any order.
     settings : Settings
-        The method's settings (``max_iterations``, ``tol``).
+        The method's settings (``max_iterations``, ``tol``; with ``budget`` > 0 the clamp is the ladder's
+        choice: :func:`resolved`).
     rng : numpy.random.Generator
         Draws the naive mean-field starts.
     sites : bool
@@ -81,13 +89,14 @@ def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
     Returns
     -------
     dict
-        lnZ_smf_lower, f_smf_upper float64 (nb,), smf_iterations int64 (nb,), smf_converged int8 (nb,)
-        (:data:`VARIABLES`).
+        lnZ_smf_lower, f_smf_upper float64 (nb,), smf_iterations int64 (nb,), smf_converged int8 (nb,),
+        smf_clamp int (the spins clamped) (:data:`VARIABLES`).
     """
-    from ..clamp import clamped, split_progress, warm_mean_field
+    from ..clamp import clamp_count, clamped, split_progress, warm_mean_field
     from ..meanfield import mean_field
     from ..smf import structured_mean_field
 
+    settings = resolved(model, betas, settings)
     progress = split_progress(progress, model, settings.clamp)
 
     def solve(m, prog):
@@ -140,7 +149,7 @@ def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
         lnZ = np.maximum(lnZ, clamped(model, betas, settings.clamp, bound, progress))
         f = free_energy_per_spin(lnZ, betas, model.n)
     return {"lnZ_smf_lower": lnZ, "f_smf_upper": f, "smf_iterations": r.iterations,
-            "smf_converged": r.converged.astype(np.int8)}
+            "smf_converged": r.converged.astype(np.int8), "smf_clamp": clamp_count(model, settings.clamp)}
 
 
 def cost(model, betas, settings, *, sites) -> float:
@@ -149,7 +158,7 @@ def cost(model, betas, settings, *, sites) -> float:
     :data:`COST_SWEEPS` sweeps per beta, each one tree pass and one pass over the couplings per colour
     of the component graph, the colours taken as min(N, mean degree + 1), at
     :data:`isingvar.bp.SECONDS_PER_SLOT_SWEEP` per unit of work; with ``clamp`` > 0, times 1 + the
-    conditioned models (:func:`isingvar.clamp.runs`).
+    conditioned models (:func:`isingvar.clamp.runs`); with ``budget`` > 0 the clamp it takes (:func:`resolved`).
 
     Parameters
     ----------
@@ -170,10 +179,59 @@ def cost(model, betas, settings, *, sites) -> float:
     from ..bp import SECONDS_PER_SLOT_SWEEP
     from ..clamp import runs
 
+    settings = resolved(model, betas, settings)
     n, e = model.n, model.n_edges
     colours = min(n, 1.0 + 2.0 * e / max(n, 1))
     parts = 1 + runs(model, settings.clamp)
     return parts * len(betas) * COST_SWEEPS * colours * (n + 2 * e) * SECONDS_PER_SLOT_SWEEP
+
+
+def resolved(model, betas, settings):
+    """``settings`` with the clamp ``settings.budget`` takes on this instance (:func:`isingvar.budget.resolve`
+    over :data:`isingvar.budget.CLAMP_LADDER`, costed by :func:`cost`); unchanged without a budget.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures.
+    settings : Settings
+        The method's settings.
+
+    Returns
+    -------
+    Settings
+        With ``budget`` 0.
+    """
+    from ..budget import resolve
+
+    return resolve("smf", settings, lambda s: cost(model, betas, s, sites=False))
+
+
+def decision(model, betas, settings, *, sites) -> str:
+    """The spins this instance clamps, e.g. "clamp 3 (budget 1 s)" (:func:`resolved`; no timing).
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures.
+    settings : Settings
+        The method's settings.
+    sites : bool
+        Unused.
+
+    Returns
+    -------
+    str
+        The clamped spins, and the budget where one chose them.
+    """
+    from ..clamp import clamp_count
+
+    used = resolved(model, betas, settings)
+    return f"clamp {clamp_count(model, used.clamp)}" + (f" (budget {settings.budget:g} s)" if settings.budget > 0 else "")
 
 
 METHOD = Method(
@@ -185,4 +243,5 @@ METHOD = Method(
     cost=cost,
     progress_units=per_beta,
     file_hook=_file_hook,
+    decision=decision,
 )

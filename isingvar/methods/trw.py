@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..bp import MAX_SWEEPS, SECONDS_PER_SLOT_SWEEP
+from ..budget import MAX_BUDGET
 from ..clamp import MAX_CLAMP
 from ..thermo import check_betas, free_energy_per_spin
 from ..trw import MAX_TREES, MAX_WIDTH
@@ -64,6 +65,10 @@ class Settings:
         0 (default): off.  k > 0: also the bound clamped on k spins (:mod:`isingvar.clamp`), the
         logsumexp of the bounds of the 2^k conditioned models; the lesser of it and the unclamped bound
         is reported (both certified; the diagnostics are the unclamped run's).
+    budget : float
+        0 (default): off.  B > 0 seconds: per instance, ``width`` and ``clamp`` are the last rung of the
+        ladder :data:`isingvar.budget.TRW_LADDER` whose estimated cost (:func:`cost`) fits B
+        (:mod:`isingvar.budget`); they must then be left at their defaults.  ``--bound-budget`` sets it.
     """
 
     max_iterations: int = setting(300, ge=1, le=MAX_SWEEPS, why="each sweep passes over every bond")
@@ -76,6 +81,7 @@ class Settings:
     width: int = setting(1, ge=1, le=MAX_WIDTH, why="a component's tables hold 2^(width + 1) entries per spin")
     share_iterations: int = setting(30, ge=0, le=MAX_STEPS, why="each step eliminates every component")
     clamp: int = setting(0, ge=0, le=MAX_CLAMP, why="2^clamp conditioned models, each bounded by a full run")
+    budget: float = setting(0.0, ge=0, le=MAX_BUDGET, why="seconds per instance; a year is beyond any construction")
 
     def __post_init__(self):
         """Check every field's type and bounds (:func:`isingvar.methods.base.check_settings`)."""
@@ -92,6 +98,8 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
     betas : float64 (nb,)
         Finite, >= 0, any order.
     settings : Settings
+        With ``budget`` > 0 the width and clamp are the ladder's choice for this instance
+        (:func:`resolved`).
     rng : numpy.random.Generator
         Draws the random starting trees of sparse graphs.
     sites : bool
@@ -105,7 +113,7 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
         lnZ_trw_upper float64 (nb,) [nat, total], f_trw_lower float64 (nb,) [energy per spin; -inf at
         beta = 0], trw_iterations int32 (nb,) message sweeps at that beta, trw_converged int8 (nb,) last
         accepted TRW solve converged, trw_trees int32 (nb,) trees in the list of the reported bound
-        (:func:`isingvar.trw.upper_bound`).
+        (:func:`isingvar.trw.upper_bound`); trw_width, trw_clamp int (scalars) the construction used.
 
     Raises
     ------
@@ -114,10 +122,11 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
     TooLargeError
         With ``settings.width > 1``, when no construction of components of that width covers the graph.
     """
-    from ..clamp import clamped, split_progress
+    from ..clamp import clamp_count, clamped, split_progress
     from ..trw import upper_bound
 
     b = check_betas(betas)
+    settings = resolved(model, b, settings)
     progress = split_progress(progress, model, settings.clamp)
     res = upper_bound(model, b, settings, rng, progress)
     lnZ = res.lnZ
@@ -130,32 +139,106 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
         "trw_converged": res.converged,
         "trw_trees": res.trees,
         "f_trw_lower": free_energy_per_spin(lnZ, b, model.n),
+        "trw_width": settings.width,
+        "trw_clamp": clamp_count(model, settings.clamp),
     }
 
 
-# ----------------------------------------------------------------------------- cost model
-# Calibrated on the development machine (2-core Xeon, idle) with small probes: elimination calls and plans
-# on grid strips of 100-4,000 spins and widths 1-16 (the union models of components), TRW runs on square
-# L = 32, 100 and rrg n = 200 with 2-1000 starting trees; each within a factor 1.3 of its fit.
+def resolved(model, betas, settings):
+    """``settings`` with the width and clamp that ``settings.budget`` takes on this instance
+    (:func:`isingvar.budget.resolve` over :data:`isingvar.budget.TRW_LADDER`, costed by :func:`cost`);
+    unchanged without a budget.
 
-#: One elimination call of a union model (:func:`isingvar.trw_components.evaluate`): a fixed part, a part
-#: per union spin and a part per clique entry, without and with the per-site pass and fields (the shares'
-#: gradient); fitted on the strips: 0.29 ms, 1.5 us, 6.9 ns and 11.4 ns.
-SECONDS_PER_CALL = 3e-4
-SECONDS_PER_UNION_SPIN = 1.5e-6
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures.
+    settings : Settings
+        The method's settings.
+
+    Returns
+    -------
+    Settings
+        With ``budget`` 0.
+    """
+    from ..budget import resolve
+
+    return resolve("trw", settings, lambda s: cost(model, betas, s))
+
+
+def decision(model, betas, settings, *, sites) -> str:
+    """The construction this instance takes, e.g. "width 4, clamp 2" (with a budget, the ladder's rung:
+    :func:`resolved`; without, the settings'), from the cost model alone (no timing).
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures.
+    settings : Settings
+        The method's settings.
+    sites : bool
+        Unused.
+
+    Returns
+    -------
+    str
+        The width and clamped spins, and the budget where one chose them.
+    """
+    from ..clamp import clamp_count
+
+    used = resolved(model, betas, settings)
+    text = f"width {used.width}, clamp {clamp_count(model, used.clamp)}"
+    return text + (f" (budget {settings.budget:g} s)" if settings.budget > 0 else "")
+
+
+# ----------------------------------------------------------------------------- cost model
+# Refitted 2026-12-07 on the development machine (2 shared cores, loaded: CPU seconds of process_time) after
+# the old model put one run on square --L 16 --boundary open --disorder gaussian --h 0.1 at 0.009 s for
+# ~0.5-1 s (it assumed ~10 message sweeps per solve: with any field a solve runs 180-280 of its 300).
+# Probes (docs/methods.md, "Budgets"): width 1 on square L = 16 and 32 (open Gaussian, ferromagnet; h = 0
+# and 0.1), cubic 4^3 +-J, rrg n = 100, sk n = 16 and 30, with 3 and 20 betas; width 4 and 8 on square
+# L = 8, 16, 24 and sk n = 16, 24 (every construction, its uniform evaluation, its share optimisation).
+# Each run within a factor ~2 of the estimate.
+
+#: Message passing, seconds per CSR slot per sweep (5-6e-8 measured on the square and sk probes with fields).
+SECONDS_PER_MESSAGE_SLOT = 5e-8
+#: What a solve costs besides its sweeps: a fixed part and one per tree site (the primal's tree sums, the
+#: mutual informations and the spanning tree of a step): 0.3-0.7 ms per solve with every field zero.
+SECONDS_PER_SOLVE = 2.5e-4
+SECONDS_PER_TREE_SITE = 1e-7
+#: Solves per beta, per conditional-gradient step allowed (a step tries up to 3 candidate lists; most
+#: stop early on a close grid): 7-14 per beta measured on 3 betas, 4-7 on 20 and 60 (tree_steps = 6):
+#: 10 per beta, up to 2x high on fine grids, where a run is cheap per beta.
+SOLVES_PER_STEP = 1.5
+
+#: One elimination call of a union model (:func:`isingvar.trw_components.evaluate`): a fixed part (the
+#: Python set-up of the model, its plan from the pattern cache and the certificate), a part per union spin
+#: and a part per clique entry, without and with the per-site pass and fields (the shares' gradient):
+#: 2-5 ms for 64-128 union spins, 4-10 ms for 512, 7-17 ms for 1152.
+SECONDS_PER_CALL = 3e-3
+SECONDS_PER_UNION_SPIN = 8e-6
 SECONDS_PER_ENTRY = 7e-9
 SECONDS_PER_ENTRY_SITES = 1.15e-8
+#: An evaluation inside the shares' L-BFGS beyond the elimination (the optimiser's step over K x N shares,
+#: the projection, the gradient): 3-8 ms per evaluation at K N <= 3000, plus per share (70 ms at K N =
+#: 41,472: the vertex covers of square L = 24).
+SECONDS_PER_SHARE_EVAL = 3e-3
+SECONDS_PER_SHARE = 1.5e-6
 #: Building a union model's elimination plan (Python), per spin and per spin of its mean separator
 #: (log2(entries / spins) - 1): 23 us per spin at width 1 to 240 us at width 16.
 SECONDS_PER_PLAN_SPIN = 2e-5
 SECONDS_PER_PLAN_SEPARATOR_SPIN = 1.4e-5
 #: Finding the constructions (order searches and plans of every layering, cover and band thickness
-#: tried) relative to building the plans of those kept: 2.4-4 s against 2.7 s modelled on square L = 40,
-#: width 10; 23 s against 16 s on L = 100, width 20.
-CONSTRUCTION_FACTOR = 1.5
+#: tried) relative to building the plans of those kept: 0.7-1.7 s on square L = 16, width 4 (0.25 s of
+#: plans), 1.6 s on L = 24; 2.4-4 s against 2.7 s of plans on square L = 40, width 10.
+CONSTRUCTION_FACTOR = 3.0
 #: Evaluations of the field shares' L-BFGS per share iteration where some field is non-zero (measured
-#: 0.8 on sk n = 30, 1.3 on square L = 40); with every field zero the gradient is 0 at the uniform split
-#: and one evaluation ends it.
+#: 0.8 on sk n = 30, 1.3 on square L = 40, 1.1 on square L = 16); with every field zero the gradient is
+#: 0 at the uniform split and one evaluation ends it.
 SHARE_EVALS_PER_ITERATION = 1.2
 #: Trying a starting spanning tree (a maximum spanning tree on random weights), per CSR slot, in units of
 #: SECONDS_PER_SLOT_SWEEP: 3.4 s for 1000 trees on square L = 100.
@@ -171,34 +254,37 @@ def _tree_count(n, n_edges, settings, steps=None) -> int:
     return start + min(settings.tree_steps if steps is None else steps, settings.max_trees)
 
 
-def _tree_seconds(n, n_edges, nb, settings) -> float:
+def _tree_seconds(n, n_edges, nb, settings, fields: bool) -> float:
     """Estimated seconds of the spanning-tree bound: the starting trees (each a maximum spanning tree,
-    :data:`START_TREE_SLOT_SWEEPS`) and (1 + tree_steps) solves per beta of about 10 message sweeps (2E
-    slots; measured 4-5 after the warm start on square and sk grids of 64 betas) and 2 tree sums (N sites
-    per tree), x :data:`isingvar.bp.SECONDS_PER_SLOT_SWEEP`."""
+    :data:`START_TREE_SLOT_SWEEPS`) and nb x (1 + :data:`SOLVES_PER_STEP` x tree_steps) solves, each
+    :data:`SECONDS_PER_SOLVE`, the trees' sites and its message sweeps over the 2E slots: with every
+    field zero the messages start at their fixed point (one sweep, measured on every probe), else
+    ``max_iterations`` (180-281 of 300 measured: a damped solve rarely reaches tol = 1e-8)."""
     complete = n >= 3 and n_edges == n * (n - 1) // 2
     start = 0 if complete else max(3, settings.start_trees) * START_TREE_SLOT_SWEEPS * (2 * n_edges + n)
-    solves = 1 + settings.tree_steps
-    sweeps = min(settings.max_iterations, 10)
-    work = solves * nb * (2 * n_edges * sweeps + 2 * _tree_count(n, n_edges, settings) * n)
-    return (start + work) * SECONDS_PER_SLOT_SWEEP
+    solves = nb * (1 + SOLVES_PER_STEP * settings.tree_steps)
+    sweeps = settings.max_iterations if fields else 1
+    per_solve = (SECONDS_PER_SOLVE + SECONDS_PER_TREE_SITE * _tree_count(n, n_edges, settings) * n
+                 + SECONDS_PER_MESSAGE_SLOT * 2 * n_edges * sweeps)
+    return start * SECONDS_PER_SLOT_SWEEP + solves * per_solve
 
 
-def _component_seconds(model, nb, settings, cons, scale) -> float:
+def _component_seconds(model, nb, settings, cons, scale, fields: bool) -> float:
     """Estimated seconds of finding the constructions ``cons`` and of the evaluations over them (times
     ``scale``, where they are a part of the model's: :func:`isingvar.trw_components.survey`).
 
     Per construction: its plans (:data:`CONSTRUCTION_FACTOR` times their cost for finding them, once more
     in the run where the pattern cache, :data:`isingvar.patterns.CACHE`, cannot hold every construction's
-    plans), nb uniform evaluations, and for the costlier half (those that start within 5 % of the best: the
-    thick bands, not the vertex covers) nb x the share iterations' evaluations with the per-site pass, plus
-    the plans rebuilt per evaluation beyond what the cache holds of the construction's.
+    plans), nb uniform evaluations, and for the half with the fewest components (those that start within
+    5 % of the best and are optimised: the thick bands, not the vertex covers) nb x the share iterations'
+    evaluations with the per-site pass and the optimiser's step (:data:`SECONDS_PER_SHARE_EVAL`), plus the
+    plans rebuilt per evaluation beyond what the cache holds of the construction's.
     """
     from ..patterns import CACHE
 
     if settings.share_iterations == 0:
         evals = 0.0
-    elif np.any(model.fields):
+    elif fields:
         evals = 1.0 + SHARE_EVALS_PER_ITERATION * settings.share_iterations
     else:
         evals = 1.0  # zero gradient: the first evaluation is the minimum
@@ -214,9 +300,23 @@ def _component_seconds(model, nb, settings, cons, scale) -> float:
         total += (CONSTRUCTION_FACTOR + again) * plans + nb * (fixed + c.entries * SECONDS_PER_ENTRY)
         if c.sites_fit:
             rebuilt = plans * (chunks - CACHE.room(chunks, c.plan_bytes // max(chunks, 1))) / max(chunks, 1)
-            optimised.append(nb * evals * (fixed + c.entries * SECONDS_PER_ENTRY_SITES + rebuilt))
-    lead = sorted(optimised, reverse=True)[:(len(cons) + 1) // 2]
+            step = SECONDS_PER_SHARE_EVAL + SECONDS_PER_SHARE * c.K * model.n
+            optimised.append((c.K, nb * evals * (fixed + c.entries * SECONDS_PER_ENTRY_SITES + rebuilt + step)))
+    lead = [seconds for _, seconds in sorted(optimised, key=lambda kc: kc[0])[:(len(cons) + 1) // 2]]
     return scale * (total + sum(lead))
+
+
+def _run_seconds(model, nb, settings, fields: bool) -> float:
+    """Estimated seconds of one unclamped run (:func:`cost`), with or without non-zero fields."""
+    trees = _tree_seconds(model.n, model.n_edges, nb, settings, fields)
+    if settings.width == 1 or nb == 0:
+        return trees
+    from ..trw_components import survey
+
+    scale, cons = survey(model, settings.width)
+    if len(cons) == 1 and cons[0].K == 1 and scale == 1.0:
+        trees = 0.0  # the whole graph fits: its ln Z is the bound, no trees join
+    return trees + _component_seconds(model, nb, settings, cons, scale, fields)
 
 
 def cost(model, betas, settings, *, sites=False):
@@ -226,8 +326,10 @@ def cost(model, betas, settings, *, sites=False):
     (:func:`isingvar.trw_components.survey`; the run that follows reuses them; above 10^4 spins those of
     the first 10^4, scaled), then the tree bound (unless the whole graph fits) and the constructions and
     evaluations from the union models' spins and their plans' clique entries (:func:`_component_seconds`),
-    never from 2^width: the plans decide.  With ``clamp`` > 0, times 1 + the conditioned models
-    (:func:`isingvar.clamp.runs`; each a little smaller than the model).  Deterministic: no timing.
+    never from 2^width: the plans decide.  With ``clamp`` > 0, plus one run per conditioned model
+    (:func:`isingvar.clamp.runs`; each a little smaller than the model, and with fields: the clamped
+    spins' couplings become fields).  With ``budget`` > 0 the cost of the construction it takes
+    (:func:`resolved`).  Deterministic: no timing.
 
     Parameters
     ----------
@@ -244,17 +346,15 @@ def cost(model, betas, settings, *, sites=False):
     """
     from ..clamp import runs
 
-    parts = 1 + runs(model, settings.clamp)
+    if settings.budget > 0:
+        settings = resolved(model, betas, settings)
     nb = np.asarray(betas).size
-    trees = _tree_seconds(model.n, model.n_edges, nb, settings)
-    if settings.width == 1 or nb == 0:
-        return parts * trees
-    from ..trw_components import survey
-
-    scale, cons = survey(model, settings.width)
-    if len(cons) == 1 and cons[0].K == 1 and scale == 1.0:
-        trees = 0.0  # the whole graph fits: its ln Z is the bound, no trees join
-    return parts * (trees + _component_seconds(model, nb, settings, cons, scale))
+    fields = bool(np.any(model.fields))
+    total = _run_seconds(model, nb, settings, fields)
+    parts = runs(model, settings.clamp)
+    if parts:
+        total += parts * (total if fields else _run_seconds(model, nb, settings, True))
+    return total
 
 
 #: Peak bytes of :func:`run` per CSR slot (messages, reverse slots, per-slot couplings and weights, the
@@ -322,6 +422,10 @@ VARIABLES = (
     Var("trw_trees", "diagnostic", None, "1", "components of the decomposition of the bound: spanning trees (forests), or with width > 1 subgraphs of elimination width <= width where they gave the least bound",
         dtype="i4", fill=-1),
     _MODEL_VAR,
+    Var("trw_width", "diagnostic", None, "1", "component width of the construction used (1: spanning trees); "
+        "with a budget the rung of isingvar.budget.TRW_LADDER it took", dtype="i4", per="instance", fill=-1),
+    Var("trw_clamp", "diagnostic", None, "1", "spins clamped (0: none; isingvar.clamp); with a budget the rung "
+        "of isingvar.budget.TRW_LADDER it took", dtype="i4", per="instance", fill=-1),
 )
 
 
@@ -336,4 +440,5 @@ METHOD = Method(
     default=True,
     file_hook=_file_hook,
     memory=memory,
+    decision=decision,
 )

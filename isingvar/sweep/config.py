@@ -242,6 +242,7 @@ def make_config(
     sites: bool | None = None,
     force: bool = False,
     settings: dict | None = None,
+    bound_budget: float | None = None,
 ) -> SweepConfig:
     """Validate the user's choices and resolve defaults.
 
@@ -280,6 +281,10 @@ def make_config(
         Skip the time-limit refusal.
     settings : dict or None
         Method name -> {field: value}.
+    bound_budget : float or None
+        ``--bound-budget``: seconds per instance for every method of the sweep with a ladder
+        (:data:`isingvar.budget.LADDERS`), as its ``budget`` setting, except a method given its own
+        ``budget`` or any setting its ladder chooses (explicit settings win); None or 0: none.
 
     Returns
     -------
@@ -331,6 +336,7 @@ def make_config(
     explicit = set(methods or ()) or set(settings)
     methods = check_methods(methods)
     _check_settings_run(settings, methods)
+    settings = _with_budget(settings, methods, bound_budget)
     chosen = {name: make_settings(get_method(name), settings.get(name)) for name in methods}
     if sites is None:
         sites = n <= SITES_DEFAULT_MAX_N
@@ -387,6 +393,40 @@ def _applicable(methods: tuple, n: int, explicit, check) -> tuple:
     if not kept:
         raise TooLargeError(f"no default method can run at N = {n}; choose one with --method (isingvar methods lists them)")
     return tuple(kept)
+
+
+def _with_budget(settings: dict, methods: tuple, bound_budget) -> dict:
+    """``settings`` (method -> the given {field: value}) with ``budget`` = ``bound_budget`` for each method of
+    ``methods`` that has a ladder (:data:`isingvar.budget.LADDERS`) and was given neither its own budget nor
+    a setting its ladder chooses (those win).
+
+    Raises
+    ------
+    SettingsError
+        For a budget that is no finite number >= 0, and for a method given both a budget of its own and a
+        setting its ladder chooses (``--trw-budget`` with ``--trw-width``).
+    """
+    from ..budget import MAX_BUDGET, ladder_fields
+    from ..methods.base import describe_value
+
+    if bound_budget is not None and (isinstance(bound_budget, bool) or not isinstance(bound_budget, (int, float))
+                                     or not 0 <= bound_budget <= MAX_BUDGET):
+        raise SettingsError(f"--bound-budget must be a number of seconds from 0 (no budget) to {MAX_BUDGET:g}, "
+                            f"got {describe_value(bound_budget)}")
+    out = {name: dict(values) for name, values in settings.items()}
+    for name, values in out.items():
+        chosen = [k for k in ladder_fields(name) if values.get(k) is not None]
+        if values.get("budget") and chosen:
+            flags = ", ".join(setting_flag(name, k) for k in chosen)
+            raise SettingsError(f"{setting_flag(name, 'budget')} chooses {flags} per instance; leave out {flags} or "
+                                f"{setting_flag(name, 'budget')}")
+    for name in methods:
+        if not bound_budget or not ladder_fields(name):
+            continue
+        values = out.setdefault(name, {})
+        if values.get("budget") is None and all(values.get(k) is None for k in ladder_fields(name)):
+            values["budget"] = float(bound_budget)
+    return out
 
 
 def _check_settings_run(settings: dict, methods: tuple) -> None:

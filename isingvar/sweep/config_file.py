@@ -19,7 +19,7 @@ GRID_OPTIONS = ("beta", "J", "h")
 #: ``isingvar sweep`` has a type here or there.
 OPTION_TYPES = {"model": str, "samples": int, "seed": int, "method": list, "sites": bool, "force": bool, "out": str,
                 "overwrite": bool, "resume": bool, "retry-failed": bool, "interval": str, "json": bool, "shard": str,
-                "workers": int}
+                "workers": int, "bound-budget": float}
 
 
 def option_types() -> dict[str, type]:
