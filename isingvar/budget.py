@@ -110,3 +110,71 @@ def resolve(method: str, settings, cost: Callable[[object], float]):
         return settings
     rung = LADDERS[method][choose_rung(method, settings, cost)]
     return dataclasses.replace(settings, budget=0.0, **rung)
+
+
+def hooks(method: str, cost: Callable) -> tuple[Callable, Callable]:
+    """The ``resolved`` and ``decision`` functions of a method with a ladder (one pair of code for every such method).
+
+    Parameters
+    ----------
+    method : str
+        A method with a ladder (:data:`LADDERS`).
+    cost : callable(model, betas, settings) -> float
+        The method's deterministic cost model (seconds): no timing, so the choice is the same everywhere.
+
+    Returns
+    -------
+    resolved : callable(model, betas, settings) -> settings
+        The settings the run uses on this instance: with a budget, those of the rung it takes (:func:`resolve`);
+        without, unchanged.
+    decision : callable(model, betas, settings, *, sites) -> str
+        The construction this instance takes, e.g. "width 4, clamp 2 (budget 10 s)" (the ``--dry-run`` plan and
+        the sweep's start lines); ``sites`` unused.
+    """
+
+    def resolved(model, betas, settings):
+        """The settings the run uses on ``model`` (see :func:`hooks`).
+
+        Parameters
+        ----------
+        model : IsingModel
+            The instance.
+        betas : array_like of float, shape (nb,)
+            Inverse temperatures.
+        settings : dataclass instance
+            The method's settings.
+
+        Returns
+        -------
+        dataclass instance
+            With ``budget`` 0.
+        """
+        return resolve(method, settings, lambda s: cost(model, betas, s))
+
+    def decision(model, betas, settings, *, sites):
+        """The construction ``model`` takes (see :func:`hooks`).
+
+        Parameters
+        ----------
+        model : IsingModel
+            The instance.
+        betas : array_like of float, shape (nb,)
+            Inverse temperatures.
+        settings : dataclass instance
+            The method's settings.
+        sites : bool
+            Unused.
+
+        Returns
+        -------
+        str
+            E.g. "width 4, clamp 2 (budget 10 s)".
+        """
+        from .clamp import clamp_count
+
+        used = resolved(model, betas, settings)
+        parts = [f"width {used.width}"] if "width" in ladder_fields(method) else []
+        parts.append(f"clamp {clamp_count(model, used.clamp)}")
+        return ", ".join(parts) + (f" (budget {settings.budget:g} s)" if settings.budget > 0 else "")
+
+    return resolved, decision

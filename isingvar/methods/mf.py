@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..budget import MAX_BUDGET
+from ..budget import MAX_BUDGET, hooks
 from ..clamp import MAX_CLAMP
 from ..thermo import free_energy_per_spin
 from .base import Method, Nonfinite, Var, check_settings, model_file_lnZ, setting
@@ -221,54 +221,6 @@ def work_seconds(model, betas, settings) -> float:
     return one * (1 + 2 * runs(model, settings.clamp))
 
 
-def resolved(model, betas, settings):
-    """``settings`` with the clamp ``settings.budget`` takes on this instance (:func:`isingvar.budget.resolve`
-    over :data:`isingvar.budget.CLAMP_LADDER`, costed by :func:`work_seconds`); unchanged without a budget.
-
-    Parameters
-    ----------
-    model : IsingModel
-        The instance.
-    betas : array_like of float, shape (nb,)
-        Inverse temperatures.
-    settings : Settings
-        The method's settings.
-
-    Returns
-    -------
-    Settings
-        With ``budget`` 0.
-    """
-    from ..budget import resolve
-
-    return resolve("mf", settings, lambda s: work_seconds(model, betas, s))
-
-
-def decision(model, betas, settings, *, sites) -> str:
-    """The spins this instance clamps, e.g. "clamp 3 (budget 1 s)" (:func:`resolved`; no timing).
-
-    Parameters
-    ----------
-    model : IsingModel
-        The instance.
-    betas : array_like of float, shape (nb,)
-        Inverse temperatures.
-    settings : Settings
-        The method's settings.
-    sites : bool
-        Unused.
-
-    Returns
-    -------
-    str
-        The clamped spins, and the budget where one chose them.
-    """
-    from ..clamp import clamp_count
-
-    used = resolved(model, betas, settings)
-    return f"clamp {clamp_count(model, used.clamp)}" + (f" (budget {settings.budget:g} s)" if settings.budget > 0 else "")
-
-
 def progress_units(n, betas, settings) -> float:
     """2 nb - 1 continuation steps (up the grid, then down).
 
@@ -287,6 +239,11 @@ def progress_units(n, betas, settings) -> float:
         Total progress units of :func:`run`.
     """
     return float(2 * len(betas) - 1)
+
+
+#: ``resolved(model, betas, settings)``: the settings a budget takes on this instance; ``decision``: the
+#: construction shown in ``--dry-run`` (:func:`isingvar.budget.hooks`).
+resolved, decision = hooks("mf", lambda model, betas, s: work_seconds(model, betas, s))
 
 
 METHOD = Method(

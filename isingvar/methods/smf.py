@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..budget import MAX_BUDGET
+from ..budget import MAX_BUDGET, hooks
 from ..clamp import MAX_CLAMP
 from ..thermo import free_energy_per_spin
 from .base import Method, Nonfinite, Var, check_settings, model_file_lnZ, per_beta, setting
@@ -186,52 +186,9 @@ def cost(model, betas, settings, *, sites) -> float:
     return parts * len(betas) * COST_SWEEPS * colours * (n + 2 * e) * SECONDS_PER_SLOT_SWEEP
 
 
-def resolved(model, betas, settings):
-    """``settings`` with the clamp ``settings.budget`` takes on this instance (:func:`isingvar.budget.resolve`
-    over :data:`isingvar.budget.CLAMP_LADDER`, costed by :func:`cost`); unchanged without a budget.
-
-    Parameters
-    ----------
-    model : IsingModel
-        The instance.
-    betas : array_like of float, shape (nb,)
-        Inverse temperatures.
-    settings : Settings
-        The method's settings.
-
-    Returns
-    -------
-    Settings
-        With ``budget`` 0.
-    """
-    from ..budget import resolve
-
-    return resolve("smf", settings, lambda s: cost(model, betas, s, sites=False))
-
-
-def decision(model, betas, settings, *, sites) -> str:
-    """The spins this instance clamps, e.g. "clamp 3 (budget 1 s)" (:func:`resolved`; no timing).
-
-    Parameters
-    ----------
-    model : IsingModel
-        The instance.
-    betas : array_like of float, shape (nb,)
-        Inverse temperatures.
-    settings : Settings
-        The method's settings.
-    sites : bool
-        Unused.
-
-    Returns
-    -------
-    str
-        The clamped spins, and the budget where one chose them.
-    """
-    from ..clamp import clamp_count
-
-    used = resolved(model, betas, settings)
-    return f"clamp {clamp_count(model, used.clamp)}" + (f" (budget {settings.budget:g} s)" if settings.budget > 0 else "")
+#: ``resolved(model, betas, settings)``: the settings a budget takes on this instance; ``decision``: the
+#: construction shown in ``--dry-run`` (:func:`isingvar.budget.hooks`).
+resolved, decision = hooks("smf", lambda model, betas, s: cost(model, betas, s, sites=False))
 
 
 METHOD = Method(

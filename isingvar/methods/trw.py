@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..bp import MAX_SWEEPS, SECONDS_PER_SLOT_SWEEP
-from ..budget import MAX_BUDGET
+from ..budget import MAX_BUDGET, hooks
 from ..clamp import MAX_CLAMP
 from ..thermo import check_betas, free_energy_per_spin
 from ..trw import MAX_TREES, MAX_WIDTH
@@ -142,57 +142,6 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
         "trw_width": settings.width,
         "trw_clamp": clamp_count(model, settings.clamp),
     }
-
-
-def resolved(model, betas, settings):
-    """``settings`` with the width and clamp that ``settings.budget`` takes on this instance
-    (:func:`isingvar.budget.resolve` over :data:`isingvar.budget.TRW_LADDER`, costed by :func:`cost`);
-    unchanged without a budget.
-
-    Parameters
-    ----------
-    model : IsingModel
-        The instance.
-    betas : array_like of float, shape (nb,)
-        Inverse temperatures.
-    settings : Settings
-        The method's settings.
-
-    Returns
-    -------
-    Settings
-        With ``budget`` 0.
-    """
-    from ..budget import resolve
-
-    return resolve("trw", settings, lambda s: cost(model, betas, s))
-
-
-def decision(model, betas, settings, *, sites) -> str:
-    """The construction this instance takes, e.g. "width 4, clamp 2" (with a budget, the ladder's rung:
-    :func:`resolved`; without, the settings'), from the cost model alone (no timing).
-
-    Parameters
-    ----------
-    model : IsingModel
-        The instance.
-    betas : array_like of float, shape (nb,)
-        Inverse temperatures.
-    settings : Settings
-        The method's settings.
-    sites : bool
-        Unused.
-
-    Returns
-    -------
-    str
-        The width and clamped spins, and the budget where one chose them.
-    """
-    from ..clamp import clamp_count
-
-    used = resolved(model, betas, settings)
-    text = f"width {used.width}, clamp {clamp_count(model, used.clamp)}"
-    return text + (f" (budget {settings.budget:g} s)" if settings.budget > 0 else "")
 
 
 # ----------------------------------------------------------------------------- cost model
@@ -427,6 +376,11 @@ VARIABLES = (
     Var("trw_clamp", "diagnostic", None, "1", "spins clamped (0: none; isingvar.clamp); with a budget the rung "
         "of isingvar.budget.TRW_LADDER it took", dtype="i4", per="instance", fill=-1),
 )
+
+
+#: ``resolved(model, betas, settings)``: the settings a budget takes on this instance; ``decision``: the
+#: construction shown in ``--dry-run`` (:func:`isingvar.budget.hooks`).
+resolved, decision = hooks("trw", lambda model, betas, s: cost(model, betas, s))
 
 
 METHOD = Method(
