@@ -58,17 +58,6 @@ def _dd_mul(ah, al, bh, bl):
 
 
 @njit(inline="always")
-def _dd_acc(sh, sl, xh, xl, yh, yl):
-    """(sh + sl) + (xh + xl)(yh + yl), the sum left unnormalised (sl may grow past half an ulp of sh): a few of
-    these then one :func:`_two_sum` cost about half as many operations as :func:`_dd_mul` and :func:`_dd_add`
-    each time, to the same precision (the compensated dot product of Ogita, Rump & Oishi, SIAM J. Sci. Comput. 26,
-    1955 (2005), Dot2)."""
-    p, e = _two_prod(xh, yh)
-    t, f = _two_sum(sh, p)
-    return t, sl + (e + xh * yl + xl * yh) + f
-
-
-@njit(inline="always")
 def _dd_inv(ah, al):
     q = 1.0 / ah
     # one Newton step on 1 - a q in double-double
@@ -256,13 +245,11 @@ def factor(colptr, rows, offdiag, diag, stop):
                             sh = val[s, 2 * a + b, t, 0]
                             sl = val[s, 2 * a + b, t, 1]
                             for u in range(t + 1):
-                                sh, sl = _dd_acc(sh, sl, val[q, 2 * a, u, 0], val[q, 2 * a, u, 1],
-                                                 wh[b, t - u], wl[b, t - u])
-                                sh, sl = _dd_acc(sh, sl, val[q, 2 * a + 1, u, 0], val[q, 2 * a + 1, u, 1],
+                                ph, pl = _dd_mul(val[q, 2 * a, u, 0], val[q, 2 * a, u, 1], wh[b, t - u], wl[b, t - u])
+                                sh, sl = _dd_add(sh, sl, ph, pl)
+                                ph, pl = _dd_mul(val[q, 2 * a + 1, u, 0], val[q, 2 * a + 1, u, 1],
                                                  wh[2 + b, t - u], wl[2 + b, t - u])
-                                # renormalise after each pair (not quick: cancellation may leave |sl| > |sh|);
-                                # once per sum only lost digits on +-J glasses at beta = 5
-                                sh, sl = _two_sum(sh, sl)
+                                sh, sl = _dd_add(sh, sl, ph, pl)
                             val[s, 2 * a + b, t, 0] = sh
                             val[s, 2 * a + b, t, 1] = sl
             nxt[k] = p + 1
