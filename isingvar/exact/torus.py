@@ -442,11 +442,11 @@ class _Structure:
         return 0.5 * logs.sum(axis=0), 0.5 * np.abs(logs).sum(axis=0), growth, T, w
 
     def dd_interior(self):
-        """The :class:`~isingvar.exact.pfaffian.PairedPfaffian` of K without its seam-seam entries, the interior's pairs
-        in their own minimum degree order, the seam strip's last in seam-node order, built
+        """The :class:`~isingvar.exact.pfaffian.PairedPfaffian` of K without its seam-seam entries, the pairs in the
+        bordered matrix's order (I in its fill-reducing order, the seam strip last, in seam-node order), built
         once; its entries: the triangle edges not inside the strip (weights ``self.dd_src``), then the
         interior's dual edges (K[2j+1, 2j] = ``self.dd_dual``)."""
-        from .pfaffian import PairedPfaffian, pair_order
+        from .pfaffian import PairedPfaffian
 
         if self._dd is None:
             p, q = self.tri.ravel(), np.roll(self.tri, -1, axis=1).ravel()
@@ -454,9 +454,11 @@ class _Structure:
             seam[self.seam_nodes] = True
             keep = ~(seam[p] & seam[q])
             inner = np.flatnonzero(~seam[0::2])  # pairs (bonds) off the strip
-            # minimum degree on the interior's pair graph (pfaffian.pair_order), the strip's pairs last in seam-node
-            # order (so that the Schur complement's rows are the seam block's)
-            order = pair_order(self.size, p, q, last=self.seam_nodes[0::2] >> 1)
+            # the bordered matrix's order (a pair goes with its first dart; the strip's pairs last in seam-node order,
+            # so that the Schur complement's rows are the seam block's).  Not pfaffian.pair_order: 17 % fewer updates
+            # at L = 64, but on the 64 x 64 +-J sweep (seed 0, sample 3) its two seam positions then disagreed on
+            # ln Z_AP at beta 4.69-5 and F_dw was NaN there
+            order = np.argsort(np.minimum(self.pos[0::2], self.pos[1::2]), kind="stable")
             self.dd_src = np.flatnonzero(keep)
             self.dd_dual = self.dual[inner]
             self._dd = PairedPfaffian(self.size, np.concatenate([p[keep], 2 * inner + 1]),
