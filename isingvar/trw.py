@@ -620,9 +620,9 @@ def _components_bound(model, b, params, rng, progress=None) -> TrwResult:
     """:func:`upper_bound` with ``params.width > 1``: the least certified bound over the spanning-tree
     bound (width 1, same settings) and the constructions of :func:`isingvar.trw_components.constructions`.
 
-    Field shares by L-BFGS (``share_iterations``) for the constructions whose uniform split is within
-    :data:`LEAD_FRACTION` of the best bound so far (trees included) at the largest beta, warm-started
-    along the ascending betas (offsets scaled by the beta ratio).  ``iterations`` counts message sweeps
+    Field shares by L-BFGS (``share_iterations``; where some field is nonzero) for the constructions
+    whose uniform split is within :data:`LEAD_FRACTION` of the best bound so far (trees included) at the
+    largest beta, warm-started along the ascending betas (offsets scaled by the beta ratio).  ``iterations`` counts message sweeps
     plus elimination passes, ``trees`` the components of the reported decomposition, ``converged``
     whether its optimisation converged.  Ctrl-C is honoured between the steps of the constructions and
     between the union models of every evaluation.
@@ -657,8 +657,10 @@ def _components_bound(model, b, params, rng, progress=None) -> TrwResult:
             lead = min(lead, starts[top])
             vals, conv = starts, np.zeros(b.size, dtype=bool)
             # ... then its field shares where it is within LEAD_FRACTION of the best bound so far
-            # (where its per-site pass fits elimination's memory: the gradient needs it)
-            if params.share_iterations > 0 and c.sites_fit and starts[top] <= lead + LEAD_FRACTION * abs(lead):
+            # (where its per-site pass fits elimination's memory: the gradient needs it).  Without fields
+            # every component is spin-flip symmetric, <s_i> = 0: the uniform split is already optimal
+            if (params.share_iterations > 0 and c.sites_fit and np.any(model.fields)
+                    and starts[top] <= lead + LEAD_FRACTION * abs(lead)):
                 vals, offsets, prev = starts.copy(), np.zeros((c.K, model.n)), 0.0
                 for q in order:
                     beta = float(b[q])

@@ -1,0 +1,103 @@
+"""Bounds from the zero-field model (isingvar.zero_field) against brute-force enumeration."""
+
+import numpy as np
+import pytest
+from naive import all_states, logsumexp, model_energies, model_lnZ
+
+from isingvar import zero_field
+from isingvar.families import make_instance, resolve_params
+from isingvar.model import IsingModel
+
+BETAS = np.array([0.1, 0.5, 1.0, 2.0, 4.0])
+
+
+def _square(L, boundary, disorder, h, seed):
+    """An L x L square model with couplings of ``disorder`` and random fields of scale ``h``."""
+    m = make_instance("square", resolve_params("square", {"L": L, "boundary": boundary, "disorder": disorder}),
+                      seed, 0)
+    rng = np.random.default_rng(seed)
+    return IsingModel(m.n, m.edge_i, m.edge_j, m.couplings, h * rng.normal(size=m.n))
+
+
+MODELS = [
+    _square(3, "open", "gaussian", 0.3, 1),
+    _square(4, "open", "pm", 0.1, 2),
+    _square(4, "periodic", "gaussian", 1.0, 3),
+]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_zero_field_lnz_is_a_lower_bound(model):
+    exact = model_lnZ(model, BETAS)
+    lower = zero_field.zero_field_lnz(model, BETAS)
+    zero = IsingModel(model.n, model.edge_i, model.edge_j, model.couplings, np.zeros(model.n))
+    np.testing.assert_allclose(lower, model_lnZ(zero, BETAS), rtol=1e-10)
+    assert np.all(lower <= exact + 1e-10 * np.abs(exact))
+    assert np.all(exact - lower > 0)  # fields always add free energy: strictly, with non-zero fields
+
+
+def test_lower_bound_gap_is_the_field_susceptibility_to_second_order():
+    # ln Z(J, h) - ln Z(J, 0) = beta^2/2 h.C.h + O(h^4), C_ij = <s_i s_j>_{J,0} (brute force)
+    base = _square(3, "open", "gaussian", 1.0, 4)
+    h = 1e-3 * base.fields
+    model = IsingModel(base.n, base.edge_i, base.edge_j, base.couplings, h)
+    S = all_states(model.n)
+    E0 = model_energies(IsingModel(base.n, base.edge_i, base.edge_j, base.couplings, np.zeros(base.n)), S)
+    for beta in (0.3, 1.0):
+        w = np.exp(-beta * E0 - logsumexp(-beta * E0))
+        C = (S * w[:, None]).T @ S
+        gap = model_lnZ(model, [beta])[0] - zero_field.zero_field_lnz(model, [beta])[0]
+        np.testing.assert_allclose(gap, 0.5 * beta**2 * h @ C @ h, rtol=1e-4)
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("eps", [0.1, 0.3, 0.5, 1.0])
+def test_split_upper_with_the_exact_amplified_value_is_an_upper_bound(model, eps):
+    exact = model_lnZ(model, BETAS)
+    lnz0 = zero_field.zero_field_lnz(model, BETAS)
+    amp = zero_field.amplified(model, eps)
+    np.testing.assert_array_equal(amp.couplings, model.couplings)
+    np.testing.assert_allclose(amp.fields * eps, model.fields, rtol=1e-15)
+    upper = zero_field.split_upper(lnz0, model_lnZ(amp, BETAS), eps)
+    assert np.all(upper >= exact - 1e-10 * np.abs(exact))
+    if eps == 1.0:
+        np.testing.assert_allclose(upper, exact, rtol=1e-12)
+
+
+def test_split_upper_with_a_trw_bound_is_an_upper_bound():
+    from isingvar import trw
+    from isingvar.methods import trw as trw_method
+
+    model = MODELS[1]
+    exact = model_lnZ(model, BETAS)
+    lnz0 = zero_field.zero_field_lnz(model, BETAS)
+    for eps in (0.3, 0.7):
+        u = trw.upper_bound(zero_field.amplified(model, eps), BETAS, trw_method.Settings(), np.random.default_rng(0))
+        assert np.all(zero_field.split_upper(lnz0, u.lnZ, eps) >= exact - 1e-9 * np.abs(exact))
+
+
+def test_applies_and_bad_input():
+    assert zero_field.applies(MODELS[0], BETAS)
+    zero = IsingModel(4, [0, 1, 2], [1, 2, 3], [1.0, -1.0, 0.5])
+    assert zero_field.zero_field_model(zero) is None
+    assert not zero_field.applies(zero, BETAS)
+    with pytest.raises(ValueError, match="no fields"):
+        zero_field.zero_field_lnz(zero, BETAS)
+    # a dense model past every exact path: its zero-field model has none either
+    rng = np.random.default_rng(0)
+    n = 90
+    J = rng.normal(size=(n, n))
+    dense = IsingModel.from_dense(np.triu(J, 1) + np.triu(J, 1).T, rng.normal(size=n))
+    assert not zero_field.applies(dense, BETAS)
+    for eps in (0.0, -0.1, 1.5, np.nan):
+        with pytest.raises(ValueError, match=r"\(0, 1\]"):
+            zero_field.amplified(MODELS[0], eps)
+        with pytest.raises(ValueError, match=r"\(0, 1\]"):
+            zero_field.split_upper(np.zeros(1), np.zeros(1), eps)
+
+
+def test_cached_value_is_not_shared():
+    a = zero_field.zero_field_lnz(MODELS[0], BETAS)
+    a[:] = 0.0
+    b = zero_field.zero_field_lnz(MODELS[0], BETAS)
+    assert np.all(b > 0)
