@@ -103,7 +103,7 @@ def sweep(
     seed: int = typer.Option(0, "--seed", help="Seed; sample k is drawn from rng([seed, k]).", rich_help_panel="Grid"),
     method: list[str] | None = typer.Option(None, "--method", help=_method_help(), rich_help_panel="Methods"),
     force: bool = typer.Option(False, "--force", help=_force_help(), rich_help_panel="Methods"),
-    bound_budget: float | None = typer.Option(None, "--bound-budget", help="Seconds per instance (its beta grid) that each certified-bound method with construction choices (trw: width and clamp; mf, smf: clamp) may spend: it takes the tightest construction of its ladder whose estimated cost fits (docs/methods.md, Budgets); a method's own width, clamp or budget setting (e.g. --trw-width) wins. Default: none (today's constructions).", rich_help_panel="Methods"),
+    bound_budget: float | None = typer.Option(None, "--bound-budget", help="Seconds per instance (its beta grid) that each certified-bound method with construction choices (trw: width and clamp; mf, smf: clamp) may spend: it takes the whole graph as one exact component where that fits (trw: the bound is then ln Z), else the tightest construction of its ladder whose estimated cost fits (docs/methods.md, Budgets); --dry-run shows the choice; a method's own width, clamp or budget setting (e.g. --trw-width) wins; 0: none (width 1, clamp 0). Default: 2 (the embedded SK N = 16 sweep then takes trw's exact rung and mf clamped on 4 spins: width <= 0.05 per spin).", rich_help_panel="Methods"),
     sites: bool | None = typer.Option(None, "--sites/--no-sites", help="Store the methods' per-site variables, e.g. exact <s_i> and mean-field m_i (default: when N <= 1024).", rich_help_panel="Output"),
     out_path: Path | None = typer.Option(None, "--out", help="Result file (default `runs/<model>-n<N>-<UTC time>.h5`).", rich_help_panel="Output"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file.", rich_help_panel="Output"),
@@ -146,7 +146,8 @@ def sweep(
     force : bool
         ``--force``: run even where a method's time estimate is over its limit.
     bound_budget : float or None
-        ``--bound-budget``: seconds per instance for the bound methods' constructions; None: none.
+        ``--bound-budget``: seconds per instance for the bound methods' constructions; None (not given):
+        :data:`isingvar.budget.DEFAULT_BUDGET`; 0: none.
     sites : bool or None
         ``--sites/--no-sites``: store the per-site variables; None: when N <= 1024.
     out_path : pathlib.Path or None
@@ -177,6 +178,7 @@ def sweep(
 
     # SIGTERM stops every phase like Ctrl-C (before the first commit: no file, exit 130)
     with _user_errors(), terminate_as_interrupt():
+        from isingvar.budget import DEFAULT_BUDGET
         from isingvar.errors import ModelParameterError, OutputWriteError, SweepInterrupted
         from isingvar.io.outputs import check_output
         from isingvar.io.store import read_summary
@@ -214,7 +216,8 @@ def sweep(
         config = make_config(
             model, params, beta=beta, J=J, h=h, samples=samples, seed=seed,
             methods=method, sites=sites, force=force or dry_run,  # a dry run estimates, never refuses
-            settings=_method_settings(settings), bound_budget=bound_budget,
+            settings=_method_settings(settings),
+            bound_budget=DEFAULT_BUDGET if bound_budget is None else bound_budget,
         )
         path = out_path or default_output_path(config)
         if dry_run:

@@ -1,23 +1,41 @@
 """Per-instance time budgets of the certified-bound methods (``--bound-budget SECONDS``, ``--<method>-budget``).
 
 A method with construction choices lists them as a *ladder*: rungs ordered by cost and by tightness, each
-at least the previous one in every choice (a wider component, more clamped spins).  With a budget B > 0 the
-method takes, on each instance, the rung before the first whose estimated seconds (the method's own
-deterministic cost model, never a timing: the same instance picks the same rung on every machine, in every
-shard and on resume) exceed B; rung 0 (today's default) when rung 1 does.  The first rung over B can only
-move up the ladder as B grows, so the rung taken never moves down (and the later, costlier rungs are never
-costed: a wide TRW survey can take seconds).
+at least the previous one in every choice (a wider component, more clamped spins).  A method may also have
+an *exact rung* on an instance: settings under which its bound is ln Z itself (``trw``: one component, the
+whole graph, where its elimination width is <= :data:`isingvar.trw.MAX_WIDTH`).  With a budget B > 0 the
+method takes, on each instance (:func:`resolve`),
+
+1. the exact rung, where the instance has one and its estimated seconds fit B;
+2. else the ladder rung before the first whose estimated seconds exceed B (:func:`choose_rung`); rung 0
+   (today's construction) when rung 1 does.
+
+Costs are the method's own deterministic cost model, never a timing: the same instance picks the same rung
+on every machine, in every shard and on resume.  Rule 2 alone could not reach the exact rung: on SK N = 16
+the rung (width 4, clamp 2) is costed at 36 s while the whole graph (width 15, one exact component) is
+costed at 0.25 s; rule 1 takes it from B = 0.25 s on.  Rule 2 stops at the first rung over B rather than
+taking the highest that fits, so that the later, costlier rungs are never costed (a wide TRW survey can
+take seconds).
+
+Monotone in B.  Order the choices as rungs 0 .. R-1 of the ladder, then the exact rung.  The first ladder
+rung k >= 1 with cost > B (R when none) can only move up as B grows (a cost over B1 >= ... is over every
+smaller B), so rung(B) = k - 1 is non-decreasing; the exact rung's cost c_E depends on the instance, not on
+B, so the set of budgets that take it, {B >= c_E}, is an up-set; below c_E the choice is a ladder rung,
+above it the exact one: the choice never moves down the order as B grows.  :func:`choice_index` gives the
+position, tests/test_bound_budget.py checks it with injected costs.
 
 Why the rungs tighten:
 - more clamped spins: :func:`isingvar.clamp.choose_spins` takes the k highest scores, so the spins of
   clamp k are among those of clamp k' > k, and conditioning on more spins never loosens the optimal TRW
   or mean-field bound (Weller & Jebara, NIPS 2014; Weller & Domke, AISTATS 2016); every clamped run also
-  keeps the unclamped bound (the min / max of the two);
+  keeps the unclamped bound (the min / max of the two); clamping every spin (``mf``, ``smf`` on N <= 12:
+  clamp_count = min(clamp, N)) gives ln Z;
 - wider TRW components: a width-W run reports the least of the spanning-tree bound and its constructions
   (:func:`isingvar.trw._components_bound`), and thicker bands hold more of each frustrated cycle exactly;
-  from the graph's own elimination width on, the one component is the whole graph and the bound is ln Z.
+- the exact rung: one component of weight 1 with theta_P = theta, so the bound is ln Z, below every
+  certified upper bound (above every lower one).
 These are the theory's optimal bounds; the solvers stop at tolerances, so a value may move by the
-solvers' own precision.  docs/methods.md ("Budgets") gives the ladders and a measurement.
+solvers' own precision.  docs/methods.md ("Budgets") gives the ladders, the default budget and measurements.
 """
 
 from __future__ import annotations
@@ -29,6 +47,15 @@ from .clamp import MAX_CLAMP
 
 #: Largest budget, seconds per instance (a year): a bound on the setting, not a rung.
 MAX_BUDGET = 3.2e7
+
+#: ``isingvar sweep``'s ``--bound-budget`` when none is given (seconds per instance and method; 0 turns it
+#: off; the library's :func:`isingvar.sweep.make_config` keeps no budget unless given one).  Chosen on the
+#: embedded default sweep (SK N = 16, 60 betas): 2 s takes TRW's exact rung (the whole graph, width 15,
+#: estimated 0.25 s) and mean field clamped on 4 spins (estimated 1.6 s; clamp 5 is 3.0 s; clamp 3 leaves
+#: 0.052-0.057 per spin on 3 of the 4 samples), which brings its interval from 0.07-0.86 to <= 0.046 per
+#: spin at every beta and sample; docs/methods.md ("Budgets") has the measurements here and on other
+#: families.
+DEFAULT_BUDGET = 2.0
 
 #: Ladder of the ``trw`` method: (width, clamp) per rung.  Width 4 first (the issue's table: it beats
 #: width 1 and WMB iBound 4 on every UAI Grids and DBN file), then 2 clamped spins (4 conditioned models),
@@ -63,7 +90,8 @@ def ladder_fields(method: str) -> tuple:
     return tuple(rungs[0]) if rungs else ()
 
 
-def choose_rung(method: str, settings, cost: Callable[[object], float]) -> int:
+def choose_rung(method: str, settings, cost: Callable[[object], float],
+                floor: Callable[[object], float] | None = None) -> int:
     """The rung of ``method``'s ladder its budget ``settings.budget`` takes (module docstring).
 
     Parameters
@@ -75,6 +103,9 @@ def choose_rung(method: str, settings, cost: Callable[[object], float]) -> int:
     cost : callable(settings) -> float
         Estimated seconds of a run with the given settings on this instance (the method's cost model:
         deterministic, so that the choice is).
+    floor : callable(settings) -> float, optional
+        A cheap lower bound on ``cost`` (never above it: the choice is then the same as from ``cost``
+        alone); where it exceeds the budget ``cost`` is not called.
 
     Returns
     -------
@@ -83,14 +114,24 @@ def choose_rung(method: str, settings, cost: Callable[[object], float]) -> int:
     """
     rungs = LADDERS[method]
     for k in range(1, len(rungs)):
-        if not cost(dataclasses.replace(settings, budget=0.0, **rungs[k])) <= settings.budget:
+        if _over(dataclasses.replace(settings, budget=0.0, **rungs[k]), settings.budget, cost, floor):
             return k - 1
     return len(rungs) - 1
 
 
-def resolve(method: str, settings, cost: Callable[[object], float]):
-    """``settings`` with the ladder's choices of the rung the budget takes, and ``budget`` 0; unchanged
-    where ``settings.budget`` is 0 (off).
+def _over(candidate, budget: float, cost: Callable, floor: Callable | None) -> bool:
+    """Whether ``candidate``'s cost exceeds ``budget``: its cheap ``floor`` first, where it has one (a lower
+    bound on the cost, so the answer is the cost's own; a wide TRW survey is then not built for a rung whose
+    spanning trees alone are over the budget)."""
+    if floor is not None and floor(candidate) > budget:
+        return True
+    return not cost(candidate) <= budget
+
+
+def resolve(method: str, settings, cost: Callable[[object], float], exact: Callable[[], dict | None] | None = None,
+            floor: Callable[[object], float] | None = None):
+    """``settings`` with the choices of what the budget takes (module docstring: the exact rung where it has
+    one that fits, else a ladder rung), and ``budget`` 0; unchanged where ``settings.budget`` is 0 (off).
 
     Parameters
     ----------
@@ -100,6 +141,11 @@ def resolve(method: str, settings, cost: Callable[[object], float]):
         The method's settings.
     cost : callable(settings) -> float
         As :func:`choose_rung`.
+    exact : callable() -> dict or None, optional
+        The settings fields of the instance's exact rung (e.g. {"width": 15, "clamp": 0}), None where it has
+        none; independent of the budget.  None (default): no exact rung.
+    floor : callable(settings) -> float, optional
+        As :func:`choose_rung`.
 
     Returns
     -------
@@ -108,11 +154,83 @@ def resolve(method: str, settings, cost: Callable[[object], float]):
     """
     if not settings.budget > 0:
         return settings
-    rung = LADDERS[method][choose_rung(method, settings, cost)]
+    top = exact() if exact is not None else None
+    if top is not None:
+        candidate = dataclasses.replace(settings, budget=0.0, **top)
+        if not _over(candidate, settings.budget, cost, floor):
+            return candidate
+    rung = LADDERS[method][choose_rung(method, settings, cost, floor)]
     return dataclasses.replace(settings, budget=0.0, **rung)
 
 
-def hooks(method: str, cost: Callable) -> tuple[Callable, Callable]:
+def choice_index(method: str, settings, cost: Callable[[object], float],
+                 exact: Callable[[], dict | None] | None = None) -> int:
+    """Position of what :func:`resolve` takes in the order of the module docstring: the ladder rung, or
+    ``len(LADDERS[method])`` for the exact rung (the quantity that never decreases as the budget grows).
+
+    Parameters
+    ----------
+    method : str
+        A method with a ladder (:data:`LADDERS`).
+    settings : dataclass instance
+        The method's settings; ``budget`` seconds (> 0).
+    cost : callable(settings) -> float
+        As :func:`choose_rung`.
+    exact : callable() -> dict or None, optional
+        As :func:`resolve`.
+
+    Returns
+    -------
+    int
+        0 .. len(LADDERS[method]).
+    """
+    used = resolve(method, settings, cost, exact)
+    top = exact() if exact is not None else None
+    fields = ladder_fields(method)
+    picked = {k: getattr(used, k) for k in fields}
+    if top is not None and picked == {k: top.get(k, getattr(used, k)) for k in fields}:
+        return len(LADDERS[method])
+    return LADDERS[method].index(picked)
+
+
+#: Choices :func:`hooks`' ``resolved`` keeps per method (the estimate, the plan and the run of one instance
+#: ask in turn; each costing may build a TRW survey of seconds).
+_CHOSEN_KEEP = 16
+#: Those choices: method -> {instance key: settings} (a test that injects costs clears it).
+_CHOSEN: dict = {}
+
+
+def _instance_key(model, betas, settings) -> tuple:
+    """What a choice depends on: the model's pattern, couplings and fields, the betas and the settings.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures.
+    settings : dataclass instance
+        The method's settings (frozen: hashable).
+
+    Returns
+    -------
+    tuple
+        Hashable.
+    """
+    import hashlib
+
+    import numpy as np
+
+    from .patterns import pattern_key
+
+    digest = hashlib.sha1(np.ascontiguousarray(model.couplings, dtype=np.float64), usedforsecurity=False)
+    digest.update(np.ascontiguousarray(model.fields, dtype=np.float64))
+    digest.update(np.ascontiguousarray(betas, dtype=np.float64))
+    return pattern_key(model), digest.digest(), settings
+
+
+def hooks(method: str, cost: Callable, exact: Callable | None = None,
+          floor: Callable | None = None) -> tuple[Callable, Callable]:
     """The ``resolved`` and ``decision`` functions of a method with a ladder (one pair of code for every such method).
 
     Parameters
@@ -121,16 +239,23 @@ def hooks(method: str, cost: Callable) -> tuple[Callable, Callable]:
         A method with a ladder (:data:`LADDERS`).
     cost : callable(model, betas, settings) -> float
         The method's deterministic cost model (seconds): no timing, so the choice is the same everywhere.
+    exact : callable(model) -> dict or None, optional
+        The settings fields of the instance's exact rung (:func:`resolve`); None (default): none.
+    floor : callable(model, betas, settings) -> float, optional
+        A cheap lower bound on ``cost`` (:func:`choose_rung`); None (default): none.
 
     Returns
     -------
     resolved : callable(model, betas, settings) -> settings
-        The settings the run uses on this instance: with a budget, those of the rung it takes (:func:`resolve`);
+        The settings the run uses on this instance: with a budget, those it takes (:func:`resolve`);
         without, unchanged.
     decision : callable(model, betas, settings, *, sites) -> str
-        The construction this instance takes, e.g. "width 4, clamp 2 (budget 10 s)" (the ``--dry-run`` plan and
-        the sweep's start lines); ``sites`` unused.
+        The construction this instance takes, e.g. "width 4, clamp 2 (budget 10 s)", or
+        "width 15, clamp 0 (budget 2 s; exact: the whole graph)" for the exact rung (the ``--dry-run`` plan
+        and the sweep's start lines); ``sites`` unused.
     """
+
+    chosen = _CHOSEN.setdefault(method, {})  # the choices made, by instance (asked for several times)
 
     def resolved(model, betas, settings):
         """The settings the run uses on ``model`` (see :func:`hooks`).
@@ -149,7 +274,16 @@ def hooks(method: str, cost: Callable) -> tuple[Callable, Callable]:
         dataclass instance
             With ``budget`` 0.
         """
-        return resolve(method, settings, lambda s: cost(model, betas, s))
+        if not settings.budget > 0:
+            return settings
+        key = _instance_key(model, betas, settings)
+        if key not in chosen:
+            top = (lambda: exact(model)) if exact is not None else None
+            low = (lambda s: floor(model, betas, s)) if floor is not None else None
+            if len(chosen) >= _CHOSEN_KEEP:
+                chosen.pop(next(iter(chosen)))
+            chosen[key] = resolve(method, settings, lambda s: cost(model, betas, s), top, low)
+        return chosen[key]
 
     def decision(model, betas, settings, *, sites):
         """The construction ``model`` takes (see :func:`hooks`).
@@ -175,6 +309,11 @@ def hooks(method: str, cost: Callable) -> tuple[Callable, Callable]:
         used = resolved(model, betas, settings)
         parts = [f"width {used.width}"] if "width" in ladder_fields(method) else []
         parts.append(f"clamp {clamp_count(model, used.clamp)}")
-        return ", ".join(parts) + (f" (budget {settings.budget:g} s)" if settings.budget > 0 else "")
+        text = ", ".join(parts)
+        if not settings.budget > 0:
+            return text
+        top = exact(model) if exact is not None else None
+        whole = top is not None and all(getattr(used, k) == v for k, v in top.items())
+        return text + f" (budget {settings.budget:g} s" + ("; exact: the whole graph)" if whole else ")")
 
     return resolved, decision

@@ -213,8 +213,10 @@ def test_merge_reports_missing_points_and_resume_fills_them(tmp_path):
 
 def test_mismatched_merge_and_resume_are_refused(tmp_path):
     a, b = tmp_path / "a.h5", tmp_path / "b.h5"
-    run_sweep(make_config("chain", {"n": 5}, beta="0.5,1", seed=1), a)
-    run_sweep(make_config("chain", {"n": 5}, beta="0.5,1.5", seed=1), b)
+    from isingvar.budget import DEFAULT_BUDGET  # the CLI's default --bound-budget, as its resumes below
+
+    run_sweep(make_config("chain", {"n": 5}, beta="0.5,1", seed=1, bound_budget=DEFAULT_BUDGET), a)
+    run_sweep(make_config("chain", {"n": 5}, beta="0.5,1.5", seed=1, bound_budget=DEFAULT_BUDGET), b)
     with pytest.raises(ConfigMismatchError, match="beta"):
         merge_shards(tmp_path / "m.h5", [a, b])
     assert not (tmp_path / "m.h5").exists()

@@ -25,11 +25,25 @@ def instance(family, params, h, seed=1):
     return make_instance(family, resolve_params(family, params), seed, 0).scaled(1.0, h)
 
 
+#: The injected cost of an exact rung (trw's whole graph): above every budget of the tests that inject it.
+EXACT_COST = 100.0
+
+
 def rung_cost(s):
-    """An injected cost: 1 s per rung of the method's ladder (its position, from the settings' choices)."""
-    name = "trw" if hasattr(s, "width") else ("smf" if hasattr(s, "max_iterations") else "mf")
+    """An injected cost: 1 s per rung of the method's ladder (its position, from the settings' choices);
+    :data:`EXACT_COST` for settings off the ladder (the exact rung)."""
+    name = {trw.Settings: "trw", smf.Settings: "smf", mf.Settings: "mf"}[type(s)]
     picked = {k: getattr(s, k) for k in budget.ladder_fields(name)}
-    return float(budget.LADDERS[name].index(picked))
+    ladder = budget.LADDERS[name]
+    return float(ladder.index(picked)) if picked in ladder else EXACT_COST
+
+
+@pytest.fixture(autouse=True)
+def _fresh_choices():
+    """Each test's choices from its own costs (injected or not): none kept from another test's."""
+    budget._CHOSEN.clear()
+    yield
+    budget._CHOSEN.clear()
 
 
 def inject(monkeypatch):
@@ -52,6 +66,76 @@ def test_rung_never_moves_down_as_the_budget_grows():
     assert rungs[0] == 0 and rungs[-1] == len(costs) - 1
     # the rung before the first that does not fit: 5 s at rung 2 stops a 4 s budget even though rung 3 fits
     assert budget.choose_rung("mf", mf.Settings(budget=4.0), lambda s: costs[s.clamp]) == 1
+
+
+def test_the_exact_rung_is_taken_where_it_fits_and_the_choice_never_moves_down():
+    # the SK N = 16 case: rung (4, 2) costed far above the whole graph, which the ladder alone never reaches
+    ladder = budget.LADDERS["trw"]
+    costs = dict(zip(budget.TRW_LADDER, [0.2, 1.0, 36.0, 34.8, 50.0, 60.0, 70.0, 80.0, 90.0, 99.0]))
+    top = {"width": 15, "clamp": 0}
+
+    def cost(s):
+        return 0.7 if (s.width, s.clamp) == (15, 0) else costs[(s.width, s.clamp)]
+
+    def taken(b, exact=lambda: dict(top)):
+        return budget.choice_index("trw", trw.Settings(budget=b), cost, exact)
+
+    grid = np.concatenate([np.linspace(0.01, 1.5, 150), [30.0, 40.0, 1e3]])
+    got = [taken(b) for b in grid]
+    assert got == sorted(got)  # monotone in the budget
+    assert got[0] == 0 and got[-1] == len(ladder)  # rung 0 at the least budget, the exact rung at the largest
+    assert [g == len(ladder) for g in got] == [b >= 0.7 for b in grid]  # exact exactly where its cost fits
+    assert budget.resolve("trw", trw.Settings(budget=30.0), cost, lambda: dict(top)).width == 15
+    # without an exact rung (a graph wider than MAX_WIDTH) the ladder's rule alone: (4, 0) under 36 s
+    assert taken(30.0, exact=lambda: None) == 1
+    # random costs, the exact rung anywhere among them: still never down
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        drawn = dict(zip(budget.TRW_LADDER, rng.uniform(0, 10, len(ladder))))
+        drawn[(15, 0)] = float(rng.uniform(0, 12))
+
+        def random_cost(s, drawn=drawn):
+            return drawn[(s.width, s.clamp)]
+
+        seq = [budget.choice_index("trw", trw.Settings(budget=b), random_cost, lambda: dict(top))
+               for b in np.linspace(0.01, 12, 120)]
+        assert seq == sorted(seq)
+
+
+@pytest.mark.parametrize(("family", "params", "h"), [
+    ("sk", {"n": 8}, 0.0),
+    ("sk", {"n": 7}, 0.3),
+    ("square", {"L": 3, "boundary": "open", "disorder": "gaussian"}, 0.2),
+])
+def test_a_budget_covering_the_exact_cost_closes_trw_on_ln_z(family, params, h):
+    m = instance(family, params, h)
+    top = trw.exact_settings(m)
+    assert top is not None and 2 <= top["width"] < m.n and top["clamp"] == 0
+    # the model's own cost of the exact rung, and a budget that covers just it (deterministic: no clock)
+    c = trw.cost(m, BETAS, trw.Settings(**top))
+    used = trw.resolved(m, BETAS, trw.Settings(budget=c))
+    assert (used.width, used.clamp) == (top["width"], 0)
+    assert "exact: the whole graph" in trw.decision(m, BETAS, trw.Settings(budget=c), sites=False)
+    out = trw.METHOD.run(m, BETAS, trw.Settings(budget=c), np.random.default_rng(0), sites=False)
+    np.testing.assert_allclose(out["lnZ_trw_upper"], naive.model_lnZ(m, BETAS), rtol=1e-12, atol=1e-12)
+    assert out["trw_width"] == top["width"] and out["trw_clamp"] == 0
+
+
+@pytest.mark.parametrize("module", [mf, smf])
+def test_mean_field_closes_on_ln_z_where_the_budget_clamps_every_spin(module):
+    # mean field has no whole-graph component; its exact rung is clamping all N <= MAX_CLAMP spins
+    m = instance("sk", {"n": 6}, 0.3)
+    s = module.Settings(budget=budget.MAX_BUDGET)
+    assert module.resolved(m, BETAS, s).clamp == budget.CLAMP_LADDER[-1] >= m.n
+    out = module.METHOD.run(m, BETAS, s, np.random.default_rng(0), sites=False)
+    np.testing.assert_allclose(out[f"lnZ_{module.METHOD.name}_lower"], naive.model_lnZ(m, BETAS), rtol=1e-12)
+    assert out[f"{module.METHOD.name}_clamp"] == m.n
+
+
+def test_no_exact_rung_where_the_graph_is_too_wide():
+    assert trw.exact_settings(instance("cubic", {"L": 4, "disorder": "pm"}, 0.0)) is None  # width ~32 > 20
+    assert trw.exact_settings(instance("sk", {"n": 24}, 0.0)) is None  # width 23 > 20
+    assert trw.exact_settings(instance("sk", {"n": 21}, 0.0)) == {"width": 20, "clamp": 0}
 
 
 @pytest.mark.parametrize(("family", "params", "h"), [
@@ -100,8 +184,9 @@ def test_cost_follows_the_rung_the_budget_takes():
     m = instance("square", {"L": 4, "boundary": "open", "disorder": "gaussian"}, 0.1)
     s = trw.Settings(budget=1e6)
     used = trw.resolved(m, BETAS, s)
-    assert (used.width, used.clamp) == budget.TRW_LADDER[-1]
+    assert {"width": used.width, "clamp": used.clamp} == trw.exact_settings(m) == {"width": 4, "clamp": 0}
     assert trw.cost(m, BETAS, s) == trw.cost(m, BETAS, used)
+
     # an unclamped run at h = 0 is one sweep per solve; its conditioned models have fields
     z = instance("square", {"L": 4, "boundary": "open", "disorder": "gaussian"}, 0.0)
     assert trw.cost(z, BETAS, trw.Settings(clamp=1)) > 2 * trw.cost(z, BETAS, trw.Settings())
@@ -127,10 +212,76 @@ def test_choice_is_in_the_dry_run_and_in_the_file(tmp_path):
     r = runner.invoke(app, [*args, "--dry-run"])
     assert r.exit_code == 0, r.output
     text = " ".join(r.output.split())
-    assert f"width {t.width}, clamp {t.clamp} (budget 1 s)" in text and f"clamp {k} (budget 1 s)" in text, r.output
+    # the 3 x 3 lattice is one exact component of width 3 (its cost fits 1 s)
+    assert (t.width, t.clamp) == (3, 0)
+    assert "width 3, clamp 0 (budget 1 s; exact: the whole graph)" in text and f"clamp {k} (budget 1 s)" in text, r.output
     out = tmp_path / "b.h5"
     r = runner.invoke(app, [*args, "--out", str(out), "--workers", "1"])
     assert r.exit_code == 0, r.output
     with h5py.File(out) as f:
         assert f["trw_width"][()].ravel().tolist() == [t.width] and f["trw_clamp"][()].ravel().tolist() == [t.clamp]
         assert f["mf_clamp"][()].ravel().tolist() == [k]
+
+
+# ------------------------------------------------------------------ the default budget
+def test_the_cli_default_budget_is_the_constant_and_0_turns_it_off():
+    r = runner.invoke(app, ["sweep", "sk", "--n", "8", "--beta", "0.5,1", "--dry-run"])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert f"(budget {budget.DEFAULT_BUDGET:g} s; exact: the whole graph)" in text, r.output
+    r = runner.invoke(app, ["sweep", "sk", "--n", "8", "--beta", "0.5,1", "--dry-run", "--bound-budget", "0"])
+    assert r.exit_code == 0, r.output
+    assert "budget" not in " ".join(r.output.split()).split("instances")[1], r.output  # width 1, clamp 0
+    r = runner.invoke(app, ["sweep", "--help"])
+    assert f"Default: {budget.DEFAULT_BUDGET:g}" in " ".join(r.output.replace("│", " ").split()), r.output
+
+
+def test_the_embedded_default_sweep_interval_is_at_most_0_05_per_spin():
+    """The issue's target on the embedded default sweep (SK N = 16, 4 samples, 60 betas): the constructions
+    the default budget takes on the full grid (deterministic cost models), run on a reduced grid that holds
+    mean field's worst betas (0.6-0.9); the interval f_mf_upper - f_trw_lower per spin, every sample."""
+    c = make_config(None, {}, bound_budget=budget.DEFAULT_BUDGET)
+    assert c.model == "sk" and c.n == 16 and c.beta.size == 60
+    few = np.array([0.05, 0.3, 0.6, 0.7, 0.8, 0.9, 1.1, 2.0, 3.0])
+    for k in range(c.samples):
+        m = make_instance(c.model, c.params, c.seed, k).scaled(1.0, 0.0)
+        t = trw.resolved(m, c.beta, c.method_settings("trw"))
+        q = mf.resolved(m, c.beta, c.method_settings("mf"))
+        assert {"width": t.width, "clamp": t.clamp} == trw.exact_settings(m)  # the whole graph
+        upper = trw.METHOD.run(m, few, t, np.random.default_rng(k), sites=False)
+        lower = mf.METHOD.run(m, few, q, np.random.default_rng(k), sites=False)
+        exact = naive.model_lnZ(m, few)
+        np.testing.assert_allclose(upper["lnZ_trw_upper"], exact, rtol=1e-12)
+        assert np.all(lower["lnZ_mf_lower"] <= exact + 1e-9)
+        width = lower["f_mf_upper"] - upper["f_trw_lower"]
+        assert np.all(width <= 0.05), (k, q.clamp, width)
+
+
+@pytest.mark.parametrize(("family", "params", "h"), [
+    ("square", {"L": 6, "boundary": "open", "disorder": "gaussian"}, 0.1),
+    ("square", {"L": 6, "boundary": "periodic", "disorder": "pm"}, 0.0),
+    ("sk", {"n": 8}, 0.0),
+])
+def test_the_cost_floor_is_below_the_cost_on_every_rung(family, params, h):
+    # the floor only spares surveys: where it is over a budget the cost must be too (the same choice)
+    m = instance(family, params, h)
+    top = trw.exact_settings(m)
+    for rung in (*budget.LADDERS["trw"][:6], top or {}):
+        s = trw.Settings(**rung)
+        assert trw.cost_floor(m, BETAS, s) <= trw.cost(m, BETAS, s), rung
+    assert trw.cost_floor(m, BETAS, trw.Settings()) == trw.cost(m, BETAS, trw.Settings())  # width 1: the trees
+
+
+def test_the_config_toml_of_a_budgeted_sweep_is_a_valid_config(tmp_path):
+    # the budget chooses width and clamp per instance: the file's TOML leaves them out, so that it reads
+    # back (a config giving both is refused) as the same sweep
+    import json
+
+    c = make_config("sk", {"n": 6}, beta="0.5", methods=["mf", "trw"], bound_budget=3.0)
+    toml = c.to_toml()
+    assert "budget = 3.0" in toml and "clamp" not in toml and "width" not in toml, toml
+    f = tmp_path / "c.toml"
+    f.write_text(toml)
+    r = runner.invoke(app, ["sweep", "--config", str(f), "--dry-run", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["config_hash"] == c.config_hash()

@@ -33,7 +33,9 @@ def run(*args):
 
 
 def small_config():
-    return make_config("sk", {"n": 6}, beta="0,0.5:1:3", samples=3, seed=1)
+    from isingvar.budget import DEFAULT_BUDGET  # SMALL's budget: the CLI's default
+
+    return make_config("sk", {"n": 6}, beta="0,0.5:1:3", samples=3, seed=1, bound_budget=DEFAULT_BUDGET)
 
 
 def one_line_error(r, code):

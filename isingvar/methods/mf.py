@@ -33,7 +33,8 @@ class Settings:
     clamp: int = setting(0, ge=0, le=MAX_CLAMP, why="2^clamp conditioned models, each a full mean-field run")
     #: seconds per instance (0: off): ``clamp`` is the last rung of :data:`isingvar.budget.CLAMP_LADDER` whose
     #: estimated cost (:func:`work_seconds`, deterministic) fits (:mod:`isingvar.budget`; ``clamp`` must then be
-    #: left at its default); ``--bound-budget`` sets it
+    #: left at its default; no whole-graph component: clamping every spin, N <= 12, is the exact rung);
+    #: ``--bound-budget`` sets it (:data:`isingvar.budget.DEFAULT_BUDGET` in ``isingvar sweep``)
     budget: float = setting(0.0, ge=0, le=MAX_BUDGET, why="seconds per instance; a year is beyond any construction")
 
     def __post_init__(self):
@@ -154,8 +155,9 @@ def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
 def cost(model, betas, settings, *, sites) -> float:
     """Seconds of one run: a timed run over at most 3 of the betas (after a compiling call), scaled to the grid.
 
-    Its cost varies with beta, so this is a guide only.  With ``clamp`` > 0, times 1 + the conditioned
-    models (:func:`isingvar.clamp.runs`); with ``budget`` > 0 the clamp it takes (:func:`resolved`).
+    Its cost varies with beta, so this is a guide only.  With ``clamp`` = k > 0, times 1 + 2 (N - k) / N per
+    conditioned model (:func:`isingvar.clamp.runs`: its own run and the warm start, on N - k spins); with
+    ``budget`` > 0 the clamp it takes (:func:`resolved`).
 
     Parameters
     ----------
@@ -182,9 +184,12 @@ def cost(model, betas, settings, *, sites) -> float:
     t = time.perf_counter()
     mean_field(model, few, rng=np.random.default_rng(0), keep_sites=False,
                max_sweeps=settings.max_sweeps, tol=settings.tol)
-    from ..clamp import runs
+    from ..clamp import clamp_count, runs
 
-    return (time.perf_counter() - t) * betas.size / few.size * (1 + runs(model, settings.clamp))
+    # each conditioned model is bounded twice (its own run and the warm start) on the N - k spins left:
+    # clamping every spin leaves nothing to run (SK N = 6, clamp 6: 32 empty models, not 32 runs)
+    left = (model.n - clamp_count(model, settings.clamp)) / max(model.n, 1)
+    return (time.perf_counter() - t) * betas.size / few.size * (1 + 2 * runs(model, settings.clamp) * left)
 
 
 #: Sequential sweeps per beta and continuation pass assumed by :func:`work_seconds` (a converged run takes

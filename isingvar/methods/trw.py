@@ -66,9 +66,11 @@ class Settings:
         logsumexp of the bounds of the 2^k conditioned models; the lesser of it and the unclamped bound
         is reported (both certified; the diagnostics are the unclamped run's).
     budget : float
-        0 (default): off.  B > 0 seconds: per instance, ``width`` and ``clamp`` are the last rung of the
-        ladder :data:`isingvar.budget.TRW_LADDER` whose estimated cost (:func:`cost`) fits B
-        (:mod:`isingvar.budget`); they must then be left at their defaults.  ``--bound-budget`` sets it.
+        0: off.  B > 0 seconds: per instance, ``width`` and ``clamp`` are the whole graph as one exact
+        component where its estimated cost (:func:`cost`) fits B (:func:`exact_settings`), else the rung
+        of the ladder :data:`isingvar.budget.TRW_LADDER` before the first whose cost exceeds B
+        (:mod:`isingvar.budget`); they must then be left at their defaults.  ``--bound-budget`` sets it
+        (default :data:`isingvar.budget.DEFAULT_BUDGET` in a sweep).
     """
 
     max_iterations: int = setting(300, ge=1, le=MAX_SWEEPS, why="each sweep passes over every bond")
@@ -126,7 +128,7 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
     from ..trw import upper_bound
 
     b = check_betas(betas)
-    settings = resolved(model, b, settings)
+    settings = _one_component(model, resolved(model, b, settings))
     progress = split_progress(progress, model, settings.clamp)
     res = upper_bound(model, b, settings, rng, progress)
     lnZ = res.lnZ
@@ -297,6 +299,7 @@ def cost(model, betas, settings, *, sites=False):
 
     if settings.budget > 0:
         settings = resolved(model, betas, settings)
+    settings = _one_component(model, settings)
     nb = np.asarray(betas).size
     fields = bool(np.any(model.fields))
     total = _run_seconds(model, nb, settings, fields)
@@ -378,9 +381,105 @@ VARIABLES = (
 )
 
 
+#: Exact rungs found (:func:`exact_settings`), by coupling pattern; cleared past :data:`_EXACT_KEEP` patterns.
+_EXACT: dict = {}
+_EXACT_KEEP = 64
+
+
+def exact_settings(model) -> dict | None:
+    """The budget's exact rung on ``model`` (:mod:`isingvar.budget`): the width at which the whole coupling
+    graph is one component, so the bound is ln Z.
+
+    Checked on the whole graph's union model as :func:`isingvar.trw_components.constructions` checks it:
+    an order search that gives up past :data:`isingvar.trw.MAX_WIDTH` (fast on a wide graph), then
+    elimination's own plan (:func:`isingvar.exact.elimination.structure`, shared through the pattern
+    cache), whose width W is the rung's (at least 2: width 1 means spanning trees); a run at width W then
+    takes the whole graph alone.  Depends on the coupling pattern only (kept per pattern).
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+
+    Returns
+    -------
+    dict or None
+        {"width": W, "clamp": 0} with 2 <= W <= MAX_WIDTH; None where the graph has no bond (width 1 is
+        already exact) or no plan within MAX_WIDTH is found.
+    """
+    from .. import patterns
+    from ..trw_components import Construction
+
+    if model.n_edges == 0:
+        return None
+    key = patterns.pattern_key(model)
+    if key not in _EXACT:
+        if len(_EXACT) >= _EXACT_KEEP:
+            _EXACT.clear()
+        found = None
+        whole = Construction(model, "whole", [np.arange(model.n_edges)])
+        if whole.orders_fit(MAX_WIDTH):
+            got = whole.width()
+            if got is not None and got <= MAX_WIDTH and whole.orders_fit(max(2, got)):
+                found = {"width": max(2, got), "clamp": 0}
+        _EXACT[key] = found
+    return None if _EXACT[key] is None else dict(_EXACT[key])
+
+
+def cost_floor(model, betas, settings) -> float:
+    """A lower bound on :func:`cost` without building any construction: what the budget asks first
+    (:func:`isingvar.budget.choose_rung`), so that a rung whose spanning trees alone are over the budget
+    never has its components surveyed (seconds on a large lattice).
+
+    The spanning-tree part of :func:`cost`'s formula (:func:`_tree_seconds`), which every run with
+    ``width`` > 1 includes unless the whole graph fits the width (:func:`exact_settings`; then 0), with
+    ``clamp`` > 0 once more per conditioned model with fields, as :func:`cost` counts them.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures.
+    settings : Settings
+        With ``budget`` 0 (a candidate rung).
+
+    Returns
+    -------
+    float
+        Seconds, at most :func:`cost`'s.
+    """
+    from ..clamp import runs
+
+    top = exact_settings(model) if settings.width > 1 else None
+    if top is not None and settings.width >= top["width"]:
+        return 0.0
+    nb = np.asarray(betas).size
+    fields = bool(np.any(model.fields))
+    trees = _tree_seconds(model.n, model.n_edges, nb, settings, fields)
+    with_fields = trees if fields else _tree_seconds(model.n, model.n_edges, nb, settings, True)
+    return trees + runs(model, settings.clamp) * with_fields
+
+
+def _one_component(model, settings):
+    """``settings`` with no field-share iterations where the run's unclamped bound is one component, the
+    whole graph (width at least :func:`exact_settings`'s, clamp 0): a component of weight 1 carries theta
+    itself, its shares have no freedom, and the L-BFGS over them would only repeat the uniform evaluation
+    at every beta (half the run on SK N = 16).  Unchanged otherwise (width 1 never searches)."""
+    from dataclasses import replace
+
+    if settings.width < 2 or settings.clamp or not settings.share_iterations:
+        return settings
+    top = exact_settings(model)
+    if top is not None and settings.width >= top["width"]:
+        return replace(settings, share_iterations=0)
+    return settings
+
+
 #: ``resolved(model, betas, settings)``: the settings a budget takes on this instance; ``decision``: the
-#: construction shown in ``--dry-run`` (:func:`isingvar.budget.hooks`).
-resolved, decision = hooks("trw", lambda model, betas, s: cost(model, betas, s))
+#: construction shown in ``--dry-run`` (:func:`isingvar.budget.hooks`): the exact rung
+#: (:func:`exact_settings`) where its cost fits, else a rung of :data:`isingvar.budget.TRW_LADDER`.
+resolved, decision = hooks("trw", lambda model, betas, s: cost(model, betas, s), exact_settings, cost_floor)
 
 
 METHOD = Method(

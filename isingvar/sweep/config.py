@@ -140,8 +140,13 @@ class SweepConfig:
         d = {"model": self.model, **self.params}
         d |= {"beta": self.beta.tolist(), "J": self.J.tolist(), "h": self.h.tolist()}
         d |= {"samples": self.samples, "seed": self.seed, "method": list(self.methods), "sites": self.sites}
+        from ..budget import ladder_fields
+
         for name in self.methods:  # a table [<method>] of its settings
             values = asdict(self.method_settings(name))
+            if values.get("budget"):  # its budget chooses these per instance: a config may not give both
+                for key in ladder_fields(name):
+                    values.pop(key, None)
             if values:
                 d[name] = values
         return tomli_w.dumps(d)
