@@ -101,3 +101,71 @@ def test_cached_value_is_not_shared():
     a[:] = 0.0
     b = zero_field.zero_field_lnz(MODELS[0], BETAS)
     assert np.all(b > 0)
+
+
+def _trw_run(model, **given):
+    """The trw method's values of ``model`` over BETAS with settings ``given``."""
+    from isingvar.methods import trw as trw_method
+
+    return trw_method.run(model, BETAS, trw_method.Settings(**given), np.random.default_rng(0), sites=False)
+
+
+def test_trw_method_takes_the_split_and_stays_an_upper_bound():
+    from isingvar.methods import trw as trw_method
+
+    model = _square(4, "open", "gaussian", 0.1, 5)
+    exact = model_lnZ(model, BETAS)
+    out = _trw_run(model)
+    eps = out["trw_field_split"]
+    assert eps == pytest.approx(trw_method.split_weight(model, trw_method.Settings())) and eps < 1
+    assert np.all(out["lnZ_trw_upper"] >= exact - 1e-9 * np.abs(exact))
+    plain = _trw_run(model, field_split=1.0)
+    assert plain["trw_field_split"] == 1.0
+    # the same combination by hand: (1 - eps) ln Z(J, 0) + eps U(J, h / eps)
+    u = _trw_run(zero_field.amplified(model, eps), field_split=1.0)["lnZ_trw_upper"]
+    np.testing.assert_allclose(out["lnZ_trw_upper"],
+                               zero_field.split_upper(zero_field.zero_field_lnz(model, BETAS), u, eps), rtol=1e-12)
+
+
+def test_trw_method_without_a_zero_field_value_gives_the_models_own_bound(monkeypatch):
+    from isingvar import trw
+    from isingvar.methods import trw as trw_method
+
+    model = _square(4, "open", "gaussian", 0.1, 6)
+    # the model's own bound at the last beta alone (a grid warm-starts each beta from the one before)
+    plain = trw.upper_bound(model, BETAS[-1:], trw_method.Settings(), np.random.default_rng(0)).lnZ
+    split = _trw_run(model)["lnZ_trw_upper"]
+    real = zero_field.zero_field_lnz
+
+    def unconfirmed(m, betas):
+        """The zero-field ln Z with the last beta unconfirmed (NaN), as a path flags a point."""
+        out = real(m, betas)
+        out[-1] = np.nan
+        return out
+
+    monkeypatch.setattr(zero_field, "zero_field_lnz", unconfirmed)
+    out = _trw_run(model)["lnZ_trw_upper"]
+    assert np.all(out >= model_lnZ(model, BETAS) - 1e-9)
+    # the model's own bound there (other random starting trees: the split drew its own first)
+    assert out[-1] == pytest.approx(plain[-1], rel=1e-3)
+    np.testing.assert_array_equal(out[:-1], split[:-1])  # elsewhere the split, as without the NaN
+    assert out[-1] != split[-1]
+
+
+@pytest.mark.parametrize("h, expected", [(0.0, 1.0), (0.1, 1.1 * np.sqrt(0.1)), (2.0, 1.0)])
+def test_split_weight_rule(h, expected):
+    from isingvar.methods import trw as trw_method
+
+    m = IsingModel(3, [0, 1], [1, 2], [1.0, -1.0], np.full(3, h))
+    assert trw_method.split_weight(m, trw_method.Settings()) == pytest.approx(expected)
+    assert trw_method.split_weight(m, trw_method.Settings(field_split=0.25)) == 0.25
+
+
+def test_trw_split_not_taken_where_the_bound_is_exact():
+    from isingvar.methods import trw as trw_method
+
+    model = _square(3, "open", "gaussian", 0.1, 7)
+    width = trw_method.exact_settings(model)["width"]
+    out = _trw_run(model, width=width)
+    assert out["trw_field_split"] == 1.0
+    np.testing.assert_allclose(out["lnZ_trw_upper"], model_lnZ(model, BETAS), rtol=1e-10)
