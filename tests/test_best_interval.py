@@ -117,6 +117,20 @@ def test_bounds_table_gives_the_best_interval_and_its_methods():
     np.testing.assert_allclose(interval_width(s, 0, 0)[both], (upper - lower)[both])
 
 
+def test_width_is_zero_where_both_sides_are_exact_to_rounding_and_a_real_crossing_is_kept():
+    s = hand_summary(5)
+    f = -1.2345678901234567
+    s["f_a_lower"][0, 0, 0, :2] = f  # both sides the exact value, computed two ways: one ulp apart
+    s["f_c_upper"][0, 0, 0, :2] = np.nextafter(f, -np.inf)
+    s["f_b_lower"][0, 0, 0, :2] = s["f_d_upper"][0, 0, 0, :2] = np.nan
+    s["f_a_lower"][0, 0, 0, 2] = f + 1e-9  # a bound that fails: a crossing far beyond rounding
+    s["f_c_upper"][0, 0, 0, 2] = f
+    s["f_b_lower"][0, 0, 0, 2] = s["f_d_upper"][0, 0, 0, 2] = np.nan
+    w = interval_width(s, 0, 0)[0]
+    assert w[0] == 0.0 and w[1] == 0.0
+    assert w[2] == pytest.approx(-1e-9, rel=1e-6)
+
+
 def test_show_names_the_method_beside_each_best_bound(monkeypatch):
     s = make_summary(samples=2)  # f_trw_lower < f_exact < f_ar_upper_prob < f_mf_upper < f_ar_upper
     s["f_mf_upper"][1, 0, 0, 2] = 5.0  # at beta 2 sample 1 the ar bound is the tighter: a mixed point

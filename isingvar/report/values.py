@@ -537,8 +537,15 @@ def interval_width(summary: dict, j: int, h: int, probabilistic: bool = False) -
     Returns
     -------
     ndarray of float64, shape (sample, beta)
-        The width (energy per spin); NaN where a side is missing or the difference is not finite.
+        The width (energy per spin); NaN where a side is missing or the difference is not finite; 0 where
+        the two sides cross by no more than their rounding (both exact, say: a TRW bound from the whole
+        graph as one component and a mean-field bound clamped on every spin), a larger crossing kept as it
+        is (a bound that fails).
     """
+    upper = tightest(summary, "upper", j, h, probabilistic)
+    lower = tightest(summary, "lower", j, h, probabilistic)
     with np.errstate(invalid="ignore"):
-        width = tightest(summary, "upper", j, h, probabilistic) - tightest(summary, "lower", j, h, probabilistic)
+        width = upper - lower
+        rounding = 64 * np.finfo(np.float64).eps * np.maximum(np.abs(upper), np.abs(lower))
+        width = np.where((width < 0) & (width >= -rounding), 0.0, width)
     return _finite(width)
