@@ -191,3 +191,31 @@ def test_torus_against_transfer_matrix(L, disorder):
         sure = (status4 == 0) & (err4[:, col] + common <= RTOL * np.abs(want))
         assert sure[BETAS[covered] <= 1.0].all()
         np.testing.assert_allclose(lnz4[sure, col], want[sure], rtol=RTOL, atol=0, err_msg=bc)
+
+
+@pytest.mark.parametrize("disorder", ["pm", "gaussian"])
+def test_planar_double_double_without_the_jets(disorder, monkeypatch):
+    # beyond the jets' size (JET_MAX_SIZE, made small here) the betas double precision loses (made to lose from
+    # beta = 3 on: its real factorisation alone holds ln Z to beta = 8 at L = 12) are redone in double-double
+    # without the jets: ln Z and f against the transfer matrix, u, s, c NaN; without it (DD_MAX_SIZE small
+    # too) those betas are precision_lost
+    m = square(12, "open", disorder)
+    ref = naive.square_model_thermo(m, BETAS)
+    real_jet = planar._Structure.jet_log_pfaffian
+
+    def grown(self, beta, jg):
+        jet, growth = real_jet(self, beta, jg)
+        return jet, (10 * planar.GROWTH_LIMIT if beta >= 3.0 else growth)
+
+    monkeypatch.setattr(planar._Structure, "jet_log_pfaffian", grown)
+    monkeypatch.setattr(planar, "JET_MAX_SIZE", 10)
+    status, values, _ = run_path(planar, m, BETAS)
+    monkeypatch.setattr(planar, "DD_MAX_SIZE", 10)
+    status_double, _, _ = run_path(planar, m, BETAS)
+    assert (status[BETAS >= 3.0] == 0).all() and (status_double[BETAS >= 3.0] != 0).all()
+    assert (status_double[BETAS < 3.0] == 0).all()
+    ok = status == 0
+    np.testing.assert_allclose(values["lnZ"][ok], ref["lnZ"][ok], rtol=RTOL, atol=0)
+    np.testing.assert_allclose(values["f"][ok], ref["f"][ok], rtol=RTOL, atol=0)
+    assert all(np.isnan(values[q][BETAS >= 3.0]).all() for q in ("u", "s", "c"))  # the double-double betas
+    assert {EXACT_STATUS[k] for k in status[~ok]} <= FLAGGED

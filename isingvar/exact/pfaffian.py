@@ -453,7 +453,7 @@ class PairedPfaffian:
         s = cols >= stop
         r, c = self.rows[s] - stop, cols[s] - stop
         for e in range(4):
-            C[2 * r + (e >> 1), 2 * c + (e & 1)] = val[s, e]
+            C[2 * r + (e >> 1), 2 * c + (e & 1)] = np.moveaxis(val[e][:, :, s], 2, 0)
         C -= np.transpose(C, (1, 0, 2, 3))
         return piv[:stop], C
 

@@ -31,8 +31,9 @@ Middleton, PRE 80, 046708 (2009)).  Steps (docs/methods.md, "Planar zero-field P
    beta > 2.3) each beta is factorised in a second order too and the two must agree.  (With an
    arbitrary reference state or with partial pivoting, ln Z is lost already at beta ~ 1-3 on a 5 x 5
    glass.)  Where double precision cannot confirm a beta (ln Z, or u, s, c), that beta and the larger
-   ones are eliminated again, pair by pair in double-double (:class:`isingvar.exact.pfaffian.PairedPfaffian`,
-   where M <= :data:`JET_MAX_SIZE`), in two orders that must agree as above; where they do not, the beta
+   ones are eliminated again, pair by pair in double-double (:class:`isingvar.exact.pfaffian.PairedPfaffian`:
+   with the jets where M <= :data:`JET_MAX_SIZE`, ln Z alone up to :data:`DD_MAX_SIZE`, open L = 260; the two
+   orders side by side on two threads), in two orders that must agree as above; where they do not, the beta
    is NaN (``precision_not_confirmed``) and the larger ones are not attempted (``precision_lost``).
    :func:`applicable` refuses only beyond an estimated growth of :data:`EXTENDED_GROWTH_LIMIT` (+-J:
    beta > 10).  Measured: open 32 x 32 +-J (seed 0) ln Z confirmed to beta = 6 (double: 2.5), u and s
@@ -112,8 +113,16 @@ JET_MAX_SIZE = 6 * 130**2
 #: +-J lattices, L = 16..128, 2 cores shared).
 JET_COST = 10.0
 #: Seconds of a double-double jet factorisation (:class:`isingvar.exact.pfaffian.PairedPfaffian`) over a real
-#: SuperLU one (measured 21 at L = 32 and 38 at L = 64 on open +-J lattices, 2 shared cores).
-DD_COST = 30.0
+#: SuperLU one (measured 21 at L = 32 and 38 at L = 64 on open +-J lattices, 2 shared cores, before the kernel's
+#: vectorised update, which halved it).
+DD_COST = 15.0
+#: Largest matrix order M whose betas beyond double precision's reach are redone in double-double: with the jets
+#: where M <= :data:`JET_MAX_SIZE`, else ln Z alone (one coefficient per entry, DD_VALUE_COST real factorisations);
+#: 6 x 260^2: open lattices to L = 260 (an L = 256 elimination holds ~1 GB).
+DD_MAX_SIZE = 6 * 260**2
+#: Seconds of a double-double factorisation without the jets over a real SuperLU one (measured 3 at L = 64, 6 at
+#: L = 128, 12 at L = 256: 22-24 s CPU per order, open +-J, 2 shared cores).
+DD_VALUE_COST = 12.0
 #: The ground state and the first beta's fill-reducing order, in factorisations, for :func:`estimate_seconds`.
 SETUP_FACTORISATIONS = 3
 #: A factorisation's seconds grow like M^TIME_EXPONENT (measured 1.15-1.35 on open lattices, L = 24..512).
@@ -361,7 +370,8 @@ class _Structure:
             self.perm2 = lu.perm_c
         return self.perm2
 
-    def dd_jet(self, beta: float, jg: np.ndarray, second: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
+    def dd_jet(self, beta: float, jg: np.ndarray, second: bool = False,
+               order: int = 2) -> tuple[np.ndarray, np.ndarray, float]:
         """ln |Pf K| and its derivatives by the double-double elimination of the dart pairs
         (:class:`isingvar.exact.pfaffian.PairedPfaffian`), in the first or the ``second`` order.
 
@@ -375,39 +385,79 @@ class _Structure:
             Eliminate the pairs in the second order (the path's dart-level order, each pair with its first dart;
             the first is the pair graph's own minimum degree order, :func:`isingvar.exact.pfaffian.pair_order`):
             a different rounding path.
+        order : {2, 0}, default 2
+            The jets carried: 2 the first two derivatives, 0 ln |Pf K| alone (a third of the memory, ~6 times
+            fewer operations; the derivatives NaN).
 
         Returns
         -------
         jet : numpy.ndarray
-            float64 (3,): ln |Pf K|, d ln |Pf K|/dbeta, (1/2) d^2 ln |Pf K|/dbeta^2.
+            float64 (3,): ln |Pf K|, d ln |Pf K|/dbeta, (1/2) d^2 ln |Pf K|/dbeta^2 (NaN beyond ``order``).
         scale : numpy.ndarray
-            float64 (3,): the sums of the pivots' terms' absolute values.
+            float64 (3,): the sums of the pivots' terms' absolute values (NaN beyond ``order``).
         growth : float
             The pairs' pivot growth max_k max(|d_k|, 1/|d_k|).
         """
-        from .pfaffian import PairedPfaffian, pair_order
-
         if self.perm is None:
             self.log_pfaffian(beta, jg)
-        k = int(second)
+        pf = self._dd_structure(int(second))
+        jt = np.zeros(self.size // 2)
+        jt[: jg.size] = jg
+        W = jt[self.bond_p] + jt[self.bond_q]
+        w = np.exp(-beta * W)
+        nt = order + 1
+        values = np.zeros((self.tri_p.size + self.size // 2, nt))
+        values[: w.size] = np.column_stack([w, -W * w, 0.5 * W * W * w])[:, :nt]
+        values[w.size:, 0] = self.dual_even
+        jet, scale, _, growth = pf.log_pfaffian(values)
+        pad = np.full(3 - nt, np.nan)
+        return np.r_[jet, pad], np.r_[scale, pad], growth
+
+    def _dd_structure(self, k: int):
+        """The :class:`~isingvar.exact.pfaffian.PairedPfaffian` of the first (k = 0) or second order, built once."""
+        from .pfaffian import PairedPfaffian, pair_order
+
         if self.dd[k] is None:
             pairs = np.arange(self.size // 2)
             p, q = np.concatenate([self.tri_p, 2 * pairs + 1]), np.concatenate([self.tri_q, 2 * pairs])
-            if second:  # the path's dart order, a pair going with its first dart
+            if k:  # the path's dart order, a pair going with its first dart
                 position = np.argsort(self.perm)
                 order = np.argsort(np.minimum(position[0::2], position[1::2]), kind="stable")
             else:  # minimum degree on the pair graph itself: 40 % fewer updates at L = 64
                 order = pair_order(self.size, p, q)
             self.dd[k] = PairedPfaffian(self.size, p, q, order)
-        jt = np.zeros(self.size // 2)
-        jt[: jg.size] = jg
-        W = jt[self.bond_p] + jt[self.bond_q]
-        w = np.exp(-beta * W)
-        values = np.zeros((self.tri_p.size + self.size // 2, 3))
-        values[: w.size] = np.column_stack([w, -W * w, 0.5 * W * W * w])
-        values[w.size:, 0] = self.dual_even
-        jet, scale, _, growth = self.dd[k].log_pfaffian(values)
-        return jet, scale, growth
+        return self.dd[k]
+
+    def dd_jets(self, beta: float, jg: np.ndarray, order: int = 2):
+        """:meth:`dd_jet` in both orders, (first, second), run side by side (:func:`side_by_side`).
+
+        Parameters
+        ----------
+        beta : float
+            Inverse temperature.
+        jg : numpy.ndarray
+            float64 (E,): the gauge couplings of the map bonds.
+        order : {2, 0}, default 2
+            As :meth:`dd_jet`.
+
+        Returns
+        -------
+        tuple
+            The two results of :meth:`dd_jet`.
+        """
+        if self.perm is None:
+            self.log_pfaffian(beta, jg)
+        for k in (0, 1):  # the structures once, on this thread
+            self._dd_structure(k)
+
+        def one(second: bool):
+            return self.dd_jet(beta, jg, second=second, **({} if order == 2 else {"order": order}))
+
+        first, second = side_by_side([lambda: one(False), lambda: one(True)])
+        for r in (first, second):
+            if isinstance(r, ArithmeticError):
+                raise r
+        return first, second
 
     def _jet_lu(self, position: np.ndarray):
         """The :class:`~isingvar.exact.pfaffian.JetLU` of A with stored row/column j eliminated
@@ -426,6 +476,40 @@ class _Structure:
         logs = lu.log_pivots(*self.entries(beta, jg, 2))
         sums = 0.5 * np.stack([logs.sum(axis=0), np.abs(logs).sum(axis=0)])
         return sums, float(np.exp(np.abs(logs[:, 0]).max()))
+
+
+def side_by_side(calls) -> list:
+    """Each of ``calls`` (callables without arguments) run, two at a time on two threads where this process's numba
+    thread count is 2 or more (a sweep's worker with one core runs them in turn): the double-double kernels release
+    the GIL, so the two orders of a planar beta, or two seam positions of a torus beta, take one elimination's time.
+
+    Parameters
+    ----------
+    calls : sequence of callable
+        The work, independent of each other.
+
+    Returns
+    -------
+    list
+        Each call's result, or the ArithmeticError it raised (returned, not raised), in order.
+    """
+    import numba
+
+    if len(calls) < 2 or numba.get_num_threads() < 2:
+        return [_guarded(f) for f in calls]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        later = [pool.submit(_guarded, f) for f in calls[1:]]
+        return [_guarded(calls[0])] + [x.result() for x in later]
+
+
+def _guarded(f):
+    """f(), or the ArithmeticError it raised (a singular step: the caller decides; other errors propagate)."""
+    try:
+        return f()
+    except ArithmeticError as exc:
+        return exc
 
 
 def ground_state(n: int, tail: np.ndarray, face: np.ndarray, J: np.ndarray) -> np.ndarray:
@@ -671,7 +755,9 @@ def estimate_seconds(model: IsingModel, betas, *, sites: bool) -> float:
     float
         Estimated wall seconds.
     """
-    return _seconds(model, betas, *_probe_rate())
+    from ..parallel import available_cores
+
+    return _seconds(model, betas, *_probe_rate(), threads=min(2, available_cores()))
 
 
 #: One factorisation of the probe's decorated graph (the 24 x 24 lattice, M = 3444) on one core of the
@@ -705,19 +791,20 @@ def work(model: IsingModel, betas, *, sites: bool = False) -> float:
     return _seconds(model, betas, PROBE_SECONDS, PROBE_SIZE)
 
 
-def _seconds(model: IsingModel, betas, seconds: float, size: int) -> float:
+def _seconds(model: IsingModel, betas, seconds: float, size: int, threads: int = 1) -> float:
     """Factorisations of :func:`run` (one per beta, a second for the betas cross-checked: jet ones, each
     :data:`JET_COST` real ones, where M ~ 6N <= :data:`JET_MAX_SIZE`; beyond the estimated growth
     :data:`CROSS_CHECK_GROWTH`, where double precision is expected to fail, two double-double ones of
-    :data:`DD_COST` each instead; the setup and the second order's own ordering: real ones) x ``seconds`` per
-    real factorisation of a decorated graph of ``size`` scaled as M^:data:`TIME_EXPONENT`."""
+    :data:`DD_COST` each instead (:data:`DD_VALUE_COST` without the jets, up to :data:`DD_MAX_SIZE`); the setup and the second order's own ordering: real ones) x ``seconds`` per
+    real factorisation of a decorated graph of ``size`` scaled as M^:data:`TIME_EXPONENT`; the two double-double
+    orders run side by side on ``threads`` (1 or 2) threads (:meth:`_Structure.dd_jets`)."""
     b = np.asarray(betas, dtype=np.float64)
     jets = 6.0 * model.n <= JET_MAX_SIZE
-    dd = int(np.count_nonzero(b > _cross_check_beta(model))) if jets else 0
+    dd = int(np.count_nonzero(b > _cross_check_beta(model))) if 6.0 * model.n <= DD_MAX_SIZE else 0
     checked = int(np.count_nonzero(b > _second_order_beta(model, jets))) - dd
     per_beta = JET_COST if jets else 1.0
     extra = SETUP_FACTORISATIONS + (1 if checked or dd else 0)
-    steps = per_beta * (b.size - dd + checked) + 2.0 * DD_COST * dd + extra
+    steps = per_beta * (b.size - dd + max(checked, 0)) + 2.0 / threads * (DD_COST if jets else DD_VALUE_COST) * dd + extra
     return seconds * (6.0 * model.n / size) ** TIME_EXPONENT * steps
 
 
@@ -777,8 +864,9 @@ def run(model: IsingModel, betas, *, sites: bool = False,
         e_ref = -float(jg.sum())  # E(s0)
         certain = _ground_state_is_exact(model, jg)
         check_from = _cross_check_beta(model)
-        extended = s.size <= JET_MAX_SIZE
-        second_from = _second_order_beta(model, extended)
+        jets = s.size <= JET_MAX_SIZE
+        extended = s.size <= DD_MAX_SIZE  # double-double where double precision fails (ln Z alone beyond the jets)
+        second_from = _second_order_beta(model, jets)
         check()
         double = True  # until the double-precision elimination first fails (ascending beta): then double-double
         lost = False  # once the double-double one cannot confirm ln Z, the larger betas are not attempted
@@ -795,12 +883,11 @@ def run(model: IsingModel, betas, *, sites: bool = False,
                     check()
                 status[i] = _moments(i, beta, e_ref, jet, growth <= GROWTH_LIMIT, spread, beta > check_from,
                                      certain, lnz, mean_e, entropy, var_e)
-                double = not extended or (status[i] == 0 and np.isfinite([mean_e[i], entropy[i], var_e[i]]).all())
+                double = not extended or (status[i] == 0 and (not jets or np.isfinite([mean_e[i], entropy[i],
+                                                                                       var_e[i]]).all()))
                 lost = not extended and status[i] != 0
             if not double and not lost:
-                jet1, scale, _ = s.dd_jet(beta, jg)
-                check()
-                jet2 = s.dd_jet(beta, jg, second=True)[0]
+                (jet1, scale, _), (jet2, _, _) = s.dd_jets(beta, jg, 2 if jets else 0)
                 check()
                 status[i] = _moments(i, beta, e_ref, np.stack([jet1, scale]), True, np.abs(jet1 - jet2), True,
                                      certain, lnz, mean_e, entropy, var_e)

@@ -98,7 +98,8 @@ Limits: in double precision every beta on uniform tori; on glasses ln Z to beta 
 beta ~ 1.8-2.6 at L = 32-64.  Where double precision cannot confirm a beta (ln Z, u, s, c or F_dw), that beta
 and the larger ones are redone in double-double (:func:`seam_pfaffians_dd`: the interior eliminated pair by
 pair, each C_k by a double-double Parlett-Reid, the four class sums in double-double; two seam positions
-must agree), where the jets are carried (L <= 100).  Measured: periodic 64 x 64 +-J, 4 samples, 32 betas
+must agree; the first two side by side on two threads where the process has two,
+:func:`~isingvar.exact.planar.side_by_side`), where the jets are carried (L <= 100).  Measured: periodic 64 x 64 +-J, 4 samples, 32 betas
 0.2 .. 5: ln Z, u, s, c at every beta (docs/methods.md, "Low temperature").  A class below ~1e-30 of the
 lightest (the odd antiferromagnet at beta L >~ 18) stays out of reach: NaN.
 
@@ -140,6 +141,7 @@ from .planar import (
     GROWTH_LIMIT,
     MAX_BETA_J,
     heap_kept,
+    side_by_side,
 )
 from .result import PRECISION_LOST, PRECISION_NOT_CONFIRMED, ExactResult
 
@@ -1151,13 +1153,24 @@ def _positions(pfaffians, s, beta, jg, shifts, order, needed, h_ref, cls, e_ref,
     ``pfaffians`` is :func:`seam_pfaffians` or :func:`seam_pfaffians_dd`.  Returns (found: (ln Z, err, common) or
     None, the attempts, their moments, their growths, the index of the accepted one, each position's bound)."""
     tries, moments, growths, bound, found, accepted = [], [], [], {}, None, -1
+    early = {}
+    if pfaffians is seam_pfaffians_dd and needed >= 2:  # two positions are always computed: side by side
+        s.dd_interior()  # its structure once, on this thread
+        first = shifts[:2]
+        done = side_by_side([lambda x=x: pfaffians(s, beta, jg[s.shifted(*x)], order) for x in first])
+        early = dict(zip(first, done))
     for a, b in shifts:
         if found is not None and _derivatives_settled(moments, growths, accepted, order, beta > derivative_from):
             break  # ln Z found, and its derivatives confirmed or needing no second position
-        try:
-            signs, logs, rel, growth, c, jets, *classes = pfaffians(s, beta, jg[s.shifted(a, b)], order)
-        except ArithmeticError:
+        step = early.pop((a, b), None)
+        if step is None:
+            try:
+                step = pfaffians(s, beta, jg[s.shifted(a, b)], order)
+            except ArithmeticError:
+                continue
+        elif isinstance(step, ArithmeticError):
             continue
+        signs, logs, rel, growth, c, jets, *classes = step
         check()
         value = np.log(2.0) - beta * e_ref
         # the class sums (seam_pfaffians_dd gives them, in double-double)
