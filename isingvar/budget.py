@@ -62,14 +62,16 @@ DEFAULT_BUDGET = 2.0
 #: then width and clamp in turn, each rung at least the previous in both; widths up to 20
 #: (:data:`isingvar.trw.MAX_WIDTH`), where most lattices of a few hundred spins are one exact component.
 TRW_LADDER = ((1, 0), (4, 0), (4, 2), (8, 2), (8, 4), (12, 4), (16, 4), (20, 4), (20, 6), (20, 8))
-#: Ladder of ``mf`` and ``smf``: clamp 0 .. :data:`isingvar.clamp.MAX_CLAMP` (each rung doubles the work).
+#: Ladder of ``mf`` and ``smf``: clamp 0 .. :data:`isingvar.clamp.MAX_CLAMP` (each rung doubles the work);
+#: ``smf`` at width 1 (its induced forest) on every rung, its exact rung the whole graph as one component
+#: (:func:`isingvar.methods.trw.exact_settings`).
 CLAMP_LADDER = tuple(range(MAX_CLAMP + 1))
 
 #: The settings each method's ladder chooses, per rung (a dict of settings fields).
 LADDERS = {
     "trw": tuple({"width": w, "clamp": c} for w, c in TRW_LADDER),
     "mf": tuple({"clamp": c} for c in CLAMP_LADDER),
-    "smf": tuple({"clamp": c} for c in CLAMP_LADDER),
+    "smf": tuple({"width": 1, "clamp": c} for c in CLAMP_LADDER),
 }
 
 

@@ -103,17 +103,69 @@ def applies(model: IsingModel, betas) -> bool:
         False where the fields are all zero (the model is its own zero-field model) or no exact path
         covers any beta of its zero-field model.
     """
+    return path_work(model, betas) is not None
+
+
+def path_work(model: IsingModel, betas) -> float | None:
+    """The modelled work (seconds, deterministic: no timing) of the exact path of ``model``'s zero-field model
+    over the betas it covers, or None where nothing applies (:func:`applies`).
+
+    A method takes a zero-field bound only where this fits beside its own cost.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures.
+
+    Returns
+    -------
+    float or None
+        The path's ``work`` (:func:`isingvar.exact.choice.decide`'s path), None where the fields are all
+        zero or no exact path covers any beta of the zero-field model.
+    """
     from .errors import TooLargeError
     from .exact.choice import decide
 
     zero = zero_field_model(model)
     if zero is None:
-        return False
+        return None
+    b = np.asarray(betas, dtype=np.float64).reshape(-1)
     try:
-        _, covered = decide(zero, np.asarray(betas, dtype=np.float64).reshape(-1), sites=False)
+        module, covered = decide(zero, b, sites=False)
     except TooLargeError:
-        return False
-    return bool(np.any(covered))
+        return None
+    if not covered.any():
+        return None
+    return float(module.work(zero, b[covered]))
+
+
+#: A method takes a zero-field bound where the zero-field path's modelled work is within the method's own
+#: modelled cost, or within this many seconds where the method is cheaper (a planar 32 x 32 at 3 betas:
+#: well under a second).
+MIN_SECONDS = 2.0
+
+
+def fits(model: IsingModel, betas, own_seconds: float) -> bool:
+    """Whether a method whose own run is modelled at ``own_seconds`` takes the zero-field bound on ``model``.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    betas : array_like of float, shape (nb,)
+        Inverse temperatures.
+    own_seconds : float
+        The method's modelled cost on this instance (its ``cost``).
+
+    Returns
+    -------
+    bool
+        :func:`path_work` is not None and at most max(``own_seconds``, :data:`MIN_SECONDS`).
+    """
+    work = path_work(model, betas)
+    return work is not None and work <= max(own_seconds, MIN_SECONDS)
 
 
 def _key(model: IsingModel, betas: np.ndarray) -> tuple:

@@ -123,13 +123,18 @@ def test_a_budget_covering_the_exact_cost_closes_trw_on_ln_z(family, params, h):
 
 @pytest.mark.parametrize("module", [mf, smf])
 def test_mean_field_closes_on_ln_z_where_the_budget_clamps_every_spin(module):
-    # mean field has no whole-graph component; its exact rung is clamping all N <= MAX_CLAMP spins
+    # naive mean field has no whole-graph component: its exact rung is clamping all N <= MAX_CLAMP spins;
+    # structured mean field's is the whole graph as its one component (trw's exact rung), unclamped
     m = instance("sk", {"n": 6}, 0.3)
     s = module.Settings(budget=budget.MAX_BUDGET)
-    assert module.resolved(m, BETAS, s).clamp == budget.CLAMP_LADDER[-1] >= m.n
+    chosen = module.resolved(m, BETAS, s)
+    if module.METHOD.name == "smf":
+        assert (chosen.width, chosen.clamp) == (trw.exact_settings(m)["width"], 0)
+    else:
+        assert chosen.clamp == budget.CLAMP_LADDER[-1] >= m.n
     out = module.METHOD.run(m, BETAS, s, np.random.default_rng(0), sites=False)
     np.testing.assert_allclose(out[f"lnZ_{module.METHOD.name}_lower"], naive.model_lnZ(m, BETAS), rtol=1e-12)
-    assert out[f"{module.METHOD.name}_clamp"] == m.n
+    assert out[f"{module.METHOD.name}_clamp"] == (0 if module.METHOD.name == "smf" else m.n)
 
 
 def test_no_exact_rung_where_the_graph_is_too_wide():

@@ -169,3 +169,24 @@ def test_trw_split_not_taken_where_the_bound_is_exact():
     out = _trw_run(model, width=width)
     assert out["trw_field_split"] == 1.0
     np.testing.assert_allclose(out["lnZ_trw_upper"], model_lnZ(model, BETAS), rtol=1e-10)
+
+
+def test_smf_method_takes_the_zero_field_lower_bound(monkeypatch):
+    from isingvar.methods import smf as smf_method
+
+    model = _square(4, "open", "gaussian", 0.1, 8)
+    exact = model_lnZ(model, BETAS)
+    out = smf_method.run(model, BETAS, smf_method.Settings(), np.random.default_rng(0), sites=False)
+    assert out["smf_zero_field"] == 1
+    lower = out["lnZ_smf_lower"]
+    assert np.all(lower >= zero_field.zero_field_lnz(model, BETAS))
+    assert np.all(lower <= exact + 1e-10 * np.abs(exact))
+    # the greater of the structured bound alone and the zero-field one, beta by beta
+    with monkeypatch.context() as patch:
+        patch.setattr(zero_field, "fits", lambda *args: False)
+        alone = smf_method.run(model, BETAS, smf_method.Settings(), np.random.default_rng(0), sites=False)
+    assert alone["smf_zero_field"] == 0
+    np.testing.assert_array_equal(lower, np.maximum(alone["lnZ_smf_lower"], zero_field.zero_field_lnz(model, BETAS)))
+    assert np.any(lower > alone["lnZ_smf_lower"])  # the zero-field bound is the greater at high temperature
+    zero = IsingModel(model.n, model.edge_i, model.edge_j, model.couplings)
+    assert smf_method.run(zero, BETAS, smf_method.Settings(), np.random.default_rng(0), sites=False)["smf_zero_field"] == 0

@@ -171,9 +171,6 @@ def run(model, betas, settings, rng, *, sites=False, progress=None):
 #: 0.3-0.5 for h = 0.1 and 0.7 for h = 0.3 (docs/methods.md, "Zero-field split").  Any eps gives a
 #: certified bound: the rule only chooses a tight one.
 SPLIT_SCALE = 1.1
-#: The zero-field path may cost as much as the run itself, or this many seconds where the run is cheaper
-#: (a planar 32 x 32 at 3 betas: well under a second of modelled work).
-MIN_SPLIT_SECONDS = 2.0
 
 
 def split_weight(model, settings) -> float:
@@ -203,26 +200,16 @@ def split_weight(model, settings) -> float:
 def _split(model, b, settings) -> float:
     """eps of the run (:func:`split_weight`), 1 where the split does not apply: no fields, the run's bound
     already exact (the whole graph one component), no exact path for the zero-field model, or that path's
-    modelled work (:func:`isingvar.exact.choice.decide`'s path, deterministic) above the run's own cost."""
+    modelled work above the run's own cost (:func:`isingvar.zero_field.fits`)."""
     eps = split_weight(model, settings)
     if eps >= 1.0:
         return 1.0
     top = exact_settings(model)
     if top is not None and settings.width >= top["width"] and not settings.clamp:
         return 1.0
-    from ..errors import TooLargeError
-    from ..exact.choice import decide
-    from ..zero_field import zero_field_model
+    from ..zero_field import fits
 
-    zero = zero_field_model(model)
-    try:
-        module, covered = decide(zero, b, sites=False)
-    except TooLargeError:
-        return 1.0
-    if not covered.any() or module.work(zero, b[covered]) > max(_run_seconds(model, b.size, settings, True),
-                                                                 MIN_SPLIT_SECONDS):
-        return 1.0
-    return eps
+    return eps if fits(model, b, _run_seconds(model, b.size, settings, True)) else 1.0
 
 
 # ----------------------------------------------------------------------------- cost model
@@ -388,12 +375,9 @@ def cost(model, betas, settings, *, sites=False):
         total += parts * (total if fields else _run_seconds(model, nb, settings, True))
     b = np.asarray(betas, dtype=np.float64).reshape(-1)
     if fields and _split(model, b, settings) < 1.0:
-        from ..exact.choice import decide
-        from ..zero_field import zero_field_model
+        from ..zero_field import path_work
 
-        zero = zero_field_model(model)
-        module, covered = decide(zero, b, sites=False)
-        total += module.work(zero, b[covered])
+        total += path_work(model, b)
     return total
 
 
