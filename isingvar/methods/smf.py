@@ -35,10 +35,10 @@ class Settings:
     #: over the 2^clamp conditioned models of the best of their structured and naive bounds and the naive
     #: descent warm-started from the unclamped naive solution is reported
     clamp: int = setting(0, ge=0, le=MAX_CLAMP, why="2^clamp conditioned models, each a full run")
-    #: seconds per instance (0: off): ``clamp`` is the last rung of :data:`isingvar.budget.CLAMP_LADDER` whose
-    #: estimated cost (:func:`cost`, deterministic) fits (:mod:`isingvar.budget`; ``clamp`` must then be
-    #: left at its default; no whole-graph component: clamping every spin, N <= 12, is the exact rung);
-    #: ``--bound-budget`` sets it (:data:`isingvar.budget.DEFAULT_BUDGET` in ``isingvar sweep``)
+    #: seconds per instance (0: off): ``width`` and ``clamp`` are the whole graph as one component where its
+    #: estimated cost (:func:`cost`, deterministic) fits, else the last rung of
+    #: :data:`isingvar.budget.SMF_LADDER` that fits (:mod:`isingvar.budget`; ``width`` and ``clamp`` must then
+    #: be left at their defaults); ``--bound-budget`` sets it (:data:`isingvar.budget.DEFAULT_BUDGET` in ``isingvar sweep``)
     budget: float = setting(0.0, ge=0, le=MAX_BUDGET, why="seconds per instance; a year is beyond any construction")
 
     def __post_init__(self):
@@ -63,8 +63,10 @@ VARIABLES = (
     Var("smf_converged", "diagnostic", None, "1", "structured mean-field ascent converged (max |dm_i| < tol)",
         dtype="i1", fill=-1, flags=((0, 1), "not_converged converged")),
     _MODEL_VAR,
+    Var("smf_width", "diagnostic", None, "1", "largest elimination width of a component (1: the induced forest); "
+        "with a budget the rung of isingvar.budget.SMF_LADDER it took", dtype="i4", per="instance", fill=-1),
     Var("smf_clamp", "diagnostic", None, "1", "spins clamped (0: none; isingvar.clamp); with a budget the rung of "
-        "isingvar.budget.CLAMP_LADDER it took", dtype="i4", per="instance", fill=-1),
+        "isingvar.budget.SMF_LADDER it took", dtype="i4", per="instance", fill=-1),
     Var("smf_zero_field", "diagnostic", None, "1", "1 where the bound is also the zero-field one, ln Z(J, 0) <= "
         "ln Z (isingvar.zero_field: Q the zero-field Gibbs distribution, the whole graph one component), the "
         "greater being reported; 0 where not taken", dtype="i1", per="instance", fill=-1),
@@ -107,7 +109,7 @@ def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
     -------
     dict
         lnZ_smf_lower, f_smf_upper float64 (nb,), smf_iterations int64 (nb,), smf_converged int8 (nb,),
-        smf_clamp int (the spins clamped), smf_zero_field int (1 where the zero-field bound was taken)
+        smf_clamp int (the spins clamped), smf_width int (the component width), smf_zero_field int (1 where the zero-field bound was taken)
         (:data:`VARIABLES`).
     """
     from ..clamp import clamp_count, clamped, split_progress, warm_mean_field
@@ -176,7 +178,8 @@ def run(model, betas, settings, rng, *, sites, progress=None) -> dict:
         f = free_energy_per_spin(lnZ, b, model.n)
     return {"lnZ_smf_lower": lnZ, "f_smf_upper": f, "smf_iterations": r.iterations,
             "smf_zero_field": int(zero_field),
-            "smf_converged": r.converged.astype(np.int8), "smf_clamp": clamp_count(model, settings.clamp)}
+            "smf_converged": r.converged.astype(np.int8), "smf_clamp": clamp_count(model, settings.clamp),
+            "smf_width": settings.width}
 
 
 def cost(model, betas, settings, *, sites) -> float:
