@@ -4,7 +4,7 @@
     python benchmarks/ar.py square    # 2D +-J glass L=16 open (exact by elimination): IS within 3 SE, f error
     python benchmarks/ar.py sk100     # SK N=100, 32 betas 0.1..2, default settings, one instance: seconds
     python benchmarks/ar.py lattice   # issue 23's table: 16x16 ferromagnetic torus at 0.3, 0.4407 and the
-                                      # open 16x16 +-J seed 7 at 0.5, 1, 2 against the exact 2D paths
+                                      # open 16x16 +-J seed 7 at 0.5, 1, 2, 3 against the exact 2D paths
     python benchmarks/ar.py cost      # the cost model against the CPU seconds of short runs
 
 Targets (issue 13): sk20 mf error / ar error >= 10 at every beta; square at beta = 1 |lnZ_ar_is - lnZ|
@@ -40,7 +40,7 @@ EXACT = get_method("exact")
 
 
 OPTIONS = (("steps", int), ("batch", int), ("lr", float), ("depth", int), ("hidden", int), ("samples", int),
-           ("arch", str), ("hops", int), ("checkpoint", int), ("stop_ess", float), ("decay", float))
+           ("arch", str), ("hops", int), ("units", int), ("checkpoint", int), ("stop_ess", float), ("decay", float))
 
 
 def settings(args):
@@ -69,7 +69,7 @@ def lattice(args):
     print(f"{s}")
     print(" instance            beta   ELBO rel.err  ELBO f err/spin   ESS      IS err/SE   status   steps   CPU s")
     cases = (("16x16 ferro torus", {"L": 16, "boundary": "periodic", "disorder": "none"}, 0, [0.3, 0.4407]),
-             ("16x16 open +-J s7", {"L": 16, "boundary": "open", "disorder": "pm"}, 7, [0.5, 1.0, 2.0]))
+             ("16x16 open +-J s7", {"L": 16, "boundary": "open", "disorder": "pm"}, 7, [0.5, 1.0, 2.0, 3.0]))
     for name, params, seed, betas in cases:
         betas = np.array(betas)
         m = make_instance("square", resolve_params("square", params), seed, 0)

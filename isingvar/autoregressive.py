@@ -275,8 +275,12 @@ def reorder(model, order):
     return IsingModel(model.n, np.minimum(i, j), np.maximum(i, j), model.couplings, model.fields[order])
 
 
-def allowed_pairs(model, hops: int) -> tuple[np.ndarray, np.ndarray]:
+def allowed_pairs(model, hops: int, frontier: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The pairs (i, j), j < i, of spins at most ``hops`` bonds apart, as CSR rows i (in the model's order).
+
+    With ``frontier``, only the pairs whose j is coupled to some spin l >= i: the Boltzmann conditional
+    P(s_i | s_<i) depends on s_<i only through those (the energy terms among placed spins cancel between
+    numerator and denominator), so the others are parameters spent on nothing it needs.
 
     Parameters
     ----------
@@ -284,6 +288,8 @@ def allowed_pairs(model, hops: int) -> tuple[np.ndarray, np.ndarray]:
         The instance, in the order of q (:func:`reorder`).
     hops : int
         Largest graph distance of a pair (>= 1).
+    frontier : bool, default False
+        Keep only the frontier pairs.
 
     Returns
     -------
@@ -295,6 +301,13 @@ def allowed_pairs(model, hops: int) -> tuple[np.ndarray, np.ndarray]:
     from scipy.sparse import tril
 
     low = tril(_reach(model, hops), k=-1, format="csr")
+    if frontier:
+        last = np.arange(model.n)  # the last-placed neighbour of each spin (itself where it has none later)
+        np.maximum.at(last, model.edge_i, model.edge_j)
+        np.maximum.at(last, model.edge_j, model.edge_i)
+        low = low.tocoo()
+        keep = last[low.col] >= low.row
+        low = type(low)((low.data[keep], (low.row[keep], low.col[keep])), shape=low.shape).tocsr()
     low.sort_indices()
     return low.indptr.astype(np.int64), low.indices.astype(np.int64)
 
@@ -316,27 +329,39 @@ def _reach(model, hops, limit=None):
     return None if limit is not None and reach.nnz > limit else reach
 
 
-def pair_count(model, hops: int) -> int:
+def pair_count(model, hops: int, frontier: bool = False) -> int:
     """Number P of pairs of :func:`allowed_pairs` (the pair weights of :class:`SparseNetwork`), for cost models.
 
     Exact while the pairs within ``hops`` bonds are at most a quarter of all N^2 (their pattern is built
     by sparse products, as :func:`allowed_pairs` does); above that, the bound N(N-1)/2, which a dense
-    graph (SK) reaches at one hop, is returned without building anything of size N^2.
+    graph (SK) reaches at one hop, is returned without building anything of size N^2, or with
+    ``frontier`` the number of frontier pairs at any distance, sum_j (last_j - j) with last_j the
+    last-placed neighbour of j in the order of :func:`spin_order` (whichever is smaller).
 
     Parameters
     ----------
     model : IsingModel
-        The instance (any order: P does not depend on it).
+        The instance (any order: P does not depend on it, the frontier pairs being counted in
+        :func:`spin_order`'s).
     hops : int
         Largest graph distance of a pair (>= 1).
+    frontier : bool, default False
+        Count the frontier pairs only (:func:`allowed_pairs`).
 
     Returns
     -------
     int
-        P, or N(N-1)/2 where the pattern would be dense.
+        P, or an upper bound on it where the pattern would be dense.
     """
     n = model.n
     everything = n * (n - 1) // 2
+    if frontier:
+        q = reorder(model, spin_order(model))
+        if _reach(q, hops, limit=n * n / 4) is not None:
+            return int(allowed_pairs(q, hops, True)[1].size)
+        last = np.arange(n)
+        np.maximum.at(last, q.edge_i, q.edge_j)
+        return min(everything, int(np.sum(last - np.arange(n))))
     if 2 * model.n_edges >= n * n / 4:
         return everything if hops >= 2 else int(model.n_edges)
     reach = _reach(model, hops, limit=n * n / 4)
@@ -344,13 +369,17 @@ def pair_count(model, hops: int) -> int:
 
 
 class SparseNetwork:
-    """The sparse two-body q: a_i = b_i + sum_{j in P(i)} W_ij s_j, P(i) the earlier spins within ``hops``.
+    """The sparse two-body q, with ``units`` tanh units per spin on the same inputs.
 
-    Biazzo, Wu & Carleo, "Sparse autoregressive neural networks for classical spin systems"
-    (cqsl/sparse-twobody-arnn): the conditional of spin i sees the spins already placed only through
-    the couplings' neighbourhood.  Parameters: b (N,) then the pair weights w (P,) in one flat vector
-    (``theta``), every entry free (``mask`` all ones).  The initial q is uniform;
-    :meth:`set_mean_field` makes it the mean-field product distribution.
+    a_i = b_i + sum_{j in P(i)} W_ij s_j + sum_{m<K} V_im tanh(C_im + sum_{j in P(i)} U_ijm s_j), P(i) the
+    earlier spins within ``hops`` (:func:`allowed_pairs`; with ``frontier``, only those still coupled to a
+    spin not yet placed, the only ones the exact conditional depends on).  Biazzo, Wu & Carleo, "Sparse
+    autoregressive neural networks for classical spin systems" (cqsl/sparse-twobody-arnn): the conditional
+    of spin i sees the spins already placed only through the couplings' neighbourhood; the K units are the
+    small nonlinearity of issue 23 (K = 0: the two-body form alone).  Parameters: b (N), the pair weights w
+    (P), then U (P, K), C (N, K), V (N, K), in one flat vector (``theta``), every entry free (``mask`` all
+    ones).  The initial q is uniform (V = 0; U random, N(0, 1/|P(i)|), so that the gradient of V is not
+    zero); :meth:`set_mean_field` makes it the mean-field product distribution.
 
     Parameters
     ----------
@@ -358,13 +387,25 @@ class SparseNetwork:
         The instance in the order of q (:func:`reorder`).
     hops : int, default 2
         Largest graph distance of a pair (>= 1).
+    units : int, default 0
+        Tanh units K per spin.
+    rng : numpy.random.Generator or None
+        Source of the initial U; None: ``default_rng(0)``.
+    frontier : bool, default False
+        Keep only the pairs (i, j) whose j is coupled to a spin placed at or after i.
     """
 
-    def __init__(self, model, hops: int = 2):
+    def __init__(self, model, hops: int = 2, units: int = 0, rng=None, frontier: bool = False):
         self.n = self.uniforms = model.n
-        self.rowptr, self.cols = allowed_pairs(model, hops)
-        self.theta = np.zeros(self.n + self.cols.size)
+        self.units = units
+        self.rowptr, self.cols = allowed_pairs(model, hops, frontier)
+        n, p = self.n, self.cols.size
+        self.theta = np.zeros(n + p + p * units + 2 * n * units)
         self.mask = np.ones_like(self.theta)
+        if units:
+            rng = np.random.default_rng(0) if rng is None else rng
+            fan = np.repeat(np.maximum(np.diff(self.rowptr), 1), np.diff(self.rowptr)).astype(np.float64)
+            self.arrays()[2][:] = rng.standard_normal((p, units)) / np.sqrt(fan)[:, None]
 
     def split(self, flat=None):
         """(b, w) views of ``flat`` (default the parameters).
@@ -379,20 +420,41 @@ class SparseNetwork:
         tuple of ndarray
             b (N,) and w (P,), views of ``flat``.
         """
+        return self.arrays(flat)[:2]
+
+    def arrays(self, flat=None):
+        """(b, w, U, C, V) views of ``flat`` (default the parameters), the kernels' argument order.
+
+        Parameters
+        ----------
+        flat : ndarray of float64, shaped like ``theta``, optional
+            A flat parameter vector; None: the network's own ``theta``.
+
+        Returns
+        -------
+        tuple of ndarray
+            b (N,), w (P,), U (P, K), C (N, K), V (N, K), views of ``flat``.
+        """
         flat = self.theta if flat is None else flat
-        return flat[:self.n], flat[self.n:]
+        n, p, k = self.n, self.cols.size, self.units
+        ends = np.cumsum([n, p, p * k, n * k, n * k])
+        return (flat[:ends[0]], flat[ends[0]:ends[1]], flat[ends[1]:ends[2]].reshape(p, k),
+                flat[ends[2]:ends[3]].reshape(n, k), flat[ends[3]:ends[4]].reshape(n, k))
 
     def set_mean_field(self, m):
-        """q = the product distribution prod_i (1 + m_i s_i)/2: w = 0, b = :func:`mean_field_biases` (m).
+        """q = the product distribution prod_i (1 + m_i s_i)/2: w = V = 0, b = :func:`mean_field_biases` (m).
+
+        U and C are kept (with V = 0 they do not reach q, and U is not zero, so that the gradient of V is not).
 
         Parameters
         ----------
         m : array_like of float, shape (N,)
             Magnetisations in [-1, 1], in the order of q.
         """
-        b, w = self.split()
+        b, w, _u, _c, v = self.arrays()
         b[:] = mean_field_biases(m)
         w[:] = 0.0
+        v[:] = 0.0
 
     def forward(self, s, u=None):
         """ln q of the configurations s, or, with uniforms u, fresh samples written into s.
@@ -410,16 +472,16 @@ class SparseNetwork:
             ln q(s_r) (nats).
         a : ndarray of float64, shape (B, N)
             The logits a_i(s_<i), for :meth:`gradient`.
-        h : ndarray of float64, shape (B, 0, 0)
-            Empty (no hidden layer; the interface of :class:`Network`).
+        h : ndarray of float64, shape (B, N, K)
+            The units' activations, for :meth:`gradient`.
         """
         from .kernels import ar
 
         B = s.shape[0]
-        lnq, a = np.empty(B), np.empty((B, self.n))
-        b, w = self.split()
-        ar.sparse_forward(b, self.rowptr, self.cols, w, s, s if u is None else u, u is not None, lnq, a)
-        return lnq, a, np.zeros((B, 0, 0))
+        lnq, a, h = np.empty(B), np.empty((B, self.n)), np.empty((B, self.n, self.units))
+        b, w, uw, c, v = self.arrays()
+        ar.sparse_forward(b, self.rowptr, self.cols, w, uw, c, v, s, s if u is None else u, u is not None, lnq, a, h)
+        return lnq, a, h
 
     def gradient(self, s, a, h, coef):
         """Gradient (flat, like ``theta``) of sum_r coef[r] ln q(s_r); (s, a, h) from :meth:`forward`.
@@ -430,8 +492,8 @@ class SparseNetwork:
             The configurations (+-1).
         a : ndarray of float64, shape (B, N)
             Their logits, from :meth:`forward`.
-        h : ndarray
-            Unused (the interface of :class:`Network`).
+        h : ndarray of float64, shape (B, N, K)
+            The units' activations, from :meth:`forward`.
         coef : array_like of float, shape (B,)
             Weight of each row's ln q.
 
@@ -443,7 +505,9 @@ class SparseNetwork:
         from .kernels import ar
 
         g = np.zeros_like(self.theta)
-        ar.sparse_backward(self.rowptr, self.cols, s, a, np.ascontiguousarray(coef, dtype=np.float64), *self.split(g))
+        _gb, _gw, guw, gc, gv = self.arrays(g)
+        ar.sparse_backward(self.rowptr, self.cols, self.arrays()[4], s, a, h,
+                           np.ascontiguousarray(coef, dtype=np.float64), _gb, _gw, guw, gc, gv)
         return g
 
     def dense(self):
@@ -453,7 +517,14 @@ class SparseNetwork:
         -------
         Network
             A depth-1 network with q's b and W.
+
+        Raises
+        ------
+        ValueError
+            With units (K > 0: not a depth-1 network).
         """
+        if self.units:
+            raise ValueError("a sparse network with units is not a depth-1 network")
         net = Network(self.n, 1, 0)
         b, w = self.split()
         net.params["b"][:] = b
@@ -533,11 +604,16 @@ class Symmetrised:
         h : tuple
             q's hidden activations at s and at -s, and rho = q(s)/(q(s) + q(-s)) float64 (B,).
         """
-        if u is not None:
-            self.net.forward(s, np.ascontiguousarray(u[:, :self.n]))
-            s[u[:, self.n] < 0.5] *= -1.0
-        lnq1, a1, h1 = self.net.forward(s)
-        lnq2, a2, h2 = self.net.forward(-s)
+        if u is None:
+            lnq1, a1, h1 = self.net.forward(s)
+            lnq2, a2, h2 = self.net.forward(-s)
+        else:  # the sampling pass already gives q at the drawn state: one more pass, at its mirror image
+            lnq1, a1, h1 = self.net.forward(s, np.ascontiguousarray(u[:, :self.n]))
+            lnq2, a2, h2 = self.net.forward(-s)
+            flip = u[:, self.n] < 0.5
+            s[flip] *= -1.0
+            for x, y in ((lnq1, lnq2), (a1, a2), (h1, h2)):  # in place: the hidden layers can be large
+                x[flip], y[flip] = y[flip], x[flip]
         both = np.logaddexp(lnq1, lnq2)
         rho = np.exp(lnq1 - both)  # q(s)/(q(s) + q(-s)) without overflow where q(-s) << q(s)
         return both - math.log(2.0), np.stack([a1, a2]), (h1, h2, rho)
@@ -566,11 +642,11 @@ class Symmetrised:
         return self.net.gradient(s, a[0], h1, coef * rho) + self.net.gradient(-s, a[1], h2, coef * (1.0 - rho))
 
 
-#: States per block of the enumeration of a symmetrised q (:func:`exact_lower_bound`).
+#: States per block of the enumeration of a symmetrised q or one with units (:func:`exact_lower_bound`).
 ENUM_BLOCK = 1 << 14
 
 
-def _symmetrised_exact(net, model):
+def _enumerated_exact(net, model):
     """(sum q_sym, <E>_q_sym, <ln q_sym>_q_sym) by blocks of all 2^N states (compensated by math.fsum)."""
     sq, se, sl = [], [], []
     energy = energy_function(model)
@@ -775,7 +851,8 @@ def learning_rate(lr: float, decay: float, step: int, steps: int) -> float:
 
 def train(net, trainer: Trainer, model, beta: float, steps: int, batch: int, rng, check=None,
           progress=None, every: int = 0, holdout: int = 0, start_score: float = -math.inf, *,
-          stop_ess: float = 0.0, decay: float = 1.0, ramp: int = 0, start_theta=None) -> tuple[float, int, int]:
+          stop_ess: float = 0.0, decay: float = 1.0, ramp: int = 0, ramp_from: float = 0.0,
+          start_theta=None) -> tuple[float, int, int]:
     """Up to ``steps`` Adam steps on beta F~[q] with batches of ``batch`` samples, keeping the best checkpoint.
 
     With ``every`` > 0, q is scored (:func:`heldout_score`, ``holdout`` fresh samples) after every
@@ -785,8 +862,9 @@ def train(net, trainer: Trainer, model, beta: float, steps: int, batch: int, rng
     With ``stop_ess`` > 0, training stops at the first checkpoint whose effective sample size is at
     least ``stop_ess`` of its samples (an easy beta ends early; the estimates keep their own diagnostics).
     The learning rate follows :func:`learning_rate` over the ``steps`` (``decay`` 1: constant).  With
-    ``ramp`` > 0 the first ``ramp`` steps anneal: step t trains at beta min(1, (t + 1)/ramp) (VAN's
-    annealing from beta = 0, where a uniform q is exact); the checkpoints always score q at ``beta``.
+    ``ramp`` > 0 the first ``ramp`` steps anneal: step t trains at b0 + (beta - b0) min(1, (t + 1)/ramp),
+    b0 = ``ramp_from`` (VAN's annealing, from beta = 0 where a uniform q is exact, or from the beta that q
+    was trained at); the checkpoints always score q at ``beta``.
 
     Parameters
     ----------
@@ -819,7 +897,9 @@ def train(net, trainer: Trainer, model, beta: float, steps: int, batch: int, rng
     decay : float, default 1
         Final learning rate as a fraction of the initial one (cosine schedule).
     ramp : int, default 0
-        Steps of the annealing from beta = 0 (0: none).
+        Steps of the annealing from ``ramp_from`` (0: none).
+    ramp_from : float, default 0
+        Inverse temperature the annealing starts from.
     start_theta : ndarray of float64, shaped like ``theta``, optional
         The parameters that ``start_score`` belongs to, where training starts from others; None: ``net``'s.
 
@@ -846,7 +926,8 @@ def train(net, trainer: Trainer, model, beta: float, steps: int, batch: int, rng
             trainer.lr = learning_rate(lr, decay, step, steps)
             u = rng.random((batch, net.uniforms))
             lnq, a, h = net.forward(s, u)
-            x = (beta * min(1.0, (step + 1) / ramp) if step < ramp else beta) * energy(s) + lnq
+            bt = ramp_from + (beta - ramp_from) * min(1.0, (step + 1) / ramp) if step < ramp else beta
+            x = bt * energy(s) + lnq
             loss = float(x.mean())
             # the baseline b = batch mean: unbiased up to O(1/B), and zero variance where q = P.  Taken
             # about x[0], so that equal x give exactly zero (Adam would blow rounding up to steps of lr)
@@ -906,8 +987,8 @@ def exact_lower_bound(net, model, beta: float) -> tuple[float, float, float]:
 
     if net.n > EXACT_MAX_N:
         raise ValueError(f"exact ELBO only for N <= {EXACT_MAX_N}")
-    if isinstance(net, Symmetrised):
-        _sq, se, sl = _symmetrised_exact(net, model)
+    if isinstance(net, Symmetrised) or (isinstance(net, SparseNetwork) and net.units):
+        _sq, se, sl = _enumerated_exact(net, model)
         return -beta * se - sl, se, -sl
     if isinstance(net, SparseNetwork):
         net = net.dense()
@@ -1050,9 +1131,11 @@ def compile_kernels(model) -> None:
         _lnq, a, h = net.forward(s, np.empty((0, net.n)))
         net.gradient(s, a, h, np.empty(0))
     e = np.zeros(2, dtype=np.int64)
-    ar.sparse_forward(np.zeros(1), e, e[:0], np.empty(0), np.zeros((0, 1)), np.zeros((0, 1)), True, np.empty(0),
-                      np.zeros((0, 1)))
-    ar.sparse_backward(e, e[:0], np.zeros((0, 1)), np.zeros((0, 1)), np.empty(0), np.zeros(1), np.empty(0))
+    k = np.zeros((1, 1))
+    ar.sparse_forward(np.zeros(1), e, e[:0], np.empty(0), np.zeros((0, 1)), k, k, np.zeros((0, 1)), np.zeros((0, 1)),
+                      True, np.empty(0), np.zeros((0, 1)), np.zeros((0, 1, 1)))
+    ar.sparse_backward(e, e[:0], k, np.zeros((0, 1)), np.zeros((0, 1)), np.zeros((0, 1, 1)), np.empty(0), np.zeros(1),
+                       np.empty(0), np.zeros((0, 1)), k, k)
     ar.dense_energies(np.zeros((1, 1)), np.zeros(1), np.zeros((0, 1)), np.empty(0))
     ar.energies(np.zeros(2, dtype=np.int64), np.zeros(0, dtype=np.int64), np.empty(0), np.zeros(1), np.zeros((0, 1)),
                 np.empty(0))

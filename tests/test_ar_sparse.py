@@ -51,13 +51,22 @@ def dense_weights(net):
 
 
 def numpy_lnq(net, S):
+    """ln q of the rows of S from the definition: dense W and, per unit m, dense U_m (N, N), by plain loops."""
     b, W = dense_weights(net)
     a = b + S @ W.T
+    if net.units:
+        _b, _w, U, C, V = net.arrays()
+        for m in range(net.units):
+            Um = np.zeros((net.n, net.n))
+            for i in range(net.n):
+                for k in range(net.rowptr[i], net.rowptr[i + 1]):
+                    Um[i, net.cols[k]] = U[k, m]
+            a = a + V[:, m] * np.tanh(C[:, m] + S @ Um.T)
     return np.sum(-np.logaddexp(0.0, -S * a), axis=1)
 
 
-def random_sparse_net(model, hops, rng, scale=0.7):
-    net = arl.SparseNetwork(model, hops)
+def random_sparse_net(model, hops, rng, scale=0.7, units=0, frontier=False):
+    net = arl.SparseNetwork(model, hops, units, rng, frontier)
     net.theta[:] = rng.standard_normal(net.theta.size) * scale
     return net
 
@@ -71,6 +80,16 @@ def test_allowed_pairs_are_the_earlier_spins_within_hops(hops):
     for i in range(model.n):
         expected = [j for j in range(i) if D[i, j] <= hops]
         assert list(cols[rowptr[i]:rowptr[i + 1]]) == expected
+
+
+@pytest.mark.parametrize("hops", [1, 2, 5])
+def test_frontier_pairs_are_the_earlier_spins_within_hops_still_coupled_to_a_later_one(hops):
+    for model in (arl.reorder(lattice(4), arl.spin_order(lattice(4))), lattice(4, "periodic")):
+        rowptr, cols = arl.allowed_pairs(model, hops, frontier=True)
+        D, A = distances(model), model.dense() != 0
+        for i in range(model.n):
+            expected = [j for j in range(i) if D[i, j] <= hops and A[j, i:].any()]
+            assert list(cols[rowptr[i]:rowptr[i + 1]]) == expected
 
 
 def test_spin_order_snake_on_lattices_rcm_on_graphs_natural_on_a_chain():
@@ -119,6 +138,73 @@ def test_q_sums_to_one_and_lnq_is_exact(hops):
     assert math.isclose(energy, q @ E, rel_tol=1e-11, abs_tol=1e-11)
     assert math.isclose(entropy, -q @ lnq, rel_tol=1e-11, abs_tol=1e-11)
     assert math.isclose(lower, entropy - 0.8 * energy, rel_tol=1e-14)
+
+
+@pytest.mark.parametrize("units,frontier", [(1, False), (3, True)])
+def test_units_q_sums_to_one_lnq_exact_elbo_and_gradient(units, frontier):
+    # the tanh units on the pairs' inputs: normalised, ln q from the definition (plain NumPy), the exact ELBO
+    # by enumeration, and the gradient of the exact beta F~ against central differences in every parameter
+    rng = np.random.default_rng(23 + units)
+    model = IsingModel(12, *np.array([(0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6), (6, 7), (3, 7), (7, 8),
+                                      (8, 9), (9, 10), (10, 11), (4, 11)]).T, rng.standard_normal(13),
+                       rng.standard_normal(12) * 0.3)
+    net = random_sparse_net(model, 2, rng, units=units, frontier=frontier)
+    assert net.theta.size == 12 + net.cols.size * (1 + units) + 2 * 12 * units
+    S = naive.all_states(model.n)
+    lnq = net.forward(S.copy())[0]
+    assert math.isclose(np.exp(lnq).sum(), 1.0, rel_tol=0, abs_tol=1e-12)
+    np.testing.assert_allclose(lnq, numpy_lnq(net, S), rtol=0, atol=1e-12)
+    beta = 0.8
+    E = naive.energies(model.dense(), model.fields, S)
+    q = np.exp(lnq)
+    lower, energy, entropy = arl.exact_lower_bound(net, model, beta)
+    assert math.isclose(energy, q @ E, rel_tol=1e-11, abs_tol=1e-11)
+    assert math.isclose(entropy, -q @ lnq, rel_tol=1e-11, abs_tol=1e-11)
+    assert math.isclose(lower, entropy - beta * energy, rel_tol=1e-14)
+
+    def beta_F(theta):
+        old = net.theta.copy()
+        net.theta[:] = theta
+        lq = numpy_lnq(net, S)
+        net.theta[:] = old
+        return np.exp(lq) @ (beta * E + lq)
+
+    lnq, a, h = net.forward(S.copy())
+    g = net.gradient(S, a, h, np.exp(lnq) * (beta * E + lnq))
+    for k in range(0, g.size, 2):
+        e = np.zeros_like(net.theta)
+        e[k] = 1e-5
+        fd = (beta_F(net.theta + e) - beta_F(net.theta - e)) / 2e-5
+        assert abs(fd - g[k]) < 1e-8, (k, fd, g[k])
+
+
+def test_units_start_at_the_mean_field_q_and_move_it_through_v():
+    # V = 0 after set_mean_field: q is the product distribution whatever U; U is random, so dF/dV is not zero
+    rng = np.random.default_rng(3)
+    model = arl.reorder(lattice(3, "open", seed=2, field=0.3), arl.spin_order(lattice(3)))
+    net = arl.SparseNetwork(model, 2, 2, rng)
+    net.theta[:] = rng.standard_normal(net.theta.size)
+    m = rng.uniform(-0.9, 0.9, model.n)
+    net.set_mean_field(m)
+    S = naive.all_states(model.n)
+    lnq, a, h = net.forward(S.copy())
+    np.testing.assert_allclose(lnq, np.sum(np.log((1 + m * S) / 2), axis=1), atol=1e-12)
+    E = naive.energies(model.dense(), model.fields, S)
+    gv = net.arrays(net.gradient(S, a, h, np.exp(lnq) * (E + lnq)))[4]
+    assert np.abs(gv).max() > 1e-3
+
+
+def test_symmetrised_sampling_pass_gives_the_values_of_a_second_evaluation():
+    # the sampling pass reuses q at the drawn state (one pass fewer): ln q_sym, logits, units and weights
+    # must be those of evaluating the drawn states afresh
+    rng = np.random.default_rng(9)
+    model = arl.reorder(lattice(4, "open", seed=4), arl.spin_order(lattice(4)))
+    net = arl.Symmetrised(random_sparse_net(model, 2, rng, units=2))
+    s = np.empty((300, model.n))
+    lnq, a, h = net.forward(s, rng.random((300, model.n + 1)))
+    lnq2, a2, h2 = net.forward(s.copy())
+    assert np.array_equal(lnq, lnq2) and np.array_equal(a, a2)
+    assert all(np.array_equal(x, y) for x, y in zip(h, h2))
 
 
 def test_sample_frequencies_match_q():
@@ -302,6 +388,17 @@ def test_pair_count_is_the_number_of_allowed_pairs_and_the_bound_covers_it(hops)
     # a periodic chain longer than 2 hops + 1: every spin sees hops spins on either side, N hops pairs (exact)
     chain = make_instance("chain", resolve_params("chain", {"n": 100}), 0, 0)
     assert arl.pair_count(chain, hops) == pair_bound(chain.n, chain.n_edges, hops) == 100 * hops
+
+
+def test_frontier_pair_count_is_exact_or_an_upper_bound():
+    for model in (lattice(14, "open"), lattice(14, "periodic"), lattice(6, "open")):
+        q = arl.reorder(model, arl.spin_order(model))
+        for hops in (2, 30):
+            P = arl.allowed_pairs(q, hops, frontier=True)[1].size
+            count = arl.pair_count(model, hops, frontier=True)
+            # exact where the pattern within the hops is sparse (2 hops on 14 x 14); else at least P
+            assert count == P if (hops, model.n) == (2, 196) else count >= P, (hops, model.n, count, P)
+            assert P <= arl.allowed_pairs(q, hops)[1].size
 
 
 def test_learning_rate_falls_by_a_cosine_from_lr_to_decay_lr():

@@ -177,12 +177,16 @@ def backward(W, U, C, Uh, V, deg, cnt, s, a, h, coef, gb, gW, gU, gC, gUh, gV):
 
 
 @njit
-def sparse_forward(b, rowptr, cols, w, s, u, sample, lnq, a):
+def sparse_forward(b, rowptr, cols, w, uw, c, v, s, u, sample, lnq, a, h):
     """The sparse two-body network: a left-to-right pass that samples (``sample``) or reads s, and ln q(s).
 
-    a_i = b_i + sum_{k in rowptr[i]..rowptr[i+1]} w_k s_{cols[k]}, every cols[k] < i (the allowed pairs
-    of spin i, CSR; Biazzo, Wu & Carleo, "Sparse autoregressive neural networks for classical spin
-    systems"), q(s_i = +1 | s_<i) = sigmoid(a_i).
+    a_i = b_i + sum_{k in R(i)} w_k s_{cols[k]} + sum_{m<K} v_im h_im,
+    h_im = tanh(c_im + sum_{k in R(i)} uw_km s_{cols[k]}),
+
+    R(i) = rowptr[i]..rowptr[i+1] the allowed pairs of spin i (CSR, every cols[k] < i; the two-body
+    form of Biazzo, Wu & Carleo, "Sparse autoregressive neural networks for classical spin systems"),
+    with K tanh units per spin on the same inputs (K = 0: the two-body form alone);
+    q(s_i = +1 | s_<i) = sigmoid(a_i).
 
     Parameters
     ----------
@@ -194,6 +198,12 @@ def sparse_forward(b, rowptr, cols, w, s, u, sample, lnq, a):
         Earlier spin of each allowed pair (cols[k] < i in row i).
     w : ndarray of float64, shape (P,)
         Weight of each allowed pair.
+    uw : ndarray of float64, shape (P, K)
+        Input weights of the hidden units, per allowed pair.
+    c : ndarray of float64, shape (N, K)
+        Biases of the hidden units.
+    v : ndarray of float64, shape (N, K)
+        Output weights of the hidden units.
     s : ndarray of float64, shape (B, N)
         Configurations of +-1: written when ``sample`` (s_i = +1 where u[r, i] < q(s_i = +1 | s_<i),
         else -1), read otherwise.
@@ -205,15 +215,28 @@ def sparse_forward(b, rowptr, cols, w, s, u, sample, lnq, a):
         Output: ln q(s) [nats].
     a : ndarray of float64, shape (B, N)
         Output: the logits a_i(s_<i).
+    h : ndarray of float64, shape (B, N, K)
+        Output: the hidden activations h_im.
     """
     B, N = s.shape
+    K = c.shape[1]
+    z = np.empty(K)
     for r in range(B):
         sr = s[r]
         total = 0.0
         for i in range(N):
             x = b[i]
+            for m in range(K):
+                z[m] = c[i, m]
             for k in range(rowptr[i], rowptr[i + 1]):
-                x += w[k] * sr[cols[k]]
+                sj = sr[cols[k]]
+                x += w[k] * sj
+                for m in range(K):
+                    z[m] += uw[k, m] * sj
+            for m in range(K):
+                t = math.tanh(z[m])
+                h[r, i, m] = t
+                x += v[i, m] * t
             a[r, i] = x
             if sample:
                 sr[i] = 1.0 if u[r, i] < _sigmoid(x) else -1.0
@@ -222,10 +245,11 @@ def sparse_forward(b, rowptr, cols, w, s, u, sample, lnq, a):
 
 
 @njit
-def sparse_backward(rowptr, cols, s, a, coef, gb, gw):
-    """Add the gradient of sum_r coef[r] ln q(s_r) of the sparse network to (gb, gw).
+def sparse_backward(rowptr, cols, v, s, a, h, coef, gb, gw, guw, gc, gv):
+    """Add the gradient of sum_r coef[r] ln q(s_r) of the sparse network to (gb, gw, guw, gc, gv).
 
-    d ln q / d a_i = s_i sigmoid(-s_i a_i); d a_i / d b_i = 1, d a_i / d w_k = s_{cols[k]}.
+    d ln q / d a_i = s_i sigmoid(-s_i a_i) =: d_i; d a_i / d b_i = 1, d a_i / d w_k = s_{cols[k]},
+    d a_i / d v_im = h_im; through the unit, d_im = d_i v_im (1 - h_im^2) to c_im (1) and uw_km (s_{cols[k]}).
 
     Parameters
     ----------
@@ -233,28 +257,44 @@ def sparse_backward(rowptr, cols, s, a, coef, gb, gw):
         Row starts of the allowed pairs.
     cols : ndarray of int64, shape (P,)
         Earlier spin of each allowed pair.
+    v : ndarray of float64, shape (N, K)
+        Output weights of the hidden units.
     s : ndarray of float64, shape (B, N)
         Configurations of +-1, as :func:`sparse_forward` left them.
     a : ndarray of float64, shape (B, N)
         Logits, as :func:`sparse_forward` left them.
+    h : ndarray of float64, shape (B, N, K)
+        Hidden activations, as :func:`sparse_forward` left them.
     coef : ndarray of float64, shape (B,)
         Weight of each row's ln q.
     gb : ndarray of float64, shape (N,)
         Gradient of the biases, added to in place.
     gw : ndarray of float64, shape (P,)
         Gradient of the pair weights, added to in place.
+    guw, gc, gv : ndarray of float64, shapes (P, K), (N, K), (N, K)
+        Gradients of the hidden units' weights, added to in place.
     """
     B, N = s.shape
+    K = v.shape[1]
+    dz = np.empty(K)
     for r in range(B):
         sr = s[r]
-        c = coef[r]
-        if c == 0.0:
+        cr = coef[r]
+        if cr == 0.0:
             continue
         for i in range(N):
-            d = c * sr[i] * _sigmoid(-sr[i] * a[r, i])
+            d = cr * sr[i] * _sigmoid(-sr[i] * a[r, i])
             gb[i] += d
+            for m in range(K):
+                t = h[r, i, m]
+                gv[i, m] += d * t
+                dz[m] = d * v[i, m] * (1.0 - t * t)
+                gc[i, m] += dz[m]
             for k in range(rowptr[i], rowptr[i + 1]):
-                gw[k] += d * sr[cols[k]]
+                sj = sr[cols[k]]
+                gw[k] += d * sj
+                for m in range(K):
+                    guw[k, m] += dz[m] * sj
 
 
 @njit

@@ -69,9 +69,10 @@ MAX_LR = 0.05
 #: The architectures of ``--ar-arch`` (:class:`isingvar.autoregressive.SparseNetwork`, :class:`isingvar.autoregressive.Network`).
 ARCHS = ("sparse", "dense")
 MAX_HOPS = 64
+MAX_UNITS = 64
 #: Fresh samples of each checkpoint's held-out score, in batches of ``--ar-batch``.
 HOLDOUT_BATCHES = 4
-#: The lowest beta of the grid anneals from beta = 0 over 1/RAMP_FRACTION of its steps (:func:`run`).
+#: Each beta anneals over 1/RAMP_FRACTION of its steps from the one before it, the lowest from beta = 0 (:func:`run`).
 RAMP_FRACTION = 4
 
 
@@ -85,9 +86,16 @@ class Settings:
     hidden: int = setting(32, ge=1, le=MAX_HIDDEN)  #: width of each hidden layer (depth >= 2)
     #: the conditionals: "sparse" (two-body over the couplings' few-hop neighbourhood) or "dense" (depth/hidden)
     arch: str = setting("sparse")
-    #: sparse: the earlier spins within this many bonds of spin i enter its conditional
-    hops: int = setting(4, ge=1, le=MAX_HOPS, why="the neighbourhood grows like hops^d on a lattice: the network "
+    #: sparse: the earlier spins within this many bonds of spin i enter its conditional (16 with ``frontier``:
+    #: the whole front of a 16-wide lattice, 15 pairs per spin; measured better than 8 at beta 2 and 3 on the
+    #: open 16 x 16 +-J, docs/performance.md)
+    hops: int = setting(16, ge=1, le=MAX_HOPS, why="the neighbourhood grows like hops^d on a lattice: the network "
                         "approaches the dense one")
+    #: sparse: keep only the pairs whose earlier spin is still coupled to one not yet placed (the only spins the
+    #: Boltzmann conditional depends on)
+    frontier: bool = setting(True)
+    #: sparse: tanh units per spin on the same inputs as its pairs (0: the two-body form alone)
+    units: int = setting(0, ge=0, le=MAX_UNITS, why="each unit adds a weight per pair and a pass over them")
     #: most Adam steps per beta (warm-started from the previous beta of the grid; fewer where ``stop_ess``
     #: is met): 2,000 reaches the issue 23 targets on the 16 x 16 torus (benchmarks/ar.py lattice)
     steps: int = setting(2000, ge=0, le=MAX_STEPS)
@@ -294,13 +302,20 @@ def run(model, betas, settings, rng, *, sites=False, progress=None) -> dict:
     # the bound 29, 115, 33, 22 times tighter than mean field at beta 0.5, 1, 2, 3; 3,178, 210, 31, 26 at
     # 200 steps without it)
     stop_ess = settings.stop_ess if settings.stop_ess > 0 and n > EXACT_MAX_N else math.inf
+    previous = 0.0  # the beta q was last trained at
     with deferred_interrupt() as check:
         for q in np.argsort(b, kind="stable"):
             beta = float(b[q])
             # the lowest beta starts from the mean-field q there, each later one from the previous beta's q:
             # a mean-field start at a higher beta is near-frozen, and the states it does not draw are lost
-            # to the estimates (measured: 3 x 3 +-J at beta 2, 0.4 nats low, 43 SE)
-            ramp, start_theta, first = 0, None, trainer is None
+            # to the estimates (measured: 3 x 3 +-J at beta 2, 0.4 nats low, 43 SE);
+            # for N > 24 (as the stopping rule) every beta anneals from the one q was trained at over a quarter of
+            # its budget (measured: open 16 x 16 +-J seed 7, frontier pairs within 16 hops, at beta = 2: ESS
+            # 3,623 of 10,000 with the ramp, 1,551 and k-hat 0.75 without); below, the certified bound takes
+            # every step at the beta itself (sk N = 8, 40 steps, beta 0.5 then 1.5: with the ramp the bound
+            # fell below mean field's)
+            first = trainer is None
+            ramp, start_theta = (settings.steps // RAMP_FRACTION if first or n > EXACT_MAX_N else 0), None
             if first:
                 net.set_mean_field(mf.sites[q, order])
                 trainer = Trainer(net, settings.lr)
@@ -312,7 +327,6 @@ def run(model, betas, settings, rng, *, sites=False, progress=None) -> dict:
                 # ESS 17 of 10,000 from mean field after 2,000 steps)
                 start_theta = net.theta.copy()
                 net.set_mean_field(np.zeros(n))
-                ramp = settings.steps // RAMP_FRACTION
             if ess >= stop_ess:  # q is already good enough here
                 out["ar_steps"][q] = 0
                 if progress is not None:
@@ -320,7 +334,9 @@ def run(model, betas, settings, rng, *, sites=False, progress=None) -> dict:
             else:
                 out["ar_steps"][q] = train(net, trainer, qmodel, beta, settings.steps, settings.batch, rng, check,
                                            progress, settings.checkpoint, holdout, start, stop_ess=stop_ess,
-                                           decay=settings.decay, ramp=ramp, start_theta=start_theta)[1]
+                                           decay=settings.decay, ramp=ramp, ramp_from=previous,
+                                           start_theta=start_theta)[1]
+            previous = beta
             est = evaluate(net, qmodel, beta, settings.samples, settings.batch, rng, settings.delta)
             if n <= EXACT_MAX_N:
                 out["lnZ_ar_lower"][q] = exact_lower_bound(net, qmodel, beta)[0]
@@ -377,7 +393,7 @@ def make_network(model, settings, rng):
     else:
         order = spin_order(model)
         qmodel = reorder(model, order)
-        net = SparseNetwork(qmodel, settings.hops)
+        net = SparseNetwork(qmodel, settings.hops, settings.units, rng, settings.frontier)
     return (net if np.any(model.fields) else Symmetrised(net)), qmodel, order
 
 
@@ -386,12 +402,15 @@ def make_network(model, settings, rng):
 #: (an indexed gather: 1.6 ns forward, 1.1 ns backward); per coupled pair of an energy; per uniform drawn.
 #: Measured with benchmarks/ar.py's ``cost`` on the development machine (16 x 16 open lattice, hops 2 to 8).
 SPIN_FLOPS, SPIN_BACK_FLOPS, PAIR_FLOPS, PAIR_BACK_FLOPS, EDGE_FLOPS, UNIFORM_FLOPS = 100, 45, 3, 2, 2, 6
+#: Per tanh unit of the sparse network (``--ar-units``), forward or backward: the tanh and its bookkeeping.
+UNIT_FLOPS = 40
 
 
 def _net_sizes(n, settings, pairs):
     """(parameters, values per sample of one forward pass: logits and hidden layers) of the network."""
     if settings.arch == "sparse":
-        return n + pairs, n
+        k = settings.units
+        return n + pairs * (1 + k) + 2 * n * k, n * (1 + k)
     L = settings.depth - 1 if n >= 2 else 0
     H = settings.hidden if L else 0
     return n + n * n + 2 * H * n + L * H + max(L - 1, 0) * H * H, n + L * H
@@ -401,8 +420,9 @@ def _flops(n, n_edges, settings, pairs, mirrored):
     """(multiply-adds per training sample, per fresh sample scored or evaluated, per state of the exact sum)."""
     hidden = 0
     if settings.arch == "sparse":
-        forward = PAIR_FLOPS * pairs + SPIN_FLOPS * n
-        backward = PAIR_BACK_FLOPS * pairs + SPIN_BACK_FLOPS * n
+        k = settings.units
+        forward = PAIR_FLOPS * pairs * (1 + k) + (SPIN_FLOPS + UNIT_FLOPS * k) * n
+        backward = PAIR_BACK_FLOPS * pairs * (1 + k) + (SPIN_BACK_FLOPS + UNIT_FLOPS * k) * n
     else:
         L = settings.depth - 1 if n >= 2 else 0
         H = settings.hidden if L else 0
@@ -410,9 +430,9 @@ def _flops(n, n_edges, settings, pairs, mirrored):
         weights = n * n / 2 + (n * H + (L - 1) * H * H / 2 if L else 0)
         forward, backward = weights + SPIN_FLOPS * n, 2 * weights + SPIN_BACK_FLOPS * n
     energy = EDGE_FLOPS * 2 * n_edges
-    if mirrored:  # a symmetrised q (no fields): q at s and at -s besides the sampling pass, both back-propagated,
+    if mirrored:  # a symmetrised q (no fields): the sampling pass and q at the mirror states, both back-propagated,
         # and the batch's flips, stacks and copies
-        sample = 3 * forward + energy + UNIFORM_FLOPS * n + 10 * n
+        sample = 2 * forward + energy + UNIFORM_FLOPS * n + 10 * n
         return sample + 2 * backward, sample, 2 * forward + energy + 250 * n  # the exact sum: by NumPy blocks
     sample = forward + energy + UNIFORM_FLOPS * n
     # a leaf of the exact kernel: about one inner-node update (prefix sums, copies of the hidden layers) plus
@@ -428,7 +448,7 @@ def cost(model, betas, settings, *, sites=False) -> float:
     (``samples``) and, for N <= 24, the exact sum over 2^N states, times :data:`SECONDS_PER_FLOP`.  One
     forward pass: the P pair weights of the sparse network (:func:`isingvar.autoregressive.pair_count`)
     or the N^2/2 weights and hidden layers of the dense one, plus the per-spin work (:data:`SPIN_FLOPS`);
-    a symmetrised q (a model without fields) takes three passes per sample and two backward ones.
+    a symmetrised q (a model without fields) takes two passes per sample (the sampling one and the mirror states) and two backward ones.
 
     Parameters
     ----------
@@ -450,7 +470,7 @@ def cost(model, betas, settings, *, sites=False) -> float:
 
     nb = np.asarray(betas).size
     n = model.n
-    pairs = pair_count(model, settings.hops) if settings.arch == "sparse" else 0
+    pairs = pair_count(model, settings.hops, settings.frontier) if settings.arch == "sparse" else 0
     train_f, sample_f, leaf_f = _flops(n, model.n_edges, settings, pairs, not np.any(model.fields))
     checkpoints = 1 + (settings.steps // settings.checkpoint + 1 if settings.checkpoint else 0)
     work = (settings.steps * settings.batch * train_f
