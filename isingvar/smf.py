@@ -546,7 +546,9 @@ def structured_mean_field(model: IsingModel, betas, *, rng: np.random.Generator,
             solve(beta, g, m, lnz, range(nc))
             best = start[k] = bound(beta, g, m, lnz)
             trace = [best]
-            for it in range(max_iterations):
+            # no bond joins two components (the whole graph, or a forest of the model's own trees): the
+            # first solve is already at g = beta h, the optimum, and B = ln Z
+            for it in range(max_iterations if out_i.size else 0):
                 old = m.copy()
                 for c, sites in enumerate(classes):  # exact block ascent: a colour's components share no coupling
                     phi = beta * (h + _cross_field(model, out_i, out_j, out_J, m))
@@ -560,6 +562,8 @@ def structured_mean_field(model: IsingModel, betas, *, rng: np.random.Generator,
                     converged[k] = True
                     break
                 check()
+            if not out_i.size:  # the first solve was the one block sweep needed
+                iterations[k], converged[k] = 1, True
             lnz_lower[k] = max(best, float(mf.lnZ_lower[k]))
             if record:
                 history.append(np.array(trace))

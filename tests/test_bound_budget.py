@@ -241,25 +241,33 @@ def test_the_cli_default_budget_is_the_constant_and_0_turns_it_off():
     assert f"Default: {budget.DEFAULT_BUDGET:g}" in " ".join(r.output.replace("│", " ").split()), r.output
 
 
-def test_the_embedded_default_sweep_interval_is_at_most_0_05_per_spin():
+def test_the_embedded_default_sweep_interval_closes_on_ln_z():
     """The issue's target on the embedded default sweep (SK N = 16, 4 samples, 60 betas): the constructions
     the default budget takes on the full grid (deterministic cost models), run on a reduced grid that holds
-    mean field's worst betas (0.6-0.9); the interval f_mf_upper - f_trw_lower per spin, every sample."""
+    naive mean field's worst betas (0.6-0.9); both sides take their exact rung (the whole graph as one
+    component), so the interval between the best bounds of the default methods closes on ln Z."""
+    from isingvar.methods import smf
+
     c = make_config(None, {}, bound_budget=budget.DEFAULT_BUDGET)
     assert c.model == "sk" and c.n == 16 and c.beta.size == 60
+    assert {"mf", "smf", "trw"} <= set(c.methods)
     few = np.array([0.05, 0.3, 0.6, 0.7, 0.8, 0.9, 1.1, 2.0, 3.0])
     for k in range(c.samples):
         m = make_instance(c.model, c.params, c.seed, k).scaled(1.0, 0.0)
         t = trw.resolved(m, c.beta, c.method_settings("trw"))
+        s = smf.resolved(m, c.beta, c.method_settings("smf"))
         q = mf.resolved(m, c.beta, c.method_settings("mf"))
-        assert {"width": t.width, "clamp": t.clamp} == trw.exact_settings(m)  # the whole graph
+        assert {"width": t.width, "clamp": t.clamp} == {"width": s.width, "clamp": s.clamp} == trw.exact_settings(m)
         upper = trw.METHOD.run(m, few, t, np.random.default_rng(k), sites=False)
-        lower = mf.METHOD.run(m, few, q, np.random.default_rng(k), sites=False)
+        lower = smf.METHOD.run(m, few, s, np.random.default_rng(k), sites=False)
+        naive_lower = mf.METHOD.run(m, few, q, np.random.default_rng(k), sites=False)
         exact = naive.model_lnZ(m, few)
         np.testing.assert_allclose(upper["lnZ_trw_upper"], exact, rtol=1e-12)
-        assert np.all(lower["lnZ_mf_lower"] <= exact + 1e-9)
-        width = lower["f_mf_upper"] - upper["f_trw_lower"]
-        assert np.all(width <= 0.05), (k, q.clamp, width)
+        np.testing.assert_allclose(lower["lnZ_smf_lower"], exact, rtol=1e-12)
+        assert np.all(naive_lower["lnZ_mf_lower"] <= exact + 1e-9)
+        best = np.minimum(lower["f_smf_upper"], naive_lower["f_mf_upper"])
+        width = best - upper["f_trw_lower"]
+        assert np.all(np.abs(width) <= 1e-10), (k, width)
 
 
 @pytest.mark.parametrize(("family", "params", "h"), [

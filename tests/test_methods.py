@@ -12,7 +12,7 @@ import xarray as xr
 from isingvar_cli.main import app
 from typer.testing import CliRunner
 
-from isingvar import methods
+from isingvar import budget, methods
 from isingvar.errors import ConfigMismatchError, ModelParameterError, ResultFileError, TooLargeError
 from isingvar.io import schema as io_schema
 from isingvar.io import store
@@ -165,9 +165,9 @@ def _dry(*args):
 def test_settings_options_toml_and_hash_round_trip(tmp_path):
     default = _dry()
     # the CLI's default --bound-budget (isingvar.budget.DEFAULT_BUDGET) is the ladder methods' budget
-    assert default["settings"]["mf"] == {"max_sweeps": 2000, "tol": 1e-10, "clamp": 0, "budget": 2.0}
+    assert default["settings"]["mf"] == {"max_sweeps": 2000, "tol": 1e-10, "clamp": 0, "budget": budget.DEFAULT_BUDGET}
     cli = _dry("--mf-max-sweeps", 3, "--mf-tol", "1e-6")
-    assert cli["settings"]["mf"] == {"max_sweeps": 3, "tol": 1e-6, "clamp": 0, "budget": 2.0}
+    assert cli["settings"]["mf"] == {"max_sweeps": 3, "tol": 1e-6, "clamp": 0, "budget": budget.DEFAULT_BUDGET}
     assert cli["config_hash"] != default["config_hash"]  # a setting is part of the sweep
     cfg = tmp_path / "c.toml"
     cfg.write_text("[mf]\nmax_sweeps = 3\ntol = 1e-6\n")

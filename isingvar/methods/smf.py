@@ -76,10 +76,18 @@ VARIABLES = (
 COST_SWEEPS = 200
 #: With width > 1: block sweeps per beta (22-135 measured, 47 on average, on open 32 x 32 Gaussian h = 0.1
 #: at widths 8 and 12 and periodic 6^3 +-J at width 12, beta 0.5, 1, 2), seconds per clique entry of a
-#: sweep (2.4e-8 at width 12 on the 32 x 32: 16 s CPU for 141 sweeps of 4.7e6 entries) and per colour's
-#: elimination call; within 2x of those runs.
+#: sweep (CPU: 2.4e-8 at width 12 on the 32 x 32, 16 s for 141 sweeps of 4.7e6 entries; 1.3e-7 on the 6^3
+#: planes, 2.8 s for 132 sweeps of 1.6e5; about 1e-7 on its 3 x 3 bars, width 17; the larger taken, so the
+#: 2D strips are overestimated up to 4x) and per colour's elimination call.
 COST_BAND_SWEEPS = 60
-SECONDS_PER_BAND_ENTRY = 2.5e-8
+#: Seconds per clique entry of the whole graph as one component (one elimination per beta, no ascent: sk
+#: n = 16, 60 betas, 0.57 s CPU in all with the naive starts).
+SECONDS_PER_WHOLE_ENTRY = 2.5e-8
+#: The naive mean-field starts' share of the width-1 estimate, kept beside the components' cost (sk n = 16,
+#: 60 betas: the whole graph as one component ran in 0.86 s CPU, the forest in 0.44 s against 1.47 s
+#: estimated).
+NAIVE_SHARE = 0.25
+SECONDS_PER_BAND_ENTRY = 1e-7
 SECONDS_PER_BAND_CALL = 3e-3
 
 
@@ -220,8 +228,13 @@ def cost(model, betas, settings, *, sites) -> float:
 
         part = band_partition(model, settings.width)
         if part is not None:
-            sweeps = 1 if part.name == "whole" else COST_BAND_SWEEPS  # one exact component: one block update
-            seconds += nb * sweeps * (part.entries * SECONDS_PER_BAND_ENTRY + part.n_colours * SECONDS_PER_BAND_CALL)
+            # the components replace the forest: of its cost only the naive mean-field starts remain
+            if part.name == "whole":  # one exact component: one elimination per beta
+                per_beta = part.entries * SECONDS_PER_WHOLE_ENTRY + SECONDS_PER_BAND_CALL
+            else:
+                per_beta = COST_BAND_SWEEPS * (part.entries * SECONDS_PER_BAND_ENTRY
+                                               + part.n_colours * SECONDS_PER_BAND_CALL)
+            seconds = NAIVE_SHARE * seconds + nb * per_beta
     total = parts * seconds
     b = np.asarray(betas, dtype=np.float64).reshape(-1)
     if _takes_zero_field(model, b, settings, total):
@@ -258,6 +271,7 @@ METHOD = Method(
     run=run,
     cost=cost,
     progress_units=per_beta,
+    default=True,
     file_hook=_file_hook,
     decision=decision,
 )
