@@ -4,6 +4,11 @@ and pyGMs' weighted mini-bucket (iBound 2 and 4) where ``pip install pyGMs`` wor
     python benchmarks/bounds.py speed            # TRW on square L=256 and sk n=200, 64 betas each
     python benchmarks/bounds.py uai [FILES...]   # the shared UAI-2014 Grids_* and DBN_* files
                                                  # (--widths 1,2,4: TRW at each trw.width)
+    python benchmarks/bounds.py issue22 [--rows ROWS] [--budget 2] [--limit 60]
+                                                 # issue 22's table: the certified interval (trw upper,
+                                                 # mf lower) at the old defaults (budget 0), the new
+                                                 # (budget 2 s) and the widest trw width whose estimated
+                                                 # cost fits --limit s, beside WMB iBound 4 (and 12)
 
 UAI files: ln Z_file = ln Z(beta = 1) + lnZ_offset (isingvar.io.couplings.read_model_file).  Values are
 printed as ln Z_file and as the relative distance (value - ref)/|ref| from the best reference known
@@ -22,7 +27,8 @@ from isingvar.exact.enumeration import exact_enumeration
 from isingvar.families import make_instance, resolve_params
 from isingvar.io.couplings import read_model_file
 from isingvar.meanfield import mean_field
-from isingvar.methods import bethe, trw
+from isingvar.methods import bethe, mf, trw
+from isingvar.model import IsingModel
 
 UAI = "/work/shared/data/uai2014"
 
@@ -114,6 +120,138 @@ def uai(args):
               + f" {lo:11.4f} {t_mf:5.1f} {exact:>11}  " + "  ".join(peers), flush=True)
 
 
+#: issue 22's lattice rows: (label, family, params, field h, betas, explicit trw widths to try, WMB iBounds).
+#: Exact ln Z (nats, seed 0 sample 0, field h added to every spin) by variable elimination
+#: (isingvar.exact.elimination.run; ``issue22 --exact`` computes them again: the 4^3 glass takes minutes).
+ISSUE22_ROWS = {
+    "sq16": ("open 16x16 Gaussian, h = 0.1", "square", {"L": 16, "boundary": "open", "disorder": "gaussian"},
+             0.1, (0.5, 1.0, 2.0), (4, 8, 12), (4,)),  # width 16 is the whole graph: the new default's rung
+    "cub4": ("periodic 4x4x4 +-J", "cubic", {"L": 4, "disorder": "pm"}, 0.0, (0.5, 1.0), (4, 8, 12, 16, 20), (4, 12)),
+    "cub6": ("periodic 6x6x6 +-J", "cubic", {"L": 6, "disorder": "pm"}, 0.0, (0.5, 1.0, 2.0), (4, 8, 12, 16, 17, 20),
+             (4,)),
+}
+ISSUE22_EXACT = {
+    "sq16": (233.12649436549074, 357.9199698748967, 661.1002402973552),
+    "cub4": (67.22411819951692, 116.80285812233976),  # 43 s at load 3
+    "cub6": None,  # no exact path (elimination width beyond reach)
+}
+#: issue 22's UAI rows (relative ln Z gaps; exact by elimination, seconds on these files).
+ISSUE22_UAI = ("DBN_11", "DBN_12", "DBN_13", "Grids_11", "Grids_15")
+
+
+def _bounds(m, betas, st, sm):
+    """(trw upper, mf lower, trw width, trw clamp, mf clamp, seconds) on ``m`` at ``betas``."""
+    rng = np.random.default_rng(0)
+    t = time.perf_counter()
+    up = trw.METHOD.run(m, betas, st, rng)
+    lo = mf.METHOD.run(m, betas, sm, rng, sites=False)
+    return (np.asarray(up["lnZ_trw_upper"]), np.asarray(lo["lnZ_mf_lower"]), int(up["trw_width"]),
+            int(up["trw_clamp"]), int(lo["mf_clamp"]), time.perf_counter() - t)
+
+
+def _widest(m, betas, widths, limit):
+    """The widest of ``widths`` whose trw cost estimate (isingvar.methods.trw.cost) is <= ``limit`` s, or None."""
+    best = None
+    for w in widths:
+        try:
+            c = trw.METHOD.cost(m, betas, trw.Settings(width=w))
+        except Exception:  # noqa: BLE001 - a width the library refuses is skipped
+            c = math.inf
+        if c <= limit:
+            best = w
+    return best
+
+
+def _wmb_model(m, beta, ibound, tmp):
+    """WMB iBound ``ibound`` upper bound on ln Z of ``m`` at ``beta`` (the model written as UAI at beta)."""
+    from isingvar.io.couplings import write_model_file
+
+    scaled = IsingModel(m.n, m.edge_i, m.edge_j, np.asarray(m.couplings) * beta, np.asarray(m.fields) * beta)
+    path = os.path.join(tmp, f"m{m.n}_{beta}.uai")
+    write_model_file(scaled, path)
+    return wmb(path, ibound)
+
+
+def issue22(args):
+    """Issue 22's table: per instance and beta, the certified interval (trw upper bound, mf lower bound) at
+    the old defaults (``--bound-budget 0``: trw width 1, mf unclamped), the new (budget ``--budget`` s on
+    both) and trw at the widest width whose estimated cost fits ``--limit`` s (mf at the new default), and
+    pyGMs WMB's upper bound (its gap to ln Z; with no exact value its interval with the new lower bound).
+    Lattices: f per spin (width = (U - L)/(beta N); up = (U - ln Z)/(beta N),
+    lo = (ln Z - L)/(beta N)); UAI files (beta = 1): relative gaps (U - ln Z)/|ln Z| etc."""
+    import tempfile
+
+    from isingvar.exact import elimination
+
+    rows = args.rows.split(",")
+    unknown = [k for k in rows if k not in ISSUE22_ROWS and k not in ISSUE22_UAI]
+    if unknown:
+        raise SystemExit(f"unknown row {unknown[0]!r}: use {', '.join(list(ISSUE22_ROWS) + list(ISSUE22_UAI))}")
+    old = (trw.Settings(), mf.Settings())
+    new = (trw.Settings(budget=args.budget), mf.Settings(budget=args.budget))
+    print(f"# issue 22 table: budget {args.budget} s, explicit width within {args.limit} s (trw cost estimate); "
+          f"seconds per instance (all betas); load {os.getloadavg()[0]:.1f}", flush=True)
+    print("| instance | beta | old: width | up | lo | s | new: width | up | lo | construction | s "
+          "| trw W: width | up | s | WMB up (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+    def gap(x, ref, scale):
+        return "-" if ref is None else f"{(x - ref) / scale:.4f}"
+
+    tmp = tempfile.mkdtemp(prefix="bounds22_")
+    for key in rows:
+        if key in ISSUE22_ROWS:
+            label, fam, params, h, betas, widths, ibounds = ISSUE22_ROWS[key]
+            m = make_instance(fam, resolve_params(fam, params), 0, 0).scaled(1.0, h)
+            b = np.array(betas)
+            exact = ISSUE22_EXACT.get(key)
+            if args.exact and key != "cub6":
+                exact, t_ex = timed(lambda: tuple(elimination.run(m, b).lnZ))
+                print(f"# {key} exact {exact!r} ({t_ex:.0f} s)", flush=True)
+            scales = [beta * m.n for beta in betas]
+            W = _widest(m, b, widths, args.limit)
+            ibs = ibounds
+        elif key in ISSUE22_UAI:
+            label = key
+            path = os.path.join(UAI, key + ".uai")
+            f = read_model_file(path)
+            m, off = f.model, f.lnZ_offset
+            b = np.array([1.0])
+            exact = (elimination.run(m, b).lnZ[0],)
+            scales = [abs(exact[0] + off)]
+            W = _widest(m, b, (4, 8, 12, 16), args.limit)
+            ibs = (4,)
+        else:  # checked above
+            continue
+        uo, lo_, *_, t_old = _bounds(m, b, *old)
+        un, ln, wn, cn, mcn, t_new = _bounds(m, b, *new)
+        if W is not None:
+            uw, _, *_, t_w = _bounds(m, b, trw.Settings(width=W), new[1])
+        for k, beta in enumerate(b):
+            ref = None if exact is None else exact[k]
+            sc = scales[k]
+            peers = []
+            for ib in ibs:
+                try:
+                    w = (wmb(path, ib) if key in ISSUE22_UAI else _wmb_model(m, beta, ib, tmp))
+                except Exception as exc:  # noqa: BLE001 - a peer's failure is reported, not fatal
+                    peers.append(f"iB{ib} error {type(exc).__name__}")
+                    continue
+                if w is None:
+                    peers.append("n/a")
+                    continue
+                val = w[0] - (off if key in ISSUE22_UAI else 0.0)
+                # no exact value: WMB's interval with the new lower bound, comparable to the width columns
+                text = gap(val, ref, sc) if ref is not None else f"width {(val - ln[k]) / sc:.4f}"
+                peers.append(f"iB{ib} {text} ({w[1]:.0f})")
+            wcol = (f"W={W}: {(uw[k] - ln[k]) / sc:.4f} | {gap(uw[k], ref, sc)} | {t_w:.0f}" if W is not None
+                    else "- | - | -")
+            print(f"| {label} | {beta:g} | {(uo[k] - lo_[k]) / sc:.4f} | {gap(uo[k], ref, sc)} | "
+                  f"{gap(ref, lo_[k], sc) if ref is not None else '-'} | {t_old:.0f} | {(un[k] - ln[k]) / sc:.4f} | "
+                  f"{gap(un[k], ref, sc)} | {gap(ref, ln[k], sc) if ref is not None else '-'} | "
+                  f"trw W={wn} c={cn}, mf c={mcn} | {t_new:.0f} | {wcol} | {'; '.join(peers)} |", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="what", required=True)
@@ -125,8 +263,13 @@ def main():
     up.add_argument("--tree-steps", type=int, default=trw.Settings().tree_steps)
     up.add_argument("--max-iterations", type=int, default=trw.Settings().max_iterations)
     up.add_argument("--widths", default="1,2,4", help="trw.width values to compare (comma-separated)")
+    ip = sub.add_parser("issue22")
+    ip.add_argument("--rows", default=",".join(list(ISSUE22_ROWS) + list(ISSUE22_UAI)))
+    ip.add_argument("--budget", type=float, default=2.0, help="the new default --bound-budget (s per instance)")
+    ip.add_argument("--limit", type=float, default=60.0, help="seconds the explicit trw width may take (estimate)")
+    ip.add_argument("--exact", action="store_true", help="compute the lattices' exact ln Z again (minutes)")
     args = ap.parse_args()
-    speed(args) if args.what == "speed" else uai(args)
+    {"speed": speed, "uai": uai, "issue22": issue22}[args.what](args)
 
 
 if __name__ == "__main__":
