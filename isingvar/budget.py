@@ -60,18 +60,17 @@ MAX_BUDGET = 3.2e7
 #: the measurements here and on other families.
 DEFAULT_BUDGET = 1.0
 
-#: Ladder of the ``trw`` method: (width, clamp) per rung.  Width 4 first (the issue's table: it beats
-#: width 1 and WMB iBound 4 on every UAI Grids and DBN file), then 2 clamped spins (4 conditioned models),
-#: then width and clamp in turn, each rung at least the previous in both; widths up to 20
-#: (:data:`isingvar.trw.MAX_WIDTH`), where most lattices of a few hundred spins are one exact component.
-TRW_LADDER = ((1, 0), (4, 0), (4, 2), (8, 2), (8, 4), (12, 4), (16, 4), (20, 4), (20, 6), (20, 8))
 #: Ladder of ``mf``: clamp 0 .. :data:`isingvar.clamp.MAX_CLAMP` (each rung doubles the work).
 CLAMP_LADDER = tuple(range(MAX_CLAMP + 1))
-#: Ladder of ``smf``: (width, clamp) per rung, as TRW's: components of width 4 .. 20 (strips, slabs, bars:
-#: on the periodic 6^3 glass width 17 raised the bound 0.07 per spin over width 1 at beta 0.5, where
-#: clamping a few of 216 spins changes little), then clamped spins; its exact rung is the whole graph as
-#: one component (:func:`isingvar.methods.trw.exact_settings`).
-SMF_LADDER = ((1, 0), (4, 0), (8, 0), (12, 0), (16, 0), (20, 0), (20, 2), (20, 4), (20, 6), (20, 8))
+#: Ladder of ``trw`` and ``smf``: (width, clamp) per rung, each at least the previous in both.  The width
+#: first, up to 20 (:data:`isingvar.trw.MAX_WIDTH`), where most lattices of a few hundred spins are one
+#: exact component, then clamped spins: on the issue's table width 4 beats width 1 and WMB iBound 4 on every
+#: UAI Grids and DBN file, width 16 the DBNs' width 4 by 5x in upper gap, and on the periodic 6^3 glass
+#: width 17 takes trw from -3.0 to -2.05 per spin at beta 1 and smf 0.07 above width 1 at beta 0.5, where
+#: clamping a few of 216 spins changes little (docs/methods.md, "Budgets" and the smf section).  Until
+#: 2026-12-07 trw's ladder clamped 2 spins after width 4 and climbed width and clamp in turn.
+WIDTH_LADDER = ((1, 0), (4, 0), (8, 0), (12, 0), (16, 0), (20, 0), (20, 2), (20, 4), (20, 6), (20, 8))
+TRW_LADDER = SMF_LADDER = WIDTH_LADDER
 
 #: The settings each method's ladder chooses, per rung (a dict of settings fields).
 LADDERS = {

@@ -69,7 +69,7 @@ def test_rung_never_moves_down_as_the_budget_grows():
 
 
 def test_the_exact_rung_is_taken_where_it_fits_and_the_choice_never_moves_down():
-    # the SK N = 16 case: rung (4, 2) costed far above the whole graph, which the ladder alone never reaches
+    # the SK N = 16 case: rung 2 costed far above the whole graph, which the ladder alone never reaches
     ladder = budget.LADDERS["trw"]
     costs = dict(zip(budget.TRW_LADDER, [0.2, 1.0, 36.0, 34.8, 50.0, 60.0, 70.0, 80.0, 90.0, 99.0]))
     top = {"width": 15, "clamp": 0}
