@@ -29,7 +29,7 @@ def test_parse_range_errors(spec):
 
 def test_defaults():
     c = make_config()
-    assert (c.model, c.n, c.samples, c.seed, c.methods, c.sites) == ("sk", 16, 4, 0, ("exact", "mf", "trw"), True)  # issue 11: both sides by default
+    assert (c.model, c.n, c.samples, c.seed, c.methods, c.sites) == ("sk", 16, 4, 0, ("exact", "mf", "smf", "trw"), True)  # issue 11: both sides by default
     np.testing.assert_allclose(c.beta, np.linspace(0.05, 3, 60))
     assert make_config("square", {"L": 3}).samples == 1
     assert make_config("square", {"L": 3, "disorder": "pm"}).samples == 4
@@ -87,14 +87,14 @@ def test_default_methods_leave_out_exact_where_it_cannot_run():
 
     # no --method: a model beyond every exact path (N = 70 > 62, dense: no low-width elimination order)
     # still gets its bounds from both sides
-    assert make_config("sk", {"n": 70}, beta="0.5", samples=1).methods == ("mf", "trw")
-    assert make_config("square", {"L": 4}, beta="0.5").methods == ("exact", "mf", "trw")
+    assert make_config("sk", {"n": 70}, beta="0.5", samples=1).methods == ("mf", "smf", "trw")
+    assert make_config("square", {"L": 4}, beta="0.5").methods == ("exact", "mf", "smf", "trw")
     with pytest.raises(TooLargeError, match="no exact path can compute this model .N = 70.: enumeration"):
         make_config("sk", {"n": 70}, beta="0.5", samples=1, methods=["exact", "mf"])  # asked for by name: refused
 
 
 def test_exact_runs_beyond_enumeration_where_elimination_applies():
     """N = 100 (a 10 x 10 lattice, width 20) and N = 400 (20 x 20 open): exact by elimination, not refused."""
-    assert make_config("square", {"L": 10}, beta="0.5").methods == ("exact", "mf", "trw")
+    assert make_config("square", {"L": 10}, beta="0.5").methods == ("exact", "mf", "smf", "trw")
     config = make_config("square", {"L": 20, "boundary": "open"}, beta="0.5", methods=["exact"], sites=False)
     assert config.methods == ("exact",)

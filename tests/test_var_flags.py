@@ -23,7 +23,7 @@ FILE_ORDER = {
     "mf": ["lnZ_mf_lower", "f_mf_upper", "u_mf", "s_mf", "m_mf", "mf_iterations", "mf_converged", "m_mf_site",
            "lnZ_model_mf_lower", "mf_clamp"],
     "trw": ["lnZ_trw_upper", "f_trw_lower", "trw_iterations", "trw_converged", "trw_trees", "lnZ_model_trw_upper",
-            "trw_width", "trw_clamp"],
+            "trw_width", "trw_clamp", "trw_field_split"],
 }
 
 
