@@ -293,6 +293,10 @@ def _families(model: IsingModel) -> list[tuple[str, Callable[[int], np.ndarray],
     return out
 
 
+#: The last partition built (key, partition): the smf method's cost model and its run ask for the same one.
+_LAST_PARTITION: dict = {}
+
+
 def band_partition(model: IsingModel, width: int, check: Callable[[], None] = _never) -> Partition | None:
     """The partition of the spins into components of elimination width <= ``width`` (module docstring).
 
@@ -321,6 +325,21 @@ def band_partition(model: IsingModel, width: int, check: Callable[[], None] = _n
     ValueError
         If ``width`` < 2.
     """
+    import hashlib
+
+    from .patterns import pattern_key
+
+    key = (pattern_key(model), hashlib.sha1(np.ascontiguousarray(model.couplings), usedforsecurity=False).digest(),
+           width)
+    if _LAST_PARTITION.get("key") != key:
+        part = _band_partition(model, width, check)
+        _LAST_PARTITION.clear()
+        _LAST_PARTITION.update(key=key, part=part)
+    return _LAST_PARTITION["part"]
+
+
+def _band_partition(model: IsingModel, width: int, check: Callable[[], None]) -> Partition | None:
+    """:func:`band_partition`, built."""
     from .exact import elimination
     from .trw_components import Construction
 

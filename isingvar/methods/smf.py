@@ -16,7 +16,7 @@ from ..clamp import MAX_CLAMP
 from ..thermo import free_energy_per_spin
 from ..trw import MAX_WIDTH
 from .base import Method, Nonfinite, Var, check_settings, model_file_lnZ, per_beta, setting
-from .trw import exact_settings
+from .trw import exact_settings, whole_graph
 
 
 @dataclass(frozen=True)
@@ -252,8 +252,7 @@ def _takes_zero_field(model, b, settings, own_seconds) -> bool:
 
     if not np.any(model.fields):
         return False
-    top = exact_settings(model)
-    if top is not None and settings.width >= top["width"] and not settings.clamp:
+    if whole_graph(model, settings):
         return False
     return fits(model, b, own_seconds)
 

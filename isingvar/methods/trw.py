@@ -204,8 +204,7 @@ def _split(model, b, settings) -> float:
     eps = split_weight(model, settings)
     if eps >= 1.0:
         return 1.0
-    top = exact_settings(model)
-    if top is not None and settings.width >= top["width"] and not settings.clamp:
+    if whole_graph(model, settings):
         return 1.0
     from ..zero_field import fits
 
@@ -543,12 +542,31 @@ def _one_component(model, settings):
     at every beta (half the run on SK N = 16).  Unchanged otherwise (width 1 never searches)."""
     from dataclasses import replace
 
-    if settings.width < 2 or settings.clamp or not settings.share_iterations:
-        return settings
-    top = exact_settings(model)
-    if top is not None and settings.width >= top["width"]:
+    if settings.share_iterations and whole_graph(model, settings):
         return replace(settings, share_iterations=0)
     return settings
+
+
+def whole_graph(model, settings) -> bool:
+    """Whether a run with ``settings`` (its ``width`` and ``clamp``) takes the whole graph as its one
+    component, so that its bound is ln Z: width at least :func:`exact_settings`'s, nothing clamped.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    settings : dataclass instance
+        Settings of ``trw`` or ``smf`` (both have ``width`` and ``clamp``).
+
+    Returns
+    -------
+    bool
+        False at width 1 (never searched) and where the graph has no exact rung.
+    """
+    if settings.width < 2 or settings.clamp:
+        return False
+    top = exact_settings(model)
+    return top is not None and settings.width >= top["width"]
 
 
 #: ``resolved(model, betas, settings)``: the settings a budget takes on this instance; ``decision``: the
