@@ -4,6 +4,11 @@ and pyGMs' weighted mini-bucket (iBound 2 and 4) where ``pip install pyGMs`` wor
     python benchmarks/bounds.py speed            # TRW on square L=256 and sk n=200, 64 betas each
     python benchmarks/bounds.py uai [FILES...]   # the shared UAI-2014 Grids_* and DBN_* files
                                                  # (--widths 1,2,4: TRW at each trw.width)
+    python benchmarks/bounds.py calibrate [--runs ROW:METHOD:WIDTH:CLAMP,...]
+                                                 # the budget's cost models against CPU seconds: per
+                                                 # run (a fresh process each) the estimate (the method's
+                                                 # cost, mf's work_seconds) and the CPU seconds of the
+                                                 # costing and the run together, as a sweep does them
     python benchmarks/bounds.py issue22 [--rows ROWS] [--budget 2] [--limit 60]
                                                  # issue 22's table: the certified interval (trw upper,
                                                  # mf lower) at the old defaults (budget 0), the new
@@ -252,6 +257,67 @@ def issue22(args):
                   f"trw W={wn} c={cn}, mf c={mcn} | {t_new:.0f} | {wcol} | {'; '.join(peers)} |", flush=True)
 
 
+#: calibrate's instances (seed 0, sample 0): issue 22's and the embedded default sweep's (SK N = 16, 60 betas).
+CALIBRATE_ROWS = {
+    "sq16": ("square", {"L": 16, "boundary": "open", "disorder": "gaussian"}, 0.1, (0.5, 1.0, 2.0)),
+    "sq32": ("square", {"L": 32, "boundary": "open", "disorder": "gaussian"}, 0.1, (0.5, 1.0, 2.0)),
+    "cub4": ("cubic", {"L": 4, "disorder": "pm"}, 0.0, (0.5, 1.0, 2.0)),
+    "cub6": ("cubic", {"L": 6, "disorder": "pm"}, 0.0, (0.5, 1.0, 2.0)),
+    "sk16": ("sk", {"n": 16}, 0.0, tuple(np.linspace(0.05, 3.0, 60))),
+}
+#: The runs measured for docs/methods.md ("Budgets", 2026-12-07).
+CALIBRATE_RUNS = ("sq16:trw:4:0,sq16:trw:8:0,sq16:trw:12:0,sq16:smf:12:0,sq32:trw:1:0,sq32:trw:4:0,sq32:trw:8:0,"
+                  "sq32:trw:12:0,sq32:smf:1:0,sq32:smf:8:0,sq32:smf:12:0,sq32:mf:0:4,cub4:trw:12:0,cub4:trw:20:0,"
+                  "cub4:smf:12:0,cub6:trw:12:0,cub6:trw:16:0,cub6:trw:20:0,cub6:smf:8:0,cub6:smf:12:0,"
+                  "cub6:smf:20:0,cub6:mf:0:6,sk16:trw:15:0,sk16:smf:15:0,sk16:mf:0:3")
+
+
+def calibrate_one(row, method, width, clamp):
+    """One calibration run in this process: (estimate, CPU seconds of costing and run, f per spin)."""
+    from isingvar.methods import smf
+
+    fam, params, h, betas = CALIBRATE_ROWS[row]
+    m = make_instance(fam, resolve_params(fam, params), 0, 0).scaled(1.0, h)
+    b = np.array(betas, dtype=np.float64)
+    mod = {"trw": trw, "smf": smf, "mf": mf}[method]
+    s = mf.Settings(clamp=clamp) if method == "mf" else mod.Settings(width=width, clamp=clamp)
+    small = make_instance("square", resolve_params("square", {"L": 4, "boundary": "open", "disorder": "gaussian"}),
+                          0, 0).scaled(1.0, 0.1)  # compiles (or loads) the kernels outside the timing
+    if method != "mf":
+        mod.METHOD.run(small, b[:2], mod.Settings(width=4, clamp=min(clamp, 1)), np.random.default_rng(0), sites=False)
+    mod.METHOD.run(small, b[:2], mod.Settings(), np.random.default_rng(0), sites=False)
+    t = time.process_time()
+    est = mf.work_seconds(m, b, s) if method == "mf" else mod.METHOD.cost(m, b, s, sites=False)
+    out = mod.METHOD.run(m, b, s, np.random.default_rng(0), sites=False)
+    cpu = time.process_time() - t
+    lnz = np.asarray(out[f"lnZ_{method}_{'upper' if method == 'trw' else 'lower'}"])
+    return est, cpu, -lnz / (b * m.n)
+
+
+def calibrate(args):
+    """The cost models against CPU seconds, one fresh process per run (no plan cached from another run)."""
+    import json
+    import subprocess
+    import sys
+
+    print(f"# cost model calibration; load {os.getloadavg()[0]:.1f}; CPU seconds of the costing and the run")
+    print("| row | method | width | clamp | estimate s | CPU s | CPU / estimate | f per spin (first betas) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for run in args.runs.split(","):
+        row, method, width, clamp = run.split(":")
+        code = ("import json, sys; sys.path.insert(0, 'benchmarks'); import bounds; "
+                f"e, c, f = bounds.calibrate_one({row!r}, {method!r}, {int(width)}, {int(clamp)}); "
+                "print(json.dumps([e, c, [float(x) for x in f[:3]]]))")
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+        res = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env)
+        if res.returncode:
+            print(f"| {row} | {method} | {width} | {clamp} | failed: {res.stderr.strip().splitlines()[-1]} |")
+            continue
+        e, c, f = json.loads(res.stdout.strip().splitlines()[-1])
+        print(f"| {row} | {method} | {width} | {clamp} | {e:.2f} | {c:.2f} | {c / max(e, 1e-9):.2f} | "
+              f"{' / '.join(f'{x:.4f}' for x in f)} |", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="what", required=True)
@@ -263,13 +329,16 @@ def main():
     up.add_argument("--tree-steps", type=int, default=trw.Settings().tree_steps)
     up.add_argument("--max-iterations", type=int, default=trw.Settings().max_iterations)
     up.add_argument("--widths", default="1,2,4", help="trw.width values to compare (comma-separated)")
+    cp = sub.add_parser("calibrate")
+    cp.add_argument("--runs", default=CALIBRATE_RUNS, help="ROW:METHOD:WIDTH:CLAMP,... (rows: "
+                    + ", ".join(CALIBRATE_ROWS) + ")")
     ip = sub.add_parser("issue22")
     ip.add_argument("--rows", default=",".join(list(ISSUE22_ROWS) + list(ISSUE22_UAI)))
     ip.add_argument("--budget", type=float, default=2.0, help="the new default --bound-budget (s per instance)")
     ip.add_argument("--limit", type=float, default=60.0, help="seconds the explicit trw width may take (estimate)")
     ip.add_argument("--exact", action="store_true", help="compute the lattices' exact ln Z again (minutes)")
     args = ap.parse_args()
-    {"speed": speed, "uai": uai, "issue22": issue22}[args.what](args)
+    {"speed": speed, "uai": uai, "issue22": issue22, "calibrate": calibrate}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -51,14 +51,16 @@ from .clamp import MAX_CLAMP
 #: Largest budget, seconds per instance (a year): a bound on the setting, not a rung.
 MAX_BUDGET = 3.2e7
 
-#: ``isingvar sweep``'s ``--bound-budget`` when none is given (seconds per instance and method; 0 turns it
-#: off; the library's :func:`isingvar.sweep.make_config` keeps no budget unless given one).  Chosen on the
-#: embedded default sweep (SK N = 16, 60 betas): 1 s takes the exact rung of both sides, trw's and smf's
-#: (the whole graph as one component, width 15: estimated 0.25 and 0.75 s), so its certified interval
-#: closes on ln Z at every beta (0.07-0.86 per spin without a budget), in 2.0x the time of the sweep
-#: without one (5.5 s against 2.7 s, load 1.3); mean field takes clamp 3.  docs/methods.md ("Budgets") has
-#: the measurements here and on other families.
-DEFAULT_BUDGET = 1.0
+#: ``isingvar sweep``'s ``--bound-budget`` when none is given (seconds per instance: trw's, smf's half of it,
+#: :data:`SHARE`, mf none where smf runs, :data:`LEFT_TO`; 0 turns it off; the library's
+#: :func:`isingvar.sweep.make_config` keeps no budget unless given one).  Chosen on issue 22's instances with
+#: the cost models of 2026-12-07 (each within ~2x of the CPU seconds measured, docs/methods.md "Budgets"):
+#: periodic 6^3 +-J takes trw width 20 (estimated 31 s, 21 s CPU) and smf width 16 (the planes of width 12):
+#: interval <= 0.28 per spin at beta 0.5, 1, 2; open 32 x 32 Gaussian h = 0.1 takes trw width 8 (33 s, 37 s
+#: CPU) and smf width 8: 0.017 / 0.021 / 0.019; the embedded default sweep (SK N = 16) takes the exact rung of
+#: trw and smf (the whole graph, estimated 0.25 and 0.75 s), interval 0, as with the 1 s of before
+#: (docs/performance.md, issue 22's section, has the times).
+DEFAULT_BUDGET = 40.0
 
 #: Ladder of ``mf``: clamp 0 .. :data:`isingvar.clamp.MAX_CLAMP` (each rung doubles the work).
 CLAMP_LADDER = tuple(range(MAX_CLAMP + 1))
@@ -71,6 +73,22 @@ CLAMP_LADDER = tuple(range(MAX_CLAMP + 1))
 #: 2026-12-07 trw's ladder clamped 2 spins after width 4 and climbed width and clamp in turn.
 WIDTH_LADDER = ((1, 0), (4, 0), (8, 0), (12, 0), (16, 0), (20, 0), (20, 2), (20, 4), (20, 6), (20, 8))
 TRW_LADDER = SMF_LADDER = WIDTH_LADDER
+
+#: A method that ``--bound-budget`` leaves without a budget where the other method named here is in the same
+#: sweep: mean field's clamps buy little where ``smf`` bounds the same side, since smf starts from the mean-field
+#: solution and keeps its bound, and its bands gain far more per second (periodic 6^3 +-J, beta 0.5: mf clamp
+#: 6 -1.968, smf width 12 -2.007 per spin; open 32 x 32 Gaussian h = 0.1: mf clamp 4 -1.601, smf -1.822;
+#: SK N = 16: smf exact).  Its own ``--mf-budget`` or ``--mf-clamp`` still applies.
+LEFT_TO = {"mf": "smf"}
+#: The fraction of ``--bound-budget`` a method takes (1 where not listed): ``smf`` half of ``trw``'s, so that
+#: the default budget, 40 s, gives an instance 60 s in all.  Past the first bands smf gains little per second
+#: where trw's wider components gain much (open 32 x 32 Gaussian h = 0.1: the lower side is the zero-field bound
+#: at beta 0.5 and 1 from width 1 to 12, width 12 gains 0.002 per spin at beta 2 for 19 s CPU, while trw width 8
+#: takes the upper gap from 0.07 to 0.02; periodic 6^3 +-J: smf width 20, 58 s, is above width 12, 3.5 s, at
+#: beta 0.5 only, while trw needs width 20, 21 s, for an interval under 0.3).  ``mf`` (where no smf runs) a
+#: tenth: each clamped spin doubles its work for little (open 32 x 32: clamp 4 lowers f_mf_upper by 0.008
+#: per spin), and with 40 s it took clamp 9 on SK N = 16 (60 betas), 30 s per instance.
+SHARE = {"smf": 0.5, "mf": 0.1}
 
 #: The settings each method's ladder chooses, per rung (a dict of settings fields).
 LADDERS = {
@@ -95,6 +113,41 @@ def ladder_fields(method: str) -> tuple:
     """
     rungs = LADDERS.get(method)
     return tuple(rungs[0]) if rungs else ()
+
+
+def takes_bound_budget(method: str, methods) -> bool:
+    """Whether ``--bound-budget`` sets ``method``'s budget in a sweep of ``methods``: it has a ladder and
+    is not left to another method of the sweep (:data:`LEFT_TO`).
+
+    Parameters
+    ----------
+    method : str
+        A method name.
+    methods : iterable of str
+        The sweep's methods.
+
+    Returns
+    -------
+    bool
+        False for a method without a ladder, and for ``mf`` where ``smf`` runs.
+    """
+    return bool(ladder_fields(method)) and LEFT_TO.get(method) not in set(methods)
+
+
+def share(method: str) -> float:
+    """The fraction of ``--bound-budget`` that ``method`` takes (:data:`SHARE`; 1 where not listed).
+
+    Parameters
+    ----------
+    method : str
+        A method name.
+
+    Returns
+    -------
+    float
+        In (0, 1].
+    """
+    return SHARE.get(method, 1.0)
 
 
 def choose_rung(method: str, settings, cost: Callable[[object], float],

@@ -205,6 +205,9 @@ class Partition:
     entries : int
         Clique entries of one elimination pass over every union model (every colour once: one block
         sweep), for a cost estimate (:attr:`isingvar.trw_components.Construction.entries`).
+    short_entries : int
+        Those of steps that gather their children's rows entry by entry, the slow part of a sweep
+        (:attr:`isingvar.trw_components.Construction.short_entries`).
     """
 
     name: str
@@ -216,6 +219,7 @@ class Partition:
     parts: tuple
     alone: tuple
     entries: int
+    short_entries: int = 0
 
 
 def _checked(model: IsingModel, name: str, label: np.ndarray, width: int,
@@ -232,7 +236,7 @@ def _checked(model: IsingModel, name: str, label: np.ndarray, width: int,
     eids = np.flatnonzero(inside)
     touched = np.zeros(model.n, dtype=bool)
     touched[ei[eids]] = touched[ej[eids]] = True
-    parts, alone, w, entries = [], [], 0, 0
+    parts, alone, w, entries, short = [], [], 0, 0, 0
     for c in range(nc):
         mine = eids[colour[ei[eids]] == c]
         comp = label[ei[mine]]
@@ -249,9 +253,10 @@ def _checked(model: IsingModel, name: str, label: np.ndarray, width: int,
                 return None
             w = max(w, cw)
             entries += con.entries
+            short += con.short_entries
         parts.append(con)
         alone.append(np.flatnonzero((colour == c) & ~touched))
-    return Partition(name, label, inside, colour, nc, w, tuple(parts), tuple(alone), entries)
+    return Partition(name, label, inside, colour, nc, w, tuple(parts), tuple(alone), entries, short)
 
 
 def _families(model: IsingModel) -> list[tuple[str, Callable[[int], np.ndarray], list[int]]]:

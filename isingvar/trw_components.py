@@ -79,6 +79,9 @@ class Construction:
         :data:`MAX_UNION_SPINS` spins, unless one component alone is larger (then its connected pieces).
     entries : int or None
         Clique entries of one elimination pass over every union model (set by :meth:`width`).
+    short_entries : int or None
+        Those of wide steps whose scaled pass reads its children's messages in short runs
+        (:func:`short_entries`; set by :meth:`width`), for the cost models.
     sites_fit : bool
         Whether every union model's per-site pass (the field shares' gradient) fits elimination's memory
         (set by :meth:`width`; False: the shares stay uniform).
@@ -97,6 +100,7 @@ class Construction:
             np.zeros(model.n_edges, dtype=np.int64)
         self.spins = [np.unique(np.concatenate([model.edge_i[e], model.edge_j[e]])) for e in self.edges]
         self.entries = None
+        self.short_entries = None
         self.plan_bytes = 0
         self.sites_fit = True
         self._reverse = False
@@ -207,7 +211,7 @@ class Construction:
             The width; None where elimination finds no plan for a union model or its tables would not
             fit (:func:`isingvar.exact.elimination.applicable`).
         """
-        w, entries, size, a = 0, 0, 0, 0
+        w, entries, short, size, a = 0, 0, 0, 0, 0
         self.sites_fit = True
         while a < len(self.chunks):
             check()
@@ -224,10 +228,41 @@ class Construction:
                 self.sites_fit = False
             w = max(w, plan.width)
             entries += plan.entries
+            short += short_entries(plan)
             size += patterns.nbytes(plan)
             a += 1
-        self.entries, self.plan_bytes = entries, size
+        self.entries, self.short_entries, self.plan_bytes = entries, short, size
         return w
+
+
+#: A step of a separator of at least SHORT_MIN_K spins (a table out of the first-level cache) whose
+#: children's messages are read in runs of fewer than 2^SHORT_RUN_BITS consecutive rows
+#: (:func:`isingvar.exact.elimination._runs`) gathers entry by entry: 55-320 ns per clique entry and beta
+#: on the 3D constructions (periodic 4^3 at width 20, 6^3 at widths 12 and 20: 80-95 % of their entries),
+#: against 13-17 ns on the row-major strips of an open 32 x 32 lattice at width 12 (runs of ~2^5 rows,
+#: under 1 % short; CPU seconds of :func:`evaluate_uniform`, ground state included, 2-core EPYC under load,
+#: 2026-12-07).  Below SHORT_MIN_K the runs are short on every graph and the tables stay in the cache.
+SHORT_RUN_BITS = 3
+SHORT_MIN_K = 10
+
+
+def short_entries(plan) -> int:
+    """Clique entries of the steps of ``plan`` with a separator of at least :data:`SHORT_MIN_K` spins whose
+    scaled pass gathers its children's rows in runs of fewer than 2^:data:`SHORT_RUN_BITS` (the slow steps
+    of the cost models).
+
+    Parameters
+    ----------
+    plan : isingvar.exact.elimination.Structure
+        An elimination plan.
+
+    Returns
+    -------
+    int
+        sum of 2^(k_t + 1) over those steps (at most ``plan.entries``).
+    """
+    rows = np.left_shift(np.int64(2), plan.k)
+    return int(np.sum(rows[(plan.rb < SHORT_RUN_BITS) & (plan.k >= SHORT_MIN_K)]))
 
 
 def _pieces(model: IsingModel, e: np.ndarray) -> list[np.ndarray]:

@@ -70,7 +70,8 @@ def start_and_wait(args, path, at_least):
 
 
 # N = 22 and 64 betas on the chain path: instances long enough that the sweep is mid-instance when it pauses
-LONG = ["sk", "--n", "22", "--beta", "0.1:3:64", "--samples", "24", "--workers", "1"]
+# (--bound-budget 1: the budget these were sized with; the default takes trw width 20 on SK N = 22, ~1 s more each)
+LONG = ["sk", "--n", "22", "--beta", "0.1:3:64", "--samples", "24", "--workers", "1", "--bound-budget", "1"]
 
 
 @pytest.fixture(scope="module")

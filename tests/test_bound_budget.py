@@ -177,12 +177,24 @@ def test_a_budget_that_covers_the_whole_graph_gives_ln_z(monkeypatch):
 def test_bound_budget_reaches_the_methods_and_explicit_settings_win():
     c = make_config("sk", {"n": 8}, beta="0.5,1", methods=["mf", "trw", "smf"], bound_budget=2.0,
                     settings={"trw": {"width": 4}, "smf": {"budget": 0.5}})
-    assert c.method_settings("mf").budget == 2.0
+    assert c.method_settings("mf").budget == 0.0  # left to smf (budget.LEFT_TO)
     assert c.method_settings("trw").budget == 0.0 and c.method_settings("trw").width == 4
     assert c.method_settings("smf").budget == 0.5
     assert make_config("sk", {"n": 8}, beta="0.5", methods=["mf"]).method_settings("mf").budget == 0.0
     with pytest.raises(SettingsError, match="--trw-budget chooses --trw-width"):
         make_config("sk", {"n": 8}, beta="0.5", methods=["trw"], settings={"trw": {"width": 1, "budget": 1.0}})
+
+
+def test_mf_budget_is_left_to_smf_where_it_runs_and_smf_takes_its_share():
+    def budgets(methods, **kw):
+        c = make_config("sk", {"n": 8}, beta="0.5,1", methods=methods, bound_budget=2.0, **kw)
+        return {name: c.method_settings(name).budget for name in methods}
+
+    assert budgets(["mf", "trw"]) == {"mf": 2.0 * budget.share("mf"), "trw": 2.0}
+    assert budgets(["mf", "smf", "trw"]) == {"mf": 0.0, "smf": 2.0 * budget.share("smf"), "trw": 2.0}
+    assert budget.share("smf") == 0.5 and budget.share("mf") == 0.1 and budget.share("trw") == 1.0
+    assert budgets(["mf", "smf"], settings={"mf": {"budget": 0.5}})["mf"] == 0.5  # its own budget still applies
+    assert budget.takes_bound_budget("trw", ["smf"]) and not budget.takes_bound_budget("bethe", ["trw"])
 
 
 def test_cost_follows_the_rung_the_budget_takes():
@@ -207,19 +219,20 @@ def test_bad_bound_budget_is_one_line(value):
 
 def test_choice_is_in_the_dry_run_and_in_the_file(tmp_path):
     args = ["sweep", "square", "--L", "3", "--boundary", "open", "--disorder", "gaussian", "--h", "0.2",
-            "--samples", "1", "--beta", "0.5,1", "--method", "mf,trw", "--bound-budget", "1"]
+            "--samples", "1", "--beta", "0.5,1", "--method", "mf,trw", "--bound-budget", "10"]
     m = make_instance("square", resolve_params("square", {"L": 3, "boundary": "open", "disorder": "gaussian"}),
                       0, 0).scaled(1.0, 0.2)
     betas = np.array([0.5, 1.0])
-    t = trw.resolved(m, betas, trw.Settings(budget=1.0))
-    k = min(mf.resolved(m, betas, mf.Settings(budget=1.0)).clamp, m.n)  # clamp_count: at most N spins
+    t = trw.resolved(m, betas, trw.Settings(budget=10.0))
+    mine = 10.0 * budget.share("mf")  # mean field's share of --bound-budget: 1 s
+    k = min(mf.resolved(m, betas, mf.Settings(budget=mine)).clamp, m.n)  # clamp_count: at most N spins
     assert t.width > 1 and k > 0  # the budget does choose (deterministic cost models)
     r = runner.invoke(app, [*args, "--dry-run"])
     assert r.exit_code == 0, r.output
     text = " ".join(r.output.split())
-    # the 3 x 3 lattice is one exact component of width 3 (its cost fits 1 s)
+    # the 3 x 3 lattice is one exact component of width 3 (its cost fits 10 s)
     assert (t.width, t.clamp) == (3, 0)
-    assert "width 3, clamp 0 (budget 1 s; exact: the whole graph)" in text and f"clamp {k} (budget 1 s)" in text, r.output
+    assert "width 3, clamp 0 (budget 10 s; exact: the whole graph)" in text and f"clamp {k} (budget {mine:g} s)" in text, r.output
     out = tmp_path / "b.h5"
     r = runner.invoke(app, [*args, "--out", str(out), "--workers", "1"])
     assert r.exit_code == 0, r.output
@@ -298,3 +311,40 @@ def test_the_config_toml_of_a_budgeted_sweep_is_a_valid_config(tmp_path):
     r = runner.invoke(app, ["sweep", "--config", str(f), "--dry-run", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["config_hash"] == c.config_hash()
+
+
+# ------------------------------------------------------------------ the cost models' slow steps
+def test_cost_models_count_the_3d_constructions_gathers_and_not_the_2d_strips(monkeypatch):
+    """A wide step that reads its children in short runs gathers entry by entry (10x slower per entry,
+    measured on the 3D constructions): the models count such entries apart; a row-major 2D strip has none.
+    Structural only (elimination's own plans): no timing."""
+    from isingvar import trw_components as tc
+
+    cube = instance("cubic", {"L": 4, "disorder": "pm"}, 0.0)
+    strips = instance("square", {"L": 12, "boundary": "open", "disorder": "gaussian"}, 0.0)
+    for m, w, lo, hi in ((cube, 12, 0.5, 1.0), (strips, 10, 0.0, 0.0)):
+        _, cons = tc.survey(m, w)
+        total, short = sum(c.entries for c in cons), sum(c.short_entries for c in cons)
+        assert lo * total <= short <= hi * total, (m.n, short, total)
+        part = smf_module().band_partition(m, w)
+        assert 0 <= part.short_entries <= part.entries and (part.short_entries > 0) == (lo > 0)
+    # the entries counted apart are what raises the 3D estimate; the 2D one does not move
+    b = np.array([0.5, 1.0])
+    costs = {id(m): (trw.cost(m, b, trw.Settings(width=w)), smf.cost(m, b, smf.Settings(width=w), sites=False))
+             for m, w in ((cube, 12), (strips, 10))}
+    monkeypatch.setattr(trw, "SECONDS_PER_SHORT_ENTRY", 0.0)
+    monkeypatch.setattr(trw, "SECONDS_PER_SHORT_ENTRY_SITES", 0.0)
+    monkeypatch.setattr(smf, "SECONDS_PER_BAND_SHORT_ENTRY", 0.0)
+    for m, w in ((cube, 12), (strips, 10)):
+        new = (trw.cost(m, b, trw.Settings(width=w)), smf.cost(m, b, smf.Settings(width=w), sites=False))
+        if m is cube:
+            assert new[0] < 0.8 * costs[id(m)][0] and new[1] < 0.8 * costs[id(m)][1]
+        else:
+            assert new == costs[id(m)]
+
+
+def smf_module():
+    """The algorithm module :mod:`isingvar.smf` (the plug-in is imported as ``smf`` here)."""
+    import isingvar.smf
+
+    return isingvar.smf

@@ -164,10 +164,12 @@ def _dry(*args):
 
 def test_settings_options_toml_and_hash_round_trip(tmp_path):
     default = _dry()
-    # the CLI's default --bound-budget (isingvar.budget.DEFAULT_BUDGET) is the ladder methods' budget
-    assert default["settings"]["mf"] == {"max_sweeps": 2000, "tol": 1e-10, "clamp": 0, "budget": budget.DEFAULT_BUDGET}
+    # the CLI's default --bound-budget (isingvar.budget.DEFAULT_BUDGET) is the ladder methods' budget (smf
+    # its share), but mean field's is left to smf, a default method too (isingvar.budget.LEFT_TO)
+    assert default["settings"]["smf"]["budget"] == budget.DEFAULT_BUDGET * budget.share("smf")
+    assert default["settings"]["mf"] == {"max_sweeps": 2000, "tol": 1e-10, "clamp": 0, "budget": 0.0}
     cli = _dry("--mf-max-sweeps", 3, "--mf-tol", "1e-6")
-    assert cli["settings"]["mf"] == {"max_sweeps": 3, "tol": 1e-6, "clamp": 0, "budget": budget.DEFAULT_BUDGET}
+    assert cli["settings"]["mf"] == {"max_sweeps": 3, "tol": 1e-6, "clamp": 0, "budget": 0.0}
     assert cli["config_hash"] != default["config_hash"]  # a setting is part of the sweep
     cfg = tmp_path / "c.toml"
     cfg.write_text("[mf]\nmax_sweeps = 3\ntol = 1e-6\n")

@@ -38,7 +38,8 @@ class Settings:
     #: seconds per instance (0: off): ``width`` and ``clamp`` are the whole graph as one component where its
     #: estimated cost (:func:`cost`, deterministic) fits, else the last rung of
     #: :data:`isingvar.budget.SMF_LADDER` that fits (:mod:`isingvar.budget`; ``width`` and ``clamp`` must then
-    #: be left at their defaults); ``--bound-budget`` sets it (:data:`isingvar.budget.DEFAULT_BUDGET` in ``isingvar sweep``)
+    #: be left at their defaults); ``--bound-budget`` sets it to its share (:func:`isingvar.budget.share`: half;
+    #: :data:`isingvar.budget.DEFAULT_BUDGET` in ``isingvar sweep``)
     budget: float = setting(0.0, ge=0, le=MAX_BUDGET, why="seconds per instance; a year is beyond any construction")
 
     def __post_init__(self):
@@ -76,9 +77,12 @@ VARIABLES = (
 COST_SWEEPS = 200
 #: With width > 1: block sweeps per beta (22-135 measured, 47 on average, on open 32 x 32 Gaussian h = 0.1
 #: at widths 8 and 12 and periodic 6^3 +-J at width 12, beta 0.5, 1, 2), seconds per clique entry of a
-#: sweep (CPU: 2.4e-8 at width 12 on the 32 x 32, 16 s for 141 sweeps of 4.7e6 entries; 1.3e-7 on the 6^3
-#: planes, 2.8 s for 132 sweeps of 1.6e5; about 1e-7 on its 3 x 3 bars, width 17; the larger taken, so the
-#: 2D strips are overestimated up to 4x) and per colour's elimination call.
+#: sweep (CPU: 2.4e-8 at width 12 on the 32 x 32, 16 s for 141 sweeps of 4.7e6 entries, almost none of
+#: them short), plus per entry of a step that gathers entry by entry
+#: (:attr:`isingvar.smf.Partition.short_entries`: 1.3e-7 in all on the 6^3 planes, 2.8 s for 132 sweeps of
+#: 1.6e5, about 1e-7 on its 3 x 3 bars, width 17, most of their entries short), and per colour's
+#: elimination call.  Until 2026-12-07 one rate, 1e-7, for every entry: the 2D strips were costed 2-4x high
+#: (open 32 x 32 width 12: 87 s against 19 s CPU).
 COST_BAND_SWEEPS = 60
 #: Seconds per clique entry of the whole graph as one component (one elimination per beta, no ascent: sk
 #: n = 16, 60 betas, 0.57 s CPU in all with the naive starts).
@@ -87,7 +91,8 @@ SECONDS_PER_WHOLE_ENTRY = 2.5e-8
 #: 60 betas: the whole graph as one component ran in 0.86 s CPU, the forest in 0.44 s against 1.47 s
 #: estimated).
 NAIVE_SHARE = 0.25
-SECONDS_PER_BAND_ENTRY = 1e-7
+SECONDS_PER_BAND_ENTRY = 2.4e-8
+SECONDS_PER_BAND_SHORT_ENTRY = 8e-8
 SECONDS_PER_BAND_CALL = 3e-3
 
 
@@ -233,6 +238,7 @@ def cost(model, betas, settings, *, sites) -> float:
                 per_beta = part.entries * SECONDS_PER_WHOLE_ENTRY + SECONDS_PER_BAND_CALL
             else:
                 per_beta = COST_BAND_SWEEPS * (part.entries * SECONDS_PER_BAND_ENTRY
+                                               + part.short_entries * SECONDS_PER_BAND_SHORT_ENTRY
                                                + part.n_colours * SECONDS_PER_BAND_CALL)
             seconds = NAIVE_SHARE * seconds + nb * per_beta
     total = parts * seconds

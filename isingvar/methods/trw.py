@@ -239,6 +239,14 @@ SECONDS_PER_CALL = 3e-3
 SECONDS_PER_UNION_SPIN = 8e-6
 SECONDS_PER_ENTRY = 7e-9
 SECONDS_PER_ENTRY_SITES = 1.15e-8
+#: Added per clique entry of a step that gathers its children's rows entry by entry
+#: (:attr:`isingvar.trw_components.Construction.short_entries`: most entries of a 3D construction, almost
+#: none of a 2D strip's): 55-320 ns per entry and evaluation measured on periodic 4^3 (width 20) and 6^3
+#: (widths 12, 20), geometric mean ~130 ns; without it width 20 on those was costed 4-6x low (2.9 s against
+#: 18 s CPU on 4^3, 5.6 s against 21 s on 6^3; 2026-12-07, docs/methods.md "Budgets").  The per-site
+#: pass in the ratio of :data:`SECONDS_PER_ENTRY_SITES` to :data:`SECONDS_PER_ENTRY`.
+SECONDS_PER_SHORT_ENTRY = 1.3e-7
+SECONDS_PER_SHORT_ENTRY_SITES = SECONDS_PER_SHORT_ENTRY * SECONDS_PER_ENTRY_SITES / SECONDS_PER_ENTRY
 #: An evaluation inside the shares' L-BFGS beyond the elimination (the optimiser's step over K x N shares,
 #: the projection, the gradient): 3-8 ms per evaluation at K N <= 3000, plus per share (70 ms at K N =
 #: 41,472: the vertex covers of square L = 24).
@@ -294,7 +302,9 @@ def _component_seconds(model, nb, settings, cons, scale, fields: bool) -> float:
     plans), nb uniform evaluations, and for the half with the fewest components (those that start within
     5 % of the best and are optimised: the thick bands, not the vertex covers) nb x the share iterations'
     evaluations with the per-site pass and the optimiser's step (:data:`SECONDS_PER_SHARE_EVAL`), plus the
-    plans rebuilt per evaluation beyond what the cache holds of the construction's.
+    plans rebuilt per evaluation beyond what the cache holds of the construction's.  An evaluation costs
+    per clique entry :data:`SECONDS_PER_ENTRY`, plus :data:`SECONDS_PER_SHORT_ENTRY` for the entries of
+    steps that gather entry by entry (:attr:`isingvar.trw_components.Construction.short_entries`).
     """
     from ..patterns import CACHE
 
@@ -313,11 +323,14 @@ def _component_seconds(model, nb, settings, cons, scale, fields: bool) -> float:
         fixed = chunks * SECONDS_PER_CALL + spins * SECONDS_PER_UNION_SPIN
         separator = max(0.0, math.log2(max(c.entries, 1) / max(spins, 1)) - 1.0)
         plans = spins * (SECONDS_PER_PLAN_SPIN + SECONDS_PER_PLAN_SEPARATOR_SPIN * separator)
-        total += (CONSTRUCTION_FACTOR + again) * plans + nb * (fixed + c.entries * SECONDS_PER_ENTRY)
+        short = c.short_entries or 0
+        uniform = c.entries * SECONDS_PER_ENTRY + short * SECONDS_PER_SHORT_ENTRY
+        total += (CONSTRUCTION_FACTOR + again) * plans + nb * (fixed + uniform)
         if c.sites_fit:
             rebuilt = plans * (chunks - CACHE.room(chunks, c.plan_bytes // max(chunks, 1))) / max(chunks, 1)
             step = SECONDS_PER_SHARE_EVAL + SECONDS_PER_SHARE * c.K * model.n
-            optimised.append((c.K, nb * evals * (fixed + c.entries * SECONDS_PER_ENTRY_SITES + rebuilt + step)))
+            sites = c.entries * SECONDS_PER_ENTRY_SITES + short * SECONDS_PER_SHORT_ENTRY_SITES
+            optimised.append((c.K, nb * evals * (fixed + sites + rebuilt + step)))
     lead = [seconds for _, seconds in sorted(optimised, key=lambda kc: kc[0])[:(len(cons) + 1) // 2]]
     return scale * (total + sum(lead))
 

@@ -402,8 +402,10 @@ def _applicable(methods: tuple, n: int, explicit, check) -> tuple:
 
 def _with_budget(settings: dict, methods: tuple, bound_budget) -> dict:
     """``settings`` (method -> the given {field: value}) with ``budget`` = ``bound_budget`` for each method of
-    ``methods`` that has a ladder (:data:`isingvar.budget.LADDERS`) and was given neither its own budget nor
-    a setting its ladder chooses (those win).
+    ``methods`` that has a ladder (:data:`isingvar.budget.LADDERS`), is not left to another method of the
+    sweep (:func:`isingvar.budget.takes_bound_budget`: mf where smf runs) and was given neither its own
+    budget nor a setting its ladder chooses (those win); times the method's share
+    (:func:`isingvar.budget.share`: smf half).
 
     Raises
     ------
@@ -411,7 +413,7 @@ def _with_budget(settings: dict, methods: tuple, bound_budget) -> dict:
         For a budget that is no finite number >= 0, and for a method given both a budget of its own and a
         setting its ladder chooses (``--trw-budget`` with ``--trw-width``).
     """
-    from ..budget import MAX_BUDGET, ladder_fields
+    from ..budget import MAX_BUDGET, ladder_fields, share, takes_bound_budget
     from ..methods.base import describe_value
 
     if bound_budget is not None and (isinstance(bound_budget, bool) or not isinstance(bound_budget, (int, float))
@@ -426,11 +428,11 @@ def _with_budget(settings: dict, methods: tuple, bound_budget) -> dict:
             raise SettingsError(f"{setting_flag(name, 'budget')} chooses {flags} per instance; leave out {flags} or "
                                 f"{setting_flag(name, 'budget')}")
     for name in methods:
-        if not bound_budget or not ladder_fields(name):
+        if not bound_budget or not takes_bound_budget(name, methods):
             continue
         values = out.setdefault(name, {})
         if values.get("budget") is None and all(values.get(k) is None for k in ladder_fields(name)):
-            values["budget"] = float(bound_budget)
+            values["budget"] = float(bound_budget) * share(name)
     return out
 
 
