@@ -9,10 +9,11 @@ and pyGMs' weighted mini-bucket (iBound 2 and 4) where ``pip install pyGMs`` wor
                                                  # run (a fresh process each) the estimate (the method's
                                                  # cost, mf's work_seconds) and the CPU seconds of the
                                                  # costing and the run together, as a sweep does them
-    python benchmarks/bounds.py issue22 [--rows ROWS] [--budget 2] [--limit 60]
-                                                 # issue 22's table: the certified interval (trw upper,
-                                                 # mf lower) at the old defaults (budget 0), the new
-                                                 # (budget 2 s) and the widest trw width whose estimated
+    python benchmarks/bounds.py issue22 [--rows ROWS] [--budget 40] [--limit 60]
+                                                 # issue 22's table: the certified interval at the old
+                                                 # defaults (budget 0: trw width 1 upper, mf lower), the
+                                                 # new (the sweep's --bound-budget: trw upper, smf lower
+                                                 # at its share) and the widest trw width whose estimated
                                                  # cost fits --limit s, beside WMB iBound 4 (and 12)
 
 UAI files: ln Z_file = ln Z(beta = 1) + lnZ_offset (isingvar.io.couplings.read_model_file).  Values are
@@ -28,11 +29,12 @@ import time
 
 import numpy as np
 
+from isingvar import budget
 from isingvar.exact.enumeration import exact_enumeration
 from isingvar.families import make_instance, resolve_params
 from isingvar.io.couplings import read_model_file
 from isingvar.meanfield import mean_field
-from isingvar.methods import bethe, mf, trw
+from isingvar.methods import bethe, mf, smf, trw
 from isingvar.model import IsingModel
 
 UAI = "/work/shared/data/uai2014"
@@ -131,6 +133,8 @@ def uai(args):
 ISSUE22_ROWS = {
     "sq16": ("open 16x16 Gaussian, h = 0.1", "square", {"L": 16, "boundary": "open", "disorder": "gaussian"},
              0.1, (0.5, 1.0, 2.0), (4, 8, 12), (4,)),  # width 16 is the whole graph: the new default's rung
+    "sq32": ("open 32x32 Gaussian, h = 0.1", "square", {"L": 32, "boundary": "open", "disorder": "gaussian"},
+             0.1, (0.5, 1.0, 2.0), (4, 8, 12), (4,)),
     "cub4": ("periodic 4x4x4 +-J", "cubic", {"L": 4, "disorder": "pm"}, 0.0, (0.5, 1.0), (4, 8, 12, 16, 20), (4, 12)),
     "cub6": ("periodic 6x6x6 +-J", "cubic", {"L": 6, "disorder": "pm"}, 0.0, (0.5, 1.0, 2.0), (4, 8, 12, 16, 17, 20),
              (4,)),
@@ -138,20 +142,25 @@ ISSUE22_ROWS = {
 ISSUE22_EXACT = {
     "sq16": (233.12649436549074, 357.9199698748967, 661.1002402973552),
     "cub4": (67.22411819951692, 116.80285812233976),  # 43 s at load 3
+    "sq32": None,  # no exact path with a field (elimination width 32)
     "cub6": None,  # no exact path (elimination width beyond reach)
 }
 #: issue 22's UAI rows (relative ln Z gaps; exact by elimination, seconds on these files).
 ISSUE22_UAI = ("DBN_11", "DBN_12", "DBN_13", "Grids_11", "Grids_15")
 
 
-def _bounds(m, betas, st, sm):
-    """(trw upper, mf lower, trw width, trw clamp, mf clamp, seconds) on ``m`` at ``betas``."""
+def _bounds(m, betas, st, lower):
+    """(trw upper, lower bound, trw width, trw clamp, the lower side's construction, seconds) on ``m`` at
+    ``betas``; ``lower`` is (method module ``mf`` or ``smf``, its settings)."""
     rng = np.random.default_rng(0)
     t = time.perf_counter()
     up = trw.METHOD.run(m, betas, st, rng)
-    lo = mf.METHOD.run(m, betas, sm, rng, sites=False)
-    return (np.asarray(up["lnZ_trw_upper"]), np.asarray(lo["lnZ_mf_lower"]), int(up["trw_width"]),
-            int(up["trw_clamp"]), int(lo["mf_clamp"]), time.perf_counter() - t)
+    method, sl = lower
+    name = method.METHOD.name
+    lo = method.METHOD.run(m, betas, sl, rng, sites=False)
+    built = f"{name} c={int(lo[name + '_clamp'])}" + (f" w={int(lo['smf_width'])}" if name == "smf" else "")
+    return (np.asarray(up["lnZ_trw_upper"]), np.asarray(lo[f"lnZ_{name}_lower"]), int(up["trw_width"]),
+            int(up["trw_clamp"]), built, time.perf_counter() - t)
 
 
 def _widest(m, betas, widths, limit):
@@ -178,9 +187,9 @@ def _wmb_model(m, beta, ibound, tmp):
 
 
 def issue22(args):
-    """Issue 22's table: per instance and beta, the certified interval (trw upper bound, mf lower bound) at
-    the old defaults (``--bound-budget 0``: trw width 1, mf unclamped), the new (budget ``--budget`` s on
-    both) and trw at the widest width whose estimated cost fits ``--limit`` s (mf at the new default), and
+    """Issue 22's table: per instance and beta, the certified interval at the old defaults (``--bound-budget
+    0``: trw width 1 upper, mf unclamped lower), the new (``--budget`` s as the sweep shares it: trw all,
+    smf the lower side at :func:`isingvar.budget.share`) and trw at the widest width whose estimated cost fits ``--limit`` s (mf at the new default), and
     pyGMs WMB's upper bound (its gap to ln Z; with no exact value its interval with the new lower bound).
     Lattices: f per spin (width = (U - L)/(beta N); up = (U - ln Z)/(beta N),
     lo = (ln Z - L)/(beta N)); UAI files (beta = 1): relative gaps (U - ln Z)/|ln Z| etc."""
@@ -192,8 +201,8 @@ def issue22(args):
     unknown = [k for k in rows if k not in ISSUE22_ROWS and k not in ISSUE22_UAI]
     if unknown:
         raise SystemExit(f"unknown row {unknown[0]!r}: use {', '.join(list(ISSUE22_ROWS) + list(ISSUE22_UAI))}")
-    old = (trw.Settings(), mf.Settings())
-    new = (trw.Settings(budget=args.budget), mf.Settings(budget=args.budget))
+    old = (trw.Settings(), (mf, mf.Settings()))
+    new = (trw.Settings(budget=args.budget), (smf, smf.Settings(budget=args.budget * budget.share("smf"))))
     print(f"# issue 22 table: budget {args.budget} s, explicit width within {args.limit} s (trw cost estimate); "
           f"seconds per instance (all betas); load {os.getloadavg()[0]:.1f}", flush=True)
     print("| instance | beta | old: width | up | lo | s | new: width | up | lo | construction | s "
@@ -254,7 +263,7 @@ def issue22(args):
             print(f"| {label} | {beta:g} | {(uo[k] - lo_[k]) / sc:.4f} | {gap(uo[k], ref, sc)} | "
                   f"{gap(ref, lo_[k], sc) if ref is not None else '-'} | {t_old:.0f} | {(un[k] - ln[k]) / sc:.4f} | "
                   f"{gap(un[k], ref, sc)} | {gap(ref, ln[k], sc) if ref is not None else '-'} | "
-                  f"trw W={wn} c={cn}, mf c={mcn} | {t_new:.0f} | {wcol} | {'; '.join(peers)} |", flush=True)
+                  f"trw W={wn} c={cn}, {mcn} | {t_new:.0f} | {wcol} | {'; '.join(peers)} |", flush=True)
 
 
 #: calibrate's instances (seed 0, sample 0): issue 22's and the embedded default sweep's (SK N = 16, 60 betas).
@@ -334,7 +343,8 @@ def main():
                     + ", ".join(CALIBRATE_ROWS) + ")")
     ip = sub.add_parser("issue22")
     ip.add_argument("--rows", default=",".join(list(ISSUE22_ROWS) + list(ISSUE22_UAI)))
-    ip.add_argument("--budget", type=float, default=2.0, help="the new default --bound-budget (s per instance)")
+    ip.add_argument("--budget", type=float, default=budget.DEFAULT_BUDGET,
+                    help="the new default --bound-budget (s per instance, trw's; smf takes its share)")
     ip.add_argument("--limit", type=float, default=60.0, help="seconds the explicit trw width may take (estimate)")
     ip.add_argument("--exact", action="store_true", help="compute the lattices' exact ln Z again (minutes)")
     args = ap.parse_args()
