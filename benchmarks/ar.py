@@ -6,6 +6,8 @@
     python benchmarks/ar.py lattice   # issue 23's table: 16x16 ferromagnetic torus at 0.3, 0.4407 and the
                                       # open 16x16 +-J seed 7 at 0.5, 1, 2, 3 against the exact 2D paths
     python benchmarks/ar.py cost      # the cost model against the CPU seconds of short runs
+    python benchmarks/ar.py coverage  # issue 23: the glass's q at beta 2 and 3 evaluated ten times, raw weights
+                                      # against Pareto-smoothed: mean error, within 3 SE, k-hat
 
 Targets (issue 13): sk20 mf error / ar error >= 10 at every beta; square at beta = 1 |lnZ_ar_is - lnZ|
 <= 3 SE and |f_ar_upper - f| <= 1e-3 per spin; sk100 <= 300 s on 2 cores.  Default ar settings
@@ -28,8 +30,10 @@ import time
 
 import numpy as np
 
+from isingvar import autoregressive as arl
 from isingvar.exact.enumeration import exact_enumeration
 from isingvar.families import make_instance, resolve_params
+from isingvar.importance import psis
 from isingvar.methods import get_method, make_settings
 from isingvar.methods.exact import PATH_CODES
 from isingvar.model import IsingModel
@@ -80,6 +84,54 @@ def lattice(args):
             z = (r["lnZ_ar_is"][k] - lnz[k]) / r["lnZ_ar_is_se"][k]  # not screened here: ar_status says
             print(f" {name}  {b:6.4f}   {gap / abs(lnz[k]):11.2e}   {gap / (b * m.n):14.2e}   {r['ar_ess'][k]:6.0f}   "
                   f"{z:9.2f}   {r['ar_status'][k]:6d}   {r['ar_steps'][k]:5d}   {sec[k]:6.1f}", flush=True)
+
+
+def _ln_mean_se(logw):
+    """ln mean(exp(logw)) and its delta-method standard error."""
+    top = logw.max()
+    w = np.exp(logw - top)
+    rho = w / w.sum()
+    return top + np.log(w.mean()), float(np.sqrt(np.sum((rho - 1.0 / logw.size) ** 2)))
+
+
+def coverage(args):
+    """The open 16 x 16 +-J seed 7 trained once up beta 0.5, 1, 2, 3; each q at 2 and 3 evaluated ten times."""
+    s = settings(args)
+    betas = np.array([0.5, 1.0, 2.0, 3.0])
+    m = make_instance("square", resolve_params("square", {"L": 16, "boundary": "open", "disorder": "pm"}), 7, 0)
+    lnz = EXACT.run(m, betas, EXACT.settings(), np.random.default_rng(0), sites=False)["lnZ_exact"]
+    kept, evaluate = {}, arl.evaluate
+
+    def keep(net, model, beta, *a, **k):
+        kept[beta] = (net, net.theta.copy(), model)
+        return evaluate(net, model, beta, *a, **k)
+
+    arl.evaluate = keep  # the method calls it once per beta, after training
+    try:
+        t = time.process_time()
+        AR.run(m, betas, s, np.random.default_rng(0), sites=False)
+        print(f"{s}: trained in {time.process_time() - t:.0f} CPU s")
+    finally:
+        arl.evaluate = evaluate
+    print(" beta   weights    mean error   sd      within 3 SE   shown (k-hat <= 0.7)   shown and within 3 SE")
+    for k in (2, 3):
+        net, theta, model = kept[betas[k]]
+        net.theta[:] = theta
+        energy = arl.energy_function(model)
+        rows = []
+        for r in range(10):
+            x = np.empty((10000, net.n))
+            lnq = net.forward(x, np.random.default_rng(500 + r).random((10000, net.uniforms)))[0]
+            logw = -betas[k] * energy(x) - lnq
+            smoothed, khat = psis(logw)
+            rows.append([*_ln_mean_se(logw), *_ln_mean_se(smoothed), khat])
+        a = np.array(rows)
+        shown = a[:, 4] <= 0.7
+        for name, e, se in (("raw", a[:, 0], a[:, 1]), ("smoothed", a[:, 2], a[:, 3])):
+            ok = np.abs(e - lnz[k]) <= 3 * se
+            print(f" {betas[k]:4.1f}   {name:9s} {np.mean(e - lnz[k]):+10.4f}   {np.std(e - lnz[k]):.4f}   "
+                  f"{ok.sum():5d} / 10    {shown.sum():5d} (k-hat {a[:, 4].min():.2f}-{a[:, 4].max():.2f})   "
+                  f"{(ok & shown).sum():5d} / {shown.sum()}")
 
 
 def cost(args):
@@ -166,12 +218,13 @@ def sk100(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["sk20", "square", "sk100", "lattice", "cost"])
+    ap.add_argument("what", choices=["sk20", "square", "sk100", "lattice", "cost", "coverage"])
     ap.add_argument("--L", type=int, default=16, help="side of the square glass (exact by a structured path)")
     for name, kind in OPTIONS:
         ap.add_argument(f"--{name.replace('_', '-')}", type=kind)
     args = ap.parse_args()
-    {"sk20": sk20, "square": square, "sk100": sk100, "lattice": lattice, "cost": cost}[args.what](args)
+    {"sk20": sk20, "square": square, "sk100": sk100, "lattice": lattice, "cost": cost,
+     "coverage": coverage}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -10,16 +10,16 @@ error of ``X``, a naming convention that ``show`` and ``plot`` use for error bar
 - ``lnZ_ar_lower_prob`` <= ln Z and ``f_ar_upper_prob`` >= f with probability >= 1 - delta
   (``--ar-delta``, in the variables' ``delta`` attribute): Markov's inequality on the raw importance
   weights of ``--ar-samples`` fresh samples (:func:`isingvar.importance.markov_lower_bound`);
-- ``lnZ_ar_is`` +- ``lnZ_ar_is_se`` (and ``f_ar_is`` +- ``f_ar_is_se``): ln of the mean
-  Pareto-smoothed importance weight e^{-beta E}/q, an estimate of ln Z itself (Nicoli et al., PRE
-  101, 023304 (2020); Vehtari et al., JMLR 25 (2024));
+- ``lnZ_ar_is`` +- ``lnZ_ar_is_se`` (and ``f_ar_is`` +- ``f_ar_is_se``): ln of the mean raw
+  importance weight e^{-beta E}/q, an estimate of ln Z itself (Nicoli et al., PRE 101, 023304 (2020));
+  the weights' Pareto tail shape k-hat (Vehtari et al., JMLR 25 (2024)) decides whether it is shown;
 - ``u_ar``, ``s_ar``, ``m_ar`` with ``_se``: self-normalised importance-sampling estimates;
 - ``ar_status``: 0 where those estimates are shown, else why they are NaN (PSIS k-hat > 0.7 or undefined, ESS
   below max(100, 1 % of the samples), every sample one state, or outside the certified interval or away
   from an exact ln Z: :func:`isingvar.methods.screen_estimates`; a q that never draws some states of p
   passes every diagnostic of its own samples, which is why ``--ar-lr`` is bounded, :data:`MAX_LR`); the
-  diagnostics ``ar_khat``, ``ar_ess``, ``lnZ_ar_is_raw`` (the raw-weight estimate, kept for the study
-  of failures) and ``lnZ_ar_elbo`` +- ``lnZ_ar_elbo_se`` (the Monte Carlo ELBO of q, a diagnostic of its
+  diagnostics ``ar_khat``, ``ar_ess``, ``lnZ_ar_is_raw`` (the same raw-weight estimate, kept where
+  ``lnZ_ar_is`` is withheld, for the study of failures) and ``lnZ_ar_elbo`` +- ``lnZ_ar_elbo_se`` (the Monte Carlo ELBO of q, a diagnostic of its
   training);
 - ``ar_steps``: Adam steps at that beta of the q reported (its best checkpoint; a beta stops early where
   ``--ar-stop-ess`` is met).
@@ -86,10 +86,11 @@ class Settings:
     hidden: int = setting(32, ge=1, le=MAX_HIDDEN)  #: width of each hidden layer (depth >= 2)
     #: the conditionals: "sparse" (two-body over the couplings' few-hop neighbourhood) or "dense" (depth/hidden)
     arch: str = setting("sparse")
-    #: sparse: the earlier spins within this many bonds of spin i enter its conditional (16 with ``frontier``:
-    #: the whole front of a 16-wide lattice, 15 pairs per spin; measured better than 8 at beta 2 and 3 on the
-    #: open 16 x 16 +-J, docs/performance.md)
-    hops: int = setting(16, ge=1, le=MAX_HOPS, why="the neighbourhood grows like hops^d on a lattice: the network "
+    #: sparse: the earlier spins within this many bonds of spin i enter its conditional (8 with ``frontier``:
+    #: on the open 16 x 16 +-J within one of 16's ten evaluations within 3 SE at beta 2 and 3; on the periodic
+    #: 32 x 32, 19 pairs per spin against 16's 46, ESS 9,039 at beta 0.5 in 181 CPU s where 16 gave 2,983 in
+    #: 335; docs/performance.md)
+    hops: int = setting(8, ge=1, le=MAX_HOPS, why="the neighbourhood grows like hops^d on a lattice: the network "
                         "approaches the dense one")
     #: sparse: keep only the pairs whose earlier spin is still coupled to one not yet placed (the only spins the
     #: Boltzmann conditional depends on)
@@ -151,7 +152,7 @@ VARIABLES = (
         "upper bound on the free energy per spin, -lnZ_ar_lower_prob/(beta N), that holds with probability "
         ">= 1 - delta (attribute delta); a bound, not certified", nonfinite=_INF0),
     Var("lnZ_ar_is", "estimate", "lnZ", "nat",
-        f"importance-sampling estimate of ln Z itself, ln mean(exp(-beta E)/q), Pareto-smoothed weights ({_MC}; "
+        f"importance-sampling estimate of ln Z itself, ln mean(exp(-beta E)/q), raw weights ({_MC}; "
         f"approximation, not a bound; {_WITHHELD})", nonfinite=_FLAGGED),
     Var("lnZ_ar_is_se", "diagnostic", None, "nat", f"standard error of lnZ_ar_is (delta method); {_WITHHELD}",
         nonfinite=_NAN),
@@ -184,8 +185,8 @@ VARIABLES = (
         "the estimates are withheld above 0.7; NaN where the largest weights are all equal (nothing to fit)",
         nonfinite=_NAN),
     Var("ar_ess", "diagnostic", "ess", "1",
-        "effective sample size (sum w)^2/sum w^2 of the importance weights the estimates use (smoothed where "
-        "k-hat <= 0.7), 1 .. --ar-samples"),
+        "effective sample size (sum w)^2/sum w^2 of the raw importance weights the estimates use, "
+        "1 .. --ar-samples"),
     Var("lnZ_ar_is_raw", "diagnostic", None, "nat",
         "ln of the mean raw importance weight, kept where lnZ_ar_is is withheld, for the study of failures "
         "(not an estimate to use: see ar_status)"),
