@@ -1,6 +1,7 @@
-"""The double-double paired Pfaffian (isingvar.kernels.ddpfaffian, isingvar.exact.pfaffian.PairedPfaffian):
-value and sign against pfapack's dense Pfaffian, jets against the dense jet Parlett-Reid elimination, and
-the extra precision against mpmath at 200 bits where a double elimination loses the digits."""
+"""The paired Pfaffian in double-double and in double (isingvar.kernels.ddpfaffian, isingvar.kernels.pairedpfaffian,
+isingvar.exact.pfaffian.PairedPfaffian): value and sign against pfapack's dense Pfaffian, jets against the dense jet
+Parlett-Reid elimination, the Schur complement against numpy's solve and finite differences, and the extra precision
+against mpmath at 200 bits where a double elimination loses the digits."""
 
 import mpmath
 import numpy as np
@@ -30,12 +31,13 @@ def dense(M, p, q, x):
 
 @pytest.mark.parametrize("M", [2, 4, 8, 16, 30])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_value_and_sign_against_pfapack(M, seed):
+@pytest.mark.parametrize("double", [False, True])
+def test_value_and_sign_against_pfapack(M, seed, double):
     rng = np.random.default_rng(seed)
     p, q = random_paired(rng, M, 0.3)
     x = rng.normal(size=p.size) + 2.0 * ((p // 2) == (q // 2))  # pair blocks kept away from 0
     pp = PairedPfaffian(M, p, q, rng.permutation(M // 2))
-    jet, _, sign, _ = pp.log_pfaffian(x[:, None])
+    jet, _, sign, _ = pp.log_pfaffian(x[:, None], double=double)
     ref = pfaffian(dense(M, p, q, x))
     assert sign == np.sign(ref)
     assert jet[0] == pytest.approx(np.log(abs(ref)), abs=1e-12)
@@ -59,7 +61,8 @@ def test_repeated_and_reversed_entries_add():
     assert sign * np.exp(jet[0]) == pytest.approx(ref, rel=1e-12)
 
 
-def test_jets_against_dense_parlett_reid():
+@pytest.mark.parametrize("double", [False, True])
+def test_jets_against_dense_parlett_reid(double):
     # K(beta) with entries x exp(-beta W): the jet of ln |Pf K| against pfaffian_pivots' (another elimination)
     rng = np.random.default_rng(4)
     M, beta = 24, 0.7
@@ -72,10 +75,47 @@ def test_jets_against_dense_parlett_reid():
     q1 = piv[:, 1] / piv[:, 0]
     ref = [np.log(np.abs(piv[:, 0])).sum(), q1.sum(), (piv[:, 2] / piv[:, 0] - 0.5 * q1 * q1).sum()]
     for order in (np.arange(M // 2), rng.permutation(M // 2)):
-        jet, scale, s, _ = PairedPfaffian(M, p, q, order).log_pfaffian(jets)
+        jet, scale, s, _ = PairedPfaffian(M, p, q, order).log_pfaffian(jets, double=double)
         assert s == sign * np.prod(np.sign(piv[:, 0]))
         np.testing.assert_allclose(jet, ref, rtol=1e-10)
         assert np.all(scale >= np.abs(jet) - 1e-12)
+
+
+@pytest.mark.parametrize("double", [False, True])
+@pytest.mark.parametrize("nt", [1, 2, 3])
+def test_schur_complement_against_dense(double, nt):
+    # the last 3 pairs kept: C = K_SS - K_SI K_II^-1 K_IS (numpy's solve) and its beta-jets (finite differences),
+    # the first pairs' pivots multiplying to Pf K_II
+    rng = np.random.default_rng(6)
+    M, keep, beta = 20, 3, 0.4
+    p, q = random_paired(rng, M, 0.4)
+    x = rng.normal(size=p.size) + 3.0 * ((p // 2) == (q // 2))
+    W = rng.normal(size=p.size)
+    order = rng.permutation(M // 2)
+    # pairs in elimination order: the kept (last) ones are order[-keep:], their rows 2t, 2t + 1 in C in that order
+    perm = np.concatenate([[2 * t, 2 * t + 1] for t in order])
+    inner, seam = perm[: M - 2 * keep], perm[M - 2 * keep:]
+
+    def complement(b):
+        K = dense(M, p, q, x * np.exp(-b * W))
+        return K[np.ix_(seam, seam)] - K[np.ix_(seam, inner)] @ np.linalg.solve(K[np.ix_(inner, inner)],
+                                                                                 K[np.ix_(inner, seam)])
+
+    w = x * np.exp(-beta * W)
+    jets = np.column_stack([w, -W * w, 0.5 * W * W * w])[:, :nt]
+    piv, C = PairedPfaffian(M, p, q, order).schur(jets, M // 2 - keep, double=double)
+    if not double:  # (hi, lo): the value is their sum
+        piv, C = piv.sum(axis=-1), C.sum(axis=-1)
+    assert piv.shape == (M // 2 - keep, nt) and C.shape == (2 * keep, 2 * keep, nt)
+    K = dense(M, p, q, w)
+    assert np.prod(piv[:, 0]) == pytest.approx(pfaffian(K[np.ix_(inner, inner)]), rel=1e-12)
+    np.testing.assert_allclose(C[:, :, 0], complement(beta), rtol=1e-12, atol=1e-12)
+    h = 1e-3
+    y = [complement(beta + k * h) for k in (-2, -1, 1, 2)]
+    ref = [(y[0] - 8 * y[1] + 8 * y[2] - y[3]) / (12 * h),
+           (-y[0] + 16 * y[1] - 30 * complement(beta) + 16 * y[2] - y[3]) / (24 * h * h)]
+    for t in range(1, nt):
+        np.testing.assert_allclose(C[:, :, t], ref[t - 1], rtol=1e-7, atol=1e-7)
 
 
 def test_double_double_keeps_the_digits_a_double_elimination_loses():

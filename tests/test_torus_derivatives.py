@@ -266,6 +266,78 @@ def test_beyond_the_jet_size_u_s_c_are_nan(monkeypatch):
     np.testing.assert_allclose(r.lnZ, ref.lnZ, rtol=1e-13)
     assert np.isnan(r.u).all() and np.isnan(r.s).all() and np.isnan(r.c).all()
     assert np.isfinite(ref.c).all()
-    # two betas below any cross-check: (JET_COST x 2 + setup) against (2 + setup) real steps
+    # two betas below any cross-check: (2 paired jet steps of JET_COST each per beta + setup) against (2 + setup)
+    # real steps
     steps = torus.SETUP_FACTORISATIONS
-    assert with_jets / torus.work(m, betas) == pytest.approx((2 * torus.JET_COST + steps) / (2 + steps))
+    assert with_jets / torus.work(m, betas) == pytest.approx((2 * 2 * torus.JET_COST + steps) / (2 + steps))
+
+
+@pytest.mark.parametrize("kind, beta", [("pm", 0.3), ("pm", 1.5), ("gaussian", 1.0)])
+def test_paired_step_against_superlu_step(kind, beta):
+    # the jet Schur step with the interior on the paired double kernel against SuperLU on the jets' embedding: the
+    # same four signed Pfaffians and class derivatives (two eliminations in different orders and codes)
+    L = 8
+    m = make_instance("square", resolve_params("square", {"L": L, "disorder": kind}), 1, 2)
+    s = torus._structure(L)
+    h, _, jg = torus.reference(m, s, torus._index(m, L))
+    ref = torus.seam_pfaffians(s, beta, jg, 2)
+    got = torus.seam_pfaffians_paired(s, beta, jg, 2)
+    assert got[0][0] * ref[0][0] * got[0] @ ref[0] == 4  # the signs, up to the common one
+    np.testing.assert_allclose(got[1], ref[1], rtol=1e-13)
+    assert got[3] == pytest.approx(ref[3], rel=0.5)  # the growth: same interior, another order
+    np.testing.assert_allclose(torus.class_derivatives(*got[5], s.S, h)[0], torus.class_derivatives(*ref[5], s.S, h)[0],
+                               rtol=1e-11)
+    assert np.all(got[2] > 0) and np.all(got[2] < 1e-9)
+
+
+def test_paired_steps_give_u_s_c_in_double(monkeypatch):
+    # where double precision suffices every jet beta is two paired steps that agree, none in double-double
+    L = 8
+    m = make_instance("square", resolve_params("square", {"L": L, "disorder": "gaussian"}), 1, 3)
+    betas = np.array([0.1, 0.5, 1.0])
+    calls = []
+    paired = torus.seam_pfaffians_paired
+
+    def counted(*args, **kwargs):
+        calls.append(args[1])
+        return paired(*args, **kwargs)
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a double-double step")
+
+    monkeypatch.setattr(torus, "seam_pfaffians_paired", counted)
+    monkeypatch.setattr(torus, "seam_pfaffians_dd", refused)
+    r = torus.run(m, betas)
+    assert sorted(set(calls)) == list(betas) and all(calls.count(b) >= 2 for b in betas)
+    elimination = pytest.importorskip("isingvar.exact.elimination")
+    ref = elimination.run(m, betas, sites=False, progress=None)
+    assert_thermo(r, {q: getattr(ref, q) for q in ("u", "s", "c")}, np.abs(m.couplings).sum() / m.n)
+
+
+def test_one_paired_position_is_never_enough(monkeypatch):
+    # each paired step off by its own 1e-6 in ln Pf K_II and its derivative (an error no estimate sees): no two
+    # positions agree, so every beta goes to double-double, and the values are the undisturbed run's
+    L = 8
+    m = make_instance("square", resolve_params("square", {"L": L, "disorder": "gaussian"}), 1, 3)
+    betas = np.array([0.1, 0.5, 1.0])
+    clean = torus.run(m, betas)
+    paired, dd = torus.seam_pfaffians_paired, torus.seam_pfaffians_dd
+    shifts, dd_betas = iter(np.random.default_rng(0).uniform(1e-6, 2e-6, 1000)), []
+
+    def noisy(*args, **kwargs):
+        signs, logs, rel, growth, common, jets = paired(*args, **kwargs)
+        d = next(shifts)
+        interior = jets[0].copy()
+        interior[0, :2] += d
+        return signs, logs + d, rel, growth, common, (interior, [(a, b, c + d) for a, b, c in jets[1]])
+
+    def counted(*args, **kwargs):
+        dd_betas.append(args[1])
+        return dd(*args, **kwargs)
+
+    monkeypatch.setattr(torus, "seam_pfaffians_paired", noisy)
+    monkeypatch.setattr(torus, "seam_pfaffians_dd", counted)
+    r = torus.run(m, betas)
+    assert sorted(set(dd_betas)) == list(betas)
+    for q in ("lnZ", "u", "s", "c"):
+        np.testing.assert_allclose(getattr(r, q), getattr(clean, q), rtol=1e-10, err_msg=q)

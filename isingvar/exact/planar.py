@@ -39,9 +39,12 @@ Middleton, PRE 80, 046708 (2009)).  Steps (docs/methods.md, "Planar zero-field P
    beta > 10).  Measured: open 32 x 32 +-J (seed 0) ln Z confirmed to beta = 6 (double: 2.5), u and s
    to 5, c to 4 (docs/methods.md, "Low temperature").
 
-5. u, s, c.  Each beta's factorisation carries the jets of A(beta + eps) to eps^2
-   (:mod:`isingvar.exact.pfaffian`: one SuperLU factorisation of a 3M x 3M real matrix, 6-11 times the
-   real one, where a complex step measured 9-18 times for u alone), which give ln Pf, d ln Pf/dbeta
+5. u, s, c.  Each beta's elimination carries the jets of K(beta + eps) to eps^2 (the dart pairs eliminated in
+   double with the jets riding each entry, :class:`isingvar.exact.pfaffian.PairedPfaffian`, in the real
+   factorisation's order, its growth that factorisation's where it matters (:meth:`_Structure.jet_log_pfaffian`):
+   2.5-6 times the real one at
+   L = 32-128, where SuperLU on the 3M x 3M real embedding measured 6-11 and a complex step 9-18 for u alone;
+   the embedding stays for the second order beyond the jets' size), which give ln Pf, d ln Pf/dbeta
    and d^2 ln Pf/dbeta^2 to rounding, so U = E(s0) - d ln Pf/dbeta, S = ln 2 + ln Pf - beta d ln Pf/dbeta
    (ln Pf >= 0 and -d ln Pf/dbeta >= 0 in the ground-state gauge: no cancellation between the
    terms) and Var E = d^2 ln Pf/dbeta^2.  They lose precision before ln Z does (measured on open
@@ -109,9 +112,10 @@ DERIVATIVE_CHECK_GROWTH = 1e1
 #: 32-beta sweep of an open L = 256 glass would pass the exact method's 10-minute limit) and ~6 times in
 #: memory (L = 512: ~6 GB); beyond it ln Z and f only (u, s, c NaN).  6 x 130^2: open lattices to L = 130.
 JET_MAX_SIZE = 6 * 130**2
-#: Seconds of a jet factorisation over a real one (:mod:`isingvar.exact.pfaffian`; measured 6-11 on open
-#: +-J lattices, L = 16..128, 2 cores shared).
-JET_COST = 10.0
+#: Seconds of a jet elimination (the dart pairs in double, :meth:`_Structure.jet_log_pfaffian`) over a real SuperLU
+#: factorisation: measured 2.5-3 at L = 32, 3.5-4 at L = 64, 5-6 at L = 128 (open +-J, CPU seconds, 2 shared cores;
+#: SuperLU on the jets' embedding measured 6-11).
+JET_COST = 4.0
 #: Seconds of a double-double jet factorisation (:class:`isingvar.exact.pfaffian.PairedPfaffian`) over a real
 #: SuperLU one (measured 21 at L = 32 and 38 at L = 64 on open +-J lattices, 2 shared cores, before the kernel's
 #: vectorised update, which halved it).
@@ -336,26 +340,35 @@ class _Structure:
     def jet_log_pfaffian(self, beta: float, jg: np.ndarray) -> tuple[np.ndarray, float]:
         """(jet, pivot growth) at ``beta`` for gauge couplings ``jg`` (float64 (E,) of the map bonds).
 
-        ``jet`` float64 (2, 3): row 0 ln |Pf K|, d ln |Pf K| / dbeta and (1/2) d^2 ln |Pf K| / dbeta^2, from
-        one factorisation of the jets of A (:class:`isingvar.exact.pfaffian.JetLU`) in the order of
-        :meth:`log_pfaffian` (which a first call runs once to compute it); row 1 the sums of the
-        absolute values of the pivots' terms (the scale of the rounding).  The derivatives are NaN
-        where M > :data:`JET_MAX_SIZE` (a real factorisation there).  The growth as in
-        :meth:`log_pfaffian`, of the same pivots.
+        ``jet`` float64 (2, 3): row 0 ln |Pf K|, d ln |Pf K| / dbeta and (1/2) d^2 ln |Pf K| / dbeta^2, row 1 the
+        sums of the absolute values of the pivots' terms (the scale of the rounding).  Where M <=
+        :data:`JET_MAX_SIZE`, from the elimination of the dart pairs in double arithmetic with the jets
+        (:class:`isingvar.exact.pfaffian.PairedPfaffian`) in the dart-level order of :meth:`log_pfaffian` (which a
+        first call runs once to compute it): its growth max(|d_k|, 1/|d_k|) over the pairs' pivots is measured equal
+        to that factorisation's from beta ~ 2 (+-J, Gaussian, L = 8, 32) and up to 2 times below it at beta 0.2-1,
+        where both stay below 15; 2.4-3.3 times faster than SuperLU on the jets' 3M x 3M embedding at L = 32-128.
+        Beyond, one real
+        factorisation (:class:`isingvar.exact.pfaffian.JetLU`, order 0) and the derivatives NaN.
         """
         if self.perm is None:
             self.log_pfaffian(beta, jg)
+        if self.size <= JET_MAX_SIZE:
+            jet, scale, growth = self._paired_jet(beta, jg, 1, 2, True)
+            return np.stack([jet, scale]), growth
         if self.jets is None:
             self.jets = self._jet_lu(np.arange(self.size))
         return self._jet_sum(self.jets, beta, jg)
 
     def jet_log_pfaffian_checked(self, beta: float, jg: np.ndarray) -> np.ndarray:
-        """The jet of :meth:`jet_log_pfaffian`, but in a second fill-reducing order (SuperLU's MMD on AᵀA,
-        computed by a real factorisation on the first call and kept): a different rounding path for the
-        same three numbers."""
+        """The jet of :meth:`jet_log_pfaffian`, but in a second fill-reducing order (where M <=
+        :data:`JET_MAX_SIZE` the pair graph's own minimum degree order, :func:`isingvar.exact.pfaffian.pair_order`,
+        in double; beyond, SuperLU's MMD on AᵀA, computed by a real factorisation on the first call and kept): a
+        different rounding path for the same three numbers."""
 
         if self.perm is None:
             self.log_pfaffian(beta, jg)
+        if self.size <= JET_MAX_SIZE:
+            return self._paired_jet(beta, jg, 0, 2, True)[0]
         if self.jets2 is None:
             self.jets2 = self._jet_lu(self._second_position(beta, jg))
         return self._jet_sum(self.jets2, beta, jg)[0][0]
@@ -398,9 +411,14 @@ class _Structure:
         growth : float
             The pairs' pivot growth max_k max(|d_k|, 1/|d_k|).
         """
+        return self._paired_jet(beta, jg, int(second), order, False)
+
+    def _paired_jet(self, beta: float, jg: np.ndarray, k: int, order: int, double: bool):
+        """:meth:`dd_jet`'s (jet, scale, growth) in order ``k`` (0 the pair graph's, 1 the dart-level one), in
+        double-double or, with ``double``, in double (:meth:`jet_log_pfaffian`)."""
         if self.perm is None:
             self.log_pfaffian(beta, jg)
-        pf = self._dd_structure(int(second))
+        pf = self._dd_structure(k)
         jt = np.zeros(self.size // 2)
         jt[: jg.size] = jg
         W = jt[self.bond_p] + jt[self.bond_q]
@@ -409,7 +427,7 @@ class _Structure:
         values = np.zeros((self.tri_p.size + self.size // 2, nt))
         values[: w.size] = np.column_stack([w, -W * w, 0.5 * W * W * w])[:, :nt]
         values[w.size:, 0] = self.dual_even
-        jet, scale, _, growth = pf.log_pfaffian(values)
+        jet, scale, _, growth = pf.log_pfaffian(values, double=double)
         pad = np.full(3 - nt, np.nan)
         return np.r_[jet, pad], np.r_[scale, pad], growth
 

@@ -55,9 +55,11 @@ gauge), carried to the torus by a Schur complement on a seam strip:
    beyond its bound).
 
 5. u, s, c (where M = 6N <= :data:`JET_MAX_SIZE`).  Each Schur step carries the jets of the entries to
-   eps^2 (:mod:`isingvar.exact.pfaffian`: one SuperLU factorisation of the 3M x 3M real embedding of the
-   bordered matrix): its interior pivots give ln Pf K_II, d/dbeta and d^2/dbeta^2; its factors give T's
-   jet exactly as they give T (L_SI U_IS, the first row of each 3 x 3 block); and each C_k(beta + eps)
+   eps^2 (:func:`seam_pfaffians_paired`: the interior eliminated pair by pair in double arithmetic, jets
+   riding each entry, :class:`~isingvar.exact.pfaffian.PairedPfaffian` with the double-double path's order and
+   layout; :func:`seam_pfaffians` with ``order`` 2 does the same by one SuperLU factorisation of the 3M x 3M real
+   embedding, 4-5 times slower at L = 32-64): its interior pivots give ln Pf K_II, d/dbeta and d^2/dbeta^2; the
+   seam columns left uneliminated hold T's jet (SuperLU: L_SI U_IS); and each C_k(beta + eps)
    is eliminated as a jet matrix by Parlett-Reid with pivoting
    (:func:`~isingvar.exact.pfaffian.pfaffian_pivots`), whose pivot jets stay accurate where C_k is nearly
    singular (Pf_k near a zero crossing, e.g. at K_c on the uniform torus, where 1/2 tr(C^-1 C') lost c
@@ -77,8 +79,11 @@ gauge), carried to the torus by a Schur complement on a seam strip:
    they fail beyond rounding.  Measured (tests/test_torus_derivatives.py): against enumeration (L = 3, 4;
    uniform, +-J, Gaussian; beta 0.05 .. 8), elimination (L <= 8) and Kaufman's closed form differentiated
    (L = 16, 64, K_c included) within 1e-10; computed for every beta 0.2 .. 4 on Gaussian 32 x 32 glasses,
-   to beta ~ 1.8-2.6 on +-J 32 x 32 and 64 x 64 (NaN beyond; ln Z to ~ 3).  A jet step costs :data:`JET_COST` real
-   ones (measured 6-14 at L = 16 .. 128; 1.8-2.1 s at L = 64, 14 s and 1.4 GB at L = 128):
+   to beta ~ 1.8-2.6 on +-J 32 x 32 and 64 x 64 (NaN beyond; ln Z to ~ 3).  The paired step's bounds are
+   estimates (T has no measured skew defect there), so every jet beta takes two seam positions, side by side,
+   that must agree on ln Z and on each of u, s, c (to :data:`PAIRED_RTOL`; else more positions, then
+   double-double).  A paired jet step
+   costs :data:`JET_COST` real ones (0.38-0.50 s CPU at L = 64, where SuperLU on the embedding took 1.9-2.0 s):
    beyond L = 100 the steps are the real ones and u, s, c NaN.
 
 Measured (2-core test machine, OPENBLAS_NUM_THREADS=1; benchmarks/torus.py): against Kaufman's closed
@@ -177,9 +182,9 @@ RAW_RATIO = 1e2
 #: NaN): tori to L = 100.  A jet step at L = 128 took 14 s (10 real ones) and 1.4 GB: a 16-beta Gaussian sweep
 #: with its second positions would take ~ 5 minutes instead of ~ 25 s.
 JET_MAX_SIZE = 6 * 100**2
-#: Seconds of a jet Schur step over a real one (measured 6-14 at L = 16 .. 128, +-J, one core of the 2-core
-#: test machine under varying load; benchmarks/torus.py).
-JET_COST = 10.0
+#: Seconds of a jet Schur step (:func:`seam_pfaffians_paired`) over a real one (:func:`seam_pfaffians`, SuperLU):
+#: measured 1.4-2.2 at L = 32 and 2.0-2.6 at L = 64 (+-J, CPU seconds, load ~5; SuperLU's jet step was 6-14).
+JET_COST = 2.5
 #: Two seam positions confirm a beta where this multiple of their difference in ln Z_PP, plus their dense
 #: Pfaffians' bounds, is within RTOL |ln Z| (runs on 5 translated copies, each confirmed on its own, then
 #: spread by <= 1.2e-11 relative, +-J 32 x 32 and 64 x 64, 5 instances, beta 2 .. 4.5; with a margin of
@@ -634,10 +639,69 @@ def seam_pfaffians(s: _Structure, beta: float, jg: np.ndarray, order: int = 0):
         Where SuperLU left the interior's diagonal or order (:meth:`_Structure.schur`).
     """
     log_ii, scale_ii, growth, T, w = s.schur(beta, jg, order)
-    n_s = s.n_s
     # rounding of T, measured: T = K_SI K_II^-1 K_IS is skew in exact arithmetic, and its entries (i, j)
     # and (j, i) come from different rows of L and columns of U
     defect = 0.5 * np.abs(T[0] + T[0].T)
+    return _seam_step(s, w, T, defect, log_ii, scale_ii, growth, order)
+
+
+def seam_pfaffians_paired(s: _Structure, beta: float, jg: np.ndarray, order: int = 2):
+    """:func:`seam_pfaffians` with the interior eliminated pair by pair in double arithmetic (the double-double
+    path's structure, order and layout, :meth:`~isingvar.exact.pfaffian.PairedPfaffian.schur` with ``double``)
+    instead of SuperLU on the (order + 1) M-square embedding of the jets: 4-6 times faster with the jets at L = 32-64.
+
+    The Schur complement's lower triangle alone is formed, so T carries no measured skew defect; its rounding is
+    estimated from the interior's pivot growth instead, :data:`PAIRED_EPS` x growth x |T| entrywise, carried to
+    first order as in :func:`seam_pfaffians`.  That is an estimate, not a bound (the elimination's entries may
+    grow beyond its pivots), so :func:`_sweep` accepts a paired beta only where two seam positions agree, on
+    ln Z as it does for double-double betas and on each of u, s, c to :data:`PAIRED_RTOL`.
+
+    Parameters
+    ----------
+    s : _Structure
+        The structure of the torus size.
+    beta : float
+        Inverse temperature.
+    jg : numpy.ndarray
+        float64 (2N,): the gauge couplings of the torus bonds at the seam position.
+    order : {0, 2}, default 2
+        The order of the jets carried.
+
+    Returns
+    -------
+    tuple
+        As :func:`seam_pfaffians` (``common``: :data:`PF_EPS` x growth x pairs, as there).
+
+    Raises
+    ------
+    ArithmeticError
+        Where the interior's elimination met a zero pivot.
+    """
+    pf = s.dd_interior()
+    w = s.weights(beta, jg, order)
+    nt = order + 1
+    values = np.zeros((s.dd_src.size + s.dd_dual.size, nt))
+    values[: s.dd_src.size] = w[:, s.dd_src].T
+    values[s.dd_src.size:, 0] = s.dd_dual
+    piv, X = pf.schur(values, pf.n - s.n_s // 2, double=True)
+    if not np.all(np.isfinite(piv[:, 0])):
+        raise ArithmeticError("the interior's paired elimination met a zero pivot")
+    from ..kernels.ddpfaffian import log_jets
+
+    sums, scale, _, growth = log_jets(np.stack([piv, np.zeros_like(piv)], axis=-1))
+    log_ii, scale_ii = np.full(3, np.nan), np.full(3, np.nan)
+    log_ii[:nt], scale_ii[:nt] = sums, scale
+    T = np.full((3,) + X.shape[:2], np.nan)
+    T[:nt] = -np.moveaxis(X, 2, 0)  # C = K_SS + K_SI P^-1 K_IS = K_SS - T
+    return _seam_step(s, w, T, PAIRED_EPS * growth * np.abs(T[0]), log_ii, scale_ii, float(growth), order)
+
+
+def _seam_step(s: _Structure, w, T, defect, log_ii, scale_ii, growth: float, order: int):
+    """The dense half of a Schur step shared by :func:`seam_pfaffians` and :func:`seam_pfaffians_paired`: the four
+    C_k = K_SS^(k) - T (float64 (3, n_S, n_S) jets, ``defect`` the entrywise estimate of T's rounding), their scaled
+    signed Pfaffians and error bounds, and with ``order`` 2 their jet pivots; returns :func:`seam_pfaffians`'s
+    tuple."""
+    n_s = s.n_s
     signs, logs, rel, rel_dense = np.empty(4), np.empty(4), np.empty(4), np.empty(4)
     seam = []
     for k in range(4):
@@ -674,6 +738,17 @@ def seam_pfaffians(s: _Structure, beta: float, jg: np.ndarray, order: int = 0):
     return signs, logs, np.stack([rel, rel_dense]), growth, common, jets
 
 
+#: Jet orders whose double Schur steps run on the paired kernel (:func:`seam_pfaffians_paired`, two seam positions
+#: each) rather than SuperLU (one, where its measured bound passes): at L = 64 a jet step took 0.45-0.55 s against
+#: 1.6-2.0 s; the real step (order 0) stays on SuperLU (0.15-0.25 s with one position against 2 x ~0.13 s paired).
+PAIRED_ORDERS = (2,)
+#: Two paired seam positions confirm u, s or c where they agree to this (relative): their rounding errors are
+#: correlated (+-J 64 x 64, sample 2, beta 2.83: two positions agreed on Var E to 2.2e-11 where both were 3.6e-10
+#: below the double-double value), so 100 times tighter than RTOL.
+PAIRED_RTOL = 1e-12
+#: Relative rounding of T per unit of the interior's pivot growth on the paired double kernel (:func:`seam_pfaffians_paired`;
+#: an estimate: unit roundoff times a few).
+PAIRED_EPS = 1e-15
 #: Unit roundoff of double-double arithmetic (about 106 bits; :mod:`isingvar.kernels.ddpfaffian`).
 DD_EPS = 2.0**-104
 
@@ -959,7 +1034,7 @@ def _probe_rate() -> tuple[float, int]:
 
 
 def estimate_seconds(model: IsingModel, betas, *, sites: bool) -> float:
-    """Seconds :func:`run` would take: the Schur steps of :func:`_seconds` (jet ones :data:`JET_COST` real
+    """Seconds :func:`run` would take: the Schur steps of :func:`_seconds` (paired jet ones :data:`JET_COST` real
     ones), each the probe's real one (a 24 x 24 torus, timed once per process) scaled by
     (M / M_probe)^:data:`TIME_EXPONENT`, plus the setup.
 
@@ -1011,15 +1086,15 @@ def work(model: IsingModel, betas, *, sites: bool = False) -> float:
 
 
 def _seconds(model: IsingModel, betas, seconds: float, size: int) -> float:
-    """Schur steps of :func:`run` (one per beta, a second for the betas confirmed at a second seam position: beyond
-    :data:`DERIVATIVE_CHECK_GROWTH` where they carry the jets, each :data:`JET_COST` real ones, else beyond
-    :data:`CROSS_CHECK_GROWTH`; the setup in real ones) x ``seconds`` per real step of a torus of ``size`` darts,
-    scaled as M^:data:`TIME_EXPONENT`."""
+    """Schur steps of :func:`run` (with the jets: two paired ones per beta, each :data:`JET_COST` real ones; without:
+    one real one per beta, a second beyond :data:`CROSS_CHECK_GROWTH`; the setup in real ones) x ``seconds`` per
+    real step of a torus of ``size`` darts, scaled as M^:data:`TIME_EXPONENT`."""
     b = np.asarray(betas, dtype=np.float64)
-    jets = _jet_order(model) > 0
-    checked = int(np.count_nonzero(b > _cross_check_beta(model, DERIVATIVE_CHECK_GROWTH if jets else CROSS_CHECK_GROWTH)))
-    steps = (JET_COST if jets else 1.0) * (b.size + checked) + SETUP_FACTORISATIONS
-    return seconds * (6.0 * model.n / size) ** TIME_EXPONENT * steps
+    if _jet_order(model) in PAIRED_ORDERS:
+        steps = 2.0 * JET_COST * b.size
+    else:
+        steps = b.size + int(np.count_nonzero(b > _cross_check_beta(model)))
+    return seconds * (6.0 * model.n / size) ** TIME_EXPONENT * (steps + SETUP_FACTORISATIONS)
 
 
 def _cross_check_beta(model: IsingModel, growth: float = CROSS_CHECK_GROWTH) -> float:
@@ -1117,22 +1192,28 @@ def _sweep(model: IsingModel, betas, progress, order: int):
                     progress(done + 1, nb)
                 continue
             step_order = 0 if lost else order
+            beyond = beta > derivative_from  # u, s, c need two seam positions that agree
             if not extended:
+                # the jets on the paired double kernel: its bounds are estimates, so ln Z, u, s and c each need two
+                # seam positions that agree (computed side by side)
+                paired = step_order in PAIRED_ORDERS
+                beyond |= paired
+                rtol = PAIRED_RTOL if paired else RTOL
                 found, tries, moments, growths, accepted, bound = _positions(
-                    seam_pfaffians, s, beta, jg, shifts, step_order, needed, h_ref, cls, e_ref, certain, derivative_from,
-                    check)
+                    seam_pfaffians_paired if paired else seam_pfaffians, s, beta, jg, shifts, step_order,
+                    2 if paired else needed, h_ref, cls, e_ref, certain, beyond, check, rtol)
                 # double precision could not confirm ln Z, u, s, c or F_dw: this beta and the larger ones in
                 # double-double
                 extended = dd and (found is None or found[1][0] + found[1][1] > DW_ATOL or bool(step_order) and np.isnan(
-                    _confirmed_moments(moments, growths, accepted, beta > derivative_from)).any())
+                    _confirmed_moments(moments, growths, accepted, beyond, rtol)).any())
             if extended:
+                beyond, rtol = beta > derivative_from, RTOL
                 found, tries, moments, growths, accepted, bound = _positions(
-                    seam_pfaffians_dd, s, beta, jg, shifts, step_order, 2, h_ref, cls, e_ref, certain, derivative_from,
-                    check)
+                    seam_pfaffians_dd, s, beta, jg, shifts, step_order, 2, h_ref, cls, e_ref, certain, beyond, check)
             shifts = sorted(shifts, key=lambda x: bound.get(x, np.inf))  # stable: untried keep their order
             if found is not None:
                 lnz[i], err[i], common[i] = found
-                thermo[i] = _confirmed_moments(moments, growths, accepted, beta > derivative_from)
+                thermo[i] = _confirmed_moments(moments, growths, accepted, beyond, rtol)
                 # a quantity no two positions confirmed: the derivatives' precision falls with beta, so the
                 # larger betas take real steps (ln Z only)
                 lost |= bool(step_order and len(moments) == len(shifts) and np.isnan(thermo[i]).any())
@@ -1147,20 +1228,21 @@ def _sweep(model: IsingModel, betas, progress, order: int):
     return lnz, err, common, status, s0, (lightest if h_ref == 0 else float("nan")), thermo, lightest
 
 
-def _positions(pfaffians, s, beta, jg, shifts, order, needed, h_ref, cls, e_ref, certain, derivative_from, check):
+def _positions(pfaffians, s, beta, jg, shifts, order, needed, h_ref, cls, e_ref, certain, beyond, check, rtol=RTOL):
     """One beta's seam positions, best first, until ln Z is found (:func:`_accept`) and u, s, c are settled.
 
-    ``pfaffians`` is :func:`seam_pfaffians` or :func:`seam_pfaffians_dd`.  Returns (found: (ln Z, err, common) or
-    None, the attempts, their moments, their growths, the index of the accepted one, each position's bound)."""
+    ``pfaffians`` is :func:`seam_pfaffians`, :func:`seam_pfaffians_paired` or :func:`seam_pfaffians_dd`; ``beyond``:
+    u, s, c need two positions that agree (:func:`_pair_needed`) to ``rtol``.  Returns (found: (ln Z, err, common) or None, the
+    attempts, their moments, their growths, the index of the accepted one, each position's bound)."""
     tries, moments, growths, bound, found, accepted = [], [], [], {}, None, -1
     early = {}
-    if pfaffians is seam_pfaffians_dd and needed >= 2:  # two positions are always computed: side by side
+    if pfaffians is not seam_pfaffians and needed >= 2:  # two positions are always computed: side by side
         s.dd_interior()  # its structure once, on this thread
         first = shifts[:2]
         done = side_by_side([lambda x=x: pfaffians(s, beta, jg[s.shifted(*x)], order) for x in first])
         early = dict(zip(first, done))
     for a, b in shifts:
-        if found is not None and _derivatives_settled(moments, growths, accepted, order, beta > derivative_from):
+        if found is not None and _derivatives_settled(moments, growths, accepted, order, beyond, rtol):
             break  # ln Z found, and its derivatives confirmed or needing no second position
         step = early.pop((a, b), None)
         if step is None:
@@ -1176,11 +1258,11 @@ def _positions(pfaffians, s, beta, jg, shifts, order, needed, h_ref, cls, e_ref,
         # the class sums (seam_pfaffians_dd gives them, in double-double)
         (ln_w, e), (_, e_dense) = classes[0] if classes else (class_logs(signs, logs, rel[0], s.S),
                                                               class_logs(signs, logs, rel[1], s.S))
-        if growth > GROWTH_LIMIT and pfaffians is seam_pfaffians:
+        if growth > GROWTH_LIMIT and pfaffians is not seam_pfaffians_dd:
             e = e_dense = np.full(4, np.inf)
         t = (value + ln_w[cls], e[cls], c, e_dense[cls])
         bound[(a, b)] = t[1][0] + c
-        moments.append(np.full(3, np.nan) if jets is None or (growth > GROWTH_LIMIT and pfaffians is seam_pfaffians)
+        moments.append(np.full(3, np.nan) if jets is None or (growth > GROWTH_LIMIT and pfaffians is not seam_pfaffians_dd)
                        else _moments(class_derivatives(*jets, s.S, h_ref), ln_w[h_ref], e_dense[h_ref] + c, beta,
                                      e_ref, certain))
         growths.append(growth)
@@ -1199,29 +1281,30 @@ def _pair_needed(growths, accepted: int, beyond: bool) -> bool:
     return beyond or growths[accepted] > DERIVATIVE_CHECK_GROWTH
 
 
-def _pairs_agree(moments) -> np.ndarray:
-    """float64 (3,): per quantity, the value of the first two seam positions that agree on it to :data:`RTOL` of
-    it (the one computed first), NaN where none do."""
+def _pairs_agree(moments, rtol: float = RTOL) -> np.ndarray:
+    """float64 (3,): per quantity, the value of the first two seam positions that agree on it to ``rtol`` of it (the
+    one computed first), NaN where none do."""
     out = np.full(3, np.nan)
     for i in range(len(moments)):
         for j in range(i + 1, len(moments)):
             with np.errstate(invalid="ignore"):
-                ok = np.isnan(out) & (np.abs(moments[i] - moments[j]) <= RTOL * np.abs(moments[i]))
+                ok = np.isnan(out) & (np.abs(moments[i] - moments[j]) <= rtol * np.abs(moments[i]))
             out[ok] = moments[i][ok]
     return out
 
 
-def _derivatives_settled(moments, growths, accepted: int, order: int, beyond: bool) -> bool:
-    """Whether, with ln Z found, no further seam position is needed for u, s and c."""
-    return not order or not _pair_needed(growths, accepted, beyond) or bool(np.all(np.isfinite(_pairs_agree(moments))))
+def _derivatives_settled(moments, growths, accepted: int, order: int, beyond: bool, rtol: float = RTOL) -> bool:
+    """Whether, with ln Z found, no further seam position is needed for u, s and c (two agreeing to ``rtol``)."""
+    return not order or not _pair_needed(growths, accepted, beyond) or bool(
+        np.all(np.isfinite(_pairs_agree(moments, rtol))))
 
 
-def _confirmed_moments(moments, growths, accepted: int, beyond: bool) -> np.ndarray:
+def _confirmed_moments(moments, growths, accepted: int, beyond: bool, rtol: float = RTOL) -> np.ndarray:
     """float64 (3,): <E>, S, Var E of a beta whose ln Z came from position ``accepted``: that position's, or where
-    :func:`_pair_needed`, each from two positions that agree on it (NaN where none do)."""
+    :func:`_pair_needed`, each from two positions that agree on it to ``rtol`` (NaN where none do)."""
     if not _pair_needed(growths, accepted, beyond):
         return moments[accepted]
-    return _pairs_agree(moments)
+    return _pairs_agree(moments, rtol)
 
 
 def _moments(d: np.ndarray, ln_w: float, ln_w_err: float, beta: float, e_ref: float, certain: bool) -> np.ndarray:
