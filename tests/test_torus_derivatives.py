@@ -341,3 +341,80 @@ def test_one_paired_position_is_never_enough(monkeypatch):
     assert sorted(set(dd_betas)) == list(betas)
     for q in ("lnZ", "u", "s", "c"):
         np.testing.assert_allclose(getattr(r, q), getattr(clean, q), rtol=1e-10, err_msg=q)
+
+
+def _var_e_shifted(monkeypatch, rel, m, betas, clean):
+    """Run ``m`` with each paired step's Var E moved by its own multiple (call k: (k + 1) / 2) of ``rel`` |Var E|
+    (the interior's half second derivative, which nothing but Var E reads); returns the run and the betas of the
+    double-double steps taken."""
+    var_e = dict(zip(betas, clean.c * m.n / betas**2))
+    paired, dd = torus.seam_pfaffians_paired, torus.seam_pfaffians_dd
+    calls, dd_betas = iter(range(1000)), []
+
+    def shifted(*args, **kwargs):
+        signs, logs, rel_b, growth, common, jets = paired(*args, **kwargs)
+        interior = jets[0].copy()
+        interior[0, 2] += 0.5 * rel * var_e[args[1]] * (next(calls) + 1) / 2  # (ln W)'' = 2 interior[0, 2] + ...
+        return signs, logs, rel_b, growth, common, (interior, jets[1])
+
+    def counted(*args, **kwargs):
+        dd_betas.append(args[1])
+        return dd(*args, **kwargs)
+
+    monkeypatch.setattr(torus, "seam_pfaffians_paired", shifted)
+    monkeypatch.setattr(torus, "seam_pfaffians_dd", counted)
+    return torus.run(m, betas), dd_betas
+
+
+def test_paired_c_confirmed_at_its_own_tolerance(monkeypatch):
+    # two paired positions that differ on Var E by 5e-12 .. 1e-11 of it (beyond PAIRED_RTOL, within PAIRED_C_RTOL):
+    # c is given from double, within PAIRED_C_TOL of the undisturbed run, and no double-double step is taken
+    L = 8
+    m = make_instance("square", resolve_params("square", {"L": L, "disorder": "gaussian"}), 1, 3)
+    betas = np.array([0.1, 0.5, 1.0])
+    clean = torus.run(m, betas)
+    r, dd_betas = _var_e_shifted(monkeypatch, 1e-11, m, betas, clean)
+    assert dd_betas == []
+    assert np.all(np.abs(r.c - clean.c) <= torus.PAIRED_C_TOL * np.abs(clean.c))
+    for q in ("lnZ", "u", "s", "f_dw"):
+        np.testing.assert_allclose(getattr(r, q), getattr(clean, q), rtol=1e-12, err_msg=q)
+
+
+def test_paired_c_disagreeing_goes_to_double_double(monkeypatch):
+    # positions that differ on Var E by >= 5e-7 of it agree on nothing about c: every beta is redone in
+    # double-double, and c is the undisturbed run's (to RTOL), never a paired value off by 1e-6
+    L = 8
+    m = make_instance("square", resolve_params("square", {"L": L, "disorder": "gaussian"}), 1, 3)
+    betas = np.array([0.1, 0.5, 1.0])
+    clean = torus.run(m, betas)
+    r, dd_betas = _var_e_shifted(monkeypatch, 1e-6, m, betas, clean)
+    assert sorted(set(dd_betas)) == list(betas)
+    np.testing.assert_allclose(r.c, clean.c, rtol=torus.RTOL)
+
+
+def _attempt(ln_z, dense):
+    """One seam position's attempt as :func:`torus._positions` records it: (ln Z of the four classes, their error
+    estimates (not used by pairs), the interior's bound, the dense-Pfaffian bounds)."""
+    return np.asarray(ln_z, float), np.full(4, 1.0), 0.0, np.full(4, dense)
+
+
+def test_domain_wall_from_the_ratio_itself():
+    # ln Z_PP - ln Z_AP = 3 exactly; each position's interior off by its own 1e-7 (common to its four classes:
+    # ln Z disagrees by 2e-7, far beyond DW_ATOL from each ln Z's agreement) and its AP class by +-2e-11
+    truth = np.array([1000.0, 997.0, 996.0, 995.0])
+    a = _attempt(truth + 1e-7 + np.array([0, 2e-11, 0, 0]), 1e-12)
+    b = _attempt(truth - 1e-7 - np.array([0, 2e-11, 0, 0]), 1e-12)
+    value, bound = torus._domain_wall([a, b], 2)
+    assert abs(value - 3.0) <= bound <= torus.DW_ATOL
+    assert bound == pytest.approx(torus.AGREEMENT_MARGIN * 4e-11 + 4e-12, rel=1e-3)
+    # one position alone confirms nothing where two are needed; where one suffices, its own bounds do
+    assert np.isinf(torus._domain_wall([a], 2)[1])
+    assert torus._domain_wall([a], 1) == (pytest.approx(3.0 - 2e-11), 2.0)
+    # positions disagreeing on the ratio by 1e-9: not confirmed (the bound passes DW_ATOL); a third that agrees
+    # with the first is taken
+    c = _attempt(truth + np.array([0, 1e-9, 0, 0]), 1e-12)
+    assert torus._domain_wall([a, c], 2)[1] > torus.DW_ATOL
+    value, bound = torus._domain_wall([a, c, b], 2)
+    assert abs(value - 3.0) <= bound <= torus.DW_ATOL
+    # a class that is NaN (W_AP not positive) confirms nothing
+    assert np.isinf(torus._domain_wall([_attempt([1.0, np.nan, 0, 0], 0.0)] * 2, 2)[1])

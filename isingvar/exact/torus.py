@@ -81,8 +81,9 @@ gauge), carried to the torus by a Schur complement on a seam strip:
    (L = 16, 64, K_c included) within 1e-10; computed for every beta 0.2 .. 4 on Gaussian 32 x 32 glasses,
    to beta ~ 1.8-2.6 on +-J 32 x 32 and 64 x 64 (NaN beyond; ln Z to ~ 3).  The paired step's bounds are
    estimates (T has no measured skew defect there), so every jet beta takes two seam positions, side by side,
-   that must agree on ln Z and on each of u, s, c (to :data:`PAIRED_RTOL`; else more positions, then
-   double-double).  A paired jet step
+   that must agree on ln Z, on ln(Z_PP / Z_AP) (:func:`_domain_wall`) and on each of u, s (to
+   :data:`PAIRED_RTOL`) and c (to :data:`PAIRED_C_RTOL`, c then given to :data:`PAIRED_C_TOL`; else more
+   positions, then double-double).  A paired jet step
    costs :data:`JET_COST` real ones (0.38-0.50 s CPU at L = 64, where SuperLU on the embedding took 1.9-2.0 s):
    beyond L = 100 the steps are the real ones and u, s, c NaN.
 
@@ -654,7 +655,7 @@ def seam_pfaffians_paired(s: _Structure, beta: float, jg: np.ndarray, order: int
     estimated from the interior's pivot growth instead, :data:`PAIRED_EPS` x growth x |T| entrywise, carried to
     first order as in :func:`seam_pfaffians`.  That is an estimate, not a bound (the elimination's entries may
     grow beyond its pivots), so :func:`_sweep` accepts a paired beta only where two seam positions agree, on
-    ln Z as it does for double-double betas and on each of u, s, c to :data:`PAIRED_RTOL`.
+    ln Z as it does for double-double betas, on u and s to :data:`PAIRED_RTOL` and on c to :data:`PAIRED_C_RTOL`.
 
     Parameters
     ----------
@@ -742,10 +743,18 @@ def _seam_step(s: _Structure, w, T, defect, log_ii, scale_ii, growth: float, ord
 #: each) rather than SuperLU (one, where its measured bound passes): at L = 64 a jet step took 0.45-0.55 s against
 #: 1.6-2.0 s; the real step (order 0) stays on SuperLU (0.15-0.25 s with one position against 2 x ~0.13 s paired).
 PAIRED_ORDERS = (2,)
-#: Two paired seam positions confirm u, s or c where they agree to this (relative): their rounding errors are
+#: Two paired seam positions confirm u or s where they agree to this (relative): their rounding errors are
 #: correlated (+-J 64 x 64, sample 2, beta 2.83: two positions agreed on Var E to 2.2e-11 where both were 3.6e-10
 #: below the double-double value), so 100 times tighter than RTOL.
 PAIRED_RTOL = 1e-12
+#: Two paired seam positions confirm c (Var E) where they agree to this (relative), and c is then given to
+#: :data:`PAIRED_C_TOL` (the issue's allowance for c): the true error of c (against double-double) followed
+#: the two positions' difference within a factor 1.3 on +-J 64 x 64 (4 samples, beta 1.6 .. 3.6), and reached
+#: 16 times it once (:data:`PAIRED_RTOL`), so the tolerance is 100 times this.
+PAIRED_C_RTOL = 1e-10
+#: Relative tolerance of c where paired double steps confirm it (:data:`PAIRED_C_RTOL`); c from double-double
+#: steps, and u and s everywhere, are confirmed to :data:`RTOL`.
+PAIRED_C_TOL = 1e-8
 #: Relative rounding of T per unit of the interior's pivot growth on the paired double kernel (:func:`seam_pfaffians_paired`;
 #: an estimate: unit roundoff times a few).
 PAIRED_EPS = 1e-15
@@ -1151,14 +1160,16 @@ def boundary_log_z(model: IsingModel, betas, progress=None):
 
 
 def _sweep(model: IsingModel, betas, progress, order: int):
-    """:func:`boundary_log_z`'s six results and float64 (nb, 3) <E>, S = ln Z + beta <E> and Var E of the periodic
-    model (totals; module docstring, step 5), from jets to eps^``order`` (0: all NaN).  Each is NaN where
+    """:func:`boundary_log_z`'s six results, float64 (nb, 3) <E>, S = ln Z + beta <E> and Var E of the periodic
+    model (totals; module docstring, step 5), from jets to eps^``order`` (0: all NaN), the lightest class's energy
+    where certain, and float64 (nb, 2) ln Z_PP - ln Z_AP with the bound on its error (:func:`_domain_wall`).  Each is NaN where
     its certificate fails or, beyond :data:`DERIVATIVE_CHECK_GROWTH`, where no two seam positions agree on
     it to :data:`RTOL` of it (the second position computed for that where ln Z did not need it); once one of
     them failed at every position, the larger betas take real steps (ln Z only, u, s, c NaN)."""
     L = _torus_side(model)
     nb = betas.size
     lnz, err, common = np.empty((nb, 4)), np.empty((nb, 4)), np.zeros(nb)
+    dw = np.full((nb, 2), [np.nan, np.inf])
     status = np.zeros(nb, dtype=np.int8)
     thermo = np.full((nb, 3), np.nan)
     check_from = _cross_check_beta(model)
@@ -1179,6 +1190,7 @@ def _sweep(model: IsingModel, betas, progress, order: int):
             beta = float(betas[i])
             if beta == 0:  # every state weighs 1 (three of the four Pfaffians vanish exactly there)
                 lnz[i], err[i] = model.n * np.log(2.0), 0.0
+                dw[i] = 0.0, 0.0
                 # independent spins: <E> = 0, S = N ln 2, Var E = sum_b J_b^2 (distinct bonds' s_i s_j are uncorrelated)
                 if order:
                     thermo[i] = 0.0, model.n * np.log(2.0), float(np.sum(model.couplings**2))
@@ -1198,21 +1210,25 @@ def _sweep(model: IsingModel, betas, progress, order: int):
                 # seam positions that agree (computed side by side)
                 paired = step_order in PAIRED_ORDERS
                 beyond |= paired
-                rtol = PAIRED_RTOL if paired else RTOL
+                # u, s to PAIRED_RTOL; c to PAIRED_C_RTOL (given to PAIRED_C_TOL)
+                rtol = np.array([PAIRED_RTOL, PAIRED_RTOL, PAIRED_C_RTOL]) if paired else RTOL
+                need = 2 if paired else needed
                 found, tries, moments, growths, accepted, bound = _positions(
                     seam_pfaffians_paired if paired else seam_pfaffians, s, beta, jg, shifts, step_order,
-                    2 if paired else needed, h_ref, cls, e_ref, certain, beyond, check, rtol)
+                    need, h_ref, cls, e_ref, certain, beyond, check, rtol)
                 # double precision could not confirm ln Z, u, s, c or F_dw: this beta and the larger ones in
                 # double-double
-                extended = dd and (found is None or found[1][0] + found[1][1] > DW_ATOL or bool(step_order) and np.isnan(
-                    _confirmed_moments(moments, growths, accepted, beyond, rtol)).any())
+                extended = dd and (found is None or _domain_wall(tries, need)[1] > DW_ATOL
+                                   or bool(step_order) and np.isnan(
+                                       _confirmed_moments(moments, growths, accepted, beyond, rtol)).any())
             if extended:
-                beyond, rtol = beta > derivative_from, RTOL
+                beyond, rtol, need = beta > derivative_from, RTOL, 2
                 found, tries, moments, growths, accepted, bound = _positions(
                     seam_pfaffians_dd, s, beta, jg, shifts, step_order, 2, h_ref, cls, e_ref, certain, beyond, check)
             shifts = sorted(shifts, key=lambda x: bound.get(x, np.inf))  # stable: untried keep their order
             if found is not None:
                 lnz[i], err[i], common[i] = found
+                dw[i] = _domain_wall(tries, need)
                 thermo[i] = _confirmed_moments(moments, growths, accepted, beyond, rtol)
                 # a quantity no two positions confirmed: the derivatives' precision falls with beta, so the
                 # larger betas take real steps (ln Z only)
@@ -1225,7 +1241,27 @@ def _sweep(model: IsingModel, betas, progress, order: int):
             if progress:
                 progress(done + 1, nb)
     lightest = e_ref if certain else float("nan")  # the least energy over the four classes, where certain
-    return lnz, err, common, status, s0, (lightest if h_ref == 0 else float("nan")), thermo, lightest
+    return lnz, err, common, status, s0, (lightest if h_ref == 0 else float("nan")), thermo, lightest, dw
+
+
+def _domain_wall(tries, needed: int) -> tuple[float, float]:
+    """(ln Z_PP - ln Z_AP, the bound on its error) of one beta from its seam positions' attempts ``tries`` (as
+    :func:`_accept` takes them), the smallest bound of: where ``needed`` is 1, each position's own (err_PP +
+    err_AP); each pair's :data:`AGREEMENT_MARGIN` |difference of their ln(Z_PP / Z_AP)| plus both positions'
+    dense-Pfaffian bounds on the two classes (the rule of :func:`_accept` applied to the ratio itself: within a
+    position ln Pf K_II cancels in it, so two positions agree on it far closer than on each ln Z; +-J 64 x 64,
+    beta 2.2: 1.8e-11 against 2.8e-9 from the two ln Z's agreements).  The value is the later position's of that
+    pair.  (NaN, inf) where none."""
+    best = (float("nan"), float("inf"))
+    for j, (v, e, _, d) in enumerate(tries):
+        ratio = float(v[0] - v[1])
+        bounds = [float(e[0] + e[1])] if needed == 1 else []
+        bounds += [AGREEMENT_MARGIN * abs(ratio - float(v2[0] - v2[1])) + float(d[0] + d[1] + d2[0] + d2[1])
+                   for v2, _, _, d2 in tries[:j]]
+        for b in bounds:
+            if b < best[1]:  # False for NaN
+                best = (ratio, b)
+    return best
 
 
 def _positions(pfaffians, s, beta, jg, shifts, order, needed, h_ref, cls, e_ref, certain, beyond, check, rtol=RTOL):
@@ -1281,9 +1317,9 @@ def _pair_needed(growths, accepted: int, beyond: bool) -> bool:
     return beyond or growths[accepted] > DERIVATIVE_CHECK_GROWTH
 
 
-def _pairs_agree(moments, rtol: float = RTOL) -> np.ndarray:
+def _pairs_agree(moments, rtol=RTOL) -> np.ndarray:
     """float64 (3,): per quantity, the value of the first two seam positions that agree on it to ``rtol`` of it (the
-    one computed first), NaN where none do."""
+    one computed first), NaN where none do; ``rtol`` a float or float64 (3,), one per quantity."""
     out = np.full(3, np.nan)
     for i in range(len(moments)):
         for j in range(i + 1, len(moments)):
@@ -1293,13 +1329,13 @@ def _pairs_agree(moments, rtol: float = RTOL) -> np.ndarray:
     return out
 
 
-def _derivatives_settled(moments, growths, accepted: int, order: int, beyond: bool, rtol: float = RTOL) -> bool:
+def _derivatives_settled(moments, growths, accepted: int, order: int, beyond: bool, rtol=RTOL) -> bool:
     """Whether, with ln Z found, no further seam position is needed for u, s and c (two agreeing to ``rtol``)."""
     return not order or not _pair_needed(growths, accepted, beyond) or bool(
         np.all(np.isfinite(_pairs_agree(moments, rtol))))
 
 
-def _confirmed_moments(moments, growths, accepted: int, beyond: bool, rtol: float = RTOL) -> np.ndarray:
+def _confirmed_moments(moments, growths, accepted: int, beyond: bool, rtol=RTOL) -> np.ndarray:
     """float64 (3,): <E>, S, Var E of a beta whose ln Z came from position ``accepted``: that position's, or where
     :func:`_pair_needed`, each from two positions that agree on it to ``rtol`` (NaN where none do)."""
     if not _pair_needed(growths, accepted, beyond):
@@ -1380,10 +1416,11 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     ExactResult
         Path "torus": lnZ and f of the periodic model; u, s and c from the jets (module docstring, step
         5; NaN where M > :data:`JET_MAX_SIZE`, and each where a certificate or, beyond
-        :data:`DERIVATIVE_CHECK_GROWTH`, a second seam position does not confirm it to :data:`RTOL`);
+        :data:`DERIVATIVE_CHECK_GROWTH`, a second seam position does not confirm it to :data:`RTOL`; c from
+        paired double steps to :data:`PAIRED_C_TOL`);
         m = 0; ``f_dw`` float64 (nb,) the domain-wall free energy F_AP - F_PP (total, in units of J; AP: the
-        bonds (L-1, c)-(0, c) negated; NaN at beta = 0 and where its error bound on ln(Z_PP / Z_AP) passes
-        :data:`DW_ATOL`); e0 and ground_state where the reference is certainly a ground state of the
+        bonds (L-1, c)-(0, c) negated; NaN at beta = 0 and where its error bound on ln(Z_PP / Z_AP),
+        :func:`_domain_wall`, passes :data:`DW_ATOL`); e0 and ground_state where the reference is certainly a ground state of the
         periodic model; m2, absm, chi NaN.  ``status`` int8 (nb,) is ``precision_lost`` where no seam
         position bounds ln Z's error by :data:`RTOL` |ln Z| and ``precision_not_confirmed`` where a second
         seam position was required (beyond the estimated growth :data:`CROSS_CHECK_GROWTH`) and did not
@@ -1398,14 +1435,13 @@ def run(model: IsingModel, betas, *, sites: bool = False,
     reason = applicable(model, b, sites=sites)
     if reason is not None:
         raise ValueError(f"the torus path does not apply: {reason}")
-    lnz4, err4, _, status, s0, e0, thermo, lightest = _sweep(model, b, progress, _jet_order(model))
+    lnz4, _, _, status, s0, e0, thermo, lightest, dw = _sweep(model, b, progress, _jet_order(model))
     ground_state = s0 if np.isfinite(e0) else None
     if np.isnan(e0):
         e0 = _periodic_ground_energy(model, lightest, thermo[:, 0])
     lnz = lnz4[:, 0]
     with np.errstate(divide="ignore", invalid="ignore"):
-        f_dw = np.where((b > 0) & (status == 0) & (err4[:, 0] + err4[:, 1] <= DW_ATOL),
-                        -(lnz4[:, 1] - lnz) / b, np.nan)
+        f_dw = np.where((b > 0) & (status == 0) & (dw[:, 1] <= DW_ATOL), dw[:, 0] / b, np.nan)
     r = ExactResult.from_moments(
         b, model.n, path=PATH_NAME, lnZ=lnz, mean_e=thermo[:, 0], entropy=thermo[:, 1], var_e=thermo[:, 2],
         symmetric=True, status=status, e0=e0, ground_state=ground_state,
