@@ -473,6 +473,17 @@ class _Structure:
                                       np.concatenate([q[keep], 2 * inner]), order)
         return self._dd
 
+    def paired_schur(self, w: np.ndarray, double: bool = False):
+        """The interior's pair-by-pair elimination (:meth:`dd_interior`) for the weights' jet ``w``
+        (:meth:`weights`): its entries' jets (the triangle edges', then the dual edges', constant), and
+        :meth:`~isingvar.exact.pfaffian.PairedPfaffian.schur` up to the seam strip, in double-double or, with
+        ``double``, in double; returns its (pivots, Schur complement)."""
+        pf = self.dd_interior()
+        values = np.zeros((self.dd_src.size + self.dd_dual.size, w.shape[0]))
+        values[: self.dd_src.size] = w[:, self.dd_src].T
+        values[self.dd_src.size:, 0] = self.dd_dual
+        return pf.schur(values, pf.n - self.n_s // 2, double=double)
+
     def seam_block(self, w: np.ndarray, k: int, j: int = 0) -> np.ndarray:
         """float64 (n_S, n_S): coefficient j of the jet of K_SS under orientation k for the weights' jet ``w``
         (:meth:`weights`)."""
@@ -678,13 +689,9 @@ def seam_pfaffians_paired(s: _Structure, beta: float, jg: np.ndarray, order: int
     ArithmeticError
         Where the interior's elimination met a zero pivot.
     """
-    pf = s.dd_interior()
     w = s.weights(beta, jg, order)
     nt = order + 1
-    values = np.zeros((s.dd_src.size + s.dd_dual.size, nt))
-    values[: s.dd_src.size] = w[:, s.dd_src].T
-    values[s.dd_src.size:, 0] = s.dd_dual
-    piv, X = pf.schur(values, pf.n - s.n_s // 2, double=True)
+    piv, X = s.paired_schur(w, double=True)
     if not np.all(np.isfinite(piv[:, 0])):
         raise ArithmeticError("the interior's paired elimination met a zero pivot")
     from ..kernels.ddpfaffian import log_jets
@@ -789,13 +796,9 @@ def seam_pfaffians_dd(s: _Structure, beta: float, jg: np.ndarray, order: int = 0
     """
     from ..kernels.ddpfaffian import dense_pivots, log_jets
 
-    pf = s.dd_interior()
     w = s.weights(beta, jg, order)
     nt = order + 1
-    values = np.zeros((s.dd_src.size + s.dd_dual.size, nt))
-    values[: s.dd_src.size] = w[:, s.dd_src].T
-    values[s.dd_src.size:, 0] = s.dd_dual
-    piv, X = pf.schur(values, pf.n - s.n_s // 2)
+    piv, X = s.paired_schur(w)
     sums, scale, _, growth = log_jets(piv)
     log_ii = np.full(3, np.nan)
     log_ii[:nt], scale_ii = sums, np.r_[scale, np.full(3 - nt, np.nan)]
