@@ -508,9 +508,12 @@ def _groups(model: IsingModel, cover: np.ndarray, size: int) -> list[list[np.nda
     return out
 
 
-#: Constructions :func:`survey` built for a cost estimate, handed to the next :func:`constructions` of the
-#: same model and width (once: the sweep estimates sample 0, then runs it): key, constructions.
-_HANDOFF: dict = {}
+#: The constructions built for the last model, by width: what :func:`survey` builds to cost a rung is what
+#: the run's :func:`constructions` evaluates (the budget costs widths 4, 8, 12 of an instance and runs one of
+#: them; the zero-field split runs the same couplings again): built once, not per question (open 32 x 32
+#: Gaussian, widths 4 / 8 / 12 / 16: about 1.4 / 3.3 / 4.1 / 6.8 s CPU each time).  Keyed by :func:`_key`; those of any other
+#: model (pattern or couplings) are dropped when a new one is built, so at most one model's are held.
+_BUILT: dict = {}
 
 #: Largest N whose constructions :func:`survey` builds whole; above, those of its first SURVEY_MAX_N spins
 #: (the first rows of a lattice) scaled by N / SURVEY_MAX_N.  Building them for N = 10^4 (square L = 100,
@@ -538,7 +541,7 @@ def survey(model: IsingModel, width: int) -> tuple[float, list[Construction]]:
     Returns
     -------
     (scale, constructions)
-        The constructions of ``model`` (handed to the run's own :func:`constructions` call that follows)
+        The constructions of ``model`` (kept for the run's own :func:`constructions` call, :data:`_BUILT`)
         with ``scale`` 1; above :data:`SURVEY_MAX_N` spins those of the model induced on its first
         SURVEY_MAX_N spins, to be multiplied by ``scale`` = N / SURVEY_MAX_N.
     """
@@ -548,11 +551,37 @@ def survey(model: IsingModel, width: int) -> tuple[float, list[Construction]]:
         probe = IsingModel(SURVEY_MAX_N, model.edge_i[keep], model.edge_j[keep], model.couplings[keep],
                            model.fields[:SURVEY_MAX_N])
         scale = model.n / SURVEY_MAX_N
-    cons = _constructions(probe, width, _never)
-    if probe is model:
-        _HANDOFF.clear()
-        _HANDOFF.update(key=_key(model, width), cons=cons)
-    return scale, cons
+    if probe is not model:
+        return scale, _constructions(probe, width, _never)
+    return scale, _kept(model, width, _never)
+
+
+def _kept(model: IsingModel, width: int, check: Callable[[], None]) -> list[Construction]:
+    """The constructions of ``model`` at ``width`` from :data:`_BUILT`, built (and kept there) where absent.
+
+    Parameters
+    ----------
+    model : IsingModel
+        The instance.
+    width : int
+        Largest elimination width of a component.
+    check : callable()
+        The interrupt point of a build (:func:`_constructions`).
+
+    Returns
+    -------
+    list of Construction
+        :func:`_constructions`' list (the same objects on every call for one model and width).
+    """
+    key = _key(model, width)
+    if key in _BUILT:
+        return _BUILT[key]
+    cons = _constructions(model, width, check)
+    for other in [k for k in _BUILT if k[:2] != key[:2]]:
+        del _BUILT[other]  # another model's: one model's constructions at most
+    if cons:  # none found is the run's error, cheap to find again
+        _BUILT[key] = cons
+    return cons
 
 
 def constructions(model: IsingModel, width: int, check: Callable[[], None] = _never) -> list[Construction]:
@@ -572,13 +601,9 @@ def constructions(model: IsingModel, width: int, check: Callable[[], None] = _ne
     list of Construction
         The constructions of the module docstring, each checked on elimination's own plan; the whole
         graph alone where it passes (then nothing else is needed: the bound is exact); empty where none
-        fits.  Those :func:`survey` just built for the same model and width where it did.
+        fits.  Built once per model and width (:data:`_BUILT`: those :func:`survey` built to cost the run).
     """
-    handed = _HANDOFF.copy()
-    _HANDOFF.clear()
-    if handed and handed["key"] == _key(model, width):
-        return handed["cons"]
-    return _constructions(model, width, check)
+    return _kept(model, width, check)
 
 
 def _constructions(model: IsingModel, width: int, check: Callable[[], None]) -> list[Construction]:
