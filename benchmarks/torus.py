@@ -2,6 +2,7 @@
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/torus.py [--L 8 16 32 64 128] [--betas 8] [--beta-max 3]
                                                       [--disorder pm] [--elimination-max 12] [--no-jets]
+    OPENBLAS_NUM_THREADS=1 python benchmarks/torus.py --interior [--L 64]
 
 For each L: the structure (map, triangulation, four orientations, sign table, the interior's fill-reducing
 order; once per size), seconds per beta of the whole run (the reference state by PyMatching over all four
@@ -14,6 +15,11 @@ one carrying them on the paired double kernel (:func:`isingvar.exact.torus.seam_
 below that size, two per beta) with its ratio to the real step (:data:`isingvar.exact.torus.JET_COST`), the seconds of one double-double step with the jets (the low-temperature
 route, :func:`isingvar.exact.torus.seam_pfaffians_dd`) and its ratio to the real step, and, where L <=
 --elimination-max, the elimination path's seconds per beta on the same instance and the ratio.
+
+With --interior: per L, the CPU seconds (``time.process_time``, min of 3) of one double-double elimination of the
+interior (:meth:`isingvar.exact.torus._Structure.paired_schur`: the supernodal kernel
+:func:`isingvar.kernels.ddpfaffian.factor`) with the jets (nt = 3) and without (nt = 1), on a +-J sample's reference
+gauge at beta 3, and its supernodes (count, columns, largest).
 """
 
 import argparse
@@ -28,6 +34,36 @@ from isingvar.exact import torus
 from isingvar.families import make_instance, resolve_params
 
 
+def interior(sizes) -> None:
+    """Print one line per L: CPU seconds of one double-double interior elimination, nt = 3 and 1, and its supernodes.
+
+    Parameters
+    ----------
+    sizes : list of int
+        The torus sizes L.
+    """
+    from isingvar.kernels.ddpfaffian import supernodes
+
+    print(f"{'L':>5} {'pairs':>7} {'supernodes':>10} {'largest':>8} {'nt=3 s':>8} {'nt=1 s':>8}")
+    for L in sizes:
+        m = make_instance("square", resolve_params("square", {"L": L, "disorder": "pm"}), 1, 0)
+        s = torus._structure(L)
+        _, _, jg = torus.reference(m, s, torus._index(m, L))
+        pf = s.dd_interior()
+        first = supernodes(pf.colptr, pf.rows, pf.n - s.n_s // 2)
+        cpu = []
+        for order in (2, 0):
+            w = s.weights(3.0, jg, order)
+            s.paired_schur(w)  # compilation and the structure, outside the timing
+            best = np.inf
+            for _ in range(3):
+                t = time.process_time()
+                s.paired_schur(w)
+                best = min(best, time.process_time() - t)
+            cpu.append(best)
+        print(f"{L:>5} {pf.n:>7} {first.size - 1:>10} {np.diff(first).max():>8} {cpu[0]:>8.3g} {cpu[1]:>8.3g}")
+
+
 def main() -> None:
     """Print one line per L (seconds, betas computed, ratio to elimination)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -37,7 +73,11 @@ def main() -> None:
     ap.add_argument("--disorder", default="pm", choices=["none", "pm", "gaussian"])
     ap.add_argument("--elimination-max", type=int, default=12)
     ap.add_argument("--no-jets", action="store_true", help="runs without u, s, c (real Schur steps only)")
+    ap.add_argument("--interior", action="store_true", help="time the double-double interior elimination only")
     args = ap.parse_args()
+    if args.interior:
+        interior(args.L)
+        return
     if args.no_jets:
         torus.JET_MAX_SIZE = 0
     betas = np.linspace(0.2, args.beta_max, args.betas)

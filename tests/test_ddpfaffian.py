@@ -151,3 +151,139 @@ def test_bad_input_is_refused():
         PairedPfaffian(4, [0], [4], [0, 1])
     with pytest.raises(ValueError, match="permutation"):
         PairedPfaffian(4, [0], [1], [0, 0])
+
+
+def chained_cliques(M, size):
+    """Entries (p < q) of a skew matrix whose pairs form cliques of ``size`` consecutive pairs, every pair of a clique
+    also joined to the next clique's first two pairs (every dart pair of the two)."""
+    p, q = [], []
+    for a in range(M):
+        for b in range(a + 1, M):
+            t, u = a // 2, b // 2
+            if t // size == u // size or (u // size == t // size + 1 and u % size < 2):
+                p.append(a)
+                q.append(b)
+    return np.array(p), np.array(q)
+
+
+def mp_pair_elimination(M, p, q, jets, order, stop):
+    """The pair-by-pair elimination of K in ``order`` at 50 digits (dense, mpmath): the first ``stop`` pivots' jets
+    d_s = K[2s, 2s + 1] and the Schur complement C + F P^-1 F^T of the rest, whose (i, j) entry is
+    C_ij + r (F_i1 F_j0 - F_i0 F_j1), r = 1 / d_s, every product a truncated jet product."""
+    nt = jets.shape[1]
+    perm = np.concatenate([[2 * t, 2 * t + 1] for t in order])
+    with mpmath.workdps(50):
+        A = []
+        for t in range(nt):
+            K = dense(M, p, q, jets[:, t])[np.ix_(perm, perm)]
+            A.append(np.array([[mpmath.mpf(v) for v in row] for row in K], dtype=object))
+        pivots = []
+        for s in range(stop):
+            i = 2 * s
+            d = [A[t][i, i + 1] for t in range(nt)]
+            pivots.append([float(x) for x in d])
+            r = [1 / d[0]]
+            for t in range(1, nt):
+                r.append(-r[0] * sum(d[u] * r[t - u] for u in range(1, t + 1)))
+            f0 = [A[t][i + 2:, i] for t in range(nt)]
+            f1 = [A[t][i + 2:, i + 1] for t in range(nt)]
+            G = [sum(np.multiply.outer(f1[u], f0[t - u]) - np.multiply.outer(f0[u], f1[t - u]) for u in range(t + 1))
+                 for t in range(nt)]
+            for t in range(nt):
+                A[t][i + 2:, i + 2:] += sum(r[u] * G[t - u] for u in range(t + 1))
+        C = np.array([[[float(A[t][a, b]) for t in range(nt)] for b in range(2 * stop, M)] for a in range(2 * stop, M)])
+    return np.array(pivots).reshape(stop, nt), C
+
+
+@pytest.mark.parametrize("structure, M, stop_back, nt, big", [
+    ("sparse", 40, 0, 3, 1),  # a random order on a sparse pattern: small supernodes, many sources per column
+    ("sparse", 40, 4, 1, 1),
+    ("dense", 36, 0, 3, 15),  # every pair with every other: one supernode of all the columns
+    ("dense", 36, 5, 2, 12),  # the Schur complement's 5 pairs outside it
+    ("chained", 40, 3, 3, 4),  # cliques in a chain: supernodes of a few columns updating the next ones
+])
+def test_supernodal_elimination_against_mpmath(structure, M, stop_back, nt, big):
+    # the pivots and the Schur complement, jets included, equal to double-double rounding to the same elimination
+    # carried out at 50 digits, on patterns whose supernodes (isingvar.kernels.ddpfaffian.supernodes) range from
+    # single columns to the whole matrix
+    from isingvar.kernels.ddpfaffian import supernodes
+
+    rng = np.random.default_rng(M + nt + stop_back)
+    if structure == "chained":
+        p, q = chained_cliques(M, 4)
+        order = np.arange(M // 2)
+    else:
+        p, q = random_paired(rng, M, 0.15 if structure == "sparse" else 1.0)
+        order = rng.permutation(M // 2)
+    x = rng.normal(size=p.size) + 3.0 * ((p // 2) == (q // 2))
+    W = rng.normal(size=p.size)
+    jets = np.column_stack([x, -W * x, 0.5 * W * W * x])[:, :nt]
+    stop = M // 2 - stop_back
+    pp = PairedPfaffian(M, p, q, order)
+    first = supernodes(pp.colptr, pp.rows, stop)
+    assert np.diff(first).max() >= big
+    piv, C = pp.schur(jets, stop)
+    ref_piv, ref_C = mp_pair_elimination(M, p, q, jets, order, stop)
+    got_piv, got_C = piv[..., 0] + piv[..., 1], C[..., 0] + C[..., 1]  # hi + lo: the rounding of the double-double
+    for t in range(nt):
+        scale = max(np.abs(ref_piv[:, t]).max(), np.abs(ref_C[..., t]).max() if stop_back else 0.0)
+        assert np.abs(got_piv[:, t] - ref_piv[:, t]).max() <= 1e-27 * scale
+        if stop_back:
+            assert np.abs(got_C[..., t] - ref_C[..., t]).max() <= 1e-27 * scale
+
+
+def test_long_columns_and_one_large_supernode():
+    # a hub pair eliminated first joins every pair to every other: a column of 299 rows (beyond one chunk of the
+    # update's accumulator) and one supernode of all the columns; the Pfaffian against pfapack, the Schur
+    # complement of the last 6 pairs against numpy's solve, the jets against the double kernel (other code)
+    from isingvar.kernels.ddpfaffian import ACC_ROW, LANES, supernodes
+
+    rng = np.random.default_rng(11)
+    n = 300
+    M = 2 * n
+    assert n - 1 > ACC_ROW - LANES
+    pairs = np.arange(1, n)
+    sp = rng.choice(pairs, size=3 * n)  # a sparse random part among the other pairs
+    sq = rng.choice(pairs, size=3 * n)
+    keep = sp != sq
+    a = np.concatenate([np.arange(n), np.zeros(n - 1, dtype=int), sp[keep]])
+    b = np.concatenate([np.arange(n), pairs, sq[keep]])
+    da, db = rng.integers(0, 2, size=(2, a.size))
+    same = a == b
+    da[same], db[same] = 0, 1  # the pair blocks K[2t, 2t + 1]
+    p, q = 2 * a + da, 2 * b + db
+    x = rng.normal(size=p.size) * np.where(same, 1.0, 0.3) + 3.0 * same
+    W = rng.normal(size=p.size)
+    jets = np.column_stack([x, -W * x, 0.5 * W * W * x])
+    pp = PairedPfaffian(M, p, q, np.arange(n))
+    assert np.diff(pp.colptr)[0] == n - 1
+    assert np.diff(supernodes(pp.colptr, pp.rows, n)).max() == n
+    K = dense(M, p, q, x)
+    jet, _, sign, _ = pp.log_pfaffian(jets)
+    ref = pfaffian(K)
+    assert sign == np.sign(ref)
+    assert jet[0] == pytest.approx(np.log(abs(ref)), abs=1e-10)
+    jet2, _, sign2, _ = pp.log_pfaffian(jets, double=True)
+    assert sign2 == sign
+    np.testing.assert_allclose(jet, jet2, rtol=1e-9)
+    stop = n - 6
+    piv, C = pp.schur(jets, stop)
+    inner, seam = np.arange(2 * stop), np.arange(2 * stop, M)
+    ref_C = K[np.ix_(seam, seam)] - K[np.ix_(seam, inner)] @ np.linalg.solve(K[np.ix_(inner, inner)], K[np.ix_(inner, seam)])
+    np.testing.assert_allclose(C[:, :, 0, 0] + C[:, :, 0, 1], ref_C, rtol=1e-9, atol=1e-9 * np.abs(ref_C).max())
+    piv2, C2 = pp.schur(jets, stop, double=True)
+    np.testing.assert_allclose(piv.sum(axis=-1), piv2, rtol=1e-8)
+    for t in range(3):
+        np.testing.assert_allclose(C[:, :, t].sum(axis=-1), C2[:, :, t], rtol=1e-8, atol=1e-8 * np.abs(C2[:, :, t]).max())
+
+
+def test_zero_pivot_gives_nan():
+    # an exactly zero pivot stops the elimination: it and every later pivot NaN, never a wrong number
+    rng = np.random.default_rng(8)
+    M = 12
+    p, q = random_paired(rng, M, 0.5)
+    x = rng.normal(size=p.size) + 2.0 * ((p // 2) == (q // 2))
+    x[(p == 4) & (q == 5)] = 0.0  # pair 2's block, eliminated first and not yet updated
+    order = np.r_[2, np.delete(np.arange(M // 2), 2)]
+    piv = PairedPfaffian(M, p, q, order).pivots(x[:, None])
+    assert np.isnan(piv).all()

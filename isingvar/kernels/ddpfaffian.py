@@ -18,11 +18,14 @@ and every coefficient a double-double hi + lo (about 106 bits: Dekker, Numer. Ma
 two_sum, and two_prod by a fused multiply-add; Hida, Li & Bailey, ARITH-15 (2001), sloppy add).  The inputs are doubles;
 only the elimination, whose cancellation grows like the pivot growth, runs in double-double.
 
-Speed: the Schur update's products are summed unnormalised and renormalised once per entry (Dot2: Ogita, Rump &
-Oishi, SIAM J. Sci. Comput. 26, 1955 (2005)), the blocks are stored with the structural position last so that the
-loops over a column's rows vectorise (AVX2: four lanes), 1/d_k is formed once per pivot, and the dense Parlett-Reid
-keeps the lower triangle only, row-contiguous: 2.2x (sparse, L = 64 torus interior, 1.07 s against 2.32 s CPU) and
-2.1x (dense, n = 256) the scalar kernel, the results equal to double-double rounding.
+Speed: the elimination is supernodal (Ng & Peyton, SIAM J. Sci. Comput. 14, 1034 (1993)): consecutive columns with
+nested structures update a later column together, their products summed per entry unnormalised and the column
+renormalised once (Dot2: Ogita, Rump & Oishi, SIAM J. Sci. Comput. 26, 1955 (2005)); the blocks are stored with the
+structural position last, so that the loops over a column's rows run on contiguous memory, padded to whole vectors
+and with uint64 indices and a fixed-stride accumulator, so that they vectorise (AVX-512: eight lanes); 1/d_k is formed
+once per pivot; the dense Parlett-Reid keeps the lower triangle only, row-contiguous.  L = 64 torus interior: 0.32 s
+CPU with the jets (1.0 s column by column, 2.3 s scalar), 0.064 s without (0.24 s); dense, n = 256: 2.1x the scalar
+kernel; the results equal to double-double rounding.
 """
 
 import numpy as np
@@ -54,14 +57,6 @@ def _dd_add(ah, al, bh, bl):
     s, e = _two_sum(ah, bh)
     e += al + bl
     return _quick_two_sum(s, e)
-
-
-@njit(inline="always")
-def _dd_add_full(ah, al, bh, bl):
-    """(ah + al) + (bh + bl) renormalised by a full two_sum (cancellation may leave the low part the larger)."""
-    s, e = _two_sum(ah, bh)
-    e += al + bl
-    return _two_sum(s, e)
 
 
 @njit(inline="always")
@@ -174,66 +169,274 @@ def symbolic(indptr, indices, order):
     return colptr, rows[: colptr[n]].copy()
 
 
-@njit
-def _jet_mul_acc(acc, ah, al, bh, bl, nt):
-    """acc += a * b for jets a, b (nt coefficients, double-double each); acc float64 (nt, 2)."""
-    for t in range(nt):
-        for u in range(t + 1):
-            ph, pl = _dd_mul(ah[u], al[u], bh[t - u], bl[t - u])
-            acc[t, 0], acc[t, 1] = _dd_add(acc[t, 0], acc[t, 1], ph, pl)
+#: Lanes of the widest vector (AVX-512: eight doubles): the Schur update's row loops run to a multiple of it, into
+#: padding, so that no row falls to the scalar remainder loop (a column has ~20-40 rows at L = 64).
+LANES = 8
+#: Row length of the update's accumulator (one row per entry, jet coefficient and hi/lo): a constant, so that its rows
+#: lie at fixed offsets from one another and the row loops need one runtime alias check against the blocks, not one
+#: per row (LLVM gives up a loop beyond 8 checks); longer columns are updated ACC_ROW - LANES rows at a time.
+ACC_ROW = 256
 
 
 @njit(inline="always")
-def _dot2_start(xh, xl, yh, yl):
-    """(xh + xl)(yh + yl) as an unnormalised pair, to be continued by :func:`_dd_acc`."""
-    p, e = _two_prod(xh, yh)
-    return p, e + xh * yl + xl * yh
+def _dd_fma_acc(sh, sl, xh, xl, yh, yl):
+    """:func:`_dd_acc` with the product's error and its cross terms fused (a product and three fused multiply-adds
+    where :func:`_dd_acc` takes three products, a fused multiply-add and two adds): the same unnormalised Dot2 step."""
+    p = xh * yh
+    t, f = _two_sum(sh, p)
+    return t, sl + fma(xl, yh, fma(xh, yl, fma(xh, yh, -p))) + f
 
 
 @njit
-def _products(soa, start, count, wh, wl, nt, out):
-    """out[e, t, :, i] = (F_q W)[a, b] coefficient t (e = 2a + b, q = start + i), the jet products of :func:`factor`'s
-    Schur update, each a sum of up to six double-double products accumulated unnormalised (Dot2) and renormalised
-    once.  ``soa`` is :func:`factor`'s ``val`` (float64 (4, nt, 2, nnz), the row index last), so the loop over i runs
-    on contiguous memory and vectorises; the adds into the target column follow."""
-    for a in range(2):
-        for b in range(2):
-            e = 2 * a + b
-            # W's two jets of this entry: W[b] multiplies F[2a], W[2 + b] multiplies F[2a + 1]
-            u0h, u0l = wh[b, 0], wl[b, 0]
-            v0h, v0l = wh[2 + b, 0], wl[2 + b, 0]
-            for i in range(count):
-                q = start + i
-                sh, sl = _dot2_start(soa[2 * a, 0, 0, q], soa[2 * a, 0, 1, q], u0h, u0l)
-                sh, sl = _dd_acc(sh, sl, soa[2 * a + 1, 0, 0, q], soa[2 * a + 1, 0, 1, q], v0h, v0l)
-                out[e, 0, 0, i], out[e, 0, 1, i] = _two_sum(sh, sl)
-            if nt > 1:
-                u1h, u1l = wh[b, 1], wl[b, 1]
-                v1h, v1l = wh[2 + b, 1], wl[2 + b, 1]
-                for i in range(count):
-                    q = start + i
-                    sh, sl = _dot2_start(soa[2 * a, 0, 0, q], soa[2 * a, 0, 1, q], u1h, u1l)
-                    sh, sl = _dd_acc(sh, sl, soa[2 * a, 1, 0, q], soa[2 * a, 1, 1, q], u0h, u0l)
-                    sh, sl = _dd_acc(sh, sl, soa[2 * a + 1, 0, 0, q], soa[2 * a + 1, 0, 1, q], v1h, v1l)
-                    sh, sl = _dd_acc(sh, sl, soa[2 * a + 1, 1, 0, q], soa[2 * a + 1, 1, 1, q], v0h, v0l)
-                    out[e, 1, 0, i], out[e, 1, 1, i] = _two_sum(sh, sl)
-            if nt > 2:
-                u2h, u2l = wh[b, 2], wl[b, 2]
-                v2h, v2l = wh[2 + b, 2], wl[2 + b, 2]
-                for i in range(count):
-                    q = start + i
-                    sh, sl = _dot2_start(soa[2 * a, 0, 0, q], soa[2 * a, 0, 1, q], u2h, u2l)
-                    sh, sl = _dd_acc(sh, sl, soa[2 * a, 1, 0, q], soa[2 * a, 1, 1, q], u1h, u1l)
-                    sh, sl = _dd_acc(sh, sl, soa[2 * a, 2, 0, q], soa[2 * a, 2, 1, q], u0h, u0l)
-                    sh, sl = _dd_acc(sh, sl, soa[2 * a + 1, 0, 0, q], soa[2 * a + 1, 0, 1, q], v2h, v2l)
-                    sh, sl = _dd_acc(sh, sl, soa[2 * a + 1, 1, 0, q], soa[2 * a + 1, 1, 1, q], v1h, v1l)
-                    sh, sl = _dd_acc(sh, sl, soa[2 * a + 1, 2, 0, q], soa[2 * a + 1, 2, 1, q], v0h, v0l)
-                    out[e, 2, 0, i], out[e, 2, 1, i] = _two_sum(sh, sl)
+def supernodes(colptr, rows, stop):
+    """The supernodes of the elimination's first ``stop`` columns: runs of consecutive columns with nested structures.
+
+    Column k + 1 joins column k's supernode where rows(k) = {k + 1} + rows(k + 1) (k + 1 is then k's parent in the
+    elimination tree and the two columns share their later rows: George & Liu 1981, ch. 5; Ng & Peyton, SIAM J. Sci.
+    Comput. 14, 1034 (1993), section 2), so that every column of a supernode updates a later column on the same rows.
+    The columns from ``stop`` on (never pivots) stand alone.  O(n) (14 us at L = 64): found per call, not kept.
+
+    Parameters
+    ----------
+    colptr, rows : ndarray of int64, shapes (n + 1,), (nnzL,)
+        From :func:`symbolic`.
+    stop : int
+        The first column not eliminated (as :func:`factor`).
+
+    Returns
+    -------
+    ndarray of int64, shape (ns + 1,)
+        Supernode s is columns ``first[s]`` to ``first[s + 1] - 1``; ``first[ns]`` = n.
+    """
+    n = colptr.size - 1
+    first = np.empty(n + 1, dtype=np.int64)
+    m = 0
+    for k in range(n):
+        if 0 < k < stop:
+            c = colptr[k - 1]
+            if colptr[k] - c == colptr[k + 1] - colptr[k] + 1 and rows[c] == k:
+                continue
+        first[m] = k
+        m += 1
+    first[m] = n
+    return first[: m + 1].copy()
+
+
+@njit(inline="always")
+def _rows1(val, acc, wb, kk, ub, cp):
+    """acc[e, y] += (F_y W)[a, b] (e = 2a + b; F_y the source block at position ``ub`` + y, W = ``wb[kk]``), y < ``cp``,
+    for jets of one coefficient: Dot2 steps, unnormalised.  ``acc`` is :func:`factor`'s accumulator (row
+    (2e + h) ACC_ROW + y); ``ub`` and ``cp`` are uint64 (no wraparound of negative indices: contiguous loads), and
+    the loop over y vectorises."""
+    # W[b] multiplies F[2a], W[2 + b] multiplies F[2a + 1]
+    w0h, w0l, w1h, w1l = wb[kk, 0, 0, 0], wb[kk, 0, 0, 1], wb[kk, 1, 0, 0], wb[kk, 1, 0, 1]
+    w2h, w2l, w3h, w3l = wb[kk, 2, 0, 0], wb[kk, 2, 0, 1], wb[kk, 3, 0, 0], wb[kk, 3, 0, 1]
+    # uint64 offsets (numba types an int literal times a uint64 as int64: a signed index, with its wraparound select,
+    # which turns the contiguous loads into gathers)
+    o1, o2, o3 = np.uint64(ACC_ROW), np.uint64(2 * ACC_ROW), np.uint64(3 * ACC_ROW)
+    o4, o5, o6, o7 = np.uint64(4 * ACC_ROW), np.uint64(5 * ACC_ROW), np.uint64(6 * ACC_ROW), np.uint64(7 * ACC_ROW)
+    for y in range(cp):
+        q = ub + y
+        f0h, f0l, f1h, f1l = val[0, 0, 0, q], val[0, 0, 1, q], val[1, 0, 0, q], val[1, 0, 1, q]
+        f2h, f2l, f3h, f3l = val[2, 0, 0, q], val[2, 0, 1, q], val[3, 0, 0, q], val[3, 0, 1, q]
+        sh, sl = _dd_fma_acc(acc[y], acc[o1 + y], f0h, f0l, w0h, w0l)
+        acc[y], acc[o1 + y] = _dd_fma_acc(sh, sl, f1h, f1l, w2h, w2l)
+        sh, sl = _dd_fma_acc(acc[o2 + y], acc[o3 + y], f0h, f0l, w1h, w1l)
+        acc[o2 + y], acc[o3 + y] = _dd_fma_acc(sh, sl, f1h, f1l, w3h, w3l)
+        sh, sl = _dd_fma_acc(acc[o4 + y], acc[o5 + y], f2h, f2l, w0h, w0l)
+        acc[o4 + y], acc[o5 + y] = _dd_fma_acc(sh, sl, f3h, f3l, w2h, w2l)
+        sh, sl = _dd_fma_acc(acc[o6 + y], acc[o7 + y], f2h, f2l, w1h, w1l)
+        acc[o6 + y], acc[o7 + y] = _dd_fma_acc(sh, sl, f3h, f3l, w3h, w3l)
+
+
+@njit(inline="always")
+def _rows3(val, acc, wb, kk, a, ub, cp):
+    """:func:`_rows1` for jets of three coefficients and one row ``a`` of the blocks (uint64): coefficient t of entry
+    e = 2a + b gains sum_u F[2a]_u W[b]_(t - u) + F[2a + 1]_u W[2 + b]_(t - u), 2(t + 1) Dot2 steps (``acc`` row
+    (6e + 2t + h) ACC_ROW + y)."""
+    ea = np.uint64(2) * a
+    eb = ea + np.uint64(1)
+    # the accumulator's rows of entry 2a (oa) and 2a + 1 (ob)
+    oa = np.uint64(12 * ACC_ROW) * a
+    ob = oa + np.uint64(6 * ACC_ROW)
+    # b = 0: p = W[0] times F[2a], q = W[2] times F[2a + 1]; b = 1: r = W[1], s = W[3]
+    p0h, p0l, p1h, p1l, p2h, p2l = wb[kk, 0, 0, 0], wb[kk, 0, 0, 1], wb[kk, 0, 1, 0], wb[kk, 0, 1, 1], wb[kk, 0, 2, 0], wb[kk, 0, 2, 1]
+    q0h, q0l, q1h, q1l, q2h, q2l = wb[kk, 2, 0, 0], wb[kk, 2, 0, 1], wb[kk, 2, 1, 0], wb[kk, 2, 1, 1], wb[kk, 2, 2, 0], wb[kk, 2, 2, 1]
+    r0h, r0l, r1h, r1l, r2h, r2l = wb[kk, 1, 0, 0], wb[kk, 1, 0, 1], wb[kk, 1, 1, 0], wb[kk, 1, 1, 1], wb[kk, 1, 2, 0], wb[kk, 1, 2, 1]
+    s0h, s0l, s1h, s1l, s2h, s2l = wb[kk, 3, 0, 0], wb[kk, 3, 0, 1], wb[kk, 3, 1, 0], wb[kk, 3, 1, 1], wb[kk, 3, 2, 0], wb[kk, 3, 2, 1]
+    # uint64 offsets, as in _rows1
+    o1, o2, o3 = np.uint64(ACC_ROW), np.uint64(2 * ACC_ROW), np.uint64(3 * ACC_ROW)
+    o4, o5 = np.uint64(4 * ACC_ROW), np.uint64(5 * ACC_ROW)
+    for y in range(cp):
+        q = ub + y
+        a0h, a0l, a1h, a1l, a2h, a2l = val[ea, 0, 0, q], val[ea, 0, 1, q], val[ea, 1, 0, q], val[ea, 1, 1, q], val[ea, 2, 0, q], val[ea, 2, 1, q]
+        b0h, b0l, b1h, b1l, b2h, b2l = val[eb, 0, 0, q], val[eb, 0, 1, q], val[eb, 1, 0, q], val[eb, 1, 1, q], val[eb, 2, 0, q], val[eb, 2, 1, q]
+        i = oa + y  # entry 2a
+        sh, sl = _dd_fma_acc(acc[i], acc[i + o1], a0h, a0l, p0h, p0l)
+        acc[i], acc[i + o1] = _dd_fma_acc(sh, sl, b0h, b0l, q0h, q0l)
+        sh, sl = _dd_fma_acc(acc[i + o2], acc[i + o3], a0h, a0l, p1h, p1l)
+        sh, sl = _dd_fma_acc(sh, sl, a1h, a1l, p0h, p0l)
+        sh, sl = _dd_fma_acc(sh, sl, b0h, b0l, q1h, q1l)
+        acc[i + o2], acc[i + o3] = _dd_fma_acc(sh, sl, b1h, b1l, q0h, q0l)
+        sh, sl = _dd_fma_acc(acc[i + o4], acc[i + o5], a0h, a0l, p2h, p2l)
+        sh, sl = _dd_fma_acc(sh, sl, a1h, a1l, p1h, p1l)
+        sh, sl = _dd_fma_acc(sh, sl, a2h, a2l, p0h, p0l)
+        sh, sl = _dd_fma_acc(sh, sl, b0h, b0l, q2h, q2l)
+        sh, sl = _dd_fma_acc(sh, sl, b1h, b1l, q1h, q1l)
+        acc[i + o4], acc[i + o5] = _dd_fma_acc(sh, sl, b2h, b2l, q0h, q0l)
+        i = ob + y  # entry 2a + 1
+        sh, sl = _dd_fma_acc(acc[i], acc[i + o1], a0h, a0l, r0h, r0l)
+        acc[i], acc[i + o1] = _dd_fma_acc(sh, sl, b0h, b0l, s0h, s0l)
+        sh, sl = _dd_fma_acc(acc[i + o2], acc[i + o3], a0h, a0l, r1h, r1l)
+        sh, sl = _dd_fma_acc(sh, sl, a1h, a1l, r0h, r0l)
+        sh, sl = _dd_fma_acc(sh, sl, b0h, b0l, s1h, s1l)
+        acc[i + o2], acc[i + o3] = _dd_fma_acc(sh, sl, b1h, b1l, s0h, s0l)
+        sh, sl = _dd_fma_acc(acc[i + o4], acc[i + o5], a0h, a0l, r2h, r2l)
+        sh, sl = _dd_fma_acc(sh, sl, a1h, a1l, r1h, r1l)
+        sh, sl = _dd_fma_acc(sh, sl, a2h, a2l, r0h, r0l)
+        sh, sl = _dd_fma_acc(sh, sl, b0h, b0l, s2h, s2l)
+        sh, sl = _dd_fma_acc(sh, sl, b1h, b1l, s1h, s1l)
+        acc[i + o4], acc[i + o5] = _dd_fma_acc(sh, sl, b2h, b2l, s0h, s0l)
+
+
+@njit
+def _weights(val, piv, inv, wb, colptr, j, k0, k1, c):
+    """W = P^-1 G^T of each source column k0 .. k1 of one supernode for target column j, and their d_j += (G W)[0, 1].
+
+    Row j of source column k sits at position ``colptr[k] + c - k``, G = K[pair j, pair k] its block, P^-1 =
+    [[0, -r], [r, 0]], r = 1 / d_k (``inv[k]``): W = [[-g01, -g11], [g00, g10]] r (Bunch 1982; Wimmer 2012, eq. 7),
+    each jet coefficient a normalised double-double product sum; the pivot's update summed unnormalised (Dot2) into
+    ``piv[j]``, which :func:`factor` renormalises once all of column j's updates are in.
+
+    Parameters
+    ----------
+    val : ndarray of float64, shape (4, nt, 2, >= nnzL)
+        :func:`factor`'s blocks (the source columns final).
+    piv, inv : ndarray of float64, shape (n, nt, 2)
+        The pivots' jets (``piv[j]`` gains the update) and their inverses'.
+    wb : ndarray of float64, shape (>= k1 - k0 + 1, 4, nt, 2)
+        Out: ``wb[k - k0]`` = source k's W (row-major entries, jet coefficients, hi/lo).
+    colptr : ndarray of int64, shape (n + 1,)
+        From :func:`symbolic`.
+    j, k0, k1, c : int
+        The target column, the sources and the offset of their row j.
+    """
+    nt = piv.shape[1]
+    for kk in range(k1 - k0 + 1):
+        k = k0 + kk
+        b = colptr[k] + c - k
+        for e, src, sg in ((0, 1, -1.0), (1, 3, -1.0), (2, 0, 1.0), (3, 2, 1.0)):
+            for t in range(nt):
+                sh, sl = 0.0, 0.0
+                for u in range(t + 1):
+                    sh, sl = _dd_fma_acc(sh, sl, val[src, u, 0, b], val[src, u, 1, b], inv[k, t - u, 0], inv[k, t - u, 1])
+                sh, sl = _two_sum(sh, sl)
+                wb[kk, e, t, 0], wb[kk, e, t, 1] = sg * sh, sg * sl
+        # d_j += (G W)[0, 1] = g00 w01 + g01 w11
+        for t in range(nt):
+            sh, sl = piv[j, t, 0], piv[j, t, 1]
+            for u in range(t + 1):
+                sh, sl = _dd_fma_acc(sh, sl, val[0, u, 0, b], val[0, u, 1, b], wb[kk, 1, t - u, 0], wb[kk, 1, t - u, 1])
+                sh, sl = _dd_fma_acc(sh, sl, val[1, u, 0, b], val[1, u, 1, b], wb[kk, 3, t - u, 0], wb[kk, 3, t - u, 1])
+            piv[j, t, 0], piv[j, t, 1] = sh, sl
+
+
+@njit
+def _schur_rows(val, acc, wb, colptr, k0, k1, c, count):
+    """S_ij += sum_k F_ik W_k over the source columns k0 .. k1 of one supernode, for ``count`` consecutive later rows.
+
+    Source column k's rows start at position ``colptr[k] + c - k`` of ``val``; target row y's entries are in ``acc``
+    (row (2 (nt e + t) + h) ACC_ROW + y), gathered by :func:`factor`.  The products of all the sources are summed per
+    entry unnormalised (Dot2: Ogita, Rump & Oishi 2005), the caller renormalising once per column; the row loops run
+    to ``count`` rounded up to LANES (past the column: padding, their sums never read).
+
+    Parameters
+    ----------
+    val : ndarray of float64, shape (4, nt, 2, nnzL + LANES)
+        :func:`factor`'s blocks (the source columns final), padded.
+    acc : ndarray of float64, shape (8 nt ACC_ROW,)
+        The target entries, updated in place.
+    wb : ndarray of float64, shape (>= k1 - k0 + 1, 4, nt, 2)
+        The sources' W (:func:`_weights`).
+    colptr : ndarray of int64, shape (n + 1,)
+        From :func:`symbolic`.
+    k0, k1, c, count : int
+        The sources, the offset of their first row and the number of rows (at most ACC_ROW - LANES).
+    """
+    nt = wb.shape[2]
+    cp = np.uint64((count + LANES - 1) // LANES * LANES)
+    if nt == 3:
+        for kk in range(k1 - k0 + 1):
+            ub = np.uint64(colptr[k0 + kk] + c - k0 - kk)
+            _rows3(val, acc, wb, kk, np.uint64(0), ub, cp)
+            _rows3(val, acc, wb, kk, np.uint64(1), ub, cp)
+    elif nt == 1:
+        for kk in range(k1 - k0 + 1):
+            _rows1(val, acc, wb, kk, np.uint64(colptr[k0 + kk] + c - k0 - kk), cp)
+    else:  # nt = 2: the same sums, not written out (not vectorised)
+        for kk in range(k1 - k0 + 1):
+            q0 = colptr[k0 + kk] + c - k0 - kk
+            for y in range(count):
+                for a in range(2):
+                    for bb in range(2):
+                        for t in range(nt):
+                            i = (2 * (nt * (2 * a + bb) + t)) * ACC_ROW + y
+                            sh, sl = acc[i], acc[i + ACC_ROW]
+                            for u in range(t + 1):
+                                sh, sl = _dd_fma_acc(sh, sl, val[2 * a, u, 0, q0 + y], val[2 * a, u, 1, q0 + y],
+                                                     wb[kk, bb, t - u, 0], wb[kk, bb, t - u, 1])
+                                sh, sl = _dd_fma_acc(sh, sl, val[2 * a + 1, u, 0, q0 + y], val[2 * a + 1, u, 1, q0 + y],
+                                                     wb[kk, 2 + bb, t - u, 0], wb[kk, 2 + bb, t - u, 1])
+                            acc[i], acc[i + ACC_ROW] = sh, sl
+
+
+@njit
+def _update(val, piv, inv, wb, acc, colptr, pos, rows, j, k0, k1, c, count, target):
+    """Column j's update from the source columns k0 .. k1 of one supernode (:func:`_weights`, :func:`_schur_rows`).
+
+    Row j of source column k is at position ``colptr[k] + c - k`` and ``count`` later rows follow.  Their targets in
+    column j: with ``target`` >= 0, positions ``target`` + y (the supernode's own columns); else ``pos[rows[t]]``
+    for the source's rows t (from the first source's position after row j on).  Each chunk of at most
+    ACC_ROW - LANES rows is gathered into ``acc``, updated and written back unnormalised.
+
+    Parameters
+    ----------
+    val, piv, inv, wb, acc, colptr : ndarray
+        As :func:`_weights` and :func:`_schur_rows`.
+    pos : ndarray of int64, shape (n,)
+        The position of each row in column j (where ``target`` < 0).
+    rows : ndarray of int64, shape (nnzL,)
+        From :func:`symbolic`.
+    j, k0, k1, c, count, target : int
+        As above.
+    """
+    nt = piv.shape[1]
+    _weights(val, piv, inv, wb, colptr, j, k0, k1, c)
+    first_row = colptr[k0] + c - k0 + 1  # the first source's position of the row after j
+    chunk = ACC_ROW - LANES
+    for y0 in range(0, count, chunk):
+        m = min(chunk, count - y0)
+        for y in range(m):
+            tp = target + y0 + y if target >= 0 else pos[rows[first_row + y0 + y]]
+            for r in range(4 * nt):
+                acc[2 * r * ACC_ROW + y] = val[r // nt, r % nt, 0, tp]
+                acc[(2 * r + 1) * ACC_ROW + y] = val[r // nt, r % nt, 1, tp]
+        _schur_rows(val, acc, wb, colptr, k0, k1, c + 1 + y0, m)
+        for y in range(m):
+            tp = target + y0 + y if target >= 0 else pos[rows[first_row + y0 + y]]
+            for r in range(4 * nt):
+                val[r // nt, r % nt, 0, tp] = acc[2 * r * ACC_ROW + y]
+                val[r // nt, r % nt, 1, tp] = acc[(2 * r + 1) * ACC_ROW + y]
 
 
 @njit
 def factor(colptr, rows, offdiag, diag, stop):
     """Pfaffian pivots of K, in double-double, with their jets; or the Schur complement of its first pairs.
+
+    Left-looking and supernodal (Ng & Peyton, SIAM J. Sci. Comput. 14, 1034 (1993)): column j takes the update of
+    every earlier supernode (:func:`supernodes`) whose columns reach row j, all of a supernode's columns at once, then
+    that of the earlier columns of its own supernode (:func:`_update`: the products summed per entry unnormalised,
+    Dot2), and is renormalised once.
 
     Parameters
     ----------
@@ -258,100 +461,80 @@ def factor(colptr, rows, offdiag, diag, stop):
     val : ndarray of float64, shape (4, nt, 2, nnzL)
         The blocks at elimination time (for columns >= ``stop``: the Schur complement's), entry, jet coefficient and
         (hi, lo) first: the structural position last, so that a column's rows lie contiguous (the Schur update's
-        loops over them vectorise).
+        loops over them vectorise).  A view of a buffer padded by LANES positions.
     """
     n = diag.shape[0]
     nt = diag.shape[1]
     nnz = rows.size
-    val = np.zeros((4, nt, 2, nnz))
+    val = np.zeros((4, nt, 2, nnz + LANES))  # padding: the row loops read up to LANES - 1 positions past a column
     for e in range(4):
         for t in range(nt):
-            val[e, t, 0, :] = offdiag[:, e, t]
+            val[e, t, 0, :nnz] = offdiag[:, e, t]
     piv = np.zeros((n, nt, 2))
     piv[:, :, 0] = diag
-    pos = np.full(n, -1, dtype=np.int64)
-    head = np.full(n, -1, dtype=np.int64)  # columns k waiting to update column j (linked lists)
-    nxt_col = np.full(n, -1, dtype=np.int64)
-    nxt = np.zeros(n, dtype=np.int64)  # next structural position of column k to use
-    gh = np.empty((4, nt))
-    gl = np.empty((4, nt))
-    wh = np.empty((4, nt))
-    wl = np.empty((4, nt))
-    rh = np.empty(nt)
-    rl = np.empty(nt)
-    acc = np.empty((nt, 2))
+    first = supernodes(colptr, rows, stop)
+    ns = first.size - 1
+    big = 1
+    for s in range(ns):
+        big = max(big, first[s + 1] - first[s])
+    acc = np.zeros(8 * nt * ACC_ROW)
+    wb = np.empty((big, 4, nt, 2))
     inv = np.empty((n, nt, 2))  # the jet of 1 / d_k, once per pivot
-    width = 0
-    for k in range(n):
-        width = max(width, colptr[k + 1] - colptr[k])
-    prod = np.empty((4, nt, 2, width))
-    for j in range(n):
-        for p in range(colptr[j], colptr[j + 1]):
-            pos[rows[p]] = p
-        k = head[j]
-        while k >= 0:
-            knext = nxt_col[k]
-            p = nxt[k]
-            for t in range(nt):
-                rh[t], rl[t] = inv[k, t, 0], inv[k, t, 1]
-            # W = P^-1 G^T = [[-g01, -g11], [g00, g10]] * r, G = K[pair j, pair k]
+    pos = np.zeros(n, dtype=np.int64)
+    head = np.full(n, -1, dtype=np.int64)  # supernodes waiting to update column j (linked lists)
+    link = np.full(ns, -1, dtype=np.int64)
+    nxt = np.zeros(ns, dtype=np.int64)  # supernode s's next row to update: an index into its last column's rows
+    for s in range(ns):
+        c0, c1 = first[s], first[s + 1]
+        for j in range(c0, c1):
+            cj = colptr[j]
+            cnt = colptr[j + 1] - cj
+            sup = head[j]
+            if sup >= 0:
+                for p in range(cj, cj + cnt):
+                    pos[rows[p]] = p
+            while sup >= 0:  # the earlier supernodes: their rows after j lie among column j's (found by pos)
+                following = link[sup]
+                k0, k1 = first[sup], first[sup + 1] - 1
+                x = nxt[sup]
+                t0 = colptr[k1] + x  # row j in the supernode's last column
+                count = colptr[k1 + 1] - t0 - 1
+                _update(val, piv, inv, wb, acc, colptr, pos, rows, j, k0, k1, k1 + x, count, -1)
+                if count > 0:
+                    nxt[sup] = x + 1
+                    r = rows[t0 + 1]
+                    link[sup] = head[r]
+                    head[r] = sup
+                sup = following
+            if j > c0:  # the supernode's earlier columns: their rows after j are column j's, in order
+                _update(val, piv, inv, wb, acc, colptr, pos, rows, j, c0, j - 1, j - 1, cnt, cj)
+            # every update in: the sums renormalised (a full two_sum: cancellation may leave the low part the larger)
             for e in range(4):
                 for t in range(nt):
-                    gh[e, t] = val[e, t, 0, p]
-                    gl[e, t] = val[e, t, 1, p]
-            for e, src, sg in ((0, 1, -1.0), (1, 3, -1.0), (2, 0, 1.0), (3, 2, 1.0)):
-                acc[:, :] = 0.0
-                _jet_mul_acc(acc, gh[src], gl[src], rh, rl, nt)
-                for t in range(nt):
-                    wh[e, t] = sg * acc[t, 0]
-                    wl[e, t] = sg * acc[t, 1]
-            # d_j += (G W)[0, 1] = g00 w01 + g01 w11
-            acc[:, :] = 0.0
-            _jet_mul_acc(acc, gh[0], gl[0], wh[1], wl[1], nt)
-            _jet_mul_acc(acc, gh[1], gl[1], wh[3], wl[3], nt)
+                    for p in range(cj, cj + cnt):
+                        val[e, t, 0, p], val[e, t, 1, p] = _two_sum(val[e, t, 0, p], val[e, t, 1, p])
             for t in range(nt):
-                piv[j, t, 0], piv[j, t, 1] = _dd_add(piv[j, t, 0], piv[j, t, 1], acc[t, 0], acc[t, 1])
-            # S_ij += F_ik W for the later rows i of column k: the products (vectorised over the rows), then their
-            # adds into column j's positions, a run of consecutive positions at a time (vectorised too)
-            count = colptr[k + 1] - p - 1
-            _products(val, p + 1, count, wh, wl, nt, prod)
-            i = 0
-            while i < count:
-                s = pos[rows[p + 1 + i]]
-                run = 1
-                while i + run < count and pos[rows[p + 1 + i + run]] == s + run:
-                    run += 1
-                for e in range(4):
-                    for t in range(nt):
-                        for x in range(run):
-                            val[e, t, 0, s + x], val[e, t, 1, s + x] = _dd_add_full(
-                                val[e, t, 0, s + x], val[e, t, 1, s + x], prod[e, t, 0, i + x], prod[e, t, 1, i + x])
-                i += run
-            nxt[k] = p + 1
-            if p + 1 < colptr[k + 1]:
-                r = rows[p + 1]
-                nxt_col[k] = head[r]
-                head[r] = k
-            k = knext
-        if j >= stop:  # the Schur complement's column: updated, never a pivot
-            continue
-        if piv[j, 0, 0] == 0.0:
-            piv[j:, :, :] = np.nan
-            return piv, val
-        # r = 1 / d_j as a jet: r0 = 1 / d0, r_t = -r0 sum_{u >= 1} d_u r_(t-u)
-        inv[j, 0, 0], inv[j, 0, 1] = _dd_inv(piv[j, 0, 0], piv[j, 0, 1])
-        for t in range(1, nt):
-            sh, sl = 0.0, 0.0
-            for u in range(1, t + 1):
-                ph, pl = _dd_mul(piv[j, u, 0], piv[j, u, 1], inv[j, t - u, 0], inv[j, t - u, 1])
-                sh, sl = _dd_add(sh, sl, ph, pl)
-            inv[j, t, 0], inv[j, t, 1] = _dd_mul(-sh, -sl, inv[j, 0, 0], inv[j, 0, 1])
-        if colptr[j + 1] > colptr[j]:
-            nxt[j] = colptr[j]
-            r = rows[colptr[j]]
-            nxt_col[j] = head[r]
-            head[r] = j
-    return piv, val
+                piv[j, t, 0], piv[j, t, 1] = _two_sum(piv[j, t, 0], piv[j, t, 1])
+            if j >= stop:  # the Schur complement's column: updated, never a pivot
+                continue
+            if piv[j, 0, 0] == 0.0:
+                piv[j:, :, :] = np.nan
+                return piv, val[:, :, :, :nnz]
+            # r = 1 / d_j as a jet: r0 = 1 / d0, r_t = -r0 sum_{u >= 1} d_u r_(t-u)
+            inv[j, 0, 0], inv[j, 0, 1] = _dd_inv(piv[j, 0, 0], piv[j, 0, 1])
+            for t in range(1, nt):
+                sh, sl = 0.0, 0.0
+                for u in range(1, t + 1):
+                    ph, pl = _dd_mul(piv[j, u, 0], piv[j, u, 1], inv[j, t - u, 0], inv[j, t - u, 1])
+                    sh, sl = _dd_add(sh, sl, ph, pl)
+                inv[j, t, 0], inv[j, t, 1] = _dd_mul(-sh, -sl, inv[j, 0, 0], inv[j, 0, 1])
+        last = c1 - 1
+        if c0 < stop and colptr[last + 1] > colptr[last]:  # an eliminated supernode with later rows: it waits for them
+            nxt[s] = 0
+            r = rows[colptr[last]]
+            link[s] = head[r]
+            head[r] = s
+    return piv, val[:, :, :, :nnz]
 
 
 @njit(inline="always")
