@@ -6,8 +6,9 @@
     python benchmarks/ar.py lattice   # issue 23's table: 16x16 ferromagnetic torus at 0.3, 0.4407 and the
                                       # open 16x16 +-J seed 7 at 0.5, 1, 2, 3 against the exact 2D paths
     python benchmarks/ar.py cost      # the cost model against the CPU seconds of short runs
-    python benchmarks/ar.py coverage  # issue 23: the glass's q at beta 2 and 3 evaluated ten times, raw weights
-                                      # against Pareto-smoothed: mean error, within 3 SE, k-hat
+    python benchmarks/ar.py coverage  # issue 23: the glass's q at each beta evaluated ten times per annealing
+                                      # length T (--ais-list 0,4: plain IS against AIS on the same q): mean
+                                      # error, within 3 SE, k-hat, ESS, CPU s (--save/--load the trained q)
 
 Targets (issue 13): sk20 mf error / ar error >= 10 at every beta; square at beta = 1 |lnZ_ar_is - lnZ|
 <= 3 SE and |f_ar_upper - f| <= 1e-3 per spin; sk100 <= 300 s on 2 cores.  Default ar settings
@@ -33,7 +34,6 @@ import numpy as np
 from isingvar import autoregressive as arl
 from isingvar.exact.enumeration import exact_enumeration
 from isingvar.families import make_instance, resolve_params
-from isingvar.importance import psis
 from isingvar.methods import get_method, make_settings
 from isingvar.methods.exact import PATH_CODES
 from isingvar.model import IsingModel
@@ -44,7 +44,8 @@ EXACT = get_method("exact")
 
 
 OPTIONS = (("steps", int), ("batch", int), ("lr", float), ("depth", int), ("hidden", int), ("samples", int),
-           ("arch", str), ("hops", int), ("units", int), ("checkpoint", int), ("stop_ess", float), ("decay", float))
+           ("arch", str), ("hops", int), ("units", int), ("checkpoint", int), ("stop_ess", float), ("decay", float),
+           ("ais", int))
 
 
 def settings(args):
@@ -86,18 +87,11 @@ def lattice(args):
                   f"{z:9.2f}   {r['ar_status'][k]:6d}   {r['ar_steps'][k]:5d}   {sec[k]:6.1f}", flush=True)
 
 
-def _ln_mean_se(logw):
-    """ln mean(exp(logw)) and its delta-method standard error."""
-    top = logw.max()
-    w = np.exp(logw - top)
-    rho = w / w.sum()
-    return top + np.log(w.mean()), float(np.sqrt(np.sum((rho - 1.0 / logw.size) ** 2)))
+def _trained_glass(args, betas):
+    """The open 16 x 16 +-J seed 7 trained once up ``betas`` (AIS off): {beta: (net, theta, model)}, ln Z, model.
 
-
-def coverage(args):
-    """The open 16 x 16 +-J seed 7 trained once up beta 0.5, 1, 2, 3; each q at 2 and 3 evaluated ten times."""
-    s = settings(args)
-    betas = np.array([0.5, 1.0, 2.0, 3.0])
+    ``--save PATH`` keeps the trained parameters (npz), ``--load PATH`` reads them instead of training."""
+    s = make_settings(AR, {**{k: getattr(args, k) for k, _ in OPTIONS}, "ais": 0})  # training never anneals
     m = make_instance("square", resolve_params("square", {"L": 16, "boundary": "open", "disorder": "pm"}), 7, 0)
     lnz = EXACT.run(m, betas, EXACT.settings(), np.random.default_rng(0), sites=False)["lnZ_exact"]
     kept, evaluate = {}, arl.evaluate
@@ -106,6 +100,14 @@ def coverage(args):
         kept[beta] = (net, net.theta.copy(), model)
         return evaluate(net, model, beta, *a, **k)
 
+    if args.load:
+        from isingvar.methods.ar import make_network
+
+        net, model, _order = make_network(m, s, np.random.default_rng(0))
+        saved = np.load(args.load)
+        kept = {float(b): (net, saved[f"{b:g}"], model) for b in betas}
+        print(f"{s}: loaded {args.load}")
+        return kept, lnz, m
     arl.evaluate = keep  # the method calls it once per beta, after training
     try:
         t = time.process_time()
@@ -113,25 +115,48 @@ def coverage(args):
         print(f"{s}: trained in {time.process_time() - t:.0f} CPU s")
     finally:
         arl.evaluate = evaluate
-    print(" beta   weights    mean error   sd      within 3 SE   shown (k-hat <= 0.7)   shown and within 3 SE")
-    for k in (2, 3):
-        net, theta, model = kept[betas[k]]
+    if args.save:
+        np.savez(args.save, **{f"{b:g}": kept[b][1] for b in betas})
+    return kept, lnz, m
+
+
+def coverage(args):
+    """One trained q of the glass per beta, evaluated ten times (seeds 500-509) per annealing length T (``--ais-list``).
+
+    Raw weights (the estimate), k-hat, ESS and the CPU seconds of an evaluation; T = 0 is plain importance
+    sampling of the same q.
+    """
+    from isingvar.importance import ess_floor
+
+    betas = np.array([float(b) for b in args.betas.split(",")])
+    kept, lnz, _m = _trained_glass(args, betas)
+    if args.power != 1.0:  # a trial schedule g_t = (t/(T+1))^power in place of the linear one
+        linear = arl.ais_schedule
+        arl.ais_schedule = lambda steps: linear(steps) ** args.power
+        print(f"schedule g_t = (t/(T+1))^{args.power}")
+    samples = args.samples or 10000
+    print(" beta     T   mean error   sd       within 3 SE   shown (k-hat, ESS)          shown and within 3 SE   "
+          "ESS (min-max)     CPU s / eval")
+    for k, beta in enumerate(betas):
+        if args.evaluate and beta not in [float(b) for b in args.evaluate.split(",")]:
+            continue
+        net, theta, model = kept[beta]
         net.theta[:] = theta
-        energy = arl.energy_function(model)
-        rows = []
-        for r in range(10):
-            x = np.empty((10000, net.n))
-            lnq = net.forward(x, np.random.default_rng(500 + r).random((10000, net.uniforms)))[0]
-            logw = -betas[k] * energy(x) - lnq
-            smoothed, khat = psis(logw)
-            rows.append([*_ln_mean_se(logw), *_ln_mean_se(smoothed), khat])
-        a = np.array(rows)
-        shown = a[:, 4] <= 0.7
-        for name, e, se in (("raw", a[:, 0], a[:, 1]), ("smoothed", a[:, 2], a[:, 3])):
-            ok = np.abs(e - lnz[k]) <= 3 * se
-            print(f" {betas[k]:4.1f}   {name:9s} {np.mean(e - lnz[k]):+10.4f}   {np.std(e - lnz[k]):.4f}   "
-                  f"{ok.sum():5d} / 10    {shown.sum():5d} (k-hat {a[:, 4].min():.2f}-{a[:, 4].max():.2f})   "
-                  f"{(ok & shown).sum():5d} / {shown.sum()}")
+        for T in (int(x) for x in args.ais_list.split(",")):
+            rows = []
+            t = time.process_time()
+            for r in range(args.repeats):
+                est = arl.evaluate(net, model, beta, samples, 256, np.random.default_rng(500 + r), ais=T)
+                rows.append([est.lnz_is, est.lnz_is_se, est.khat, est.ess])
+            sec = (time.process_time() - t) / args.repeats
+            a = np.array(rows)
+            e = a[:, 0] - lnz[k]
+            ok = np.abs(e) <= 3 * a[:, 1]
+            shown = (a[:, 2] <= 0.7) & (a[:, 3] >= ess_floor(samples))
+            print(f" {beta:4.1f}  {T:4d}   {e.mean():+10.4f}   {e.std():.4f}   {ok.sum():5d} / {args.repeats}   "
+                  f"{shown.sum():5d} (k-hat {a[:, 2].min():.2f}-{a[:, 2].max():.2f})   "
+                  f"{(ok & shown).sum():5d} / {shown.sum():<5d}           {a[:, 3].min():6.0f}-{a[:, 3].max():<6.0f}"
+                  f"   {sec:8.2f}", flush=True)
 
 
 def cost(args):
@@ -222,6 +247,13 @@ def main():
     ap.add_argument("--L", type=int, default=16, help="side of the square glass (exact by a structured path)")
     for name, kind in OPTIONS:
         ap.add_argument(f"--{name.replace('_', '-')}", type=kind)
+    ap.add_argument("--betas", default="0.5,1,2,3", help="coverage: the betas trained (ascending) and evaluated")
+    ap.add_argument("--ais-list", default="0,4", help="coverage: the annealing lengths T compared on the same q")
+    ap.add_argument("--power", type=float, default=1.0, help="coverage: a trial schedule (t/(T+1))^power")
+    ap.add_argument("--evaluate", help="coverage: evaluate only these of the betas (default all)")
+    ap.add_argument("--repeats", type=int, default=10, help="coverage: evaluations per (beta, T)")
+    ap.add_argument("--save", help="coverage: keep the trained parameters in this .npz")
+    ap.add_argument("--load", help="coverage: the trained parameters from this .npz instead of training")
     args = ap.parse_args()
     {"sk20": sk20, "square": square, "sk100": sk100, "lattice": lattice, "cost": cost,
      "coverage": coverage}[args.what](args)

@@ -16,7 +16,8 @@ Reported per beta (:func:`evaluate`, :func:`exact_lower_bound`):
 - the certified bound S[q] - beta <E>_q summed exactly over all 2^N states (N <= :data:`EXACT_MAX_N`);
 - its Monte Carlo estimate from fresh samples, with a standard error;
 - the importance-sampling estimate of ln Z, ln mean(e^{-beta E}/q) (Nicoli et al., PRE 101, 023304
-  (2020)), with a delta-method standard error and the effective sample size (sum w)^2 / sum w^2;
+  (2020)), or of the weights of annealed importance sampling from q (:class:`Annealing`), with a
+  delta-method standard error and the effective sample size (sum w)^2 / sum w^2;
 - self-normalised importance-sampling estimates of u, s, m with delta-method standard errors.
 """
 
@@ -997,6 +998,165 @@ def exact_lower_bound(net, model, beta: float) -> tuple[float, float, float]:
     return -beta * se - sl, se, -sl
 
 
+#: Most uniforms of the Metropolis tests drawn at once by :func:`evaluate` (2^22: 32 MiB).
+AIS_UNIFORMS = 1 << 22
+
+
+def ais_schedule(steps: int) -> np.ndarray:
+    """The annealing schedule g_0 = 0 < g_1 < ... < g_T < g_{T+1} = 1 of ``steps`` = T sweeps (:class:`Annealing`).
+
+    g_t = sqrt(t/(T + 1)): more of the sweeps near p, where the chains reach the states q under-weights (measured
+    against t/(T + 1) and its powers 2 and 3 on the open 16 x 16 +-J at beta 2 and 3, T = 10: the lightest
+    tails and the fewest CPU s, the later sweeps rejecting most flips early; docs/performance.md, "Autoregressive").
+
+    Parameters
+    ----------
+    steps : int
+        Number T of annealing steps (>= 0).
+
+    Returns
+    -------
+    ndarray of float64, shape (T + 2,)
+        The schedule, g[0] = 0 and g[T + 1] = 1 exactly.
+    """
+    g = np.sqrt(np.arange(steps + 2, dtype=np.float64) / (steps + 1))
+    g[-1] = 1.0
+    return g
+
+
+def two_body(net):
+    """q's two-body form a_i = b_i + sum_k w_k s_{cols[k]} over CSR rows i, and whether q is symmetrised.
+
+    Parameters
+    ----------
+    net : SparseNetwork, Network or Symmetrised
+        A sparse network without units, a depth-1 dense network (no hidden layers), or either symmetrised.
+
+    Returns
+    -------
+    b : ndarray of float64, shape (N,)
+        The biases (a view of the parameters).
+    rowptr : ndarray of int64, shape (N + 1,)
+        Row starts.
+    cols : ndarray of int64, shape (P,)
+        Earlier spin of each pair.
+    w : ndarray of float64, shape (P,)
+        Weight of each pair (the sparse network's own view; a copy of the dense W's lower triangle).
+    mirrored : bool
+        q is :class:`Symmetrised`.
+
+    Raises
+    ------
+    ValueError
+        For a network with tanh units or hidden layers (not two-body).
+    """
+    mirrored = isinstance(net, Symmetrised)
+    base = net.net if mirrored else net
+    if isinstance(base, SparseNetwork):
+        if base.units:
+            raise ValueError("annealed importance sampling needs the two-body q: a sparse network without units")
+        b, w = base.split()
+        return b, base.rowptr, base.cols, w, mirrored
+    if base.layers:
+        raise ValueError("annealed importance sampling needs the two-body q: a dense network of depth 1")
+    n = base.n
+    rows, cols = np.tril_indices(n, -1)
+    rowptr = np.zeros(n + 1, dtype=np.int64)
+    rowptr[1:] = np.cumsum(np.arange(n))
+    return base.params["b"], rowptr, cols.astype(np.int64), base.params["W"][rows, cols], mirrored
+
+
+def transposed_pairs(rowptr, cols) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs of CSR rows i (later spin) regrouped by their earlier spin j: whose conditionals a flip of j moves.
+
+    Parameters
+    ----------
+    rowptr : ndarray of int64, shape (N + 1,)
+        Row starts of the pairs.
+    cols : ndarray of int64, shape (P,)
+        Earlier spin of each pair.
+
+    Returns
+    -------
+    tptr : ndarray of int64, shape (N + 1,)
+        Row starts by earlier spin j.
+    tchild : ndarray of int64, shape (P,)
+        Later spin i of each pair, ascending within a row.
+    tpair : ndarray of int64, shape (P,)
+        Index of each pair in ``cols`` (and in the pair weights).
+    """
+    n = rowptr.size - 1
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(rowptr))
+    tpair = np.argsort(cols, kind="stable").astype(np.int64)
+    tptr = np.zeros(n + 1, dtype=np.int64)
+    tptr[1:] = np.cumsum(np.bincount(cols, minlength=n))
+    return tptr, rows[tpair], tpair
+
+
+class Annealing:
+    """Annealed importance sampling from the two-body q (Neal, Statistics and Computing 11, 125 (2001)).
+
+    From samples x_0 of q, ``steps`` = T Metropolis sweeps through pi_t ∝ q^{1 - g_t} e^{-beta E g_t}
+    (:func:`ais_schedule`), and ln w = sum_{t=1}^{T+1} (g_t - g_{t-1}) (-beta E - ln q)(x_{t-1}): E[w] = Z
+    exactly, as for the raw importance weights (T = 0), and the weighted final states give <A>_p
+    (:func:`isingvar.kernels.ais.anneal`).  The pair lists are built once; the weights are read at each call.
+
+    Parameters
+    ----------
+    net : SparseNetwork, Network or Symmetrised
+        The q (:func:`two_body`).
+    model : IsingModel
+        The model, in q's order.
+    steps : int
+        Number T of annealing steps (one sweep each).
+
+    Raises
+    ------
+    ValueError
+        For a q that is not two-body (:func:`two_body`).
+    """
+
+    def __init__(self, net, model, steps: int):
+        self.net, self.steps = net, steps
+        b, rowptr, cols, _w, self.mirrored = two_body(net)
+        self.n = b.size
+        self.rowptr, self.cols = rowptr, cols
+        self.tptr, self.tchild, self.tpair = transposed_pairs(rowptr, cols)
+        self.csr = model.csr
+        self.fields = np.ascontiguousarray(model.fields, dtype=np.float64)
+        self.g = ais_schedule(steps)
+
+    def run(self, s, beta: float, u) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Anneal chains from the samples ``s`` of q; ``s`` ends as their final states.
+
+        Parameters
+        ----------
+        s : ndarray of float64, shape (B, N)
+            Samples of q (+-1), overwritten with the chains' final states.
+        beta : float
+            Inverse temperature of p.
+        u : ndarray of float64, shape (B, T, N)
+            Uniforms in [0, 1) of the Metropolis tests.
+
+        Returns
+        -------
+        logw : ndarray of float64, shape (B,)
+            ln w of each chain (nats).
+        energy : ndarray of float64, shape (B,)
+            E of the final states.
+        accepted : ndarray of int64, shape (B,)
+            Accepted flips of each chain.
+        """
+        from .kernels import ais
+
+        b, _rowptr, _cols, w, _m = two_body(self.net)
+        B = s.shape[0]
+        logw, energy, accepted = np.empty(B), np.empty(B), np.zeros(B, dtype=np.int64)
+        ais.anneal(b, self.rowptr, self.cols, np.ascontiguousarray(w), self.tptr, self.tchild, self.tpair,
+                   *self.csr, self.fields, float(beta), self.g, self.mirrored, s, u, logw, energy, accepted)
+        return logw, energy, accepted
+
+
 @dataclass
 class Estimates:
     """Monte Carlo values at one beta from M fresh samples of q (totals, not per spin).
@@ -1022,11 +1182,13 @@ class Estimates:
     magnetisation_se: float
 
 
-def evaluate(net, model, beta: float, samples: int, batch: int, rng, delta: float = 0.01) -> Estimates:
+def evaluate(net, model, beta: float, samples: int, batch: int, rng, delta: float = 0.01, ais: int = 0) -> Estimates:
     """Estimates from ``samples`` fresh samples of q drawn in batches of ``batch``.
 
     Weights: w_k = e^{-beta E_k}/q(s_k), raw: E_q[w] = Z exactly, so mean(w) is unbiased for Z (Nicoli et
-    al., PRE 101, 023304 (2020)).  Their tail shape k-hat comes from PSIS (:func:`isingvar.importance.psis`;
+    al., PRE 101, 023304 (2020)); with ``ais`` = T > 0, the annealed importance weights of :class:`Annealing`
+    (T sweeps from each sample of q; E[w] = Z exactly too) and the weighted final states for <E>, <m>; the
+    ELBO stays that of q's own samples.  Their tail shape k-hat comes from PSIS (:func:`isingvar.importance.psis`;
     Vehtari et al., JMLR 25 (2024)), a diagnostic only: the smoothed weights would bias ln Z low by more
     than their own standard error where k-hat is 0.5-0.7 (measured: docs/performance.md, "Autoregressive").
     Standard errors: of the ELBO,
@@ -1051,31 +1213,48 @@ def evaluate(net, model, beta: float, samples: int, batch: int, rng, delta: floa
         Source of every sample.
     delta : float, default 0.01
         Failure probability of ``lnz_lower_prob``.
+    ais : int, default 0
+        Annealing steps T (0: plain importance sampling, the same random stream as before AIS existed).
 
     Returns
     -------
     Estimates
         The Monte Carlo values at ``beta``.
+
+    Raises
+    ------
+    ValueError
+        For ``ais`` > 0 and a q that is not two-body (:func:`two_body`).
     """
     from .importance import markov_lower_bound, psis
 
     n = net.n
     energy = energy_function(model)
     E, lnq, M = np.empty(samples), np.empty(samples), np.empty(samples)
+    f, logw = np.empty(samples), np.empty(samples)  # -beta E - ln q of q's samples (the ELBO's terms); ln w
     one_state, mirrored = True, isinstance(net, Symmetrised)
     first = None
+    annealing = Annealing(net, model, ais) if ais else None
     for start in range(0, samples, batch):
         stop = min(start + batch, samples)
         s = np.empty((stop - start, n))
         lnq[start:stop] = net.forward(s, rng.random((stop - start, net.uniforms)))[0]
         E[start:stop] = energy(s)
-        M[start:stop] = s.sum(axis=1)
         first = s[0].copy() if first is None else first
         same = np.all(s == first, axis=1)
         if mirrored:  # a collapsed symmetrised q draws one state and its mirror image: as blind as one state
             same |= np.all(s == -first, axis=1)
-        one_state = one_state and bool(np.all(same))
-    logw = -beta * E - lnq
+        one_state = one_state and bool(np.all(same))  # of q's own draws: what q has seen, not the chains
+        f[start:stop] = -beta * E[start:stop] - lnq[start:stop]
+        # chains from q's samples: their weights, and E and m at their final states; the uniforms in chunks of at
+        # most AIS_UNIFORMS (Generator.random fills in order, so the chunks draw the same numbers as one call)
+        rows = max(1, AIS_UNIFORMS // max(ais * n, 1))
+        for lo in range(start, stop, rows) if annealing is not None else ():
+            hi = min(lo + rows, stop)
+            logw[lo:hi], E[lo:hi], _acc = annealing.run(s[lo - start:hi - start], beta, rng.random((hi - lo, ais, n)))
+        M[start:stop] = s.sum(axis=1)
+    if annealing is None:
+        logw = f
     # PSIS is the tail diagnostic only: its smoothed weights shrink the largest ones, which biases ln Z low
     # by more than the standard error they give (measured: open 16 x 16 +-J seed 7, one trained q, ten
     # evaluations of 10^4 samples at beta = 3, k-hat 0.33-0.75: smoothed 0.03 nats low on average and within
@@ -1106,7 +1285,7 @@ def evaluate(net, model, beta: float, samples: int, batch: int, rng, delta: floa
         return float(np.sqrt(np.sum(infl * infl)))
 
     return Estimates(
-        elbo=float(logw.mean()), elbo_se=float(logw.std(ddof=1) / math.sqrt(samples)) if samples > 1 else math.nan,
+        elbo=float(f.mean()), elbo_se=float(f.std(ddof=1) / math.sqrt(samples)) if samples > 1 else math.nan,
         lnz_is=lnz, lnz_is_se=se(dlnz), lnz_is_raw=lnz, lnz_lower_prob=markov_lower_bound(logw, delta),
         khat=float(khat), ess=float(1.0 / np.sum(rho * rho)), one_state=one_state,
         energy=U, energy_se=se(dU), entropy=lnz + beta * U, entropy_se=se(dlnz + beta * dU),
@@ -1122,7 +1301,7 @@ def compile_kernels(model) -> None:
     model : IsingModel
         Sizes the networks of the warm-up calls.
     """
-    from .kernels import ar
+    from .kernels import ais, ar
 
     for depth in (1, 2):
         net = Network(max(model.n, 1), depth, 1)
@@ -1138,6 +1317,11 @@ def compile_kernels(model) -> None:
     ar.dense_energies(np.zeros((1, 1)), np.zeros(1), np.zeros((0, 1)), np.empty(0))
     ar.energies(np.zeros(2, dtype=np.int64), np.zeros(0, dtype=np.int64), np.empty(0), np.zeros(1), np.zeros((0, 1)),
                 np.empty(0))
+    z = np.zeros(2, dtype=np.int64)
+    for mirrored in (False, True):  # the annealing kernel (--ar-ais), both forms of q
+        ais.anneal(np.zeros(1), z, z[:0], np.empty(0), z, z[:0], z[:0], z, z[:0], np.empty(0), np.zeros(1), 1.0,
+                   np.array([0.0, 1.0]), mirrored, np.zeros((0, 1)), np.zeros((0, 0, 1)), np.empty(0), np.empty(0),
+                   np.zeros(0, dtype=np.int64))
     small = Network(1, 1, 0)
     ar.exact_elbo(*small.arrays(), small.deg, small.cnt, np.zeros(2, dtype=np.int64), np.zeros(0, dtype=np.int64),
                   np.empty(0), np.zeros(1))

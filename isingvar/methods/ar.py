@@ -11,7 +11,9 @@ error of ``X``, a naming convention that ``show`` and ``plot`` use for error bar
   (``--ar-delta``, in the variables' ``delta`` attribute): Markov's inequality on the raw importance
   weights of ``--ar-samples`` fresh samples (:func:`isingvar.importance.markov_lower_bound`);
 - ``lnZ_ar_is`` +- ``lnZ_ar_is_se`` (and ``f_ar_is`` +- ``f_ar_is_se``): ln of the mean raw
-  importance weight e^{-beta E}/q, an estimate of ln Z itself (Nicoli et al., PRE 101, 023304 (2020));
+  importance weight e^{-beta E}/q, an estimate of ln Z itself (Nicoli et al., PRE 101, 023304 (2020)),
+  or with ``--ar-ais`` T > 0 of the weights of annealed importance sampling from q (T Metropolis sweeps
+  from each sample toward p; Neal, Statistics and Computing 11, 125 (2001); E[w] = Z either way);
   the weights' Pareto tail shape k-hat (Vehtari et al., JMLR 25 (2024)) decides whether it is shown;
 - ``u_ar``, ``s_ar``, ``m_ar`` with ``_se``: self-normalised importance-sampling estimates;
 - ``ar_status``: 0 where those estimates are shown, else why they are NaN (PSIS k-hat > 0.7 or undefined, ESS
@@ -69,6 +71,8 @@ MAX_LR = 0.05
 #: The architectures of ``--ar-arch`` (:class:`isingvar.autoregressive.SparseNetwork`, :class:`isingvar.autoregressive.Network`).
 ARCHS = ("sparse", "dense")
 MAX_HOPS = 64
+#: Most annealing steps (``--ar-ais``): each is a sweep over every spin of every evaluation sample.
+MAX_AIS = 10**5
 MAX_UNITS = 64
 #: Fresh samples of each checkpoint's held-out score, in batches of ``--ar-batch``.
 HOLDOUT_BATCHES = 4
@@ -117,6 +121,12 @@ class Settings:
     stop_ess: float = setting(0.9, ge=0, le=1)
     #: the learning rate falls from ``lr`` to ``decay`` x ``lr`` over each beta's steps (cosine; 1: constant)
     decay: float = setting(0.03, gt=0, le=1)
+    #: annealing steps T of annealed importance sampling from q, one Metropolis sweep each (0: the raw importance
+    #: weights of q's own samples); the two-body q only (sparse without units, or dense of depth 1: any other q uses
+    #: T = 0, :func:`ais_steps`, written in the estimates' ``ais_steps`` attribute).  10: on the open
+    #: 16 x 16 +-J seed 7 at beta 2, five evaluations of one q shown and within 3 SE 5 / 5 (plain: 1 / 5), ~6 CPU s
+    #: per beta (docs/performance.md, "Autoregressive")
+    ais: int = setting(10, ge=0, le=MAX_AIS, why="each step is a sweep over every spin of every evaluation sample")
 
     def __post_init__(self):
         """Check every field's type and bounds (:func:`isingvar.methods.base.check_settings`) and the
@@ -130,6 +140,52 @@ class Settings:
         check_settings("ar", self)
         if self.arch not in ARCHS:
             raise SettingsError(f"--ar-arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
+
+
+def ais_steps(settings) -> int:
+    """The annealing steps T the estimates use: ``ais`` for the two-body q, 0 for a q with units or hidden layers.
+
+    The annealing kernel updates a flip's effect on q through the pair weights alone
+    (:class:`isingvar.autoregressive.Annealing`); a q with tanh units (``units`` > 0) or MADE hidden layers
+    (dense, ``depth`` > 1) keeps the raw importance weights of its own samples.  Written in the ``ais_steps``
+    attribute of the estimates (:data:`METHOD`'s ``var_attrs``), so a file says which weights it holds.
+
+    Parameters
+    ----------
+    settings : Settings
+        The method's settings.
+
+    Returns
+    -------
+    int
+        T >= 0.
+    """
+    two_body = settings.units == 0 if settings.arch == "sparse" else settings.depth == 1
+    return settings.ais if two_body else 0
+
+
+#: The variables whose values come from the (annealed) importance weights: they carry ``ais_steps``.
+_WEIGHTED = ("lnZ_ar_is", "f_ar_is", "u_ar", "s_ar", "m_ar", "lnZ_ar_is_raw", "lnZ_ar_lower_prob", "f_ar_upper_prob",
+             "ar_ess", "ar_khat")
+
+
+def _var_attrs(settings) -> dict:
+    """The attributes of ar's variables: ``delta`` of the probabilistic bounds, ``ais_steps`` of the weights' users.
+
+    Parameters
+    ----------
+    settings : Settings
+        The method's settings.
+
+    Returns
+    -------
+    dict
+        variable name -> {attribute: value}.
+    """
+    out = {name: {"ais_steps": ais_steps(settings)} for name in _WEIGHTED}
+    for name in ("lnZ_ar_lower_prob", "f_ar_upper_prob"):
+        out[name]["delta"] = settings.delta
+    return out
 
 
 _MC = "Monte Carlo estimate from --ar-samples fresh samples of q"
@@ -152,7 +208,9 @@ VARIABLES = (
         "upper bound on the free energy per spin, -lnZ_ar_lower_prob/(beta N), that holds with probability "
         ">= 1 - delta (attribute delta); a bound, not certified", nonfinite=_INF0),
     Var("lnZ_ar_is", "estimate", "lnZ", "nat",
-        f"importance-sampling estimate of ln Z itself, ln mean(exp(-beta E)/q), raw weights ({_MC}; "
+        f"importance-sampling estimate of ln Z itself, ln mean(w), the raw importance weights of annealed "
+        f"importance sampling from q, T steps (attribute ais_steps: --ar-ais for the two-body q, else 0; T = 0: "
+        f"w = exp(-beta E)/q of q's own samples) ({_MC}; "
         f"approximation, not a bound; {_WITHHELD})", nonfinite=_FLAGGED),
     Var("lnZ_ar_is_se", "diagnostic", None, "nat", f"standard error of lnZ_ar_is (delta method); {_WITHHELD}",
         nonfinite=_NAN),
@@ -162,8 +220,8 @@ VARIABLES = (
     Var("f_ar_is_se", "diagnostic", None, "energy per spin", f"standard error of f_ar_is; NaN at beta = 0; {_WITHHELD}",
         nonfinite=_NAN),
     Var("u_ar", "estimate", "u", "energy per spin",
-        f"importance-weighted internal energy per spin ({_MC}; approximation, not a bound; {_WITHHELD})",
-        nonfinite=_FLAGGED),
+        f"importance-weighted internal energy per spin, of the annealing chains' final states where ais_steps > 0 "
+        f"({_MC}; approximation, not a bound; {_WITHHELD})", nonfinite=_FLAGGED),
     Var("u_ar_se", "diagnostic", None, "energy per spin", f"standard error of u_ar (delta method); {_WITHHELD}",
         nonfinite=_NAN),
     Var("s_ar", "estimate", "s", "nat per spin",
@@ -338,7 +396,8 @@ def run(model, betas, settings, rng, *, sites=False, progress=None) -> dict:
                                            decay=settings.decay, ramp=ramp, ramp_from=previous,
                                            start_theta=start_theta)[1]
             previous = beta
-            est = evaluate(net, qmodel, beta, settings.samples, settings.batch, rng, settings.delta)
+            est = evaluate(net, qmodel, beta, settings.samples, settings.batch, rng, settings.delta,
+                           ais_steps(settings))
             if n <= EXACT_MAX_N:
                 out["lnZ_ar_lower"][q] = exact_lower_bound(net, qmodel, beta)[0]
             out["lnZ_ar_elbo"][q], out["lnZ_ar_elbo_se"][q] = est.elbo, est.elbo_se
@@ -405,6 +464,11 @@ def make_network(model, settings, rng):
 SPIN_FLOPS, SPIN_BACK_FLOPS, PAIR_FLOPS, PAIR_BACK_FLOPS, EDGE_FLOPS, UNIFORM_FLOPS = 100, 45, 3, 2, 2, 6
 #: Per tanh unit of the sparse network (``--ar-units``), forward or backward: the tanh and its bookkeeping.
 UNIT_FLOPS = 40
+#: Per spin of an annealing sweep (``--ar-ais``: the proposal, Delta E, the bound that rejects most flips early)
+#: and per pair weight of q (the children's terms, once at s and once at -s for a symmetrised q; the recomputation
+#: every few sweeps).  Measured on the open 16 x 16 +-J seed 7 at beta 3 (benchmarks/ar.py coverage; 59 us per
+#: chain and sweep, 11.3 pairs per spin, symmetrised).
+AIS_SPIN_FLOPS, AIS_PAIR_FLOPS = 100, 16
 
 
 def _net_sizes(n, settings, pairs):
@@ -446,7 +510,8 @@ def cost(model, betas, settings, *, sites=False) -> float:
 
     Multiply-adds per beta of training (``steps`` x ``batch`` samples, forward and backward passes), the
     checkpoints' held-out scores (:data:`HOLDOUT_BATCHES` x ``batch`` fresh samples each), evaluation
-    (``samples``) and, for N <= 24, the exact sum over 2^N states, times :data:`SECONDS_PER_FLOP`.  One
+    (``samples``, each with ``ais`` annealing sweeps: :data:`AIS_SPIN_FLOPS`, :data:`AIS_PAIR_FLOPS`) and, for
+    N <= 24, the exact sum over 2^N states, times :data:`SECONDS_PER_FLOP`.  One
     forward pass: the P pair weights of the sparse network (:func:`isingvar.autoregressive.pair_count`)
     or the N^2/2 weights and hidden layers of the dense one, plus the per-spin work (:data:`SPIN_FLOPS`);
     a symmetrised q (a model without fields) takes two passes per sample (the sampling one and the mirror states) and two backward ones.
@@ -476,6 +541,11 @@ def cost(model, betas, settings, *, sites=False) -> float:
     checkpoints = 1 + (settings.steps // settings.checkpoint + 1 if settings.checkpoint else 0)
     work = (settings.steps * settings.batch * train_f
             + (checkpoints * HOLDOUT_BATCHES * settings.batch + settings.samples) * sample_f)
+    if ais_steps(settings):  # the annealing sweeps of every evaluation sample
+        mirrored = 2 if not np.any(model.fields) else 1
+        pairs_q = pairs if settings.arch == "sparse" else n * (n - 1) // 2
+        sweep = AIS_SPIN_FLOPS * n + AIS_PAIR_FLOPS * mirrored * pairs_q + EDGE_FLOPS * 2 * model.n_edges
+        work += settings.samples * ais_steps(settings) * sweep
     if n <= EXACT_MAX_N:
         work += 2.0**n * leaf_f
     return nb * work * SECONDS_PER_FLOP
@@ -521,6 +591,8 @@ def memory(n, n_edges, betas, settings) -> float:
     per sample (energies, ln q, magnetisations, weights, their smoothing and influence functions); for
     N <= 24 the exact sum, :data:`isingvar.autoregressive.ENUM_BLOCK` states at a time (F + 4N values
     each) and the exact kernel's tree of partial states, with the dense copy of a sparse q's weights.
+    With ``ais`` > 0, the evaluation also holds 8 values per pair of q (both orientations, the weights, e^{+-2w},
+    the dense network's lower triangle) and at most :data:`isingvar.autoregressive.AIS_UNIFORMS` uniforms.
     1 MiB besides.  Against tracemalloc's peak of one run (tests/test_settings_defects.py): from 1.0 to
     2.5 times it, N = 12 to 1024, both architectures, hidden to 1000, batch to 2048, 2 x 10^5 samples.
 
@@ -551,6 +623,12 @@ def memory(n, n_edges, betas, settings) -> float:
     if n <= EXACT_MAX_N:
         tree = (n + 1) * (3 * n + H + max(L, 1) * H + 4) + (2 * (n + n * n) if settings.arch == "sparse" else 0)
         phase = max(phase, min(2**n, ENUM_BLOCK) * (per_sample + 4 * n) + tree)
+    if ais_steps(settings):  # annealing: q's pairs in both orientations with their weights, e^{+-2w}, and the uniforms
+        from ..autoregressive import AIS_UNIFORMS
+
+        all_pairs = pairs if settings.arch == "sparse" else n * (n - 1) / 2
+        phase = max(phase, settings.batch * per_sample + 18 * settings.samples + 8 * all_pairs
+                    + min(AIS_UNIFORMS, settings.batch * ais_steps(settings) * n) + 12 * n)
     values = 12 * params + phase
     if 2 * n_edges >= n * n / 4:  # the dense energy function (autoregressive.energy_function)
         values += n * n
@@ -614,5 +692,5 @@ METHOD = Method(
     check=check,
     memory=memory,
     file_hook=_file_hook,
-    var_attrs=lambda settings: {name: {"delta": settings.delta} for name in ("lnZ_ar_lower_prob", "f_ar_upper_prob")},
+    var_attrs=_var_attrs,
 )
