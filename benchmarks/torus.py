@@ -18,8 +18,9 @@ route, :func:`isingvar.exact.torus.seam_pfaffians_dd`) and its ratio to the real
 
 With --interior: per L, the CPU seconds (``time.process_time``, min of 3) of one double-double elimination of the
 interior (:meth:`isingvar.exact.torus._Structure.paired_schur`: the supernodal kernel
-:func:`isingvar.kernels.ddpfaffian.factor`) with the jets (nt = 3) and without (nt = 1), on a +-J sample's reference
-gauge at beta 3, and its supernodes (count, columns, largest).
+:func:`isingvar.kernels.ddpfaffian.factor`) with the jets (nt = 3) and without (nt = 1), and of one in double (its
+supernodal twin :func:`isingvar.kernels.pairedpfaffian.factor`, what :func:`isingvar.exact.torus.seam_pfaffians_paired`
+runs), on a +-J sample's reference gauge at beta 3, and its supernodes (count, columns, largest).
 """
 
 import argparse
@@ -35,7 +36,8 @@ from isingvar.families import make_instance, resolve_params
 
 
 def interior(sizes) -> None:
-    """Print one line per L: CPU seconds of one double-double interior elimination, nt = 3 and 1, and its supernodes.
+    """Print one line per L: CPU seconds of one interior elimination in double-double and in double, nt = 3 and 1,
+    and its supernodes.
 
     Parameters
     ----------
@@ -44,7 +46,8 @@ def interior(sizes) -> None:
     """
     from isingvar.kernels.ddpfaffian import supernodes
 
-    print(f"{'L':>5} {'pairs':>7} {'supernodes':>10} {'largest':>8} {'nt=3 s':>8} {'nt=1 s':>8}")
+    print(f"{'L':>5} {'pairs':>7} {'supernodes':>10} {'largest':>8} {'nt=3 s':>8} {'nt=1 s':>8} {'double nt=3 s':>14} "
+          f"{'double nt=1 s':>14}")
     for L in sizes:
         m = make_instance("square", resolve_params("square", {"L": L, "disorder": "pm"}), 1, 0)
         s = torus._structure(L)
@@ -52,16 +55,18 @@ def interior(sizes) -> None:
         pf = s.dd_interior()
         first = supernodes(pf.colptr, pf.rows, pf.n - s.n_s // 2)
         cpu = []
-        for order in (2, 0):
-            w = s.weights(3.0, jg, order)
-            s.paired_schur(w)  # compilation and the structure, outside the timing
-            best = np.inf
-            for _ in range(3):
-                t = time.process_time()
-                s.paired_schur(w)
-                best = min(best, time.process_time() - t)
-            cpu.append(best)
-        print(f"{L:>5} {pf.n:>7} {first.size - 1:>10} {np.diff(first).max():>8} {cpu[0]:>8.3g} {cpu[1]:>8.3g}")
+        for double in (False, True):
+            for order in (2, 0):
+                w = s.weights(3.0, jg, order)
+                s.paired_schur(w, double)  # compilation and the structure, outside the timing
+                best = np.inf
+                for _ in range(3):
+                    t = time.process_time()
+                    s.paired_schur(w, double)
+                    best = min(best, time.process_time() - t)
+                cpu.append(best)
+        print(f"{L:>5} {pf.n:>7} {first.size - 1:>10} {np.diff(first).max():>8} {cpu[0]:>8.3g} {cpu[1]:>8.3g} "
+              f"{cpu[2]:>14.3g} {cpu[3]:>14.3g}")
 
 
 def main() -> None:
@@ -73,7 +78,8 @@ def main() -> None:
     ap.add_argument("--disorder", default="pm", choices=["none", "pm", "gaussian"])
     ap.add_argument("--elimination-max", type=int, default=12)
     ap.add_argument("--no-jets", action="store_true", help="runs without u, s, c (real Schur steps only)")
-    ap.add_argument("--interior", action="store_true", help="time the double-double interior elimination only")
+    ap.add_argument("--interior", action="store_true",
+                    help="time the interior elimination only (double-double and double)")
     args = ap.parse_args()
     if args.interior:
         interior(args.L)

@@ -202,10 +202,12 @@ def mp_pair_elimination(M, p, q, jets, order, stop):
     ("dense", 36, 5, 2, 12),  # the Schur complement's 5 pairs outside it
     ("chained", 40, 3, 3, 4),  # cliques in a chain: supernodes of a few columns updating the next ones
 ])
-def test_supernodal_elimination_against_mpmath(structure, M, stop_back, nt, big):
-    # the pivots and the Schur complement, jets included, equal to double-double rounding to the same elimination
-    # carried out at 50 digits, on patterns whose supernodes (isingvar.kernels.ddpfaffian.supernodes) range from
-    # single columns to the whole matrix
+@pytest.mark.parametrize("double", [False, True])
+def test_supernodal_elimination_against_mpmath(structure, M, stop_back, nt, big, double):
+    # the pivots and the Schur complement, jets included, equal to double-double rounding (or, with double, to double
+    # rounding: isingvar.kernels.pairedpfaffian, the same supernodal elimination) to the same elimination carried out
+    # at 50 digits, on patterns whose supernodes (isingvar.kernels.ddpfaffian.supernodes) range from single columns
+    # to the whole matrix
     from isingvar.kernels.ddpfaffian import supernodes
 
     rng = np.random.default_rng(M + nt + stop_back)
@@ -222,20 +224,24 @@ def test_supernodal_elimination_against_mpmath(structure, M, stop_back, nt, big)
     pp = PairedPfaffian(M, p, q, order)
     first = supernodes(pp.colptr, pp.rows, stop)
     assert np.diff(first).max() >= big
-    piv, C = pp.schur(jets, stop)
+    piv, C = pp.schur(jets, stop, double=double)
     ref_piv, ref_C = mp_pair_elimination(M, p, q, jets, order, stop)
-    got_piv, got_C = piv[..., 0] + piv[..., 1], C[..., 0] + C[..., 1]  # hi + lo: the rounding of the double-double
+    if double:  # up to 1.3e-13 of the scale observed (dense, nt = 3: pivots spread over a factor ~900), 2e-16 sparse
+        got_piv, got_C, tol = piv, C, 1e-12
+    else:  # hi + lo: the rounding of the double-double
+        got_piv, got_C, tol = piv[..., 0] + piv[..., 1], C[..., 0] + C[..., 1], 1e-27
     for t in range(nt):
         scale = max(np.abs(ref_piv[:, t]).max(), np.abs(ref_C[..., t]).max() if stop_back else 0.0)
-        assert np.abs(got_piv[:, t] - ref_piv[:, t]).max() <= 1e-27 * scale
+        assert np.abs(got_piv[:, t] - ref_piv[:, t]).max() <= tol * scale
         if stop_back:
-            assert np.abs(got_C[..., t] - ref_C[..., t]).max() <= 1e-27 * scale
+            assert np.abs(got_C[..., t] - ref_C[..., t]).max() <= tol * scale
 
 
 def test_long_columns_and_one_large_supernode():
     # a hub pair eliminated first joins every pair to every other: a column of 299 rows (beyond one chunk of the
     # update's accumulator) and one supernode of all the columns; the Pfaffian against pfapack, the Schur
-    # complement of the last 6 pairs against numpy's solve, the jets against the double kernel (other code)
+    # complement of the last 6 pairs against numpy's solve, in double-double and in double (the same supernodal
+    # elimination, isingvar.kernels.pairedpfaffian), and the jets of the two against each other
     from isingvar.kernels.ddpfaffian import ACC_ROW, LANES, supernodes
 
     rng = np.random.default_rng(11)
@@ -265,6 +271,7 @@ def test_long_columns_and_one_large_supernode():
     assert jet[0] == pytest.approx(np.log(abs(ref)), abs=1e-10)
     jet2, _, sign2, _ = pp.log_pfaffian(jets, double=True)
     assert sign2 == sign
+    assert jet2[0] == pytest.approx(np.log(abs(ref)), abs=1e-10)  # the double kernel on its own against pfapack
     np.testing.assert_allclose(jet, jet2, rtol=1e-9)
     stop = n - 6
     piv, C = pp.schur(jets, stop)
@@ -272,6 +279,7 @@ def test_long_columns_and_one_large_supernode():
     ref_C = K[np.ix_(seam, seam)] - K[np.ix_(seam, inner)] @ np.linalg.solve(K[np.ix_(inner, inner)], K[np.ix_(inner, seam)])
     np.testing.assert_allclose(C[:, :, 0, 0] + C[:, :, 0, 1], ref_C, rtol=1e-9, atol=1e-9 * np.abs(ref_C).max())
     piv2, C2 = pp.schur(jets, stop, double=True)
+    np.testing.assert_allclose(C2[:, :, 0], ref_C, rtol=1e-9, atol=1e-9 * np.abs(ref_C).max())
     np.testing.assert_allclose(piv.sum(axis=-1), piv2, rtol=1e-8)
     for t in range(3):
         np.testing.assert_allclose(C[:, :, t].sum(axis=-1), C2[:, :, t], rtol=1e-8, atol=1e-8 * np.abs(C2[:, :, t]).max())
