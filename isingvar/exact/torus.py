@@ -85,7 +85,7 @@ gauge), carried to the torus by a Schur complement on a seam strip:
    :data:`PAIRED_RTOL`) and c (to :data:`PAIRED_C_RTOL`, c then given to :data:`PAIRED_C_TOL`; else more
    positions, then double-double).  A paired jet step
    costs :data:`JET_COST` real ones (0.38-0.50 s CPU at L = 64, where SuperLU on the embedding took 1.9-2.0 s):
-   beyond L = 100 the steps are the real ones and u, s, c NaN.
+   beyond L = 130 the steps are the real ones and u, s, c NaN.
 
 Measured (2-core test machine, OPENBLAS_NUM_THREADS=1; benchmarks/torus.py): against Kaufman's closed
 form, the uniform torus L = 16, 64, 128 to <= 1e-15 relative at every beta in 0.01 .. 30 (the previous
@@ -105,7 +105,7 @@ beta ~ 1.8-2.6 at L = 32-64.  Where double precision cannot confirm a beta (ln Z
 and the larger ones are redone in double-double (:func:`seam_pfaffians_dd`: the interior eliminated pair by
 pair, each C_k by a double-double Parlett-Reid, the four class sums in double-double; two seam positions
 must agree; the first two side by side on two threads where the process has two,
-:func:`~isingvar.exact.planar.side_by_side`), where the jets are carried (L <= 100).  Measured: periodic 64 x 64 +-J, 4 samples, 32 betas
+:func:`~isingvar.exact.planar.side_by_side`), where the jets are carried (L <= 130).  Measured: periodic 64 x 64 +-J, 4 samples, 32 betas
 0.2 .. 5: ln Z, u, s, c at every beta (docs/methods.md, "Low temperature").  A class below ~1e-30 of the
 lightest (the odd antiferromagnet at beta L >~ 18) stays out of reach: NaN.
 
@@ -180,9 +180,11 @@ DERIVATIVE_EPS = 1e-15
 #: derivative of ln p (those stay below ~ 4 max|J| per pivot and order).
 RAW_RATIO = 1e2
 #: Largest matrix order M = 6N whose Schur steps carry the jets for u, s and c (beyond: ln Z only, u, s, c
-#: NaN): tori to L = 100.  A jet step at L = 128 took 14 s (10 real ones) and 1.4 GB: a 16-beta Gaussian sweep
-#: with its second positions would take ~ 5 minutes instead of ~ 25 s.
-JET_MAX_SIZE = 6 * 100**2
+#: NaN): tori to L = 130, as the planar path's open lattices.  On the supernodal paired kernels the periodic
+#: 128 x 128 Gaussian sweep of 16 betas to 3 took 42 CPU s and 0.84 GB with the jets (24 s without), +-J at beta
+#: 1, 2, 3 (double-double at 3) 23 s and 1.1 GB (2026-12-07); with SuperLU's jet embedding a step took 14 s and
+#: 1.4 GB and the limit was L = 100.
+JET_MAX_SIZE = 6 * 130**2
 #: Seconds of a jet Schur step (:func:`seam_pfaffians_paired`) over a real one (:func:`seam_pfaffians`, SuperLU):
 #: measured 1.4-2.2 at L = 32 and 2.0-2.6 at L = 64 (+-J, CPU seconds, load ~5; SuperLU's jet step was 6-14).
 JET_COST = 2.5

@@ -35,8 +35,8 @@ _FLAGGED_INF0 = _FLAGGED | Nonfinite.NEG_INF_AT_BETA0
 _PARTIAL = "; NaN where exact_status is not 0"
 _PLANAR = "; NaN on the planar and torus paths (their Pfaffians give ln Z only)"
 #: Said by u, s and c, which the planar Pfaffian gives from its jets (isingvar.exact.pfaffian).
-_TORUS = ("; NaN on the planar path beyond L = 130 (M > 6 x 130^2) and on the torus path beyond L = 100 (M > "
-          "6 x 100^2), and where a second elimination order (planar) or seam position (torus), the rounding of "
+_TORUS = ("; NaN on the planar path beyond L = 130 (M > 6 x 130^2) and on the torus path beyond L = 130 (M > "
+          "6 x 130^2), and where a second elimination order (planar) or seam position (torus), the rounding of "
           "the torus's four-Pfaffian sum or a certificate (c >= 0, u >= E0/N) does not confirm it to 1e-10")
 
 _LNZ = Var("lnZ_exact", "exact", "lnZ", "nat",
