@@ -275,12 +275,17 @@ CALIBRATE_ROWS = {
     "cub4": ("cubic", {"L": 4, "disorder": "pm"}, 0.0, (0.5, 1.0, 2.0)),
     "cub6": ("cubic", {"L": 6, "disorder": "pm"}, 0.0, (0.5, 1.0, 2.0)),
     "sk16": ("sk", {"n": 16}, 0.0, tuple(np.linspace(0.05, 3.0, 60))),
+    # UAI-2014 DBN files (K20,20 .. K22,22 with fields) at beta = 1, the file's own model: family "uai"
+    "dbn12": ("uai", {"path": os.path.join(UAI, "DBN_12.uai")}, 0.0, (1.0,)),
+    "dbn13": ("uai", {"path": os.path.join(UAI, "DBN_13.uai")}, 0.0, (1.0,)),
+    "dbn15": ("uai", {"path": os.path.join(UAI, "DBN_15.uai")}, 0.0, (1.0,)),
 }
 #: The runs measured for docs/methods.md ("Budgets", 2026-12-07).
 CALIBRATE_RUNS = ("sq16:trw:4:0,sq16:trw:8:0,sq16:trw:12:0,sq16:smf:12:0,sq32:trw:1:0,sq32:trw:4:0,sq32:trw:8:0,"
                   "sq32:trw:12:0,sq32:smf:1:0,sq32:smf:8:0,sq32:smf:12:0,sq32:mf:0:4,cub4:trw:12:0,cub4:trw:20:0,"
                   "cub4:smf:12:0,cub6:trw:12:0,cub6:trw:16:0,cub6:trw:20:0,cub6:smf:8:0,cub6:smf:12:0,"
-                  "cub6:smf:20:0,cub6:mf:0:6,sk16:trw:15:0,sk16:smf:15:0,sk16:mf:0:3")
+                  "cub6:smf:20:0,cub6:mf:0:6,sk16:trw:15:0,sk16:smf:15:0,sk16:mf:0:3,dbn12:trw:20:0,dbn12:trw:16:0,"
+                  "dbn12:smf:16:0,dbn13:trw:20:4,dbn13:smf:20:0")
 
 
 def calibrate_one(row, method, width, clamp):
@@ -288,7 +293,10 @@ def calibrate_one(row, method, width, clamp):
     from isingvar.methods import smf
 
     fam, params, h, betas = CALIBRATE_ROWS[row]
-    m = make_instance(fam, resolve_params(fam, params), 0, 0).scaled(1.0, h)
+    if fam == "uai":
+        m = read_model_file(params["path"]).model
+    else:
+        m = make_instance(fam, resolve_params(fam, params), 0, 0).scaled(1.0, h)
     b = np.array(betas, dtype=np.float64)
     mod = {"trw": trw, "smf": smf, "mf": mf}[method]
     s = mf.Settings(clamp=clamp) if method == "mf" else mod.Settings(width=width, clamp=clamp)
@@ -311,7 +319,8 @@ def calibrate(args):
     import subprocess
     import sys
 
-    print(f"# cost model calibration; load {os.getloadavg()[0]:.1f}; CPU seconds of the costing and the run")
+    print(f"# cost model calibration; load {os.getloadavg()[0]:.1f}; CPU seconds of the costing and the run; "
+          f"numba threads {os.environ.get('NUMBA_NUM_THREADS', 'default')}")
     print("| row | method | width | clamp | estimate s | CPU s | CPU / estimate | f per spin (first betas) |")
     print("|---|---|---|---|---|---|---|---|")
     for run in args.runs.split(","):
