@@ -54,13 +54,13 @@ MAX_BUDGET = 3.2e7
 #: ``isingvar sweep``'s ``--bound-budget`` when none is given (seconds per instance: trw's, smf's half of it,
 #: :data:`SHARE`, mf none where smf runs, :data:`LEFT_TO`; 0 turns it off; the library's
 #: :func:`isingvar.sweep.make_config` keeps no budget unless given one).  Chosen on issue 22's instances with
-#: the cost models of 2026-12-07 (each within ~2x of the CPU seconds measured, docs/methods.md "Budgets"):
-#: periodic 6^3 +-J takes trw width 20 (estimated 31 s, 21 s CPU) and smf width 16 (the planes of width 12):
-#: interval <= 0.28 per spin at beta 0.5, 1, 2; open 32 x 32 Gaussian h = 0.1 takes trw width 12 (38 s
-#: estimated; since trw optimises one construction's field shares per beta, 2026-12-07) and smf width 8:
-#: 0.013 / 0.017 / 0.017 in 44 s CPU for the whole sweep (width 8 before: 0.017 / 0.021 / 0.019); the embedded default sweep (SK N = 16) takes the exact rung of
-#: trw and smf (the whole graph, estimated 0.25 and 0.75 s), interval 0, as with the 1 s of before
-#: (docs/performance.md, issue 22's section, has the times).
+#: the cost models as refitted on 2026-12-07 (estimate / CPU 0.84-1.51 single-threaded on the calibrate runs,
+#: docs/methods.md "Budgets"): periodic 6^3 +-J takes trw width 20 (estimated 7.7 s) and smf width 16:
+#: interval <= 0.28 per spin at beta 0.5, 1, 2 in 13 s CPU; open 32 x 32 Gaussian h = 0.1 takes trw width 12
+#: (33 s estimated) and smf width 8: 0.013 / 0.017 / 0.017 in 46 s CPU for the whole sweep; UAI DBN_12 and
+#: DBN_15 take width 16 (width 20 is costed 42 s and takes 35-42 s CPU) within the issue's gap targets in
+#: ~3 s; the embedded default sweep (SK N = 16) takes the exact rung of trw and smf (the whole graph),
+#: interval 0 (docs/performance.md, issue 22's section, has the times).
 DEFAULT_BUDGET = 40.0
 
 #: Ladder of ``mf``: clamp 0 .. :data:`isingvar.clamp.MAX_CLAMP` (each rung doubles the work).

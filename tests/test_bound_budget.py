@@ -396,3 +396,34 @@ def test_trw_optimises_the_best_start_at_each_beta_and_stays_certified(monkeypat
     exact = naive.model_lnZ(m, BETAS)
     assert np.all(out <= starts.min(axis=0) + 1e-12 * np.abs(exact))
     assert np.all(out >= exact - 1e-10 * np.abs(exact))
+
+
+def test_trw_cost_counts_the_construction_the_run_optimises(monkeypatch):
+    """The cost counts the share optimisation of the construction :func:`isingvar.trw_components.optimise`
+    is called on.  On K6,6 (Gaussian couplings sigma 1, fields sigma 0.5) at width 5 the best start at
+    every beta is bfs-bands K = 3 (918 clique entries), outside the half with the fewest components that
+    the cost counted until 2026-12-07 (its costliest: bfs-bands K = 2, 472 entries).  Deterministic: the
+    cost's slope in :data:`isingvar.methods.trw.SECONDS_PER_ENTRY_SITES` is nb x evaluations x entries."""
+    from isingvar import trw_components as tc
+    from isingvar.model import IsingModel
+
+    rng = np.random.default_rng(1)
+    i, j = np.meshgrid(np.arange(6), np.arange(6, 12), indexing="ij")
+    m = IsingModel(12, i.ravel(), j.ravel(), rng.normal(0.0, 1.0, 36), rng.normal(0.0, 0.5, 12))
+    s = trw.Settings(width=5, field_split=1.0)
+    cons = tc.constructions(m, 5)
+    fewest = sorted(cons, key=lambda c: c.K)[:(len(cons) + 1) // 2]
+    calls = []
+    real = tc.optimise
+    monkeypatch.setattr(tc, "optimise", lambda model, c, beta, *a: calls.append(c) or real(model, c, beta, *a))
+    trw.METHOD.run(m, BETAS, s, np.random.default_rng(0), sites=False)
+    assert len(calls) == BETAS.size and len({id(c) for c in calls}) == 1
+    optimised = calls[0]
+    assert all(c is not optimised for c in fewest)  # the case the old rule missed
+    assert optimised.entries > max(c.entries for c in fewest)
+    base = trw.cost(m, BETAS, s)
+    step = 1e-9
+    monkeypatch.setattr(trw, "SECONDS_PER_ENTRY_SITES", trw.SECONDS_PER_ENTRY_SITES + step)
+    evals = 1.0 + trw.SHARE_EVALS_PER_ITERATION * s.share_iterations
+    slope = (trw.cost(m, BETAS, s) - base) / step
+    assert slope == pytest.approx(BETAS.size * evals * optimised.entries, rel=1e-6)

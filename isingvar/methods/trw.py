@@ -233,36 +233,47 @@ SOLVES_PER_STEP = 1.5
 
 #: One elimination call of a union model (:func:`isingvar.trw_components.evaluate`): a fixed part (the
 #: Python set-up of the model, its plan from the pattern cache and the certificate), a part per union spin
-#: and a part per clique entry, without and with the per-site pass and fields (the shares' gradient):
-#: 2-5 ms for 64-128 union spins, 4-10 ms for 512, 7-17 ms for 1152.
-SECONDS_PER_CALL = 3e-3
-SECONDS_PER_UNION_SPIN = 8e-6
+#: and a part per clique entry, without and with the per-site pass and fields (the shares' gradient).
+#: Fitted values, refitted 2026-12-07 (issue 22, single-threaded, load 1-2) on the uniform evaluations and
+#: share optimisations of every construction of sq32 (widths 8, 12), cub4 (20), cub6 (12, 16, 20) and
+#: dbn12 (20) of ``benchmarks/bounds.py calibrate``: 1.3-6 ms for 63-600 union spins, 6-12 ms for 2048-3072
+#: with few entries, 18-24 ms for 4096-6144; 7.5-10 ns per entry, 12-14 ns with the per-site pass (DBN_12
+#: width 20: 0.70 s uniform, 1.12 s per share evaluation on 92.3M entries).  Before, 3 ms, 8 us, 7 and
+#: 11.5 ns: the fixed part 2-3x high on the lattices.
+SECONDS_PER_CALL = 1.5e-3
+SECONDS_PER_UNION_SPIN = 3e-6
 SECONDS_PER_ENTRY = 7e-9
-SECONDS_PER_ENTRY_SITES = 1.15e-8
+SECONDS_PER_ENTRY_SITES = 1.2e-8
 #: Added per clique entry of a step that gathers its children's rows entry by entry
 #: (:attr:`isingvar.trw_components.Construction.short_entries`: most entries of a 3D construction, almost
-#: none of a 2D strip's): 55-320 ns per entry and evaluation measured on periodic 4^3 (width 20) and 6^3
-#: (widths 12, 20), geometric mean ~130 ns; without it width 20 on those was costed 4-6x low (2.9 s against
-#: 18 s CPU on 4^3, 5.6 s against 21 s on 6^3; 2026-12-07, docs/methods.md "Budgets").  The per-site
-#: pass in the ratio of :data:`SECONDS_PER_ENTRY_SITES` to :data:`SECONDS_PER_ENTRY`.
-SECONDS_PER_SHORT_ENTRY = 1.3e-7
+#: none of a 2D strip's).  Fitted value: 42-58 ns per entry and evaluation on every construction of periodic
+#: 4^3 and 6^3 at width 20 (uniform evaluations, single-threaded, refitted 2026-12-07 for issue 22); the
+#: first fit, 130 ns (55-320 ns, 2026-12-07, docs/methods.md "Budgets"), put 6^3 width 20 at 29.5 s against
+#: 9 s CPU.  The per-site pass in the ratio of :data:`SECONDS_PER_ENTRY_SITES` to :data:`SECONDS_PER_ENTRY`.
+SECONDS_PER_SHORT_ENTRY = 5e-8
 SECONDS_PER_SHORT_ENTRY_SITES = SECONDS_PER_SHORT_ENTRY * SECONDS_PER_ENTRY_SITES / SECONDS_PER_ENTRY
 #: An evaluation inside the shares' L-BFGS beyond the elimination (the optimiser's step over K x N shares,
-#: the projection, the gradient): 3-8 ms per evaluation at K N <= 3000, plus per share (70 ms at K N =
-#: 41,472: the vertex covers of square L = 24).
-SECONDS_PER_SHARE_EVAL = 3e-3
-SECONDS_PER_SHARE = 1.5e-6
+#: the projection, the gradient).  Fitted values (2026-12-07, issue 22, single-threaded): a share
+#: evaluation's time less its elimination's is 1-3 ms on the bands of sq32 and DBN_12 and ~2-4 ms on the
+#: vertex covers of sq32 width 8 (K N = 65,536: 9-14 ms per evaluation in all); the earlier 1.5 us per
+#: share put those covers at 120 ms per evaluation, and since the run may optimise any construction
+#: (:func:`_component_seconds`) made them the costliest of sq32 width 8.
+SECONDS_PER_SHARE_EVAL = 1.5e-3
+SECONDS_PER_SHARE = 3e-8
 #: Building a union model's elimination plan (Python), per spin and per spin of its mean separator
 #: (log2(entries / spins) - 1): 23 us per spin at width 1 to 240 us at width 16.
 SECONDS_PER_PLAN_SPIN = 2e-5
 SECONDS_PER_PLAN_SEPARATOR_SPIN = 1.4e-5
 #: Finding the constructions (order searches and plans of every layering, cover and band thickness
-#: tried) relative to building the plans of those kept: 0.7-1.7 s on square L = 16, width 4 (0.25 s of
-#: plans), 1.6 s on L = 24; 2.4-4 s against 2.7 s of plans on square L = 40, width 10.
-CONSTRUCTION_FACTOR = 3.0
+#: tried) relative to the modelled cost of the plans of those kept.  Fitted value (2026-12-07, issue 22,
+#: single-threaded, :func:`isingvar.trw_components.survey`'s CPU seconds): 1.65x on sq32 width 8 (3.9 s),
+#: 1.3x width 12 (4.9 s), 1.1x on dbn12 width 20 (0.11 s), 0.7x on cub6 width 20 (0.75 s).  Before, 3
+#: (0.7-1.7 s on square L = 16, width 4, against 0.25 s of plans; 2.4-4 s against 2.7 s on L = 40,
+#: width 10): 1.5-4x high on the calibrate runs.
+CONSTRUCTION_FACTOR = 1.2
 #: Evaluations of the field shares' L-BFGS per share iteration where some field is non-zero (measured
-#: 0.8 on sk n = 30, 1.3 on square L = 40, 1.1 on square L = 16); with every field zero the gradient is
-#: 0 at the uniform split and one evaluation ends it.
+#: 0.8 on sk n = 30, 1.3 on square L = 40, 1.1 on square L = 16, 1.0-1.1 on sq32 widths 8 and 12); with
+#: every field zero the run does not optimise (the uniform split is optimal).
 SHARE_EVALS_PER_ITERATION = 1.2
 #: Trying a starting spanning tree (a maximum spanning tree on random weights), per CSR slot, in units of
 #: SECONDS_PER_SLOT_SWEEP: 3.4 s for 1000 trees on square L = 100.
@@ -300,22 +311,22 @@ def _component_seconds(model, nb, settings, cons, scale, fields: bool) -> float:
     Per construction: its plans (:data:`CONSTRUCTION_FACTOR` times their cost for finding them, once more
     in the run where the pattern cache, :data:`isingvar.patterns.CACHE`, cannot hold every construction's
     plans) and nb uniform evaluations; for the one whose shares are optimised at each beta (the best start
-    there, :func:`isingvar.trw._components_bound`: counted as the costliest of the half with the fewest
-    components, the thick bands, not the vertex covers) nb x the share iterations'
-    evaluations with the per-site pass and the optimiser's step (:data:`SECONDS_PER_SHARE_EVAL`), plus the
-    plans rebuilt per evaluation beyond what the cache holds of the construction's.  Until 2026-12-07 the
-    half with the fewest components, all of which the run optimised then.  An evaluation costs
+    there, :func:`isingvar.trw._components_bound`, which may be any whose per-site pass fits: counted as
+    the costliest of those) nb x the share iterations' evaluations with the per-site pass and the
+    optimiser's step (:data:`SECONDS_PER_SHARE_EVAL`), plus the plans rebuilt per evaluation beyond what
+    the cache holds of the construction's; none without fields (the run optimises nothing there).  Until
+    2026-12-07 the costliest of the half with the fewest components (the thick bands), which missed the
+    bfs-bands K = 3 that DBN_12 width 20 optimises (92.3M clique entries, costed as K = 2's 46.1M), and
+    before that the whole half, all of which the run optimised then.  An evaluation costs
     per clique entry :data:`SECONDS_PER_ENTRY`, plus :data:`SECONDS_PER_SHORT_ENTRY` for the entries of
     steps that gather entry by entry (:attr:`isingvar.trw_components.Construction.short_entries`).
     """
     from ..patterns import CACHE
 
-    if settings.share_iterations == 0:
-        evals = 0.0
-    elif fields:
-        evals = 1.0 + SHARE_EVALS_PER_ITERATION * settings.share_iterations
+    if settings.share_iterations == 0 or not fields:
+        evals = 0.0  # without fields the run optimises nothing: the uniform split is optimal
     else:
-        evals = 1.0  # zero gradient: the first evaluation is the minimum
+        evals = 1.0 + SHARE_EVALS_PER_ITERATION * settings.share_iterations
     total, optimised = 0.0, []
     n_plans = sum(len(c.chunks) for c in cons)
     again = 0.0 if CACHE.room(n_plans, sum(c.plan_bytes for c in cons) // max(n_plans, 1)) == n_plans else 1.0
@@ -332,12 +343,11 @@ def _component_seconds(model, nb, settings, cons, scale, fields: bool) -> float:
             rebuilt = plans * (chunks - CACHE.room(chunks, c.plan_bytes // max(chunks, 1))) / max(chunks, 1)
             step = SECONDS_PER_SHARE_EVAL + SECONDS_PER_SHARE * c.K * model.n
             sites = c.entries * SECONDS_PER_ENTRY_SITES + short * SECONDS_PER_SHORT_ENTRY_SITES
-            optimised.append((c.K, nb * evals * (fixed + sites + rebuilt + step)))
+            optimised.append(nb * evals * (fixed + sites + rebuilt + step))
     # the run optimises, at each beta, the construction with the best start there (isingvar.trw.
-    # _components_bound): one of the half with the fewest components (the thick bands, not the vertex
-    # covers); the costliest of those is counted at every beta
-    fewest = sorted(optimised, key=lambda kc: kc[0])[:(len(cons) + 1) // 2]
-    lead = max((seconds for _, seconds in fewest), default=0.0)
+    # _components_bound), which any optimisable one may be (bfs-bands K = 3 on DBN_12, axis-slabs K = 6
+    # on the open 32 x 32 at beta 0.5): the costliest is counted at every beta
+    lead = max(optimised, default=0.0)
     return scale * (total + lead)
 
 
