@@ -135,3 +135,20 @@ def test_sweep_and_show(tmp_path):
     r = runner.invoke(app, ["show", str(out)], terminal_width=250)
     assert r.exit_code == 0, r.output
     assert "f_smf_upper" in r.stdout
+
+
+def test_never_below_the_mf_method_in_the_same_sweep(tmp_path):
+    """smf draws mean field's random stream (Method.stream), so its naive start is the mf method's own fixed
+    point: on UAI DBN_12 at beta = 1 alone (a K21,21 with fields, several mean-field fixed points) its own
+    stream's start lay 2.1 nats below mf's, and smf with it."""
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[2] / "shared" / "data" / "uai2014" / "DBN_12.uai"
+    if not data.exists():
+        pytest.skip("shared/data is not beside the checkout")
+    out = tmp_path / "dbn.h5"
+    r = CliRunner().invoke(app, ["sweep", "file", "--couplings", str(data), "--beta", "1", "--method", "mf",
+                                 "--method", "smf", "--out", str(out)], terminal_width=250)
+    assert r.exit_code == 0, r.output
+    with xr.open_dataset(out, engine="h5netcdf") as ds:
+        assert (ds.lnZ_smf_lower >= ds.lnZ_mf_lower - 1e-9).all(), float((ds.lnZ_smf_lower - ds.lnZ_mf_lower).min())

@@ -279,4 +279,6 @@ METHOD = Method(
     default=True,
     file_hook=_file_hook,
     decision=decision,
+    # mean field's random stream: the naive start is then the mf method's own fixed point (Method.stream)
+    stream="mf",
 )

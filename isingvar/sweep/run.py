@@ -96,7 +96,8 @@ def compute_instance(config: SweepConfig, k: int, a: int, b: int, progress=None)
     canonical order, then the derived variables
     (:func:`isingvar.methods.derived_values`) are added.  Deterministic: the
     instance is drawn from ``rng([seed, k])`` and method m's random stream is
-    ``rng([seed, k, method_seed(m), a, b])`` (mean field: 0x6D66), so a single
+    ``rng([seed, k, method_seed(m), a, b])`` (mean field: 0x6D66; m its
+    ``stream`` where it names one: smf draws mean field's), so a single
     run, a shard, a resume and a worker process compute the same numbers.
     For a model file, a method's ``file_hook`` adds its values of the file's
     own model (the instance at beta = 1, J = 1, h = 0).  Estimates that are not
@@ -126,7 +127,7 @@ def compute_instance(config: SweepConfig, k: int, a: int, b: int, progress=None)
     values = {}
     for name in config.methods:
         method = get_method(name)
-        rng = np.random.default_rng([config.seed, k, method_seed(name), a, b])
+        rng = np.random.default_rng([config.seed, k, method_seed(method.stream or name), a, b])
         step = (lambda units, name=name: progress(units, f"{label} {name}")) if progress else None
         found = method.run(model, config.beta, config.method_settings(name), rng, sites=config.sites, progress=step)
         if config.source is not None and method.file_hook is not None:
