@@ -210,6 +210,30 @@ def _widest(tptr):
 
 
 @njit
+def _buffers(n, w, tptr):
+    """One chain's work arrays for :func:`_start` and :func:`_flip`, and the pair factors e^{+-2 w}.
+
+    Parameters
+    ----------
+    n : int
+        Spins N.
+    w : ndarray of float64, shape (P,)
+        Weight of each pair.
+    tptr : ndarray of int64, shape (N + 1,)
+        Row starts of the transposed pairs.
+
+    Returns
+    -------
+    tuple of ndarray of float64
+        c, l1, l2, e1, e2, v1, v2 (N,) each (l2 zeros, e2 and v2 ones: the mirror terms of a q that is not
+        symmetrised), n1, n2 (the most children of a spin,), e^{2 w} and e^{-2 w} (P,).
+    """
+    width = _widest(tptr)
+    return (np.empty(n), np.empty(n), np.zeros(n), np.empty(n), np.ones(n), np.empty(n), np.ones(n),
+            np.empty(width), np.empty(width), np.exp(2.0 * w), np.exp(-2.0 * w))
+
+
+@njit
 def _flip(j, fast, b, w, ep, em, tptr, tchild, tpair, mirrored, sr, c, l1, l2, e1, e2, v1, v2, n1, n2, apply):
     """(Delta ln q(s), Delta ln q(-s)) of flipping spin j, and the flip itself where ``apply``."""
     if fast:
@@ -270,18 +294,7 @@ def anneal(b, rowptr, cols, w, tptr, tchild, tpair, indptr, indices, data, hfiel
     """
     B, n = s.shape
     T = g.shape[0] - 2
-    c = np.empty(n)
-    l1 = np.empty(n)
-    l2 = np.zeros(n)
-    e1 = np.empty(n)
-    e2 = np.ones(n)
-    v1 = np.empty(n)
-    v2 = np.ones(n)
-    width = _widest(tptr)
-    n1 = np.empty(width)
-    n2 = np.empty(width)
-    ep = np.exp(2.0 * w)
-    em = np.exp(-2.0 * w)
+    c, l1, l2, e1, e2, v1, v2, n1, n2, ep, em = _buffers(n, w, tptr)
     fast = not exact_terms and _fast_is_safe(b, rowptr, w, tptr, tpair)
     reach = np.zeros(n)  # sum over the children of spin j of 2|w|: the most a flip of j moves their terms
     for j in range(n):
@@ -354,19 +367,7 @@ def flip_sequence(b, rowptr, cols, w, tptr, tchild, tpair, indptr, indices, data
     exact_terms : bool
         The log-sigmoid path (True) or the product form (False; as :func:`anneal` where it is safe).
     """
-    n = s.shape[0]
-    c = np.empty(n)
-    l1 = np.empty(n)
-    l2 = np.zeros(n)
-    e1 = np.empty(n)
-    e2 = np.ones(n)
-    v1 = np.empty(n)
-    v2 = np.ones(n)
-    width = _widest(tptr)
-    n1 = np.empty(width)
-    n2 = np.empty(width)
-    ep = np.exp(2.0 * w)
-    em = np.exp(-2.0 * w)
+    c, l1, l2, e1, e2, v1, v2, n1, n2, ep, em = _buffers(s.shape[0], w, tptr)
     L1, L2 = _start(b, rowptr, cols, w, mirrored, s, c, l1, l2, e1, e2, v1, v2)
     lnq[0] = _lnq(L1, L2, mirrored)
     for f in range(flips.shape[0]):
