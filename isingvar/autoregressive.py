@@ -998,7 +998,7 @@ def exact_lower_bound(net, model, beta: float) -> tuple[float, float, float]:
     return -beta * se - sl, se, -sl
 
 
-#: Most uniforms of the Metropolis tests drawn at once by :func:`evaluate` (2^22: 32 MiB).
+#: Most uniforms of the annealing steps drawn at once by :func:`evaluate` (2^22: 32 MiB).
 AIS_UNIFORMS = 1 << 22
 
 
@@ -1096,9 +1096,10 @@ def transposed_pairs(rowptr, cols) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 class Annealing:
     """Annealed importance sampling from the two-body q (Neal, Statistics and Computing 11, 125 (2001)).
 
-    From samples x_0 of q, ``steps`` = T Metropolis sweeps through pi_t ∝ q^{1 - g_t} e^{-beta E g_t}
-    (:func:`ais_schedule`), and ln w = sum_{t=1}^{T+1} (g_t - g_{t-1}) (-beta E - ln q)(x_{t-1}): E[w] = Z
-    exactly, as for the raw importance weights (T = 0), and the weighted final states give <A>_p
+    From samples x_0 of q, ``steps`` = T steps through pi_t ∝ q^{1 - g_t} e^{-beta E g_t} (:func:`ais_schedule`),
+    each an independence proposal from q and a Metropolis sweep of single flips, and
+    ln w = sum_{t=1}^{T+1} (g_t - g_{t-1}) (-beta E - ln q)(x_{t-1}): E[w] = Z exactly, as for the raw
+    importance weights (T = 0), and the weighted final states give <A>_p
     (:func:`isingvar.kernels.ais.anneal`).  The pair lists are built once; the weights are read at each call.
 
     Parameters
@@ -1108,7 +1109,7 @@ class Annealing:
     model : IsingModel
         The model, in q's order.
     steps : int
-        Number T of annealing steps (one sweep each).
+        Number T of annealing steps (a proposal from q and a sweep each).
 
     Raises
     ------
@@ -1126,7 +1127,7 @@ class Annealing:
         self.fields = np.ascontiguousarray(model.fields, dtype=np.float64)
         self.g = ais_schedule(steps)
 
-    def run(self, s, beta: float, u) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def run(self, s, beta: float, u) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Anneal chains from the samples ``s`` of q; ``s`` ends as their final states.
 
         Parameters
@@ -1135,8 +1136,9 @@ class Annealing:
             Samples of q (+-1), overwritten with the chains' final states.
         beta : float
             Inverse temperature of p.
-        u : ndarray of float64, shape (B, T, N)
-            Uniforms in [0, 1) of the Metropolis tests.
+        u : ndarray of float64, shape (B, T, 2 N + 2)
+            Uniforms in [0, 1) of each step: its sweep's flips, the proposal's draw and its acceptance (the layout
+            of :func:`isingvar.kernels.ais.anneal`).
 
         Returns
         -------
@@ -1146,15 +1148,18 @@ class Annealing:
             E of the final states.
         accepted : ndarray of int64, shape (B,)
             Accepted flips of each chain.
+        jumps : ndarray of int64, shape (B,)
+            Accepted proposals from q of each chain.
         """
         from .kernels import ais
 
         b, _rowptr, _cols, w, _m = two_body(self.net)
         B = s.shape[0]
-        logw, energy, accepted = np.empty(B), np.empty(B), np.zeros(B, dtype=np.int64)
+        logw, energy = np.empty(B), np.empty(B)
+        accepted, jumps = np.zeros(B, dtype=np.int64), np.zeros(B, dtype=np.int64)
         ais.anneal(b, self.rowptr, self.cols, np.ascontiguousarray(w), self.tptr, self.tchild, self.tpair,
-                   *self.csr, self.fields, float(beta), self.g, self.mirrored, s, u, logw, energy, accepted)
-        return logw, energy, accepted
+                   *self.csr, self.fields, float(beta), self.g, self.mirrored, s, u, logw, energy, accepted, jumps)
+        return logw, energy, accepted, jumps
 
 
 @dataclass
@@ -1187,7 +1192,7 @@ def evaluate(net, model, beta: float, samples: int, batch: int, rng, delta: floa
 
     Weights: w_k = e^{-beta E_k}/q(s_k), raw: E_q[w] = Z exactly, so mean(w) is unbiased for Z (Nicoli et
     al., PRE 101, 023304 (2020)); with ``ais`` = T > 0, the annealed importance weights of :class:`Annealing`
-    (T sweeps from each sample of q; E[w] = Z exactly too) and the weighted final states for <E>, <m>; the
+    (T steps from each sample of q; E[w] = Z exactly too) and the weighted final states for <E>, <m>; the
     ELBO stays that of q's own samples.  Their tail shape k-hat comes from PSIS (:func:`isingvar.importance.psis`;
     Vehtari et al., JMLR 25 (2024)), a diagnostic only: the smoothed weights would bias ln Z low by more
     than their own standard error where k-hat is 0.5-0.7 (measured: docs/performance.md, "Autoregressive").
@@ -1248,10 +1253,11 @@ def evaluate(net, model, beta: float, samples: int, batch: int, rng, delta: floa
         f[start:stop] = -beta * E[start:stop] - lnq[start:stop]
         # chains from q's samples: their weights, and E and m at their final states; the uniforms in chunks of at
         # most AIS_UNIFORMS (Generator.random fills in order, so the chunks draw the same numbers as one call)
-        rows = max(1, AIS_UNIFORMS // max(ais * n, 1))
+        rows = max(1, AIS_UNIFORMS // max(ais * (2 * n + 2), 1))
         for lo in range(start, stop, rows) if annealing is not None else ():
             hi = min(lo + rows, stop)
-            logw[lo:hi], E[lo:hi], _acc = annealing.run(s[lo - start:hi - start], beta, rng.random((hi - lo, ais, n)))
+            u = rng.random((hi - lo, ais, 2 * n + 2))
+            logw[lo:hi], E[lo:hi], _acc, _jumps = annealing.run(s[lo - start:hi - start], beta, u)
         M[start:stop] = s.sum(axis=1)
     if annealing is None:
         logw = f
@@ -1320,8 +1326,8 @@ def compile_kernels(model) -> None:
     z = np.zeros(2, dtype=np.int64)
     for mirrored in (False, True):  # the annealing kernel (--ar-ais), both forms of q
         ais.anneal(np.zeros(1), z, z[:0], np.empty(0), z, z[:0], z[:0], z, z[:0], np.empty(0), np.zeros(1), 1.0,
-                   np.array([0.0, 1.0]), mirrored, np.zeros((0, 1)), np.zeros((0, 0, 1)), np.empty(0), np.empty(0),
-                   np.zeros(0, dtype=np.int64))
+                   np.array([0.0, 1.0]), mirrored, np.zeros((0, 1)), np.zeros((0, 0, 4)), np.empty(0), np.empty(0),
+                   np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
     small = Network(1, 1, 0)
     ar.exact_elbo(*small.arrays(), small.deg, small.cnt, np.zeros(2, dtype=np.int64), np.zeros(0, dtype=np.int64),
                   np.empty(0), np.zeros(1))

@@ -1,6 +1,7 @@
 """Annealed importance sampling from the two-body autoregressive q (``--ar-ais``, issue 23; Neal, Statistics and
-Computing 11, 125 (2001)): the kernel's incremental ln q and energy, the invariance of each Metropolis sweep,
-the weights' formula, E[w] = Z, and T = 0 as plain importance sampling.
+Computing 11, 125 (2001)): the kernel's incremental ln q and energy, the invariance of each step (a proposal from q
+and a Metropolis sweep) and its acceptance rates, the weights' formula, E[w] = Z, the proposals' moves between
+modes, and T = 0 as plain importance sampling.
 
 References are independent: ln q from its definition in plain NumPy (dense W, sum of log-sigmoids; the
 symmetrised q as ln((q(s) + q(-s))/2)), energies, Z and pi_t by brute-force enumeration (tests/naive.py).
@@ -83,10 +84,11 @@ def test_incremental_lnq_and_energy_follow_a_random_flip_sequence(kind, exact_te
 
 
 @pytest.mark.parametrize("kind,exact_terms", [("sparse", False), ("dense-sym", False), ("sparse-sym", True)])
-def test_a_sweep_leaves_pi_t_invariant_and_accepts_at_the_metropolis_rate(kind, exact_terms):
-    # chains started exactly from pi_g (drawn from the enumeration) must still follow pi_g after a sweep at g;
-    # the accepted flips must match sum_j sum_s pi(s) min(1, pi(s^j)/pi(s)) (a sweep that never moved would
-    # leave every distribution invariant)
+def test_a_step_leaves_pi_t_invariant_and_accepts_at_the_metropolis_rates(kind, exact_terms):
+    # chains started exactly from pi_g (drawn from the enumeration) must still follow pi_g after a step at g (a
+    # proposal from q, then a sweep); the accepted proposals must match sum_x pi(x) sum_y q(y) min(1, (w(y)/w(x))^g)
+    # and the accepted flips sum_j sum_s pi(s) min(1, pi(s^j)/pi(s)) (the proposal leaves pi_g invariant, so the
+    # sweep starts from pi_g too; a step that never moved would leave every distribution invariant)
     rng = np.random.default_rng(5)
     model = glass(5, 3, field=0.0 if kind.endswith("sym") else 0.5)
     net, beta, g, B = random_q(model, rng, kind), 1.3, 0.4, 100_000
@@ -96,10 +98,11 @@ def test_a_sweep_leaves_pi_t_invariant_and_accepts_at_the_metropolis_rate(kind, 
     index = rng.choice(S.shape[0], size=B, p=pi)
     s = S[index].copy()
     sched = np.array([0.0, g, 1.0])
-    logw, energy, accepted = np.empty(B), np.empty(B), np.zeros(B, dtype=np.int64)
+    logw, energy = np.empty(B), np.empty(B)
+    accepted, jumps = np.zeros(B, dtype=np.int64), np.zeros(B, dtype=np.int64)
     args = kernel_args(net, model)
-    ais.anneal(*args[:11], beta, sched, args[11], s, rng.random((B, 1, model.n)), logw, energy, accepted,
-               exact_terms)
+    ais.anneal(*args[:11], beta, sched, args[11], s, rng.random((B, 1, 2 * model.n + 2)), logw, energy, accepted,
+               jumps, exact_terms)
     code = ((s + 1) / 2) @ (1 << np.arange(model.n - 1, -1, -1))  # naive.all_states order
     counts = np.bincount(code.astype(np.int64), minlength=S.shape[0])
     chi2 = np.sum((counts - B * pi) ** 2 / (B * pi))
@@ -112,6 +115,11 @@ def test_a_sweep_leaves_pi_t_invariant_and_accepts_at_the_metropolis_rate(kind, 
         expected += np.sum(pi * np.minimum(1.0, pi[code_j.astype(np.int64)] / pi))
     assert abs(accepted.mean() - expected) < 5 * accepted.std() / math.sqrt(B)
     assert expected > 0.5  # the test has teeth: flips are accepted
+    lnq = numpy_lnq(net, S)
+    lnw = -beta * naive.model_energies(model, S) - lnq
+    rate = np.sum(pi[:, None] * np.exp(lnq)[None, :] * np.minimum(1.0, np.exp(g * (lnw[None, :] - lnw[:, None]))))
+    assert abs(jumps.mean() - rate) < 5 * math.sqrt(rate * (1 - rate) / B)
+    assert 0.1 < rate < 0.9  # proposals are accepted and rejected
     assert np.abs(energy - naive.model_energies(model, s)).max() < 1e-12
 
 
@@ -124,13 +132,14 @@ def test_the_weight_of_one_step_is_g_f_before_plus_one_minus_g_f_after():
     s = s0.copy()
     ann = arl.Annealing(net, model, 1)
     ann.g[:] = [0.0, g, 1.0]
-    logw, energy, accepted = ann.run(s, beta, rng.random((500, 1, model.n)))
+    logw, energy, accepted, jumps = ann.run(s, beta, rng.random((500, 1, 2 * model.n + 2)))
 
     def f(X):
         return -beta * naive.model_energies(model, X) - numpy_lnq(net, X)
 
     assert np.abs(logw - (g * f(s0) + (1 - g) * f(s))).max() < 1e-10
     assert np.abs(energy - naive.model_energies(model, s)).max() < 1e-12 and accepted.sum() > 0 and np.any(s != s0)
+    assert jumps.sum() > 0
 
 
 @pytest.mark.parametrize("kind", ["sparse", "sparse-sym"])
@@ -145,12 +154,66 @@ def test_mean_annealed_weight_is_z_and_the_weighted_final_states_give_the_energy
     sd_plain = math.sqrt(np.sum(np.exp(2.0 * (-beta * E_all - lnz) - numpy_lnq(net, S))) - 1.0)  # of w/Z under q
     s = np.empty((M, model.n))
     net.forward(s, rng.random((M, net.uniforms)))
-    logw, energy, _acc = arl.Annealing(net, model, T).run(s, beta, rng.random((M, T, model.n)))
+    logw, energy, _acc, _jumps = arl.Annealing(net, model, T).run(s, beta, rng.random((M, T, 2 * model.n + 2)))
     r = np.exp(logw - lnz)  # w / Z
     assert abs(r.mean() - 1.0) < 4.0 * r.std() / math.sqrt(M)
     assert r.std() < min(1.5, sd_plain / 3)  # annealing lightens the weights (plain: sd 4.0-5.3), so the check is sharp
     rho = r / r.sum()
     assert abs(rho @ energy - U) < 4.0 * math.sqrt(np.sum(rho**2 * (energy - rho @ energy) ** 2))
+
+
+@pytest.mark.parametrize("kind", ["sparse", "dense-sym"])
+def test_the_proposals_are_draws_of_q_with_their_own_log_probabilities(kind):
+    rng = np.random.default_rng(19)
+    model = glass(5, 8, field=0.0 if kind.endswith("sym") else 0.5)
+    net, B = random_q(model, rng, kind), 100_000
+    b, rowptr, cols, w, mirrored = arl.two_body(net)
+    base = net.net if mirrored else net
+    u = rng.random((B, model.n + 1))
+    S, L = np.empty((B, model.n)), np.empty((B, 2))
+    for r in range(B):
+        L[r] = ais._draw(b, rowptr, cols, np.ascontiguousarray(w), mirrored, u[r], S[r])
+    assert np.abs(L[:, 0] - numpy_lnq(base, S)).max() < 1e-10  # (ln q(s), ln q(-s)) of the network itself
+    if mirrored:
+        assert np.abs(L[:, 1] - numpy_lnq(base, -S)).max() < 1e-10
+    states = naive.all_states(model.n)
+    q = np.exp(numpy_lnq(net, states))
+    code = ((S + 1) / 2) @ (1 << np.arange(model.n - 1, -1, -1))
+    counts = np.bincount(code.astype(np.int64), minlength=states.shape[0])
+    assert abs(q.sum() - 1.0) < 1e-12
+    assert np.sum((counts - B * q) ** 2 / (B * q)) < 32 + 5 * math.sqrt(2 * 31)  # the frequencies are q's
+
+
+def test_proposals_from_q_move_the_mass_between_modes_that_single_flips_cannot_cross():
+    # a ferromagnet on K8 at beta = 2: its two ground states hold half of p each, and a single flip out of either
+    # costs 14, so a chain of single flips ends in the mode it started in.  q puts 0.9 of its mass on all-up;
+    # chains that kept q's allocation would have weights with E[w | mode m] = Z p(m)/q(m), so sd(w/Z) at least
+    # sqrt(sum_m p(m)^2/q(m) - 1) (1.3 here); the proposals must bring it well below that, with E[w] = Z
+    rng = np.random.default_rng(17)
+    n, beta, M, T = 8, 2.0, 20_000, 8
+    i, j = np.triu_indices(n, 1)
+    model = IsingModel(n, i, j, np.ones(i.size), np.zeros(n))
+    net = arl.Network(n, 1, 0)
+    net.params["b"][:] = [math.log(9.0)] + [0.0] * (n - 1)  # q(s_0 = +1) = 0.9
+    net.params["W"][1:, 0] = 6.0  # every later spin follows s_0 (probability sigmoid(6) = 0.9975)
+    S = naive.all_states(n)
+    E_all = naive.model_energies(model, S)
+    lnz = naive.logsumexp(-beta * E_all)
+    p, q = np.exp(-beta * E_all - lnz), np.exp(numpy_lnq(net, S))
+    up = S.sum(axis=1) > 0
+    mass_p, mass_q = np.array([p[up].sum(), p[~up].sum()]), np.array([q[up].sum(), q[~up].sum()])
+    floor = math.sqrt(np.sum(mass_p**2 / mass_q) - 1.0)
+    assert abs(mass_p[0] - 0.5) < 0.01 and abs(mass_q[0] - 0.9) < 0.02 and floor > 1.2
+    s = np.empty((M, n))
+    net.forward(s, rng.random((M, net.uniforms)))
+    logw, _energy, _acc, jumps = arl.Annealing(net, model, T).run(s, beta, rng.random((M, T, 2 * n + 2)))
+    r = np.exp(logw - lnz)
+    assert abs(r.mean() - 1.0) < 4.0 * r.std() / math.sqrt(M)
+    assert r.std() < floor / 1.5 and jumps.mean() > 1.0  # measured 0.77
+    final_up = s.sum(axis=1) > 0
+    assert np.mean(final_up) < 0.75  # the chains left q's split (0.9; measured 0.64) for pi_T's (0.53)
+    rho = r / r.sum()
+    assert abs(rho @ final_up - 0.5) < 4.0 * math.sqrt(np.sum(rho**2 * (final_up - rho @ final_up) ** 2))
 
 
 def test_no_annealing_is_plain_importance_sampling_on_the_same_random_stream():
@@ -160,9 +223,9 @@ def test_no_annealing_is_plain_importance_sampling_on_the_same_random_stream():
     s = np.empty((300, model.n))
     lnq = net.forward(s, rng.random((300, net.uniforms)))[0]
     s0 = s.copy()
-    logw, _energy, accepted = arl.Annealing(net, model, 0).run(s, beta, np.empty((300, 0, model.n)))
+    logw, _energy, accepted, jumps = arl.Annealing(net, model, 0).run(s, beta, np.empty((300, 0, 2 * model.n + 2)))
     assert np.abs(logw - (-beta * naive.model_energies(model, s0) - lnq)).max() < 1e-10
-    assert np.all(s == s0) and accepted.sum() == 0
+    assert np.all(s == s0) and accepted.sum() == 0 and jumps.sum() == 0
     plain = arl.evaluate(net, model, beta, 1000, 256, np.random.default_rng(3))
     zero = arl.evaluate(net, model, beta, 1000, 256, np.random.default_rng(3), ais=0)
     assert plain == zero

@@ -5,13 +5,16 @@ network's own sampler), chain r moves through the distributions
 
     pi_t(x) ∝ q(x)^{1 - g_t} exp(-beta E(x))^{g_t},   0 = g_0 < g_1 < ... < g_T < g_{T+1} = 1,
 
-by one systematic single-spin-flip Metropolis sweep per step t = 1..T (each flip leaves pi_t invariant, so the
-sweep does), and its log-weight is
+by one step t = 1..T each: an independence Metropolis-Hastings proposal from q, accepted with
+min(1, (w(x')/w(x))^{g_t}), w = e^{-beta E}/q (Liu, Statistics and Computing 6, 113 (1996)), then one systematic
+single-spin-flip Metropolis sweep (each move leaves pi_t invariant, so the step does).  The sweeps relax a chain
+within its cluster of low-energy states; the proposals move it between clusters, which single flips cannot at
+large beta, so that the chains' mass among them follows pi_t's and not q's.  Its log-weight is
 
     ln w = sum_{t=1}^{T+1} (g_t - g_{t-1}) f(x_{t-1}),   f = -beta E - ln q,
 
 so E[w] = Z exactly (Neal's extended-space argument) and the weighted final states x_T give <A>_p; T = 0 is
-plain importance sampling, ln w = f(x_0).  A proposal whose uniform lies above e^{bound}, bound = the
+plain importance sampling, ln w = f(x_0).  A flip whose uniform lies above e^{bound}, bound = the
 acceptance's log with the children's change replaced by its largest value sum 2|w| (ln sigmoid is
 1-Lipschitz), is rejected before the children are visited: the decision the full test would make, at a
 fraction of the cost where most flips fail.
@@ -36,7 +39,7 @@ import math
 import numpy as np
 
 from ._jit import njit
-from .ar import _log_sigmoid
+from .ar import _log_sigmoid, _sigmoid
 from .energy import _energy, _local_field
 
 _LN2 = math.log(2.0)
@@ -84,6 +87,33 @@ def _lnq(L1, L2, mirrored):
     if mirrored:
         return _logaddexp(L1, L2) - _LN2
     return L1
+
+
+@njit
+def _draw(b, rowptr, cols, w, mirrored, ur, sp):
+    """One sample of q into sp from the uniforms ur (N + 1: one per spin, then the mirror's); (ln q(s), ln q(-s)).
+
+    q(s_i | s_<i) = sigmoid(s_i a_i) with a_i = b_i + c_i in q's order; the symmetrised q negates the whole
+    sample with probability 1/2 (q_sym(s) = (q(s) + q(-s))/2), which swaps the two logs.
+    """
+    n = sp.shape[0]
+    L1 = 0.0
+    L2 = 0.0
+    for i in range(n):
+        x = 0.0
+        for k in range(rowptr[i], rowptr[i + 1]):
+            x += w[k] * sp[cols[k]]
+        a = b[i] + x
+        si = 1.0 if ur[i] < _sigmoid(a) else -1.0
+        sp[i] = si
+        L1 += _log_sigmoid(si * a)
+        if mirrored:
+            L2 += _log_sigmoid(-si * (b[i] - x))
+    if mirrored and ur[n] < 0.5:
+        for i in range(n):
+            sp[i] = -sp[i]
+        return L2, L1
+    return L1, L2
 
 
 @njit
@@ -249,8 +279,11 @@ def _flip(j, fast, b, w, ep, em, tptr, tchild, tpair, mirrored, sr, c, l1, l2, e
 
 @njit
 def anneal(b, rowptr, cols, w, tptr, tchild, tpair, indptr, indices, data, hfield, beta, g, mirrored, s, u,
-           logw, energy, accepted, exact_terms=False):
+           logw, energy, accepted, jumps, exact_terms=False):
     """AIS log-weights of B chains started at the samples s of q; s ends as the chains' final states.
+
+    Step t (1..T) at g_t: one independence proposal from q (:func:`_draw`), then one systematic sweep of
+    single-spin flips; both leave pi_t invariant.
 
     Parameters
     ----------
@@ -280,14 +313,17 @@ def anneal(b, rowptr, cols, w, tptr, tchild, tpair, indptr, indices, data, hfiel
         q is the symmetrised (q(s) + q(-s))/2 of the network.
     s : ndarray of float64, shape (B, N)
         Samples of q (+-1); overwritten with the chains' final states x_T.
-    u : ndarray of float64, shape (B, T, N)
-        Uniforms in [0, 1): u[r, t - 1, j] decides the proposal of spin j in sweep t of chain r.
+    u : ndarray of float64, shape (B, T, 2 N + 2)
+        Uniforms in [0, 1) of step t of chain r, u[r, t - 1]: [:N] the flips of the sweep (spin j: entry j),
+        [N:2 N + 1] the draw of the proposal (its spins, then the mirror's), [2 N + 1] its acceptance.
     logw : ndarray of float64, shape (B,)
         Output: ln w of each chain (nats).
     energy : ndarray of float64, shape (B,)
         Output: E(x_T) (energy units of the couplings).
     accepted : ndarray of int64, shape (B,)
         Output: accepted flips of each chain.
+    jumps : ndarray of int64, shape (B,)
+        Output: accepted proposals from q of each chain.
     exact_terms : bool, default False
         Evaluate each child's log-sigmoid (:func:`_delta`) even where the product form (:func:`_delta_fast`,
         about 4 times faster) is safe; for tests.
@@ -296,6 +332,7 @@ def anneal(b, rowptr, cols, w, tptr, tchild, tpair, indptr, indices, data, hfiel
     T = g.shape[0] - 2
     c, l1, l2, e1, e2, v1, v2, n1, n2, ep, em = _buffers(n, w, tptr)
     fast = not exact_terms and _fast_is_safe(b, rowptr, w, tptr, tpair)
+    sp = np.empty(n)
     reach = np.zeros(n)  # sum over the children of spin j of 2|w|: the most a flip of j moves their terms
     for j in range(n):
         for p in range(tptr[j], tptr[j + 1]):
@@ -307,9 +344,23 @@ def anneal(b, rowptr, cols, w, tptr, tchild, tpair, indptr, indices, data, hfiel
         lq = _lnq(L1, L2, mirrored)
         lw = 0.0
         acc = 0
+        jmp = 0
         for t in range(1, T + 1):
             lw += (g[t] - g[t - 1]) * (-beta * E - lq)
             gt = g[t]
+            # an independence proposal x' ~ q, accepted with min(1, (w(x')/w(x))^g_t), w = e^{-beta E}/q (Liu,
+            # Statistics and Computing 6, 113 (1996)): the move between the clusters of low-energy states that
+            # single flips cannot leave at large beta, so that the chains' mass follows pi_t's, not q's
+            P1, P2 = _draw(b, rowptr, cols, w, mirrored, u[r, t - 1, n:2 * n + 1], sp)
+            Ep = _energy(indptr, indices, data, hfield, sp)
+            lqp = _lnq(P1, P2, mirrored)
+            loga = gt * ((-beta * Ep - lqp) - (-beta * E - lq))
+            if loga >= 0.0 or u[r, t - 1, 2 * n + 1] < math.exp(loga):
+                sr[:] = sp
+                L1, L2 = _start(b, rowptr, cols, w, mirrored, sr, c, l1, l2, e1, e2, v1, v2)
+                E = Ep
+                lq = _lnq(L1, L2, mirrored)
+                jmp += 1
             for j in range(n):
                 sj = sr[j]
                 dE = 2.0 * sj * _local_field(indptr, indices, data, hfield, sr, j)
@@ -341,6 +392,7 @@ def anneal(b, rowptr, cols, w, tptr, tchild, tpair, indptr, indices, data, hfiel
         logw[r] = lw
         energy[r] = E
         accepted[r] = acc
+        jumps[r] = jmp
 
 
 @njit
