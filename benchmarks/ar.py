@@ -8,7 +8,8 @@
     python benchmarks/ar.py cost      # the cost model against the CPU seconds of short runs
     python benchmarks/ar.py coverage  # issue 23: the glass's q at each beta evaluated ten times per annealing
                                       # length T (--ais-list 0,4: plain IS against AIS on the same q): mean
-                                      # error, within 3 SE, k-hat, ESS, CPU s (--save/--load the trained q)
+                                      # error, within 3 SE, k-hat, ESS, CPU s (--save/--load the trained q;
+                                      # --refine R: R forward-KL steps on each q first)
 
 Targets (issue 13): sk20 mf error / ar error >= 10 at every beta; square at beta = 1 |lnZ_ar_is - lnZ|
 <= 3 SE and |f_ar_upper - f| <= 1e-3 per spin; sk100 <= 300 s on 2 cores.  Default ar settings
@@ -45,7 +46,7 @@ EXACT = get_method("exact")
 
 OPTIONS = (("steps", int), ("batch", int), ("lr", float), ("depth", int), ("hidden", int), ("samples", int),
            ("arch", str), ("hops", int), ("units", int), ("checkpoint", int), ("stop_ess", float), ("decay", float),
-           ("ais", int))
+           ("ais", int), ("fkl_steps", int))
 
 
 def settings(args):
@@ -142,6 +143,11 @@ def coverage(args):
             continue
         net, theta, model = kept[beta]
         net.theta[:] = theta
+        if args.refine:  # forward-KL steps on the loaded q (a trained one has had its --fkl-steps already)
+            t = time.process_time()
+            s = settings(args)
+            arl.refine(net, model, beta, args.refine, s.batch, arl.FKL_LR_FRACTION * s.lr, np.random.default_rng(1))
+            print(f" beta {beta}: {args.refine} forward-KL steps in {time.process_time() - t:.1f} CPU s")
         for T in (int(x) for x in args.ais_list.split(",")):
             rows = []
             t = time.process_time()
@@ -254,6 +260,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=10, help="coverage: evaluations per (beta, T)")
     ap.add_argument("--save", help="coverage: keep the trained parameters in this .npz")
     ap.add_argument("--load", help="coverage: the trained parameters from this .npz instead of training")
+    ap.add_argument("--refine", type=int, default=0, help="coverage: forward-KL steps on each q before evaluating")
     args = ap.parse_args()
     {"sk20": sk20, "square": square, "sk100": sk100, "lattice": lattice, "cost": cost,
      "coverage": coverage}[args.what](args)

@@ -125,7 +125,7 @@ def test_ar_has_a_memory_model_that_names_the_settings():
 def test_ar_memory_model_covers_the_measured_peak(family, params, values):
     method = get_method("ar")
     model = make_instance(family, resolve_params(family, params), 0, 0)
-    settings = make_settings(method, {"steps": 3, **values})
+    settings = make_settings(method, {"steps": 3, "fkl_steps": 2, **values})  # the forward-KL phase runs, briefly
     betas = np.array([0.5, 1.0])
     method.run(model, betas, settings, np.random.default_rng(0))  # compiled before measuring
     tracemalloc.start()

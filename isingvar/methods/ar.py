@@ -12,8 +12,9 @@ error of ``X``, a naming convention that ``show`` and ``plot`` use for error bar
   weights of ``--ar-samples`` fresh samples (:func:`isingvar.importance.markov_lower_bound`);
 - ``lnZ_ar_is`` +- ``lnZ_ar_is_se`` (and ``f_ar_is`` +- ``f_ar_is_se``): ln of the mean raw
   importance weight e^{-beta E}/q, an estimate of ln Z itself (Nicoli et al., PRE 101, 023304 (2020)),
-  or with ``--ar-ais`` T > 0 of the weights of annealed importance sampling from q (T Metropolis sweeps
-  from each sample toward p; Neal, Statistics and Computing 11, 125 (2001); E[w] = Z either way);
+  or with ``--ar-ais`` T > 0 of the weights of annealed importance sampling from q (T steps from each
+  sample toward p, each a proposal from q and a Metropolis sweep; Neal, Statistics and Computing 11, 125
+  (2001); E[w] = Z either way);
   the weights' Pareto tail shape k-hat (Vehtari et al., JMLR 25 (2024)) decides whether it is shown;
 - ``u_ar``, ``s_ar``, ``m_ar`` with ``_se``: self-normalised importance-sampling estimates;
 - ``ar_status``: 0 where those estimates are shown, else why they are NaN (PSIS k-hat > 0.7 or undefined, ESS
@@ -24,7 +25,8 @@ error of ``X``, a naming convention that ``show`` and ``plot`` use for error bar
   ``lnZ_ar_is`` is withheld, for the study of failures) and ``lnZ_ar_elbo`` +- ``lnZ_ar_elbo_se`` (the Monte Carlo ELBO of q, a diagnostic of its
   training);
 - ``ar_steps``: Adam steps at that beta of the q reported (its best checkpoint; a beta stops early where
-  ``--ar-stop-ess`` is met).
+  ``--ar-stop-ess`` is met); ``ar_fkl_steps``: the forward-KL steps that followed (N > 24, where the
+  held-out ESS stayed below ``--ar-stop-ess``: :func:`isingvar.autoregressive.refine`).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ MAX_LR = 0.05
 #: The architectures of ``--ar-arch`` (:class:`isingvar.autoregressive.SparseNetwork`, :class:`isingvar.autoregressive.Network`).
 ARCHS = ("sparse", "dense")
 MAX_HOPS = 64
-#: Most annealing steps (``--ar-ais``): each is a sweep over every spin of every evaluation sample.
+#: Most annealing steps (``--ar-ais``): each is a proposal and a sweep over every spin of every evaluation sample.
 MAX_AIS = 10**5
 MAX_UNITS = 64
 #: Fresh samples of each checkpoint's held-out score, in batches of ``--ar-batch``.
@@ -121,12 +123,18 @@ class Settings:
     stop_ess: float = setting(0.9, ge=0, le=1)
     #: the learning rate falls from ``lr`` to ``decay`` x ``lr`` over each beta's steps (cosine; 1: constant)
     decay: float = setting(0.03, gt=0, le=1)
-    #: annealing steps T of annealed importance sampling from q, one Metropolis sweep each (0: the raw importance
-    #: weights of q's own samples); the two-body q only (sparse without units, or dense of depth 1: any other q uses
-    #: T = 0, :func:`ais_steps`, written in the estimates' ``ais_steps`` attribute).  10: on the open
-    #: 16 x 16 +-J seed 7 at beta 2, five evaluations of one q shown and within 3 SE 5 / 5 (plain: 1 / 5), ~6 CPU s
-    #: per beta (docs/performance.md, "Autoregressive")
+    #: annealing steps T of annealed importance sampling from q, each a proposal from q and a Metropolis sweep (0:
+    #: the raw importance weights of q's own samples); the two-body q only (sparse without units, or dense of depth
+    #: 1: any other q uses T = 0, :func:`ais_steps`, written in the estimates' ``ais_steps`` attribute).  10: on the
+    #: open 16 x 16 +-J seed 7 at beta 2, ten evaluations of one q shown and within 3 SE 10 / 10 (plain: 1 / 5),
+    #: ~8 CPU s per beta (docs/performance.md, "Autoregressive")
     ais: int = setting(10, ge=0, le=MAX_AIS, why="each step is a sweep over every spin of every evaluation sample")
+    #: for N > 24 and the two-body q, Adam steps on the forward KL(p || q) after training, from samples of p
+    #: that short annealing chains give (:func:`isingvar.autoregressive.refine`), at each beta whose held-out
+    #: ESS is below ``stop_ess``: q learns the states of p its training let it under-weight (0: none).  150: on
+    #: the open 16 x 16 +-J seed 7 at beta 3, k-hat 0.40-0.54 over six evaluations (without: 0.54-0.75), ~11 CPU s
+    #: per beta (docs/performance.md, "Autoregressive")
+    fkl_steps: int = setting(150, ge=0, le=MAX_STEPS)
 
     def __post_init__(self):
         """Check every field's type and bounds (:func:`isingvar.methods.base.check_settings`) and the
@@ -140,6 +148,42 @@ class Settings:
         check_settings("ar", self)
         if self.arch not in ARCHS:
             raise SettingsError(f"--ar-arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
+
+
+def two_body(settings) -> bool:
+    """Whether the settings give a two-body q (sparse without units, or dense of depth 1): the q that anneals.
+
+    Parameters
+    ----------
+    settings : Settings
+        The method's settings.
+
+    Returns
+    -------
+    bool
+        True for the q of :func:`isingvar.autoregressive.two_body`.
+    """
+    return settings.units == 0 if settings.arch == "sparse" else settings.depth == 1
+
+
+def fkl_steps(n, settings) -> int:
+    """The forward-KL steps a beta may take after training: ``fkl_steps`` for the two-body q at N > 24, else 0.
+
+    Parameters
+    ----------
+    n : int
+        Number of spins.
+    settings : Settings
+        The method's settings.
+
+    Returns
+    -------
+    int
+        Steps >= 0 (a beta whose held-out ESS meets ``stop_ess`` takes none).
+    """
+    from ..autoregressive import EXACT_MAX_N
+
+    return settings.fkl_steps if n > EXACT_MAX_N and two_body(settings) else 0
 
 
 def ais_steps(settings) -> int:
@@ -160,8 +204,7 @@ def ais_steps(settings) -> int:
     int
         T >= 0.
     """
-    two_body = settings.units == 0 if settings.arch == "sparse" else settings.depth == 1
-    return settings.ais if two_body else 0
+    return settings.ais if two_body(settings) else 0
 
 
 #: The variables whose values come from the (annealed) importance weights: they carry ``ais_steps``.
@@ -255,6 +298,9 @@ VARIABLES = (
     Var("ar_steps", "diagnostic", None, "1",
         "Adam steps at this beta of the q reported (the best-scoring checkpoint, --ar-checkpoint)", dtype="i4",
         fill=-1),
+    Var("ar_fkl_steps", "diagnostic", None, "1",
+        "Adam steps on the forward KL(p || q) at this beta after training (--ar-fkl-steps; 0 where the held-out "
+        "ESS met --ar-stop-ess, for N <= 24 and for a q that is not two-body)", dtype="i4", fill=-1),
     _MODEL_VAR,
 )
 _STATUS = {name: code for code, name in enumerate(ESTIMATE_STATUS)}
@@ -332,12 +378,14 @@ def run(model, betas, settings, rng, *, sites=False, progress=None) -> dict:
     """
     from ..autoregressive import (
         EXACT_MAX_N,
+        FKL_LR_FRACTION,
         Trainer,
         compile_kernels,
         energy_function,
         evaluate,
         exact_lower_bound,
         heldout_score,
+        refine,
         train,
     )
     from ..interrupt import deferred_interrupt
@@ -349,6 +397,8 @@ def run(model, betas, settings, rng, *, sites=False, progress=None) -> dict:
     names = [v.name for v in VARIABLES if v.dtype == "f8" and not v.model_file]  # the file_hook fills those
     out = {name: np.full(nb, np.nan) for name in names}
     out["ar_steps"] = np.full(nb, settings.steps, dtype=np.int32)
+    out["ar_fkl_steps"] = np.zeros(nb, dtype=np.int32)
+    fkl = fkl_steps(n, settings)
     out["ar_status"] = np.zeros(nb, dtype=np.int8)
     compile_kernels(model)
     net, qmodel, order = make_network(model, settings, rng)
@@ -396,6 +446,14 @@ def run(model, betas, settings, rng, *, sites=False, progress=None) -> dict:
                                            decay=settings.decay, ramp=ramp, ramp_from=previous,
                                            start_theta=start_theta)[1]
             previous = beta
+            if fkl:
+                # q trained on KL(q || p) under-weights states of p (mode seeking); where its held-out weights show
+                # it, steps on KL(p || q) from annealed samples (measured: docs/performance.md, "Autoregressive")
+                if heldout_score(net, energy, beta, holdout, rng)[1] < stop_ess:
+                    out["ar_fkl_steps"][q] = refine(net, qmodel, beta, fkl, settings.batch,
+                                                    FKL_LR_FRACTION * settings.lr, rng, check, progress)
+                elif progress is not None:
+                    progress(float(fkl))
             est = evaluate(net, qmodel, beta, settings.samples, settings.batch, rng, settings.delta,
                            ais_steps(settings))
             if n <= EXACT_MAX_N:
@@ -510,7 +568,9 @@ def cost(model, betas, settings, *, sites=False) -> float:
 
     Multiply-adds per beta of training (``steps`` x ``batch`` samples, forward and backward passes), the
     checkpoints' held-out scores (:data:`HOLDOUT_BATCHES` x ``batch`` fresh samples each), evaluation
-    (``samples``, each with ``ais`` annealing sweeps: :data:`AIS_SPIN_FLOPS`, :data:`AIS_PAIR_FLOPS`) and, for
+    (``samples``, each with ``ais`` annealing steps, a fresh sample and a sweep: :data:`AIS_SPIN_FLOPS`,
+    :data:`AIS_PAIR_FLOPS`), for N > 24 the forward-KL steps (:func:`fkl_steps`; ``batch`` chains of
+    :data:`isingvar.autoregressive.FKL_AIS` annealing steps each, a training pass over their final states) and, for
     N <= 24, the exact sum over 2^N states, times :data:`SECONDS_PER_FLOP`.  One
     forward pass: the P pair weights of the sparse network (:func:`isingvar.autoregressive.pair_count`)
     or the N^2/2 weights and hidden layers of the dense one, plus the per-spin work (:data:`SPIN_FLOPS`);
@@ -532,7 +592,7 @@ def cost(model, betas, settings, *, sites=False) -> float:
     float
         Estimated seconds.
     """
-    from ..autoregressive import EXACT_MAX_N, pair_count
+    from ..autoregressive import EXACT_MAX_N, FKL_AIS, pair_count
 
     nb = np.asarray(betas).size
     n = model.n
@@ -541,11 +601,16 @@ def cost(model, betas, settings, *, sites=False) -> float:
     checkpoints = 1 + (settings.steps // settings.checkpoint + 1 if settings.checkpoint else 0)
     work = (settings.steps * settings.batch * train_f
             + (checkpoints * HOLDOUT_BATCHES * settings.batch + settings.samples) * sample_f)
-    if ais_steps(settings):  # the annealing sweeps of every evaluation sample
-        mirrored = 2 if not np.any(model.fields) else 1
-        pairs_q = pairs if settings.arch == "sparse" else n * (n - 1) // 2
-        sweep = AIS_SPIN_FLOPS * n + AIS_PAIR_FLOPS * mirrored * pairs_q + EDGE_FLOPS * 2 * model.n_edges
-        work += settings.samples * ais_steps(settings) * sweep
+    mirrored = 2 if not np.any(model.fields) else 1
+    pairs_q = pairs if settings.arch == "sparse" else n * (n - 1) // 2
+    # an annealing step of one chain: a proposal (a fresh sample) and a sweep
+    step = sample_f + AIS_SPIN_FLOPS * n + AIS_PAIR_FLOPS * mirrored * pairs_q + EDGE_FLOPS * 2 * model.n_edges
+    work += settings.samples * ais_steps(settings) * step  # the annealing of every evaluation sample
+    # forward-KL steps (an upper value: every beta takes them, after a held-out score): per chain a training
+    # sample's passes (its draw, the score of its final state, the gradient) and its annealing
+    fkl = fkl_steps(n, settings)
+    if fkl:
+        work += HOLDOUT_BATCHES * settings.batch * sample_f + fkl * settings.batch * (train_f + FKL_AIS * step)
     if n <= EXACT_MAX_N:
         work += 2.0**n * leaf_f
     return nb * work * SECONDS_PER_FLOP
@@ -628,7 +693,7 @@ def memory(n, n_edges, betas, settings) -> float:
 
         all_pairs = pairs if settings.arch == "sparse" else n * (n - 1) / 2
         phase = max(phase, settings.batch * per_sample + 18 * settings.samples + 8 * all_pairs
-                    + min(AIS_UNIFORMS, settings.batch * ais_steps(settings) * n) + 12 * n)
+                    + min(AIS_UNIFORMS, settings.batch * ais_steps(settings) * (2 * n + 2)) + 13 * n)
     values = 12 * params + phase
     if 2 * n_edges >= n * n / 4:  # the dense energy function (autoregressive.energy_function)
         values += n * n
@@ -661,12 +726,12 @@ def check(model, betas, settings, *, sites) -> None:
 
 
 def progress_units(n, betas, settings) -> float:
-    """steps + 1 units per beta: one per training step, one for the evaluation.
+    """steps + F + 1 units per beta: one per training step, per forward-KL step (F, :func:`fkl_steps`), the evaluation.
 
     Parameters
     ----------
     n : int
-        Number of spins (unused).
+        Number of spins.
     betas : sequence of float
         Inverse temperatures.
     settings : Settings
@@ -677,7 +742,7 @@ def progress_units(n, betas, settings) -> float:
     float
         Total progress units of :func:`run`.
     """
-    return float(len(betas) * (settings.steps + 1))
+    return float(len(betas) * (settings.steps + fkl_steps(n, settings) + 1))
 
 
 METHOD = Method(
