@@ -1246,9 +1246,10 @@ class Estimates:
 
     elbo: float  #: mean of -beta E - ln q: estimate of the ln Z lower bound (nats)
     elbo_se: float
-    lnz_is: float  #: ln mean(w) of the raw weights w = e^{-beta E}/q: estimate of ln Z (nats)
+    #: ln mean(w) of the raw weights (e^{-beta E}/q, or annealed: :class:`Annealing`): estimate of ln Z (nats); also
+    #: the file's ``lnZ_ar_is_raw``, kept where ``lnZ_ar_is`` is withheld
+    lnz_is: float
     lnz_is_se: float
-    lnz_is_raw: float  #: ln mean(w) of the raw weights (nats): ``lnz_is``, kept for the file's diagnostic
     lnz_lower_prob: float  #: a lower bound on ln Z holding with probability >= 1 - delta (raw weights)
     khat: float  #: PSIS tail shape of the weights (NaN: constant tail)
     ess: float  #: (sum w)^2 / sum w^2 of the raw weights, 1 .. M
@@ -1366,7 +1367,7 @@ def evaluate(net, model, beta: float, samples: int, batch: int, rng, delta: floa
 
     return Estimates(
         elbo=float(f.mean()), elbo_se=float(f.std(ddof=1) / math.sqrt(samples)) if samples > 1 else math.nan,
-        lnz_is=lnz, lnz_is_se=se(dlnz), lnz_is_raw=lnz, lnz_lower_prob=markov_lower_bound(logw, delta),
+        lnz_is=lnz, lnz_is_se=se(dlnz), lnz_lower_prob=markov_lower_bound(logw, delta),
         khat=float(khat), ess=float(1.0 / np.sum(rho * rho)), one_state=one_state,
         energy=U, energy_se=se(dU), entropy=lnz + beta * U, entropy_se=se(dlnz + beta * dU),
         magnetisation=Mbar, magnetisation_se=se(rho * (M - Mbar)),

@@ -463,7 +463,7 @@ def run(model, betas, settings, rng, *, sites=False, progress=None) -> dict:
             out["u_ar"][q], out["u_ar_se"][q] = est.energy / n, est.energy_se / n
             out["s_ar"][q], out["s_ar_se"][q] = est.entropy / n, est.entropy_se / n
             out["m_ar"][q], out["m_ar_se"][q] = est.magnetisation / n, est.magnetisation_se / n
-            out["ar_ess"][q], out["ar_khat"][q], out["lnZ_ar_is_raw"][q] = est.ess, est.khat, est.lnz_is_raw
+            out["ar_ess"][q], out["ar_khat"][q], out["lnZ_ar_is_raw"][q] = est.ess, est.khat, est.lnz_is
             out["lnZ_ar_lower_prob"][q] = est.lnz_lower_prob
             out["ar_status"][q] = status(est, settings.samples)
             check()
