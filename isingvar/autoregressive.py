@@ -850,6 +850,33 @@ def learning_rate(lr: float, decay: float, step: int, steps: int) -> float:
     return lr * (decay + (1.0 - decay) * 0.5 * (1.0 + math.cos(math.pi * step / steps)))
 
 
+def free_energy_gradient(net, s, a, h, x) -> np.ndarray:
+    """The score-function estimate of grad beta F~[q] = grad E_q[beta E + ln q] from q's own samples.
+
+    sum_r (x_r - b) grad ln q(s_r) / B with the baseline b = the batch mean of x = beta E + ln q (Williams,
+    Machine Learning 8, 229 (1992); as in VAN, Wu, Wang & Zhang, PRL 122, 080602 (2019)): unbiased up to O(1/B),
+    and zero variance where q = P.
+
+    Parameters
+    ----------
+    net : Network, SparseNetwork or Symmetrised
+        The network (q).
+    s : ndarray of float64, shape (B, N)
+        Samples of q (+-1).
+    a, h : ndarray
+        Their logits and hidden layers from ``net.forward``.
+    x : ndarray of float64, shape (B,)
+        beta E(s) + ln q(s) (nats).
+
+    Returns
+    -------
+    ndarray of float64, shaped like ``net.theta``
+        The gradient.
+    """
+    d = x - x[0]  # about x[0], so that equal x give exactly zero (Adam would blow rounding up to steps of lr)
+    return net.gradient(s, a, h, (d - d.mean()) / x.size)
+
+
 def train(net, trainer: Trainer, model, beta: float, steps: int, batch: int, rng, check=None,
           progress=None, every: int = 0, holdout: int = 0, start_score: float = -math.inf, *,
           stop_ess: float = 0.0, decay: float = 1.0, ramp: int = 0, ramp_from: float = 0.0,
@@ -930,10 +957,7 @@ def train(net, trainer: Trainer, model, beta: float, steps: int, batch: int, rng
             bt = ramp_from + (beta - ramp_from) * min(1.0, (step + 1) / ramp) if step < ramp else beta
             x = bt * energy(s) + lnq
             loss = float(x.mean())
-            # the baseline b = batch mean: unbiased up to O(1/B), and zero variance where q = P.  Taken
-            # about x[0], so that equal x give exactly zero (Adam would blow rounding up to steps of lr)
-            d = x - x[0]
-            trainer.step(net.gradient(s, a, h, (d - d.mean()) / batch))
+            trainer.step(free_energy_gradient(net, s, a, h, x))
             taken = step + 1
             stop = False
             if every and (taken % every == 0 or taken == steps):
@@ -967,17 +991,49 @@ FKL_AIS = 3
 FKL_LR_FRACTION = 0.3
 
 
-def refine(net, model, beta: float, steps: int, batch: int, lr: float, rng, check=None, progress=None) -> int:
-    """Adam steps on the forward KL(p || q), from samples of p that short annealing chains from q provide.
+def forward_kl_gradient(net, annealing, s, beta: float, rng) -> np.ndarray:
+    """A self-normalised estimate of grad KL(p || q) = -E_p[grad ln q] from annealing chains started at s.
 
-    Training on beta F~[q] (:func:`train`) minimises KL(q || p), which lets q give some states of p far
+    The samples s of q are annealed :attr:`Annealing.steps` steps toward p (weighted final states x_r, weights
+    w_r, E[w] = Z) and the gradient is that of -sum_r rho_r ln q(x_r), rho = w / sum w: maximum likelihood on
+    p's samples, the reweighted wake-sleep update of Bornschein & Bengio, ICLR 2015, with annealed weights
+    (0 steps: plain importance weights of s).  Biased by O(1/B) through the normalisation, like any
+    self-normalised estimate.
+
+    Parameters
+    ----------
+    net : SparseNetwork, Network or Symmetrised
+        The two-body q.
+    annealing : Annealing
+        Its annealing (of ``net`` and the model in q's order).
+    s : ndarray of float64, shape (B, N)
+        Samples of q (+-1); left unchanged.
+    beta : float
+        Inverse temperature of p.
+    rng : numpy.random.Generator
+        Source of the annealing's uniforms.
+
+    Returns
+    -------
+    ndarray of float64, shaped like ``net.theta``
+        The gradient.
+    """
+    x = s.copy()
+    logw = annealing.run(x, beta, rng.random((x.shape[0], annealing.steps, 2 * net.n + 2)))[0]
+    rho = np.exp(logw - logw.max())
+    _lnq, a, h = net.forward(x)
+    return net.gradient(x, a, h, -rho / rho.sum())
+
+
+def refine(net, model, beta: float, steps: int, batch: int, lr: float, rng, check=None, progress=None) -> int:
+    """Adam steps on beta F~[q] + KL(p || q): training that also covers the states of p that q under-weights.
+
+    Training on beta F~[q] alone (:func:`train`) minimises KL(q || p), which lets q give some states of p far
     less mass than p does (mode seeking): at low temperature on a glass, spins whose local field vanishes
     in p's ground states but that q has made near-certain; the importance weights then have a heavy tail
-    (k-hat > 0.7) even where they are unbiased.  Each step draws ``batch`` samples of q, anneals them
-    :data:`FKL_AIS` steps toward p (:class:`Annealing`: weighted final states x_r, weights w_r, E[w] = Z),
-    and takes the gradient of -sum_r rho_r ln q(x_r), rho = w / sum w: a self-normalised estimate of
-    grad KL(p || q) = -E_p[grad ln q] (maximum likelihood on p's samples; the reweighted wake-sleep
-    update of Bornschein & Bengio, ICLR 2015, with annealed weights).  A fresh Adam state, so the training's
+    (k-hat > 0.7) even where they are unbiased.  Each step draws ``batch`` samples of q and adds to their
+    :func:`free_energy_gradient` (which keeps the ELBO where training left it) the :func:`forward_kl_gradient`
+    of the same samples annealed :data:`FKL_AIS` steps toward p.  A fresh Adam state, so the training's
     moments stay those of beta F~.
 
     Parameters
@@ -1012,15 +1068,14 @@ def refine(net, model, beta: float, steps: int, batch: int, lr: float, rng, chec
         For a q that is not two-body (:func:`two_body`).
     """
     annealing = Annealing(net, model, FKL_AIS)
+    energy = energy_function(model)
     trainer = Trainer(net, lr)
-    x = np.empty((batch, net.n))
+    s = np.empty((batch, net.n))
     done = 0
     for step in range(steps):
-        net.forward(x, rng.random((batch, net.uniforms)))
-        logw = annealing.run(x, beta, rng.random((batch, FKL_AIS, 2 * net.n + 2)))[0]
-        rho = np.exp(logw - logw.max())
-        _lnq, a, h = net.forward(x)  # x now holds the chains' final states
-        trainer.step(net.gradient(x, a, h, -rho / rho.sum()))
+        lnq, a, h = net.forward(s, rng.random((batch, net.uniforms)))
+        g = free_energy_gradient(net, s, a, h, beta * energy(s) + lnq)
+        trainer.step(g + forward_kl_gradient(net, annealing, s, beta, rng))
         if check is not None:
             check()
         done += 1

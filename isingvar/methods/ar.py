@@ -129,9 +129,9 @@ class Settings:
     #: open 16 x 16 +-J seed 7 at beta 2, ten evaluations of one q shown and within 3 SE 10 / 10 (plain: 1 / 5),
     #: ~8 CPU s per beta (docs/performance.md, "Autoregressive")
     ais: int = setting(10, ge=0, le=MAX_AIS, why="each step is a sweep over every spin of every evaluation sample")
-    #: for N > 24 and the two-body q, Adam steps on the forward KL(p || q) after training, from samples of p
-    #: that short annealing chains give (:func:`isingvar.autoregressive.refine`), at each beta whose held-out
-    #: ESS is below ``stop_ess``: q learns the states of p its training let it under-weight (0: none).  150: on
+    #: for N > 24 and the two-body q, Adam steps on beta F~ + KL(p || q) after training, the forward KL from
+    #: samples of p that short annealing chains give (:func:`isingvar.autoregressive.refine`), at each beta whose
+    #: held-out ESS is below ``stop_ess``: q learns the states of p its training let it under-weight (0: none).  150: on
     #: the open 16 x 16 +-J seed 7 at beta 3, k-hat 0.40-0.54 over six evaluations (without: 0.54-0.75), ~11 CPU s
     #: per beta (docs/performance.md, "Autoregressive")
     fkl_steps: int = setting(150, ge=0, le=MAX_STEPS)
