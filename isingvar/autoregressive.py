@@ -984,10 +984,11 @@ def train(net, trainer: Trainer, model, beta: float, steps: int, batch: int, rng
 
 #: Annealing steps of the chains that give :func:`refine` its samples of p: fewer than the evaluation's, since a
 #: gradient needs only their direction (measured: open 16 x 16 +-J seed 7 at beta 3, 150 steps of 256 chains,
-#: 3 steps each: 10.7 CPU s, k-hat 0.40-0.54 over six evaluations; 5 steps each, 200 steps: 21.5 s, 0.41-0.59).
+#: 3 steps each: 10.7 CPU s, k-hat 0.40-0.54 over six evaluations; 5 steps each, 200 steps: 21.5 s, 0.41-0.59;
+#: the forward KL alone, a prototype of :func:`refine`).
 FKL_AIS = 3
 #: :func:`refine`'s Adam rate as a fraction of ``--ar-lr`` (3e-3 at the default 0.01: the rate measured; 1e-3
-#: moved k-hat less in the same steps, open 16 x 16 +-J seed 7 at beta 3, docs/performance.md).
+#: moved k-hat less in 100 steps of 512 chains, open 16 x 16 +-J seed 7 at beta 3, docs/performance.md).
 FKL_LR_FRACTION = 0.3
 
 

@@ -117,7 +117,7 @@ def test_ar_has_a_memory_model_that_names_the_settings():
 @pytest.mark.slow
 @pytest.mark.parametrize("family, params, values", [
     ("sk", {"n": 30}, {"arch": "dense", "depth": 3, "hidden": 64}),
-    ("chain", {"n": 30}, {"samples": 200000}),
+    ("chain", {"n": 30}, {"samples": 200000, "ais": 1}),  # one annealing step: its memory, a tenth of the time
     ("sk", {"n": 12}, {"arch": "dense", "depth": 2, "hidden": 1000, "samples": 100}),
     ("sk", {"n": 20}, {}),  # sparse, symmetrised: the exact sum by blocks of states
     ("square", {"L": 16, "boundary": "open", "disorder": "pm"}, {"batch": 1024, "hops": 6}),

@@ -132,8 +132,8 @@ class Settings:
     #: for N > 24 and the two-body q, Adam steps on beta F~ + KL(p || q) after training, the forward KL from
     #: samples of p that short annealing chains give (:func:`isingvar.autoregressive.refine`), at each beta whose
     #: held-out ESS is below ``stop_ess``: q learns the states of p its training let it under-weight (0: none).  150: on
-    #: the open 16 x 16 +-J seed 7 at beta 3, k-hat 0.40-0.54 over six evaluations (without: 0.54-0.75), ~11 CPU s
-    #: per beta (docs/performance.md, "Autoregressive")
+    #: the open 16 x 16 +-J seed 7 at beta 3, k-hat 0.35-0.66 over ten evaluations of one q (without: 0.54-0.86),
+    #: ~12 CPU s per beta (docs/performance.md, "Autoregressive")
     fkl_steps: int = setting(150, ge=0, le=MAX_STEPS)
 
     def __post_init__(self):
