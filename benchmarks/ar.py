@@ -54,13 +54,14 @@ def settings(args):
 
 
 def _timed_run(m, betas, s, rng):
-    """AR.run with the CPU seconds of each beta (from the progress calls: steps + 1 units per beta)."""
+    """AR.run with the CPU seconds of each beta (from the progress calls: AR.progress_units of one beta each)."""
     order = np.argsort(betas, kind="stable")
     marks, done = [], [0.0]
+    per_beta = AR.progress_units(m.n, [1.0], s)
 
     def progress(k):
         done[0] += k
-        if done[0] >= (len(marks) + 1) * (s.steps + 1) - 1e-9:
+        if done[0] >= (len(marks) + 1) * per_beta - 1e-9:
             marks.append(time.process_time())
 
     t0 = time.process_time()
