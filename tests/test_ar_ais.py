@@ -216,6 +216,31 @@ def test_proposals_from_q_move_the_mass_between_modes_that_single_flips_cannot_c
     assert abs(rho @ final_up - 0.5) < 4.0 * math.sqrt(np.sum(rho**2 * (final_up - rho @ final_up) ** 2))
 
 
+def test_the_chains_give_the_same_numbers_on_one_thread_and_on_several():
+    # each chain reads only its own rows of s and u and writes its own outputs: the threads change nothing
+    import numba
+
+    rng = np.random.default_rng(23)
+    model = glass(12, 9)
+    net, beta, B, T = random_q(model, rng, "sparse-sym"), 1.4, 257, 3
+    s0 = np.empty((B, model.n))
+    net.forward(s0, rng.random((B, net.uniforms)))
+    u = rng.random((B, T, 2 * model.n + 2))
+    runs = []
+    before = numba.get_num_threads()
+    try:
+        for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(threads)
+            s = s0.copy()
+            runs.append((*arl.Annealing(net, model, T).run(s, beta, u), s))
+    finally:
+        numba.set_num_threads(before)
+    for got in runs[1:]:
+        for x, y in zip(runs[0], got):
+            assert np.array_equal(x, y)
+    assert runs[0][2].sum() > 0 and runs[0][3].sum() > 0  # flips and proposals were accepted
+
+
 def test_no_annealing_is_plain_importance_sampling_on_the_same_random_stream():
     rng = np.random.default_rng(13)
     model = glass(8, 5)

@@ -37,8 +37,9 @@ Arrays: float64 and int64, C-contiguous; configurations s (B, N) of +-1.0.
 import math
 
 import numpy as np
+from numba import prange
 
-from ._jit import njit
+from ._jit import njit, pjit
 from .ar import _log_sigmoid, _sigmoid
 from .energy import _energy, _local_field
 
@@ -240,27 +241,24 @@ def _widest(tptr):
 
 
 @njit
-def _buffers(n, w, tptr):
-    """One chain's work arrays for :func:`_start` and :func:`_flip`, and the pair factors e^{+-2 w}.
+def _buffers(n, width):
+    """One chain's work arrays for :func:`_start`, :func:`_flip` and :func:`_draw`.
 
     Parameters
     ----------
     n : int
         Spins N.
-    w : ndarray of float64, shape (P,)
-        Weight of each pair.
-    tptr : ndarray of int64, shape (N + 1,)
-        Row starts of the transposed pairs.
+    width : int
+        The most children of one spin (:func:`_widest`).
 
     Returns
     -------
     tuple of ndarray of float64
         c, l1, l2, e1, e2, v1, v2 (N,) each (l2 zeros, e2 and v2 ones: the mirror terms of a q that is not
-        symmetrised), n1, n2 (the most children of a spin,), e^{2 w} and e^{-2 w} (P,).
+        symmetrised), n1, n2 (width,) and a proposal's spins (N,).
     """
-    width = _widest(tptr)
     return (np.empty(n), np.empty(n), np.zeros(n), np.empty(n), np.ones(n), np.empty(n), np.ones(n),
-            np.empty(width), np.empty(width), np.exp(2.0 * w), np.exp(-2.0 * w))
+            np.empty(width), np.empty(width), np.empty(n))
 
 
 @njit
@@ -277,7 +275,7 @@ def _flip(j, fast, b, w, ep, em, tptr, tchild, tpair, mirrored, sr, c, l1, l2, e
     return d1, d2
 
 
-@njit
+@pjit
 def anneal(b, rowptr, cols, w, tptr, tchild, tpair, indptr, indices, data, hfield, beta, g, mirrored, s, u,
            logw, energy, accepted, jumps, exact_terms=False):
     """AIS log-weights of B chains started at the samples s of q; s ends as the chains' final states.
@@ -329,70 +327,78 @@ def anneal(b, rowptr, cols, w, tptr, tchild, tpair, indptr, indices, data, hfiel
         about 4 times faster) is safe; for tests.
     """
     B, n = s.shape
-    T = g.shape[0] - 2
-    c, l1, l2, e1, e2, v1, v2, n1, n2, ep, em = _buffers(n, w, tptr)
+    ep, em = np.exp(2.0 * w), np.exp(-2.0 * w)
+    width = _widest(tptr)
     fast = not exact_terms and _fast_is_safe(b, rowptr, w, tptr, tpair)
-    sp = np.empty(n)
     reach = np.zeros(n)  # sum over the children of spin j of 2|w|: the most a flip of j moves their terms
     for j in range(n):
         for p in range(tptr[j], tptr[j + 1]):
             reach[j] += 2.0 * abs(w[tpair[p]])
-    for r in range(B):
-        sr = s[r]
-        L1, L2 = _start(b, rowptr, cols, w, mirrored, sr, c, l1, l2, e1, e2, v1, v2)
-        E = _energy(indptr, indices, data, hfield, sr)
-        lq = _lnq(L1, L2, mirrored)
-        lw = 0.0
-        acc = 0
-        jmp = 0
-        for t in range(1, T + 1):
-            lw += (g[t] - g[t - 1]) * (-beta * E - lq)
-            gt = g[t]
-            # an independence proposal x' ~ q, accepted with min(1, (w(x')/w(x))^g_t), w = e^{-beta E}/q (Liu,
-            # Statistics and Computing 6, 113 (1996)): the move between the clusters of low-energy states that
-            # single flips cannot leave at large beta, so that the chains' mass follows pi_t's, not q's
-            P1, P2 = _draw(b, rowptr, cols, w, mirrored, u[r, t - 1, n:2 * n + 1], sp)
-            Ep = _energy(indptr, indices, data, hfield, sp)
-            lqp = _lnq(P1, P2, mirrored)
-            loga = gt * ((-beta * Ep - lqp) - (-beta * E - lq))
-            if loga >= 0.0 or u[r, t - 1, 2 * n + 1] < math.exp(loga):
-                sr[:] = sp
-                L1, L2 = _start(b, rowptr, cols, w, mirrored, sr, c, l1, l2, e1, e2, v1, v2)
-                E = Ep
+    for r in prange(B):  # the chains are independent: each its own arrays, its own rows of s and u
+        logw[r], energy[r], accepted[r], jumps[r] = _chain(b, rowptr, cols, w, ep, em, reach, fast, tptr, tchild, tpair,
+                                                           indptr, indices, data, hfield, beta, g, mirrored, s[r], u[r],
+                                                           _buffers(n, width))
+
+
+@njit
+def _chain(b, rowptr, cols, w, ep, em, reach, fast, tptr, tchild, tpair, indptr, indices, data, hfield, beta, g,
+           mirrored, sr, ur, work):
+    """One chain of :func:`anneal` from its start sr (overwritten with x_T), uniforms ur (T, 2N + 2) and work
+    arrays (:func:`_buffers`): (ln w, E(x_T), accepted flips, accepted proposals)."""
+    c, l1, l2, e1, e2, v1, v2, n1, n2, sp = work
+    n = sr.shape[0]
+    T = g.shape[0] - 2
+    L1, L2 = _start(b, rowptr, cols, w, mirrored, sr, c, l1, l2, e1, e2, v1, v2)
+    E = _energy(indptr, indices, data, hfield, sr)
+    lq = _lnq(L1, L2, mirrored)
+    lw = 0.0
+    acc = 0
+    jmp = 0
+    for t in range(1, T + 1):
+        lw += (g[t] - g[t - 1]) * (-beta * E - lq)
+        gt = g[t]
+        # an independence proposal x' ~ q, accepted with min(1, (w(x')/w(x))^g_t), w = e^{-beta E}/q (Liu,
+        # Statistics and Computing 6, 113 (1996)): the move between the clusters of low-energy states that
+        # single flips cannot leave at large beta, so that the chains' mass follows pi_t's, not q's
+        P1, P2 = _draw(b, rowptr, cols, w, mirrored, ur[t - 1, n:2 * n + 1], sp)
+        Ep = _energy(indptr, indices, data, hfield, sp)
+        lqp = _lnq(P1, P2, mirrored)
+        loga = gt * ((-beta * Ep - lqp) - (-beta * E - lq))
+        if loga >= 0.0 or ur[t - 1, 2 * n + 1] < math.exp(loga):
+            sr[:] = sp
+            L1, L2 = _start(b, rowptr, cols, w, mirrored, sr, c, l1, l2, e1, e2, v1, v2)
+            E = Ep
+            lq = _lnq(L1, L2, mirrored)
+            jmp += 1
+        for j in range(n):
+            sj = sr[j]
+            dE = 2.0 * sj * _local_field(indptr, indices, data, hfield, sr, j)
+            # Delta ln q <= max of the own terms + sum 2|w| over the children (ln sigmoid is 1-Lipschitz), so
+            # a uniform above e^{that bound} rejects without the children: the same decision, cheaper
+            own = -sj * (b[j] + c[j])
+            if mirrored:
+                own = max(own, sj * (b[j] - c[j]))
+            bound = (1.0 - gt) * (own + reach[j]) - gt * beta * dE
+            if bound < 0.0 and ur[t - 1, j] >= math.exp(bound):
+                continue
+            d1, d2 = _flip(j, fast, b, w, ep, em, tptr, tchild, tpair, mirrored, sr, c, l1, l2, e1, e2, v1, v2,
+                           n1, n2, False)
+            dlq = _lnq(L1 + d1, L2 + d2, mirrored) - lq
+            loga = (1.0 - gt) * dlq - gt * beta * dE
+            if loga >= 0.0 or ur[t - 1, j] < math.exp(loga):
+                _flip(j, fast, b, w, ep, em, tptr, tchild, tpair, mirrored, sr, c, l1, l2, e1, e2, v1, v2, n1, n2,
+                      True)
+                L1 += d1
+                L2 += d2
+                E += dE
                 lq = _lnq(L1, L2, mirrored)
-                jmp += 1
-            for j in range(n):
-                sj = sr[j]
-                dE = 2.0 * sj * _local_field(indptr, indices, data, hfield, sr, j)
-                # Delta ln q <= max of the own terms + sum 2|w| over the children (ln sigmoid is 1-Lipschitz), so
-                # a uniform above e^{that bound} rejects without the children: the same decision, cheaper
-                own = -sj * (b[j] + c[j])
-                if mirrored:
-                    own = max(own, sj * (b[j] - c[j]))
-                bound = (1.0 - gt) * (own + reach[j]) - gt * beta * dE
-                if bound < 0.0 and u[r, t - 1, j] >= math.exp(bound):
-                    continue
-                d1, d2 = _flip(j, fast, b, w, ep, em, tptr, tchild, tpair, mirrored, sr, c, l1, l2, e1, e2, v1, v2,
-                               n1, n2, False)
-                dlq = _lnq(L1 + d1, L2 + d2, mirrored) - lq
-                loga = (1.0 - gt) * dlq - gt * beta * dE
-                if loga >= 0.0 or u[r, t - 1, j] < math.exp(loga):
-                    _flip(j, fast, b, w, ep, em, tptr, tchild, tpair, mirrored, sr, c, l1, l2, e1, e2, v1, v2, n1, n2,
-                          True)
-                    L1 += d1
-                    L2 += d2
-                    E += dE
-                    lq = _lnq(L1, L2, mirrored)
-                    acc += 1
-            if t % REFRESH == 0 or t == T:  # every sum and cached term afresh: no rounding carried along the chain
-                L1, L2 = _start(b, rowptr, cols, w, mirrored, sr, c, l1, l2, e1, e2, v1, v2)
-                E = _energy(indptr, indices, data, hfield, sr)
-                lq = _lnq(L1, L2, mirrored)
-        lw += (g[T + 1] - g[T]) * (-beta * E - lq)
-        logw[r] = lw
-        energy[r] = E
-        accepted[r] = acc
-        jumps[r] = jmp
+                acc += 1
+        if t % REFRESH == 0 or t == T:  # every sum and cached term afresh: no rounding carried along the chain
+            L1, L2 = _start(b, rowptr, cols, w, mirrored, sr, c, l1, l2, e1, e2, v1, v2)
+            E = _energy(indptr, indices, data, hfield, sr)
+            lq = _lnq(L1, L2, mirrored)
+    lw += (g[T + 1] - g[T]) * (-beta * E - lq)
+    return lw, E, acc, jmp
 
 
 @njit
@@ -419,7 +425,8 @@ def flip_sequence(b, rowptr, cols, w, tptr, tchild, tpair, indptr, indices, data
     exact_terms : bool
         The log-sigmoid path (True) or the product form (False; as :func:`anneal` where it is safe).
     """
-    c, l1, l2, e1, e2, v1, v2, n1, n2, ep, em = _buffers(s.shape[0], w, tptr)
+    c, l1, l2, e1, e2, v1, v2, n1, n2, _sp = _buffers(s.shape[0], _widest(tptr))
+    ep, em = np.exp(2.0 * w), np.exp(-2.0 * w)
     L1, L2 = _start(b, rowptr, cols, w, mirrored, s, c, l1, l2, e1, e2, v1, v2)
     lnq[0] = _lnq(L1, L2, mirrored)
     for f in range(flips.shape[0]):
