@@ -299,7 +299,7 @@ VARIABLES = (
         "Adam steps at this beta of the q reported (the best-scoring checkpoint, --ar-checkpoint)", dtype="i4",
         fill=-1),
     Var("ar_fkl_steps", "diagnostic", None, "1",
-        "Adam steps on the forward KL(p || q) at this beta after training (--ar-fkl-steps; 0 where the held-out "
+        "Adam steps on beta F~ + KL(p || q) at this beta after training (--ar-fkl-steps; 0 where the held-out "
         "ESS met --ar-stop-ess, for N <= 24 and for a q that is not two-body)", dtype="i4", fill=-1),
     _MODEL_VAR,
 )
@@ -656,8 +656,9 @@ def memory(n, n_edges, betas, settings) -> float:
     per sample (energies, ln q, magnetisations, weights, their smoothing and influence functions); for
     N <= 24 the exact sum, :data:`isingvar.autoregressive.ENUM_BLOCK` states at a time (F + 4N values
     each) and the exact kernel's tree of partial states, with the dense copy of a sparse q's weights.
-    With ``ais`` > 0, the evaluation also holds 8 values per pair of q (both orientations, the weights, e^{+-2w},
-    the dense network's lower triangle) and at most :data:`isingvar.autoregressive.AIS_UNIFORMS` uniforms.
+    With ``ais`` > 0 or forward-KL steps (:func:`fkl_steps`), the annealing also holds 8 values per pair of q (both
+    orientations, the weights, e^{+-2w}, the dense network's lower triangle) and at most
+    :data:`isingvar.autoregressive.AIS_UNIFORMS` uniforms.
     1 MiB besides.  Against tracemalloc's peak of one run (tests/test_settings_defects.py): from 1.0 to
     2.5 times it, N = 12 to 1024, both architectures, hidden to 1000, batch to 2048, 2 x 10^5 samples.
 
@@ -677,7 +678,7 @@ def memory(n, n_edges, betas, settings) -> float:
     float
         Estimated peak bytes.
     """
-    from ..autoregressive import ENUM_BLOCK, EXACT_MAX_N
+    from ..autoregressive import AIS_UNIFORMS, ENUM_BLOCK, EXACT_MAX_N, FKL_AIS
 
     pairs = pair_bound(n, n_edges, settings.hops) if settings.arch == "sparse" else 0
     params, x = _net_sizes(n, settings, pairs)
@@ -688,12 +689,12 @@ def memory(n, n_edges, betas, settings) -> float:
     if n <= EXACT_MAX_N:
         tree = (n + 1) * (3 * n + H + max(L, 1) * H + 4) + (2 * (n + n * n) if settings.arch == "sparse" else 0)
         phase = max(phase, min(2**n, ENUM_BLOCK) * (per_sample + 4 * n) + tree)
-    if ais_steps(settings):  # annealing: q's pairs in both orientations with their weights, e^{+-2w}, and the uniforms
-        from ..autoregressive import AIS_UNIFORMS
-
+    steps = max(ais_steps(settings), FKL_AIS if fkl_steps(n, settings) else 0)
+    if steps:  # annealing (the evaluation's, the forward-KL steps'): q's pairs in both orientations with their
+        # weights, e^{+-2w}, and the uniforms
         all_pairs = pairs if settings.arch == "sparse" else n * (n - 1) / 2
         phase = max(phase, settings.batch * per_sample + 18 * settings.samples + 8 * all_pairs
-                    + min(AIS_UNIFORMS, settings.batch * ais_steps(settings) * (2 * n + 2)) + 13 * n)
+                    + min(AIS_UNIFORMS, settings.batch * steps * (2 * n + 2)) + 13 * n)
     values = 12 * params + phase
     if 2 * n_edges >= n * n / 4:  # the dense energy function (autoregressive.energy_function)
         values += n * n
