@@ -106,7 +106,10 @@ def test_heap_kept_keeps_large_blocks_in_the_heap():
         after = _mallinfo2()
     assert during["hblkhd"] == before["hblkhd"]  # not a mapping of its own
     assert after["fordblks"] >= size  # freed, kept for reuse
-    assert _mallinfo2()["fordblks"] < size  # handed back on exit
+    # handed back on exit: the heap's free bytes are where they were before the block (not + size and the top
+    # pad); measured against that start, since earlier allocations of the process may leave free chunks below
+    # the top that no trim can return (81 MB in one CI run, where an absolute bound of 64 MB failed)
+    assert _mallinfo2()["fordblks"] < before["fordblks"] + size // 2
 
 
 def test_estimate_lets_the_issues_l512_sweep_run(monkeypatch):
