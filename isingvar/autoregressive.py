@@ -1020,7 +1020,7 @@ def forward_kl_gradient(net, annealing, s, beta: float, rng) -> np.ndarray:
         The gradient.
     """
     x = s.copy()
-    logw = annealing.run(x, beta, rng.random((x.shape[0], annealing.steps, 2 * net.n + 2)))[0]
+    logw = annealing.run(x, beta, annealing.uniforms(x.shape[0], rng))[0]
     rho = np.exp(logw - logw.max())
     _lnq, a, h = net.forward(x)
     return net.gradient(x, a, h, -rho / rho.sum())
@@ -1257,6 +1257,23 @@ class Annealing:
         self.fields = np.ascontiguousarray(model.fields, dtype=np.float64)
         self.g = ais_schedule(steps)
 
+    def uniforms(self, rows: int, rng) -> np.ndarray:
+        """The uniforms :meth:`run` takes for ``rows`` chains, in the kernel's layout (one call of ``rng.random``).
+
+        Parameters
+        ----------
+        rows : int
+            Number B of chains.
+        rng : numpy.random.Generator
+            Source of the uniforms.
+
+        Returns
+        -------
+        ndarray of float64, shape (B, T, 2 N + 2)
+            Per chain and step: its sweep's flips, the proposal's draw and its acceptance.
+        """
+        return rng.random((rows, self.steps, 2 * self.n + 2))
+
     def run(self, s, beta: float, u) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Anneal chains from the samples ``s`` of q; ``s`` ends as their final states.
 
@@ -1387,7 +1404,7 @@ def evaluate(net, model, beta: float, samples: int, batch: int, rng, delta: floa
         rows = max(1, AIS_UNIFORMS // max(ais * (2 * n + 2), 1))
         for lo in range(start, stop, rows) if annealing is not None else ():
             hi = min(lo + rows, stop)
-            u = rng.random((hi - lo, ais, 2 * n + 2))
+            u = annealing.uniforms(hi - lo, rng)
             logw[lo:hi], E[lo:hi], _acc, _jumps = annealing.run(s[lo - start:hi - start], beta, u)
         M[start:stop] = s.sum(axis=1)
     if annealing is None:
